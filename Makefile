@@ -1,0 +1,71 @@
+# natstack: every workflow in one place. `make help` lists the targets.
+#
+# The two commands a newcomer needs:
+#   make run    start the whole system on this machine (no Kubernetes)
+#   make test   every check CI runs: format, lints, all tests against real servers, chart checks
+# Both install what is missing first (scripts/setup.sh).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+CARGO ?= cargo
+VENV ?= .venv
+
+.PHONY: help setup build fmt fmt-check clippy nextest doctest test ci run bench crds manifests-test clean distclean
+
+## help: list the targets
+help:
+	@grep -hE '^## ' $(MAKEFILE_LIST) | sed 's/^## /  /'
+
+## setup: install what is missing (Debian packages, Rust components, .venv with test servers)
+setup:
+	@scripts/setup.sh
+
+## build: build every crate (debug)
+build: setup
+	$(CARGO) build --workspace --all-targets
+
+## fmt: format the code
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+nextest:
+	$(CARGO) nextest run --workspace --all-features --no-tests=warn
+
+doctest:
+	$(CARGO) test --workspace --all-features --doc
+
+## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks
+test: setup fmt-check clippy nextest doctest
+
+## ci: what .ci/run runs (the same as test)
+ci: test
+
+## crds: regenerate crds/ (and the chart's copy) from the operator's Rust types
+crds:
+	$(CARGO) run -q -p operator --bin crdgen > crds/microservicestacks.yaml
+	@$(MAKE) --no-print-directory sync-crds
+
+## manifests-test: validate every object the operator builds against the Kubernetes schemas
+manifests-test: setup
+	@if [ -x operator/scripts/validate-manifests.sh ]; then \
+	  KUBERNETES_VALIDATE=$(VENV)/bin/kubernetes-validate operator/scripts/validate-manifests.sh; \
+	else echo "manifests-test: operator manifest validation not present yet"; fi
+
+## clean: remove the data `make run` keeps between runs (.run/)
+clean:
+	rm -rf .run
+
+## distclean: also remove build output and the Python tools
+distclean: clean
+	rm -rf target $(VENV)
+
+-include mk/*.mk

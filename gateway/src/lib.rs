@@ -1,0 +1,1 @@
+//! The natstack HTTP gateway. Filled in by the gateway work; nothing here yet.

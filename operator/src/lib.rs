@@ -1,0 +1,1 @@
+//! The natstack operator. Filled in by the operator work; nothing here yet.

@@ -1,0 +1,28 @@
+//! The natstack wire contract: everything that crosses a process boundary, and nothing that
+//! does I/O.
+//!
+//! The gateway and every service compile against this crate, so a change to the wire format is
+//! a change here, pinned by the golden JSON tests in `tests/golden.rs`.
+//!
+//! - [`envelope`]: the request envelope (path parameters, query parameters, body).
+//! - [`error`]: the error model carried in the Services API error headers and a JSON body.
+//! - [`headers`]: names of the NATS and HTTP headers the components agree on.
+//! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
+//! - [`operation`]: a typed name for one operation (subject, HTTP mapping, request and response
+//!   types), declared with [`operation!`].
+//! - [`caller`]: the verified identity the gateway forwards with each request.
+//! - [`de`]: serde helpers for values that arrive as strings (query parameters).
+
+pub mod caller;
+pub mod de;
+pub mod envelope;
+pub mod error;
+pub mod headers;
+pub mod metadata;
+pub mod operation;
+
+pub use caller::Caller;
+pub use envelope::{Empty, Envelope, Params, Query};
+pub use error::{ErrorCode, FieldError, ServiceError};
+pub use metadata::{AuthLevel, EndpointMeta, HttpMethod};
+pub use operation::{Operation, RequestOf};

@@ -1,0 +1,1 @@
+//! The natstack customers service. Filled in by the customers work; nothing here yet.

@@ -1,0 +1,1 @@
+//! The natstack products service. Filled in by the products work; nothing here yet.

@@ -1,0 +1,125 @@
+//! Command-line and environment configuration shared by every binary.
+//!
+//! Each binary flattens these groups into its own clap `Args`, so the names in DESIGN.md
+//! (`NATS_URL`, `LOG_FORMAT`, `HEALTH_ADDR`, …) mean the same thing everywhere.
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+/// How to reach NATS.
+#[derive(Clone, Args)]
+pub struct NatsArgs {
+    /// NATS server URL; several may be given comma-separated.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// NATS user name (with `--nats-password`).
+    #[arg(long, env = "NATS_USER")]
+    pub nats_user: Option<String>,
+    /// NATS password.
+    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true)]
+    pub nats_password: Option<String>,
+}
+
+impl NatsArgs {
+    /// Arguments for a server at `url` without credentials.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self {
+            nats_url: url.into(),
+            nats_user: None,
+            nats_password: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for NatsArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsArgs")
+            .field("nats_url", &self.nats_url)
+            .field("nats_user", &self.nats_user)
+            .field(
+                "nats_password",
+                &self.nats_password.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Pretty,
+}
+
+/// Logging and tracing. The filter itself comes from `RUST_LOG` (default `info`).
+#[derive(Debug, Clone, Args)]
+pub struct TelemetryArgs {
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`); tracing export is off
+    /// when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+}
+
+/// Where the health server listens.
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// Address of the health server (`/livez`, `/readyz`, `/metrics`).
+    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9090")]
+    pub health_addr: SocketAddr,
+}
+
+/// Everything every service binary takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// NATS connection.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Logging and tracing.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+    /// Health server.
+    #[command(flatten)]
+    pub health: HealthArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let cli = Cli::try_parse_from(["bin"]).unwrap();
+        assert_eq!(cli.common.health.health_addr.port(), 9090);
+        assert_eq!(cli.common.telemetry.log_format, LogFormat::Pretty);
+        let cli = Cli::try_parse_from([
+            "bin",
+            "--nats-url",
+            "nats://n:4222",
+            "--nats-password",
+            "hunter2",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(cli.common.nats.nats_url, "nats://n:4222");
+        assert_eq!(cli.common.telemetry.log_format, LogFormat::Json);
+        let debug = format!("{:?}", cli.common.nats);
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(Cli::try_parse_from(["bin", "--log-format", "xml"]).is_err());
+    }
+}

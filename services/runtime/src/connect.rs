@@ -1,0 +1,105 @@
+//! Connecting to NATS: a named connection that reconnects forever with capped exponential
+//! backoff and logs every connection event.
+//!
+//! The first connection is retried in the background too, so a service that starts before
+//! NATS (as pods often do) comes up on its own; readiness reports "not ready" until connected.
+
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event};
+use tracing::{error, info, warn};
+
+use crate::config::NatsArgs;
+
+/// Why a connection could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL or options were rejected.
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// The client's error.
+        source: async_nats::ConnectError,
+    },
+    /// A user was given without a password or the other way round.
+    #[error("NATS_USER and NATS_PASSWORD must be set together")]
+    PartialCredentials,
+}
+
+/// The delay before reconnect attempt `attempt`: 100 ms doubling to a 5 s cap, with up to
+/// 25 % jitter so a fleet of clients does not reconnect in lockstep.
+pub fn reconnect_delay(attempt: usize) -> Duration {
+    let base = 100u64.saturating_mul(1 << attempt.min(6)).min(5_000);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()) % (base / 4 + 1))
+        .unwrap_or(0);
+    Duration::from_millis(base + jitter)
+}
+
+/// Connects as `name` (shown by the server's monitoring). With `wait`, returns once connected
+/// or fails; without it, returns at once and keeps trying in the background.
+pub async fn connect(args: &NatsArgs, name: &str, wait: bool) -> Result<Client, ConnectError> {
+    let mut options = ConnectOptions::new()
+        .name(name)
+        .max_reconnects(None)
+        .reconnect_delay_callback(reconnect_delay)
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(|event| async move { log_event(&event) });
+    match (&args.nats_user, &args.nats_password) {
+        (Some(user), Some(password)) => {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        (None, None) => {}
+        _ => return Err(ConnectError::PartialCredentials),
+    }
+    if !wait {
+        options = options.retry_on_initial_connect();
+    }
+    let client = options
+        .connect(args.nats_url.as_str())
+        .await
+        .map_err(|source| ConnectError::Connect {
+            url: args.nats_url.clone(),
+            source,
+        })?;
+    info!(url = %args.nats_url, name, "NATS client started");
+    Ok(client)
+}
+
+fn log_event(event: &Event) {
+    match event {
+        Event::Connected => info!("connected to NATS"),
+        Event::Disconnected => warn!("disconnected from NATS; reconnecting"),
+        Event::LameDuckMode => warn!("NATS server entered lame duck mode"),
+        Event::SlowConsumer(sid) => error!(sid, "slow consumer: messages were dropped"),
+        Event::ServerError(err) => error!(error = %err, "NATS server error"),
+        Event::ClientError(err) => error!(error = %err, "NATS client error"),
+        other => info!(event = %other, "NATS event"),
+    }
+}
+
+/// Whether the client currently has a live connection.
+pub fn is_connected(client: &Client) -> bool {
+    client.connection_state() == async_nats::connection::State::Connected
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap() {
+        assert!(reconnect_delay(0) >= Duration::from_millis(100));
+        assert!(reconnect_delay(0) <= Duration::from_millis(125));
+        assert!(reconnect_delay(3) >= Duration::from_millis(800));
+        for attempt in [10, 100, usize::MAX] {
+            let d = reconnect_delay(attempt);
+            assert!(
+                d >= Duration::from_secs(5) && d <= Duration::from_millis(6_250),
+                "{d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Shared I/O for the natstack gateway and services.
+//!
+//! Everything that touches NATS lives here, written once:
+//!
+//! - [`connect`]: a named connection that reconnects forever and logs its events;
+//! - [`serve`]: register a service with the Services API and serve typed operations
+//!   concurrently, with error headers and JSON error bodies, and drain on shutdown;
+//! - [`call`]: typed request-reply with a deadline and distinct failure kinds;
+//! - [`discover`]: scatter-gather over `$SRV.INFO` / `$SRV.PING`;
+//! - [`propagation`]: request id and W3C trace context in NATS headers;
+//! - [`telemetry`], [`health`], [`metrics`], [`shutdown`]: process plumbing every binary shares;
+//! - [`config`]: the clap argument groups behind the shared environment variables.
+//!
+//! With the `test-support` feature, [`test_support`] starts real servers (nats-server,
+//! PostgreSQL, a MongoDB-wire server) on free loopback ports for tests.
+
+pub mod call;
+pub mod config;
+pub mod connect;
+pub mod discover;
+pub mod health;
+pub mod metrics;
+pub mod propagation;
+pub mod serve;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use call::{CallError, CallOptions, Caller};
+pub use serve::{RequestContext, ServiceBuilder};

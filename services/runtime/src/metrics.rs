@@ -1,0 +1,104 @@
+//! Prometheus metrics of a service's request handling.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of a handled request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The endpoint name.
+    pub endpoint: String,
+    /// The status code of the reply (200 on success, the error's status otherwise).
+    pub code: u16,
+}
+
+/// Labels of a request duration.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    /// The endpoint name.
+    pub endpoint: String,
+}
+
+/// Request counts, durations and concurrency of one service.
+#[derive(Debug, Clone)]
+pub struct ServiceMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<EndpointLabels, Histogram>,
+    in_flight: Gauge,
+}
+
+impl ServiceMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+            }),
+            in_flight: Gauge::default(),
+        };
+        registry.register(
+            "natstack_service_requests",
+            "Requests handled, by endpoint and reply status",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "natstack_service_request_duration_seconds",
+            "Time from receiving a request to sending its reply",
+            metrics.duration.clone(),
+        );
+        registry.register(
+            "natstack_service_in_flight_requests",
+            "Requests being handled now",
+            metrics.in_flight.clone(),
+        );
+        metrics
+    }
+
+    /// Records one finished request.
+    pub fn observe(&self, endpoint: &str, code: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.to_owned(),
+                code,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a request as started; the returned guard counts it as finished when dropped.
+    pub fn start(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
+    /// How many requests with this endpoint and code were recorded.
+    pub fn count(&self, endpoint: &str, code: u16) -> u64 {
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.to_owned(),
+                code,
+            })
+            .get()
+    }
+}
+
+/// Marks one request in flight until dropped.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

@@ -1,0 +1,106 @@
+//! Logging and tracing set-up: `RUST_LOG` filtering, JSON or human-readable output, and
+//! OpenTelemetry export over OTLP/HTTP when an endpoint is configured.
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+use crate::config::{LogFormat, TelemetryArgs};
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// `RUST_LOG` does not parse.
+    #[error("invalid RUST_LOG: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// The OTLP exporter could not be built.
+    #[error("cannot set up OTLP export: {0}")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// A global subscriber was already installed.
+    #[error("tracing is already initialised: {0}")]
+    AlreadySet(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Keeps trace export alive; dropping it flushes and stops the exporter.
+#[derive(Debug)]
+#[must_use = "dropping the guard stops trace export"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            eprintln!("trace export shutdown failed: {e}");
+        }
+    }
+}
+
+/// A tracer provider exporting spans of `service` over OTLP/HTTP to `endpoint` (the collector's
+/// base URL; `/v1/traces` is appended).
+pub fn otlp_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+        .build()?;
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build())
+}
+
+/// The tracing layer that turns spans into OpenTelemetry spans of `provider`.
+pub fn otel_layer<S>(provider: &SdkTracerProvider, service: &str) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer().with_tracer(provider.tracer(service.to_owned()))
+}
+
+/// Installs the global subscriber for `service`: the `RUST_LOG` filter (default `info`), the
+/// chosen log format, and OTLP export when `args.otlp_endpoint` is set.
+pub fn init(service: &str, args: &TelemetryArgs) -> Result<TelemetryGuard, TelemetryError> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(value) if !value.trim().is_empty() => EnvFilter::try_new(value)?,
+        _ => EnvFilter::new("info"),
+    };
+    let fmt = match args.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+    };
+    let provider = args
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|endpoint| otlp_provider(service, endpoint))
+        .transpose()?;
+    let otel = provider
+        .as_ref()
+        .map(|p| otel_layer::<Registry>(p, service));
+    // The OpenTelemetry layer sits next to the registry so it sees every span; the filter
+    // applies to the log output only... and to spans, which is what we want for both.
+    tracing_subscriber::registry()
+        .with(otel)
+        .with(fmt)
+        .with(filter)
+        .try_init()?;
+    if let Some(endpoint) = &args.otlp_endpoint {
+        tracing::info!(endpoint, "exporting traces over OTLP/HTTP");
+    }
+    Ok(TelemetryGuard { provider })
+}

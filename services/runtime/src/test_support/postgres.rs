@@ -1,0 +1,277 @@
+//! A throwaway PostgreSQL cluster on a free loopback port.
+//!
+//! `initdb` is slow (about a second), so it runs once per machine into a template directory
+//! that every server copies; a server then starts in a few hundred milliseconds. Durability
+//! settings are off: test data is thrown away. PostgreSQL refuses to run as root, so under
+//! root the server programs run as the `postgres` system user that Debian's package creates.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::unistd::{Uid, User, chown};
+use tempfile::TempDir;
+
+use super::process::ServerProcess;
+use super::{HarnessError, free_port, tools};
+
+/// A running PostgreSQL server with trust authentication for user `postgres`, stopped and
+/// deleted on drop.
+#[derive(Debug)]
+pub struct PgServer {
+    process: Option<ServerProcess>,
+    port: u16,
+    dir: TempDir,
+    bin: PathBuf,
+    run_as: Option<User>,
+}
+
+impl PgServer {
+    /// Starts a server on a fresh copy of the template cluster.
+    pub async fn start() -> Result<Self, HarnessError> {
+        let bin = tools::pg_bin_dir()?;
+        let run_as = service_user()?;
+        let template = template(&bin, run_as.as_ref())?;
+        let dir = tempfile::Builder::new().prefix("natstack-pg-").tempdir()?;
+        let data = dir.path().join("data");
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(&template)
+            .arg(&data)
+            .status()?;
+        if !status.success() {
+            return Err(HarnessError::Start {
+                server: "postgres",
+                detail: format!("cannot copy the template cluster {}", template.display()),
+            });
+        }
+        if let Some(user) = &run_as {
+            chown(dir.path(), Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
+        }
+        let mut server = Self {
+            process: None,
+            port: 0,
+            dir,
+            bin,
+            run_as,
+        };
+        let mut last_error = None;
+        for _ in 0..3 {
+            server.port = free_port();
+            match server.launch().await {
+                Ok(()) => return Ok(server),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    async fn launch(&mut self) -> Result<(), HarnessError> {
+        let data = self.dir.path().join("data");
+        // A stale pid file from a killed server would stop the next start.
+        let _ = std::fs::remove_file(data.join("postmaster.pid"));
+        let mut command = self.command("postgres");
+        command
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &self.port.to_string()])
+            .arg("-k")
+            .arg(self.dir.path())
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=300"]);
+        // SIGINT is PostgreSQL's "fast shutdown": it ends sessions and exits cleanly.
+        let mut process = ServerProcess::spawn(
+            "postgres",
+            command,
+            self.dir.path().join("postgres.log"),
+            Signal::SIGINT,
+        )?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if is_ready(&data.join("postmaster.pid"))
+                && tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                    .await
+                    .is_ok()
+            {
+                self.process = Some(process);
+                return Ok(());
+            }
+            if process.exited() {
+                return Err(process.failure("postgres exited"));
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(process.failure("not ready within 20 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        command_as(&self.bin.join(program), self.run_as.as_ref())
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The URL of database `database`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates database `name` (lowercase letters, digits, `_`) and returns its URL.
+    pub async fn create_database(&self, name: &str) -> Result<String, HarnessError> {
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "database name {name:?} must be lowercase letters, digits or _"
+        );
+        self.psql("postgres", &format!("CREATE DATABASE {name}"))
+            .await?;
+        Ok(self.url(name))
+    }
+
+    /// Runs one SQL statement in `database` with `psql`.
+    pub async fn psql(&self, database: &str, sql: &str) -> Result<String, HarnessError> {
+        let psql = tools::pg_client(&self.bin, "psql")?;
+        let output = tokio::process::Command::new(psql)
+            .args([
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
+            .output()
+            .await?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        } else {
+            Err(HarnessError::Start {
+                server: "postgres",
+                detail: format!(
+                    "psql `{sql}` failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+            })
+        }
+    }
+
+    /// Stops the server (fast shutdown), as an outage would; [`restart`](Self::restart)
+    /// brings it back with its data.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.process.take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Starts the server again on the same port, with the same data.
+    pub async fn restart(&mut self) -> Result<(), HarnessError> {
+        self.stop();
+        self.launch().await
+    }
+}
+
+/// PostgreSQL's "accepting connections" marker: line 8 of `postmaster.pid` reads `ready`.
+fn is_ready(pid_file: &Path) -> bool {
+    std::fs::read_to_string(pid_file)
+        .map(|s| s.lines().nth(7).is_some_and(|l| l.trim() == "ready"))
+        .unwrap_or(false)
+}
+
+/// The user to run the server as: `None` for the current user, `postgres` under root.
+fn service_user() -> Result<Option<User>, HarnessError> {
+    if !Uid::effective().is_root() {
+        return Ok(None);
+    }
+    match User::from_name("postgres").map_err(std::io::Error::from)? {
+        Some(user) => Ok(Some(user)),
+        None => Err(HarnessError::ToolMissing {
+            tool: "the `postgres` system user".into(),
+            hint: "PostgreSQL cannot run as root; run `make setup` (Debian's `postgresql` \
+                   package creates the user) or run the tests as a normal user"
+                .into(),
+        }),
+    }
+}
+
+fn command_as(program: &Path, user: Option<&User>) -> Command {
+    match user {
+        None => Command::new(program),
+        Some(user) => {
+            // setpriv execs the program directly, so signals reach the server itself.
+            let mut command = Command::new("setpriv");
+            command
+                .arg(format!("--reuid={}", user.uid))
+                .arg(format!("--regid={}", user.gid))
+                .arg("--init-groups")
+                .arg("--")
+                .arg(program);
+            command
+        }
+    }
+}
+
+/// The template cluster, created once per machine and PostgreSQL version.
+fn template(bin: &Path, user: Option<&User>) -> Result<PathBuf, HarnessError> {
+    let version = bin
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(|| "x".into(), |v| v.to_string_lossy().into_owned());
+    let uid = Uid::effective();
+    let root = std::env::temp_dir().join(format!("natstack-pg-template-{version}-u{uid}"));
+    let cluster = root.join("data");
+    if cluster.join("PG_VERSION").is_file() {
+        return Ok(cluster);
+    }
+    std::fs::create_dir_all(&root)?;
+    // Build in a private directory and rename into place, so concurrent test processes
+    // never see a half-made template.
+    let staging = tempfile::Builder::new()
+        .prefix("staging-")
+        .tempdir_in(&root)?;
+    if let Some(user) = user {
+        chown(staging.path(), Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
+    }
+    let data = staging.path().join("data");
+    let output = command_as(&bin.join("initdb"), user)
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"])
+        .args(["--no-sync", "--no-instructions"])
+        .output()?;
+    if !output.status.success() {
+        return Err(HarnessError::Start {
+            server: "postgres",
+            detail: format!("initdb failed: {}", String::from_utf8_lossy(&output.stderr)),
+        });
+    }
+    if std::fs::rename(&data, &cluster).is_err() && !cluster.join("PG_VERSION").is_file() {
+        return Err(HarnessError::Start {
+            server: "postgres",
+            detail: format!(
+                "cannot move the template cluster into {}",
+                cluster.display()
+            ),
+        });
+    }
+    Ok(cluster)
+}

@@ -1,0 +1,93 @@
+//! Finding the server programs the harness runs.
+
+use std::path::{Path, PathBuf};
+
+use super::HarnessError;
+
+/// The workspace root (where `.venv/` lives).
+pub(crate) fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// Finds `name`: `$env_var`, then `.venv/bin/<name>`, then `PATH`.
+pub(crate) fn find(name: &str, env_var: &str, install_hint: &str) -> Result<PathBuf, HarnessError> {
+    if let Some(path) = std::env::var_os(env_var).map(PathBuf::from) {
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(HarnessError::ToolMissing {
+                tool: name.to_owned(),
+                hint: format!("{env_var}={} is not a file", path.display()),
+            })
+        };
+    }
+    let venv = workspace_root().join(".venv/bin").join(name);
+    if venv.is_file() {
+        return Ok(venv);
+    }
+    on_path(name).ok_or_else(|| HarnessError::ToolMissing {
+        tool: name.to_owned(),
+        hint: format!("{install_hint}, or set {env_var} to its path"),
+    })
+}
+
+/// The directory holding PostgreSQL's server programs (`initdb`, `postgres`).
+pub(crate) fn pg_bin_dir() -> Result<PathBuf, HarnessError> {
+    let missing = |hint: String| HarnessError::ToolMissing {
+        tool: "PostgreSQL server (initdb, postgres)".to_owned(),
+        hint,
+    };
+    if let Some(dir) = std::env::var_os("PG_BIN_DIR").map(PathBuf::from) {
+        return if dir.join("initdb").is_file() {
+            Ok(dir)
+        } else {
+            Err(missing(format!(
+                "PG_BIN_DIR={} has no initdb",
+                dir.display()
+            )))
+        };
+    }
+    // Debian keeps the server programs out of PATH, one directory per major version.
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    versions.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
+    if let Some(newest) = versions.pop() {
+        return Ok(newest);
+    }
+    on_path("initdb")
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .filter(|dir| dir.join("postgres").is_file())
+        .ok_or_else(|| {
+            missing("run `make setup` (installs Debian's `postgresql`), or set PG_BIN_DIR".into())
+        })
+}
+
+/// Finds a PostgreSQL client program (`psql`) next to the server or on `PATH`.
+pub(crate) fn pg_client(bin_dir: &Path, name: &str) -> Result<PathBuf, HarnessError> {
+    let beside = bin_dir.join(name);
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    on_path(name).ok_or_else(|| HarnessError::ToolMissing {
+        tool: name.to_owned(),
+        hint: "run `make setup` (installs Debian's `postgresql-client`)".into(),
+    })
+}

@@ -1,0 +1,8 @@
+//! Runtime tests over a real nats-server: serving, calling, discovery, reconnects and health.
+
+mod call;
+mod discover;
+mod health;
+mod ops;
+mod serve;
+mod servers;

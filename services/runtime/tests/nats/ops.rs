@@ -1,0 +1,201 @@
+//! Operations and a small service used by the tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use contract::{Empty, ServiceError, operation};
+use runtime::serve::RunningService;
+use runtime::{RequestContext, ServiceBuilder};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+operation! {
+    /// Echo the body
+    pub Echo: "test"."echo", POST "/echo", auth Public, status 200,
+        params Empty, query Empty, body serde_json::Value, response serde_json::Value
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailBody {
+    pub status: u16,
+    pub message: String,
+}
+
+operation! {
+    /// Fail with the given status
+    pub Fail: "test"."fail", POST "/fail", auth User, status 200,
+        params Empty, query Empty, body FailBody, response ()
+}
+
+operation! {
+    /// Wait at the gate, then answer with the instance name
+    pub Gated: "test"."gated", GET "/gated", auth User, status 200,
+        params Empty, query Empty, body (), response String
+}
+
+operation! {
+    /// Answer with the instance name and the caller
+    pub Whoami: "test"."whoami", GET "/whoami", auth User, status 200,
+        params Empty, query Empty, body u64, response Identity
+}
+
+operation! {
+    /// Panic
+    pub Panic: "test"."panic", GET "/panic", auth Public, status 200,
+        params Empty, query Empty, body (), response ()
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Identity {
+    pub instance: String,
+    pub seq: u64,
+    pub request_id: Option<String>,
+    pub user_id: Option<String>,
+    pub roles: Vec<String>,
+}
+
+/// Shared state of one test service instance.
+#[derive(Clone)]
+pub struct State {
+    pub instance: String,
+    pub gate: Arc<Notify>,
+    pub open: Arc<std::sync::atomic::AtomicBool>,
+    pub in_flight: Arc<AtomicUsize>,
+    pub max_seen: Arc<AtomicUsize>,
+    pub seen: Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl State {
+    pub fn new(instance: &str) -> Self {
+        Self {
+            instance: instance.to_owned(),
+            gate: Arc::default(),
+            open: Arc::default(),
+            in_flight: Arc::default(),
+            max_seen: Arc::default(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// Lets every gated request (waiting now or later) through.
+    pub fn open_gate(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.gate.notify_waiters();
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+}
+
+async fn echo(
+    _: State,
+    _: RequestContext,
+    req: contract::RequestOf<Echo>,
+) -> Result<serde_json::Value, ServiceError> {
+    Ok(req.body)
+}
+
+async fn fail(
+    _: State,
+    _: RequestContext,
+    req: contract::RequestOf<Fail>,
+) -> Result<(), ServiceError> {
+    let code = contract::ErrorCode::from_status(req.body.status);
+    let mut err = ServiceError::new(code, req.body.message);
+    if code == contract::ErrorCode::RateLimited {
+        err = err.with_retry_after(7);
+    }
+    if code == contract::ErrorCode::ValidationFailed {
+        err = ServiceError::validation(vec![contract::FieldError::new("name", "too long")]);
+    }
+    Err(err)
+}
+
+async fn gated(
+    state: State,
+    _: RequestContext,
+    _: contract::RequestOf<Gated>,
+) -> Result<String, ServiceError> {
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.max_seen.fetch_max(now, Ordering::SeqCst);
+    loop {
+        let notified = state.gate.notified();
+        if state.open.load(Ordering::SeqCst) {
+            break;
+        }
+        notified.await;
+    }
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    Ok(state.instance)
+}
+
+async fn whoami(
+    state: State,
+    ctx: RequestContext,
+    req: contract::RequestOf<Whoami>,
+) -> Result<Identity, ServiceError> {
+    state.seen.lock().unwrap().push(req.body);
+    Ok(Identity {
+        instance: state.instance,
+        seq: req.body,
+        request_id: ctx.request_id.clone(),
+        user_id: ctx.caller.as_ref().map(|c| c.user_id.clone()),
+        roles: ctx.caller.map(|c| c.roles).unwrap_or_default(),
+    })
+}
+
+async fn panic(
+    _: State,
+    _: RequestContext,
+    _: contract::RequestOf<Panic>,
+) -> Result<(), ServiceError> {
+    panic!("handler bug")
+}
+
+/// The test service's builder.
+pub fn builder(state: State) -> ServiceBuilder<State> {
+    ServiceBuilder::new("test", "1.2.3", "runtime test service", state)
+        .endpoint::<Echo, _>(echo)
+        .endpoint::<Fail, _>(fail)
+        .endpoint::<Gated, _>(gated)
+        .endpoint::<Whoami, _>(whoami)
+        .endpoint::<Panic, _>(panic)
+        .drain_timeout(Duration::from_secs(10))
+}
+
+/// A service running in a task, stopped through `shutdown`.
+pub struct Running {
+    pub shutdown: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<Result<(), runtime::serve::ServeError>>,
+    pub id: String,
+}
+
+impl Running {
+    pub async fn spawn(service: RunningService<State>) -> Self {
+        let (tx, rx) = oneshot::channel::<()>();
+        let id = service.id().to_owned();
+        let task = tokio::spawn(service.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            shutdown: Some(tx),
+            task,
+            id,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Starts the test service on `client` and runs it.
+pub async fn start(client: &async_nats::Client, state: State) -> Running {
+    let service = builder(state).start(client).await.expect("service starts");
+    Running::spawn(service).await
+}
