@@ -44,7 +44,7 @@ doctest:
 	$(CARGO) test --workspace --all-features --doc
 
 ## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks
-test: setup fmt-check clippy nextest doctest
+test: setup fmt-check clippy nextest doctest manifests-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test

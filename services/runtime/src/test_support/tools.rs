@@ -91,3 +91,28 @@ pub(crate) fn pg_client(bin_dir: &Path, name: &str) -> Result<PathBuf, HarnessEr
         hint: "run `make setup` (installs Debian's `postgresql-client`)".into(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_tool_says_what_to_install() {
+        let err = find(
+            "natstack-no-such-server",
+            "NATSTACK_TEST_UNSET_VARIABLE",
+            "run `make setup` (installs the no-such package)",
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("natstack-no-such-server not found"),
+            "{message}"
+        );
+        assert!(message.contains("make setup"), "{message}");
+        assert!(
+            message.contains("NATSTACK_TEST_UNSET_VARIABLE"),
+            "{message}"
+        );
+    }
+}

@@ -6,3 +6,4 @@ mod health;
 mod ops;
 mod serve;
 mod servers;
+mod trace;

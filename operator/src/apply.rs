@@ -1,0 +1,214 @@
+//! The I/O steps of a reconcile: resolve Secrets (create the created-once ones if absent),
+//! server-side apply children, prune children that are no longer desired, and write status.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{debug, info};
+
+use crate::crd::{MicroserviceStack, MicroserviceStackStatus};
+use crate::error::Error;
+use crate::generate;
+use crate::manifests::common::{Ctx, FIELD_MANAGER, LABEL_RETAIN};
+use crate::manifests::secrets::{self, GeneratedSecret};
+use crate::manifests::{Child, Children, SecretData};
+
+/// Objects returned by the apiserver after applying, with their current status.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// Deployments as stored.
+    pub deployments: Vec<Deployment>,
+    /// StatefulSets as stored.
+    pub stateful_sets: Vec<StatefulSet>,
+    /// Services as stored.
+    pub services: Vec<Service>,
+}
+
+/// Reads every Secret the stack depends on, creating the created-once ones that are absent.
+///
+/// # Errors
+/// [`Error::MissingSecret`] when a user-referenced Secret does not exist; [`Error::Kube`] on API errors.
+pub async fn resolve_secrets(client: &Client, ctx: &Ctx<'_>) -> Result<SecretData, Error> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), &ctx.namespace);
+    let mut out = SecretData::new();
+    for name in secrets::referenced(ctx.spec) {
+        let secret = api
+            .get_opt(&name)
+            .await?
+            .ok_or_else(|| Error::MissingSecret(name.clone()))?;
+        out.insert(name, generate::decode(&secret));
+    }
+    for generated in secrets::generated(ctx) {
+        let data = ensure_secret(&api, &generated).await?;
+        out.insert(generated.name().to_owned(), data);
+    }
+    Ok(out)
+}
+
+async fn ensure_secret(
+    api: &Api<Secret>,
+    generated: &GeneratedSecret,
+) -> Result<BTreeMap<String, String>, Error> {
+    if let Some(existing) = api.get_opt(generated.name()).await? {
+        return Ok(generate::decode(&existing));
+    }
+    let (secret, data) = generate::secret(generated)?;
+    let params = PostParams {
+        dry_run: false,
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+    };
+    match api.create(&params, &secret).await {
+        Ok(_) => {
+            info!(secret = generated.name(), "created secret");
+            Ok(data)
+        }
+        // Lost a race with another writer: theirs wins, never overwrite.
+        Err(kube::Error::Api(s)) if s.is_already_exists() => {
+            let existing = api.get(generated.name()).await?;
+            Ok(generate::decode(&existing))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn apply_one<K>(client: &Client, namespace: &str, obj: &K) -> Result<K, Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    Ok(api
+        .patch(&obj.name_any(), &params, &Patch::Apply(obj))
+        .await?)
+}
+
+/// Server-side applies every child, stage by stage, in order.
+///
+/// # Errors
+/// [`Error::Kube`] on the first failed apply; later children are not applied.
+pub async fn apply_all(
+    client: &Client,
+    namespace: &str,
+    children: &Children,
+) -> Result<Applied, Error> {
+    let mut applied = Applied::default();
+    for stage in &children.stages {
+        debug!(
+            stage = stage.name,
+            objects = stage.objects.len(),
+            "applying stage"
+        );
+        for child in &stage.objects {
+            match child {
+                Child::Secret(o) => drop(apply_one(client, namespace, o).await?),
+                Child::ConfigMap(o) => drop(apply_one(client, namespace, o).await?),
+                Child::StatefulSet(o) => applied
+                    .stateful_sets
+                    .push(apply_one(client, namespace, o).await?),
+                Child::Service(o) => applied
+                    .services
+                    .push(apply_one(client, namespace, o).await?),
+                Child::Pdb(o) => drop(apply_one(client, namespace, o).await?),
+                Child::Job(o) => drop(apply_one(client, namespace, o).await?),
+                Child::Deployment(o) => applied
+                    .deployments
+                    .push(apply_one(client, namespace, o).await?),
+            }
+        }
+    }
+    Ok(applied)
+}
+
+async fn prune_kind<K>(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    owner_uid: &str,
+    keep: &BTreeSet<String>,
+) -> Result<Vec<String>, Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &ctx.namespace);
+    let list = api
+        .list(&ListParams::default().labels(&ctx.stack_selector()))
+        .await?;
+    let mut deleted = Vec::new();
+    for obj in list.items {
+        let name = obj.name_any();
+        let ours = obj
+            .owner_references()
+            .iter()
+            .any(|o| o.uid == owner_uid && o.controller == Some(true));
+        let retained = obj.labels().get(LABEL_RETAIN).is_some_and(|v| v == "true");
+        if ours && !retained && !keep.contains(&name) {
+            api.delete(&name, &DeleteParams::background()).await?;
+            info!(kind = K::kind(&()).as_ref(), name, "pruned");
+            deleted.push(format!("{}/{name}", K::kind(&())));
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes children of this stack (by label and controller ownerReference) that are no longer
+/// desired; created-once credential Secrets labelled `natstack.dev/retain` are kept.
+///
+/// # Errors
+/// [`Error::Kube`] on API errors.
+pub async fn prune(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    owner_uid: &str,
+    children: &Children,
+) -> Result<Vec<String>, Error> {
+    let mut keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
+    keep.extend(secrets::generated(ctx).iter().map(|g| g.name().to_owned()));
+    let mut deleted = Vec::new();
+    deleted.extend(prune_kind::<Deployment>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<PodDisruptionBudget>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<Job>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<Service>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<StatefulSet>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<ConfigMap>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<Secret>(client, ctx, owner_uid, &keep).await?);
+    Ok(deleted)
+}
+
+/// Server-side applies the status subresource.
+///
+/// # Errors
+/// [`Error::Kube`] on API errors.
+pub async fn write_status(
+    client: &Client,
+    stack: &MicroserviceStack,
+    status: &MicroserviceStackStatus,
+) -> Result<(), Error> {
+    let namespace = stack
+        .namespace()
+        .ok_or(Error::MissingObjectKey("metadata.namespace"))?;
+    let api: Api<MicroserviceStack> = Api::namespaced(client.clone(), &namespace);
+    let body = serde_json::json!({
+        "apiVersion": MicroserviceStack::api_version(&()),
+        "kind": MicroserviceStack::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(&stack.name_any(), &params, &Patch::Apply(&body))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,470 @@
+//! The `MicroserviceStack` custom resource (`natstack.dev/v1alpha1`).
+//!
+//! These types are the single source of the CRD: `crdgen` renders them (schemars plus the CEL
+//! rules declared with `x_kube`) into `crds/microservicestacks.yaml`, and the controller reads
+//! them. Every field's doc comment becomes its `description` in the CRD.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// API group of the CRD.
+pub const GROUP: &str = "natstack.dev";
+/// Built-in services deployed when `spec.services` is omitted, with their database kinds.
+pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
+    ("auth", DatabaseKind::Mongodb),
+    ("customers", DatabaseKind::Postgres),
+    ("products", DatabaseKind::Postgres),
+];
+
+/// Desired state of a natstack deployment: NATS, the databases, the services and the gateway.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "natstack.dev",
+    version = "v1alpha1",
+    kind = "MicroserviceStack",
+    plural = "microservicestacks",
+    shortname = "mss",
+    category = "natstack",
+    namespaced,
+    status = "MicroserviceStackStatus",
+    derive = "PartialEq",
+    doc = "A complete natstack deployment: NATS, PostgreSQL, MongoDB, the services and the HTTP gateway.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Components", type_ = "string", description = "Ready/total components", json_path = ".status.readyComponents"),
+    printcolumn(name = "Gateway", type_ = "string", json_path = ".status.gatewayAddress"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("size(self.metadata.name) <= 30").message("the stack name must be at most 30 characters (child names derive from it)"),
+)]
+#[x_kube(
+    validation = Rule::new("self.services.all(s, s.database != 'postgres' || self.postgres.enabled || has(self.postgres.existingSecret))")
+        .message("a service uses database postgres, but postgres is neither enabled nor external"),
+    validation = Rule::new("self.services.all(s, s.database != 'mongodb' || self.mongodb.enabled || has(self.mongodb.existingSecret))")
+        .message("a service uses database mongodb, but mongodb is neither enabled nor external"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MicroserviceStackSpec {
+    /// Image tag of the built-in images (`<registry>/<component>:<version>`).
+    #[serde(default = "default_version")]
+    pub version: String,
+    /// Registry (and path prefix) of the built-in images.
+    #[serde(default = "default_registry")]
+    pub registry: String,
+    /// Stops all changes to the stack's children while true; status is still reported.
+    #[serde(default)]
+    pub paused: bool,
+    /// `RUST_LOG` filter handed to every component.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Log output format of every component.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// OTLP endpoint for trace export (`OTEL_EXPORTER_OTLP_ENDPOINT`); tracing export is off when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    /// The NATS server (cluster) every component talks through.
+    #[serde(default)]
+    pub nats: NatsSpec,
+    /// PostgreSQL: operator-managed, or an external server from an existing Secret.
+    #[serde(default = "DatabaseSpec::postgres")]
+    pub postgres: DatabaseSpec,
+    /// MongoDB: operator-managed, or an external server from an existing Secret.
+    #[serde(default = "DatabaseSpec::mongodb")]
+    pub mongodb: DatabaseSpec,
+    /// Settings of the auth service (JWT issuer, bootstrap admin).
+    #[serde(default)]
+    pub auth: AuthSpec,
+    /// The HTTP gateway in front of the services.
+    #[serde(default)]
+    pub gateway: GatewaySpec,
+    /// Backend services; defaults to the built-ins `auth`, `customers` and `products`.
+    #[serde(default = "default_services")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new("self.all(s, self.filter(t, t.name == s.name).size() == 1)").message("service names must be unique"))]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// Log output format.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    #[default]
+    Json,
+    /// Human-readable, coloured output.
+    Pretty,
+}
+
+impl LogFormat {
+    /// The value of `LOG_FORMAT`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Pretty => "pretty",
+        }
+    }
+}
+
+/// NATS server settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NatsSpec {
+    /// Number of NATS servers: 1, or 3 for a clustered deployment with routes.
+    #[serde(default = "one")]
+    #[x_kube(validation = Rule::new("self == 1 || self == 3").message("nats replicas must be 1 or 3"))]
+    pub replicas: i32,
+    /// NATS server image.
+    #[serde(default = "default_nats_image")]
+    pub image: String,
+    /// Gives every component its own NATS user, limited to the subjects it needs.
+    #[serde(default = "yes")]
+    pub auth: bool,
+    /// Compute resources of each NATS server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for NatsSpec {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            image: default_nats_image(),
+            auth: true,
+            resources: None,
+        }
+    }
+}
+
+/// A database server: managed by the operator (a StatefulSet) or external.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSpec {
+    /// Runs an operator-managed server. Ignored when `existingSecret` is set.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Server image of the managed server (`postgres:17-alpine` or `mongo:8.0` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Size of the managed server's volume (fixed once created: volume claim templates are immutable).
+    #[serde(default = "default_storage")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storage cannot change after creation"))]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"))]
+    pub storage: String,
+    /// StorageClass of the managed server's volume; the cluster default when unset. Fixed once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("storageClassName cannot change after creation"))]
+    pub storage_class_name: Option<String>,
+    /// Compute resources of the managed server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// Uses an external server instead. The Secret (same namespace) holds `host`, `port`,
+    /// `username` and `password` of an account that may create databases and roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing_secret: Option<String>,
+}
+
+impl DatabaseSpec {
+    /// Default settings of the managed PostgreSQL.
+    #[must_use]
+    pub fn postgres() -> Self {
+        Self::managed()
+    }
+
+    /// Default settings of the managed MongoDB.
+    #[must_use]
+    pub fn mongodb() -> Self {
+        Self::managed()
+    }
+
+    fn managed() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            storage: default_storage(),
+            storage_class_name: None,
+            resources: None,
+            existing_secret: None,
+        }
+    }
+
+    /// The server image, or `default` when unset.
+    #[must_use]
+    pub fn image_or(&self, default: &str) -> String {
+        self.image.clone().unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Whether the operator runs this server itself.
+    #[must_use]
+    pub fn is_managed(&self) -> bool {
+        self.enabled && self.existing_secret.is_none()
+    }
+
+    /// Whether services can use this database (managed or external).
+    #[must_use]
+    pub fn is_available(&self) -> bool {
+        self.enabled || self.existing_secret.is_some()
+    }
+}
+
+/// Settings of the auth service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSpec {
+    /// `iss` claim of issued tokens (`JWT_ISSUER`).
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// Email of the bootstrap admin account (`ADMIN_EMAIL`).
+    #[serde(default = "default_admin_email")]
+    pub admin_email: String,
+    /// Secret (same namespace) with key `password` for the admin; generated once when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_secret: Option<String>,
+}
+
+impl Default for AuthSpec {
+    fn default() -> Self {
+        Self {
+            issuer: default_issuer(),
+            admin_email: default_admin_email(),
+            admin_password_secret: None,
+        }
+    }
+}
+
+/// How the gateway is exposed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ServiceType {
+    /// Reachable inside the cluster only.
+    #[default]
+    ClusterIP,
+    /// Reachable on a port of every node.
+    NodePort,
+    /// Reachable through a cloud load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The Kubernetes `Service.spec.type` value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClusterIP => "ClusterIP",
+            Self::NodePort => "NodePort",
+            Self::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// The HTTP gateway.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.nodePort) || self.serviceType != 'ClusterIP'").message("nodePort needs serviceType NodePort or LoadBalancer"))]
+pub struct GatewaySpec {
+    /// Number of gateway pods.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 50))]
+    pub replicas: i32,
+    /// Gateway image; `<registry>/gateway:<version>` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Type of the gateway's Service.
+    #[serde(default)]
+    pub service_type: ServiceType,
+    /// Fixed node port (NodePort or LoadBalancer only); allocated by the cluster when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30000, max = 32767))]
+    pub node_port: Option<i32>,
+    /// Allowed CORS origins (`CORS_ORIGINS`); none allowed when empty.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Deadline of one request to a service, in milliseconds (`REQUEST_TIMEOUT_MS`).
+    #[serde(default = "default_timeout_ms")]
+    #[schemars(range(min = 100, max = 300_000))]
+    pub request_timeout_ms: i64,
+    /// Largest accepted request body in bytes (`MAX_BODY_BYTES`).
+    #[serde(default = "default_max_body")]
+    #[schemars(range(min = 1024, max = 104_857_600))]
+    pub max_body_bytes: i64,
+    /// Compute resources of each gateway pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl Default for GatewaySpec {
+    fn default() -> Self {
+        Self {
+            replicas: 1,
+            image: None,
+            service_type: ServiceType::ClusterIP,
+            node_port: None,
+            cors_origins: Vec::new(),
+            request_timeout_ms: default_timeout_ms(),
+            max_body_bytes: default_max_body(),
+            resources: None,
+        }
+    }
+}
+
+/// Which database a service gets.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    /// No database.
+    #[default]
+    None,
+    /// Its own PostgreSQL database and role (`DATABASE_URL`).
+    Postgres,
+    /// Its own MongoDB database (`MONGODB_URL`).
+    Mongodb,
+}
+
+/// One backend service: a Deployment answering on NATS subjects `<name>.<operation>`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Service name: its NATS subject prefix and the suffix of its child objects.
+    #[schemars(
+        regex(pattern = r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$"),
+        length(min = 1, max = 20)
+    )]
+    #[x_kube(validation = Rule::new("!(self in ['gateway', 'nats', 'postgres', 'mongodb', 'operator'])").message("this service name is reserved"))]
+    pub name: String,
+    /// Image; `<registry>/<name>:<version>` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Number of pods.
+    #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 50))]
+    pub replicas: i32,
+    /// Database this service owns.
+    #[serde(default)]
+    pub database: DatabaseKind,
+    /// Extra environment variables (they cannot override the ones the operator sets).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Compute resources of each pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+impl ServiceSpec {
+    /// A service with defaults for everything but its name and database.
+    #[must_use]
+    pub fn new(name: &str, database: DatabaseKind) -> Self {
+        Self {
+            name: name.to_owned(),
+            image: None,
+            replicas: 1,
+            database,
+            env: BTreeMap::new(),
+            resources: None,
+        }
+    }
+}
+
+/// Observed state of a stack.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MicroserviceStackStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Progressing` and `Degraded`.
+    #[serde(default)]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// Readiness of every component, e.g. `nats`, `postgres`, `auth`, `gateway`.
+    #[serde(default)]
+    pub components: Vec<ComponentStatus>,
+    /// Ready and total components, e.g. `5/7`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_components: Option<String>,
+    /// Where the gateway answers (in-cluster DNS name, node port or load balancer address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_address: Option<String>,
+}
+
+/// Readiness of one component, read from its workload's own status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentStatus {
+    /// Component name.
+    pub name: String,
+    /// Workload kind (`Deployment` or `StatefulSet`).
+    pub kind: String,
+    /// Whether every desired replica is updated and ready.
+    pub ready: bool,
+    /// Ready replicas.
+    pub ready_replicas: i32,
+    /// Desired replicas.
+    pub replicas: i32,
+    /// Why it is not ready, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+fn conditions_schema(generator: &mut schemars::generate::SchemaGenerator) -> schemars::Schema {
+    let item = generator.subschema_for::<Condition>();
+    schemars::json_schema!({
+        "type": "array",
+        "items": item,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+    })
+}
+
+fn default_services() -> Vec<ServiceSpec> {
+    BUILTIN_SERVICES
+        .iter()
+        .map(|(name, db)| ServiceSpec::new(name, *db))
+        .collect()
+}
+
+fn default_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+fn default_registry() -> String {
+    "ghcr.io/natstack".to_owned()
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+fn default_nats_image() -> String {
+    "nats:2.11-alpine".to_owned()
+}
+
+fn default_storage() -> String {
+    "1Gi".to_owned()
+}
+
+fn default_issuer() -> String {
+    "natstack".to_owned()
+}
+
+fn default_admin_email() -> String {
+    "admin@natstack.local".to_owned()
+}
+
+fn default_timeout_ms() -> i64 {
+    10_000
+}
+
+fn default_max_body() -> i64 {
+    1_048_576
+}
+
+fn one() -> i32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}

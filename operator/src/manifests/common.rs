@@ -1,0 +1,355 @@
+//! Shared pieces of every builder: names, labels, owner references, security contexts,
+//! probes, env helpers, PodDisruptionBudgets and the config hash.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
+    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext, Volume, VolumeMount,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use super::SecretData;
+use crate::crd::{MicroserviceStack, MicroserviceStackSpec};
+use crate::error::Error;
+
+/// Server-side apply field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "natstack-operator";
+/// `app.kubernetes.io/managed-by` value of every child.
+pub const MANAGED_BY: &str = "natstack-operator";
+/// Label: the component a child belongs to (`nats`, `postgres`, `auth`, `gateway`, ...).
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+/// Label: the stack a child belongs to.
+pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
+/// Label: the operator.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Label: the system.
+pub const LABEL_PART_OF: &str = "app.kubernetes.io/part-of";
+/// Label on created-once credential Secrets that pruning must keep (they guard data on volumes).
+pub const LABEL_RETAIN: &str = "natstack.dev/retain";
+/// Pod-template annotation whose change rolls the pods.
+pub const CONFIG_HASH: &str = "natstack.dev/config-hash";
+/// Port of `/livez`, `/readyz` and `/metrics` in every natstack binary.
+pub const HEALTH_PORT: i32 = 9090;
+/// NATS client port.
+pub const NATS_PORT: i32 = 4222;
+
+/// What every builder needs to know about the stack.
+#[derive(Clone, Debug)]
+pub struct Ctx<'a> {
+    /// Stack name (prefix of every child name).
+    pub name: String,
+    /// Namespace of the stack and its children.
+    pub namespace: String,
+    /// The stack's spec.
+    pub spec: &'a MicroserviceStackSpec,
+    owner: OwnerReference,
+}
+
+impl<'a> Ctx<'a> {
+    /// Reads name, namespace and uid off the stack.
+    ///
+    /// # Errors
+    /// [`Error::MissingObjectKey`] when one of them is missing.
+    pub fn new(stack: &'a MicroserviceStack) -> Result<Self, Error> {
+        let owner = stack
+            .controller_owner_ref(&())
+            .ok_or(Error::MissingObjectKey("metadata.uid"))?;
+        Ok(Self {
+            name: stack.name_any(),
+            namespace: stack
+                .namespace()
+                .ok_or(Error::MissingObjectKey("metadata.namespace"))?,
+            spec: &stack.spec,
+            owner,
+        })
+    }
+
+    /// `<stack>-<suffix>`.
+    #[must_use]
+    pub fn child(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
+    }
+
+    /// Labels of every child of `component`.
+    #[must_use]
+    pub fn labels(&self, component: &str) -> BTreeMap<String, String> {
+        let mut labels = self.selector(component);
+        labels.insert(LABEL_MANAGED_BY.into(), MANAGED_BY.into());
+        labels.insert(LABEL_PART_OF.into(), "natstack".into());
+        labels
+    }
+
+    /// The stable labels that select `component`'s pods (never change across spec edits).
+    #[must_use]
+    pub fn selector(&self, component: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_NAME.to_owned(), component.to_owned()),
+            (LABEL_INSTANCE.to_owned(), self.name.clone()),
+        ])
+    }
+
+    /// Label selector string matching every child of this stack.
+    #[must_use]
+    pub fn stack_selector(&self) -> String {
+        format!(
+            "{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_INSTANCE}={}",
+            self.name
+        )
+    }
+
+    /// Metadata of a child named `name` belonging to `component`, with the controller ownerReference.
+    #[must_use]
+    pub fn meta(&self, name: &str, component: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels(component)),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// In-cluster DNS name of a Service of this stack.
+    #[must_use]
+    pub fn dns(&self, service: &str) -> String {
+        format!("{service}.{}.svc", self.namespace)
+    }
+
+    /// `<registry>/<component>:<version>`.
+    #[must_use]
+    pub fn builtin_image(&self, component: &str) -> String {
+        format!("{}/{component}:{}", self.spec.registry, self.spec.version)
+    }
+
+    /// The NATS client URL.
+    #[must_use]
+    pub fn nats_url(&self) -> String {
+        format!("nats://{}:{NATS_PORT}", self.dns(&self.child("nats")))
+    }
+
+    /// Env vars every natstack binary reads: NATS, logging, tracing, health address.
+    #[must_use]
+    pub fn shared_env(&self, component: &str) -> Vec<EnvVar> {
+        let mut vars = vec![
+            env("NATS_URL", &self.nats_url()),
+            env("RUST_LOG", &self.spec.log_level),
+            env("LOG_FORMAT", self.spec.log_format.as_str()),
+            env("HEALTH_ADDR", &format!("0.0.0.0:{HEALTH_PORT}")),
+        ];
+        if self.spec.nats.auth {
+            vars.push(env("NATS_USER", component));
+            vars.push(env_secret(
+                "NATS_PASSWORD",
+                &self.nats_user_secret(component),
+                "password",
+            ));
+        }
+        if let Some(endpoint) = &self.spec.otlp_endpoint {
+            vars.push(env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+        }
+        vars
+    }
+
+    /// Name of the created-once Secret holding `component`'s NATS password.
+    #[must_use]
+    pub fn nats_user_secret(&self, component: &str) -> String {
+        self.child(&format!("nats-{component}"))
+    }
+
+    /// A PodDisruptionBudget (at most one pod down) when `replicas > 1`.
+    #[must_use]
+    pub fn pdb(&self, component: &str, replicas: i32) -> Option<PodDisruptionBudget> {
+        (replicas > 1).then(|| PodDisruptionBudget {
+            metadata: self.meta(&self.child(component), component),
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(1)),
+                selector: Some(LabelSelector {
+                    match_labels: Some(self.selector(component)),
+                    match_expressions: None,
+                }),
+                ..PodDisruptionBudgetSpec::default()
+            }),
+            status: None,
+        })
+    }
+}
+
+/// A literal env var.
+#[must_use]
+pub fn env(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+        value_from: None,
+    }
+}
+
+/// An env var read from a Secret key.
+#[must_use]
+pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+    }
+}
+
+/// The restricted Pod Security Standard at pod level (non-root, RuntimeDefault seccomp).
+#[must_use]
+pub fn pod_security(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..PodSecurityContext::default()
+    }
+}
+
+/// The restricted Pod Security Standard at container level (read-only root, no escalation,
+/// all capabilities dropped).
+#[must_use]
+pub fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        privileged: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
+/// An HTTP GET probe.
+#[must_use]
+pub fn http_probe(path: &str, port: i32, period: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::Int(port),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
+        ..Probe::default()
+    }
+}
+
+/// Liveness on `/livez`, readiness on `/readyz`, both on the health port.
+#[must_use]
+pub fn with_health_probes(container: Container) -> Container {
+    Container {
+        liveness_probe: Some(http_probe("/livez", HEALTH_PORT, 10)),
+        readiness_probe: Some(http_probe("/readyz", HEALTH_PORT, 5)),
+        ..container
+    }
+}
+
+/// A writable `emptyDir` volume and its mount (for `/tmp` and runtime dirs under a read-only root).
+#[must_use]
+pub fn scratch(name: &str, path: &str) -> (Volume, VolumeMount) {
+    (
+        Volume {
+            name: name.to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        },
+        VolumeMount {
+            name: name.to_owned(),
+            mount_path: path.to_owned(),
+            ..VolumeMount::default()
+        },
+    )
+}
+
+/// `given`, or requests/limits suited to a small component.
+#[must_use]
+pub fn resources_or(
+    given: Option<&ResourceRequirements>,
+    cpu: &str,
+    memory: &str,
+) -> ResourceRequirements {
+    given.cloned().unwrap_or_else(|| ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_owned(),
+            Quantity(memory.to_owned()),
+        )])),
+        ..ResourceRequirements::default()
+    })
+}
+
+/// A short, stable hash over named parts (a rendered config, the data of a Secret, ...).
+#[must_use]
+pub fn config_hash<'p>(parts: impl IntoIterator<Item = (&'p str, &'p str)>) -> String {
+    let mut digest = Sha256::new();
+    for (name, value) in parts {
+        digest.update(name.as_bytes());
+        digest.update([0]);
+        digest.update(value.as_bytes());
+        digest.update([0]);
+    }
+    digest
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every key and value of the named Secrets, as hash parts.
+#[must_use]
+pub fn secret_parts<'s>(secrets: &'s SecretData, names: &[String]) -> Vec<(&'s str, &'s str)> {
+    names
+        .iter()
+        .filter_map(|n| secrets.get_key_value(n))
+        .flat_map(|(n, data)| {
+            std::iter::once((n.as_str(), ""))
+                .chain(data.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        })
+        .collect()
+}
+
+/// One key of a resolved Secret.
+///
+/// # Errors
+/// [`Error::MissingSecretKey`] when the Secret or key is absent.
+pub fn secret_value<'s>(secrets: &'s SecretData, name: &str, key: &str) -> Result<&'s str, Error> {
+    secrets
+        .get(name)
+        .and_then(|d| d.get(key))
+        .map(String::as_str)
+        .ok_or_else(|| Error::MissingSecretKey {
+            secret: name.to_owned(),
+            key: key.to_owned(),
+        })
+}

@@ -1,0 +1,174 @@
+//! The shape shared by the managed PostgreSQL and MongoDB servers: a single-replica
+//! StatefulSet with a volume, and its Service.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, VolumeMount,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::common::{
+    CONFIG_HASH, Ctx, config_hash, container_security, pod_security, resources_or, scratch,
+    secret_parts,
+};
+use super::{Child, SecretData};
+use crate::crd::DatabaseSpec;
+
+/// What differs between the managed database servers.
+#[derive(Clone, Debug)]
+pub struct Server<'a> {
+    /// Component name (`postgres` or `mongodb`).
+    pub component: &'static str,
+    /// The spec of the server.
+    pub spec: &'a DatabaseSpec,
+    /// Server image.
+    pub image: String,
+    /// Port it listens on.
+    pub port: i32,
+    /// User and group id of the image's database user.
+    pub uid: i64,
+    /// Where the volume is mounted.
+    pub data_path: &'static str,
+    /// Writable scratch directories the image needs under a read-only root.
+    pub scratch: &'static [&'static str],
+    /// Container env (admin credentials from the admin Secret).
+    pub env: Vec<EnvVar>,
+    /// Liveness and readiness probe.
+    pub probe: Probe,
+    /// The admin Secret, whose data is part of the config hash.
+    pub admin_secret: String,
+}
+
+/// StatefulSet and Service of a managed database server.
+#[must_use]
+pub fn children(ctx: &Ctx<'_>, server: Server<'_>, secrets: &SecretData) -> Vec<Child> {
+    vec![
+        Child::Service(service(ctx, &server)),
+        Child::StatefulSet(stateful_set(ctx, server, secrets)),
+    ]
+}
+
+fn service(ctx: &Ctx<'_>, server: &Server<'_>) -> Service {
+    Service {
+        metadata: ctx.meta(&ctx.child(server.component), server.component),
+        spec: Some(ServiceSpec {
+            selector: Some(ctx.selector(server.component)),
+            ports: Some(vec![ServicePort {
+                name: Some(server.component.to_owned()),
+                port: server.port,
+                target_port: Some(IntOrString::Int(server.port)),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            type_: Some("ClusterIP".into()),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn stateful_set(ctx: &Ctx<'_>, server: Server<'_>, secrets: &SecretData) -> StatefulSet {
+    let component = server.component;
+    let hash = config_hash(secret_parts(
+        secrets,
+        std::slice::from_ref(&server.admin_secret),
+    ));
+    let mut mounts = vec![VolumeMount {
+        name: "data".into(),
+        mount_path: server.data_path.into(),
+        ..VolumeMount::default()
+    }];
+    let mut volumes = Vec::new();
+    for (i, path) in server.scratch.iter().enumerate() {
+        let (volume, mount) = scratch(&format!("scratch-{i}"), path);
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    let container = Container {
+        name: component.into(),
+        image: Some(server.image.clone()),
+        ports: Some(vec![ContainerPort {
+            name: Some(component.into()),
+            container_port: server.port,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        env: Some(server.env),
+        liveness_probe: Some(Probe {
+            initial_delay_seconds: Some(30),
+            ..server.probe.clone()
+        }),
+        readiness_probe: Some(server.probe),
+        resources: Some(resources_or(
+            server.spec.resources.as_ref(),
+            "100m",
+            "512Mi",
+        )),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".into()),
+            labels: Some(ctx.selector(component)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: server.spec.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".into(),
+                    Quantity(server.spec.storage.clone()),
+                )])),
+                limits: None,
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
+    };
+    StatefulSet {
+        metadata: ctx.meta(&ctx.child(component), component),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(ctx.child(component)),
+            selector: LabelSelector {
+                match_labels: Some(ctx.selector(component)),
+                match_expressions: None,
+            },
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Retain".into()),
+                    when_scaled: Some("Retain".into()),
+                },
+            ),
+            volume_claim_templates: Some(vec![claim]),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(ctx.labels(component)),
+                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), hash)])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    security_context: Some(pod_security(server.uid)),
+                    enable_service_links: Some(false),
+                    automount_service_account_token: Some(false),
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..StatefulSetSpec::default()
+        }),
+        status: None,
+    }
+}

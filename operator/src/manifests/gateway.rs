@@ -1,0 +1,86 @@
+//! The HTTP gateway: Deployment (env contract, probes, security, config hash), a Service of the
+//! chosen type, and a PDB when it has more than one replica.
+
+use k8s_openapi::api::core::v1::{ContainerPort, Service, ServicePort, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::common::{Ctx, HEALTH_PORT, env, resources_or};
+use super::services::{App, deployment, hash};
+use super::{Child, SecretData};
+use crate::error::Error;
+
+const COMPONENT: &str = "gateway";
+/// Port the gateway listens on for HTTP.
+pub const HTTP_PORT: i32 = 8080;
+/// Port of the gateway's Service.
+pub const SERVICE_PORT: i32 = 80;
+
+/// Deployment, Service and PDB of the gateway.
+///
+/// # Errors
+/// Never today; kept fallible like the other builders.
+pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error> {
+    let spec = &ctx.spec.gateway;
+    let mut env_vars = ctx.shared_env(COMPONENT);
+    env_vars.extend([
+        env("LISTEN_ADDR", &format!("0.0.0.0:{HTTP_PORT}")),
+        env("CORS_ORIGINS", &spec.cors_origins.join(",")),
+        env("REQUEST_TIMEOUT_MS", &spec.request_timeout_ms.to_string()),
+        env("MAX_BODY_BYTES", &spec.max_body_bytes.to_string()),
+    ]);
+    let referenced = [ctx.nats_user_secret(COMPONENT)];
+    let app = App {
+        component: COMPONENT.into(),
+        image: spec
+            .image
+            .clone()
+            .unwrap_or_else(|| ctx.builtin_image(COMPONENT)),
+        replicas: spec.replicas,
+        hash: hash(&env_vars, secrets, &referenced, &[]),
+        env: env_vars,
+        resources: resources_or(spec.resources.as_ref(), "100m", "128Mi"),
+        ports: vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: HTTP_PORT,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }],
+        volumes: Vec::new(),
+    };
+    let mut out = vec![
+        Child::Deployment(deployment(ctx, app)),
+        Child::Service(service(ctx)),
+    ];
+    out.extend(ctx.pdb(COMPONENT, spec.replicas).map(Child::Pdb));
+    Ok(out)
+}
+
+fn service(ctx: &Ctx<'_>) -> Service {
+    let spec = &ctx.spec.gateway;
+    Service {
+        metadata: ctx.meta(&ctx.child(COMPONENT), COMPONENT),
+        spec: Some(ServiceSpec {
+            type_: Some(spec.service_type.as_str().into()),
+            selector: Some(ctx.selector(COMPONENT)),
+            ports: Some(vec![
+                ServicePort {
+                    name: Some("http".into()),
+                    port: SERVICE_PORT,
+                    target_port: Some(IntOrString::String("http".into())),
+                    node_port: spec.node_port,
+                    protocol: Some("TCP".into()),
+                    ..ServicePort::default()
+                },
+                ServicePort {
+                    name: Some("health".into()),
+                    port: HEALTH_PORT,
+                    target_port: Some(IntOrString::String("health".into())),
+                    protocol: Some("TCP".into()),
+                    ..ServicePort::default()
+                },
+            ]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}

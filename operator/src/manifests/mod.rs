@@ -1,0 +1,168 @@
+//! Pure builders of every child object of a `MicroserviceStack`.
+//!
+//! [`build`] takes a validated stack plus the Secret data the controller resolved (created-once
+//! credentials and user-supplied external Secrets) and returns every child in apply order. No
+//! builder does I/O or reads a clock or a random source, so the same input always yields the
+//! same objects; randomness lives in [`secrets::GeneratedSecret`] values the controller fills in
+//! only when a Secret is absent.
+
+pub mod common;
+pub mod database;
+pub mod dbinit;
+pub mod gateway;
+pub mod mongodb;
+pub mod nats;
+pub mod postgres;
+pub mod secrets;
+pub mod services;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use serde::Serialize;
+
+use crate::crd::MicroserviceStack;
+use crate::error::Error;
+
+/// Secret data the builders read, by Secret name then key.
+pub type SecretData = BTreeMap<String, BTreeMap<String, String>>;
+
+/// One child object of any kind the operator manages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Child {
+    /// A Secret derived from other Secrets (e.g. a connection URL); applied every reconcile.
+    Secret(Secret),
+    /// A ConfigMap.
+    ConfigMap(ConfigMap),
+    /// A StatefulSet (NATS, PostgreSQL, MongoDB).
+    StatefulSet(StatefulSet),
+    /// A Service.
+    Service(Service),
+    /// A PodDisruptionBudget.
+    Pdb(PodDisruptionBudget),
+    /// A database-provisioning Job.
+    Job(Job),
+    /// A Deployment (a backend service or the gateway).
+    Deployment(Deployment),
+}
+
+impl Child {
+    /// The object's `kind`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Secret(_) => "Secret",
+            Self::ConfigMap(_) => "ConfigMap",
+            Self::StatefulSet(_) => "StatefulSet",
+            Self::Service(_) => "Service",
+            Self::Pdb(_) => "PodDisruptionBudget",
+            Self::Job(_) => "Job",
+            Self::Deployment(_) => "Deployment",
+        }
+    }
+
+    /// The object's metadata.
+    #[must_use]
+    pub fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            Self::Secret(o) => &o.metadata,
+            Self::ConfigMap(o) => &o.metadata,
+            Self::StatefulSet(o) => &o.metadata,
+            Self::Service(o) => &o.metadata,
+            Self::Pdb(o) => &o.metadata,
+            Self::Job(o) => &o.metadata,
+            Self::Deployment(o) => &o.metadata,
+        }
+    }
+
+    /// The object's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.meta().name.as_deref().unwrap_or_default()
+    }
+
+    /// The object as JSON (with `apiVersion` and `kind`), as sent in an apply.
+    #[must_use]
+    pub fn to_value(&self) -> serde_json::Value {
+        fn json(o: &impl Serialize) -> serde_json::Value {
+            serde_json::to_value(o).unwrap_or_default()
+        }
+        match self {
+            Self::Secret(o) => json(o),
+            Self::ConfigMap(o) => json(o),
+            Self::StatefulSet(o) => json(o),
+            Self::Service(o) => json(o),
+            Self::Pdb(o) => json(o),
+            Self::Job(o) => json(o),
+            Self::Deployment(o) => json(o),
+        }
+    }
+}
+
+/// Children applied together; a stage is applied only after the previous one succeeded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    /// Stage name, for logs and events.
+    pub name: &'static str,
+    /// Objects of the stage, in apply order.
+    pub objects: Vec<Child>,
+}
+
+/// Every child of a stack, in dependency order: configuration, then data stores and NATS,
+/// then services, then the gateway.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Children {
+    /// The stages, in apply order.
+    pub stages: Vec<Stage>,
+}
+
+impl Children {
+    /// All objects, in apply order.
+    pub fn iter(&self) -> impl Iterator<Item = &Child> {
+        self.stages.iter().flat_map(|s| s.objects.iter())
+    }
+}
+
+/// Builds every child of `stack` from its spec and the resolved Secret data.
+///
+/// # Errors
+/// [`Error::MissingSecretKey`] when a Secret the stack depends on lacks a key, and
+/// [`Error::MissingObjectKey`] when the stack has no name, namespace or uid.
+pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children, Error> {
+    let ctx = common::Ctx::new(stack)?;
+    let mut config = secrets::derived(&ctx, secrets)?;
+    let mut data = Vec::new();
+    let mut apps = Vec::new();
+    config.push(Child::ConfigMap(nats::config_map(&ctx)));
+    data.extend(nats::children(&ctx, secrets)?);
+    data.extend(postgres::children(&ctx, secrets)?);
+    data.extend(mongodb::children(&ctx, secrets)?);
+    apps.extend(dbinit::jobs(&ctx, secrets)?.into_iter().map(Child::Job));
+    for service in &ctx.spec.services {
+        apps.extend(services::children(&ctx, service, secrets)?);
+    }
+    let front = gateway::children(&ctx, secrets)?;
+    Ok(Children {
+        stages: vec![
+            Stage {
+                name: "config",
+                objects: config,
+            },
+            Stage {
+                name: "data",
+                objects: data,
+            },
+            Stage {
+                name: "services",
+                objects: apps,
+            },
+            Stage {
+                name: "gateway",
+                objects: front,
+            },
+        ],
+    })
+}

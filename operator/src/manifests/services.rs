@@ -1,0 +1,226 @@
+//! A backend service: Deployment (env contract, probes, security, config hash), a Service for
+//! its health and metrics port, and a PDB when it has more than one replica.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec as K8sServiceSpec, Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::common::{
+    CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, pod_security,
+    resources_or, scratch, secret_parts, with_health_probes,
+};
+use super::secrets::{JWT_KEY, admin_password_secret, service_url, service_url_secret};
+use super::{Child, SecretData};
+use crate::crd::{DatabaseKind, ServiceSpec};
+use crate::error::Error;
+
+/// Where auth reads its signing key.
+pub const JWT_DIR: &str = "/var/run/secrets/natstack/jwt";
+/// User id the natstack images run as (distroless `nonroot`, the Dockerfile's `USER`).
+pub const APP_UID: i64 = 65532;
+
+/// Everything that varies between the service and gateway Deployments.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// Component name.
+    pub component: String,
+    /// Image.
+    pub image: String,
+    /// Replicas.
+    pub replicas: i32,
+    /// Full container env.
+    pub env: Vec<EnvVar>,
+    /// Compute resources.
+    pub resources: ResourceRequirements,
+    /// Extra container ports besides `health`.
+    pub ports: Vec<ContainerPort>,
+    /// Extra volumes and their mounts.
+    pub volumes: Vec<(Volume, VolumeMount)>,
+    /// Config hash annotation value.
+    pub hash: String,
+}
+
+/// Deployment, Service and PDB of one backend service.
+///
+/// # Errors
+/// [`Error::MissingSecretKey`] when a credential the service needs is missing.
+pub fn children(
+    ctx: &Ctx<'_>,
+    service: &ServiceSpec,
+    secrets: &SecretData,
+) -> Result<Vec<Child>, Error> {
+    let name = service.name.as_str();
+    let mut env_vars = ctx.shared_env(name);
+    let mut referenced = vec![ctx.nats_user_secret(name)];
+    let mut extra_hash = Vec::new();
+    let mut volumes = Vec::new();
+    match service.database {
+        DatabaseKind::Postgres => {
+            env_vars.push(env_secret(
+                "DATABASE_URL",
+                &service_url_secret(ctx, name),
+                "url",
+            ));
+            extra_hash.push(service_url(ctx, service, secrets)?);
+        }
+        DatabaseKind::Mongodb => {
+            env_vars.push(env_secret(
+                "MONGODB_URL",
+                &service_url_secret(ctx, name),
+                "url",
+            ));
+            extra_hash.push(service_url(ctx, service, secrets)?);
+        }
+        DatabaseKind::None => {}
+    }
+    if name == "auth" {
+        let jwt = ctx.child("jwt");
+        let admin = admin_password_secret(ctx);
+        env_vars.extend([
+            env("JWT_PRIVATE_KEY_FILE", &format!("{JWT_DIR}/{JWT_KEY}")),
+            env("JWT_ISSUER", &ctx.spec.auth.issuer),
+            env("ADMIN_EMAIL", &ctx.spec.auth.admin_email),
+            env_secret("ADMIN_PASSWORD", &admin, "password"),
+        ]);
+        volumes.push((
+            Volume {
+                name: "jwt".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(jwt.clone()),
+                    default_mode: Some(0o440),
+                    ..SecretVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
+            VolumeMount {
+                name: "jwt".into(),
+                mount_path: JWT_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+        ));
+        referenced.extend([jwt, admin]);
+    }
+    let taken: Vec<String> = env_vars.iter().map(|e| e.name.clone()).collect();
+    env_vars.extend(
+        service
+            .env
+            .iter()
+            .filter(|(k, _)| !taken.contains(k))
+            .map(|(k, v)| env(k, v)),
+    );
+    let app = App {
+        component: name.to_owned(),
+        image: service
+            .image
+            .clone()
+            .unwrap_or_else(|| ctx.builtin_image(name)),
+        replicas: service.replicas,
+        hash: hash(&env_vars, secrets, &referenced, &extra_hash),
+        env: env_vars,
+        resources: resources_or(service.resources.as_ref(), "50m", "128Mi"),
+        ports: Vec::new(),
+        volumes,
+    };
+    let mut out = vec![
+        Child::Deployment(deployment(ctx, app)),
+        Child::Service(health_service(ctx, name)),
+    ];
+    out.extend(ctx.pdb(name, service.replicas).map(Child::Pdb));
+    Ok(out)
+}
+
+/// The config hash of a Deployment: its env, the data of every Secret it references, and
+/// derived values (URLs).
+#[must_use]
+pub fn hash(
+    env_vars: &[EnvVar],
+    secrets: &SecretData,
+    referenced: &[String],
+    extra: &[String],
+) -> String {
+    let rendered = serde_json::to_string(env_vars).unwrap_or_default();
+    let mut parts = vec![("env", rendered.as_str())];
+    parts.extend(secret_parts(secrets, referenced));
+    parts.extend(extra.iter().map(|e| ("derived", e.as_str())));
+    config_hash(parts)
+}
+
+fn health_service(ctx: &Ctx<'_>, component: &str) -> Service {
+    Service {
+        metadata: ctx.meta(&ctx.child(component), component),
+        spec: Some(K8sServiceSpec {
+            selector: Some(ctx.selector(component)),
+            ports: Some(vec![ServicePort {
+                name: Some("health".into()),
+                port: HEALTH_PORT,
+                target_port: Some(IntOrString::String("health".into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            type_: Some("ClusterIP".into()),
+            ..K8sServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// A hardened Deployment of a natstack binary.
+#[must_use]
+pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
+    let (tmp, tmp_mount) = scratch("tmp", "/tmp");
+    let (mut volumes, mut mounts): (Vec<_>, Vec<_>) = app.volumes.into_iter().unzip();
+    volumes.push(tmp);
+    mounts.push(tmp_mount);
+    let mut ports = vec![ContainerPort {
+        name: Some("health".into()),
+        container_port: HEALTH_PORT,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    }];
+    ports.extend(app.ports);
+    let container = with_health_probes(Container {
+        name: app.component.clone(),
+        image: Some(app.image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        env: Some(app.env),
+        ports: Some(ports),
+        resources: Some(app.resources),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    });
+    Deployment {
+        metadata: ctx.meta(&ctx.child(&app.component), &app.component),
+        spec: Some(DeploymentSpec {
+            replicas: Some(app.replicas),
+            selector: LabelSelector {
+                match_labels: Some(ctx.selector(&app.component)),
+                match_expressions: None,
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(ctx.labels(&app.component)),
+                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), app.hash)])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    security_context: Some(pod_security(APP_UID)),
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        status: None,
+    }
+}

@@ -1,0 +1,77 @@
+//! Validation of a spec beyond what the schema enforces by itself.
+//!
+//! The CRD carries the same invariants as CEL rules, so the apiserver rejects most invalid
+//! stacks. This check still runs in the reconciler: a CRD installed without the rules, or an
+//! older CRD version, must lead to a `Degraded` condition, never to broken children.
+
+use std::collections::BTreeSet;
+
+use kube::ResourceExt;
+
+use crate::crd::{DatabaseKind, MicroserviceStack, ServiceType};
+
+/// Names a service may not take (they collide with other children's names).
+pub const RESERVED: [&str; 5] = ["gateway", "nats", "postgres", "mongodb", "operator"];
+
+/// Every invariant `stack` breaks, as human-readable messages; empty when valid.
+#[must_use]
+pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
+    let spec = &stack.spec;
+    let mut out = Vec::new();
+    if stack.name_any().len() > 30 {
+        out.push("the stack name must be at most 30 characters".to_owned());
+    }
+    if spec.nats.replicas != 1 && spec.nats.replicas != 3 {
+        out.push(format!(
+            "nats replicas must be 1 or 3, not {}",
+            spec.nats.replicas
+        ));
+    }
+    if !(0..=50).contains(&spec.gateway.replicas) {
+        out.push("gateway replicas must be between 0 and 50".to_owned());
+    }
+    if spec.gateway.node_port.is_some() && spec.gateway.service_type == ServiceType::ClusterIP {
+        out.push("nodePort needs serviceType NodePort or LoadBalancer".to_owned());
+    }
+    let mut seen = BTreeSet::new();
+    for service in &spec.services {
+        let name = service.name.as_str();
+        if !seen.insert(name) {
+            out.push(format!("service name {name} is not unique"));
+        }
+        if !is_service_name(name) {
+            out.push(format!(
+                "service name {name:?} must be 1-20 lowercase letters, digits or '-'"
+            ));
+        }
+        if RESERVED.contains(&name) {
+            out.push(format!("service name {name} is reserved"));
+        }
+        if !(0..=50).contains(&service.replicas) {
+            out.push(format!("service {name}: replicas must be between 0 and 50"));
+        }
+        let available = match service.database {
+            DatabaseKind::None => true,
+            DatabaseKind::Postgres => spec.postgres.is_available(),
+            DatabaseKind::Mongodb => spec.mongodb.is_available(),
+        };
+        if !available {
+            out.push(format!(
+                "service {name} uses a database that is neither enabled nor external"
+            ));
+        }
+    }
+    out
+}
+
+fn is_service_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=20).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .last()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}

@@ -1,0 +1,620 @@
+//! Pure builders over the fixture stacks: names, labels, ownerReferences, order, env contract,
+//! probes, security contexts, and config hashes that change exactly when config changes.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
+use operator::manifests::common::{CONFIG_HASH, Ctx};
+use operator::manifests::{Child, Children, secrets};
+
+fn find<'a>(children: &'a Children, kind: &str, name: &str) -> &'a Child {
+    children
+        .iter()
+        .find(|c| c.kind() == kind && c.name() == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+fn deployment<'a>(children: &'a Children, name: &str) -> &'a Deployment {
+    match find(children, "Deployment", name) {
+        Child::Deployment(d) => d,
+        _ => unreachable!(),
+    }
+}
+
+fn pod(child: &Child) -> Option<&PodSpec> {
+    match child {
+        Child::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
+        Child::StatefulSet(s) => s.spec.as_ref()?.template.spec.as_ref(),
+        Child::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
+        _ => None,
+    }
+}
+
+fn container(d: &Deployment) -> &Container {
+    &d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+}
+
+fn env_map(c: &Container) -> BTreeMap<String, EnvVar> {
+    c.env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.clone()))
+        .collect()
+}
+
+fn literal<'a>(env: &'a BTreeMap<String, EnvVar>, name: &str) -> &'a str {
+    env.get(name)
+        .and_then(|e| e.value.as_deref())
+        .unwrap_or_else(|| panic!("no literal {name}"))
+}
+
+fn secret_ref(env: &BTreeMap<String, EnvVar>, name: &str) -> (String, String) {
+    let r = env[name]
+        .value_from
+        .as_ref()
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .expect("secret ref");
+    (r.name.clone(), r.key.clone())
+}
+
+fn hash(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()[CONFIG_HASH]
+        .clone()
+}
+
+#[test]
+fn every_child_is_owned_labelled_and_well_named() {
+    for name in common::VALID {
+        let stack = common::load(name);
+        let uid = stack.metadata.uid.clone().unwrap();
+        for child in common::build(&stack).iter() {
+            let meta = child.meta();
+            let what = format!("{name}: {} {}", child.kind(), child.name());
+            assert_eq!(meta.namespace, stack.metadata.namespace, "{what}");
+            let owners = meta.owner_references.as_ref().expect("owner refs");
+            assert_eq!(owners.len(), 1, "{what}");
+            assert_eq!(owners[0].uid, uid, "{what}");
+            assert_eq!(owners[0].kind, "MicroserviceStack", "{what}");
+            assert_eq!(owners[0].controller, Some(true), "{what}");
+            let labels = meta.labels.as_ref().expect("labels");
+            assert_eq!(
+                labels["app.kubernetes.io/managed-by"], "natstack-operator",
+                "{what}"
+            );
+            assert_eq!(
+                labels["app.kubernetes.io/instance"],
+                stack.metadata.name.clone().unwrap(),
+                "{what}"
+            );
+            assert!(labels.contains_key("app.kubernetes.io/name"), "{what}");
+            let n = child.name();
+            assert!(n.len() <= 63, "{what}: name too long");
+            assert!(
+                n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{what}: not DNS-1123"
+            );
+        }
+    }
+}
+
+#[test]
+fn minimal_stack_builds_every_child_in_dependency_order() {
+    let children = common::build(&common::load("minimal"));
+    let stages: Vec<&str> = children.stages.iter().map(|s| s.name).collect();
+    assert_eq!(stages, ["config", "data", "services", "gateway"]);
+    let listed: Vec<String> = children
+        .iter()
+        .map(|c| format!("{}/{}", c.kind(), c.name()))
+        .collect();
+    let expected = [
+        "Secret/demo-auth-db-url",
+        "Secret/demo-customers-db-url",
+        "Secret/demo-products-db-url",
+        "ConfigMap/demo-nats",
+        "Service/demo-nats",
+        "Service/demo-nats-headless",
+        "StatefulSet/demo-nats",
+        "Service/demo-postgres",
+        "StatefulSet/demo-postgres",
+        "Service/demo-mongodb",
+        "StatefulSet/demo-mongodb",
+        "Deployment/demo-auth",
+        "Service/demo-auth",
+        "Deployment/demo-customers",
+        "Service/demo-customers",
+        "Deployment/demo-products",
+        "Service/demo-products",
+        "Deployment/demo-gateway",
+        "Service/demo-gateway",
+    ];
+    let without_jobs: Vec<&str> = listed
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.starts_with("Job/"))
+        .collect();
+    assert_eq!(without_jobs, expected);
+    let jobs: Vec<&str> = listed
+        .iter()
+        .map(String::as_str)
+        .filter(|s| s.starts_with("Job/"))
+        .collect();
+    assert_eq!(jobs.len(), 3, "one provisioning Job per database: {jobs:?}");
+    assert!(
+        jobs.iter()
+            .all(|j| j.starts_with("Job/demo-") && j.contains("-db-"))
+    );
+    // No PDBs: everything has one replica.
+    assert!(children.iter().all(|c| c.kind() != "PodDisruptionBudget"));
+}
+
+#[test]
+fn services_get_the_env_contract() {
+    let stack = common::load("minimal");
+    let children = common::build(&stack);
+    let auth = env_map(container(deployment(&children, "demo-auth")));
+    assert_eq!(literal(&auth, "NATS_URL"), "nats://demo-nats.shop.svc:4222");
+    assert_eq!(literal(&auth, "NATS_USER"), "auth");
+    assert_eq!(
+        secret_ref(&auth, "NATS_PASSWORD"),
+        ("demo-nats-auth".into(), "password".into())
+    );
+    assert_eq!(literal(&auth, "RUST_LOG"), "info");
+    assert_eq!(literal(&auth, "LOG_FORMAT"), "json");
+    assert_eq!(literal(&auth, "HEALTH_ADDR"), "0.0.0.0:9090");
+    assert!(!auth.contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"));
+    assert_eq!(
+        secret_ref(&auth, "MONGODB_URL"),
+        ("demo-auth-db-url".into(), "url".into())
+    );
+    assert_eq!(
+        literal(&auth, "JWT_PRIVATE_KEY_FILE"),
+        "/var/run/secrets/natstack/jwt/private.pem"
+    );
+    assert_eq!(literal(&auth, "JWT_ISSUER"), "natstack");
+    assert_eq!(literal(&auth, "ADMIN_EMAIL"), "admin@natstack.local");
+    assert_eq!(
+        secret_ref(&auth, "ADMIN_PASSWORD"),
+        ("demo-admin".into(), "password".into())
+    );
+    let auth_pod = deployment(&children, "demo-auth")
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    let jwt = auth_pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "jwt")
+        .expect("jwt volume");
+    assert_eq!(
+        jwt.secret.as_ref().unwrap().secret_name.as_deref(),
+        Some("demo-jwt")
+    );
+    assert_eq!(
+        container(deployment(&children, "demo-auth"))
+            .image
+            .as_deref(),
+        Some("ghcr.io/natstack/auth:0.1.0")
+    );
+
+    let customers = env_map(container(deployment(&children, "demo-customers")));
+    assert_eq!(
+        secret_ref(&customers, "DATABASE_URL"),
+        ("demo-customers-db-url".into(), "url".into())
+    );
+    assert!(!customers.contains_key("MONGODB_URL") && !customers.contains_key("JWT_ISSUER"));
+
+    let gateway = env_map(container(deployment(&children, "demo-gateway")));
+    assert_eq!(literal(&gateway, "LISTEN_ADDR"), "0.0.0.0:8080");
+    assert_eq!(literal(&gateway, "CORS_ORIGINS"), "");
+    assert_eq!(literal(&gateway, "REQUEST_TIMEOUT_MS"), "10000");
+    assert_eq!(literal(&gateway, "MAX_BODY_BYTES"), "1048576");
+    assert_eq!(literal(&gateway, "NATS_USER"), "gateway");
+
+    let url = match find(&children, "Secret", "demo-customers-db-url") {
+        Child::Secret(s) => operator::generate::decode(s)["url"].clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        url,
+        "postgres://customers:demo-customers-db-password@demo-postgres.shop.svc:5432/customers"
+    );
+    let mongo_url = match find(&children, "Secret", "demo-auth-db-url") {
+        Child::Secret(s) => operator::generate::decode(s)["url"].clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        mongo_url,
+        "mongodb://auth:demo-auth-db-password@demo-mongodb.shop.svc:27017/auth?authSource=auth"
+    );
+}
+
+#[test]
+fn spec_settings_reach_the_pods() {
+    let children = common::build(&common::load("three-services"));
+    let gateway = env_map(container(deployment(&children, "shop-gateway")));
+    assert_eq!(
+        literal(&gateway, "CORS_ORIGINS"),
+        "https://shop.example.com,https://admin.example.com"
+    );
+    assert_eq!(literal(&gateway, "REQUEST_TIMEOUT_MS"), "5000");
+    assert_eq!(literal(&gateway, "MAX_BODY_BYTES"), "2097152");
+    assert_eq!(literal(&gateway, "LOG_FORMAT"), "pretty");
+    assert_eq!(literal(&gateway, "RUST_LOG"), "debug,kube=info");
+    assert_eq!(
+        literal(&gateway, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "http://otel-collector.observability:4318"
+    );
+    let customers = deployment(&children, "shop-customers");
+    let env = env_map(container(customers));
+    assert_eq!(literal(&env, "FEATURE_X"), "on");
+    assert_eq!(
+        literal(&env, "NATS_URL"),
+        "nats://shop-nats.prod.svc:4222",
+        "user env cannot override"
+    );
+    assert_eq!(customers.spec.as_ref().unwrap().replicas, Some(3));
+    assert_eq!(
+        container(customers).image.as_deref(),
+        Some("registry.example.com/natstack/customers:1.2.3")
+    );
+    let products = container(deployment(&children, "shop-products"));
+    assert_eq!(
+        products.image.as_deref(),
+        Some("registry.example.com/custom/products:9.9.9")
+    );
+    assert_eq!(
+        products
+            .resources
+            .as_ref()
+            .unwrap()
+            .requests
+            .as_ref()
+            .unwrap()["cpu"]
+            .0,
+        "200m"
+    );
+    let pdbs: Vec<&str> = children
+        .iter()
+        .filter(|c| c.kind() == "PodDisruptionBudget")
+        .map(Child::name)
+        .collect();
+    assert_eq!(pdbs, ["shop-auth", "shop-customers", "shop-gateway"]);
+    let Child::Service(svc) = find(&children, "Service", "shop-gateway") else {
+        unreachable!()
+    };
+    let spec = svc.spec.as_ref().unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+    assert_eq!(spec.ports.as_ref().unwrap()[0].node_port, Some(30080));
+}
+
+#[test]
+fn every_pod_is_restricted_with_probes_and_resources() {
+    for name in common::VALID {
+        let children = common::build(&common::load(name));
+        for child in children.iter() {
+            let Some(pod) = pod(child) else { continue };
+            let what = format!("{name}: {}", child.name());
+            let psc = pod.security_context.as_ref().expect("pod security context");
+            assert_eq!(psc.run_as_non_root, Some(true), "{what}");
+            assert_eq!(
+                psc.seccomp_profile.as_ref().unwrap().type_,
+                "RuntimeDefault",
+                "{what}"
+            );
+            for c in &pod.containers {
+                let sc = c
+                    .security_context
+                    .as_ref()
+                    .expect("container security context");
+                assert_eq!(sc.allow_privilege_escalation, Some(false), "{what}");
+                assert_eq!(sc.read_only_root_filesystem, Some(true), "{what}");
+                assert_eq!(
+                    sc.capabilities.as_ref().unwrap().drop.as_deref(),
+                    Some(&["ALL".to_owned()][..]),
+                    "{what}"
+                );
+                assert!(
+                    c.resources
+                        .as_ref()
+                        .and_then(|r| r.requests.as_ref())
+                        .is_some(),
+                    "{what}"
+                );
+                if child.kind() != "Job" {
+                    assert!(
+                        c.liveness_probe.is_some() && c.readiness_probe.is_some(),
+                        "{what}"
+                    );
+                }
+            }
+            if child.kind() == "Deployment" {
+                let probe = pod.containers[0]
+                    .readiness_probe
+                    .as_ref()
+                    .unwrap()
+                    .http_get
+                    .as_ref()
+                    .unwrap();
+                assert_eq!(probe.path.as_deref(), Some("/readyz"), "{what}");
+                assert_eq!(
+                    probe.port,
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9090),
+                    "{what}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn building_is_deterministic() {
+    for name in common::VALID {
+        let stack = common::load(name);
+        assert_eq!(common::build(&stack), common::build(&stack), "{name}");
+    }
+}
+
+#[test]
+fn config_hash_changes_exactly_when_config_changes() {
+    let stack = common::load("minimal");
+    let before = common::build(&stack);
+    let hashes = |c: &Children| -> BTreeMap<String, String> {
+        c.iter()
+            .filter_map(|ch| match ch {
+                Child::Deployment(d) => Some((ch.name().to_owned(), hash(d))),
+                _ => None,
+            })
+            .collect()
+    };
+    // Scaling is not config: no hash moves.
+    let mut scaled = stack.clone();
+    scaled.spec.gateway.replicas = 3;
+    scaled.spec.services[1].replicas = 2;
+    assert_eq!(hashes(&before), hashes(&common::build(&scaled)));
+    // A shared setting moves every hash.
+    let mut verbose = stack.clone();
+    verbose.spec.log_level = "debug".into();
+    let after = hashes(&common::build(&verbose));
+    for (name, h) in hashes(&before) {
+        assert_ne!(after[&name], h, "{name}");
+    }
+    // A rotated Secret moves only the hash of the pods that use it.
+    let mut data = common::secret_data(&stack);
+    data.get_mut("demo-customers-db")
+        .unwrap()
+        .insert("password".into(), "rotated".into());
+    let rotated = hashes(&operator::manifests::build(&stack, &data).unwrap());
+    let old = hashes(&before);
+    assert_ne!(rotated["demo-customers"], old["demo-customers"]);
+    assert_eq!(rotated["demo-products"], old["demo-products"]);
+    assert_eq!(rotated["demo-gateway"], old["demo-gateway"]);
+    // A gateway-only setting moves only the gateway.
+    let mut cors = stack;
+    cors.spec.gateway.cors_origins = vec!["https://x.example".into()];
+    let cors = hashes(&common::build(&cors));
+    assert_ne!(cors["demo-gateway"], old["demo-gateway"]);
+    assert_eq!(cors["demo-auth"], old["demo-auth"]);
+}
+
+#[test]
+fn nats_cluster_has_routes_permissions_and_a_pdb() {
+    let stack = common::load("nats-cluster");
+    let children = common::build(&stack);
+    let Child::ConfigMap(cm) = find(&children, "ConfigMap", "ha-nats") else {
+        unreachable!()
+    };
+    let conf = &cm.data.as_ref().unwrap()["nats.conf"];
+    for i in 0..3 {
+        assert!(
+            conf.contains(&format!(
+                "nats://ha-nats-{i}.ha-nats-headless.shop.svc:6222"
+            )),
+            "{conf}"
+        );
+    }
+    assert!(!conf.contains("ha-nats-3."));
+    assert!(conf.contains("user: \"customers\""));
+    assert!(
+        conf.contains("subscribe: { allow: [\"customers.>\", \"$SRV.>\"] }"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"customers.>\"] }"),
+        "{conf}"
+    );
+    assert!(conf.contains("password: $NATS_PW_GATEWAY"));
+    let Child::StatefulSet(sts) = find(&children, "StatefulSet", "ha-nats") else {
+        unreachable!()
+    };
+    assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(3));
+    assert_eq!(
+        sts.spec.as_ref().unwrap().service_name.as_deref(),
+        Some("ha-nats-headless")
+    );
+    find(&children, "PodDisruptionBudget", "ha-nats");
+    assert!(
+        children.iter().all(|c| c.name() != "ha-mongodb"),
+        "mongodb disabled"
+    );
+    let Child::Service(gw) = find(&children, "Service", "ha-gateway") else {
+        unreachable!()
+    };
+    assert_eq!(
+        gw.spec.as_ref().unwrap().type_.as_deref(),
+        Some("LoadBalancer")
+    );
+
+    let single = common::build(&common::load("minimal"));
+    let Child::ConfigMap(cm) = find(&single, "ConfigMap", "demo-nats") else {
+        unreachable!()
+    };
+    assert!(!cm.data.as_ref().unwrap()["nats.conf"].contains("cluster {"));
+}
+
+#[test]
+fn nats_without_auth_has_no_users() {
+    let children = common::build(&common::load("no-auth"));
+    let Child::ConfigMap(cm) = find(&children, "ConfigMap", "open-nats") else {
+        unreachable!()
+    };
+    assert!(!cm.data.as_ref().unwrap()["nats.conf"].contains("authorization"));
+    let env = env_map(container(deployment(&children, "open-echo")));
+    assert!(!env.contains_key("NATS_USER") && !env.contains_key("NATS_PASSWORD"));
+    assert!(
+        children
+            .iter()
+            .all(|c| c.kind() != "Job" && c.kind() != "Secret")
+    );
+    let ctx_stack = common::load("no-auth");
+    assert!(secrets::generated(&Ctx::new(&ctx_stack).unwrap()).is_empty());
+}
+
+#[test]
+fn external_databases_use_the_given_servers() {
+    let stack = common::load("external-databases");
+    let children = common::build(&stack);
+    assert!(
+        children
+            .iter()
+            .all(|c| c.kind() != "StatefulSet" || c.name() == "ext-nats")
+    );
+    let Child::Secret(url) = find(&children, "Secret", "ext-customers-db-url") else {
+        unreachable!()
+    };
+    assert_eq!(
+        operator::generate::decode(url)["url"],
+        "postgres://customers:ext-customers-db-password@pg.example.com:6432/customers"
+    );
+    let Child::Secret(url) = find(&children, "Secret", "ext-auth-db-url") else {
+        unreachable!()
+    };
+    assert!(operator::generate::decode(url)["url"].contains("@mongo.example.com:27017/auth"));
+    let job = children
+        .iter()
+        .find(|c| c.kind() == "Job" && c.name().starts_with("ext-customers-db-"))
+        .unwrap();
+    let env = env_map(&pod(job).unwrap().containers[0]);
+    assert_eq!(literal(&env, "PGHOST"), "pg.example.com");
+    assert_eq!(
+        secret_ref(&env, "PGPASSWORD"),
+        ("pg-admin".into(), "password".into())
+    );
+    let auth = env_map(container(deployment(&children, "ext-auth")));
+    assert_eq!(
+        secret_ref(&auth, "ADMIN_PASSWORD"),
+        ("shop-admin".into(), "password".into())
+    );
+    assert_eq!(literal(&auth, "ADMIN_EMAIL"), "root@example.com");
+    let ctx = Ctx::new(&stack).unwrap();
+    let generated: Vec<String> = secrets::generated(&ctx)
+        .iter()
+        .map(|g| g.name().to_owned())
+        .collect();
+    assert!(
+        !generated.iter().any(|n| n.ends_with("-admin")),
+        "no admin secrets for external servers: {generated:?}"
+    );
+    assert_eq!(
+        secrets::referenced(&stack.spec),
+        ["pg-admin", "mongo-admin", "shop-admin"]
+    );
+}
+
+#[test]
+fn missing_external_secret_keys_are_reported() {
+    let stack = common::load("external-databases");
+    let mut data = common::secret_data(&stack);
+    data.get_mut("pg-admin").unwrap().remove("host");
+    let err = operator::manifests::build(&stack, &data).unwrap_err();
+    assert!(err.is_permanent());
+    assert!(err.to_string().contains("pg-admin"), "{err}");
+}
+
+#[test]
+fn generated_secrets_are_complete_and_retained_where_data_depends_on_them() {
+    let stack = common::load("minimal");
+    let ctx = Ctx::new(&stack).unwrap();
+    let generated = secrets::generated(&ctx);
+    let names: Vec<&str> = generated
+        .iter()
+        .map(secrets::GeneratedSecret::name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "demo-nats-gateway",
+            "demo-nats-auth",
+            "demo-nats-customers",
+            "demo-nats-products",
+            "demo-postgres-admin",
+            "demo-mongodb-admin",
+            "demo-auth-db",
+            "demo-customers-db",
+            "demo-products-db",
+            "demo-jwt",
+            "demo-admin"
+        ]
+    );
+    for g in &generated {
+        let retained = g
+            .metadata
+            .labels
+            .as_ref()
+            .unwrap()
+            .get("natstack.dev/retain")
+            .is_some();
+        assert_eq!(
+            retained,
+            g.name().ends_with("-db") || g.name().ends_with("-admin") && g.name() != "demo-admin",
+            "{}",
+            g.name()
+        );
+    }
+    let jwt = generated.iter().find(|g| g.name() == "demo-jwt").unwrap();
+    let values = operator::generate::values(jwt, &mut rand::rngs::OsRng).unwrap();
+    let pem = &values[secrets::JWT_KEY];
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    assert!(
+        ed25519_dalek::SigningKey::from_pkcs8_pem(pem).is_ok(),
+        "{pem}"
+    );
+    let admin = generated
+        .iter()
+        .find(|g| g.name() == "demo-postgres-admin")
+        .unwrap();
+    let values = operator::generate::values(admin, &mut rand::rngs::OsRng).unwrap();
+    assert_eq!(values["username"], "postgres");
+    assert_eq!(values["password"].len(), 32);
+    assert!(
+        values["password"]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric())
+    );
+    let again = operator::generate::values(admin, &mut rand::rngs::OsRng).unwrap();
+    assert_ne!(values["password"], again["password"]);
+}

@@ -1,0 +1,142 @@
+//! Helpers shared by the operator's integration tests: fixture loading and deterministic
+//! Secret data.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use operator::crd::MicroserviceStack;
+use operator::manifests::common::Ctx;
+use operator::manifests::secrets::{self, Generator};
+use operator::manifests::{self, Children, SecretData};
+
+/// Names of the valid fixture stacks.
+pub const VALID: [&str; 6] = [
+    "minimal",
+    "three-services",
+    "external-databases",
+    "nats-cluster",
+    "no-auth",
+    "paused",
+];
+/// Names of the invalid fixture stacks.
+pub const INVALID: [&str; 6] = [
+    "invalid/duplicate-names",
+    "invalid/nats-replicas",
+    "invalid/database-disabled",
+    "invalid/node-port-cluster-ip",
+    "invalid/reserved-name",
+    "invalid/long-name",
+];
+
+/// Path of a fixture file.
+pub fn path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.yaml"))
+}
+
+/// Loads `tests/fixtures/<name>.yaml`.
+pub fn load(name: &str) -> MicroserviceStack {
+    let text = std::fs::read_to_string(path(name)).expect("fixture exists");
+    serde_norway::from_str(&text).expect("fixture deserializes")
+}
+
+/// The raw JSON of a fixture (as a user would submit it, without serde defaults).
+pub fn raw(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(path(name)).expect("fixture exists");
+    serde_norway::from_str(&text).expect("fixture parses")
+}
+
+/// Deterministic data for every Secret the stack reads.
+pub fn secret_data(stack: &MicroserviceStack) -> SecretData {
+    let ctx = Ctx::new(stack).expect("stack has name, namespace and uid");
+    let mut out = SecretData::new();
+    for generated in secrets::generated(&ctx) {
+        let values = generated
+            .keys
+            .iter()
+            .map(|(k, g)| {
+                let v = match g {
+                    Generator::Literal(v) => v.clone(),
+                    Generator::Password => format!("{}-{k}", generated.name()),
+                    Generator::Ed25519Pem => "-----BEGIN PRIVATE KEY-----".to_owned(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        out.insert(generated.name().to_owned(), values);
+    }
+    let external = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    out.insert(
+        "pg-admin".into(),
+        external(&[
+            ("host", "pg.example.com"),
+            ("port", "6432"),
+            ("username", "admin"),
+            ("password", "pgpw"),
+        ]),
+    );
+    out.insert(
+        "mongo-admin".into(),
+        external(&[
+            ("host", "mongo.example.com"),
+            ("username", "root"),
+            ("password", "mpw"),
+        ]),
+    );
+    out.insert("shop-admin".into(), external(&[("password", "adminpw")]));
+    for name in secrets::referenced(&stack.spec) {
+        out.entry(name).or_insert_with(|| {
+            external(&[
+                ("host", "db.example.com"),
+                ("username", "admin"),
+                ("password", "pw"),
+            ])
+        });
+    }
+    out
+}
+
+/// The `MicroserviceStack` documents of `examples/*.yaml`, named `<file>/<stack>`, placed in
+/// namespace `examples` with a uid as the apiserver would.
+pub fn examples() -> Vec<(String, MicroserviceStack)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "yaml"));
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("example readable");
+        for document in serde_norway::Deserializer::from_str(&text) {
+            let value: serde_json::Value =
+                serde::Deserialize::deserialize(document).expect("example parses");
+            if value["kind"] != "MicroserviceStack" {
+                continue;
+            }
+            let mut stack: MicroserviceStack =
+                serde_json::from_value(value).expect("example is a stack");
+            stack.metadata.namespace = Some("examples".into());
+            stack.metadata.uid = Some("0b5e1c1e-0000-4000-8000-0000000000ee".into());
+            let file_name = file
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            out.push((format!("example-{file_name}"), stack));
+        }
+    }
+    out
+}
+
+/// Builds every child of a fixture.
+pub fn build(stack: &MicroserviceStack) -> Children {
+    manifests::build(stack, &secret_data(stack)).expect("builds")
+}

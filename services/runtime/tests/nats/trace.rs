@@ -1,0 +1,61 @@
+//! Trace context crosses NATS: the handler's span joins the caller's trace.
+
+use contract::Envelope;
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use runtime::test_support::NatsServer;
+use runtime::{CallOptions, Caller};
+use tracing::Instrument;
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::ops::{self, Echo, State};
+
+// A current-thread runtime keeps every task on this thread, where the subscriber is set.
+#[tokio::test(flavor = "current_thread")]
+async fn the_handler_span_joins_the_callers_trace() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber =
+        tracing_subscriber::registry().with(runtime::telemetry::otel_layer(&provider, "test"));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let nats = NatsServer::start().await.unwrap();
+    let client = nats.client().await;
+    let running = ops::start(&client, State::new("a")).await;
+    let caller = Caller::new(client.clone()).await.unwrap();
+
+    let span = tracing::info_span!("client.call");
+    let trace_id = {
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        span.context().span().span_context().trace_id()
+    };
+    caller
+        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
+        .instrument(span)
+        .await
+        .unwrap();
+    running.stop().await;
+    provider.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let client_span = spans
+        .iter()
+        .find(|s| s.name == "client.call")
+        .expect("client span");
+    let server_span = spans
+        .iter()
+        .find(|s| s.name == "nats.request")
+        .expect("handler span");
+    assert_eq!(client_span.span_context.trace_id(), trace_id);
+    assert_eq!(
+        server_span.span_context.trace_id(),
+        trace_id,
+        "one trace across NATS"
+    );
+    assert_eq!(
+        server_span.parent_span_id,
+        client_span.span_context.span_id()
+    );
+}
