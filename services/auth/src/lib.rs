@@ -1,1 +1,202 @@
-//! The natstack auth service. Filled in by the auth work; nothing here yet.
+//! The natstack auth service: accounts on MongoDB, argon2id passwords, EdDSA access tokens,
+//! rotating refresh tokens with reuse detection, and the JWKS the gateway verifies with.
+//!
+//! [`run`] is the whole server: `main` only parses configuration and sets up telemetry, so
+//! tests run exactly this code against real NATS and MongoDB-wire servers.
+//!
+//! Operations (`contract::auth`): `auth.register`, `auth.login`, `auth.refresh`,
+//! `auth.logout`, `auth.me`, `auth.jwks`. The gateway verifies access tokens with
+//! `runtime::jwt::Verifier` against the JWKS from `auth.jwks`.
+//!
+//! Configuration ([`Config`], flags with environment fallbacks), besides the shared
+//! `NATS_*`, `LOG_FORMAT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `HEALTH_ADDR`:
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `MONGODB_URL` | `mongodb://127.0.0.1:27017` | the server (`mongodb+srv://` is not supported: no DNS resolver is compiled in) |
+//! | `MONGODB_DATABASE` | `auth` | collections `users`, `refresh_tokens`, `token_families` |
+//! | `JWT_PRIVATE_KEY_FILE` | none: ephemeral key, warning | PKCS#8 PEM Ed25519 signing key |
+//! | `JWT_PREVIOUS_KEY_FILES` | none | comma-separated PEM files (private or public) still published during a rotation |
+//! | `JWT_ISSUER` / `JWT_AUDIENCE` | `natstack-auth` / `natstack` | `iss` / `aud` |
+//! | `ACCESS_TOKEN_TTL_MINUTES` | 15 | access-token lifetime (1–1440) |
+//! | `REFRESH_TOKEN_TTL_DAYS` | 14 | refresh-token lifetime (1–365) |
+//! | `ADMIN_EMAIL` / `ADMIN_PASSWORD` | none | admin account ensured at start-up (both or neither) |
+//! | `ARGON2_MEMORY_KIB` / `ARGON2_ITERATIONS` / `ARGON2_PARALLELISM` | 19456 / 2 / 1 | argon2id cost |
+//! | `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECS` / `LOGIN_LOCKOUT_SECS` | 5 / 900 / 300 | login throttling |
+//!
+//! Key rotation: make a new key (`openssl genpkey -algorithm ed25519`), mount it as
+//! `JWT_PRIVATE_KEY_FILE` and the old one in `JWT_PREVIOUS_KEY_FILES`, roll out; the gateway
+//! refetches the JWKS on the new `kid`. After one access-token lifetime, drop the old key.
+
+pub mod bootstrap;
+pub mod config;
+pub mod handlers;
+pub mod keys;
+pub mod password;
+pub mod store;
+pub mod throttle;
+pub mod tokens;
+pub mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use contract::auth::{GetJwks, Login, Logout, Me, Refresh, Register};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use runtime::ServiceBuilder;
+use runtime::health::{self, Health};
+use runtime::metrics::ServiceMetrics;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+pub use config::Config;
+use handlers::{AppState, Inner};
+
+/// The Services API name.
+pub const SERVICE: &str = "auth";
+/// The service version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// NATS could not be reached.
+    #[error(transparent)]
+    Connect(#[from] runtime::connect::ConnectError),
+    /// MongoDB could not be set up.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The signing keys could not be loaded.
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    /// The password hasher could not be set up.
+    #[error(transparent)]
+    Password(#[from] password::PasswordError),
+    /// The admin account could not be ensured.
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] runtime::serve::ServeError),
+    /// The health server failed.
+    #[error("health server: {0}")]
+    Health(#[from] std::io::Error),
+}
+
+/// Waits for MongoDB (retrying while it is not up yet) and creates the indexes; gives up only
+/// when shutdown is requested.
+async fn prepare_store(
+    store: &store::Store,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match store.ensure_indexes().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_unavailable() => {
+                warn!(error = %e, retry_in = ?delay, "MongoDB not reachable yet");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|s| *s) => return Err(e.into()),
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Runs the auth service until `shutdown` resolves: connects to NATS and MongoDB, ensures the
+/// indexes and the admin account, serves health on `health_listener`, registers with the
+/// Services API, then serves requests and drains on shutdown.
+pub async fn run(
+    config: Config,
+    health_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let mut registry = Registry::default();
+    let metrics = ServiceMetrics::new(&mut registry);
+    let verifications = Counter::default();
+    registry.register(
+        "natstack_auth_password_verifications",
+        "Password verifications run, real or against the dummy hash",
+        verifications.clone(),
+    );
+    let registered = Arc::new(AtomicBool::new(false));
+
+    let client = runtime::connect::connect(&config.nats, SERVICE, true).await?;
+    let store = store::Store::connect(&config.mongodb_url, &config.mongodb_database).await?;
+    let health = Health::new(registry)
+        .nats(client.clone())
+        .check("mongodb", {
+            let store = store.clone();
+            move || {
+                let store = store.clone();
+                async move { store.ping().await.map_err(|e| e.to_string()) }
+            }
+        })
+        .flag("registered", registered.clone(), "not registered yet");
+    let health_task = tokio::spawn(health::serve(
+        health_listener,
+        health,
+        stopped(stop_rx.clone()),
+    ));
+
+    prepare_store(&store, &mut stop_rx.clone()).await?;
+    let keys = keys::Keys::load(
+        config.jwt_private_key_file.as_deref(),
+        &config.jwt_previous_key_files,
+    )?;
+    let passwords = password::Passwords::new(config.argon2, verifications).await?;
+    bootstrap::ensure_admin(&config, &store, &passwords).await?;
+
+    let state = AppState::new(Inner {
+        store,
+        passwords,
+        issuer: tokens::Issuer {
+            keys,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            ttl: config.access_ttl(),
+        },
+        throttle: throttle::Throttle::new(config.throttle),
+        refresh_ttl: config.refresh_ttl(),
+    });
+    let service = ServiceBuilder::new(
+        SERVICE,
+        VERSION,
+        "Accounts, passwords, access and refresh tokens, JWKS",
+        state,
+    )
+    .metrics(metrics)
+    .endpoint::<Register, _>(handlers::register)
+    .endpoint::<Login, _>(handlers::login)
+    .endpoint::<Refresh, _>(handlers::refresh)
+    .endpoint::<Logout, _>(handlers::logout)
+    .endpoint::<Me, _>(handlers::me)
+    .endpoint::<GetJwks, _>(handlers::jwks)
+    .start(&client)
+    .await?;
+    registered.store(true, Ordering::Release);
+    info!(version = VERSION, "auth service ready");
+    service.run(stopped(stop_rx.clone())).await?;
+    registered.store(false, Ordering::Release);
+    match health_task.await {
+        Ok(result) => result?,
+        Err(e) => warn!(error = %e, "health server task failed"),
+    }
+    Ok(())
+}

@@ -10,16 +10,23 @@
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
 //! - [`operation`]: a typed name for one operation (subject, HTTP mapping, request and response
 //!   types), declared with [`operation!`].
+//! - [`auth`]: the auth service's operations and DTOs (accounts, tokens, JWKS).
 //! - [`caller`]: the verified identity the gateway forwards with each request.
 //! - [`de`]: serde helpers for values that arrive as strings (query parameters).
+//! - [`page`]: pagination (`page`/`limit` with a cap, `total`/`pages`), sorting, PATCH nulls.
+//! - [`customers`], [`products`]: the operations and DTOs of those services.
 
+pub mod auth;
 pub mod caller;
+pub mod customers;
 pub mod de;
 pub mod envelope;
 pub mod error;
 pub mod headers;
 pub mod metadata;
 pub mod operation;
+pub mod page;
+pub mod products;
 
 pub use caller::Caller;
 pub use envelope::{Empty, Envelope, Params, Query};

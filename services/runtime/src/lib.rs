@@ -11,6 +11,10 @@
 //! - [`telemetry`], [`health`], [`metrics`], [`shutdown`]: process plumbing every binary shares;
 //! - [`config`]: the clap argument groups behind the shared environment variables.
 //!
+//! With the `jwt` feature, `jwt` verifies the auth service's access tokens against its JWKS.
+//! With the `postgres` feature, `pg` opens a PostgreSQL pool (retrying until the database is
+//! up) and maps sqlx errors to [`contract::ServiceError`]s.
+//!
 //! With the `test-support` feature, [`test_support`] starts real servers (nats-server,
 //! PostgreSQL, a MongoDB-wire server) on free loopback ports for tests.
 
@@ -19,7 +23,11 @@ pub mod config;
 pub mod connect;
 pub mod discover;
 pub mod health;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod metrics;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod propagation;
 pub mod serve;
 pub mod shutdown;

@@ -4,6 +4,7 @@
 //! [`Operation`] in queue group `q`, with the operation's HTTP mapping as endpoint metadata.
 //! [`RunningService::run`] then:
 //!
+//! - enforces the operation's declared auth level on the forwarded caller (401/403);
 //! - decodes each request's envelope into the operation's typed request (a bad envelope is a
 //!   400 naming the offending field);
 //! - runs every request in its own task, at most `max_in_flight` at once: the Services API
@@ -23,7 +24,8 @@ use std::time::{Duration, Instant};
 use async_nats::service::{Request, ServiceExt};
 use async_nats::{Client, HeaderMap};
 use bytes::Bytes;
-use contract::{Caller, Operation, RequestOf, ServiceError, headers};
+use contract::caller::ROLE_ADMIN;
+use contract::{AuthLevel, Caller, Operation, RequestOf, ServiceError, headers};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -169,6 +171,7 @@ where
     Arc::new(move |state, ctx, payload| {
         let handler = handler.clone();
         Box::pin(async move {
+            authorize(O::AUTH, &ctx)?;
             let request = decode::<RequestOf<O>>(&payload)?;
             let response = handler.call(state, ctx, request).await?;
             serde_json::to_vec(&response).map(Bytes::from).map_err(|e| {
@@ -177,6 +180,18 @@ where
             })
         })
     })
+}
+
+/// Enforces an endpoint's declared auth level on the caller the gateway forwarded, so a
+/// service reached directly over NATS refuses what the gateway would refuse: 401 without a
+/// caller where one is needed, 403 without the `admin` role where it is needed.
+pub fn authorize(level: AuthLevel, ctx: &RequestContext) -> Result<(), ServiceError> {
+    match level {
+        AuthLevel::Public => Ok(()),
+        AuthLevel::User => ctx.require_caller().map(drop),
+        AuthLevel::Admin if ctx.require_caller()?.has_role(ROLE_ADMIN) => Ok(()),
+        AuthLevel::Admin => Err(ServiceError::forbidden("the admin role is required")),
+    }
 }
 
 /// Decodes an envelope; an empty payload is an envelope with every part defaulted.

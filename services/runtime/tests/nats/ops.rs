@@ -26,13 +26,13 @@ pub struct FailBody {
 
 operation! {
     /// Fail with the given status
-    pub Fail: "test"."fail", POST "/fail", auth User, status 200,
+    pub Fail: "test"."fail", POST "/fail", auth Public, status 200,
         params Empty, query Empty, body FailBody, response ()
 }
 
 operation! {
     /// Wait at the gate, then answer with the instance name
-    pub Gated: "test"."gated", GET "/gated", auth User, status 200,
+    pub Gated: "test"."gated", GET "/gated", auth Public, status 200,
         params Empty, query Empty, body (), response String
 }
 
@@ -40,6 +40,12 @@ operation! {
     /// Answer with the instance name and the caller
     pub Whoami: "test"."whoami", GET "/whoami", auth User, status 200,
         params Empty, query Empty, body u64, response Identity
+}
+
+operation! {
+    /// Only for admins
+    pub AdminOnly: "test"."admin", DELETE "/admin", auth Admin, status 204,
+        params Empty, query Empty, body (), response ()
 }
 
 operation! {
@@ -148,6 +154,14 @@ async fn whoami(
     })
 }
 
+async fn admin_only(
+    _: State,
+    _: RequestContext,
+    _: contract::RequestOf<AdminOnly>,
+) -> Result<(), ServiceError> {
+    Ok(())
+}
+
 async fn panic(
     _: State,
     _: RequestContext,
@@ -164,6 +178,7 @@ pub fn builder(state: State) -> ServiceBuilder<State> {
         .endpoint::<Gated, _>(gated)
         .endpoint::<Whoami, _>(whoami)
         .endpoint::<Panic, _>(panic)
+        .endpoint::<AdminOnly, _>(admin_only)
         .drain_timeout(Duration::from_secs(10))
 }
 

@@ -9,7 +9,7 @@ use runtime::call::service_error;
 use runtime::test_support::{NatsServer, wait_until};
 use runtime::{CallError, CallOptions, Caller};
 
-use super::ops::{self, Echo, Fail, Gated, Panic, State, Whoami};
+use super::ops::{self, AdminOnly, Echo, Fail, Gated, Panic, State, Whoami};
 
 async fn setup() -> (NatsServer, async_nats::Client, Caller) {
     let nats = NatsServer::start().await.expect("nats-server starts");
@@ -87,9 +87,8 @@ async fn two_instances_share_the_load_and_handle_each_request_once() {
     let replies = futures::future::join_all((0..200u64).map(|seq| {
         let caller = caller.clone();
         async move {
-            caller
-                .call::<Whoami>(&Envelope::body(seq), CallOptions::default())
-                .await
+            let options = CallOptions::default().header(headers::USER_ID, "u-1");
+            caller.call::<Whoami>(&Envelope::body(seq), options).await
         }
     }))
     .await;
@@ -250,11 +249,78 @@ async fn request_id_and_caller_reach_the_handler() {
     assert_eq!(me.request_id.as_deref(), Some("req-42"));
     assert_eq!(me.user_id.as_deref(), Some("u-1"));
     assert_eq!(me.roles, ["user", "admin"]);
-    let anonymous = caller
-        .call::<Whoami>(&Envelope::body(2), CallOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(anonymous.user_id, None);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
+    let (_nats, client, caller) = setup().await;
+    let running = ops::start(&client, State::new("a")).await;
+    let status = |result: Result<_, CallError>| match result {
+        Ok(_) => 200,
+        Err(CallError::Service { error, .. }) => error.status(),
+        Err(other) => panic!("unexpected {other:?}"),
+    };
+    let user = || {
+        CallOptions::default()
+            .header(headers::USER_ID, "u-1")
+            .header(headers::ROLES, "user")
+    };
+    let admin = || {
+        CallOptions::default()
+            .header(headers::USER_ID, "u-2")
+            .header(headers::ROLES, "user,admin")
+    };
+    // `user` level: a caller is needed, any caller will do.
+    assert_eq!(
+        status(
+            caller
+                .call::<Whoami>(&Envelope::body(1), CallOptions::default())
+                .await
+                .map(drop)
+        ),
+        401
+    );
+    assert_eq!(
+        status(
+            caller
+                .call::<Whoami>(&Envelope::body(1), user())
+                .await
+                .map(drop)
+        ),
+        200
+    );
+    // `admin` level: the role is needed.
+    assert_eq!(
+        status(
+            caller
+                .call::<AdminOnly>(&Envelope::default(), CallOptions::default())
+                .await
+        ),
+        401
+    );
+    assert_eq!(
+        status(caller.call::<AdminOnly>(&Envelope::default(), user()).await),
+        403
+    );
+    assert_eq!(
+        status(
+            caller
+                .call::<AdminOnly>(&Envelope::default(), admin())
+                .await
+        ),
+        200
+    );
+    // `public` level: nobody is needed.
+    assert_eq!(
+        status(
+            caller
+                .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
+                .await
+                .map(drop)
+        ),
+        200
+    );
     running.stop().await;
 }
 

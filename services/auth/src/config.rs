@@ -1,0 +1,187 @@
+//! The auth service's configuration: flags with environment fallbacks (DESIGN.md names).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use runtime::config::NatsArgs;
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Argon2Args {
+    /// Argon2id memory cost in KiB (OWASP: at least 19456).
+    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (time cost).
+    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// Argon2id lanes (parallelism).
+    #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+}
+
+/// Failed-login throttling.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ThrottleArgs {
+    /// Failed logins per account (or per client address) allowed within the window.
+    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// The window failures are counted in, in seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u64,
+    /// How long an account or client is refused after too many failures, in seconds.
+    #[arg(long, env = "LOGIN_LOCKOUT_SECS", default_value_t = 300)]
+    pub login_lockout_secs: u64,
+}
+
+/// Everything the auth service needs besides the shared telemetry and health settings.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// NATS connection: not a flag of its own, `main` copies it from the common arguments.
+    #[arg(skip = NatsArgs::url("nats://127.0.0.1:4222"))]
+    pub nats: NatsArgs,
+    /// MongoDB connection string (`mongodb://…`).
+    #[arg(
+        long,
+        env = "MONGODB_URL",
+        default_value = "mongodb://127.0.0.1:27017",
+        hide_env_values = true
+    )]
+    pub mongodb_url: String,
+    /// The database holding `users`, `refresh_tokens` and `token_families`.
+    #[arg(long, env = "MONGODB_DATABASE", default_value = "auth")]
+    pub mongodb_database: String,
+    /// PKCS#8 PEM file with the Ed25519 signing key; without it an ephemeral key is generated
+    /// (development only: tokens die with the process and differ per replica).
+    #[arg(long, env = "JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// Comma-separated PEM files of earlier keys (PKCS#8 private or SPKI public) whose public
+    /// halves stay in the JWKS during a rotation, so tokens they signed keep verifying.
+    #[arg(long, env = "JWT_PREVIOUS_KEY_FILES", value_delimiter = ',')]
+    pub jwt_previous_key_files: Vec<PathBuf>,
+    /// The `iss` claim.
+    #[arg(long, env = "JWT_ISSUER", default_value = contract::auth::DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+    /// The `aud` claim.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = contract::auth::DEFAULT_AUDIENCE)]
+    pub jwt_audience: String,
+    /// Access-token lifetime in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub access_token_ttl_minutes: u64,
+    /// Refresh-token lifetime in days.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
+    pub refresh_token_ttl_days: u64,
+    /// Email of the administrator account ensured at start-up (with `ADMIN_PASSWORD`).
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of that account, used only when the account is created.
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Password hashing cost.
+    #[command(flatten)]
+    pub argon2: Argon2Args,
+    /// Login throttling.
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
+}
+
+impl Config {
+    /// A configuration with every default, for `nats_url` and `mongodb_url`.
+    pub fn new(nats_url: impl Into<String>, mongodb_url: impl Into<String>) -> Self {
+        Self {
+            nats: NatsArgs::url(nats_url),
+            mongodb_url: mongodb_url.into(),
+            mongodb_database: "auth".to_owned(),
+            jwt_private_key_file: None,
+            jwt_previous_key_files: Vec::new(),
+            jwt_issuer: contract::auth::DEFAULT_ISSUER.to_owned(),
+            jwt_audience: contract::auth::DEFAULT_AUDIENCE.to_owned(),
+            access_token_ttl_minutes: 15,
+            refresh_token_ttl_days: 14,
+            admin_email: None,
+            admin_password: None,
+            argon2: Argon2Args {
+                argon2_memory_kib: 19_456,
+                argon2_iterations: 2,
+                argon2_parallelism: 1,
+            },
+            throttle: ThrottleArgs {
+                login_max_failures: 5,
+                login_window_secs: 900,
+                login_lockout_secs: 300,
+            },
+        }
+    }
+
+    /// The access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_minutes * 60)
+    }
+
+    /// The refresh-token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_days * 86_400)
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The MongoDB URL may carry credentials and the admin password is a secret.
+        f.debug_struct("Config")
+            .field("nats", &self.nats)
+            .field("mongodb_database", &self.mongodb_database)
+            .field("jwt_private_key_file", &self.jwt_private_key_file)
+            .field("jwt_previous_key_files", &self.jwt_previous_key_files)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl_minutes", &self.access_token_ttl_minutes)
+            .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
+            .field("admin_email", &self.admin_email)
+            .field("argon2", &self.argon2)
+            .field("throttle", &self.throttle)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn flags_parse_and_secrets_stay_out_of_debug() {
+        let cli = Cli::try_parse_from([
+            "auth",
+            "--mongodb-url",
+            "mongodb://user:s3cret@db:27017",
+            "--jwt-previous-key-files",
+            "a.pem,b.pem",
+            "--admin-email",
+            "root@example.com",
+            "--admin-password",
+            "hunter22hunter22",
+            "--access-token-ttl-minutes",
+            "5",
+        ])
+        .unwrap();
+        let config = cli.config;
+        assert_eq!(config.jwt_previous_key_files.len(), 2);
+        assert_eq!(config.access_ttl(), Duration::from_secs(300));
+        assert_eq!(config.refresh_ttl(), Duration::from_secs(14 * 86_400));
+        assert_eq!(config.jwt_issuer, contract::auth::DEFAULT_ISSUER);
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("hunter22"),
+            "{debug}"
+        );
+        assert!(Cli::try_parse_from(["auth", "--access-token-ttl-minutes", "0"]).is_err());
+        assert!(Cli::try_parse_from(["auth", "--refresh-token-ttl-days", "x"]).is_err());
+    }
+}

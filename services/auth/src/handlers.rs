@@ -1,0 +1,342 @@
+//! One handler per auth operation, and the state they share.
+//!
+//! Nothing secret is ever logged: passwords, hashes and tokens stay out of every log line
+//! (the request DTOs redact them in `Debug` too); users appear by id only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contract::auth::{
+    GetJwks, Jwks, Login, Logout, Me, Refresh, RefreshRequest, Register, TOKEN_TYPE, TokenPair,
+    User,
+};
+use contract::caller::ROLE_USER;
+use contract::{FieldError, RequestOf, ServiceError};
+use mongodb::bson::DateTime;
+use runtime::RequestContext;
+use tracing::{error, info, warn};
+
+use crate::password::{MAX_PASSWORD_CHARS, Passwords};
+use crate::store::{Claim, RefreshDoc, Store, StoreError, UserDoc};
+use crate::throttle::{self, Throttle};
+use crate::tokens::{self, Issuer, Subject};
+use crate::validate::{self, MAX_EMAIL_LEN};
+
+/// The one answer to a bad email or password.
+pub const BAD_CREDENTIALS: &str = "invalid email or password";
+/// The one answer to a refresh token that cannot be exchanged.
+pub const BAD_REFRESH_TOKEN: &str = "invalid or expired refresh token";
+/// Longest refresh token accepted before it is even looked at.
+const MAX_REFRESH_TOKEN_LEN: usize = 256;
+/// Longest client address accepted from the gateway header.
+const MAX_CLIENT_ADDR_LEN: usize = 64;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+pub struct Inner {
+    /// The database.
+    pub store: Store,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Access-token signing.
+    pub issuer: Issuer,
+    /// Failed-login throttling.
+    pub throttle: Throttle,
+    /// Refresh-token lifetime.
+    pub refresh_ttl: Duration,
+}
+
+impl AppState {
+    /// State from its parts.
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Logs a store failure and turns it into a client-safe error.
+fn store_error(e: StoreError) -> ServiceError {
+    if e.is_unavailable() {
+        error!(error = %e, "database unavailable");
+        ServiceError::unavailable("database unavailable")
+    } else {
+        error!(error = %e, "database error");
+        ServiceError::internal()
+    }
+}
+
+fn later(ttl: Duration) -> DateTime {
+    let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    DateTime::from_millis(DateTime::now().timestamp_millis().saturating_add(ms))
+}
+
+/// `auth.register`: creates an account with the `user` role.
+pub async fn register(
+    state: AppState,
+    _: RequestContext,
+    req: RequestOf<Register>,
+) -> Result<User, ServiceError> {
+    let body = req.body;
+    let fields = validate::check_registration(&body);
+    if !fields.is_empty() {
+        return Err(ServiceError::validation(fields));
+    }
+    let password_hash = state.passwords.hash(body.password).await.map_err(|e| {
+        error!(error = %e, "password hashing failed");
+        ServiceError::internal()
+    })?;
+    let user = UserDoc {
+        id: uuid::Uuid::now_v7().to_string(),
+        username: body.username,
+        email: validate::normalize_email(&body.email),
+        password_hash,
+        roles: vec![ROLE_USER.to_owned()],
+        created_at: DateTime::now(),
+    };
+    match state.store.insert_user(&user).await {
+        Ok(()) => {
+            info!(user_id = %user.id, "account registered");
+            Ok(user.profile())
+        }
+        Err(StoreError::Duplicate) => Err(ServiceError::conflict(
+            "an account with this email already exists",
+        )),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// `auth.login`: checks the password (or a dummy one) and issues a token pair.
+pub async fn login(
+    state: AppState,
+    ctx: RequestContext,
+    req: RequestOf<Login>,
+) -> Result<TokenPair, ServiceError> {
+    let email = validate::normalize_email(&req.body.email);
+    let password = req.body.password;
+    let mut fields = Vec::new();
+    if email.is_empty() {
+        fields.push(FieldError::new("email", "must not be empty"));
+    } else if email.len() > MAX_EMAIL_LEN {
+        fields.push(FieldError::new(
+            "email",
+            format!("must be at most {MAX_EMAIL_LEN} characters"),
+        ));
+    }
+    if password.is_empty() {
+        fields.push(FieldError::new("password", "must not be empty"));
+    } else if password.chars().count() > MAX_PASSWORD_CHARS {
+        fields.push(FieldError::new(
+            "password",
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if !fields.is_empty() {
+        return Err(ServiceError::validation(fields));
+    }
+
+    let account = throttle::account_key(&email);
+    let mut keys = vec![account.clone()];
+    if let Some(addr) = ctx
+        .headers
+        .get(contract::auth::CLIENT_ADDR_HEADER)
+        .map(|v| v.as_str().trim())
+        .filter(|a| !a.is_empty() && a.len() <= MAX_CLIENT_ADDR_LEN)
+    {
+        keys.push(throttle::client_key(addr));
+    }
+    if let Some(secs) = state.throttle.retry_after(&keys) {
+        warn!(retry_after = secs, "login throttled");
+        return Err(ServiceError::rate_limited(
+            "too many failed logins; try again later",
+            secs,
+        ));
+    }
+
+    let user = state
+        .store
+        .user_by_email(&email)
+        .await
+        .map_err(store_error)?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matched = state.passwords.verify(password, stored).await;
+    let Some(user) = user.filter(|_| matched) else {
+        state.throttle.failure(&keys);
+        info!("login failed");
+        return Err(ServiceError::unauthenticated(BAD_CREDENTIALS));
+    };
+    state.throttle.success(&account);
+    let pair = issue(&state, &user, uuid::Uuid::new_v4().to_string()).await?;
+    info!(user_id = %user.id, "logged in");
+    Ok(pair)
+}
+
+/// Signs an access token and stores a new refresh token in `family`.
+async fn issue(
+    state: &AppState,
+    user: &UserDoc,
+    family: String,
+) -> Result<TokenPair, ServiceError> {
+    let access_token = state
+        .issuer
+        .access_token(&Subject {
+            id: &user.id,
+            email: &user.email,
+            roles: &user.roles,
+        })
+        .map_err(|e| {
+            error!(error = %e, "access token could not be signed");
+            ServiceError::internal()
+        })?;
+    let refresh_token = tokens::new_refresh_token();
+    let now = DateTime::now();
+    state
+        .store
+        .insert_refresh(&RefreshDoc {
+            hash: tokens::hash_refresh_token(&refresh_token),
+            family,
+            user_id: user.id.clone(),
+            expires_at: later(state.refresh_ttl),
+            created_at: now,
+            used_at: None,
+        })
+        .await
+        .map_err(store_error)?;
+    Ok(TokenPair {
+        access_token,
+        token_type: TOKEN_TYPE.to_owned(),
+        expires_in: state.issuer.ttl.as_secs(),
+        refresh_token,
+    })
+}
+
+/// The refresh token of a request, or why it is refused outright.
+fn presented(body: &RefreshRequest) -> Result<&str, ServiceError> {
+    let token = body.refresh_token.trim();
+    if token.is_empty() {
+        return Err(ServiceError::validation(vec![FieldError::new(
+            "refresh_token",
+            "must not be empty",
+        )]));
+    }
+    if token.len() > MAX_REFRESH_TOKEN_LEN {
+        return Err(ServiceError::validation(vec![FieldError::new(
+            "refresh_token",
+            format!("must be at most {MAX_REFRESH_TOKEN_LEN} characters"),
+        )]));
+    }
+    if !tokens::is_well_formed(token) {
+        return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    Ok(token)
+}
+
+/// `auth.refresh`: exchanges an unused refresh token for a new pair in the same family; a
+/// token presented twice revokes its whole family.
+pub async fn refresh(
+    state: AppState,
+    _: RequestContext,
+    req: RequestOf<Refresh>,
+) -> Result<TokenPair, ServiceError> {
+    let token = presented(&req.body)?;
+    let hash = tokens::hash_refresh_token(token);
+    let doc = match state
+        .store
+        .claim_refresh(&hash)
+        .await
+        .map_err(store_error)?
+    {
+        Claim::Fresh(doc) => doc,
+        Claim::Reused(doc) => {
+            warn!(user_id = %doc.user_id, family = %doc.family, "refresh token reused; revoking its family");
+            state
+                .store
+                .revoke_family(&doc.family, later(state.refresh_ttl))
+                .await
+                .map_err(store_error)?;
+            return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN));
+        }
+        Claim::Unknown => return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN)),
+    };
+    // The TTL index may not have reclaimed it yet: expiry is decided here.
+    if doc.expires_at <= DateTime::now() {
+        return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    if state
+        .store
+        .family_revoked(&doc.family)
+        .await
+        .map_err(store_error)?
+    {
+        return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    let Some(user) = state
+        .store
+        .user_by_id(&doc.user_id)
+        .await
+        .map_err(store_error)?
+    else {
+        return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN));
+    };
+    let pair = issue(&state, &user, doc.family).await?;
+    info!(user_id = %user.id, "tokens refreshed");
+    Ok(pair)
+}
+
+/// `auth.logout`: revokes the presented refresh token and its session (family). Idempotent:
+/// an unknown or already revoked token still answers 204.
+pub async fn logout(
+    state: AppState,
+    _: RequestContext,
+    req: RequestOf<Logout>,
+) -> Result<(), ServiceError> {
+    let token = presented(&req.body)?;
+    let hash = tokens::hash_refresh_token(token);
+    if let Some(doc) = state
+        .store
+        .refresh_by_hash(&hash)
+        .await
+        .map_err(store_error)?
+    {
+        state
+            .store
+            .revoke_family(&doc.family, later(state.refresh_ttl))
+            .await
+            .map_err(store_error)?;
+        info!(user_id = %doc.user_id, "logged out");
+    }
+    Ok(())
+}
+
+/// `auth.me`: the caller's profile, from the identity the gateway verified.
+pub async fn me(
+    state: AppState,
+    ctx: RequestContext,
+    _: RequestOf<Me>,
+) -> Result<User, ServiceError> {
+    let caller = ctx.require_caller()?;
+    state
+        .store
+        .user_by_id(&caller.user_id)
+        .await
+        .map_err(store_error)?
+        .map(|u| u.profile())
+        .ok_or_else(|| ServiceError::not_found("user not found"))
+}
+
+/// `auth.jwks`: the published public keys.
+pub async fn jwks(
+    state: AppState,
+    _: RequestContext,
+    _: RequestOf<GetJwks>,
+) -> Result<Jwks, ServiceError> {
+    Ok(state.issuer.keys.jwks().clone())
+}

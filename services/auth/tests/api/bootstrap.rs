@@ -1,0 +1,105 @@
+//! Admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD: idempotent, promotes an existing account.
+
+use std::time::Duration;
+
+use contract::ErrorCode;
+use runtime::jwt::Verifier;
+
+use super::helpers::{App, Servers};
+
+#[tokio::test]
+async fn admin_bootstrap_is_idempotent() {
+    let servers = Servers::start().await;
+    let mut config = servers.config();
+    config.admin_email = Some(" Root@Example.com ".into());
+    config.admin_password = Some("admin-password-1".into());
+
+    let app = App::spawn(&servers, config.clone()).await;
+    let first = app
+        .login("root@example.com", "admin-password-1")
+        .await
+        .unwrap();
+    let claims = Verifier::new("natstack-auth", "natstack", Duration::ZERO)
+        .verify(&first.access_token, &app.jwks().await)
+        .unwrap();
+    assert_eq!(claims.roles, ["user", "admin"]);
+    app.stop().await;
+
+    // Again, even with another password: same account, same roles, password unchanged.
+    config.admin_password = Some("admin-password-2".into());
+    let app = App::spawn(&servers, config.clone()).await;
+    let again = app
+        .login("root@example.com", "admin-password-1")
+        .await
+        .unwrap();
+    let claims2 = Verifier::new("natstack-auth", "natstack", Duration::ZERO)
+        .verify(&again.access_token, &app.jwks().await)
+        .unwrap();
+    assert_eq!(claims2.sub, claims.sub);
+    assert_eq!(claims2.roles, ["user", "admin"]);
+    let dup = app
+        .register("someone", "root@example.com", "password123")
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code, ErrorCode::Conflict, "still exactly one account");
+
+    // An ordinary account named as admin is promoted.
+    app.register("judy", "judy@example.com", "password123")
+        .await
+        .unwrap();
+    app.stop().await;
+    config.admin_email = Some("judy@example.com".into());
+    let app = App::spawn(&servers, config.clone()).await;
+    let store = servers.store().await;
+    let judy = store
+        .user_by_email("judy@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(judy.roles, ["user", "admin"]);
+    app.stop().await;
+
+    // Half a configuration is refused at start-up.
+    config.admin_password = None;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = auth::run(config, listener, std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            auth::Error::Bootstrap(auth::bootstrap::BootstrapError::Partial)
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn replicas_bootstrapping_at_once_create_one_admin() {
+    let servers = Servers::start().await;
+    let mut config = servers.config();
+    config.admin_email = Some("boss@example.com".into());
+    config.admin_password = Some("admin-password-1".into());
+    let (a, b) = tokio::join!(
+        App::spawn(&servers, config.clone()),
+        App::spawn(&servers, config.clone())
+    );
+    let user = servers
+        .store()
+        .await
+        .user_by_email("boss@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.roles, ["user", "admin"]);
+    a.login("boss@example.com", "admin-password-1")
+        .await
+        .unwrap();
+    let dup = b
+        .register("boss2", "boss@example.com", "password123")
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code, ErrorCode::Conflict);
+    a.stop().await;
+    b.stop().await;
+}

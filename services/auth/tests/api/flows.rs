@@ -1,0 +1,181 @@
+//! Register, login, me, refresh (with reuse detection), logout; duplicate registrations.
+
+use std::time::Duration;
+
+use contract::auth::{Logout, Me, Refresh, RefreshRequest};
+use contract::{ErrorCode, headers};
+use futures::future::join_all;
+use mongodb::bson::DateTime;
+use runtime::CallOptions;
+use runtime::jwt::Verifier;
+
+use super::helpers::{App, Servers};
+
+fn refresh_req(token: &str) -> RefreshRequest {
+    RefreshRequest {
+        refresh_token: token.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn register_login_me_refresh_logout() {
+    let servers = Servers::start().await;
+    let app = App::spawn(&servers, servers.config()).await;
+
+    let user = app
+        .register("ada", "  Ada@Example.COM ", "correct horse battery")
+        .await
+        .unwrap();
+    assert_eq!(user.email, "ada@example.com");
+    assert_eq!(user.username, "ada");
+    assert_eq!(user.roles, ["user"]);
+    assert!(!user.created_at.is_empty());
+
+    // Login with another spelling of the same email.
+    let pair = app
+        .login("ADA@example.com", "correct horse battery")
+        .await
+        .unwrap();
+    assert_eq!(pair.token_type, "Bearer");
+    assert_eq!(pair.expires_in, 15 * 60);
+    let claims = Verifier::new("natstack-auth", "natstack", Duration::ZERO)
+        .verify(&pair.access_token, &app.jwks().await)
+        .unwrap();
+    assert_eq!(claims.sub, user.id);
+
+    // me: identity from the gateway's header only.
+    let as_user = CallOptions::default().header(headers::USER_ID, user.id.clone());
+    let me = app.call_with::<Me>((), as_user).await.unwrap();
+    assert_eq!(me, user);
+    let anonymous = app.call::<Me>(()).await.unwrap_err();
+    assert_eq!(anonymous.code, ErrorCode::Unauthenticated);
+    let ghost = CallOptions::default().header(headers::USER_ID, "no-such-user");
+    assert_eq!(
+        app.call_with::<Me>((), ghost).await.unwrap_err().code,
+        ErrorCode::NotFound
+    );
+
+    // Refresh rotates both tokens.
+    let second = app
+        .call::<Refresh>(refresh_req(&pair.refresh_token))
+        .await
+        .unwrap();
+    assert_ne!(second.refresh_token, pair.refresh_token);
+    assert_ne!(second.access_token, pair.access_token);
+    let third = app
+        .call::<Refresh>(refresh_req(&second.refresh_token))
+        .await
+        .unwrap();
+
+    // Logout revokes the session: its current refresh token no longer works.
+    app.call::<Logout>(refresh_req(&third.refresh_token))
+        .await
+        .unwrap();
+    let err = app
+        .call::<Refresh>(refresh_req(&third.refresh_token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unauthenticated);
+    // Logout is idempotent, also for a token nobody issued.
+    app.call::<Logout>(refresh_req(&third.refresh_token))
+        .await
+        .unwrap();
+    app.call::<Logout>(refresh_req(&"A".repeat(43)))
+        .await
+        .unwrap();
+
+    // Another session of the same user is unaffected.
+    let other = app
+        .login("ada@example.com", "correct horse battery")
+        .await
+        .unwrap();
+    app.call::<Refresh>(refresh_req(&other.refresh_token))
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_family() {
+    let servers = Servers::start().await;
+    let app = App::spawn(&servers, servers.config()).await;
+    app.register("bob", "bob@example.com", "password123")
+        .await
+        .unwrap();
+    let first = app.login("bob@example.com", "password123").await.unwrap();
+    let second = app
+        .call::<Refresh>(refresh_req(&first.refresh_token))
+        .await
+        .unwrap();
+
+    // The first token again: a replay. Refused, and the whole family dies with it.
+    let replay = app
+        .call::<Refresh>(refresh_req(&first.refresh_token))
+        .await
+        .unwrap_err();
+    assert_eq!(replay.code, ErrorCode::Unauthenticated);
+    let after = app
+        .call::<Refresh>(refresh_req(&second.refresh_token))
+        .await
+        .unwrap_err();
+    assert_eq!(after.code, ErrorCode::Unauthenticated);
+    assert_eq!(after, replay, "one uniform answer");
+
+    // Two concurrent refreshes with one token: exactly one wins.
+    let fresh = app.login("bob@example.com", "password123").await.unwrap();
+    let results =
+        join_all((0..4).map(|_| app.call::<Refresh>(refresh_req(&fresh.refresh_token)))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+
+    // A token past its expiry is refused even if the TTL monitor has not removed it.
+    let store = servers.store().await;
+    let token = "B".repeat(43);
+    store
+        .insert_refresh(&auth::store::RefreshDoc {
+            hash: auth::tokens::hash_refresh_token(&token),
+            family: "expired-family".into(),
+            user_id: "someone".into(),
+            expires_at: DateTime::from_millis(DateTime::now().timestamp_millis() - 1_000),
+            created_at: DateTime::now(),
+            used_at: None,
+        })
+        .await
+        .unwrap();
+    let expired = app.call::<Refresh>(refresh_req(&token)).await.unwrap_err();
+    assert_eq!(expired, replay);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_and_concurrent_registrations() {
+    let servers = Servers::start().await;
+    let app = App::spawn(&servers, servers.config()).await;
+    app.register("carol", "carol@example.com", "password123")
+        .await
+        .unwrap();
+    let dup = app
+        .register("carol2", " CAROL@example.com", "password456")
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code, ErrorCode::Conflict);
+    assert_eq!(dup.status(), 409);
+
+    let names: Vec<String> = (0..8).map(|i| format!("dave{i}")).collect();
+    let results = join_all(
+        names
+            .iter()
+            .map(|name| app.register(name, "dave@example.com", "password123")),
+    )
+    .await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(e) if e.code == ErrorCode::Conflict))
+        .count();
+    assert_eq!((won, conflicts), (1, 7), "{results:?}");
+    app.stop().await;
+}

@@ -1,0 +1,56 @@
+//! Health: `/readyz` follows MongoDB and NATS; `/metrics` counts requests.
+
+use std::time::Duration;
+
+use contract::auth::{Login, LoginRequest};
+use runtime::CallOptions;
+use runtime::test_support::wait_until;
+
+use super::helpers::{App, Servers, http_get};
+
+#[tokio::test]
+async fn readiness_follows_mongodb_and_metrics_count_requests() {
+    let servers = Servers::start().await;
+    let app = App::spawn(&servers, servers.config()).await;
+    let (status, body) = http_get(app.health, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    for check in [
+        "\"nats\":\"ok\"",
+        "\"mongodb\":\"ok\"",
+        "\"registered\":\"ok\"",
+    ] {
+        assert!(body.contains(check), "{check} in {body}");
+    }
+    app.register("liam", "liam@example.com", "password123")
+        .await
+        .unwrap();
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"natstack_service_requests_total{endpoint="register",code="201"} 1"#),
+        "{metrics}"
+    );
+
+    // MongoDB goes away: not ready, and requests that need it fail with 503, not 500.
+    drop(servers.mongo);
+    wait_until(
+        "readiness reports MongoDB down",
+        Duration::from_secs(20),
+        || async { http_get(app.health, "/readyz").await.0 == 503 },
+    )
+    .await;
+    let (_, body) = http_get(app.health, "/readyz").await;
+    assert!(
+        body.contains("\"nats\":\"ok\"") && !body.contains("\"mongodb\":\"ok\""),
+        "{body}"
+    );
+    let body = LoginRequest {
+        email: "liam@example.com".into(),
+        password: "password123".into(),
+    };
+    let e = app
+        .call_with::<Login>(body, CallOptions::timeout(Duration::from_secs(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 503, "{e:?}");
+    app.stop().await;
+}

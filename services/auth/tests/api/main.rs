@@ -1,0 +1,11 @@
+//! Auth service tests through NATS against real nats-server and nx-27017 servers.
+
+mod binary;
+mod bootstrap;
+mod flows;
+mod health;
+mod helpers;
+mod login;
+mod logs;
+mod tokens;
+mod validation;

@@ -1,0 +1,256 @@
+//! The auth service's operations and DTOs: accounts, token pairs, access-token claims and the
+//! JWKS the gateway verifies access tokens with.
+//!
+//! Request DTOs that carry a secret (a password, a refresh token) redact it in `Debug`, so a
+//! stray `?request` in a log line cannot leak it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Empty, operation};
+
+/// The `iss` the auth service puts in access tokens unless configured otherwise.
+pub const DEFAULT_ISSUER: &str = "natstack-auth";
+/// The `aud` the auth service puts in access tokens unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "natstack";
+/// The only `token_type` the auth service issues.
+pub const TOKEN_TYPE: &str = "Bearer";
+/// Header carrying the end client's address (set by the gateway from the TCP peer or a trusted
+/// proxy header, clients' copies stripped); the auth service throttles failed logins per value.
+pub const CLIENT_ADDR_HEADER: &str = "natstack-client-addr";
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The user's (normalised) email.
+    pub email: String,
+    /// The user's roles.
+    pub roles: Vec<String>,
+    /// Issued at (seconds since the Unix epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the Unix epoch).
+    pub exp: i64,
+    /// The issuer.
+    pub iss: String,
+    /// The audience.
+    pub aud: String,
+    /// A unique token id.
+    pub jti: String,
+}
+
+/// One public key as a JSON Web Key (RFC 8037 OKP, Ed25519).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Key type: `OKP`.
+    pub kty: String,
+    /// Curve: `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url without padding.
+    pub x: String,
+    /// The key id tokens name in their header.
+    pub kid: String,
+    /// Algorithm: `EdDSA`.
+    pub alg: String,
+    /// Use: `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+impl Jwk {
+    /// An Ed25519 signing key with public key `x` (base64url, no padding) and id `kid`.
+    pub fn ed25519(x: impl Into<String>, kid: impl Into<String>) -> Self {
+        Self {
+            kty: "OKP".to_owned(),
+            crv: "Ed25519".to_owned(),
+            x: x.into(),
+            kid: kid.into(),
+            alg: "EdDSA".to_owned(),
+            use_: "sig".to_owned(),
+        }
+    }
+}
+
+/// A JSON Web Key Set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The keys; tokens may be signed by any of them.
+    pub keys: Vec<Jwk>,
+}
+
+impl Jwks {
+    /// The key with id `kid`.
+    pub fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+}
+
+/// A user's public profile: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The user id (the access token's `sub`).
+    pub id: String,
+    /// The display name.
+    pub username: String,
+    /// The normalised email.
+    pub email: String,
+    /// The roles (`user`, and `admin` for administrators).
+    pub roles: Vec<String>,
+    /// When the account was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// Body of `POST /auth/register`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The display name (3–32 characters: letters, digits, `_`, `-`, `.`).
+    pub username: String,
+    /// The email; trimmed and lower-cased before use.
+    pub email: String,
+    /// The password (8–128 characters, not all whitespace).
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterRequest")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Body of `POST /auth/login`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The email the account was registered with (case and surrounding space do not matter).
+    pub email: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Body of `POST /auth/refresh` and `POST /auth/logout`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    /// The access token (a JWT) for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The opaque, single-use refresh token.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+operation! {
+    /// Create an account
+    pub Register: "auth"."register", POST "/auth/register", auth Public, status 201,
+        params Empty, query Empty, body RegisterRequest, response User
+}
+
+operation! {
+    /// Log in with email and password
+    pub Login: "auth"."login", POST "/auth/login", auth Public, status 200,
+        params Empty, query Empty, body LoginRequest, response TokenPair
+}
+
+operation! {
+    /// Exchange a refresh token for a new token pair
+    pub Refresh: "auth"."refresh", POST "/auth/refresh", auth Public, status 200,
+        params Empty, query Empty, body RefreshRequest, response TokenPair
+}
+
+operation! {
+    /// Revoke a refresh token and its session
+    pub Logout: "auth"."logout", POST "/auth/logout", auth Public, status 204,
+        params Empty, query Empty, body RefreshRequest, response ()
+}
+
+operation! {
+    /// The caller's profile
+    pub Me: "auth"."me", GET "/auth/me", auth User, status 200,
+        params Empty, query Empty, body (), response User
+}
+
+operation! {
+    /// The public keys that verify access tokens
+    pub GetJwks: "auth"."jwks", GET "/.well-known/jwks.json", auth Public, status 200,
+        params Empty, query Empty, body (), response Jwks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Operation;
+
+    #[test]
+    fn jwk_serialises_use_and_operations_map_to_http() {
+        let jwk = Jwk::ed25519("abc", "k1");
+        let json = serde_json::to_value(&jwk).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kty":"OKP","crv":"Ed25519","x":"abc","kid":"k1","alg":"EdDSA","use":"sig"})
+        );
+        assert_eq!(GetJwks::subject(), "auth.jwks");
+        assert_eq!(GetJwks::PATH, "/.well-known/jwks.json");
+        assert_eq!(Register::SUCCESS_STATUS, 201);
+        assert_eq!(Logout::SUCCESS_STATUS, 204);
+        assert_eq!(Me::AUTH, crate::AuthLevel::User);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let login = LoginRequest {
+            email: "a@b.c".into(),
+            password: "hunter22".into(),
+        };
+        let pair = TokenPair {
+            access_token: "AT".into(),
+            token_type: TOKEN_TYPE.into(),
+            expires_in: 1,
+            refresh_token: "RT".into(),
+        };
+        let refresh = RefreshRequest {
+            refresh_token: "RT".into(),
+        };
+        let all = format!("{login:?} {pair:?} {refresh:?}");
+        assert!(!all.contains("hunter22") && !all.contains("AT") && !all.contains("RT"));
+    }
+}

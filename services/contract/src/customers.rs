@@ -1,0 +1,326 @@
+//! The customers service's operations and DTOs (Northwind `customers`).
+//!
+//! | Operation | Subject | HTTP | Auth |
+//! |---|---|---|---|
+//! | [`ListCustomers`] | `customers.list` | `GET /customers` | user |
+//! | [`GetCustomer`] | `customers.get` | `GET /customers/{id}` | user |
+//! | [`CreateCustomer`] | `customers.create` | `POST /customers` (201) | user |
+//! | [`UpdateCustomer`] | `customers.update` | `PATCH /customers/{id}` | user |
+//! | [`DeleteCustomer`] | `customers.delete` | `DELETE /customers/{id}` (204) | admin |
+//!
+//! Customer ids are five letters (`ALFKI`); the service upper-cases them, so `alfki` names the
+//! same customer. Text fields are stored exactly as sent (no trimming), and each is limited to
+//! its column's length in characters (see [`limits`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::operation;
+use crate::page::{Page, SortKey, nullable};
+
+/// The column lengths of the `customers` table, in characters; longer values are refused
+/// with 422.
+pub mod limits {
+    /// `customer_id`: exactly this many letters.
+    pub const CUSTOMER_ID: usize = 5;
+    /// `company_name`.
+    pub const COMPANY_NAME: usize = 40;
+    /// `contact_name`.
+    pub const CONTACT_NAME: usize = 30;
+    /// `contact_title`.
+    pub const CONTACT_TITLE: usize = 30;
+    /// `address`.
+    pub const ADDRESS: usize = 60;
+    /// `city`.
+    pub const CITY: usize = 15;
+    /// `region`.
+    pub const REGION: usize = 15;
+    /// `postal_code`.
+    pub const POSTAL_CODE: usize = 10;
+    /// `country`.
+    pub const COUNTRY: usize = 15;
+    /// `phone`.
+    pub const PHONE: usize = 24;
+    /// `fax`.
+    pub const FAX: usize = 24;
+}
+
+/// A customer: every Northwind column; `null` where the row has none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Five upper-case letters, e.g. `ALFKI`.
+    pub customer_id: String,
+    /// Company name (always present).
+    pub company_name: String,
+    /// Contact person.
+    pub contact_name: Option<String>,
+    /// Contact person's title.
+    pub contact_title: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Region or state.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Fax number.
+    pub fax: Option<String>,
+}
+
+/// The `{id}` path parameter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIdParams {
+    /// The customer id (case-insensitive).
+    pub id: String,
+}
+
+impl CustomerIdParams {
+    /// Parameters naming customer `id`.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into() }
+    }
+}
+
+/// The sortable columns of [`ListCustomers`]; the primary key breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    /// `customer_id` (the default).
+    CustomerId,
+    /// `company_name`.
+    CompanyName,
+    /// `contact_name`.
+    ContactName,
+    /// `city`.
+    City,
+    /// `country`.
+    Country,
+}
+
+impl SortKey for CustomerSort {
+    const ALL: &'static [Self] = &[
+        Self::CustomerId,
+        Self::CompanyName,
+        Self::ContactName,
+        Self::City,
+        Self::Country,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::CustomerId => "customer_id",
+            Self::CompanyName => "company_name",
+            Self::ContactName => "contact_name",
+            Self::City => "city",
+            Self::Country => "country",
+        }
+    }
+}
+
+/// Query of [`ListCustomers`]. Every filter is optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListCustomersQuery {
+    /// Case-insensitive substring of the company or contact name (`%` and `_` match
+    /// literally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Exact country, case-insensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// Exact city, case-insensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    /// A [`CustomerSort`] name, `-` prefixed for descending (default `customer_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// Page number from 1 (see [`crate::page`]).
+    #[serde(
+        default,
+        deserialize_with = "crate::de::opt_from_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub page: Option<u32>,
+    /// Page size, at most [`crate::page::MAX_LIMIT`].
+    #[serde(
+        default,
+        deserialize_with = "crate::de::opt_from_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit: Option<u32>,
+}
+
+/// Body of [`CreateCustomer`]. `customer_id` and `company_name` are required (422 when
+/// missing); the rest may be omitted or `null`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Five letters (ASCII); stored upper-cased.
+    pub customer_id: Option<String>,
+    /// Company name: not blank, at most [`limits::COMPANY_NAME`] characters.
+    pub company_name: Option<String>,
+    /// Contact person.
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    /// Contact person's title.
+    #[serde(default)]
+    pub contact_title: Option<String>,
+    /// Street address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// City.
+    #[serde(default)]
+    pub city: Option<String>,
+    /// Region or state.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// Country.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Fax number.
+    #[serde(default)]
+    pub fax: Option<String>,
+}
+
+/// Body of [`UpdateCustomer`]: only the fields present change. A field set to `null` becomes
+/// NULL, except `company_name`, which cannot be null (422). The id cannot change (an unknown
+/// field, 400). An empty object changes nothing and returns the customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// New company name.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub company_name: Option<Option<String>>,
+    /// New contact person.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contact_name: Option<Option<String>>,
+    /// New contact title.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub contact_title: Option<Option<String>>,
+    /// New address.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub address: Option<Option<String>>,
+    /// New city.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub city: Option<Option<String>>,
+    /// New region.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub region: Option<Option<String>>,
+    /// New postal code.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub postal_code: Option<Option<String>>,
+    /// New country.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub country: Option<Option<String>>,
+    /// New phone number.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub phone: Option<Option<String>>,
+    /// New fax number.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fax: Option<Option<String>>,
+}
+
+operation! {
+    /// List customers (paginated, searchable, filterable, sortable)
+    pub ListCustomers: "customers"."list", GET "/customers", auth User, status 200,
+        params crate::Empty, query ListCustomersQuery, body (), response Page<Customer>
+}
+
+operation! {
+    /// Get one customer by id
+    pub GetCustomer: "customers"."get", GET "/customers/{id}", auth User, status 200,
+        params CustomerIdParams, query crate::Empty, body (), response Customer
+}
+
+operation! {
+    /// Create a customer
+    pub CreateCustomer: "customers"."create", POST "/customers", auth User, status 201,
+        params crate::Empty, query crate::Empty, body NewCustomer, response Customer
+}
+
+operation! {
+    /// Update some fields of a customer and return it
+    pub UpdateCustomer: "customers"."update", PATCH "/customers/{id}", auth User, status 200,
+        params CustomerIdParams, query crate::Empty, body CustomerPatch, response Customer
+}
+
+operation! {
+    /// Delete a customer
+    pub DeleteCustomer: "customers"."delete", DELETE "/customers/{id}", auth Admin, status 204,
+        params CustomerIdParams, query crate::Empty, body (), response ()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_tells_absent_from_null() {
+        let patch: CustomerPatch =
+            serde_json::from_str(r#"{"city":null,"country":"Norway"}"#).unwrap();
+        assert_eq!(patch.city, Some(None));
+        assert_eq!(patch.country, Some(Some("Norway".to_owned())));
+        assert_eq!(patch.fax, None);
+        let back = serde_json::to_value(&patch).unwrap();
+        assert_eq!(back, serde_json::json!({"city": null, "country": "Norway"}));
+        assert!(serde_json::from_str::<CustomerPatch>(r#"{"customer_id":"X"}"#).is_err());
+    }
+
+    #[test]
+    fn list_query_takes_gateway_strings() {
+        let q: ListCustomersQuery =
+            serde_json::from_str(r#"{"page":"2","limit":"10","country":"UK"}"#).unwrap();
+        assert_eq!((q.page, q.limit), (Some(2), Some(10)));
+        assert!(serde_json::from_str::<ListCustomersQuery>(r#"{"contry":"UK"}"#).is_err());
+    }
+}

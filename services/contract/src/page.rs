@@ -1,0 +1,254 @@
+//! Pagination shared by every list operation, and the PATCH helper for nullable fields.
+//!
+//! A list query carries `page` (1-based, default 1) and `limit` (default [`DEFAULT_LIMIT`],
+//! at most [`MAX_LIMIT`]). A limit over the cap, or a zero page or limit, is refused with 422
+//! rather than silently changed, so a client never receives fewer rows than it believes it
+//! asked for. A page past the end is not an error: it has no rows, and `total`/`pages` say
+//! where the data ends.
+//!
+//! ```
+//! use contract::page::{Page, PageQuery};
+//! let spec = PageQuery { page: Some(5), limit: Some(20) }.resolve().unwrap();
+//! assert_eq!(spec.offset(), 80);
+//! let page: Page<u8> = Page::new(vec![], spec, 91);
+//! assert_eq!((page.page, page.limit, page.total, page.pages), (5, 20, 91, 5));
+//! assert!(PageQuery { page: None, limit: Some(101) }.resolve().is_err());
+//! ```
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::FieldError;
+
+/// Rows per page when the query gives no `limit`.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: u32 = 100;
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The rows of this page, in the requested order.
+    pub data: Vec<T>,
+    /// This page's number, from 1.
+    pub page: u32,
+    /// The page size used.
+    pub limit: u32,
+    /// Rows matching the filters, over all pages.
+    pub total: u64,
+    /// Pages of `limit` rows needed for `total` (0 when nothing matches).
+    pub pages: u64,
+}
+
+impl<T> Page<T> {
+    /// A page of `data` for `spec`, out of `total` matching rows.
+    pub fn new(data: Vec<T>, spec: PageSpec, total: u64) -> Self {
+        Self {
+            data,
+            page: spec.page,
+            limit: spec.limit,
+            total,
+            pages: total.div_ceil(u64::from(spec.limit)),
+        }
+    }
+}
+
+/// The `page` and `limit` of a list query, as received; also the whole query of a list that
+/// has no filters. Numbers may arrive as strings (`"2"`), as the gateway sends them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Requested page, from 1.
+    #[serde(
+        default,
+        deserialize_with = "crate::de::opt_from_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub page: Option<u32>,
+    /// Requested page size.
+    #[serde(
+        default,
+        deserialize_with = "crate::de::opt_from_str",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub limit: Option<u32>,
+}
+
+/// A validated page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSpec {
+    /// Page number, from 1.
+    pub page: u32,
+    /// Page size, 1..=[`MAX_LIMIT`].
+    pub limit: u32,
+}
+
+impl PageSpec {
+    /// Rows to skip.
+    pub fn offset(self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.limit)
+    }
+}
+
+impl PageQuery {
+    /// Applies the defaults and checks the bounds; the errors name `page` or `limit`.
+    pub fn resolve(self) -> Result<PageSpec, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let page = self.page.unwrap_or(1);
+        if page == 0 {
+            errors.push(FieldError::new("page", "must be at least 1"));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(PageSpec { page, limit })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The sortable columns of one list: a closed set, so a sort never reaches SQL as user text.
+pub trait SortKey: Copy + Sized + 'static {
+    /// Every key, in the order the error message lists them.
+    const ALL: &'static [Self];
+    /// The key's name in the `sort` parameter.
+    fn name(self) -> &'static str;
+}
+
+/// A parsed `sort` parameter: `name` ascending or `-name` descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort<K> {
+    /// The column.
+    pub key: K,
+    /// Whether the order is descending.
+    pub descending: bool,
+}
+
+impl<K: SortKey> Sort<K> {
+    /// Parses `sort`; an unknown key is a field error on `sort` listing the allowed keys.
+    pub fn parse(sort: &str) -> Result<Self, FieldError> {
+        let (descending, name) = match sort.trim().strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, sort.trim()),
+        };
+        K::ALL
+            .iter()
+            .find(|k| k.name() == name)
+            .map(|&key| Self { key, descending })
+            .ok_or_else(|| {
+                let names: Vec<_> = K::ALL.iter().map(|k| k.name()).collect();
+                FieldError::new(
+                    "sort",
+                    format!(
+                        "must be one of {} (prefix `-` for descending)",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Deserializes a PATCH field that may be absent, `null` or a value into
+/// `Option<Option<T>>`: absent → `None` (leave the column alone), `null` → `Some(None)` (set it
+/// to NULL), a value → `Some(Some(v))`. Use with `#[serde(default)]`.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Patch {
+///     #[serde(default, deserialize_with = "contract::page::nullable")]
+///     city: Option<Option<String>>,
+/// }
+/// let p: Patch = serde_json::from_str("{}").unwrap();
+/// assert_eq!(p.city, None);
+/// let p: Patch = serde_json::from_str(r#"{"city":null}"#).unwrap();
+/// assert_eq!(p.city, Some(None));
+/// let p: Patch = serde_json::from_str(r#"{"city":"Bern"}"#).unwrap();
+/// assert_eq!(p.city, Some(Some("Bern".to_owned())));
+/// ```
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_bounds_and_page_count() {
+        let spec = PageQuery::default().resolve().unwrap();
+        assert_eq!(
+            (spec.page, spec.limit, spec.offset()),
+            (1, DEFAULT_LIMIT, 0)
+        );
+        let max = PageQuery {
+            page: Some(1),
+            limit: Some(MAX_LIMIT),
+        };
+        assert_eq!(max.resolve().unwrap().limit, MAX_LIMIT);
+        let bad = PageQuery {
+            page: Some(0),
+            limit: Some(0),
+        }
+        .resolve()
+        .unwrap_err();
+        let fields: Vec<_> = bad.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["page", "limit"]);
+        assert_eq!(Page::<u8>::new(vec![], spec, 0).pages, 0);
+        assert_eq!(Page::<u8>::new(vec![], spec, 20).pages, 1);
+        assert_eq!(Page::<u8>::new(vec![], spec, 21).pages, 2);
+    }
+
+    #[test]
+    fn page_query_accepts_strings_and_rejects_strays() {
+        let q: PageQuery = serde_json::from_str(r#"{"page":"2","limit":5}"#).unwrap();
+        assert_eq!((q.page, q.limit), (Some(2), Some(5)));
+        assert!(serde_json::from_str::<PageQuery>(r#"{"pgae":"2"}"#).is_err());
+        assert!(serde_json::from_str::<PageQuery>(r#"{"page":"-1"}"#).is_err());
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Key {
+        Id,
+        Name,
+    }
+
+    impl SortKey for Key {
+        const ALL: &'static [Self] = &[Self::Id, Self::Name];
+        fn name(self) -> &'static str {
+            match self {
+                Self::Id => "id",
+                Self::Name => "name",
+            }
+        }
+    }
+
+    #[test]
+    fn sort_parses_direction_and_refuses_unknown_keys() {
+        assert_eq!(
+            Sort::parse("name"),
+            Ok(Sort {
+                key: Key::Name,
+                descending: false
+            })
+        );
+        assert_eq!(
+            Sort::parse("-id"),
+            Ok(Sort {
+                key: Key::Id,
+                descending: true
+            })
+        );
+        let err = Sort::<Key>::parse("name; DROP TABLE x").unwrap_err();
+        assert_eq!(err.field, "sort");
+        assert!(err.message.contains("id, name"), "{}", err.message);
+    }
+}

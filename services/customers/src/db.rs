@@ -1,0 +1,227 @@
+//! The customers SQL. Every value travels as a bind parameter; the only SQL text chosen at
+//! run time is a column name picked from a fixed list by [`CustomerSort`].
+
+use contract::customers::{Customer, CustomerSort};
+use contract::page::{PageSpec, Sort};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+/// The column list, as a macro so statements are `concat!`-ed `&'static str`s (sqlx only
+/// takes SQL it can see is not built from input).
+macro_rules! columns {
+    () => {
+        "customer_id, company_name, contact_name, contact_title, address, city, region, \
+         postal_code, country, phone, fax"
+    };
+}
+
+/// A row of `customers`.
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    customer_id: String,
+    company_name: String,
+    contact_name: Option<String>,
+    contact_title: Option<String>,
+    address: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    phone: Option<String>,
+    fax: Option<String>,
+}
+
+impl From<Row> for Customer {
+    fn from(r: Row) -> Self {
+        Self {
+            customer_id: r.customer_id,
+            company_name: r.company_name,
+            contact_name: r.contact_name,
+            contact_title: r.contact_title,
+            address: r.address,
+            city: r.city,
+            region: r.region,
+            postal_code: r.postal_code,
+            country: r.country,
+            phone: r.phone,
+            fax: r.fax,
+        }
+    }
+}
+
+/// The filters of a list, already validated.
+#[derive(Debug, Default)]
+pub struct Filter<'a> {
+    /// Substring of company or contact name.
+    pub q: Option<&'a str>,
+    /// Country, case-insensitive.
+    pub country: Option<&'a str>,
+    /// City, case-insensitive.
+    pub city: Option<&'a str>,
+}
+
+/// `%text%` for ILIKE with the pattern characters of `text` escaped, so `50%` matches the
+/// literal string rather than everything starting with 50.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter<'_>) {
+    query.push(" WHERE TRUE");
+    if let Some(q) = filter.q {
+        let pattern = contains_pattern(q);
+        query
+            .push(" AND (company_name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR contact_name ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if let Some(country) = filter.country {
+        query
+            .push(" AND lower(country) = lower(")
+            .push_bind(country)
+            .push(")");
+    }
+    if let Some(city) = filter.city {
+        query
+            .push(" AND lower(city) = lower(")
+            .push_bind(city)
+            .push(")");
+    }
+}
+
+fn sort_column(key: CustomerSort) -> &'static str {
+    match key {
+        CustomerSort::CustomerId => "customer_id",
+        CustomerSort::CompanyName => "company_name",
+        CustomerSort::ContactName => "contact_name",
+        CustomerSort::City => "city",
+        CustomerSort::Country => "country",
+    }
+}
+
+/// One page of customers and the number matching the filter.
+pub async fn list(
+    pool: &PgPool,
+    filter: &Filter<'_>,
+    sort: Sort<CustomerSort>,
+    page: PageSpec,
+) -> Result<(Vec<Customer>, u64), sqlx::Error> {
+    let mut count = QueryBuilder::new("SELECT count(*) FROM customers");
+    push_filter(&mut count, filter);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+
+    let mut query = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM customers"));
+    push_filter(&mut query, filter);
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    query.push(format_args!(
+        " ORDER BY {} {direction}",
+        sort_column(sort.key)
+    ));
+    // The primary key breaks ties, so pages never overlap or skip rows.
+    if sort.key != CustomerSort::CustomerId {
+        query.push(", customer_id ASC");
+    }
+    query
+        .push(" LIMIT ")
+        .push_bind(i64::from(page.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
+    let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
+    Ok((
+        rows.into_iter().map(Customer::from).collect(),
+        u64::try_from(total).unwrap_or_default(),
+    ))
+}
+
+/// The customer with `id`, if any.
+pub async fn get(pool: &PgPool, id: &str) -> Result<Option<Customer>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM customers WHERE customer_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Customer::from))
+}
+
+/// Inserts `c` and returns the stored row.
+pub async fn insert(pool: &PgPool, c: &Customer) -> Result<Customer, sqlx::Error> {
+    let row: Row = sqlx::query_as(concat!(
+        "INSERT INTO customers (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+        columns!()
+    ))
+    .bind(&c.customer_id)
+    .bind(&c.company_name)
+    .bind(&c.contact_name)
+    .bind(&c.contact_title)
+    .bind(&c.address)
+    .bind(&c.city)
+    .bind(&c.region)
+    .bind(&c.postal_code)
+    .bind(&c.country)
+    .bind(&c.phone)
+    .bind(&c.fax)
+    .fetch_one(pool)
+    .await?;
+    Ok(row.into())
+}
+
+/// Sets `changes` (column, new value) on customer `id` in one statement and returns the
+/// updated row, or `None` when there is no such customer. Column names come from the
+/// handler's fixed list, never from the request.
+pub async fn update(
+    pool: &PgPool,
+    id: &str,
+    changes: Vec<(&'static str, Option<String>)>,
+) -> Result<Option<Customer>, sqlx::Error> {
+    if changes.is_empty() {
+        return get(pool, id).await;
+    }
+    let mut query = QueryBuilder::<Postgres>::new("UPDATE customers SET ");
+    let mut set = query.separated(", ");
+    for (column, value) in changes {
+        set.push(column)
+            .push_unseparated(" = ")
+            .push_bind_unseparated(value);
+    }
+    query
+        .push(" WHERE customer_id = ")
+        .push_bind(id)
+        .push(concat!(" RETURNING ", columns!()));
+    let row: Option<Row> = query.build_query_as().fetch_optional(pool).await?;
+    Ok(row.map(Customer::from))
+}
+
+/// Deletes customer `id`; whether it existed.
+pub async fn delete(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM customers WHERE customer_id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("ab"), "%ab%");
+        assert_eq!(contains_pattern("50%_\\"), "%50\\%\\_\\\\%");
+    }
+}

@@ -1,0 +1,258 @@
+//! One handler per operation. The runtime has already enforced the operation's declared auth
+//! level on the caller (the gateway does too; services do not trust that every NATS client is
+//! the gateway); each handler validates its input into 422 field errors, then runs one SQL statement.
+
+use contract::customers::{
+    CreateCustomer, Customer, CustomerPatch, CustomerSort, DeleteCustomer, GetCustomer,
+    ListCustomers, NewCustomer, UpdateCustomer, limits,
+};
+use contract::page::{Page, PageQuery, Sort};
+use contract::{RequestOf, ServiceError};
+use runtime::pg::service_error;
+use runtime::{RequestContext, ServiceBuilder};
+use sqlx::PgPool;
+
+use crate::db;
+use crate::validate::{self, Errors, MAX_FILTER_CHARS};
+
+/// The service with every endpoint, over `pool`.
+pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
+    ServiceBuilder::new(
+        crate::SERVICE,
+        env!("CARGO_PKG_VERSION"),
+        "Northwind customers",
+        pool,
+    )
+    .endpoint::<ListCustomers, _>(list)
+    .endpoint::<GetCustomer, _>(get)
+    .endpoint::<CreateCustomer, _>(create)
+    .endpoint::<UpdateCustomer, _>(update)
+    .endpoint::<DeleteCustomer, _>(delete)
+}
+
+fn not_found(id: &str) -> ServiceError {
+    ServiceError::not_found(format!("no customer with id `{id}`"))
+}
+
+async fn list(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<ListCustomers>,
+) -> Result<Page<Customer>, ServiceError> {
+    let query = req.query;
+    let mut errors = Errors::default();
+    for (field, value) in [
+        ("q", &query.q),
+        ("country", &query.country),
+        ("city", &query.city),
+    ] {
+        errors.text(field, value.as_deref(), MAX_FILTER_CHARS);
+    }
+    let sort = match query.sort.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => Sort {
+            key: CustomerSort::CustomerId,
+            descending: false,
+        },
+        Some(sort) => Sort::parse(sort).unwrap_or_else(|e| {
+            errors.0.push(e);
+            Sort {
+                key: CustomerSort::CustomerId,
+                descending: false,
+            }
+        }),
+    };
+    let page = PageQuery {
+        page: query.page,
+        limit: query.limit,
+    }
+    .resolve();
+    if let Err(page_errors) = &page {
+        errors.0.extend(page_errors.iter().cloned());
+    }
+    errors.finish()?;
+    let page = page.map_err(ServiceError::validation)?;
+    fn non_empty(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|s| !s.is_empty())
+    }
+    let filter = db::Filter {
+        q: non_empty(&query.q),
+        country: non_empty(&query.country),
+        city: non_empty(&query.city),
+    };
+    let (rows, total) = db::list(&pool, &filter, sort, page)
+        .await
+        .map_err(service_error)?;
+    Ok(Page::new(rows, page, total))
+}
+
+async fn get(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<GetCustomer>,
+) -> Result<Customer, ServiceError> {
+    let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
+    db::get(&pool, &id)
+        .await
+        .map_err(service_error)?
+        .ok_or_else(|| not_found(&id))
+}
+
+/// The checks every text column shares between create and update.
+fn check_optional_columns(errors: &mut Errors, columns: &[(&str, Option<&str>, usize)]) {
+    for &(field, value, max) in columns {
+        errors.text(field, value, max);
+    }
+}
+
+async fn create(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<CreateCustomer>,
+) -> Result<Customer, ServiceError> {
+    let NewCustomer {
+        customer_id,
+        company_name,
+        contact_name,
+        contact_title,
+        address,
+        city,
+        region,
+        postal_code,
+        country,
+        phone,
+        fax,
+    } = req.body;
+    let mut errors = Errors::default();
+    let id = match customer_id.as_deref() {
+        None => {
+            errors.add("customer_id", "is required");
+            None
+        }
+        Some(raw) => {
+            let id = validate::customer_id(raw);
+            if id.is_none() {
+                errors.add("customer_id", "must be exactly 5 letters (A-Z)");
+            }
+            id
+        }
+    };
+    errors.required_text(
+        "company_name",
+        company_name.as_deref(),
+        limits::COMPANY_NAME,
+    );
+    check_optional_columns(
+        &mut errors,
+        &[
+            (
+                "contact_name",
+                contact_name.as_deref(),
+                limits::CONTACT_NAME,
+            ),
+            (
+                "contact_title",
+                contact_title.as_deref(),
+                limits::CONTACT_TITLE,
+            ),
+            ("address", address.as_deref(), limits::ADDRESS),
+            ("city", city.as_deref(), limits::CITY),
+            ("region", region.as_deref(), limits::REGION),
+            ("postal_code", postal_code.as_deref(), limits::POSTAL_CODE),
+            ("country", country.as_deref(), limits::COUNTRY),
+            ("phone", phone.as_deref(), limits::PHONE),
+            ("fax", fax.as_deref(), limits::FAX),
+        ],
+    );
+    errors.finish()?;
+    // Both are present: finish() refused the request otherwise.
+    let customer = Customer {
+        customer_id: id.unwrap_or_default(),
+        company_name: company_name.unwrap_or_default(),
+        contact_name,
+        contact_title,
+        address,
+        city,
+        region,
+        postal_code,
+        country,
+        phone,
+        fax,
+    };
+    db::insert(&pool, &customer).await.map_err(|e| {
+        let err = service_error(e);
+        if err.status() == 409 {
+            ServiceError::conflict(format!(
+                "a customer with id `{}` already exists",
+                customer.customer_id
+            ))
+            .with_details(err.details.unwrap_or_default())
+        } else {
+            err
+        }
+    })
+}
+
+async fn update(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<UpdateCustomer>,
+) -> Result<Customer, ServiceError> {
+    let CustomerPatch {
+        company_name,
+        contact_name,
+        contact_title,
+        address,
+        city,
+        region,
+        postal_code,
+        country,
+        phone,
+        fax,
+    } = req.body;
+    let mut errors = Errors::default();
+    let mut changes = Vec::new();
+    match company_name {
+        None => {}
+        Some(None) => errors.add("company_name", "must not be null"),
+        Some(Some(name)) => {
+            errors.required_text("company_name", Some(&name), limits::COMPANY_NAME);
+            changes.push(("company_name", Some(name)));
+        }
+    }
+    let nullable = [
+        ("contact_name", contact_name, limits::CONTACT_NAME),
+        ("contact_title", contact_title, limits::CONTACT_TITLE),
+        ("address", address, limits::ADDRESS),
+        ("city", city, limits::CITY),
+        ("region", region, limits::REGION),
+        ("postal_code", postal_code, limits::POSTAL_CODE),
+        ("country", country, limits::COUNTRY),
+        ("phone", phone, limits::PHONE),
+        ("fax", fax, limits::FAX),
+    ];
+    for (column, value, max) in nullable {
+        if let Some(value) = value {
+            errors.text(column, value.as_deref(), max);
+            changes.push((column, value));
+        }
+    }
+    errors.finish()?;
+    let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
+    db::update(&pool, &id, changes)
+        .await
+        .map_err(service_error)?
+        .ok_or_else(|| not_found(&id))
+}
+
+async fn delete(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<DeleteCustomer>,
+) -> Result<(), ServiceError> {
+    let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
+    if db::delete(&pool, &id).await.map_err(service_error)? {
+        Ok(())
+    } else {
+        Err(not_found(&id))
+    }
+}

@@ -1,0 +1,160 @@
+//! Create → get → update → delete, conflicts, missing rows and literal storage of hostile text.
+
+use contract::Envelope;
+use contract::customers::{
+    CreateCustomer, CustomerIdParams, CustomerPatch, DeleteCustomer, GetCustomer, ListCustomers,
+    ListCustomersQuery, NewCustomer, UpdateCustomer,
+};
+
+use crate::support::Env;
+
+fn new_customer(id: &str, name: &str) -> NewCustomer {
+    NewCustomer {
+        customer_id: Some(id.into()),
+        company_name: Some(name.into()),
+        city: Some("Oslo".into()),
+        country: Some("Norway".into()),
+        ..NewCustomer::default()
+    }
+}
+
+#[tokio::test]
+async fn round_trip_conflict_and_missing() {
+    let env = Env::start().await;
+    let created = env
+        .call::<CreateCustomer>(Envelope::body(new_customer("newco", "New Co")))
+        .await
+        .unwrap();
+    assert_eq!(created.customer_id, "NEWCO", "ids are stored upper-cased");
+    assert_eq!(created.city.as_deref(), Some("Oslo"));
+    assert_eq!(created.fax, None);
+
+    let got = env
+        .call::<GetCustomer>(Envelope::params(CustomerIdParams::new("NEWCO")))
+        .await
+        .unwrap();
+    assert_eq!(got, created);
+
+    // Duplicate id (in either case) → 409.
+    let err = env
+        .call::<CreateCustomer>(Envelope::body(new_customer("NEWCO", "Again")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 409, "{err:?}");
+    let err = env
+        .call::<CreateCustomer>(Envelope::body(new_customer("ALFKI", "Again")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 409, "{err:?}");
+
+    // Partial update: absent fields stay, null clears, values set.
+    let patch = CustomerPatch {
+        company_name: Some(Some("New Co AS".into())),
+        city: Some(None),
+        phone: Some(Some("+47 1234".into())),
+        ..CustomerPatch::default()
+    };
+    let updated = env
+        .call::<UpdateCustomer>(Envelope::new(
+            CustomerIdParams::new("newco"),
+            contract::Empty {},
+            patch,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(updated.company_name, "New Co AS");
+    assert_eq!(updated.city, None);
+    assert_eq!(updated.country.as_deref(), Some("Norway"));
+    assert_eq!(updated.phone.as_deref(), Some("+47 1234"));
+    let got = env
+        .call::<GetCustomer>(Envelope::params(CustomerIdParams::new("NEWCO")))
+        .await
+        .unwrap();
+    assert_eq!(got, updated);
+    // An empty patch changes nothing.
+    let same = env
+        .call::<UpdateCustomer>(Envelope::new(
+            CustomerIdParams::new("NEWCO"),
+            contract::Empty {},
+            CustomerPatch::default(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(same, updated);
+
+    // Delete needs admin; then the row is gone and a second delete is 404.
+    let params = || Envelope::params(CustomerIdParams::new("NEWCO"));
+    let err = env.call::<DeleteCustomer>(params()).await.unwrap_err();
+    assert_eq!(err.status(), 403);
+    let err = env
+        .call_as::<DeleteCustomer>(None, params())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 401);
+    env.admin::<DeleteCustomer>(params()).await.unwrap();
+    for err in [
+        env.call::<GetCustomer>(params()).await.unwrap_err(),
+        env.admin::<DeleteCustomer>(params()).await.unwrap_err(),
+        env.call::<UpdateCustomer>(Envelope::new(
+            CustomerIdParams::new("NEWCO"),
+            contract::Empty {},
+            CustomerPatch::default(),
+        ))
+        .await
+        .unwrap_err(),
+        // An id that cannot exist is 404 too, without touching the database.
+        env.call::<GetCustomer>(Envelope::params(CustomerIdParams::new("x' OR '1'='1")))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.status(), 404, "{err:?}");
+    }
+    let list = env
+        .call::<ListCustomers>(Envelope::query(ListCustomersQuery::default()))
+        .await
+        .unwrap();
+    assert_eq!(list.total, 91);
+}
+
+#[tokio::test]
+async fn hostile_text_is_stored_and_returned_literally() {
+    let env = Env::start().await;
+    let evil = "Robert'); DROP TABLE customers;--";
+    let mut body = new_customer("BOBBY", evil);
+    body.contact_name = Some("%_\\' OR 1=1 --".into());
+    body.region = Some("😀 Ünïcødé".into());
+    let created = env
+        .call::<CreateCustomer>(Envelope::body(body))
+        .await
+        .unwrap();
+    assert_eq!(created.company_name, evil);
+    let got = env
+        .call::<GetCustomer>(Envelope::params(CustomerIdParams::new("BOBBY")))
+        .await
+        .unwrap();
+    assert_eq!(got.company_name, evil);
+    assert_eq!(got.contact_name.as_deref(), Some("%_\\' OR 1=1 --"));
+    assert_eq!(got.region.as_deref(), Some("😀 Ünïcødé"));
+    // Searching for the hostile text finds exactly that row.
+    let hits = env
+        .call::<ListCustomers>(Envelope::query(ListCustomersQuery {
+            q: Some("'); DROP".into()),
+            ..ListCustomersQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(hits.total, 1);
+    let hits = env
+        .call::<ListCustomers>(Envelope::query(ListCustomersQuery {
+            q: Some("%_\\".into()),
+            ..ListCustomersQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(hits.total, 1);
+    let all = env
+        .call::<ListCustomers>(Envelope::query(ListCustomersQuery::default()))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 92, "the table is intact");
+}

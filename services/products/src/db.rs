@@ -1,0 +1,363 @@
+//! The products SQL. Every value travels as a bind parameter; the only SQL text chosen at run
+//! time is a column name picked from a fixed list by [`ProductSort`] or by the handler.
+
+use contract::page::{PageSpec, Sort};
+use contract::products::{Category, Price, Product, ProductSort, Supplier};
+use rust_decimal::Decimal;
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+/// The product columns with the category and supplier names, selected from `p` (products or
+/// a CTE over it) joined to `c` and `s`. A macro so statements stay `&'static str`.
+macro_rules! product_select {
+    ($from:literal) => {
+        concat!(
+            "SELECT p.product_id, p.product_name, p.supplier_id, s.company_name AS supplier_name, \
+             p.category_id, c.category_name, p.quantity_per_unit, p.unit_price, \
+             p.units_in_stock, p.units_on_order, p.reorder_level, p.discontinued FROM ",
+            $from,
+            " p LEFT JOIN categories c ON c.category_id = p.category_id \
+             LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id"
+        )
+    };
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    product_id: i16,
+    product_name: String,
+    supplier_id: Option<i16>,
+    supplier_name: Option<String>,
+    category_id: Option<i16>,
+    category_name: Option<String>,
+    quantity_per_unit: Option<String>,
+    unit_price: Option<Decimal>,
+    units_in_stock: Option<i16>,
+    units_on_order: Option<i16>,
+    reorder_level: Option<i16>,
+    discontinued: bool,
+}
+
+/// Formats a stored price with exactly two decimals.
+fn price(d: Decimal) -> Price {
+    format!("{:.2}", d.round_dp(2))
+        .parse()
+        .expect("a formatted decimal is a valid price")
+}
+
+impl From<Row> for Product {
+    fn from(r: Row) -> Self {
+        Self {
+            product_id: r.product_id,
+            product_name: r.product_name,
+            supplier_id: r.supplier_id,
+            supplier_name: r.supplier_name,
+            category_id: r.category_id,
+            category_name: r.category_name,
+            quantity_per_unit: r.quantity_per_unit,
+            unit_price: r.unit_price.map(price),
+            units_in_stock: r.units_in_stock,
+            units_on_order: r.units_on_order,
+            reorder_level: r.reorder_level,
+            discontinued: r.discontinued,
+        }
+    }
+}
+
+/// The filters of a list, already validated.
+#[derive(Debug, Default)]
+pub struct Filter<'a> {
+    /// Substring of the name.
+    pub q: Option<&'a str>,
+    /// Category id.
+    pub category_id: Option<i64>,
+    /// Supplier id.
+    pub supplier_id: Option<i64>,
+    /// Discontinued or not.
+    pub discontinued: Option<bool>,
+    /// Lowest price.
+    pub min_price: Option<Decimal>,
+    /// Highest price.
+    pub max_price: Option<Decimal>,
+    /// With stock (`true`) or without (`false`).
+    pub in_stock: Option<bool>,
+}
+
+/// `%text%` for ILIKE with the pattern characters of `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, f: &Filter<'_>) {
+    query.push(" WHERE TRUE");
+    if let Some(q) = f.q {
+        query
+            .push(" AND p.product_name ILIKE ")
+            .push_bind(contains_pattern(q));
+    }
+    if let Some(id) = f.category_id {
+        query.push(" AND p.category_id = ").push_bind(id);
+    }
+    if let Some(id) = f.supplier_id {
+        query.push(" AND p.supplier_id = ").push_bind(id);
+    }
+    if let Some(discontinued) = f.discontinued {
+        query.push(" AND p.discontinued = ").push_bind(discontinued);
+    }
+    if let Some(min) = f.min_price {
+        query.push(" AND p.unit_price >= ").push_bind(min);
+    }
+    if let Some(max) = f.max_price {
+        query.push(" AND p.unit_price <= ").push_bind(max);
+    }
+    match f.in_stock {
+        Some(true) => query.push(" AND p.units_in_stock > 0"),
+        Some(false) => query.push(" AND coalesce(p.units_in_stock, 0) = 0"),
+        None => query,
+    };
+}
+
+fn sort_column(key: ProductSort) -> &'static str {
+    match key {
+        ProductSort::ProductId => "p.product_id",
+        ProductSort::ProductName => "p.product_name",
+        ProductSort::UnitPrice => "p.unit_price",
+        ProductSort::UnitsInStock => "p.units_in_stock",
+        ProductSort::CategoryId => "p.category_id",
+        ProductSort::SupplierId => "p.supplier_id",
+    }
+}
+
+fn count_of(total: i64) -> u64 {
+    u64::try_from(total).unwrap_or_default()
+}
+
+fn offset(page: PageSpec) -> i64 {
+    i64::try_from(page.offset()).unwrap_or(i64::MAX)
+}
+
+/// One page of products and the number matching the filter.
+pub async fn list(
+    pool: &PgPool,
+    filter: &Filter<'_>,
+    sort: Sort<ProductSort>,
+    page: PageSpec,
+) -> Result<(Vec<Product>, u64), sqlx::Error> {
+    let mut count = QueryBuilder::new("SELECT count(*) FROM products p");
+    push_filter(&mut count, filter);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+
+    let mut query = QueryBuilder::new(product_select!("products"));
+    push_filter(&mut query, filter);
+    let direction = if sort.descending { "DESC" } else { "ASC" };
+    query.push(format_args!(
+        " ORDER BY {} {direction}",
+        sort_column(sort.key)
+    ));
+    // The primary key breaks ties, so pages never overlap or skip rows.
+    if sort.key != ProductSort::ProductId {
+        query.push(", p.product_id ASC");
+    }
+    query
+        .push(" LIMIT ")
+        .push_bind(i64::from(page.limit))
+        .push(" OFFSET ")
+        .push_bind(offset(page));
+    let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
+    Ok((
+        rows.into_iter().map(Product::from).collect(),
+        count_of(total),
+    ))
+}
+
+/// The product with `id`, if any.
+pub async fn get(pool: &PgPool, id: i16) -> Result<Option<Product>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(concat!(
+        product_select!("products"),
+        " WHERE p.product_id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Product::from))
+}
+
+/// A validated new product.
+#[derive(Debug)]
+pub struct NewRow {
+    pub product_name: String,
+    pub supplier_id: Option<i16>,
+    pub category_id: Option<i16>,
+    pub quantity_per_unit: Option<String>,
+    pub unit_price: Option<Decimal>,
+    pub units_in_stock: Option<i16>,
+    pub units_on_order: Option<i16>,
+    pub reorder_level: Option<i16>,
+    pub discontinued: bool,
+}
+
+/// Inserts `p` (the id comes from the identity) and returns it with its names.
+pub async fn insert(pool: &PgPool, p: NewRow) -> Result<Product, sqlx::Error> {
+    let row: Row = sqlx::query_as(concat!(
+        "WITH inserted AS (INSERT INTO products (product_name, supplier_id, category_id, \
+         quantity_per_unit, unit_price, units_in_stock, units_on_order, reorder_level, \
+         discontinued) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *) ",
+        product_select!("inserted")
+    ))
+    .bind(p.product_name)
+    .bind(p.supplier_id)
+    .bind(p.category_id)
+    .bind(p.quantity_per_unit)
+    .bind(p.unit_price)
+    .bind(p.units_in_stock)
+    .bind(p.units_on_order)
+    .bind(p.reorder_level)
+    .bind(p.discontinued)
+    .fetch_one(pool)
+    .await?;
+    Ok(row.into())
+}
+
+/// A new value for one column.
+#[derive(Debug)]
+pub enum Value {
+    /// Text or NULL.
+    Text(Option<String>),
+    /// A smallint or NULL.
+    Small(Option<i16>),
+    /// A price or NULL.
+    Money(Option<Decimal>),
+    /// A flag.
+    Flag(bool),
+}
+
+/// Sets `changes` on product `id` in one statement and returns the updated product, or
+/// `None` when there is no such product. Column names come from the handler's fixed list.
+pub async fn update(
+    pool: &PgPool,
+    id: i16,
+    changes: Vec<(&'static str, Value)>,
+) -> Result<Option<Product>, sqlx::Error> {
+    if changes.is_empty() {
+        return get(pool, id).await;
+    }
+    let mut query = QueryBuilder::<Postgres>::new("WITH updated AS (UPDATE products SET ");
+    let mut set = query.separated(", ");
+    for (column, value) in changes {
+        set.push(column).push_unseparated(" = ");
+        match value {
+            Value::Text(v) => set.push_bind_unseparated(v),
+            Value::Small(v) => set.push_bind_unseparated(v),
+            Value::Money(v) => set.push_bind_unseparated(v),
+            Value::Flag(v) => set.push_bind_unseparated(v),
+        };
+    }
+    query
+        .push(" WHERE product_id = ")
+        .push_bind(id)
+        .push(" RETURNING *) ")
+        .push(product_select!("updated"));
+    let row: Option<Row> = query.build_query_as().fetch_optional(pool).await?;
+    Ok(row.map(Product::from))
+}
+
+/// Deletes product `id`; whether it existed.
+pub async fn delete(pool: &PgPool, id: i16) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM products WHERE product_id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CategoryRow {
+    category_id: i16,
+    category_name: String,
+    description: Option<String>,
+}
+
+/// One page of categories by id, and their number.
+pub async fn categories(
+    pool: &PgPool,
+    page: PageSpec,
+) -> Result<(Vec<Category>, u64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM categories")
+        .fetch_one(pool)
+        .await?;
+    let rows: Vec<CategoryRow> = sqlx::query_as(
+        "SELECT category_id, category_name, description FROM categories \
+         ORDER BY category_id LIMIT $1 OFFSET $2",
+    )
+    .bind(i64::from(page.limit))
+    .bind(offset(page))
+    .fetch_all(pool)
+    .await?;
+    let data = rows
+        .into_iter()
+        .map(|r| Category {
+            category_id: r.category_id,
+            category_name: r.category_name,
+            description: r.description,
+        })
+        .collect();
+    Ok((data, count_of(total)))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct SupplierRow {
+    supplier_id: i16,
+    company_name: String,
+    contact_name: Option<String>,
+    contact_title: Option<String>,
+    address: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    phone: Option<String>,
+    fax: Option<String>,
+    homepage: Option<String>,
+}
+
+/// One page of suppliers by id, and their number.
+pub async fn suppliers(pool: &PgPool, page: PageSpec) -> Result<(Vec<Supplier>, u64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM suppliers")
+        .fetch_one(pool)
+        .await?;
+    let rows: Vec<SupplierRow> = sqlx::query_as(
+        "SELECT supplier_id, company_name, contact_name, contact_title, address, city, region, \
+         postal_code, country, phone, fax, homepage FROM suppliers \
+         ORDER BY supplier_id LIMIT $1 OFFSET $2",
+    )
+    .bind(i64::from(page.limit))
+    .bind(offset(page))
+    .fetch_all(pool)
+    .await?;
+    let data = rows
+        .into_iter()
+        .map(|r| Supplier {
+            supplier_id: r.supplier_id,
+            company_name: r.company_name,
+            contact_name: r.contact_name,
+            contact_title: r.contact_title,
+            address: r.address,
+            city: r.city,
+            region: r.region,
+            postal_code: r.postal_code,
+            country: r.country,
+            phone: r.phone,
+            fax: r.fax,
+            homepage: r.homepage,
+        })
+        .collect();
+    Ok((data, count_of(total)))
+}

@@ -1,0 +1,254 @@
+//! One handler per operation. The runtime has already enforced the operation's declared auth
+//! level on the caller (the gateway does too; services do not trust that every NATS client is
+//! the gateway); each handler validates its input into 422 field errors, then runs one SQL statement.
+
+use std::str::FromStr;
+
+use contract::page::{Page, PageQuery, PageSpec, Sort};
+use contract::products::{
+    Category, CreateProduct, DeleteProduct, GetProduct, ListCategories, ListProducts,
+    ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
+};
+use contract::{RequestOf, ServiceError};
+use runtime::pg::service_error;
+use runtime::{RequestContext, ServiceBuilder};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use crate::db::{self, Value};
+use crate::validate::{self, Errors, MAX_FILTER_CHARS};
+
+/// The service with every endpoint, over `pool`.
+pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
+    ServiceBuilder::new(
+        crate::SERVICE,
+        env!("CARGO_PKG_VERSION"),
+        "Northwind products, categories and suppliers",
+        pool,
+    )
+    .endpoint::<ListProducts, _>(list)
+    .endpoint::<GetProduct, _>(get)
+    .endpoint::<CreateProduct, _>(create)
+    .endpoint::<UpdateProduct, _>(update)
+    .endpoint::<DeleteProduct, _>(delete)
+    .endpoint::<ListCategories, _>(categories)
+    .endpoint::<ListSuppliers, _>(suppliers)
+}
+
+/// The product id of the path: 400 when missing, 404 when no product can have it.
+fn product_id(id: Option<i64>) -> Result<i16, ServiceError> {
+    let id = id.ok_or_else(|| ServiceError::bad_request("the product id is missing"))?;
+    i16::try_from(id).map_err(|_| not_found(id))
+}
+
+fn not_found(id: impl std::fmt::Display) -> ServiceError {
+    ServiceError::not_found(format!("no product with id {id}"))
+}
+
+fn page_spec(query: PageQuery, errors: &mut Errors) -> Result<PageSpec, Vec<contract::FieldError>> {
+    let page = query.resolve();
+    if let Err(page_errors) = &page {
+        errors.0.extend(page_errors.iter().cloned());
+    }
+    page
+}
+
+async fn list(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<ListProducts>,
+) -> Result<Page<Product>, ServiceError> {
+    let query = req.query;
+    let mut errors = Errors::default();
+    errors.text("q", query.q.as_deref(), MAX_FILTER_CHARS);
+    // A filter value is any decimal; only its syntax matters (checked when decoding).
+    let bound = |p: &Option<contract::products::Price>| {
+        p.as_ref().and_then(|p| Decimal::from_str(p.as_str()).ok())
+    };
+    for (field, value) in [
+        ("min_price", &query.min_price),
+        ("max_price", &query.max_price),
+    ] {
+        if value.is_some() && bound(value).is_none() {
+            errors.add(field, "is out of range");
+        }
+    }
+    let default_sort = Sort {
+        key: ProductSort::ProductId,
+        descending: false,
+    };
+    let sort = match query.sort.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => default_sort,
+        Some(sort) => Sort::parse(sort).unwrap_or_else(|e| {
+            errors.0.push(e);
+            default_sort
+        }),
+    };
+    let page = page_spec(
+        PageQuery {
+            page: query.page,
+            limit: query.limit,
+        },
+        &mut errors,
+    );
+    errors.finish()?;
+    let page = page.map_err(ServiceError::validation)?;
+    let filter = db::Filter {
+        q: query.q.as_deref().filter(|q| !q.is_empty()),
+        category_id: query.category_id,
+        supplier_id: query.supplier_id,
+        discontinued: query.discontinued,
+        min_price: bound(&query.min_price),
+        max_price: bound(&query.max_price),
+        in_stock: query.in_stock,
+    };
+    let (rows, total) = db::list(&pool, &filter, sort, page)
+        .await
+        .map_err(service_error)?;
+    Ok(Page::new(rows, page, total))
+}
+
+async fn get(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<GetProduct>,
+) -> Result<Product, ServiceError> {
+    let id = product_id(req.params.id)?;
+    db::get(&pool, id)
+        .await
+        .map_err(service_error)?
+        .ok_or_else(|| not_found(id))
+}
+
+async fn create(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<CreateProduct>,
+) -> Result<Product, ServiceError> {
+    let body: NewProduct = req.body;
+    let mut errors = Errors::default();
+    errors.required_text(
+        "product_name",
+        body.product_name.as_deref(),
+        limits::PRODUCT_NAME,
+    );
+    errors.text(
+        "quantity_per_unit",
+        body.quantity_per_unit.as_deref(),
+        limits::QUANTITY_PER_UNIT,
+    );
+    let row = db::NewRow {
+        supplier_id: validate::id(&mut errors, "supplier_id", body.supplier_id),
+        category_id: validate::id(&mut errors, "category_id", body.category_id),
+        unit_price: validate::price(&mut errors, "unit_price", body.unit_price.as_ref()),
+        units_in_stock: validate::small(&mut errors, "units_in_stock", body.units_in_stock),
+        units_on_order: validate::small(&mut errors, "units_on_order", body.units_on_order),
+        reorder_level: validate::small(&mut errors, "reorder_level", body.reorder_level),
+        discontinued: body.discontinued.unwrap_or(false),
+        quantity_per_unit: body.quantity_per_unit,
+        product_name: body.product_name.unwrap_or_default(),
+    };
+    errors.finish()?;
+    // A category or supplier that does not exist is a foreign-key violation: 422 on its field.
+    db::insert(&pool, row).await.map_err(service_error)
+}
+
+async fn update(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<UpdateProduct>,
+) -> Result<Product, ServiceError> {
+    let ProductPatch {
+        product_name,
+        supplier_id,
+        category_id,
+        quantity_per_unit,
+        unit_price,
+        units_in_stock,
+        units_on_order,
+        reorder_level,
+        discontinued,
+    } = req.body;
+    let mut errors = Errors::default();
+    let mut changes = Vec::new();
+    match product_name {
+        None => {}
+        Some(None) => errors.add("product_name", "must not be null"),
+        Some(Some(name)) => {
+            errors.required_text("product_name", Some(&name), limits::PRODUCT_NAME);
+            changes.push(("product_name", Value::Text(Some(name))));
+        }
+    }
+    if let Some(quantity) = quantity_per_unit {
+        errors.text(
+            "quantity_per_unit",
+            quantity.as_deref(),
+            limits::QUANTITY_PER_UNIT,
+        );
+        changes.push(("quantity_per_unit", Value::Text(quantity)));
+    }
+    for (column, value) in [("supplier_id", supplier_id), ("category_id", category_id)] {
+        if let Some(value) = value {
+            let id = validate::id(&mut errors, column, value);
+            changes.push((column, Value::Small(id)));
+        }
+    }
+    for (column, value) in [
+        ("units_in_stock", units_in_stock),
+        ("units_on_order", units_on_order),
+        ("reorder_level", reorder_level),
+    ] {
+        if let Some(value) = value {
+            let small = validate::small(&mut errors, column, value);
+            changes.push((column, Value::Small(small)));
+        }
+    }
+    if let Some(price) = unit_price {
+        let price = validate::price(&mut errors, "unit_price", price.as_ref());
+        changes.push(("unit_price", Value::Money(price)));
+    }
+    match discontinued {
+        None => {}
+        Some(None) => errors.add("discontinued", "must not be null"),
+        Some(Some(flag)) => changes.push(("discontinued", Value::Flag(flag))),
+    }
+    errors.finish()?;
+    let id = product_id(req.params.id)?;
+    db::update(&pool, id, changes)
+        .await
+        .map_err(service_error)?
+        .ok_or_else(|| not_found(id))
+}
+
+async fn delete(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<DeleteProduct>,
+) -> Result<(), ServiceError> {
+    let id = product_id(req.params.id)?;
+    if db::delete(&pool, id).await.map_err(service_error)? {
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
+}
+
+async fn categories(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<ListCategories>,
+) -> Result<Page<Category>, ServiceError> {
+    let page = req.query.resolve().map_err(ServiceError::validation)?;
+    let (rows, total) = db::categories(&pool, page).await.map_err(service_error)?;
+    Ok(Page::new(rows, page, total))
+}
+
+async fn suppliers(
+    pool: PgPool,
+    _: RequestContext,
+    req: RequestOf<ListSuppliers>,
+) -> Result<Page<Supplier>, ServiceError> {
+    let page = req.query.resolve().map_err(ServiceError::validation)?;
+    let (rows, total) = db::suppliers(&pool, page).await.map_err(service_error)?;
+    Ok(Page::new(rows, page, total))
+}

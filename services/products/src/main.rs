@@ -1,0 +1,49 @@
+//! The `products` binary: parses the configuration and runs [`products::run`].
+
+use anyhow::Context;
+use clap::Parser;
+use runtime::config::CommonArgs;
+use runtime::pg::PgArgs;
+
+/// natstack products service (Northwind products over NATS, PostgreSQL).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    database: PgArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _telemetry = runtime::telemetry::init(products::SERVICE, &args.common.telemetry)
+        .context("cannot set up telemetry")?;
+    let listener = tokio::net::TcpListener::bind(args.common.health.health_addr)
+        .await
+        .with_context(|| format!("cannot bind HEALTH_ADDR {}", args.common.health.health_addr))?;
+    let config = products::Config {
+        nats: args.common.nats,
+        database: args.database,
+    };
+    products::run(config, listener, runtime::shutdown::signal())
+        .await
+        .context("products service failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn arguments_parse_with_defaults() {
+        Args::command().debug_assert();
+        let args =
+            Args::try_parse_from(["products", "--database-url", "postgres://db/products"]).unwrap();
+        assert_eq!(args.database.database_max_connections, 10);
+        assert_eq!(args.database.database_url, "postgres://db/products");
+    }
+}

@@ -1,0 +1,121 @@
+//! Input rules, checked before any SQL runs so the client gets every problem at once, as 422
+//! field errors. The database constraints stay as a backstop.
+
+use contract::FieldError;
+use std::str::FromStr;
+
+use contract::products::{Price, limits};
+use rust_decimal::Decimal;
+
+/// Longest search or filter value accepted in a list query.
+pub const MAX_FILTER_CHARS: usize = 100;
+
+/// Collects field errors.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<FieldError>);
+
+impl Errors {
+    /// Records a problem with `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// Checks a text value: at most `max` characters and no NUL (PostgreSQL text cannot hold
+    /// one, and it would otherwise surface as a database error).
+    pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        let Some(value) = value else { return };
+        if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        } else if value.contains('\0') {
+            self.add(field, "must not contain NUL characters");
+        }
+    }
+
+    /// Checks a required, non-blank text value.
+    pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        match value {
+            None => self.add(field, "is required"),
+            Some(v) if v.trim().is_empty() => self.add(field, "must not be blank"),
+            Some(v) => self.text(field, Some(v), max),
+        }
+    }
+
+    /// `Ok` when nothing was recorded, else the 422.
+    pub fn finish(self) -> Result<(), contract::ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(contract::ServiceError::validation(self.0))
+        }
+    }
+}
+
+/// Checks an optional integer against `0..=smallint::MAX` and narrows it.
+pub fn small(errors: &mut Errors, field: &str, value: Option<i64>) -> Option<i16> {
+    let value = value?;
+    match i16::try_from(value) {
+        Ok(v) if v >= 0 => Some(v),
+        _ => {
+            errors.add(field, format!("must be between 0 and {}", i16::MAX));
+            None
+        }
+    }
+}
+
+/// Checks an optional id against `1..=smallint::MAX` and narrows it.
+pub fn id(errors: &mut Errors, field: &str, value: Option<i64>) -> Option<i16> {
+    let value = value?;
+    match i16::try_from(value) {
+        Ok(v) if v >= 1 => Some(v),
+        _ => {
+            errors.add(field, format!("must be an id between 1 and {}", i16::MAX));
+            None
+        }
+    }
+}
+
+/// Checks a price: a plain decimal, not negative, at most two decimals and at most
+/// 99999999.99 (`numeric(10,2)`).
+pub fn price(errors: &mut Errors, field: &str, value: Option<&Price>) -> Option<Decimal> {
+    let value = value?;
+    let max = Decimal::from_str(limits::PRICE_MAX).expect("a valid constant");
+    match Decimal::from_str(value.as_str()) {
+        Ok(d) if d.is_sign_negative() && !d.is_zero() => errors.add(field, "must not be negative"),
+        Ok(d) if d.normalize().scale() > limits::PRICE_SCALE => {
+            errors.add(field, "must have at most 2 decimal places");
+        }
+        Ok(d) if d > max => errors.add(field, format!("must be at most {max}")),
+        Ok(d) => return Some(d),
+        Err(_) => errors.add(field, "must be a decimal amount like 18.00"),
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_range_checked() {
+        let mut errors = Errors::default();
+        assert_eq!(
+            small(&mut errors, "units_in_stock", Some(32767)),
+            Some(32767)
+        );
+        assert_eq!(small(&mut errors, "units_in_stock", Some(32768)), None);
+        assert_eq!(small(&mut errors, "units_in_stock", Some(-1)), None);
+        assert_eq!(id(&mut errors, "category_id", Some(0)), None);
+        let p = |s: &str| s.parse::<Price>().unwrap();
+        assert_eq!(
+            price(&mut errors, "unit_price", Some(&p("18.500"))),
+            Some(Decimal::new(18500, 3))
+        );
+        assert_eq!(price(&mut errors, "unit_price", Some(&p("18.005"))), None);
+        assert_eq!(price(&mut errors, "unit_price", Some(&p("-1"))), None);
+        assert_eq!(
+            price(&mut errors, "unit_price", Some(&p("100000000"))),
+            None
+        );
+        assert_eq!(errors.0.len(), 6, "{:?}", errors.0);
+    }
+}

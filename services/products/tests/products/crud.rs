@@ -1,0 +1,164 @@
+//! Create → get → update → delete, missing rows and literal storage of hostile text.
+
+use contract::products::{
+    CreateProduct, DeleteProduct, GetProduct, ListProducts, ListProductsQuery, NewProduct,
+    ProductIdParams, ProductPatch, UpdateProduct,
+};
+use contract::{Empty, Envelope};
+
+use crate::support::{Env, assert_invalid};
+
+fn widget(name: &str) -> NewProduct {
+    NewProduct {
+        product_name: Some(name.into()),
+        category_id: Some(2),
+        supplier_id: Some(1),
+        unit_price: Some("0.15".parse().unwrap()),
+        units_in_stock: Some(5),
+        ..NewProduct::default()
+    }
+}
+
+#[tokio::test]
+async fn round_trip_and_missing() {
+    let env = Env::start().await;
+    let created = env
+        .call::<CreateProduct>(Envelope::body(widget("Widget")))
+        .await
+        .unwrap();
+    assert_eq!(
+        created.product_id, 78,
+        "the identity continues after the seed"
+    );
+    assert_eq!(created.unit_price.as_ref().unwrap().as_str(), "0.15");
+    assert_eq!(created.category_name.as_deref(), Some("Condiments"));
+    assert_eq!(created.supplier_name.as_deref(), Some("Exotic Liquids"));
+    assert!(!created.discontinued);
+    let id = || ProductIdParams::new(78);
+    assert_eq!(
+        env.call::<GetProduct>(Envelope::params(id()))
+            .await
+            .unwrap(),
+        created
+    );
+
+    let patch = ProductPatch {
+        unit_price: Some(Some("19.99".parse().unwrap())),
+        category_id: Some(None),
+        discontinued: Some(Some(true)),
+        units_in_stock: Some(Some(0)),
+        ..ProductPatch::default()
+    };
+    let updated = env
+        .call::<UpdateProduct>(Envelope::new(id(), Empty {}, patch))
+        .await
+        .unwrap();
+    assert_eq!(updated.unit_price.as_ref().unwrap().as_str(), "19.99");
+    assert_eq!(
+        (updated.category_id, updated.category_name.as_deref()),
+        (None, None)
+    );
+    assert_eq!(updated.supplier_id, Some(1), "absent fields stay");
+    assert!(updated.discontinued);
+    assert_eq!(
+        env.call::<GetProduct>(Envelope::params(id()))
+            .await
+            .unwrap(),
+        updated
+    );
+    // A price as a JSON number is read as the decimal it spells.
+    let raw: serde_json::Value = {
+        let reply = env
+            .caller
+            .request(
+                "products.update",
+                br#"{"params":{"id":"78"},"body":{"unit_price":0.1}}"#
+                    .to_vec()
+                    .into(),
+                runtime::CallOptions::default()
+                    .header(contract::headers::USER_ID, "u")
+                    .header(contract::headers::ROLES, "user"),
+            )
+            .await
+            .unwrap();
+        serde_json::from_slice(&reply.payload).unwrap()
+    };
+    assert_eq!(raw["unit_price"], "0.10");
+
+    // A missing category → 422 on the field, not a 500.
+    let bad = ProductPatch {
+        category_id: Some(Some(999)),
+        ..ProductPatch::default()
+    };
+    assert_invalid(
+        env.call::<UpdateProduct>(Envelope::new(id(), Empty {}, bad))
+            .await,
+        "category_id",
+    );
+
+    let err = env
+        .call::<DeleteProduct>(Envelope::params(id()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 403);
+    env.admin::<DeleteProduct>(Envelope::params(id()))
+        .await
+        .unwrap();
+    for err in [
+        env.call::<GetProduct>(Envelope::params(id()))
+            .await
+            .unwrap_err(),
+        env.admin::<DeleteProduct>(Envelope::params(id()))
+            .await
+            .unwrap_err(),
+        env.call::<UpdateProduct>(Envelope::new(id(), Empty {}, ProductPatch::default()))
+            .await
+            .unwrap_err(),
+        env.call::<GetProduct>(Envelope::params(ProductIdParams::new(99_999)))
+            .await
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.status(), 404, "{err:?}");
+    }
+    let err = env
+        .raw_error("products.get", r#"{"params":{"id":"abc"}}"#)
+        .await;
+    assert_eq!(err.status(), 400);
+    // Ids are never reused after a delete.
+    let next = env
+        .call::<CreateProduct>(Envelope::body(widget("Next")))
+        .await
+        .unwrap();
+    assert_eq!(next.product_id, 79);
+}
+
+#[tokio::test]
+async fn hostile_text_is_stored_and_returned_literally() {
+    let env = Env::start().await;
+    let evil = "x'); DROP TABLE products;--";
+    let created = env
+        .call::<CreateProduct>(Envelope::body(widget(evil)))
+        .await
+        .unwrap();
+    assert_eq!(created.product_name, evil);
+    let got = env
+        .call::<GetProduct>(Envelope::params(ProductIdParams::new(
+            created.product_id.into(),
+        )))
+        .await
+        .unwrap();
+    assert_eq!(got.product_name, evil);
+    let hits = env
+        .call::<ListProducts>(Envelope::query(ListProductsQuery {
+            q: Some("DROP TABLE".into()),
+            ..ListProductsQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(hits.total, 1);
+    let all = env
+        .call::<ListProducts>(Envelope::query(ListProductsQuery::default()))
+        .await
+        .unwrap();
+    assert_eq!(all.total, 78);
+}

@@ -1,0 +1,204 @@
+//! Each kind of bad input gets its own clear status: 422 with the field for invalid values,
+//! 400 for malformed requests, never a 500.
+
+use contract::products::{CreateProduct, NewProduct, ProductIdParams, ProductPatch, UpdateProduct};
+use contract::{Empty, Envelope};
+
+use crate::support::{Env, assert_invalid};
+
+fn valid() -> NewProduct {
+    NewProduct {
+        product_name: Some("Valid".into()),
+        ..NewProduct::default()
+    }
+}
+
+#[tokio::test]
+async fn invalid_values_are_422_with_the_field() {
+    let env = Env::start().await;
+    let create = |body: NewProduct| env.call::<CreateProduct>(Envelope::body(body));
+    let p = |s: &str| Some(s.parse().unwrap());
+    for (field, body) in [
+        (
+            "product_name",
+            NewProduct {
+                product_name: None,
+                ..valid()
+            },
+        ),
+        (
+            "product_name",
+            NewProduct {
+                product_name: Some(" ".into()),
+                ..valid()
+            },
+        ),
+        (
+            "product_name",
+            NewProduct {
+                product_name: Some("x".repeat(41)),
+                ..valid()
+            },
+        ),
+        (
+            "quantity_per_unit",
+            NewProduct {
+                quantity_per_unit: Some("x".repeat(21)),
+                ..valid()
+            },
+        ),
+        (
+            "units_in_stock",
+            NewProduct {
+                units_in_stock: Some(-1),
+                ..valid()
+            },
+        ),
+        (
+            "units_in_stock",
+            NewProduct {
+                units_in_stock: Some(32_768),
+                ..valid()
+            },
+        ),
+        (
+            "units_on_order",
+            NewProduct {
+                units_on_order: Some(-5),
+                ..valid()
+            },
+        ),
+        (
+            "reorder_level",
+            NewProduct {
+                reorder_level: Some(1 << 40),
+                ..valid()
+            },
+        ),
+        (
+            "unit_price",
+            NewProduct {
+                unit_price: p("-0.01"),
+                ..valid()
+            },
+        ),
+        (
+            "unit_price",
+            NewProduct {
+                unit_price: p("1.005"),
+                ..valid()
+            },
+        ),
+        (
+            "unit_price",
+            NewProduct {
+                unit_price: p("100000000.00"),
+                ..valid()
+            },
+        ),
+        (
+            "category_id",
+            NewProduct {
+                category_id: Some(0),
+                ..valid()
+            },
+        ),
+        (
+            "category_id",
+            NewProduct {
+                category_id: Some(99),
+                ..valid()
+            },
+        ),
+        (
+            "supplier_id",
+            NewProduct {
+                supplier_id: Some(30),
+                ..valid()
+            },
+        ),
+        (
+            "supplier_id",
+            NewProduct {
+                supplier_id: Some(70_000),
+                ..valid()
+            },
+        ),
+    ] {
+        assert_invalid(create(body).await, field);
+    }
+    // The boundaries themselves are fine.
+    let ok = create(NewProduct {
+        units_in_stock: Some(32_767),
+        unit_price: p("99999999.99"),
+        product_name: Some("é".repeat(40)),
+        ..valid()
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok.unit_price.unwrap().as_str(), "99999999.99");
+
+    let patch = |body: ProductPatch| {
+        env.call::<UpdateProduct>(Envelope::new(ProductIdParams::new(1), Empty {}, body))
+    };
+    assert_invalid(
+        patch(ProductPatch {
+            product_name: Some(None),
+            ..Default::default()
+        })
+        .await,
+        "product_name",
+    );
+    assert_invalid(
+        patch(ProductPatch {
+            discontinued: Some(None),
+            ..Default::default()
+        })
+        .await,
+        "discontinued",
+    );
+    assert_invalid(
+        patch(ProductPatch {
+            reorder_level: Some(Some(-1)),
+            ..Default::default()
+        })
+        .await,
+        "reorder_level",
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400() {
+    let env = Env::start().await;
+    for (subject, json) in [
+        (
+            "products.create",
+            r#"{"body":{"product_name":"X","colour":"red"}}"#,
+        ),
+        (
+            "products.create",
+            r#"{"body":{"product_name":"X","product_id":5}}"#,
+        ),
+        (
+            "products.create",
+            r#"{"body":{"product_name":"X","unit_price":"cheap"}}"#,
+        ),
+        (
+            "products.create",
+            r#"{"body":{"product_name":"X","units_in_stock":"many"}}"#,
+        ),
+        (
+            "products.create",
+            r#"{"body":{"product_name":"X","discontinued":1}}"#,
+        ),
+        ("products.create", r#"[1,2"#),
+        (
+            "products.update",
+            r#"{"params":{"id":"1"},"body":{"units_in_stock":1.5}}"#,
+        ),
+        ("products.update", r#"{"params":{},"body":{}}"#),
+    ] {
+        let err = env.raw_error(subject, json).await;
+        assert_eq!(err.status(), 400, "{subject} {json}: {err:?}");
+    }
+}

@@ -1,0 +1,354 @@
+//! PostgreSQL plumbing shared by the services that own a database (customers, products).
+//!
+//! - [`PgArgs`]: `DATABASE_URL` and `DATABASE_MAX_CONNECTIONS`, to flatten into a binary's args;
+//! - [`pool`]: a lazily connecting pool, so a service starts (not ready) before its database;
+//! - [`migrate`]: runs embedded migrations, retrying with backoff while the database is
+//!   unreachable, and failing at once on a real migration error (a modified migration);
+//! - [`ping`]: the readiness check;
+//! - [`run_service`]: the whole life of a database-backed service: health server, migrations
+//!   (retried while the database is down, not ready meanwhile), registration, serving,
+//!   draining;
+//! - [`service_error`]: maps a sqlx error to the reply a client may see: unique violation →
+//!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
+//!   an unreachable database → 503 "database unavailable", anything else → 500 with the cause
+//!   logged, never sent.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use contract::{FieldError, ServiceError};
+use sqlx::PgPool;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
+use tracing::{error, info, warn};
+
+use futures::FutureExt;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+use crate::config::NatsArgs;
+use crate::connect::{ConnectError, reconnect_delay};
+use crate::health::{self, Health};
+use crate::metrics::ServiceMetrics;
+use crate::serve::{ServeError, ServiceBuilder};
+
+/// How long a request waits for a pooled connection before it is answered 503. Short, so an
+/// outage turns into a prompt, clear error instead of a gateway timeout.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The message of every "database is down" reply.
+pub const UNAVAILABLE: &str = "database unavailable";
+
+/// How to reach the service's database.
+#[derive(Clone, clap::Args)]
+pub struct PgArgs {
+    /// PostgreSQL URL, e.g. `postgres://user:password@host:5432/customers`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Largest number of pooled connections.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    pub database_max_connections: u32,
+}
+
+impl PgArgs {
+    /// Arguments for `url` with the default pool size.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self {
+            database_url: url.into(),
+            database_max_connections: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for PgArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("PgArgs")
+            .field("database_url", &"<redacted>")
+            .field("database_max_connections", &self.database_max_connections)
+            .finish()
+    }
+}
+
+/// Why the database could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// `DATABASE_URL` is not a PostgreSQL URL.
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// A migration failed for a reason retrying cannot fix.
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] MigrateError),
+}
+
+/// A pool that connects on first use: creating it never touches the network, so a service
+/// can start while its database is down.
+pub fn pool(args: &PgArgs) -> Result<PgPool, PgError> {
+    let options = PgConnectOptions::from_str(&args.database_url).map_err(PgError::Url)?;
+    Ok(PgPoolOptions::new()
+        .max_connections(args.database_max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options))
+}
+
+/// Runs `migrator` against `pool`, retrying with capped exponential backoff (100 ms to 5 s)
+/// while the database is unreachable. Concurrent instances are safe: sqlx serialises them
+/// with an advisory lock, and an applied migration is never run again.
+pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> Result<(), PgError> {
+    let mut attempt = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => {
+                info!(
+                    migrations = migrator.iter().count(),
+                    "database schema is up to date"
+                );
+                return Ok(());
+            }
+            Err(e) if migration_is_transient(&e) => {
+                let delay = reconnect_delay(attempt);
+                warn!(error = %e, attempt, retry_in_ms = delay.as_millis() as u64,
+                    "database unavailable; not ready, retrying");
+                tokio::time::sleep(delay).await;
+                attempt = attempt.saturating_add(1);
+            }
+            Err(e) => return Err(PgError::Migrate(e)),
+        }
+    }
+}
+
+fn migration_is_transient(err: &MigrateError) -> bool {
+    match err {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => is_unavailable(e),
+        _ => false,
+    }
+}
+
+/// The readiness check: a round trip to the database.
+pub async fn ping(pool: &PgPool) -> Result<(), String> {
+    sqlx::query("SELECT 1")
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| {
+            if is_unavailable(&e) {
+                UNAVAILABLE.to_owned()
+            } else {
+                format!("database check failed: {e}")
+            }
+        })
+}
+
+/// Whether `err` means the database cannot be reached (rather than refusing a statement).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-03: the server is shutting down or starting;
+            // 53: out of connections or resources.
+            code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+        }),
+        _ => false,
+    }
+}
+
+/// Maps a sqlx error to a client-safe reply; see the module docs. Missing rows are the
+/// caller's to map (`RowNotFound` is 404 with a message naming the resource).
+pub fn service_error(err: sqlx::Error) -> ServiceError {
+    if is_unavailable(&err) {
+        warn!(error = %err, "database unavailable");
+        return ServiceError::unavailable(UNAVAILABLE);
+    }
+    if let sqlx::Error::Database(db) = &err
+        && let Some(pg) = db.try_downcast_ref::<PgDatabaseError>()
+    {
+        let field = field_of(pg);
+        match pg.code() {
+            // unique_violation
+            "23505" => {
+                return ServiceError::conflict(format!("a row with this {field} already exists"))
+                    .with_details(serde_json::json!({ "fields": [
+                        FieldError::new(field, "already exists")
+                    ]}));
+            }
+            // foreign_key_violation
+            "23503" => {
+                return ServiceError::validation(vec![FieldError::new(
+                    field,
+                    "refers to a row that does not exist",
+                )]);
+            }
+            // check_violation, not_null_violation
+            "23514" | "23502" => {
+                return ServiceError::validation(vec![FieldError::new(
+                    field,
+                    "violates a constraint of the schema",
+                )]);
+            }
+            // string_data_right_truncation, numeric_value_out_of_range,
+            // character_not_in_repertoire (a NUL), invalid_text_representation
+            "22001" | "22003" | "22021" | "22P02" => {
+                return ServiceError::validation(vec![FieldError::new(
+                    field,
+                    "is not a valid value for its column",
+                )]);
+            }
+            _ => {}
+        }
+    }
+    error!(error = %err, "database error");
+    ServiceError::internal()
+}
+
+/// The offending field: the column PostgreSQL names, else the key in the detail
+/// (`Key (category_id)=(99) is not present ...`), else the constraint name.
+fn field_of(err: &PgDatabaseError) -> String {
+    if let Some(column) = err.column() {
+        return column.to_owned();
+    }
+    let from_detail = err
+        .detail()
+        .and_then(|d| d.strip_prefix("Key ("))
+        .and_then(|d| d.split_once(")="))
+        .map(|(key, _)| key.to_owned());
+    from_detail
+        .or_else(|| err.constraint().map(str::to_owned))
+        .unwrap_or_else(|| "body".to_owned())
+}
+
+/// Why a database-backed service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The database could not be set up.
+    #[error(transparent)]
+    Database(#[from] PgError),
+    /// NATS could not be set up.
+    #[error(transparent)]
+    Nats(#[from] ConnectError),
+    /// The service could not be registered or run.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// The health server failed.
+    #[error("health server: {0}")]
+    Health(#[from] std::io::Error),
+}
+
+/// What [`run_service`] needs to know about one service.
+pub struct ServiceSpec<'a> {
+    /// The service name (NATS connection name and Services API name).
+    pub name: &'a str,
+    /// NATS connection.
+    pub nats: &'a NatsArgs,
+    /// Database connection.
+    pub database: &'a PgArgs,
+    /// The service's embedded migrations (schema, then seed).
+    pub migrator: &'a Migrator,
+}
+
+/// Runs a database-backed service until `shutdown` resolves:
+///
+/// 1. serves `/livez`, `/readyz`, `/metrics` on `health_listener` at once; `/readyz` is 503
+///    until NATS is connected, the database answers and the service is registered;
+/// 2. runs the migrations, retrying while the database is unreachable (logged each time);
+/// 3. registers the service that `build` returns (given the pool and the request metrics)
+///    and serves it; a database outage later turns requests into 503 and `/readyz` into 503,
+///    and both recover on their own;
+/// 4. on shutdown, drains in-flight requests, closes the pool and flushes NATS.
+pub async fn run_service<S, B>(
+    spec: ServiceSpec<'_>,
+    health_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    build: B,
+) -> Result<(), RunError>
+where
+    S: Clone + Send + Sync + 'static,
+    B: FnOnce(PgPool, ServiceMetrics) -> ServiceBuilder<S>,
+{
+    let shutdown = shutdown.shared();
+    let mut registry = Registry::default();
+    let metrics = ServiceMetrics::new(&mut registry);
+    let pool = pool(spec.database)?;
+    let client = crate::connect::connect(spec.nats, spec.name, false).await?;
+    let registered = Arc::new(AtomicBool::new(false));
+    let health = Health::new(registry)
+        .nats(client.clone())
+        .check("database", {
+            let pool = pool.clone();
+            move || {
+                let pool = pool.clone();
+                async move { ping(&pool).await }
+            }
+        })
+        .flag(
+            "registered",
+            registered.clone(),
+            "not registered with the Services API yet",
+        );
+    let health_task = tokio::spawn(health::serve(health_listener, health, shutdown.clone()));
+
+    let result = async {
+        tokio::select! {
+            migrated = migrate(&pool, spec.migrator) => migrated?,
+            () = shutdown.clone() => return Ok(()),
+        }
+        let service = tokio::select! {
+            started = build(pool.clone(), metrics).start(&client) => started?,
+            () = shutdown.clone() => return Ok(()),
+        };
+        registered.store(true, Ordering::Release);
+        let served = service.run(shutdown.clone()).await;
+        registered.store(false, Ordering::Release);
+        served.map_err(RunError::from)
+    }
+    .await;
+
+    pool.close().await;
+    if let Err(e) = client.flush().await {
+        warn!(error = %e, "NATS flush on shutdown failed");
+    }
+    // The health server stops on the same shutdown signal; on an early error, stop it here.
+    if result.is_err() {
+        health_task.abort();
+    } else if let Ok(served) = health_task.await {
+        served?;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_unavailable_and_others_are_not() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(is_unavailable(&refused));
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+        let err = service_error(sqlx::Error::PoolTimedOut);
+        assert_eq!((err.status(), err.message.as_str()), (503, UNAVAILABLE));
+        let err = service_error(sqlx::Error::ColumnNotFound("secret_column".into()));
+        assert_eq!(err.status(), 500);
+        assert!(!err.message.contains("secret_column"));
+    }
+
+    // The pool needs a runtime even when it connects lazily.
+    #[tokio::test]
+    async fn a_malformed_url_is_refused_and_debug_hides_it() {
+        assert!(matches!(
+            pool(&PgArgs::url("postgres://h:notaport/db")),
+            Err(PgError::Url(_))
+        ));
+        let debug = format!("{:?}", PgArgs::url("postgres://u:hunter2@h/db"));
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}
