@@ -44,10 +44,14 @@ doctest:
 	$(CARGO) test --workspace --all-features --doc
 
 ## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks
-test: setup fmt-check clippy nextest doctest manifests-test
+test: setup fmt-check clippy nextest doctest chart-test manifests-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test
+
+## run: start the whole system on this machine (Ctrl-C stops it; data stays in .run/)
+run: setup
+	@scripts/run.sh
 
 ## crds: regenerate crds/ (and the chart's copy) from the operator's Rust types
 crds:

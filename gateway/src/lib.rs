@@ -1,1 +1,207 @@
-//! The natstack HTTP gateway. Filled in by the gateway work; nothing here yet.
+//! The natstack HTTP gateway: the front door that knows no service address and no route in
+//! code.
+//!
+//! - [`discovery`] polls the NATS Services API (`$SRV.INFO`) and swaps in a fresh
+//!   [`table::RouteTable`] built from every endpoint's metadata;
+//! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
+//!   envelope, one NATS request with a deadline, and the reply mapped to HTTP;
+//! - [`observe`] wraps every request with its request id, trace span, access log and
+//!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
+//! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`.
+//!
+//! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
+
+pub mod auth;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod jwks;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
+pub mod own;
+pub mod proxy;
+pub mod request_id;
+pub mod state;
+pub mod table;
+pub mod version;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use futures::FutureExt;
+use prometheus_client::registry::Registry;
+use runtime::health::Health;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::info;
+
+pub use config::{Cli, Config, Cors};
+
+use crate::discovery::Catalog;
+use crate::error::ApiError;
+use crate::jwks::JwksCache;
+use crate::metrics::GatewayMetrics;
+use crate::state::{AppState, Shared};
+
+/// Why the gateway stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// NATS could not be set up.
+    #[error(transparent)]
+    Connect(#[from] runtime::connect::ConnectError),
+    /// The reply inbox could not be subscribed.
+    #[error("cannot set up request-reply: {0}")]
+    Caller(#[from] runtime::CallError),
+    /// Serving HTTP failed.
+    #[error("HTTP server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the gateway: the API on `listener`, `/livez`, `/readyz` and `/metrics` on
+/// `health_listener`, until `shutdown` resolves; then finishes in-flight requests and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    health_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let shutdown = shutdown.boxed().shared();
+    let client = runtime::connect::connect(&config.nats, "gateway", false).await?;
+    let caller = runtime::Caller::new(client.clone()).await?;
+
+    let mut registry = Registry::default();
+    let metrics = GatewayMetrics::new(&mut registry);
+    let catalog = Arc::new(Catalog::new(config.discovery.trigger_throttle));
+    let health = Health::new(registry)
+        .nats(client.clone())
+        .check("routing_table", {
+            let catalog = catalog.clone();
+            move || {
+                let ready = catalog.snapshot().is_some();
+                async move {
+                    if ready {
+                        Ok(())
+                    } else {
+                        Err("no routing table yet".to_owned())
+                    }
+                }
+            }
+        });
+    let jwks = JwksCache::new(caller.clone(), config.jwks, metrics.clone());
+    let auth = auth::Authenticator::new(&config.jwt_issuer, &config.jwt_audience, jwks);
+    let state = AppState(Arc::new(Shared {
+        config: config.clone(),
+        catalog: catalog.clone(),
+        caller,
+        auth,
+        metrics: metrics.clone(),
+        health: health.clone(),
+    }));
+
+    let discovery = tokio::spawn(discovery::run(
+        client.clone(),
+        catalog,
+        config.discovery.clone(),
+        metrics,
+        shutdown.clone(),
+    ));
+    let health_server = tokio::spawn(runtime::health::serve(
+        health_listener,
+        health,
+        shutdown.clone(),
+    ));
+
+    info!(addr = %listener.local_addr()?, "gateway listening");
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    info!("HTTP server stopped; in-flight requests finished");
+
+    // Both watch the same shutdown signal; they end promptly.
+    let _ = discovery.await;
+    if let Ok(Err(e)) = health_server.await {
+        tracing::warn!(error = %e, "health server failed");
+    }
+    // Never connected (or cut off): there is nothing to flush, and flushing would wait forever.
+    if runtime::connect::is_connected(&client) {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "final NATS flush failed"),
+            Err(_) => tracing::warn!("final NATS flush timed out"),
+        }
+    }
+    Ok(())
+}
+
+/// The gateway's router: its own endpoints, every other path proxied, the observing
+/// middleware outermost and CORS inside it.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .route("/healthz", get(own::healthz))
+        .route("/readyz", get(own::readyz))
+        .route("/metrics", get(own::metrics))
+        .route("/services", get(own::services))
+        .route("/openapi.json", get(own::openapi_json))
+        .fallback(proxy::proxy)
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                contract::ErrorCode::MethodNotAllowed,
+                "method not allowed for this path",
+            )
+            .into_response()
+        });
+    if let Some(cors) = cors_layer(&state.config.cors) {
+        app = app.layer(cors);
+    }
+    app.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        observe::observe,
+    ))
+    .with_state(state)
+}
+
+fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
+    let origins = match cors {
+        Cors::Off => return None,
+        Cors::Any => AllowOrigin::any(),
+        Cors::Origins(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| o.parse().ok())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static(contract::headers::REQUEST_ID),
+                HeaderName::from_static(contract::headers::TRACEPARENT),
+                HeaderName::from_static(contract::headers::TRACESTATE),
+            ])
+            .expose_headers([
+                HeaderName::from_static(contract::headers::REQUEST_ID),
+                header::RETRY_AFTER,
+                header::ALLOW,
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}

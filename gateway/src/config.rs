@@ -1,0 +1,191 @@
+//! The gateway's configuration: clap flags with the environment fallbacks DESIGN.md names.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use contract::auth::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use runtime::config::CommonArgs;
+
+/// Default largest request body: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Everything the gateway binary takes.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "gateway", version, about = "natstack HTTP gateway")]
+pub struct Cli {
+    /// Gateway settings.
+    #[command(flatten)]
+    pub gateway: GatewayArgs,
+    /// NATS, telemetry and health settings shared by every binary.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// The gateway's own settings.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+    pub listen_addr: SocketAddr,
+    /// Allowed CORS origins, comma-separated; `*` allows any. CORS is off when unset.
+    #[arg(long, env = "CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// Deadline of one call to a service, in milliseconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=300_000))]
+    pub request_timeout_ms: u64,
+    /// Largest accepted request body, in bytes (never above the NATS server's max_payload).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// How often discovery polls `$SRV.INFO`, in milliseconds.
+    #[arg(long, env = "DISCOVERY_INTERVAL_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(50..=600_000))]
+    pub discovery_interval_ms: u64,
+    /// The `iss` every token must carry.
+    #[arg(long, env = "JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+    /// The `aud` every token must carry.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    pub jwt_audience: String,
+}
+
+/// The resolved configuration `run` works with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How to reach NATS.
+    pub nats: runtime::config::NatsArgs,
+    /// CORS policy.
+    pub cors: Cors,
+    /// Deadline of one service call.
+    pub request_timeout: Duration,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// Discovery settings.
+    pub discovery: DiscoveryConfig,
+    /// Token issuer.
+    pub jwt_issuer: String,
+    /// Token audience.
+    pub jwt_audience: String,
+    /// JWKS cache timing.
+    pub jwks: crate::jwks::JwksConfig,
+}
+
+/// Which origins may call the API from a browser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers at all.
+    Off,
+    /// Any origin (`*`).
+    Any,
+    /// These origins exactly.
+    Origins(Vec<String>),
+}
+
+impl Cors {
+    /// Parses `CORS_ORIGINS`: unset or blank → off; a `*` entry → any; otherwise the list.
+    pub fn parse(value: Option<&str>) -> Self {
+        let origins: Vec<String> = value
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| o.trim_end_matches('/').to_owned())
+            .collect();
+        if origins.is_empty() {
+            Self::Off
+        } else if origins.iter().any(|o| o == "*") {
+            Self::Any
+        } else {
+            Self::Origins(origins)
+        }
+    }
+}
+
+/// How discovery runs.
+#[derive(Debug, Clone)]
+pub struct DiscoveryConfig {
+    /// Time between polls.
+    pub interval: Duration,
+    /// Polls an instance may miss before it stops being routed.
+    pub missed_polls: u32,
+    /// Least time between two extra polls triggered by requests (route misses, no responders).
+    pub trigger_throttle: Duration,
+}
+
+impl DiscoveryConfig {
+    /// Discovery polling every `interval`, dropping instances after 3 missed polls.
+    pub fn every(interval: Duration) -> Self {
+        Self {
+            interval,
+            missed_polls: 3,
+            trigger_throttle: interval.min(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for NATS at `url` with every other setting at its default.
+    pub fn new(nats: runtime::config::NatsArgs) -> Self {
+        Self {
+            nats,
+            cors: Cors::Off,
+            request_timeout: Duration::from_secs(5),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            discovery: DiscoveryConfig::every(Duration::from_secs(5)),
+            jwt_issuer: DEFAULT_ISSUER.to_owned(),
+            jwt_audience: DEFAULT_AUDIENCE.to_owned(),
+            jwks: crate::jwks::JwksConfig::default(),
+        }
+    }
+}
+
+impl From<&Cli> for Config {
+    fn from(cli: &Cli) -> Self {
+        let g = &cli.gateway;
+        Self {
+            nats: cli.common.nats.clone(),
+            cors: Cors::parse(g.cors_origins.as_deref()),
+            request_timeout: Duration::from_millis(g.request_timeout_ms),
+            max_body_bytes: g.max_body_bytes,
+            discovery: DiscoveryConfig::every(Duration::from_millis(g.discovery_interval_ms)),
+            jwt_issuer: g.jwt_issuer.clone(),
+            jwt_audience: g.jwt_audience.clone(),
+            jwks: crate::jwks::JwksConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn cors_origins_parse() {
+        assert_eq!(Cors::parse(None), Cors::Off);
+        assert_eq!(Cors::parse(Some(" , ")), Cors::Off);
+        assert_eq!(Cors::parse(Some("https://a.example, *")), Cors::Any);
+        assert_eq!(
+            Cors::parse(Some("https://a.example/, http://b.example:3000")),
+            Cors::Origins(vec![
+                "https://a.example".into(),
+                "http://b.example:3000".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let cli = Cli::try_parse_from(["gateway"]).unwrap();
+        assert_eq!(cli.gateway.listen_addr.port(), 8080);
+        let config = Config::from(&cli);
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.cors, Cors::Off);
+        assert_eq!(config.jwt_issuer, "natstack-auth");
+        assert_eq!(config.jwt_audience, "natstack");
+        assert!(Cli::try_parse_from(["gateway", "--request-timeout-ms", "0"]).is_err());
+    }
+}

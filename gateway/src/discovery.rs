@@ -1,0 +1,218 @@
+//! Discovery: polls `$SRV.INFO`, tracks the live instances and swaps in a fresh routing table.
+//!
+//! The loop polls every `interval`, and sooner (throttled) when a request asks for it: a
+//! route miss may mean a service just appeared, "no responders" that one just went away. An
+//! instance that misses `missed_polls` polls in a row stops being routed, so a vanished
+//! service is dropped within a bounded time; while the NATS connection is down nothing is
+//! counted as missed, so an outage does not empty the table. Each poll builds a whole new
+//! [`Snapshot`] and publishes it with one atomic swap.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use async_nats::Client;
+use runtime::discover::{self, GatherOptions, ServiceInfo};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::config::DiscoveryConfig;
+use crate::metrics::GatewayMetrics;
+use crate::table::RouteTable;
+
+/// One instance as discovery last saw it.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Its `$SRV.INFO` reply.
+    pub info: ServiceInfo,
+    /// When it last answered.
+    pub last_seen: SystemTime,
+    /// Polls missed in a row since then.
+    pub missed: u32,
+}
+
+/// What discovery saw at one point: the instances and the table built from them.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The routing table.
+    pub table: RouteTable,
+    /// Every instance still routed, by id.
+    pub instances: BTreeMap<String, Instance>,
+    /// When this snapshot was built.
+    pub at: SystemTime,
+    /// How many snapshots were built before this one.
+    pub generation: u64,
+}
+
+/// The current snapshot, shared by discovery (writer) and requests (readers).
+#[derive(Debug, Default)]
+pub struct Catalog {
+    current: ArcSwapOption<Snapshot>,
+    wake: Notify,
+    last_trigger: Mutex<Option<Instant>>,
+    throttle: Duration,
+}
+
+impl Catalog {
+    /// An empty catalog whose triggered polls are at least `throttle` apart.
+    pub fn new(throttle: Duration) -> Self {
+        Self {
+            throttle,
+            ..Self::default()
+        }
+    }
+
+    /// The current snapshot; `None` until the first poll finished.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.current.load_full()
+    }
+
+    /// Publishes a snapshot (used by discovery, and by tests that build tables by hand).
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.current.store(Some(Arc::new(snapshot)));
+    }
+
+    /// Asks for an early poll. Returns whether it was accepted (not throttled).
+    pub fn trigger(&self, why: &'static str) -> bool {
+        let now = Instant::now();
+        let mut last = self
+            .last_trigger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| now.duration_since(at) < self.throttle) {
+            return false;
+        }
+        *last = Some(now);
+        drop(last);
+        debug!(why, "early discovery requested");
+        self.wake.notify_one();
+        true
+    }
+}
+
+/// Polls until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    catalog: Arc<Catalog>,
+    config: DiscoveryConfig,
+    metrics: GatewayMetrics,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut instances: BTreeMap<String, Instance> = BTreeMap::new();
+    let mut generation = 0u64;
+    let mut last_table: Reported = None;
+    let options = GatherOptions {
+        total: config
+            .interval
+            .clamp(Duration::from_millis(200), Duration::from_secs(2)),
+        ..GatherOptions::default()
+    };
+    tokio::pin!(shutdown);
+    loop {
+        // A failed poll changes nothing: the previous table (if any) stays, and until a first
+        // poll succeeds there is no table, so readiness says so and requests get 503, not 404.
+        if poll(&client, &mut instances, &config, options, &metrics).await {
+            let infos: Vec<ServiceInfo> = instances.values().map(|i| i.info.clone()).collect();
+            let table = RouteTable::build(&infos);
+            report_changes(&table, &mut last_table);
+            metrics.discovered(&table, instances.len());
+            catalog.publish(Snapshot {
+                table,
+                instances: instances.clone(),
+                at: SystemTime::now(),
+                generation,
+            });
+            generation += 1;
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(config.interval) => {}
+            () = catalog.wake.notified() => {}
+        }
+    }
+    debug!("discovery stopped");
+}
+
+/// One poll; returns whether it heard the network (an empty answer counts).
+async fn poll(
+    client: &Client,
+    instances: &mut BTreeMap<String, Instance>,
+    config: &DiscoveryConfig,
+    options: GatherOptions,
+    metrics: &GatewayMetrics,
+) -> bool {
+    if !runtime::connect::is_connected(client) {
+        // Silence is not absence while we cannot hear: keep routing what we knew.
+        metrics.discovery_run("disconnected");
+        return false;
+    }
+    let infos = match discover::info(client, None, options).await {
+        Ok(infos) => infos,
+        Err(e) => {
+            warn!(error = %e, "discovery failed; keeping the previous table");
+            metrics.discovery_run("error");
+            return false;
+        }
+    };
+    metrics.discovery_run("ok");
+    let now = SystemTime::now();
+    for instance in instances.values_mut() {
+        instance.missed += 1;
+    }
+    for info in infos {
+        if !instances.contains_key(&info.id) {
+            info!(service = %info.name, version = %info.version, id = %info.id, "instance discovered");
+        }
+        instances.insert(
+            info.id.clone(),
+            Instance {
+                info,
+                last_seen: now,
+                missed: 0,
+            },
+        );
+    }
+    instances.retain(|id, instance| {
+        let keep = instance.missed < config.missed_polls;
+        if !keep {
+            info!(service = %instance.info.name, %id, missed = instance.missed, "instance gone; no longer routed");
+        }
+        keep
+    });
+    true
+}
+
+type Reported = Option<(Vec<crate::table::Route>, Vec<crate::table::Conflict>)>;
+
+/// Logs the table when it changed, and each conflict when the set of conflicts changed.
+fn report_changes(table: &RouteTable, last: &mut Reported) {
+    let changed = last.as_ref().is_none_or(|(routes, conflicts)| {
+        routes != table.routes() || conflicts != table.conflicts()
+    });
+    if !changed {
+        return;
+    }
+    let conflicts_changed = last
+        .as_ref()
+        .is_none_or(|(_, conflicts)| conflicts != table.conflicts());
+    info!(
+        routes = table.routes().len(),
+        services = table.services().len(),
+        conflicts = table.conflicts().len(),
+        "routing table updated"
+    );
+    if conflicts_changed {
+        for c in table.conflicts() {
+            warn!(method = %c.method, path = %c.path, winner = %c.winner, losers = ?c.losers,
+                "conflicting routes; the winner is served");
+        }
+    }
+    for bad in table.invalid() {
+        warn!(service = %bad.service, subject = %bad.subject, reason = %bad.reason,
+            "endpoint has invalid HTTP metadata; not routed");
+    }
+    *last = Some((table.routes().to_vec(), table.conflicts().to_vec()));
+}

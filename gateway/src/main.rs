@@ -1,0 +1,26 @@
+//! The gateway binary: parse flags, set up telemetry, bind, run until a signal.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use gateway::{Cli, Config};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let _telemetry = runtime::telemetry::init("gateway", &cli.common.telemetry)?;
+    let listener = TcpListener::bind(cli.gateway.listen_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.gateway.listen_addr))?;
+    let health = TcpListener::bind(cli.common.health.health_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.common.health.health_addr))?;
+    gateway::run(
+        Config::from(&cli),
+        listener,
+        health,
+        runtime::shutdown::signal(),
+    )
+    .await?;
+    Ok(())
+}

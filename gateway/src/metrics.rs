@@ -1,0 +1,201 @@
+//! The gateway's Prometheus metrics: requests by route template and status, latency, upstream
+//! errors by kind, and what discovery sees.
+//!
+//! Requests are labelled by the matched *template* (`/customers/{id}`), never the raw path, so
+//! the number of series stays bounded whatever clients send; unmatched paths share one label.
+
+use std::time::{Duration, SystemTime};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::table::RouteTable;
+
+/// The route label of requests no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Labels of one answered request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The HTTP method.
+    pub method: String,
+    /// The route template, or [`UNMATCHED`].
+    pub route: String,
+    /// The response status.
+    pub status: u16,
+}
+
+/// Labels of a request duration.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The HTTP method.
+    pub method: String,
+    /// The route template, or [`UNMATCHED`].
+    pub route: String,
+}
+
+/// Labels of an upstream failure.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    /// `no_responders`, `timeout`, `bad_reply`, `too_large`, `transport`.
+    pub kind: &'static str,
+}
+
+/// Labels of a discovery poll.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PollLabels {
+    /// `ok`, `error` or `disconnected`.
+    pub outcome: &'static str,
+}
+
+/// Every metric the gateway records. Cheap to clone; clones share the series.
+#[derive(Debug, Clone)]
+pub struct GatewayMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabels, Histogram>,
+    upstream_errors: Family<UpstreamLabels, Counter>,
+    polls: Family<PollLabels, Counter>,
+    routes: Gauge,
+    services: Gauge,
+    instances: Gauge,
+    conflicts: Gauge,
+    invalid: Gauge,
+    last_discovery: Gauge,
+    jwks_fetches: Family<PollLabels, Counter>,
+}
+
+impl GatewayMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &mut Registry) -> Self {
+        let m = Self {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
+            }),
+            upstream_errors: Family::default(),
+            polls: Family::default(),
+            routes: Gauge::default(),
+            services: Gauge::default(),
+            instances: Gauge::default(),
+            conflicts: Gauge::default(),
+            invalid: Gauge::default(),
+            last_discovery: Gauge::default(),
+            jwks_fetches: Family::default(),
+        };
+        let r = registry.sub_registry_with_prefix("natstack_gateway");
+        r.register(
+            "http_requests",
+            "HTTP requests answered, by route template and status",
+            m.requests.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            m.duration.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Calls to services that failed, by kind",
+            m.upstream_errors.clone(),
+        );
+        r.register(
+            "discovery_polls",
+            "Discovery polls, by outcome",
+            m.polls.clone(),
+        );
+        r.register("routes", "Routes in the current table", m.routes.clone());
+        r.register("services", "Services routed", m.services.clone());
+        r.register(
+            "instances",
+            "Service instances discovery sees",
+            m.instances.clone(),
+        );
+        r.register(
+            "route_conflicts",
+            "Method and path pairs claimed by more than one subject",
+            m.conflicts.clone(),
+        );
+        r.register(
+            "invalid_endpoints",
+            "Endpoints not routed because of invalid metadata",
+            m.invalid.clone(),
+        );
+        r.register(
+            "discovery_last_success_timestamp_seconds",
+            "Unix time of the last table built",
+            m.last_discovery.clone(),
+        );
+        r.register(
+            "jwks_fetches",
+            "JWKS fetches from the auth service, by outcome",
+            m.jwks_fetches.clone(),
+        );
+        m
+    }
+
+    /// Records one answered request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// How many requests with these labels were answered.
+    pub fn requests(&self, method: &str, route: &str, status: u16) -> u64 {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .get()
+    }
+
+    /// Records an upstream failure.
+    pub fn upstream_error(&self, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&UpstreamLabels { kind })
+            .inc();
+    }
+
+    /// Records a discovery poll.
+    pub fn discovery_run(&self, outcome: &'static str) {
+        self.polls.get_or_create(&PollLabels { outcome }).inc();
+    }
+
+    /// Records a JWKS fetch.
+    pub fn jwks_fetch(&self, outcome: &'static str) {
+        self.jwks_fetches
+            .get_or_create(&PollLabels { outcome })
+            .inc();
+    }
+
+    /// Records the state of a freshly built table.
+    pub fn discovered(&self, table: &RouteTable, instances: usize) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.routes.set(count(table.routes().len()));
+        self.services.set(count(table.services().len()));
+        self.instances.set(count(instances));
+        self.conflicts.set(count(table.conflicts().len()));
+        self.invalid.set(count(table.invalid().len()));
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last_discovery
+            .set(i64::try_from(now).unwrap_or(i64::MAX));
+    }
+}

@@ -1,0 +1,137 @@
+//! The gateway's own endpoints: `/healthz`, `/readyz`, `/metrics`, `/services`,
+//! `/openapi.json`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use contract::ErrorCode;
+
+use crate::error::ApiError;
+use crate::openapi;
+use crate::state::AppState;
+
+/// Liveness: the process serves HTTP.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: connected to NATS and a routing table is present.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let (ready, checks) = state.health.readiness().await;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus metrics.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.health.render_metrics(),
+    )
+        .into_response()
+}
+
+/// The OpenAPI document of the discovered routes.
+pub async fn openapi_json(State(state): State<AppState>) -> Json<Value> {
+    let routes = state
+        .catalog
+        .snapshot()
+        .map(|s| s.table.routes().to_vec())
+        .unwrap_or_default();
+    Json(openapi::document(&routes))
+}
+
+/// What discovery sees: services, versions, instances, endpoints, conflicts.
+pub async fn services(State(state): State<AppState>) -> Response {
+    let Some(snapshot) = state.catalog.snapshot() else {
+        return ApiError::new(ErrorCode::Unavailable, "discovery has not finished yet")
+            .into_response();
+    };
+    let mut services: BTreeMap<&str, Value> = BTreeMap::new();
+    // Instances in id order; for each service, describe its endpoints from its newest version.
+    let mut newest: BTreeMap<&str, &crate::discovery::Instance> = BTreeMap::new();
+    for instance in snapshot.instances.values() {
+        let name = instance.info.name.as_str();
+        let entry = services.entry(name).or_insert_with(
+            || json!({ "name": name, "versions": [], "instances": [], "endpoints": [] }),
+        );
+        let age = |t: SystemTime| {
+            SystemTime::now()
+                .duration_since(t)
+                .map_or(0.0, |d| d.as_secs_f64())
+        };
+        entry["instances"]
+            .as_array_mut()
+            .expect("instances is an array")
+            .push(json!({
+                "id": instance.info.id,
+                "version": instance.info.version,
+                "last_seen_seconds_ago": age(instance.last_seen),
+                "missed_polls": instance.missed,
+            }));
+        let versions = entry["versions"]
+            .as_array_mut()
+            .expect("versions is an array");
+        let version = json!(instance.info.version);
+        if !versions.contains(&version) {
+            versions.push(version);
+        }
+        let is_newer = newest.get(name).is_none_or(|n| {
+            crate::version::Version::parse(&n.info.version)
+                < crate::version::Version::parse(&instance.info.version)
+        });
+        if is_newer {
+            newest.insert(name, instance);
+        }
+    }
+    let routed: BTreeMap<&str, &crate::table::Route> = snapshot
+        .table
+        .routes()
+        .iter()
+        .map(|r| (r.subject.as_str(), r))
+        .collect();
+    for (name, instance) in newest {
+        let endpoints: Vec<Value> = instance
+            .info
+            .endpoints
+            .iter()
+            .map(|e| {
+                json!({
+                    "name": e.name,
+                    "subject": e.subject,
+                    "metadata": e.metadata,
+                    "routed": routed.contains_key(e.subject.as_str()),
+                })
+            })
+            .collect();
+        services
+            .get_mut(name)
+            .expect("every newest instance has an entry")["endpoints"] = json!(endpoints);
+    }
+    let body = json!({
+        "generation": snapshot.generation,
+        "discovered_at": snapshot
+            .at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        "services": services.into_values().collect::<Vec<_>>(),
+        "routes": snapshot.table.routes(),
+        "conflicts": snapshot.table.conflicts(),
+        "invalid_endpoints": snapshot.table.invalid(),
+    });
+    Json(body).into_response()
+}

@@ -1,0 +1,302 @@
+//! The request path: match → authorise → build the envelope → call the service over NATS →
+//! translate the reply.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use async_nats::HeaderMap as NatsHeaders;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use contract::auth::CLIENT_ADDR_HEADER;
+use contract::{Caller, Envelope, ErrorCode, headers};
+use runtime::CallError;
+use tracing::{debug, error, warn};
+
+use crate::error::ApiError;
+use crate::request_id::RequestId;
+use crate::state::AppState;
+use crate::table::{Match, Route};
+
+/// Room left in a NATS message for the envelope's own JSON around the body.
+pub(crate) const ENVELOPE_OVERHEAD: usize = 4 * 1024;
+
+/// The matched route's template, for metrics and logs (a response extension).
+#[derive(Debug, Clone)]
+pub struct RouteLabel(pub String);
+
+/// Serves every path that is not one of the gateway's own.
+pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
+    let Some(snapshot) = state.catalog.snapshot() else {
+        return ApiError::new(ErrorCode::Unavailable, "routing table not ready yet")
+            .into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let route = match snapshot.table.find(&parts.method, parts.uri.path()) {
+        Match::Found(route, params) => (route.clone(), params),
+        Match::MethodNotAllowed(allowed) => return ApiError::method_not_allowed(&allowed),
+        Match::BadPath => {
+            return ApiError::new(ErrorCode::BadRequest, "path is not valid UTF-8").into_response();
+        }
+        Match::NotFound => {
+            // Perhaps a service that appeared since the last poll: look again soon.
+            state.catalog.trigger("route miss");
+            return ApiError::no_route().into_response();
+        }
+    };
+    drop(snapshot);
+    let (route, params) = route;
+    let label = RouteLabel(route.path.clone());
+    tracing::Span::current().record("http.route", route.path.as_str());
+    let mut response = forward(&state, &route, params, parts, body).await;
+    response.extensions_mut().insert(label);
+    response
+}
+
+async fn forward(
+    state: &AppState,
+    route: &Route,
+    params: BTreeMap<String, String>,
+    parts: Parts,
+    body: Body,
+) -> Response {
+    let caller = match state.auth.authorize(&parts.headers, route.auth).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused.into_response(),
+    };
+    let query = parse_query(parts.uri.query());
+    let body = match read_json_body(state, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    let envelope = Envelope::new(params, query, body);
+    let payload = match serde_json::to_vec(&envelope) {
+        Ok(payload) => payload,
+        Err(e) => {
+            error!(error = %e, "envelope could not be encoded");
+            return ApiError::new(ErrorCode::Internal, "internal error").into_response();
+        }
+    };
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let headers = nats_headers(&request_id, caller.as_ref(), peer.as_deref());
+    let options = runtime::CallOptions {
+        timeout: state.config.request_timeout,
+        headers,
+    };
+    match state
+        .caller
+        .request(&route.subject, payload.into(), options)
+        .await
+    {
+        Ok(reply) => reply_to_response(state, route, &reply),
+        Err(e) => call_error(state, route, &e),
+    }
+}
+
+/// The headers a service receives: built from scratch, so nothing a client sent as
+/// `natstack-user-id`/`natstack-roles` can reach a service. Trace context is added by the
+/// caller from the current span.
+fn nats_headers(request_id: &str, caller: Option<&Caller>, peer: Option<&str>) -> NatsHeaders {
+    let mut out = NatsHeaders::new();
+    if !request_id.is_empty() {
+        out.insert(headers::REQUEST_ID, request_id);
+    }
+    if let Some(caller) = caller {
+        out.insert(headers::USER_ID, caller.user_id.as_str());
+        out.insert(headers::ROLES, caller.roles_header());
+    }
+    if let Some(peer) = peer {
+        out.insert(CLIENT_ADDR_HEADER, peer);
+    }
+    out
+}
+
+/// Query parameters as strings; when a key repeats, the first value wins.
+pub fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        out.entry(key.into_owned())
+            .or_insert_with(|| value.into_owned());
+    }
+    out
+}
+
+/// The body as JSON (`null` when empty), within the size limit, only as `application/json`.
+async fn read_json_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<serde_json::Value, ApiError> {
+    let limit = state.body_limit();
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is over the limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let over = e
+                .into_inner()
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
+            return Err(if over {
+                too_large()
+            } else {
+                debug!("request body could not be read");
+                ApiError::new(ErrorCode::BadRequest, "request body could not be read")
+            });
+        }
+    };
+    if bytes.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    if !is_json(headers.get(header::CONTENT_TYPE)) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "request body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON body: {e}")))
+}
+
+/// `application/json` or any `application/*+json`, with any parameters.
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+fn reply_to_response(state: &AppState, route: &Route, reply: &async_nats::Message) -> Response {
+    if let Some(error) = runtime::call::service_error(reply) {
+        if error.code == ErrorCode::BadGateway {
+            state.metrics.upstream_error("bad_reply");
+        }
+        return ApiError(error).into_response();
+    }
+    let status = StatusCode::from_u16(route.success_status).unwrap_or(StatusCode::OK);
+    if status == StatusCode::NO_CONTENT {
+        return status.into_response();
+    }
+    // A service's success body must be JSON; anything else is the gateway's 502, not the
+    // client's problem to decode.
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&reply.payload).is_err() {
+        warn!(subject = %route.subject, bytes = reply.payload.len(), "service replied with invalid JSON");
+        state.metrics.upstream_error("bad_reply");
+        return ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply")
+            .into_response();
+    }
+    json_response(status, reply.payload.clone())
+}
+
+fn call_error(state: &AppState, route: &Route, error: &CallError) -> Response {
+    let (kind, api) = match error {
+        CallError::NoResponders { .. } => {
+            state.catalog.trigger("no responders");
+            (
+                "no_responders",
+                ApiError::new(ErrorCode::Unavailable, "the service is unavailable")
+                    .with_retry_after(1),
+            )
+        }
+        CallError::TimedOut { .. } => (
+            "timeout",
+            ApiError::new(ErrorCode::Timeout, "the service did not answer in time"),
+        ),
+        CallError::PayloadTooLarge { max, .. } => (
+            "too_large",
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request is over the message limit of {max} bytes"),
+            ),
+        ),
+        CallError::Transport(_) => (
+            "transport",
+            ApiError::new(ErrorCode::Unavailable, "the message bus is unavailable")
+                .with_retry_after(1),
+        ),
+        CallError::Service { error, .. } => return ApiError(error.clone()).into_response(),
+        CallError::Decode { .. } | CallError::Encode(_) => (
+            "bad_reply",
+            ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply"),
+        ),
+    };
+    warn!(subject = %route.subject, error = %error, kind, "upstream call failed");
+    state.metrics.upstream_error(kind);
+    api.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_query_value_wins_and_values_are_decoded() {
+        let q = parse_query(Some("q=a%20b&limit=2&q=ignored&flag&x=%E2%9C%93"));
+        assert_eq!(q["q"], "a b");
+        assert_eq!(q["limit"], "2");
+        assert_eq!(q["flag"], "");
+        assert_eq!(q["x"], "✓");
+        assert!(parse_query(None).is_empty());
+    }
+
+    #[test]
+    fn json_content_types() {
+        for (value, ok) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            ("application/merge-patch+json", true),
+            ("text/plain", false),
+            ("application/x-www-form-urlencoded", false),
+            ("json", false),
+        ] {
+            assert_eq!(
+                is_json(Some(&HeaderValue::from_static(value))),
+                ok,
+                "{value}"
+            );
+        }
+        assert!(!is_json(None));
+    }
+}

@@ -1,0 +1,56 @@
+//! What every handler shares: one NATS connection (through one [`Caller`]), the catalog, the
+//! authenticator, metrics and configuration.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use runtime::Caller;
+use runtime::health::Health;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::discovery::Catalog;
+use crate::metrics::GatewayMetrics;
+
+/// The shared parts.
+#[derive(Debug)]
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    /// Discovery's current snapshot.
+    pub catalog: Arc<Catalog>,
+    /// Request-reply over the one NATS connection.
+    pub caller: Caller,
+    /// Token and role checks.
+    pub auth: Authenticator,
+    /// Metrics.
+    pub metrics: GatewayMetrics,
+    /// Readiness checks and the metrics registry.
+    pub health: Health,
+}
+
+/// Handler state: a cheap handle to [`Shared`].
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Shared {
+    /// The largest body accepted: the configured limit, and never more than fits in one NATS
+    /// message with the envelope around it.
+    pub fn body_limit(&self) -> usize {
+        let max_payload = self.caller.client().server_info().max_payload;
+        let fits = if max_payload == 0 {
+            usize::MAX
+        } else {
+            max_payload.saturating_sub(crate::proxy::ENVELOPE_OVERHEAD)
+        };
+        self.config.max_body_bytes.min(fits)
+    }
+}

@@ -1,0 +1,593 @@
+//! End to end: real NATS, PostgreSQL and MongoDB-wire servers, the real auth, customers and
+//! products services and the real gateway, all driven over HTTP.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use runtime::config::NatsArgs;
+use runtime::pg::PgArgs;
+use runtime::test_support::{MongoServer, NatsServer, PgServer, wait_until};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+const WAIT: Duration = Duration::from_secs(60);
+const ADMIN_EMAIL: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "admin-password-123";
+
+struct Reply {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+#[derive(Clone)]
+struct Http {
+    base: String,
+    client: Client<HttpConnector, Full<bytes::Bytes>>,
+}
+
+impl Http {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        let bytes = match body {
+            Some(body) => {
+                builder = builder.header("content-type", "application/json");
+                serde_json::to_vec(&body).unwrap()
+            }
+            None => Vec::new(),
+        };
+        let response = self
+            .client
+            .request(builder.body(Full::new(bytes.into())).unwrap())
+            .await
+            .expect("HTTP request");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: if body.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&body).expect("JSON body")
+            },
+        }
+    }
+}
+
+/// Every server and service, stopped together.
+struct System {
+    http: Http,
+    stop: watch::Sender<bool>,
+    tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
+    _servers: (NatsServer, PgServer, MongoServer),
+}
+
+async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+impl System {
+    async fn start() -> Self {
+        let nats = NatsServer::start().await.unwrap();
+        let pg = PgServer::start().await.unwrap();
+        let mongo = MongoServer::start().await.unwrap();
+        let customers_db = pg.create_database("customers").await.unwrap();
+        let products_db = pg.create_database("products").await.unwrap();
+        let (stop, _) = watch::channel(false);
+        let signal = || {
+            let mut rx = stop.subscribe();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let mut tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)> = Vec::new();
+
+        let mut auth_config = auth::Config::new(nats.url(), mongo.url());
+        auth_config.admin_email = Some(ADMIN_EMAIL.into());
+        auth_config.admin_password = Some(ADMIN_PASSWORD.into());
+        auth_config.argon2.argon2_memory_kib = 8 * 1024;
+        auth_config.argon2.argon2_iterations = 1;
+        let (health, shutdown) = (listener().await, signal());
+        tasks.push((
+            "auth",
+            tokio::spawn(async move {
+                auth::run(auth_config, health, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
+        ));
+        let config = customers::Config {
+            nats: NatsArgs::url(nats.url()),
+            database: PgArgs::url(customers_db),
+        };
+        let (health, shutdown) = (listener().await, signal());
+        tasks.push((
+            "customers",
+            tokio::spawn(async move {
+                customers::run(config, health, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
+        ));
+        let config = products::Config {
+            nats: NatsArgs::url(nats.url()),
+            database: PgArgs::url(products_db),
+        };
+        let (health, shutdown) = (listener().await, signal());
+        tasks.push((
+            "products",
+            tokio::spawn(async move {
+                products::run(config, health, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
+        ));
+
+        let mut config = gateway::Config::new(NatsArgs::url(nats.url()));
+        config.discovery = gateway::config::DiscoveryConfig::every(Duration::from_millis(200));
+        let api = listener().await;
+        let http = Http {
+            base: format!("http://{}", api.local_addr().unwrap()),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        };
+        let (health, shutdown) = (listener().await, signal());
+        tasks.push((
+            "gateway",
+            tokio::spawn(async move {
+                gateway::run(config, api, health, shutdown)
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
+        ));
+
+        let probe = http.clone();
+        wait_until(
+            "the gateway routes auth, customers and products",
+            WAIT,
+            || {
+                let http = probe.clone();
+                async move {
+                    let view = http.send("GET", "/services", None, None).await;
+                    let Some(routes) = view.body["routes"].as_array() else {
+                        return false;
+                    };
+                    ["auth.login", "customers.list", "products.list"]
+                        .iter()
+                        .all(|s| routes.iter().any(|r| r["subject"] == *s))
+                }
+            },
+        )
+        .await;
+        Self {
+            http,
+            stop,
+            tasks,
+            _servers: (nats, pg, mongo),
+        }
+    }
+
+    async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for (name, task) in self.tasks.into_iter().rev() {
+            let result = task.await.unwrap();
+            assert!(result.is_ok(), "{name} stopped with {result:?}");
+        }
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Value {
+        let reply = self
+            .http
+            .send(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_system_over_http() {
+    let system = System::start().await;
+    let http = &system.http;
+
+    // Public JWKS, served by auth through discovery.
+    let jwks = http.send("GET", "/.well-known/jwks.json", None, None).await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.body["keys"][0]["alg"], "EdDSA");
+
+    // Register and log in.
+    let reg = http
+        .send(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({
+                "username": "ada", "email": " Ada@Example.com ", "password": "correct-horse-battery"
+            })),
+        )
+        .await;
+    assert_eq!(reg.status, 201, "{}", reg.body);
+    let dup = http
+        .send(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({
+                "username": "ada2", "email": "ada@example.com", "password": "correct-horse-battery"
+            })),
+        )
+        .await;
+    assert_eq!(dup.status, 409);
+    let bad = http
+        .send(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": "ada@example.com", "password": "wrong-password"})),
+        )
+        .await;
+    assert_eq!(bad.status, 401);
+    let pair = system
+        .login("ada@example.com", "correct-horse-battery")
+        .await;
+    let user = pair["access_token"].as_str().unwrap().to_owned();
+    let me = http.send("GET", "/auth/me", Some(&user), None).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["email"], "ada@example.com");
+    let admin = system.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Customers: reads and writes need a token.
+    assert_eq!(http.send("GET", "/customers", None, None).await.status, 401);
+    let list = http
+        .send(
+            "GET",
+            "/customers?limit=5&country=Germany",
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body["total"].as_u64().unwrap() > 0);
+    assert!(list.body["data"].as_array().unwrap().len() <= 5);
+    let search = http
+        .send("GET", "/customers?q=alfreds", Some(&user), None)
+        .await;
+    assert_eq!(
+        search.body["data"][0]["customer_id"], "ALFKI",
+        "{}",
+        search.body
+    );
+    let one = http
+        .send("GET", "/customers/ALFKI", Some(&user), None)
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(
+        http.send("GET", "/customers/ZZZZZ", Some(&user), None)
+            .await
+            .status,
+        404
+    );
+    let created = http
+        .send(
+            "POST",
+            "/customers",
+            Some(&user),
+            Some(json!({"customer_id": "NATST", "company_name": "natstack"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let again = http
+        .send(
+            "POST",
+            "/customers",
+            Some(&user),
+            Some(json!({"customer_id": "NATST", "company_name": "natstack"})),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let invalid = http
+        .send(
+            "POST",
+            "/customers",
+            Some(&user),
+            Some(json!({"customer_id": "NATSX", "company_name": ""})),
+        )
+        .await;
+    assert_eq!(invalid.status, 422, "{}", invalid.body);
+    let patched = http
+        .send(
+            "PATCH",
+            "/customers/NATST",
+            Some(&user),
+            Some(json!({"city": "Berlin"})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["city"], "Berlin");
+    let refused = http
+        .send("DELETE", "/customers/NATST", Some(&user), None)
+        .await;
+    assert_eq!(refused.status, 403);
+    let deleted = http
+        .send("DELETE", "/customers/NATST", Some(&admin), None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        http.send("GET", "/customers/NATST", Some(&user), None)
+            .await
+            .status,
+        404
+    );
+
+    // Products, categories, suppliers.
+    let list = http
+        .send("GET", "/products?q=chai", Some(&user), None)
+        .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body["total"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        http.send("GET", "/products/1", Some(&user), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        http.send("GET", "/categories", Some(&user), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        http.send("GET", "/suppliers", Some(&user), None)
+            .await
+            .status,
+        200
+    );
+    let created = http
+        .send(
+            "POST",
+            "/products",
+            Some(&user),
+            Some(json!({"product_name": "Gateway Tea", "category_id": 1, "supplier_id": 1})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["product_id"].as_i64().unwrap();
+    let patched = http
+        .send(
+            "PATCH",
+            &format!("/products/{id}"),
+            Some(&user),
+            Some(json!({"discontinued": true})),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["discontinued"], true);
+    assert_eq!(
+        http.send("DELETE", &format!("/products/{id}"), Some(&user), None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        http.send("DELETE", &format!("/products/{id}"), Some(&admin), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        http.send("GET", "/products/not-a-number", Some(&user), None)
+            .await
+            .status
+            / 100,
+        4
+    );
+
+    // Refresh rotates; a reused refresh token is refused; logout revokes.
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let renewed = http
+        .send(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(renewed.status, 200, "{}", renewed.body);
+    let reused = http
+        .send(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(reused.status, 401);
+    let pair = system
+        .login("ada@example.com", "correct-horse-battery")
+        .await;
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let out = http
+        .send(
+            "POST",
+            "/auth/logout",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    let after = http
+        .send(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(after.status, 401);
+
+    // Every response carries a request id; the OpenAPI document lists the real routes.
+    assert!(after.headers.contains_key("x-request-id"));
+    let doc = http.send("GET", "/openapi.json", None, None).await.body;
+    for path in [
+        "/auth/login",
+        "/customers/{id}",
+        "/products",
+        "/categories",
+        "/suppliers",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    system.shutdown().await;
+}
+
+const KEY_A: &str = "-----BEGIN PRIVATE KEY-----\n\
+    MC4CAQAwBQYDK2VwBCIEIHngP3uc7hMENG70ZNVMAdhr22BNO/IPd5oHFLh8hRpe\n\
+    -----END PRIVATE KEY-----\n";
+const KEY_B: &str = "-----BEGIN PRIVATE KEY-----\n\
+    MC4CAQAwBQYDK2VwBCIEIILe/5knyzbUd4QxTipCPyHo6qBJzMAsnlJTTOeiUo0g\n\
+    -----END PRIVATE KEY-----\n";
+
+/// Starts the real auth service signing with `key`, publishing `previous` too.
+async fn start_auth(
+    nats: &NatsServer,
+    mongo: &MongoServer,
+    key: &std::path::Path,
+    previous: Vec<std::path::PathBuf>,
+) -> (watch::Sender<bool>, JoinHandle<Result<(), String>>) {
+    let mut config = auth::Config::new(nats.url(), mongo.url());
+    config.admin_email = Some(ADMIN_EMAIL.into());
+    config.admin_password = Some(ADMIN_PASSWORD.into());
+    config.argon2.argon2_memory_kib = 8 * 1024;
+    config.argon2.argon2_iterations = 1;
+    config.jwt_private_key_file = Some(key.to_owned());
+    config.jwt_previous_key_files = previous;
+    let (stop, mut rx) = watch::channel(false);
+    let health = listener().await;
+    let task = tokio::spawn(async move {
+        auth::run(config, health, async move {
+            let _ = rx.wait_for(|s| *s).await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+    });
+    (stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
+    let nats = NatsServer::start().await.unwrap();
+    let mongo = MongoServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (key_a, key_b) = (dir.path().join("a.pem"), dir.path().join("b.pem"));
+    std::fs::write(&key_a, KEY_A).unwrap();
+    std::fs::write(&key_b, KEY_B).unwrap();
+
+    let (stop_auth, auth_task) = start_auth(&nats, &mongo, &key_a, Vec::new()).await;
+    let mut config = gateway::Config::new(NatsArgs::url(nats.url()));
+    config.discovery = gateway::config::DiscoveryConfig::every(Duration::from_millis(200));
+    let api = listener().await;
+    let http = Http {
+        base: format!("http://{}", api.local_addr().unwrap()),
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    };
+    let (stop_gateway, mut rx) = watch::channel(false);
+    let health = listener().await;
+    let gateway_task = tokio::spawn(gateway::run(config, api, health, async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }));
+    let login = |http: Http| async move {
+        let reply = http
+            .send(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+            )
+            .await;
+        (reply.status == 200).then(|| reply.body["access_token"].as_str().unwrap().to_owned())
+    };
+    let probe = http.clone();
+    wait_until("auth is routed and logs in", WAIT, || {
+        let http = probe.clone();
+        async move { login(http).await.is_some() }
+    })
+    .await;
+    let old = login(http.clone()).await.unwrap();
+    assert_eq!(
+        http.send("GET", "/auth/me", Some(&old), None).await.status,
+        200
+    );
+
+    // Rotate: a new auth instance signs with key B and still publishes key A.
+    let _ = stop_auth.send(true);
+    auth_task.await.unwrap().unwrap();
+    let (stop_auth, auth_task) = start_auth(&nats, &mongo, &key_b, vec![key_a.clone()]).await;
+    let probe = http.clone();
+    wait_until("the rotated auth instance logs in", WAIT, || {
+        let http = probe.clone();
+        async move { login(http).await.is_some() }
+    })
+    .await;
+    let new = login(http.clone()).await.unwrap();
+    assert_ne!(
+        runtime::jwt::Verifier::kid(&new).unwrap(),
+        runtime::jwt::Verifier::kid(&old).unwrap(),
+        "the new token names the new key"
+    );
+    // The gateway has never seen key B: the unknown kid makes it refetch the JWKS (retried
+    // only because a refetch within a second of the last one is throttled).
+    let probe = http.clone();
+    let token = new.clone();
+    wait_until(
+        "a token signed with the rotated key is accepted",
+        WAIT,
+        || {
+            let (http, token) = (probe.clone(), token.clone());
+            async move {
+                http.send("GET", "/auth/me", Some(&token), None)
+                    .await
+                    .status
+                    == 200
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        http.send("GET", "/auth/me", Some(&old), None).await.status,
+        200,
+        "the previous key still verifies"
+    );
+
+    let _ = stop_gateway.send(true);
+    gateway_task.await.unwrap().unwrap();
+    let _ = stop_auth.send(true);
+    auth_task.await.unwrap().unwrap();
+}

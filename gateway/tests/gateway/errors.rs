@@ -1,0 +1,223 @@
+//! Every error status, produced for real.
+
+use std::time::Duration;
+
+use contract::Operation;
+use serde_json::json;
+
+use super::support::{self, ListWidgets, WAIT, World, user_token};
+use runtime::test_support::wait_until;
+
+#[tokio::test]
+async fn request_bodies_are_checked() {
+    let world = World::start_with(|c| c.max_body_bytes = 1024).await;
+    let http = world.http();
+    let token = user_token("u1");
+    let auth = format!("Bearer {token}");
+
+    let big = serde_json::to_vec(&json!({"name": "x".repeat(2000)})).unwrap();
+    let reply = http
+        .send(
+            "POST",
+            "/widgets",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(big),
+        )
+        .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.error_code(), "payload_too_large");
+
+    let reply = http
+        .send(
+            "POST",
+            "/widgets",
+            &[("authorization", &auth), ("content-type", "text/plain")],
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(reply.status, 415);
+    assert_eq!(reply.error_code(), "unsupported_media_type");
+    let reply = http
+        .send(
+            "POST",
+            "/widgets",
+            &[("authorization", &auth)],
+            Some(b"{}".to_vec()),
+        )
+        .await;
+    assert_eq!(reply.status, 415, "a body without a content type");
+
+    for bad in [&b"{"[..], b"{\"a\":}", b"nul", b"\xff\xfe"] {
+        let reply = http
+            .send(
+                "POST",
+                "/widgets",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                Some(bad.to_vec()),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{bad:?}");
+        assert_eq!(reply.error_code(), "bad_request");
+    }
+
+    // Wrong types are the service's 400, naming the field.
+    let reply = http
+        .json("POST", "/widgets/fail", None, &json!({"status": "x"}))
+        .await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        reply.json()["message"].as_str().unwrap().contains("status"),
+        "{}",
+        reply.json()
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn service_errors_keep_their_status_and_body() {
+    let world = World::start().await;
+    let http = world.http();
+    for (status, code) in [
+        (404, "not_found"),
+        (409, "conflict"),
+        (403, "forbidden"),
+        (500, "internal"),
+        (503, "unavailable"),
+    ] {
+        let reply = http
+            .json(
+                "POST",
+                "/widgets/fail",
+                None,
+                &json!({"status": status, "message": "nope"}),
+            )
+            .await;
+        assert_eq!(reply.status, status);
+        assert_eq!(reply.error_code(), code);
+    }
+    let reply = http
+        .json(
+            "POST",
+            "/widgets/fail",
+            None,
+            &json!({"status": 422, "message": ""}),
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.error_code(), "validation_failed");
+    assert_eq!(reply.json()["details"]["fields"][0]["field"], "name");
+
+    let reply = http
+        .json(
+            "POST",
+            "/widgets/fail",
+            None,
+            &json!({"status": 429, "message": "slow down"}),
+        )
+        .await;
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.header("retry-after"), Some("7"));
+    assert_eq!(reply.json()["message"], "slow down");
+
+    let reply = http.get_as("/widgets/missing", &user_token("u")).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["message"], "no such widget");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn slow_services_time_out_with_504() {
+    let world = World::start_with(|c| c.request_timeout = Duration::from_millis(300)).await;
+    let reply = world.http().get("/widgets/slow").await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.error_code(), "timeout");
+    assert_eq!(
+        world
+            .widgets
+            .slow_started
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    world.widgets.open_gate();
+    let metrics = world.http().get("/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("natstack_gateway_upstream_errors_total{kind=\"timeout\"} 1"),
+        "{text}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn undecodable_replies_are_502() {
+    let world = World::start().await;
+    let _garbage = support::start_garbage(&world.client).await;
+    world.gateway.wait_routed("garbage.get").await;
+    let reply = world.http().get("/garbage").await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.error_code(), "bad_gateway");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_service_with_no_responders_is_503() {
+    // Never drop instances here, so the route stays while nobody answers.
+    let mut world = World::start_with(|c| c.discovery.missed_polls = u32::MAX).await;
+    world.services.remove(0).stop().await;
+    support::wait_no_responders(&world.client, &ListWidgets::subject()).await;
+    let reply = world.http().get("/widgets").await;
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.error_code(), "unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_stopped_service_stops_being_routed() {
+    let mut world = World::start().await;
+    world.services.remove(0).stop().await;
+    world.gateway.wait_unrouted(&ListWidgets::subject()).await;
+    let http = world.http().clone();
+    wait_until("the dropped route answers 404", WAIT, || {
+        let http = http.clone();
+        async move { http.get("/widgets").await.status == 404 }
+    })
+    .await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_body_limit_never_exceeds_the_nats_max_payload() {
+    let options = runtime::test_support::NatsOptions {
+        max_payload: Some(16 * 1024),
+        ..Default::default()
+    };
+    let nats = runtime::test_support::NatsServer::start_with(options)
+        .await
+        .unwrap();
+    let client = nats.client().await;
+    let widgets = support::start_widgets(&client, support::Widgets::default()).await;
+    // MAX_BODY_BYTES stays at its 1 MiB default; the server's 16 KiB decides.
+    let gateway = support::Gateway::start(support::config(&nats.url())).await;
+    gateway.wait_routed(&ListWidgets::subject()).await;
+    let body = serde_json::to_vec(&json!({"name": "x".repeat(20 * 1024)})).unwrap();
+    let reply = gateway
+        .http
+        .send(
+            "POST",
+            "/widgets/fail",
+            &[("content-type", "application/json")],
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply.error_code(), "payload_too_large");
+    gateway.stop().await;
+    widgets.stop().await;
+}

@@ -1,0 +1,11 @@
+//! Gateway tests over a real nats-server, with test services registered through the real
+//! Services API and the real gateway served on a loopback port.
+
+mod auth;
+mod discovery;
+mod errors;
+mod ops;
+mod routing;
+mod shutdown;
+mod support;
+mod trace;

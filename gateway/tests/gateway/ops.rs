@@ -1,0 +1,191 @@
+//! The gateway's own endpoints, CORS and the health listener.
+
+use serde_json::Value;
+
+use super::support::{World, user_token};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let world = World::start().await;
+    let http = world.http();
+    assert_eq!(http.get("/healthz").await.json()["status"], "ok");
+    let ready = http.get("/readyz").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["checks"]["routing_table"], "ok");
+    assert_eq!(ready.json()["checks"]["nats"], "ok");
+    assert_eq!(world.gateway.health.get("/livez").await.status, 200);
+    assert_eq!(world.gateway.health.get("/readyz").await.status, 200);
+
+    assert_eq!(
+        http.get_as("/widgets/7", &user_token("u")).await.status,
+        200
+    );
+    assert_eq!(http.get("/nope").await.status, 404);
+    let text = String::from_utf8(http.get("/metrics").await.body.to_vec()).unwrap();
+    for needle in [
+        r#"natstack_gateway_http_requests_total{method="GET",route="/widgets/{id}",status="200"} 1"#,
+        r#"natstack_gateway_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        "natstack_gateway_http_request_duration_seconds_bucket",
+        "natstack_gateway_routes ",
+        "natstack_gateway_discovery_polls_total{outcome=\"ok\"}",
+        "natstack_gateway_jwks_fetches_total{outcome=\"ok\"} 1",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+    // The same registry on the health port.
+    let health_text =
+        String::from_utf8(world.gateway.health.get("/metrics").await.body.to_vec()).unwrap();
+    assert!(health_text.contains("natstack_gateway_routes"));
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_is_assembled_from_discovered_endpoints() {
+    let world = World::start().await;
+    let doc = world.http().get("/openapi.json").await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let get = &doc["paths"]["/widgets/{id}"]["get"];
+    assert_eq!(get["summary"], "Get a widget");
+    assert_eq!(get["parameters"][0]["name"], "id");
+    assert_eq!(get["parameters"][0]["in"], "path");
+    assert_eq!(get["security"][0]["bearer"], serde_json::json!([]));
+    assert!(get["responses"]["401"].is_object());
+    assert!(get["responses"]["403"].is_null(), "user level: no 403");
+    let delete = &doc["paths"]["/widgets/{id}"]["delete"];
+    assert!(delete["responses"]["204"].is_object());
+    assert!(delete["responses"]["403"].is_object());
+    assert_eq!(
+        doc["paths"]["/widgets"]["post"]["responses"]["201"]["description"],
+        "Success"
+    );
+    assert_eq!(
+        doc["paths"]["/widgets"]["get"]["security"],
+        serde_json::json!([])
+    );
+    assert!(doc["paths"]["/.well-known/jwks.json"]["get"].is_object());
+    assert!(doc["components"]["schemas"]["Error"].is_object());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn services_shows_what_discovery_sees() {
+    let world = World::start().await;
+    let view = world.http().get("/services").await.json();
+    let services = view["services"].as_array().unwrap();
+    let names: Vec<&str> = services
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["auth", "widgets"]);
+    let widgets = &services[1];
+    assert_eq!(widgets["versions"], serde_json::json!(["1.0.0"]));
+    assert_eq!(widgets["instances"].as_array().unwrap().len(), 1);
+    let endpoints: Vec<&Value> = widgets["endpoints"].as_array().unwrap().iter().collect();
+    assert!(
+        endpoints
+            .iter()
+            .any(|e| e["subject"] == "widgets.get" && e["routed"] == true)
+    );
+    assert_eq!(view["conflicts"], serde_json::json!([]));
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn cors_follows_the_configured_origins() {
+    let world = World::start_with(|c| {
+        c.cors = gateway::Cors::parse(Some("https://app.example"));
+    })
+    .await;
+    let http = world.http();
+    let preflight = http
+        .send(
+            "OPTIONS",
+            "/widgets",
+            &[
+                ("origin", "https://app.example"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type",
+                ),
+            ],
+            None,
+        )
+        .await;
+    assert!(preflight.status < 300, "{}", preflight.status);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    let reply = http
+        .send(
+            "GET",
+            "/widgets",
+            &[("origin", "https://app.example")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        reply
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("x-request-id")
+    );
+    let reply = http
+        .send(
+            "GET",
+            "/widgets",
+            &[("origin", "https://evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    world.stop().await;
+
+    // Off when unset.
+    let world = World::start().await;
+    let reply = world
+        .http()
+        .send(
+            "GET",
+            "/widgets",
+            &[("origin", "https://app.example")],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn without_nats_it_is_not_ready_and_answers_503() {
+    let url = format!("nats://127.0.0.1:{}", runtime::test_support::free_port());
+    let gateway = super::support::Gateway::spawn(super::support::config(&url)).await;
+    let ready = gateway.http.get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(
+        ready.json()["checks"]["routing_table"],
+        "no routing table yet"
+    );
+    let reply = gateway.http.get("/widgets").await;
+    assert_eq!(reply.status, 503, "not 404: the gateway cannot know yet");
+    assert_eq!(reply.error_code(), "unavailable");
+    assert_eq!(gateway.http.get("/services").await.status, 503);
+    assert_eq!(
+        gateway.http.get("/healthz").await.status,
+        200,
+        "alive all the same"
+    );
+    gateway.stop().await;
+}

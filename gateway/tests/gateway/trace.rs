@@ -1,0 +1,50 @@
+//! One request, one trace: the gateway's span and the service's span share the trace id, and
+//! the gateway joins the client's `traceparent`.
+
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::support::World;
+
+// A current-thread runtime keeps every task on this thread, where the subscriber is set.
+#[tokio::test(flavor = "current_thread")]
+async fn gateway_and_service_spans_share_the_trace() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber =
+        tracing_subscriber::registry().with(runtime::telemetry::otel_layer(&provider, "test"));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let world = World::start().await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    let reply = world
+        .http()
+        .send("GET", "/widgets", &[("traceparent", &traceparent)], None)
+        .await;
+    assert_eq!(reply.status, 200);
+    let forwarded = reply.json()["traceparent"].as_str().unwrap().to_owned();
+    assert!(forwarded.contains(trace_id), "{forwarded}");
+    world.stop().await;
+    provider.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let service = spans
+        .iter()
+        .find(|s| s.name == "nats.request")
+        .expect("service span");
+    let gateway = spans
+        .iter()
+        .find(|s| s.name == "http.request" && s.span_context.trace_id().to_string() == trace_id)
+        .expect("the gateway's span joined the client's trace");
+    assert_eq!(gateway.span_context.trace_id().to_string(), trace_id);
+    assert_eq!(
+        service.span_context.trace_id().to_string(),
+        trace_id,
+        "one trace across NATS"
+    );
+    assert_eq!(service.parent_span_id, gateway.span_context.span_id());
+    assert_eq!(gateway.parent_span_id.to_string(), "00f067aa0ba902b7");
+}
