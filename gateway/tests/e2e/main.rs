@@ -513,6 +513,9 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     let (stop_auth, auth_task) = start_auth(&nats, &mongo, &key_a, Vec::new()).await;
     let mut config = gateway::Config::new(NatsArgs::url(nats.url()));
     config.discovery = gateway::config::DiscoveryConfig::every(Duration::from_millis(200));
+    // Keep routes of stopped instances, so a stopped auth service is a 503 (no responders)
+    // for as long as this test needs, not a 404 once discovery drops it.
+    config.discovery.missed_polls = u32::MAX;
     let api = listener().await;
     let http = Http {
         base: format!("http://{}", api.local_addr().unwrap()),
@@ -546,9 +549,28 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
         200
     );
 
+    rejects_tokens_it_did_not_issue(&http, &old).await;
+
     // Rotate: a new auth instance signs with key B and still publishes key A.
     let _ = stop_auth.send(true);
     auth_task.await.unwrap().unwrap();
+    // Meanwhile the real auth service is gone: its routes answer 503, not 500 or a hang.
+    let probe = http.clone();
+    wait_until("login answers 503 while auth is stopped", WAIT, || {
+        let http = probe.clone();
+        async move {
+            let body = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+            let reply = http.send("POST", "/auth/login", None, Some(body)).await;
+            assert!(
+                matches!(reply.status, 503 | 504),
+                "{}: {}",
+                reply.status,
+                reply.body
+            );
+            reply.status == 503 && reply.body["code"] == "unavailable"
+        }
+    })
+    .await;
     let (stop_auth, auth_task) = start_auth(&nats, &mongo, &key_b, vec![key_a.clone()]).await;
     let probe = http.clone();
     wait_until("the rotated auth instance logs in", WAIT, || {
@@ -590,4 +612,56 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     gateway_task.await.unwrap().unwrap();
     let _ = stop_auth.send(true);
     auth_task.await.unwrap().unwrap();
+}
+
+/// Tokens the real auth service did not issue, each refused by the real gateway: expired and
+/// wrong-audience tokens signed with auth's own key (`KEY_A`), a forgery signed with another
+/// key under auth's `kid`, and an unsigned `alg: none` token; a faithful re-signing of `issued`
+/// is accepted, so the refusals are about exactly those differences.
+async fn rejects_tokens_it_did_not_issue(http: &Http, issued: &str) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let kid = runtime::jwt::Verifier::kid(issued).unwrap();
+    let payload = issued.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let sign = |pem: &str, claims: &Value| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut expired = claims.clone();
+    expired["iat"] = json!(now - 7_200);
+    expired["exp"] = json!(now - 3_600);
+    let mut wrong_audience = claims.clone();
+    wrong_audience["aud"] = json!("somebody-else");
+    let unsigned = format!(
+        "{}.{payload}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#)
+    );
+
+    let me = |token: String| {
+        let http = http.clone();
+        async move { http.send("GET", "/auth/me", Some(&token), None).await }
+    };
+    assert_eq!(
+        me(sign(KEY_A, &claims)).await.status,
+        200,
+        "a faithful re-signing"
+    );
+    for (what, token) in [
+        ("expired", sign(KEY_A, &expired)),
+        ("wrong audience", sign(KEY_A, &wrong_audience)),
+        ("forged with another key", sign(KEY_B, &claims)),
+        ("alg none", unsigned),
+    ] {
+        let reply = me(token).await;
+        assert_eq!(reply.status, 401, "{what}: {}", reply.body);
+        assert_eq!(reply.body["code"], "unauthenticated", "{what}");
+    }
 }
