@@ -154,6 +154,46 @@ impl FieldError {
     }
 }
 
+/// Collects field errors, so a client learns every problem with its input at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// Records a problem with `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// Checks a text value: at most `max` characters and no NUL (PostgreSQL text cannot hold
+    /// one, and it would otherwise surface as a database error).
+    pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        let Some(value) = value else { return };
+        if value.chars().count() > max {
+            self.add(field, format!("must be at most {max} characters"));
+        } else if value.contains('\0') {
+            self.add(field, "must not contain NUL characters");
+        }
+    }
+
+    /// Checks a required, non-blank text value.
+    pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        match value {
+            None => self.add(field, "is required"),
+            Some(v) if v.trim().is_empty() => self.add(field, "must not be blank"),
+            Some(v) => self.text(field, Some(v), max),
+        }
+    }
+
+    /// `Ok` when nothing was recorded, else the 422.
+    pub fn finish(self) -> Result<(), ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::validation(self.0))
+        }
+    }
+}
+
 /// An error as it travels on the wire and reaches the client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -285,6 +325,24 @@ mod tests {
         assert_eq!(ErrorCode::from_status(418), ErrorCode::BadRequest);
         assert_eq!(ErrorCode::from_status(599), ErrorCode::Internal);
         assert_eq!(ErrorCode::from_status(0), ErrorCode::Internal);
+    }
+
+    #[test]
+    fn text_rules_count_characters() {
+        let mut errors = FieldErrors::default();
+        errors.text("city", Some("Zürichzürichzür"), 15);
+        errors.text("city", Some("a\0b"), 15);
+        errors.required_text("company_name", Some("  "), 40);
+        errors.required_text("company_name", None, 40);
+        let fields: Vec<_> = errors.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "must not contain NUL characters",
+                "must not be blank",
+                "is required"
+            ]
+        );
     }
 
     #[test]

@@ -30,6 +30,6 @@ pub mod products;
 
 pub use caller::Caller;
 pub use envelope::{Empty, Envelope, Params, Query};
-pub use error::{ErrorCode, FieldError, ServiceError};
+pub use error::{ErrorCode, FieldError, FieldErrors, ServiceError};
 pub use metadata::{AuthLevel, EndpointMeta, HttpMethod};
 pub use operation::{Operation, RequestOf};

@@ -7,13 +7,13 @@ use contract::customers::{
     ListCustomers, NewCustomer, UpdateCustomer, limits,
 };
 use contract::page::{Page, PageQuery, Sort};
-use contract::{RequestOf, ServiceError};
+use contract::{FieldErrors, RequestOf, ServiceError};
 use runtime::pg::service_error;
 use runtime::{RequestContext, ServiceBuilder};
 use sqlx::PgPool;
 
 use crate::db;
-use crate::validate::{self, Errors, MAX_FILTER_CHARS};
+use crate::validate::{self, MAX_FILTER_CHARS};
 
 /// The service with every endpoint, over `pool`.
 pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
@@ -40,7 +40,7 @@ async fn list(
     req: RequestOf<ListCustomers>,
 ) -> Result<Page<Customer>, ServiceError> {
     let query = req.query;
-    let mut errors = Errors::default();
+    let mut errors = FieldErrors::default();
     for (field, value) in [
         ("q", &query.q),
         ("country", &query.country),
@@ -98,7 +98,7 @@ async fn get(
 }
 
 /// The checks every text column shares between create and update.
-fn check_optional_columns(errors: &mut Errors, columns: &[(&str, Option<&str>, usize)]) {
+fn check_optional_columns(errors: &mut FieldErrors, columns: &[(&str, Option<&str>, usize)]) {
     for &(field, value, max) in columns {
         errors.text(field, value, max);
     }
@@ -122,7 +122,7 @@ async fn create(
         phone,
         fax,
     } = req.body;
-    let mut errors = Errors::default();
+    let mut errors = FieldErrors::default();
     let id = match customer_id.as_deref() {
         None => {
             errors.add("customer_id", "is required");
@@ -209,7 +209,7 @@ async fn update(
         phone,
         fax,
     } = req.body;
-    let mut errors = Errors::default();
+    let mut errors = FieldErrors::default();
     let mut changes = Vec::new();
     match company_name {
         None => {}

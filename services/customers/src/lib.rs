@@ -15,8 +15,7 @@ mod validate;
 
 use std::future::Future;
 
-use runtime::config::NatsArgs;
-use runtime::pg::{PgArgs, RunError, ServiceSpec};
+use runtime::pg::{RunError, ServiceSpec};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 
@@ -27,13 +26,7 @@ pub const SERVICE: &str = "customers";
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// What the server needs besides its listener.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// NATS connection.
-    pub nats: NatsArgs,
-    /// Database connection and pool size.
-    pub database: PgArgs,
-}
+pub type Config = runtime::pg::ServiceConfig;
 
 /// Runs the service until `shutdown` resolves: health on `health_listener`, migrations
 /// (retried while the database is down), then the NATS endpoints. See

@@ -9,14 +9,14 @@ use contract::products::{
     Category, CreateProduct, DeleteProduct, GetProduct, ListCategories, ListProducts,
     ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
 };
-use contract::{RequestOf, ServiceError};
+use contract::{FieldErrors, RequestOf, ServiceError};
 use runtime::pg::service_error;
 use runtime::{RequestContext, ServiceBuilder};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use crate::db::{self, Value};
-use crate::validate::{self, Errors, MAX_FILTER_CHARS};
+use crate::validate::{self, MAX_FILTER_CHARS};
 
 /// The service with every endpoint, over `pool`.
 pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
@@ -45,7 +45,10 @@ fn not_found(id: impl std::fmt::Display) -> ServiceError {
     ServiceError::not_found(format!("no product with id {id}"))
 }
 
-fn page_spec(query: PageQuery, errors: &mut Errors) -> Result<PageSpec, Vec<contract::FieldError>> {
+fn page_spec(
+    query: PageQuery,
+    errors: &mut FieldErrors,
+) -> Result<PageSpec, Vec<contract::FieldError>> {
     let page = query.resolve();
     if let Err(page_errors) = &page {
         errors.0.extend(page_errors.iter().cloned());
@@ -59,7 +62,7 @@ async fn list(
     req: RequestOf<ListProducts>,
 ) -> Result<Page<Product>, ServiceError> {
     let query = req.query;
-    let mut errors = Errors::default();
+    let mut errors = FieldErrors::default();
     errors.text("q", query.q.as_deref(), MAX_FILTER_CHARS);
     // A filter value is any decimal; only its syntax matters (checked when decoding).
     let bound = |p: &Option<contract::products::Price>| {
@@ -126,7 +129,7 @@ async fn create(
     req: RequestOf<CreateProduct>,
 ) -> Result<Product, ServiceError> {
     let body: NewProduct = req.body;
-    let mut errors = Errors::default();
+    let mut errors = FieldErrors::default();
     errors.required_text(
         "product_name",
         body.product_name.as_deref(),
@@ -169,7 +172,7 @@ async fn update(
         reorder_level,
         discontinued,
     } = req.body;
-    let mut errors = Errors::default();
+    let mut errors = FieldErrors::default();
     let mut changes = Vec::new();
     match product_name {
         None => {}

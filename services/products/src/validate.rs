@@ -1,7 +1,7 @@
 //! Input rules, checked before any SQL runs so the client gets every problem at once, as 422
 //! field errors. The database constraints stay as a backstop.
 
-use contract::FieldError;
+use contract::FieldErrors;
 use std::str::FromStr;
 
 use contract::products::{Price, limits};
@@ -10,48 +10,8 @@ use rust_decimal::Decimal;
 /// Longest search or filter value accepted in a list query.
 pub const MAX_FILTER_CHARS: usize = 100;
 
-/// Collects field errors.
-#[derive(Debug, Default)]
-pub struct Errors(pub Vec<FieldError>);
-
-impl Errors {
-    /// Records a problem with `field`.
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
-    }
-
-    /// Checks a text value: at most `max` characters and no NUL (PostgreSQL text cannot hold
-    /// one, and it would otherwise surface as a database error).
-    pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) {
-        let Some(value) = value else { return };
-        if value.chars().count() > max {
-            self.add(field, format!("must be at most {max} characters"));
-        } else if value.contains('\0') {
-            self.add(field, "must not contain NUL characters");
-        }
-    }
-
-    /// Checks a required, non-blank text value.
-    pub fn required_text(&mut self, field: &str, value: Option<&str>, max: usize) {
-        match value {
-            None => self.add(field, "is required"),
-            Some(v) if v.trim().is_empty() => self.add(field, "must not be blank"),
-            Some(v) => self.text(field, Some(v), max),
-        }
-    }
-
-    /// `Ok` when nothing was recorded, else the 422.
-    pub fn finish(self) -> Result<(), contract::ServiceError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(contract::ServiceError::validation(self.0))
-        }
-    }
-}
-
 /// Checks an optional integer against `0..=smallint::MAX` and narrows it.
-pub fn small(errors: &mut Errors, field: &str, value: Option<i64>) -> Option<i16> {
+pub fn small(errors: &mut FieldErrors, field: &str, value: Option<i64>) -> Option<i16> {
     let value = value?;
     match i16::try_from(value) {
         Ok(v) if v >= 0 => Some(v),
@@ -63,7 +23,7 @@ pub fn small(errors: &mut Errors, field: &str, value: Option<i64>) -> Option<i16
 }
 
 /// Checks an optional id against `1..=smallint::MAX` and narrows it.
-pub fn id(errors: &mut Errors, field: &str, value: Option<i64>) -> Option<i16> {
+pub fn id(errors: &mut FieldErrors, field: &str, value: Option<i64>) -> Option<i16> {
     let value = value?;
     match i16::try_from(value) {
         Ok(v) if v >= 1 => Some(v),
@@ -76,7 +36,7 @@ pub fn id(errors: &mut Errors, field: &str, value: Option<i64>) -> Option<i16> {
 
 /// Checks a price: a plain decimal, not negative, at most two decimals and at most
 /// 99999999.99 (`numeric(10,2)`).
-pub fn price(errors: &mut Errors, field: &str, value: Option<&Price>) -> Option<Decimal> {
+pub fn price(errors: &mut FieldErrors, field: &str, value: Option<&Price>) -> Option<Decimal> {
     let value = value?;
     let max = Decimal::from_str(limits::PRICE_MAX).expect("a valid constant");
     match Decimal::from_str(value.as_str()) {
@@ -97,7 +57,7 @@ mod tests {
 
     #[test]
     fn numbers_are_range_checked() {
-        let mut errors = Errors::default();
+        let mut errors = FieldErrors::default();
         assert_eq!(
             small(&mut errors, "units_in_stock", Some(32767)),
             Some(32767)

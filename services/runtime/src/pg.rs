@@ -242,6 +242,16 @@ pub enum RunError {
     Health(#[from] std::io::Error),
 }
 
+/// The configuration of a database-backed service besides its listener: what both
+/// customers and products take (their `Config`).
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// NATS connection.
+    pub nats: NatsArgs,
+    /// Database connection and pool size.
+    pub database: PgArgs,
+}
+
 /// What [`run_service`] needs to know about one service.
 pub struct ServiceSpec<'a> {
     /// The service name (NATS connection name and Services API name).

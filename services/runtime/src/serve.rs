@@ -271,8 +271,12 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
         self
     }
 
-    /// Registers the service and its endpoints and waits until the server has the
-    /// subscriptions, so a request sent after this returns is served.
+    /// Registers the service and its endpoints and flushes the subscriptions to the server.
+    ///
+    /// Flushing writes them out but does not wait for the server to process them, so for a
+    /// moment another connection may still see "no responders". (A round trip from this
+    /// connection would need permissions the operator does not grant services.) Tests wait
+    /// with `test_support::wait_for_instance`; the gateway's discovery and retries absorb it.
     pub async fn start(self, client: &Client) -> Result<RunningService<S>, ServeError> {
         let register = |reason: String| ServeError::Register {
             service: self.name.clone(),

@@ -1,211 +1,32 @@
-//! The test environment: nats-server, PostgreSQL with a fresh database, and the service
-//! running in-process through `customers::run`.
+//! The test environment: the shared harness for database-backed services
+//! ([`runtime::test_support::pg_service`]) running the customers service in-process.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::future::Future;
+use std::pin::Pin;
 
-use contract::{Operation, RequestOf, ServiceError, headers};
-use runtime::pg::{PgArgs, RunError};
-use runtime::test_support::{NatsServer, PgServer, wait_until};
-use runtime::{CallError, CallOptions, Caller, config::NatsArgs};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use runtime::pg::ServiceConfig;
+use runtime::test_support::pg_service::{self, PgService, RunFuture};
+use tokio::net::TcpListener;
 
-/// How long one call may take; generous, as the machine may be busy.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+pub use runtime::test_support::pg_service::{READY, assert_invalid};
 
-/// How long the service may take to become ready.
-pub const READY: Duration = Duration::from_secs(30);
+/// The customers service, run through `customers::run`.
+pub struct Customers;
 
-/// Servers, a database and one running instance of the service.
-pub struct Env {
-    pub nats: NatsServer,
-    pub pg: PgServer,
-    pub database_url: String,
-    pub caller: Caller,
-    pub service: Instance,
-}
+impl PgService for Customers {
+    const DATABASE: &'static str = "customers";
 
-/// One running instance of the service.
-pub struct Instance {
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), RunError>>>,
-    pub health: SocketAddr,
-}
-
-impl Instance {
-    /// Starts an instance against `database_url`; returns without waiting for readiness.
-    pub async fn spawn(nats_url: &str, database_url: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let health = listener.local_addr().unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let config = customers::Config {
-            nats: NatsArgs::url(nats_url),
-            database: PgArgs {
-                database_url: database_url.to_owned(),
-                database_max_connections: 5,
-            },
-        };
-        let task = tokio::spawn(customers::run(config, listener, async move {
-            let _ = rx.await;
-        }));
-        Self {
-            shutdown: Some(tx),
-            task: Some(task),
-            health,
-        }
-    }
-
-    /// The status of `/readyz`.
-    pub async fn readyz(&self) -> u16 {
-        http_get(self.health, "/readyz").await.0
-    }
-
-    /// Waits until `/readyz` answers 200.
-    pub async fn wait_ready(&self) {
-        wait_until("the service is ready", READY, || async {
-            self.readyz().await == 200
-        })
-        .await;
-    }
-
-    /// Shuts the instance down and checks it stopped cleanly.
-    pub async fn stop(&mut self) {
-        let _ = self.shutdown.take().expect("running").send(());
-        let task = self.task.take().expect("running");
-        tokio::time::timeout(Duration::from_secs(20), task)
-            .await
-            .expect("the service stops within 20 s")
-            .unwrap()
-            .expect("the service stops without error");
+    fn run(
+        config: ServiceConfig,
+        health: TcpListener,
+        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> RunFuture {
+        Box::pin(customers::run(config, health, shutdown))
     }
 }
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
-    }
-}
+/// Servers, a database and one running instance.
+pub type Env = pg_service::Env<Customers>;
 
-impl Env {
-    /// Starts everything and waits until the service is ready.
-    pub async fn start() -> Self {
-        init_logs();
-        let nats = NatsServer::start().await.expect("nats-server starts");
-        let pg = PgServer::start().await.expect("PostgreSQL starts");
-        let database_url = pg.create_database("customers").await.unwrap();
-        let service = Instance::spawn(&nats.url(), &database_url).await;
-        service.wait_ready().await;
-        let caller = Caller::new(nats.client().await).await.unwrap();
-        Self {
-            nats,
-            pg,
-            database_url,
-            caller,
-            service,
-        }
-    }
-
-    /// Another instance on the same NATS and database.
-    pub async fn spawn_instance(&self) -> Instance {
-        Instance::spawn(&self.nats.url(), &self.database_url).await
-    }
-
-    /// Calls `O` as a signed-in user.
-    pub async fn call<O: Operation>(
-        &self,
-        request: RequestOf<O>,
-    ) -> Result<O::Response, ServiceError> {
-        self.call_as::<O>(Some(&["user"]), request).await
-    }
-
-    /// Calls `O` as an admin.
-    pub async fn admin<O: Operation>(
-        &self,
-        request: RequestOf<O>,
-    ) -> Result<O::Response, ServiceError> {
-        self.call_as::<O>(Some(&["user", "admin"]), request).await
-    }
-
-    /// Calls `O` with these roles, or with no caller identity at all.
-    pub async fn call_as<O: Operation>(
-        &self,
-        roles: Option<&[&str]>,
-        request: RequestOf<O>,
-    ) -> Result<O::Response, ServiceError> {
-        let mut options = CallOptions::timeout(CALL_TIMEOUT);
-        if let Some(roles) = roles {
-            options = options
-                .header(headers::USER_ID, "user-1")
-                .header(headers::ROLES, roles.join(","));
-        }
-        match self.caller.call::<O>(&request, options).await {
-            Ok(response) => Ok(response),
-            Err(CallError::Service { error, .. }) => Err(error),
-            Err(other) => panic!("{} failed in transport: {other}", O::subject()),
-        }
-    }
-
-    /// Sends raw JSON to `subject` as an admin and returns the error the service answered.
-    pub async fn raw_error(&self, subject: &str, json: &str) -> ServiceError {
-        let options = CallOptions::timeout(CALL_TIMEOUT)
-            .header(headers::USER_ID, "user-1")
-            .header(headers::ROLES, "user,admin");
-        let reply = self
-            .caller
-            .request(subject, json.as_bytes().to_vec().into(), options)
-            .await
-            .expect("a reply");
-        runtime::call::service_error(&reply).unwrap_or_else(|| {
-            panic!(
-                "expected an error from {subject} for {json}, got {}",
-                String::from_utf8_lossy(&reply.payload)
-            )
-        })
-    }
-}
-
-/// Asserts a 422 naming `field`.
-#[track_caller]
-pub fn assert_invalid(result: Result<impl std::fmt::Debug, ServiceError>, field: &str) {
-    let err = result.expect_err("expected a validation error");
-    assert_eq!(err.status(), 422, "{err:?}");
-    assert!(
-        err.field_errors().iter().any(|f| f.field == field),
-        "no error on `{field}`: {err:?}"
-    );
-}
-
-/// A minimal HTTP GET, returning the status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// Sends the service's logs to the test's output (shown when a test fails); `RUST_LOG`
-/// overrides the level.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
-}
+/// One running instance.
+pub type Instance = pg_service::Instance<Customers>;

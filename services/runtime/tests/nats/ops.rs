@@ -209,8 +209,10 @@ impl Running {
     }
 }
 
-/// Starts the test service on `client` and runs it.
+/// Starts the test service on `client`, runs it, and waits until the server routes to it.
 pub async fn start(client: &async_nats::Client, state: State) -> Running {
     let service = builder(state).start(client).await.expect("service starts");
-    Running::spawn(service).await
+    let running = Running::spawn(service).await;
+    runtime::test_support::wait_for_instance(client, "test", &running.id).await;
+    running
 }
