@@ -53,6 +53,11 @@ ci: test
 run: setup
 	@scripts/run.sh
 
+## bench: measure the whole path on this machine (release build, a few minutes); BENCH_ARGS=--help
+bench: setup
+	$(CARGO) build --release -p gateway -p auth -p customers -p products -p bench
+	"$${CARGO_TARGET_DIR:-target}/release/bench" $(BENCH_ARGS)
+
 ## crds: regenerate crds/ (and the chart's copy) from the operator's Rust types
 crds:
 	$(CARGO) run -q -p operator --bin crdgen > crds/microservicestacks.yaml

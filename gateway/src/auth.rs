@@ -5,7 +5,8 @@
 //! valid token (401 otherwise), `admin` also the `admin` role (403 otherwise). A public
 //! endpoint still receives the caller when a valid token was sent, and ignores a bad one.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +17,7 @@ use tracing::debug;
 
 use crate::error::ApiError;
 use crate::jwks::JwksCache;
+use crate::token_cache::TokenCache;
 
 /// Clock skew tolerated on `exp` and `iat`.
 pub const LEEWAY: Duration = Duration::from_secs(30);
@@ -25,6 +27,7 @@ pub const LEEWAY: Duration = Duration::from_secs(30);
 pub struct Authenticator {
     verifier: Verifier,
     jwks: JwksCache,
+    verified: Arc<TokenCache>,
 }
 
 /// A refused request: 401 with `WWW-Authenticate`, 403, or 503 when keys are unavailable.
@@ -56,11 +59,13 @@ fn unauthenticated(message: &str) -> Refused {
 }
 
 impl Authenticator {
-    /// Verifies tokens of `issuer` for `audience` with keys from `jwks`.
-    pub fn new(issuer: &str, audience: &str, jwks: JwksCache) -> Self {
+    /// Verifies tokens of `issuer` for `audience` with keys from `jwks`, remembering up to
+    /// `cache_size` verified tokens (0: verify every time).
+    pub fn new(issuer: &str, audience: &str, jwks: JwksCache, cache_size: usize) -> Self {
         Self {
             verifier: Verifier::new(issuer, audience, LEEWAY),
             jwks,
+            verified: Arc::new(TokenCache::new(cache_size, LEEWAY)),
         }
     }
 
@@ -97,6 +102,10 @@ impl Authenticator {
     }
 
     async fn verify(&self, token: &str) -> Result<Caller, Refused> {
+        let now = now_secs();
+        if let Some(caller) = self.verified.get(token, now, |kid| self.jwks.knows(kid)) {
+            return Ok(caller);
+        }
         let kid = Verifier::kid(token).map_err(|e| token_refused(&e))?;
         let keys = self.jwks.keys_for(&kid).await.map_err(|e| {
             // Not the client's fault: say so with 503 rather than a misleading 401.
@@ -111,11 +120,20 @@ impl Authenticator {
             .verifier
             .verify(token, &keys)
             .map_err(|e| token_refused(&e))?;
-        Ok(Caller {
+        let caller = Caller {
             user_id: claims.sub,
             roles: claims.roles,
-        })
+        };
+        self.verified
+            .insert(token, caller.clone(), &kid, claims.exp, now);
+        Ok(caller)
     }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn token_refused(error: &TokenError) -> Refused {

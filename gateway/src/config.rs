@@ -48,6 +48,9 @@ pub struct GatewayArgs {
     /// The `aud` every token must carry.
     #[arg(long, env = "JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
+    /// Verified access tokens remembered until they expire (0: verify every request).
+    #[arg(long, env = "TOKEN_CACHE_SIZE", default_value_t = crate::token_cache::DEFAULT_CAPACITY)]
+    pub token_cache_size: usize,
 }
 
 /// The resolved configuration `run` works with.
@@ -69,6 +72,8 @@ pub struct Config {
     pub jwt_audience: String,
     /// JWKS cache timing.
     pub jwks: crate::jwks::JwksConfig,
+    /// Verified tokens remembered (0: none).
+    pub token_cache_size: usize,
 }
 
 /// Which origins may call the API from a browser.
@@ -136,6 +141,7 @@ impl Config {
             jwt_issuer: DEFAULT_ISSUER.to_owned(),
             jwt_audience: DEFAULT_AUDIENCE.to_owned(),
             jwks: crate::jwks::JwksConfig::default(),
+            token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
         }
     }
 }
@@ -152,6 +158,7 @@ impl From<&Cli> for Config {
             jwt_issuer: g.jwt_issuer.clone(),
             jwt_audience: g.jwt_audience.clone(),
             jwks: crate::jwks::JwksConfig::default(),
+            token_cache_size: g.token_cache_size,
         }
     }
 }
@@ -186,6 +193,7 @@ mod tests {
         assert_eq!(config.cors, Cors::Off);
         assert_eq!(config.jwt_issuer, "natstack-auth");
         assert_eq!(config.jwt_audience, "natstack");
+        assert_eq!(config.token_cache_size, 4096);
         assert!(Cli::try_parse_from(["gateway", "--request-timeout-ms", "0"]).is_err());
     }
 }

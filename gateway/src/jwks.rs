@@ -123,6 +123,22 @@ impl JwksCache {
         }
     }
 
+    /// Whether `kid` is among the cached keys, without fetching; like [`keys_for`](Self::keys_for),
+    /// it starts a background refresh when the keys are old, so withdrawn keys drop out.
+    pub fn knows(&self, kid: &str) -> bool {
+        let cached = self.inner.current.load();
+        if cached.jwks.find(kid).is_none() {
+            return false;
+        }
+        if cached
+            .fetched
+            .is_some_and(|at| at.elapsed() > self.inner.config.max_age)
+        {
+            self.refresh_in_background();
+        }
+        true
+    }
+
     fn refresh_in_background(&self) {
         let this = self.clone();
         tokio::spawn(async move {

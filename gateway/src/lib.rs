@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod request_id;
 pub mod state;
 pub mod table;
+pub mod token_cache;
 pub mod version;
 
 use std::future::Future;
@@ -94,7 +95,12 @@ pub async fn run(
             }
         });
     let jwks = JwksCache::new(caller.clone(), config.jwks, metrics.clone());
-    let auth = auth::Authenticator::new(&config.jwt_issuer, &config.jwt_audience, jwks);
+    let auth = auth::Authenticator::new(
+        &config.jwt_issuer,
+        &config.jwt_audience,
+        jwks,
+        config.token_cache_size,
+    );
     let state = AppState(Arc::new(Shared {
         config: config.clone(),
         catalog: catalog.clone(),

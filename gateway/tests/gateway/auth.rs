@@ -149,6 +149,37 @@ async fn a_rotated_key_is_picked_up_by_refetching() {
 }
 
 #[tokio::test]
+async fn a_remembered_token_stops_working_when_its_key_is_withdrawn() {
+    // Keys count as old at once, so every request with a known kid refreshes in the background.
+    let world = World::start_with(|c| {
+        c.jwks.min_interval = Duration::ZERO;
+        c.jwks.max_age = Duration::ZERO;
+    })
+    .await;
+    let http = world.http();
+    let token = user_token("u");
+    for _ in 0..3 {
+        // Verified once, then answered from the verified-token cache.
+        assert_eq!(http.get_as("/widgets/1", &token).await.status, 200);
+    }
+    world.keys.withdraw_key_a();
+    runtime::test_support::wait_until(
+        "the withdrawn key's token is refused",
+        support::WAIT,
+        || {
+            let http = http.clone();
+            let token = token.clone();
+            async move { http.get_as("/widgets/1", &token).await.status == 401 }
+        },
+    )
+    .await;
+    let reply = http.get_as("/widgets/1", &token).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["message"], "token signed with an unknown key");
+    world.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_kids_fetch_once_and_are_throttled() {
     // A fetch at most once per hour: every fetch below is the first for its reason.
     // A long fetch deadline: the fetch is held at a gate until every request is queued.

@@ -535,6 +535,11 @@ impl KeyStore {
         self.jwks.lock().unwrap().keys.push(Jwk::ed25519(X_B, "b"));
     }
 
+    /// Publishes key `b` only: key `a` is withdrawn.
+    pub fn withdraw_key_a(&self) {
+        self.jwks.lock().unwrap().keys = vec![Jwk::ed25519(X_B, "b")];
+    }
+
     pub fn open_gate(&self) {
         self.open.store(true, Ordering::SeqCst);
         self.gate.notify_waiters();

@@ -18,6 +18,11 @@ pub struct Argon2Args {
     /// Argon2id lanes (parallelism).
     #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1)]
     pub argon2_parallelism: u32,
+    /// Hashes computed at once (default: the number of cores). Each holds the memory cost,
+    /// so this times `ARGON2_MEMORY_KIB` bounds the service's hashing memory; more logins
+    /// than this wait their turn.
+    #[arg(long, env = "ARGON2_MAX_CONCURRENT", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub argon2_max_concurrent: Option<u32>,
 }
 
 /// Failed-login throttling.
@@ -104,6 +109,7 @@ impl Config {
                 argon2_memory_kib: 19_456,
                 argon2_iterations: 2,
                 argon2_parallelism: 1,
+                argon2_max_concurrent: None,
             },
             throttle: ThrottleArgs {
                 login_max_failures: 5,

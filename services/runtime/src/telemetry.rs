@@ -1,6 +1,8 @@
 //! Logging and tracing set-up: `RUST_LOG` filtering, JSON or human-readable output, and
 //! OpenTelemetry export over OTLP/HTTP when an endpoint is configured.
 
+use std::io::IsTerminal as _;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
@@ -81,7 +83,11 @@ pub fn init(service: &str, args: &TelemetryArgs) -> Result<TelemetryGuard, Telem
             .with_current_span(true)
             .with_span_list(false)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
+        // Colours only for a terminal: in a file or a log collector they are noise.
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_ansi(std::io::stdout().is_terminal())
+            .boxed(),
     };
     let provider = args
         .otlp_endpoint

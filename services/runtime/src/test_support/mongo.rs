@@ -17,7 +17,7 @@ const INSTALL_HINT: &str = "run `make setup` (installs the PyPI package `nx-2701
 /// A running MongoDB-wire server, stopped and deleted on drop.
 #[derive(Debug)]
 pub struct MongoServer {
-    _process: ServerProcess,
+    process: ServerProcess,
     port: u16,
     _dir: TempDir,
 }
@@ -66,7 +66,7 @@ impl MongoServer {
             match outcome {
                 Ok(()) => {
                     return Ok(Self {
-                        _process: process,
+                        process,
                         port,
                         _dir: dir,
                     });
@@ -85,5 +85,10 @@ impl MongoServer {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
     }
 }

@@ -111,6 +111,11 @@ impl NatsServer {
         self.port
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(ServerProcess::pid)
+    }
+
     /// A connected client (no credentials).
     pub async fn client(&self) -> async_nats::Client {
         async_nats::connect(self.url())

@@ -117,6 +117,11 @@ impl PgServer {
         self.port
     }
 
+    /// The postmaster's process id, while it runs (its backends are its children).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().and_then(ServerProcess::pid)
+    }
+
     /// The URL of database `database`.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)

@@ -47,6 +47,11 @@ impl ServerProcess {
         })
     }
 
+    /// The process id, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process has exited.
     pub(crate) fn exited(&mut self) -> bool {
         match &mut self.child {

@@ -1,0 +1,133 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use runtime::config::{NatsArgs, TelemetryArgs};
+
+/// Measures natstack end to end on this machine: throughput, latency percentiles, errors and
+/// memory of every process, through the gateway and directly over NATS.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Internal: what this process is (nothing: the benchmark itself).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The benchmark's options.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+impl Cli {
+    /// Worker threads of this process's runtime: the load generator's, or the echo service's.
+    pub fn worker_threads(&self) -> usize {
+        match self.command {
+            Some(Command::ServeEcho(_)) => available_cores(),
+            None => self.options.threads.unwrap_or_else(available_cores),
+        }
+    }
+}
+
+/// What else this binary can be.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the database-free echo service (the benchmark starts it as its own process).
+    #[command(hide = true)]
+    ServeEcho(EchoArgs),
+}
+
+/// The echo service's configuration: the same variables as every service's.
+#[derive(Debug, Clone, Args)]
+pub struct EchoArgs {
+    /// NATS connection.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// What to measure and for how long.
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Seconds measured per run (after the warm-up).
+    #[arg(long, env = "BENCH_DURATION", default_value_t = 5.0)]
+    pub duration: f64,
+    /// Seconds of load before each run's measurement starts (connections open, caches warm).
+    #[arg(long, env = "BENCH_WARMUP", default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Concurrent clients (HTTP connections, or NATS requesters) per run.
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 16, 64, 256])]
+    pub concurrency: Vec<usize>,
+    /// Concurrency levels for `POST /auth/login`, whose argon2 hashing takes tens of
+    /// milliseconds: more clients than this only queue.
+    #[arg(long, env = "BENCH_LOGIN_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 4, 16])]
+    pub login_concurrency: Vec<usize>,
+    /// Run only the scenarios whose name contains one of these (e.g. `products,echo`).
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Where to write the figures as JSON.
+    #[arg(long, env = "BENCH_JSON", default_value = "target/bench/latest.json")]
+    pub json: PathBuf,
+    /// A JSON file of an earlier run to compare against (adds a column of ratios).
+    #[arg(long, env = "BENCH_BASELINE")]
+    pub baseline: Option<PathBuf>,
+    /// Where the processes' logs go.
+    #[arg(long, env = "BENCH_LOGS", default_value = "target/bench/logs")]
+    pub logs: PathBuf,
+    /// `RUST_LOG` of the gateway and services (`info`, as `make run` runs them).
+    #[arg(long, env = "BENCH_RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+    /// Worker threads of the load generator (default: the number of cores).
+    #[arg(long, env = "BENCH_THREADS")]
+    pub threads: Option<usize>,
+}
+
+impl Options {
+    /// The measured time of one run.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.max(0.1))
+    }
+
+    /// The warm-up of one run.
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup.max(0.0))
+    }
+
+    /// Whether the scenario called `name` is selected.
+    pub fn selects(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| name.contains(o.as_str()))
+    }
+}
+
+/// The cores this process may use.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn defaults_and_lists_parse() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["bench"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.options.concurrency, [1, 16, 64, 256]);
+        assert_eq!(cli.options.duration(), Duration::from_secs(5));
+        assert!(cli.options.selects("anything"));
+
+        let cli =
+            Cli::try_parse_from(["bench", "--concurrency", "8,32", "--only", "echo"]).unwrap();
+        assert_eq!(cli.options.concurrency, [8, 32]);
+        assert!(cli.options.selects("echo GET /echo"));
+        assert!(!cli.options.selects("products GET /products/{id}"));
+
+        let cli = Cli::try_parse_from(["bench", "serve-echo"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::ServeEcho(_))));
+    }
+}

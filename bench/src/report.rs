@@ -1,0 +1,572 @@
+//! The figures: one record per run and per process, printed as tables and written as JSON
+//! (the same numbers), optionally next to an earlier run's.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::load::Outcome;
+use crate::memory::Kind;
+
+/// The budget of natstack's own processes under load.
+pub const MEMORY_BUDGET_KIB: u64 = 30 * 1024;
+/// The throughput target of `GET /products/{id}` through the gateway at 64 connections.
+pub const TARGET_RPS: f64 = 12_000.0;
+/// The p99 target of the same run.
+pub const TARGET_P99_MS: f64 = 10.0;
+/// The share of direct-NATS throughput the gateway hop must keep.
+pub const TARGET_RATIO: f64 = 0.5;
+
+/// A whole benchmark run.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// natstack's version.
+    pub version: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Where it ran.
+    pub machine: Machine,
+    /// How it ran.
+    pub settings: Settings,
+    /// One record per (operation, path, concurrency).
+    pub runs: Vec<RunRecord>,
+    /// One record per process.
+    pub memory: Vec<MemoryRecord>,
+}
+
+/// The machine the figures come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// Cores available to the processes.
+    pub cores: usize,
+    /// The CPU model.
+    pub cpu: String,
+    /// Total memory, MiB.
+    pub memory_mib: u64,
+    /// The kernel release.
+    pub kernel: String,
+}
+
+impl Machine {
+    /// Reads this machine's facts from `/proc`.
+    pub fn detect() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, m)| m.trim().to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_mib = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .map_or(0, |kib| kib / 1024);
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map_or_else(|_| "unknown".to_owned(), |k| k.trim().to_owned());
+        Self {
+            cores: crate::cli::available_cores(),
+            cpu,
+            memory_mib,
+            kernel,
+        }
+    }
+}
+
+/// The settings of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Seconds measured per run.
+    pub duration_s: f64,
+    /// Seconds of warm-up per run.
+    pub warmup_s: f64,
+    /// `RUST_LOG` of the system's processes.
+    pub rust_log: String,
+    /// Load-generator worker threads.
+    pub load_threads: usize,
+}
+
+/// How a run reached the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// HTTP through the gateway.
+    Gateway,
+    /// A NATS request straight to the service.
+    Nats,
+}
+
+impl Via {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Nats => "nats",
+        }
+    }
+}
+
+/// The figures of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The operation (`GET /products/{id}`).
+    pub operation: String,
+    /// How it was reached.
+    pub via: Via,
+    /// Concurrent clients.
+    pub concurrency: usize,
+    /// Requests answered in the measured window.
+    pub requests: u64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 90th percentile, ms.
+    pub p90_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Slowest request, ms.
+    pub max_ms: f64,
+    /// Failed requests (warm-up included).
+    pub errors: u64,
+    /// The first few failures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_samples: Vec<String>,
+    /// Throughput through the gateway over throughput directly, for gateway runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_over_direct: Option<f64>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+impl RunRecord {
+    /// The record of `outcome`.
+    pub fn new(operation: &str, via: Via, concurrency: usize, outcome: &Outcome) -> Self {
+        Self {
+            operation: operation.to_owned(),
+            via,
+            concurrency,
+            requests: outcome.latencies.len() as u64,
+            rps: outcome.throughput(),
+            p50_ms: ms(outcome.percentile(50.0)),
+            p90_ms: ms(outcome.percentile(90.0)),
+            p99_ms: ms(outcome.percentile(99.0)),
+            max_ms: ms(outcome.percentile(100.0)),
+            errors: outcome.errors,
+            error_samples: outcome.error_samples.clone(),
+            gateway_over_direct: None,
+        }
+    }
+
+    /// What the run is, in one phrase.
+    pub fn title(&self) -> String {
+        format!(
+            "{} via {} ×{}",
+            self.operation,
+            self.via.label(),
+            self.concurrency
+        )
+    }
+
+    fn same_run(&self, other: &Self) -> bool {
+        self.operation == other.operation
+            && self.via == other.via
+            && self.concurrency == other.concurrency
+    }
+}
+
+/// One process's memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    /// The process.
+    pub process: String,
+    /// What it is.
+    pub kind: Kind,
+    /// Resident before any load, KiB.
+    pub at_rest_kib: u64,
+    /// The highest value seen during any run, KiB.
+    pub peak_kib: u64,
+    /// The run during which the peak was seen.
+    pub peak_during: String,
+    /// Resident after the last run, KiB.
+    pub after_kib: u64,
+}
+
+impl Report {
+    /// Writes the report as pretty JSON to `path`, creating its directory.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Reads a report written by [`write`](Self::write).
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let json = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&json)
+            .with_context(|| format!("{} is not a benchmark report", path.display()))
+    }
+
+    /// Failed requests over every run.
+    pub fn errors(&self) -> u64 {
+        self.runs.iter().map(|r| r.errors).sum()
+    }
+
+    /// The tables, the targets and any errors, as text; with ratios to `baseline` if given.
+    pub fn render(&self, baseline: Option<&Self>) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            out,
+            "\nnatstack {} · {} cores · {} · {} MiB · Linux {} · RUST_LOG={} · {} s measured after {} s warm-up per run\n",
+            self.version,
+            m.cores,
+            m.cpu,
+            m.memory_mib,
+            m.kernel,
+            self.settings.rust_log,
+            self.settings.duration_s,
+            self.settings.warmup_s
+        );
+        self.render_runs(&mut out, baseline);
+        self.render_memory(&mut out);
+        self.render_targets(&mut out);
+        self.render_errors(&mut out);
+        out
+    }
+
+    fn render_runs(&self, out: &mut String, baseline: Option<&Self>) {
+        let _ = write!(
+            out,
+            "{:<24} {:<8} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9}",
+            "operation",
+            "via",
+            "conns",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "gw/direct"
+        );
+        if baseline.is_some() {
+            let _ = write!(out, " {:>9}", "vs base");
+        }
+        out.push('\n');
+        let mut last_operation = "";
+        for run in &self.runs {
+            if run.operation != last_operation && !last_operation.is_empty() {
+                out.push('\n');
+            }
+            last_operation = &run.operation;
+            let ratio = run
+                .gateway_over_direct
+                .map_or_else(String::new, |r| format!("{r:.2}"));
+            let _ = write!(
+                out,
+                "{:<24} {:<8} {:>5} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>9}",
+                run.operation,
+                run.via.label(),
+                run.concurrency,
+                thousands(run.rps),
+                run.p50_ms,
+                run.p90_ms,
+                run.p99_ms,
+                run.max_ms,
+                run.errors,
+                ratio
+            );
+            if let Some(base) = baseline {
+                let vs = base
+                    .runs
+                    .iter()
+                    .find(|b| b.same_run(run))
+                    .filter(|b| b.rps > 0.0)
+                    .map_or_else(|| "–".to_owned(), |b| format!("{:.2}", run.rps / b.rps));
+                let _ = write!(out, " {vs:>9}");
+            }
+            out.push('\n');
+        }
+    }
+
+    fn render_memory(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\n{:<12} {:<14} {:>9} {:>9} {:>9}  peak during",
+            "process", "kind", "rest MiB", "peak MiB", "after MiB"
+        );
+        for p in &self.memory {
+            let kind = match p.kind {
+                Kind::Ours => "natstack",
+                Kind::Server => "server",
+                Kind::ServerTree => "server (PSS)",
+                Kind::LoadGenerator => "load gen",
+            };
+            let _ = writeln!(
+                out,
+                "{:<12} {:<14} {:>9.1} {:>9.1} {:>9.1}  {}",
+                p.process,
+                kind,
+                mib(p.at_rest_kib),
+                mib(p.peak_kib),
+                mib(p.after_kib),
+                p.peak_during
+            );
+        }
+    }
+
+    fn render_targets(&self, out: &mut String) {
+        let _ = writeln!(out, "\ntargets:");
+        let products_64 = self.runs.iter().find(|r| {
+            r.operation == crate::scenario::PRODUCTS_GET
+                && r.via == Via::Gateway
+                && r.concurrency == 64
+        });
+        match products_64 {
+            Some(r) => {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {} req/s (≥ {}), p99 {:.2} ms (≤ {TARGET_P99_MS}), {} errors",
+                    verdict(r.rps >= TARGET_RPS && r.p99_ms <= TARGET_P99_MS && r.errors == 0),
+                    r.title(),
+                    thousands(r.rps),
+                    thousands(TARGET_RPS),
+                    r.p99_ms,
+                    r.errors
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  –    {} via gateway ×64 was not run",
+                    crate::scenario::PRODUCTS_GET
+                );
+            }
+        }
+        let ratios: Vec<&RunRecord> = self
+            .runs
+            .iter()
+            .filter(|r| r.gateway_over_direct.is_some())
+            .collect();
+        if let Some(worst) = ratios.iter().min_by(|a, b| {
+            a.gateway_over_direct
+                .partial_cmp(&b.gateway_over_direct)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        }) {
+            let value = worst.gateway_over_direct.unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} gateway keeps ≥ {:.0} % of direct NATS throughput: lowest {:.0} % ({})",
+                verdict(value >= TARGET_RATIO),
+                TARGET_RATIO * 100.0,
+                value * 100.0,
+                worst.title()
+            );
+        }
+        let over: Vec<String> = self
+            .memory
+            .iter()
+            .filter(|p| p.kind == Kind::Ours && p.peak_kib > MEMORY_BUDGET_KIB)
+            .map(|p| {
+                format!(
+                    "{} {:.1} MiB during {}",
+                    p.process,
+                    mib(p.peak_kib),
+                    p.peak_during
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} every natstack process under {} MiB resident under load{}",
+            verdict(over.is_empty()),
+            MEMORY_BUDGET_KIB / 1024,
+            if over.is_empty() {
+                String::new()
+            } else {
+                format!(": over: {}", over.join("; "))
+            }
+        );
+    }
+
+    fn render_errors(&self, out: &mut String) {
+        let failed: Vec<&RunRecord> = self.runs.iter().filter(|r| r.errors > 0).collect();
+        let _ = writeln!(
+            out,
+            "  {} every request succeeded ({} failed)",
+            verdict(failed.is_empty()),
+            self.errors()
+        );
+        for run in failed {
+            let _ = writeln!(
+                out,
+                "\n{}: {} failed requests, e.g.",
+                run.title(),
+                run.errors
+            );
+            for sample in &run.error_samples {
+                let _ = writeln!(out, "    {sample}");
+            }
+        }
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met " } else { "MISS" }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// `12345.6` as `12,346`.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(operation: &str, via: Via, concurrency: usize, rps: f64, p99: f64) -> RunRecord {
+        RunRecord {
+            operation: operation.to_owned(),
+            via,
+            concurrency,
+            requests: 1000,
+            rps,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms: p99,
+            max_ms: 9.0,
+            errors: 0,
+            error_samples: Vec::new(),
+            gateway_over_direct: (via == Via::Gateway).then_some(0.6),
+        }
+    }
+
+    fn report() -> Report {
+        Report {
+            version: "0.1.0".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            machine: Machine {
+                cores: 2,
+                cpu: "test cpu".into(),
+                memory_mib: 1024,
+                kernel: "6.1".into(),
+            },
+            settings: Settings {
+                duration_s: 5.0,
+                warmup_s: 1.0,
+                rust_log: "info".into(),
+                load_threads: 2,
+            },
+            runs: vec![
+                run(crate::scenario::PRODUCTS_GET, Via::Nats, 64, 20_000.0, 3.0),
+                run(
+                    crate::scenario::PRODUCTS_GET,
+                    Via::Gateway,
+                    64,
+                    12_500.0,
+                    8.0,
+                ),
+            ],
+            memory: vec![MemoryRecord {
+                process: "gateway".into(),
+                kind: Kind::Ours,
+                at_rest_kib: 8 * 1024,
+                peak_kib: 31 * 1024,
+                peak_during: "x".into(),
+                after_kib: 9 * 1024,
+            }],
+        }
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(12_345.6), "12,346");
+        assert_eq!(thousands(1_234_567.0), "1,234,567");
+    }
+
+    #[test]
+    fn render_shows_targets_memory_and_baseline() {
+        let report = report();
+        let text = report.render(None);
+        assert!(text.contains("12,500"), "{text}");
+        assert!(
+            text.contains("met  GET /products/{id} via gateway ×64"),
+            "{text}"
+        );
+        assert!(
+            text.contains("MISS every natstack process under 30 MiB"),
+            "{text}"
+        );
+        assert!(
+            text.contains("met  every request succeeded (0 failed)"),
+            "{text}"
+        );
+        assert!(!text.contains("vs base"));
+
+        let mut base = report;
+        base.runs[1].rps = 10_000.0;
+        let text = self::report().render(Some(&base));
+        assert!(text.contains("vs base"));
+        assert!(text.contains("1.25"), "{text}");
+    }
+
+    #[test]
+    fn errors_are_listed_with_samples() {
+        let mut report = report();
+        report.runs[1].errors = 3;
+        report.runs[1].error_samples = vec!["HTTP 503: unavailable".into()];
+        let text = report.render(None);
+        assert!(
+            text.contains("MISS every request succeeded (3 failed)"),
+            "{text}"
+        );
+        assert!(text.contains("HTTP 503: unavailable"), "{text}");
+        assert!(
+            text.contains("MISS GET /products/{id} via gateway ×64"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let dir = tempfile_dir();
+        let path = dir.join("nested/report.json");
+        report().write(&path).unwrap();
+        let back = Report::read(&path).unwrap();
+        assert_eq!(back.runs.len(), 2);
+        assert_eq!(back.runs[1].gateway_over_direct, Some(0.6));
+        assert!(Report::read(&dir.join("missing.json")).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("natstack-bench-{}", nuid::next()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -1,0 +1,305 @@
+//! What is measured, in which order: for each operation and concurrency level, the direct NATS
+//! request first (the ceiling), then the same operation through the gateway, so the two runs
+//! of a pair see the same warm system. Login is measured through the gateway only.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use contract::{Caller as Identity, Envelope, headers};
+use http::Method;
+use http_body_util::Full;
+use hyper::client::conn::http1::SendRequest;
+use runtime::Caller;
+use runtime::config::{LogFormat, TelemetryArgs};
+use tracing::info;
+
+use crate::cli::Options;
+use crate::load::{self, HttpRequest, NatsRequest, Target};
+use crate::memory::Sampler;
+use crate::report::{Machine, MemoryRecord, Report, RunRecord, Settings, Via};
+use crate::system::{ADMIN_EMAIL, System};
+
+/// The headline operation.
+pub const PRODUCTS_GET: &str = "GET /products/{id}";
+
+/// One operation, as HTTP and (unless HTTP-only) as its NATS subject and envelope.
+struct Operation {
+    name: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Option<serde_json::Value>,
+    /// The same request straight to the service, when measured directly too.
+    direct: Option<Direct>,
+    login: bool,
+}
+
+/// A NATS request: the subject and the envelope's path parameters and query.
+struct Direct {
+    subject: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    query: &'static [(&'static str, &'static str)],
+}
+
+fn operations(admin_password: &str) -> Vec<Operation> {
+    vec![
+        Operation {
+            name: PRODUCTS_GET,
+            method: Method::GET,
+            path: "/products/7",
+            body: None,
+            direct: Some(Direct {
+                subject: "products.get",
+                params: &[("id", "7")],
+                query: &[],
+            }),
+            login: false,
+        },
+        Operation {
+            name: "GET /customers?limit=20",
+            method: Method::GET,
+            path: "/customers?limit=20",
+            body: None,
+            direct: Some(Direct {
+                subject: "customers.list",
+                params: &[],
+                query: &[("limit", "20")],
+            }),
+            login: false,
+        },
+        Operation {
+            name: "GET /echo (no database)",
+            method: Method::GET,
+            path: "/echo?msg=hello",
+            body: None,
+            direct: Some(Direct {
+                subject: "echo.get",
+                params: &[],
+                query: &[("msg", "hello")],
+            }),
+            login: false,
+        },
+        Operation {
+            name: "POST /auth/login",
+            method: Method::POST,
+            path: "/auth/login",
+            body: Some(serde_json::json!({ "email": ADMIN_EMAIL, "password": admin_password })),
+            direct: None,
+            login: true,
+        },
+    ]
+}
+
+fn pairs(list: &[(&str, &str)]) -> BTreeMap<String, String> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Runs the whole benchmark and prints the report; fails when any request failed.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let telemetry = TelemetryArgs {
+        log_format: LogFormat::Pretty,
+        otlp_endpoint: None,
+    };
+    let _telemetry =
+        runtime::telemetry::init("bench", &telemetry).context("cannot set up logging")?;
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let baseline = options.baseline.as_deref().map(Report::read).transpose()?;
+
+    let mut system = System::start(&options.logs, &options.rust_log).await?;
+    info!(gateway = %system.gateway, logs = %options.logs.display(), "system up");
+    let (token, identity) = log_in(system.gateway, &system.admin_password).await?;
+    let client = async_nats::connect(system.nats_url())
+        .await
+        .context("cannot connect to NATS")?;
+    let caller = Caller::new(client).await?;
+    let mut nats_headers = async_nats::HeaderMap::new();
+    nats_headers.insert(headers::USER_ID, identity.user_id.as_str());
+    nats_headers.insert(headers::ROLES, identity.roles_header());
+
+    let sampler = Sampler::start(system.tracked());
+    let at_rest = sampler.now();
+    let mut peaks: Vec<(u64, String)> = at_rest.iter().map(|k| (*k, "rest".to_owned())).collect();
+    let mut runs = Vec::new();
+
+    for op in operations(&system.admin_password) {
+        if !options.selects(op.name) {
+            continue;
+        }
+        let http = Target::Http(HttpRequest {
+            addr: system.gateway,
+            method: op.method.clone(),
+            path: op.path.to_owned(),
+            token: (!op.login).then(|| token.clone()),
+            body: op.body.as_ref().map(|b| Bytes::from(b.to_string())),
+        });
+        let direct = op.direct.as_ref().map(|d| {
+            let envelope = Envelope::new(pairs(d.params), pairs(d.query), serde_json::Value::Null);
+            Target::Nats(NatsRequest {
+                caller: caller.clone(),
+                subject: d.subject.to_owned(),
+                payload: Bytes::from(serde_json::to_vec(&envelope).expect("an envelope encodes")),
+                headers: nats_headers.clone(),
+            })
+        });
+        probe(&http, direct.as_ref(), op.name).await?;
+        let levels = if op.login {
+            &options.login_concurrency
+        } else {
+            &options.concurrency
+        };
+        for &concurrency in levels {
+            let mut direct_rps = None;
+            let mut measured = Vec::new();
+            if let Some(direct) = &direct {
+                measured.push((Via::Nats, direct));
+            }
+            measured.push((Via::Gateway, &http));
+            for (via, target) in measured {
+                sampler.reset();
+                let outcome =
+                    load::run(target, concurrency, options.warmup(), options.duration()).await;
+                let mut record = RunRecord::new(op.name, via, concurrency, &outcome);
+                match via {
+                    Via::Nats => direct_rps = Some(record.rps),
+                    Via::Gateway => {
+                        record.gateway_over_direct =
+                            direct_rps.filter(|d| *d > 0.0).map(|d| record.rps / d);
+                    }
+                }
+                for ((peak, during), now) in peaks.iter_mut().zip(sampler.peaks()) {
+                    if now > *peak {
+                        *peak = now;
+                        *during = record.title();
+                    }
+                }
+                info!(
+                    run = %record.title(),
+                    rps = record.rps.round(),
+                    p99_ms = record.p99_ms,
+                    errors = record.errors,
+                    "measured"
+                );
+                runs.push(record);
+                system.check_alive()?;
+            }
+        }
+    }
+
+    let after = sampler.now();
+    let memory = sampler
+        .tracked()
+        .iter()
+        .zip(at_rest)
+        .zip(peaks)
+        .zip(after)
+        .map(
+            |(((p, at_rest_kib), (peak_kib, peak_during)), after_kib)| MemoryRecord {
+                process: p.name.to_owned(),
+                kind: p.kind,
+                at_rest_kib,
+                peak_kib,
+                peak_during,
+                after_kib,
+            },
+        )
+        .collect();
+    let report = Report {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at,
+        machine: Machine::detect(),
+        settings: Settings {
+            duration_s: options.duration().as_secs_f64(),
+            warmup_s: options.warmup().as_secs_f64(),
+            rust_log: options.rust_log.clone(),
+            load_threads: options.threads.unwrap_or_else(crate::cli::available_cores),
+        },
+        runs,
+        memory,
+    };
+    drop(sampler);
+    drop(system);
+    report.write(&options.json)?;
+    print(&report.render(baseline.as_ref()));
+    print(&format!("figures written to {}\n", options.json.display()));
+    if report.errors() > 0 {
+        bail!("{} requests failed (see above)", report.errors());
+    }
+    Ok(())
+}
+
+/// Writes the report to standard output: this program's result.
+fn print(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Logs in as the admin through the gateway; returns the access token and who it names.
+async fn log_in(gateway: SocketAddr, password: &str) -> anyhow::Result<(String, Identity)> {
+    let mut connection = load::connect(gateway).await?;
+    let login = HttpRequest {
+        addr: gateway,
+        method: Method::POST,
+        path: "/auth/login".into(),
+        token: None,
+        body: Some(Bytes::from(
+            serde_json::json!({ "email": ADMIN_EMAIL, "password": password }).to_string(),
+        )),
+    };
+    let tokens: contract::auth::TokenPair = fetch(&mut connection, &login).await?;
+    let me = HttpRequest {
+        path: "/auth/me".into(),
+        method: Method::GET,
+        token: Some(tokens.access_token.clone()),
+        body: None,
+        ..login
+    };
+    let user: contract::auth::User = fetch(&mut connection, &me).await?;
+    Ok((
+        tokens.access_token,
+        Identity {
+            user_id: user.id,
+            roles: user.roles,
+        },
+    ))
+}
+
+/// Sends `request` once and decodes a successful JSON answer.
+async fn fetch<T: serde::de::DeserializeOwned>(
+    connection: &mut SendRequest<Full<Bytes>>,
+    request: &HttpRequest,
+) -> anyhow::Result<T> {
+    let what = format!("{} {}", request.method, request.path);
+    let (status, body) = load::exchange(connection, request)
+        .await
+        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    if !status.is_success() {
+        bail!(
+            "{what} answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    serde_json::from_slice(&body).with_context(|| format!("{what} answered unexpected JSON"))
+}
+
+/// One request each way before measuring, so a broken set-up fails at once with its reason.
+async fn probe(http: &Target, direct: Option<&Target>, name: &str) -> anyhow::Result<()> {
+    if let Target::Http(request) = http {
+        let mut connection = load::connect(request.addr).await?;
+        fetch::<serde::de::IgnoredAny>(&mut connection, request)
+            .await
+            .with_context(|| format!("{name} through the gateway fails"))?;
+    }
+    if let Some(Target::Nats(request)) = direct {
+        load::send_nats(request)
+            .await
+            .map_err(|e| anyhow::anyhow!("{name} directly over NATS fails: {e}"))?;
+    }
+    Ok(())
+}
