@@ -166,19 +166,25 @@ impl Passwords {
         Ok(this)
     }
 
-    /// Runs `work` on the blocking pool once a hashing slot is free.
+    /// Runs `work` on the blocking pool once a hashing slot is free. The slot is held by the
+    /// blocking task itself, so a caller that stops waiting does not free it before the hash
+    /// (and its memory) is done.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _slot = self
+        let slot = self
             .slots
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| PasswordError::Join)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| PasswordError::Join)
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(|_| PasswordError::Join)
     }
 
     /// The PHC string of `password`'s argon2id hash with a fresh salt.
@@ -309,6 +315,7 @@ mod tests {
         let p = Passwords::new(args, Counter::default()).await.unwrap();
         let stored = p.hash("correct horse".into()).await.unwrap();
         let before = resident_kib();
+        let peak_before = status_kib("VmHWM:");
         let logins: Vec<_> = (0..8)
             .map(|_| {
                 let p = p.clone();
@@ -325,13 +332,23 @@ mod tests {
             after < before + 8 * 1024,
             "resident memory grew from {before} KiB to {after} KiB"
         );
+        // Two hashes at a time, not eight: the peak rose by at most two hashes' memory.
+        let peak_after = status_kib("VmHWM:");
+        assert!(
+            peak_after < peak_before + 2 * 19_456 + 4 * 1024,
+            "peak resident memory rose from {peak_before} KiB to {peak_after} KiB"
+        );
     }
 
     fn resident_kib() -> u64 {
+        status_kib("VmRSS:")
+    }
+
+    fn status_kib(field: &str) -> u64 {
         std::fs::read_to_string("/proc/self/status")
             .unwrap()
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap()
