@@ -6,13 +6,13 @@
 //! endpoint still receives the caller when a valid token was sent, and ignores a bad one.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use contract::caller::ROLE_ADMIN;
 use contract::{AuthLevel, Caller, ErrorCode};
-use runtime::jwt::{TokenError, Verifier};
+use runtime::jwt::{TokenError, Verifier, now_secs};
 use tracing::debug;
 
 use crate::error::ApiError;
@@ -128,12 +128,6 @@ impl Authenticator {
             .insert(token, caller.clone(), &kid, claims.exp, now);
         Ok(caller)
     }
-}
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn token_refused(error: &TokenError) -> Refused {

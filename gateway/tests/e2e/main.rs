@@ -79,6 +79,15 @@ struct System {
     _servers: (NatsServer, PgServer, MongoServer),
 }
 
+/// Runs one server of the system as a task, named for the report if it fails.
+fn spawn<E: std::fmt::Display>(
+    name: &'static str,
+    server: impl Future<Output = Result<(), E>> + Send + 'static,
+) -> (&'static str, JoinHandle<Result<(), String>>) {
+    let task = tokio::spawn(async move { server.await.map_err(|e| e.to_string()) });
+    (name, task)
+}
+
 async fn listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
@@ -105,40 +114,19 @@ impl System {
         auth_config.argon2.argon2_memory_kib = 8 * 1024;
         auth_config.argon2.argon2_iterations = 1;
         let (health, shutdown) = (listener().await, signal());
-        tasks.push((
-            "auth",
-            tokio::spawn(async move {
-                auth::run(auth_config, health, shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
-        ));
+        tasks.push(spawn("auth", auth::run(auth_config, health, shutdown)));
         let config = customers::Config {
             nats: NatsArgs::url(nats.url()),
             database: PgArgs::url(customers_db),
         };
         let (health, shutdown) = (listener().await, signal());
-        tasks.push((
-            "customers",
-            tokio::spawn(async move {
-                customers::run(config, health, shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
-        ));
+        tasks.push(spawn("customers", customers::run(config, health, shutdown)));
         let config = products::Config {
             nats: NatsArgs::url(nats.url()),
             database: PgArgs::url(products_db),
         };
         let (health, shutdown) = (listener().await, signal());
-        tasks.push((
-            "products",
-            tokio::spawn(async move {
-                products::run(config, health, shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
-        ));
+        tasks.push(spawn("products", products::run(config, health, shutdown)));
 
         let mut config = gateway::Config::new(NatsArgs::url(nats.url()));
         config.discovery = gateway::config::DiscoveryConfig::every(Duration::from_millis(200));
@@ -148,13 +136,9 @@ impl System {
             client: Client::builder(TokioExecutor::new()).build_http(),
         };
         let (health, shutdown) = (listener().await, signal());
-        tasks.push((
+        tasks.push(spawn(
             "gateway",
-            tokio::spawn(async move {
-                gateway::run(config, api, health, shutdown)
-                    .await
-                    .map_err(|e| e.to_string())
-            }),
+            gateway::run(config, api, health, shutdown),
         ));
 
         let probe = http.clone();
@@ -491,13 +475,10 @@ async fn start_auth(
     config.jwt_previous_key_files = previous;
     let (stop, mut rx) = watch::channel(false);
     let health = listener().await;
-    let task = tokio::spawn(async move {
-        auth::run(config, health, async move {
-            let _ = rx.wait_for(|s| *s).await;
-        })
-        .await
-        .map_err(|e| e.to_string())
-    });
+    let stopped = async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (_, task) = spawn("auth", auth::run(config, health, stopped));
     (stop, task)
 }
 

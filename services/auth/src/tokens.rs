@@ -4,26 +4,20 @@
 //! database cannot be replayed, and since the token has 256 bits of entropy a fast hash is
 //! enough (no salt or key stretching needed, unlike passwords).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use contract::auth::Claims;
 use jsonwebtoken::{Algorithm, Header};
 use rand::RngCore;
+use runtime::jwt::now_secs;
 use sha2::{Digest, Sha256};
 
 use crate::keys::Keys;
 
 /// Length of an encoded refresh token (32 bytes in base64url without padding).
 pub const REFRESH_TOKEN_LEN: usize = 43;
-
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
 
 /// Who a token is for.
 #[derive(Debug, Clone)]

@@ -76,7 +76,8 @@ fn header(token: &str) -> Result<RawHeader, TokenError> {
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
-fn now_secs() -> i64 {
+/// Seconds since the Unix epoch: the clock of `iat` and `exp`.
+pub fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
