@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy nextest doctest test ci run bench crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy nextest doctest test ci run stack-run render bench crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -52,6 +52,16 @@ ci: test
 ## run: start the whole system on this machine (Ctrl-C stops it; data stays in .run/)
 run: setup
 	@scripts/run.sh
+
+## stack-run: run a stack file as the operator renders it, no cluster (STACK=examples/minimal.yaml)
+STACK ?= examples/minimal.yaml
+stack-run: setup
+	$(CARGO) build --bins -p stack-run -p gateway -p auth -p customers -p products -p greeter
+	"$${CARGO_TARGET_DIR:-target}/debug/stack-run" -f '$(STACK)' --bin-dir "$${CARGO_TARGET_DIR:-target}/debug" $(STACK_RUN_ARGS)
+
+## render: print every object the operator would apply for STACK (placeholders for generated secrets)
+render:
+	@$(CARGO) run -q -p operator --bin operator -- render -f '$(STACK)' $(RENDER_ARGS)
 
 ## bench: measure the whole path on this machine (release build, a few minutes); BENCH_ARGS=--help
 bench: setup

@@ -29,7 +29,7 @@ OPERATOR_NAMESPACE ?= natstack-system
 STACK_NAMESPACE ?= natstack-demo
 EXAMPLE ?= examples/minimal.yaml
 # Each example's stack is named like its file.
-STACK ?= $(basename $(notdir $(EXAMPLE)))
+STACK_NAME ?= $(basename $(notdir $(EXAMPLE)))
 # kind-config.yaml maps the gateway's node port 30080 to this host port.
 GATEWAY_URL ?= http://localhost:8080
 E2E_TIMEOUT ?= 10m
@@ -74,12 +74,12 @@ deploy:
 	kubectl create namespace '$(STACK_NAMESPACE)' --dry-run=client -o yaml | kubectl apply -f -
 	kubectl apply --namespace '$(STACK_NAMESPACE)' -f '$(EXAMPLE)'
 	@# Point the stack at the images just built, whatever REGISTRY and VERSION are.
-	kubectl patch --namespace '$(STACK_NAMESPACE)' 'microservicestack/$(STACK)' --type merge \
+	kubectl patch --namespace '$(STACK_NAMESPACE)' 'microservicestack/$(STACK_NAME)' --type merge \
 	  -p '{"spec":{"registry":"$(REGISTRY)","version":"$(VERSION)"}}'
 
 ## e2e: wait for the stack to be Ready, check the API through the gateway, run the operator's cluster test
 e2e:
-	kubectl wait --namespace '$(STACK_NAMESPACE)' 'microservicestack/$(STACK)' \
+	kubectl wait --namespace '$(STACK_NAMESPACE)' 'microservicestack/$(STACK_NAME)' \
 	  --for=condition=Ready --timeout='$(E2E_TIMEOUT)'
 	$(VENV)/bin/python -B scripts/chart/e2e_http.py '$(GATEWAY_URL)'
 	@# The operator's own cluster test, in a temporary namespace of its own.

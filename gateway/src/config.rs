@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Args;
-use contract::auth::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+use contract::deploy::{self, DEFAULT_AUDIENCE, DEFAULT_ISSUER, env};
 use runtime::config::CommonArgs;
 
 /// Default largest request body: 1 MiB.
@@ -26,27 +26,27 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GatewayArgs {
     /// Address the HTTP API listens on.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(long, env = env::LISTEN_ADDR, default_value = deploy::DEFAULT_LISTEN_ADDR)]
     pub listen_addr: SocketAddr,
     /// Allowed CORS origins, comma-separated; `*` allows any. CORS is off when unset.
-    #[arg(long, env = "CORS_ORIGINS")]
+    #[arg(long, env = env::CORS_ORIGINS)]
     pub cors_origins: Option<String>,
     /// Deadline of one call to a service, in milliseconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 5_000,
+    #[arg(long, env = env::REQUEST_TIMEOUT_MS, default_value_t = deploy::DEFAULT_REQUEST_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=300_000))]
     pub request_timeout_ms: u64,
     /// Largest accepted request body, in bytes (never above the NATS server's max_payload).
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, env = env::MAX_BODY_BYTES, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// How often discovery polls `$SRV.INFO`, in milliseconds.
     #[arg(long, env = "DISCOVERY_INTERVAL_MS", default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub discovery_interval_ms: u64,
     /// The `iss` every token must carry.
-    #[arg(long, env = "JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+    #[arg(long, env = env::JWT_ISSUER, default_value = DEFAULT_ISSUER)]
     pub jwt_issuer: String,
     /// The `aud` every token must carry.
-    #[arg(long, env = "JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+    #[arg(long, env = env::JWT_AUDIENCE, default_value = DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
     /// Verified access tokens remembered until they expire (0: verify every request).
     #[arg(long, env = "TOKEN_CACHE_SIZE", default_value_t = crate::token_cache::DEFAULT_CAPACITY)]
@@ -135,7 +135,7 @@ impl Config {
         Self {
             nats,
             cors: Cors::Off,
-            request_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_millis(deploy::DEFAULT_REQUEST_TIMEOUT_MS),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             discovery: DiscoveryConfig::every(Duration::from_secs(5)),
             jwt_issuer: DEFAULT_ISSUER.to_owned(),

@@ -215,9 +215,14 @@ impl DatabaseSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSpec {
-    /// `iss` claim of issued tokens (`JWT_ISSUER`).
+    /// `iss` claim of issued tokens (`JWT_ISSUER`), rendered for auth and the gateway alike.
     #[serde(default = "default_issuer")]
+    #[schemars(length(min = 1, max = 253))]
     pub issuer: String,
+    /// `aud` claim of issued tokens (`JWT_AUDIENCE`), rendered for auth and the gateway alike.
+    #[serde(default = "default_audience")]
+    #[schemars(length(min = 1, max = 253))]
+    pub audience: String,
     /// Email of the bootstrap admin account (`ADMIN_EMAIL`).
     #[serde(default = "default_admin_email")]
     pub admin_email: String,
@@ -230,6 +235,7 @@ impl Default for AuthSpec {
     fn default() -> Self {
         Self {
             issuer: default_issuer(),
+            audience: default_audience(),
             admin_email: default_admin_email(),
             admin_password_secret: None,
         }
@@ -446,7 +452,11 @@ fn default_storage() -> String {
 }
 
 fn default_issuer() -> String {
-    "natstack".to_owned()
+    contract::deploy::DEFAULT_ISSUER.to_owned()
+}
+
+fn default_audience() -> String {
+    contract::deploy::DEFAULT_AUDIENCE.to_owned()
 }
 
 fn default_admin_email() -> String {

@@ -3,7 +3,8 @@
 //!
 //! Layout: [`crd`] holds the resource types; [`validate`] checks a spec; [`manifests`] builds
 //! every child object with pure functions; [`status`] turns workload states into conditions;
-//! [`generate`] fills created-once Secrets; [`apply`] and [`controller`] do the I/O (server-side
+//! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
+//! offline (`operator render`, the rendered-stack harness); [`apply`] and [`controller`] do the I/O (server-side
 //! apply, pruning, status, events); [`metrics`], [`server`] and [`telemetry`] are the process
 //! plumbing of the `operator` binary.
 
@@ -14,6 +15,7 @@ pub mod error;
 pub mod generate;
 pub mod manifests;
 pub mod metrics;
+pub mod render;
 pub mod server;
 pub mod status;
 pub mod telemetry;

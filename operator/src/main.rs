@@ -1,33 +1,99 @@
-//! The `operator` binary: parses flags, starts the health/metrics server and runs the controller.
+//! The `operator` binary: runs the controller (the default), or renders a stack file offline.
 
+use std::io::Read as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use contract::deploy;
+use operator::render::{self, Values};
 use operator::server::{self, Health};
 
 /// Reconciles MicroserviceStack resources.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every object the operator would apply for a stack file, as YAML, without a
+    /// cluster (like `helm template`).
+    Render(RenderArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RenderArgs {
+    /// The stack file (`-` for standard input): one MicroserviceStack and the Secrets it
+    /// references.
+    #[arg(short = 'f', long = "filename")]
+    file: PathBuf,
+    /// Namespace of the stack; the file's, or `default`, when unset.
+    #[arg(short, long)]
+    namespace: Option<String>,
+    /// Fill generated Secrets with real random values instead of marked placeholders.
+    #[arg(long)]
+    generate_secrets: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
     /// Watch only this namespace; cluster-wide when unset.
     #[arg(long, env = "WATCH_NAMESPACE")]
     namespace: Option<String>,
     /// Address of `/livez`, `/readyz` and `/metrics`.
-    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9090")]
+    #[arg(long, env = deploy::env::HEALTH_ADDR, default_value = deploy::DEFAULT_HEALTH_ADDR)]
     health_addr: SocketAddr,
     /// Seconds between drift-correcting reconciles of a healthy stack.
     #[arg(long, env = "RESYNC_SECONDS", default_value_t = 300)]
     resync_seconds: u64,
     /// Log format: `json` or `pretty`.
-    #[arg(long, env = "LOG_FORMAT", default_value = "json")]
+    #[arg(long, env = deploy::env::LOG_FORMAT, default_value = "json")]
     log_format: String,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    match args.command {
+        Some(Command::Render(render)) => print_render(&render),
+        None => run(args.run).await,
+    }
+}
+
+fn print_render(args: &RenderArgs) -> anyhow::Result<()> {
+    let text = if args.file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file)
+            .with_context(|| format!("cannot read {}", args.file.display()))?
+    };
+    let input = render::parse(&text, args.namespace.as_deref())?;
+    let values = if args.generate_secrets {
+        Values::Random
+    } else {
+        Values::Placeholders
+    };
+    let yaml = render::to_yaml(&render::render(&input, values)?)?;
+    // The rendered objects are this command's output.
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{yaml}");
+    }
+    Ok(())
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
     operator::telemetry::init(args.log_format != "pretty");
     let client = kube::Client::try_default()
         .await

@@ -190,7 +190,8 @@ fn services_get_the_env_contract() {
         literal(&auth, "JWT_PRIVATE_KEY_FILE"),
         "/var/run/secrets/natstack/jwt/private.pem"
     );
-    assert_eq!(literal(&auth, "JWT_ISSUER"), "natstack");
+    assert_eq!(literal(&auth, "JWT_ISSUER"), "natstack-auth");
+    assert_eq!(literal(&auth, "JWT_AUDIENCE"), "natstack");
     assert_eq!(literal(&auth, "ADMIN_EMAIL"), "admin@natstack.local");
     assert_eq!(
         secret_ref(&auth, "ADMIN_PASSWORD"),
@@ -251,6 +252,35 @@ fn services_get_the_env_contract() {
         mongo_url,
         "mongodb://auth:demo-auth-db-password@demo-mongodb.shop.svc:27017/auth?authSource=auth"
     );
+}
+
+#[test]
+fn auth_and_gateway_agree_on_issuer_and_audience() {
+    for name in common::VALID {
+        let mut stack = common::load(name);
+        stack.spec.auth.issuer = format!("issuer-of-{name}");
+        stack.spec.auth.audience = format!("audience-of-{name}");
+        let children = common::build(&stack);
+        let has_auth = stack.spec.services.iter().any(|s| s.name == "auth");
+        let gateway = env_map(container(deployment(
+            &children,
+            &format!("{}-gateway", stack.metadata.name.as_deref().unwrap()),
+        )));
+        assert_eq!(literal(&gateway, "JWT_ISSUER"), format!("issuer-of-{name}"));
+        assert_eq!(
+            literal(&gateway, "JWT_AUDIENCE"),
+            format!("audience-of-{name}")
+        );
+        if has_auth {
+            let auth = env_map(container(deployment(
+                &children,
+                &format!("{}-auth", stack.metadata.name.as_deref().unwrap()),
+            )));
+            for var in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+                assert_eq!(literal(&auth, var), literal(&gateway, var), "{name}: {var}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -15,6 +15,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
+use contract::deploy;
+
 use super::SecretData;
 use crate::crd::{MicroserviceStack, MicroserviceStackSpec};
 use crate::error::Error;
@@ -132,6 +134,16 @@ impl<'a> Ctx<'a> {
     #[must_use]
     pub fn nats_url(&self) -> String {
         format!("nats://{}:{NATS_PORT}", self.dns(&self.child("nats")))
+    }
+
+    /// `JWT_ISSUER` and `JWT_AUDIENCE`, rendered identically for auth (which issues tokens)
+    /// and the gateway (which requires them): one place, so the two can never disagree.
+    #[must_use]
+    pub fn token_env(&self) -> [EnvVar; 2] {
+        [
+            env(deploy::env::JWT_ISSUER, &self.spec.auth.issuer),
+            env(deploy::env::JWT_AUDIENCE, &self.spec.auth.audience),
+        ]
     }
 
     /// Env vars every natstack binary reads: NATS, logging, tracing, health address.

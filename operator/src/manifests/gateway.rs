@@ -28,6 +28,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         env("REQUEST_TIMEOUT_MS", &spec.request_timeout_ms.to_string()),
         env("MAX_BODY_BYTES", &spec.max_body_bytes.to_string()),
     ]);
+    env_vars.extend(ctx.token_env());
     let referenced = [ctx.nats_user_secret(COMPONENT)];
     let app = App {
         component: COMPONENT.into(),

@@ -84,7 +84,6 @@ pub fn children(
         let admin = admin_password_secret(ctx);
         env_vars.extend([
             env("JWT_PRIVATE_KEY_FILE", &format!("{JWT_DIR}/{JWT_KEY}")),
-            env("JWT_ISSUER", &ctx.spec.auth.issuer),
             env("ADMIN_EMAIL", &ctx.spec.auth.admin_email),
             env_secret("ADMIN_PASSWORD", &admin, "password"),
         ]);
@@ -105,6 +104,7 @@ pub fn children(
                 ..VolumeMount::default()
             },
         ));
+        env_vars.extend(ctx.token_env());
         referenced.extend([jwt, admin]);
     }
     let taken: Vec<String> = env_vars.iter().map(|e| e.name.clone()).collect();

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use contract::deploy::env;
 use runtime::config::NatsArgs;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct Argon2Args {
     /// Argon2id memory cost in KiB (OWASP: at least 19456).
-    #[arg(long, env = "ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    #[arg(long, env = env::ARGON2_MEMORY_KIB, default_value_t = 19_456)]
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (time cost).
     #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
@@ -21,7 +22,7 @@ pub struct Argon2Args {
     /// Hashes computed at once (default: the number of cores). Each holds the memory cost,
     /// so this times `ARGON2_MEMORY_KIB` bounds the service's hashing memory; more logins
     /// than this wait their turn.
-    #[arg(long, env = "ARGON2_MAX_CONCURRENT", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = env::ARGON2_MAX_CONCURRENT, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub argon2_max_concurrent: Option<u32>,
 }
 
@@ -48,7 +49,7 @@ pub struct Config {
     /// MongoDB connection string (`mongodb://…`).
     #[arg(
         long,
-        env = "MONGODB_URL",
+        env = env::MONGODB_URL,
         default_value = "mongodb://127.0.0.1:27017",
         hide_env_values = true
     )]
@@ -58,17 +59,17 @@ pub struct Config {
     pub mongodb_database: String,
     /// PKCS#8 PEM file with the Ed25519 signing key; without it an ephemeral key is generated
     /// (development only: tokens die with the process and differ per replica).
-    #[arg(long, env = "JWT_PRIVATE_KEY_FILE")]
+    #[arg(long, env = env::JWT_PRIVATE_KEY_FILE)]
     pub jwt_private_key_file: Option<PathBuf>,
     /// Comma-separated PEM files of earlier keys (PKCS#8 private or SPKI public) whose public
     /// halves stay in the JWKS during a rotation, so tokens they signed keep verifying.
     #[arg(long, env = "JWT_PREVIOUS_KEY_FILES", value_delimiter = ',')]
     pub jwt_previous_key_files: Vec<PathBuf>,
     /// The `iss` claim.
-    #[arg(long, env = "JWT_ISSUER", default_value = contract::auth::DEFAULT_ISSUER)]
+    #[arg(long, env = env::JWT_ISSUER, default_value = contract::auth::DEFAULT_ISSUER)]
     pub jwt_issuer: String,
     /// The `aud` claim.
-    #[arg(long, env = "JWT_AUDIENCE", default_value = contract::auth::DEFAULT_AUDIENCE)]
+    #[arg(long, env = env::JWT_AUDIENCE, default_value = contract::auth::DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
     /// Access-token lifetime in minutes.
     #[arg(long, env = "ACCESS_TOKEN_TTL_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
@@ -77,10 +78,10 @@ pub struct Config {
     #[arg(long, env = "REFRESH_TOKEN_TTL_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
     pub refresh_token_ttl_days: u64,
     /// Email of the administrator account ensured at start-up (with `ADMIN_PASSWORD`).
-    #[arg(long, env = "ADMIN_EMAIL")]
+    #[arg(long, env = env::ADMIN_EMAIL)]
     pub admin_email: Option<String>,
     /// Password of that account, used only when the account is created.
-    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = env::ADMIN_PASSWORD, hide_env_values = true)]
     pub admin_password: Option<String>,
     /// Password hashing cost.
     #[command(flatten)]

@@ -8,10 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Empty, operation};
 
-/// The `iss` the auth service puts in access tokens unless configured otherwise.
-pub const DEFAULT_ISSUER: &str = "natstack-auth";
-/// The `aud` the auth service puts in access tokens unless configured otherwise.
-pub const DEFAULT_AUDIENCE: &str = "natstack";
+pub use crate::deploy::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 /// The only `token_type` the auth service issues.
 pub const TOKEN_TYPE: &str = "Bearer";
 /// Header carrying the end client's address (set by the gateway from the TCP peer or a trusted

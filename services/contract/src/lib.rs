@@ -7,6 +7,8 @@
 //! - [`envelope`]: the request envelope (path parameters, query parameters, body).
 //! - [`error`]: the error model carried in the Services API error headers and a JSON body.
 //! - [`headers`]: names of the NATS and HTTP headers the components agree on.
+//! - [`deploy`]: the deployment contract: env var names, default ports, health paths, service
+//!   names, default token issuer and audience (the operator renders them, the binaries read them).
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
 //! - [`operation`]: a typed name for one operation (subject, HTTP mapping, request and response
 //!   types), declared with [`operation!`].
@@ -20,6 +22,7 @@ pub mod auth;
 pub mod caller;
 pub mod customers;
 pub mod de;
+pub mod deploy;
 pub mod envelope;
 pub mod error;
 pub mod headers;

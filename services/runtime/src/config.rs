@@ -6,18 +6,19 @@
 use std::net::SocketAddr;
 
 use clap::{Args, ValueEnum};
+use contract::deploy::{self, env};
 
 /// How to reach NATS.
 #[derive(Clone, Args)]
 pub struct NatsArgs {
     /// NATS server URL; several may be given comma-separated.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(long, env = env::NATS_URL, default_value = deploy::DEFAULT_NATS_URL)]
     pub nats_url: String,
     /// NATS user name (with `--nats-password`).
-    #[arg(long, env = "NATS_USER")]
+    #[arg(long, env = env::NATS_USER)]
     pub nats_user: Option<String>,
     /// NATS password.
-    #[arg(long, env = "NATS_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = env::NATS_PASSWORD, hide_env_values = true)]
     pub nats_password: Option<String>,
 }
 
@@ -59,11 +60,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct TelemetryArgs {
     /// Log format.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    #[arg(long, env = env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
     /// OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`); tracing export is off
     /// when unset.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    #[arg(long, env = env::OTEL_EXPORTER_OTLP_ENDPOINT)]
     pub otlp_endpoint: Option<String>,
 }
 
@@ -71,7 +72,7 @@ pub struct TelemetryArgs {
 #[derive(Debug, Clone, Args)]
 pub struct HealthArgs {
     /// Address of the health server (`/livez`, `/readyz`, `/metrics`).
-    #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:9090")]
+    #[arg(long, env = env::HEALTH_ADDR, default_value = deploy::DEFAULT_HEALTH_ADDR)]
     pub health_addr: SocketAddr,
 }
 

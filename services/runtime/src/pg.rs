@@ -46,7 +46,7 @@ pub const UNAVAILABLE: &str = "database unavailable";
 #[derive(Clone, clap::Args)]
 pub struct PgArgs {
     /// PostgreSQL URL, e.g. `postgres://user:password@host:5432/customers`.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = contract::deploy::env::DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
     /// Largest number of pooled connections.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]

@@ -24,6 +24,13 @@ pub use mongo::MongoServer;
 pub use nats::{NatsOptions, NatsServer};
 pub use postgres::PgServer;
 
+/// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that
+/// start servers their own way (the rendered-stack harness).
+pub mod programs {
+    pub use super::postgres::{command_as, service_user};
+    pub use super::tools::{find, pg_bin_dir};
+}
+
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {

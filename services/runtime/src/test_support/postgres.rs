@@ -202,8 +202,11 @@ fn is_ready(pid_file: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The user to run the server as: `None` for the current user, `postgres` under root.
-fn service_user() -> Result<Option<User>, HarnessError> {
+/// The user to run PostgreSQL's programs as: `None` for the current user, `postgres` under root.
+///
+/// # Errors
+/// [`HarnessError::ToolMissing`] under root when the `postgres` system user does not exist.
+pub fn service_user() -> Result<Option<User>, HarnessError> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }
@@ -218,7 +221,8 @@ fn service_user() -> Result<Option<User>, HarnessError> {
     }
 }
 
-fn command_as(program: &Path, user: Option<&User>) -> Command {
+/// A command running `program` as `user` (`None`: the current user) through `setpriv`.
+pub fn command_as(program: &Path, user: Option<&User>) -> Command {
     match user {
         None => Command::new(program),
         Some(user) => {

@@ -18,7 +18,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Finds `name`: `$env_var`, then `.venv/bin/<name>`, then `PATH`.
-pub(crate) fn find(name: &str, env_var: &str, install_hint: &str) -> Result<PathBuf, HarnessError> {
+pub fn find(name: &str, env_var: &str, install_hint: &str) -> Result<PathBuf, HarnessError> {
     if let Some(path) = std::env::var_os(env_var).map(PathBuf::from) {
         return if path.is_file() {
             Ok(path)
@@ -40,7 +40,7 @@ pub(crate) fn find(name: &str, env_var: &str, install_hint: &str) -> Result<Path
 }
 
 /// The directory holding PostgreSQL's server programs (`initdb`, `postgres`).
-pub(crate) fn pg_bin_dir() -> Result<PathBuf, HarnessError> {
+pub fn pg_bin_dir() -> Result<PathBuf, HarnessError> {
     let missing = |hint: String| HarnessError::ToolMissing {
         tool: "PostgreSQL server (initdb, postgres)".to_owned(),
         hint,

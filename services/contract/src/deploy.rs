@@ -1,0 +1,98 @@
+//! The deployment contract: the names the operator renders and the binaries read.
+//!
+//! Environment variable names, default ports and addresses, health paths, the built-in service
+//! names and the default token issuer and audience. Both sides import these constants, so a
+//! rename is one edit here, and the operator's env-contract test (every rendered variable is one
+//! the target binary reads, every variable a binary requires is rendered) checks the rest.
+
+/// Environment variables, by the binaries that read them.
+pub mod env {
+    /// NATS server URL(s), comma-separated (every binary).
+    pub const NATS_URL: &str = "NATS_URL";
+    /// NATS user name (every binary; with [`NATS_PASSWORD`]).
+    pub const NATS_USER: &str = "NATS_USER";
+    /// NATS password (every binary).
+    pub const NATS_PASSWORD: &str = "NATS_PASSWORD";
+    /// Log filter (every binary).
+    pub const RUST_LOG: &str = "RUST_LOG";
+    /// Log format, `json` or `pretty` (every binary).
+    pub const LOG_FORMAT: &str = "LOG_FORMAT";
+    /// OTLP/HTTP trace collector; export is off when unset (every binary).
+    pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// Address of `/livez`, `/readyz` and `/metrics` (every binary).
+    pub const HEALTH_ADDR: &str = "HEALTH_ADDR";
+    /// PostgreSQL URL of a service's own database (customers, products).
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// MongoDB URL of the auth service's database.
+    pub const MONGODB_URL: &str = "MONGODB_URL";
+    /// File holding the auth service's Ed25519 signing key (PKCS#8 PEM).
+    pub const JWT_PRIVATE_KEY_FILE: &str = "JWT_PRIVATE_KEY_FILE";
+    /// `iss` of access tokens: issued by auth, required by the gateway.
+    pub const JWT_ISSUER: &str = "JWT_ISSUER";
+    /// `aud` of access tokens: issued by auth, required by the gateway.
+    pub const JWT_AUDIENCE: &str = "JWT_AUDIENCE";
+    /// Email of the bootstrap administrator (auth).
+    pub const ADMIN_EMAIL: &str = "ADMIN_EMAIL";
+    /// Password of the bootstrap administrator (auth).
+    pub const ADMIN_PASSWORD: &str = "ADMIN_PASSWORD";
+    /// Password hashes computed at once (auth); bounds its hashing memory.
+    pub const ARGON2_MAX_CONCURRENT: &str = "ARGON2_MAX_CONCURRENT";
+    /// Argon2id memory cost per hash in KiB (auth).
+    pub const ARGON2_MEMORY_KIB: &str = "ARGON2_MEMORY_KIB";
+    /// Address of the gateway's HTTP API.
+    pub const LISTEN_ADDR: &str = "LISTEN_ADDR";
+    /// Allowed CORS origins, comma-separated (gateway).
+    pub const CORS_ORIGINS: &str = "CORS_ORIGINS";
+    /// Deadline of one service call in milliseconds (gateway).
+    pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
+    /// Largest accepted request body in bytes (gateway).
+    pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+}
+
+/// Port of `/livez`, `/readyz` and `/metrics` in every binary.
+pub const HEALTH_PORT: u16 = 9090;
+/// [`HEALTH_PORT`] on every interface: the default of [`env::HEALTH_ADDR`].
+pub const DEFAULT_HEALTH_ADDR: &str = "0.0.0.0:9090";
+/// Port of the gateway's HTTP API.
+pub const GATEWAY_HTTP_PORT: u16 = 8080;
+/// [`GATEWAY_HTTP_PORT`] on every interface: the default of [`env::LISTEN_ADDR`].
+pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
+/// NATS client port.
+pub const NATS_PORT: u16 = 4222;
+/// The default of [`env::NATS_URL`] (a server on this machine).
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// The gateway's default service-call deadline in milliseconds.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
+
+/// Liveness path (the process runs).
+pub const LIVEZ_PATH: &str = "/livez";
+/// Readiness path (connected to NATS and its database, registered).
+pub const READYZ_PATH: &str = "/readyz";
+/// Prometheus metrics path.
+pub const METRICS_PATH: &str = "/metrics";
+
+/// The auth service's name (Services API name, NATS subject prefix, component name).
+pub const AUTH: &str = "auth";
+/// The customers service's name.
+pub const CUSTOMERS: &str = "customers";
+/// The products service's name.
+pub const PRODUCTS: &str = "products";
+/// The gateway's component name (and NATS user).
+pub const GATEWAY: &str = "gateway";
+
+/// The `iss` auth puts in access tokens and the gateway requires, unless configured otherwise.
+pub const DEFAULT_ISSUER: &str = "natstack-auth";
+/// The `aud` auth puts in access tokens and the gateway requires, unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "natstack";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_addresses_use_the_default_ports() {
+        assert!(DEFAULT_HEALTH_ADDR.ends_with(&format!(":{HEALTH_PORT}")));
+        assert!(DEFAULT_LISTEN_ADDR.ends_with(&format!(":{GATEWAY_HTTP_PORT}")));
+        assert!(DEFAULT_NATS_URL.ends_with(&format!(":{NATS_PORT}")));
+    }
+}

@@ -1,0 +1,452 @@
+//! A whole stack brought up stage by stage, as the operator applies it: configuration, then
+//! NATS and the databases, then the provisioning Jobs (to completion) and the services, then
+//! the gateway. Each stage's workloads must become ready before the next starts, so a broken
+//! workload fails the start with its name and log instead of a time-out further on.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
+use kube_names::{labels_of, name_of};
+use operator::manifests::common::LABEL_NAME;
+use operator::manifests::{Child, SecretData};
+use operator::render::Rendered;
+
+use crate::HarnessError;
+use crate::net::{Names, Subnet};
+use crate::pod::{self, ConfigMaps, Phase, PodDef, Restart};
+use crate::program::Images;
+use crate::proxy::{self, Pods, Port};
+
+/// How to run a stack.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where pods keep their files, logs and volumes.
+    pub root: PathBuf,
+    /// Image stand-ins.
+    pub images: Images,
+    /// How long a stage may take to become ready.
+    pub ready_timeout: Duration,
+    /// Print progress lines.
+    pub verbose: bool,
+    /// Addresses of MongoDB stand-ins outside the stack (an "external" server a test runs);
+    /// the stack's own `mongo` StatefulSet is added by itself.
+    pub mongo_without_users: Vec<String>,
+}
+
+impl Options {
+    /// Defaults: 120 s per stage, quiet.
+    #[must_use]
+    pub fn new(root: impl Into<PathBuf>, images: Images) -> Self {
+        Self {
+            root: root.into(),
+            images,
+            ready_timeout: Duration::from_secs(120),
+            verbose: false,
+            mongo_without_users: Vec::new(),
+        }
+    }
+}
+
+/// A running stack.
+#[derive(Debug)]
+pub struct Cluster {
+    rendered: Rendered,
+    pods: Pods,
+    proxies: Vec<tokio::task::JoinHandle<()>>,
+    services: BTreeMap<String, Ipv4Addr>,
+    names: Names,
+    notes: Vec<String>,
+}
+
+impl Cluster {
+    /// Brings up every workload of `rendered`.
+    ///
+    /// # Errors
+    /// [`HarnessError::NotReady`] or [`HarnessError::JobFailed`] (with the workload's log) when
+    /// a stage does not come up within the timeout, and the errors of [`pod::start`].
+    pub async fn start(rendered: Rendered, options: Options) -> Result<Self, HarnessError> {
+        let namespace = rendered
+            .stack
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_default();
+        let mut subnet = Subnet::random();
+        let mut names = Names::default();
+        let mut services = BTreeMap::new();
+        let mut pod_ips: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
+        let mut config_maps = ConfigMaps::new();
+        for child in rendered.children.iter() {
+            match child {
+                Child::Service(svc) if !is_headless(svc) => {
+                    let ip = subnet.service();
+                    names.add(&format!("{}.{namespace}.svc", child.name()), ip);
+                    services.insert(child.name().to_owned(), ip);
+                }
+                Child::StatefulSet(sts) => {
+                    let spec = sts.spec.as_ref();
+                    let headless = spec
+                        .and_then(|s| s.service_name.clone())
+                        .unwrap_or_default();
+                    for i in 0..spec.and_then(|s| s.replicas).unwrap_or(1) {
+                        let pod = format!("{}-{i}", child.name());
+                        let ip = subnet.pod();
+                        names.add(&format!("{pod}.{headless}.{namespace}.svc"), ip);
+                        pod_ips.insert(pod, ip);
+                    }
+                }
+                Child::ConfigMap(cm) => {
+                    config_maps
+                        .insert(child.name().to_owned(), cm.data.clone().unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        let mut mongo_hosts = options.mongo_without_users.clone();
+        for child in rendered.children.iter() {
+            if let Child::Service(svc) = child {
+                let selects_mongo = svc
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.selector.as_ref())
+                    .and_then(|s| s.get(LABEL_NAME))
+                    .is_some_and(|component| component == "mongodb");
+                if let (true, Some(ip)) = (selects_mongo, services.get(child.name())) {
+                    mongo_hosts.push(ip.to_string());
+                }
+            }
+        }
+        let secrets: SecretData = rendered.secret_data();
+        let pods: Pods = Arc::new(RwLock::new(Vec::new()));
+        let mut cluster = Self {
+            rendered: rendered.clone(),
+            pods: pods.clone(),
+            proxies: Vec::new(),
+            services,
+            names: names.clone(),
+            notes: vec![
+                "process mode: securityContext (user, read-only root, capabilities) and \
+                 resource limits are not enforced; pods share this machine's file system"
+                    .to_owned(),
+            ],
+        };
+        let env = pod::Env {
+            namespace: &namespace,
+            secrets: &secrets,
+            config_maps: &config_maps,
+            names: &names,
+            images: &options.images,
+            mongo_without_users: &mongo_hosts,
+        };
+        let claims_dir = options.root.join("volumes");
+        let pods_dir = options.root.join("pods");
+        for stage in &rendered.children.stages {
+            let mut waiting = Vec::new();
+            // Jobs first: the workloads of their stage need what they provision.
+            let (jobs, rest): (Vec<&Child>, Vec<&Child>) = stage
+                .objects
+                .iter()
+                .partition(|c| matches!(c, Child::Job(_)));
+            for child in jobs {
+                let Child::Job(job) = child else { continue };
+                let spec = job.spec.as_ref();
+                let template = spec.map(|s| s.template.clone()).unwrap_or_default();
+                let def = def(
+                    child.name(),
+                    &template,
+                    Vec::new(),
+                    Restart::OnFailure {
+                        backoff_limit: spec
+                            .and_then(|s| s.backoff_limit)
+                            .unwrap_or(6)
+                            .unsigned_abs(),
+                    },
+                );
+                cluster.say(&options, &format!("Job {} starting", child.name()));
+                let ip = subnet.pod();
+                let started = pod::start(def, ip, &pods_dir.join(child.name()), &claims_dir, &env)?;
+                pods.write().expect("pods lock").push(started);
+                cluster.wait_job(child.name(), &options).await?;
+            }
+            for child in rest {
+                match child {
+                    Child::Service(svc) => {
+                        let Some(ip) = cluster.services.get(child.name()).copied() else {
+                            continue;
+                        };
+                        let spec = svc.spec.clone().unwrap_or_default();
+                        let ports = spec
+                            .ports
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|p| {
+                                Some(Port {
+                                    port: u16::try_from(p.port).ok()?,
+                                    target: p.target_port.unwrap_or(
+                                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(p.port),
+                                    ),
+                                })
+                            })
+                            .collect();
+                        cluster.proxies.extend(
+                            proxy::serve(
+                                ip,
+                                ports,
+                                spec.selector.unwrap_or_default(),
+                                pods.clone(),
+                            )
+                            .await?,
+                        );
+                    }
+                    Child::StatefulSet(sts) => {
+                        let spec = sts.spec.clone().unwrap_or_default();
+                        let claims: Vec<String> = spec
+                            .volume_claim_templates
+                            .iter()
+                            .flatten()
+                            .filter_map(|c| c.metadata.name.clone())
+                            .collect();
+                        for i in 0..spec.replicas.unwrap_or(1) {
+                            let name = format!("{}-{i}", child.name());
+                            let ip = pod_ips[&name];
+                            let def = def(&name, &spec.template, claims.clone(), Restart::Always);
+                            let started =
+                                pod::start(def, ip, &pods_dir.join(&name), &claims_dir, &env)?;
+                            pods.write().expect("pods lock").push(started);
+                        }
+                        waiting.push(("StatefulSet", child.name().to_owned()));
+                    }
+                    Child::Deployment(deployment) => {
+                        let spec = deployment.spec.clone().unwrap_or_default();
+                        for i in 0..spec.replicas.unwrap_or(1) {
+                            let name = format!("{}-{i}", child.name());
+                            let def = def(&name, &spec.template, Vec::new(), Restart::Always);
+                            let ip = subnet.pod();
+                            let started =
+                                pod::start(def, ip, &pods_dir.join(&name), &claims_dir, &env)?;
+                            pods.write().expect("pods lock").push(started);
+                        }
+                        waiting.push(("Deployment", child.name().to_owned()));
+                    }
+                    _ => {}
+                }
+            }
+            for (kind, name) in waiting {
+                cluster.wait_ready(kind, &name, &options).await?;
+            }
+        }
+        if !mongo_hosts.is_empty() {
+            cluster.notes.push(format!(
+                "the MongoDB stand-in has no users: MongoDB URLs for {} are used without \
+                 their credentials",
+                mongo_hosts.join(", ")
+            ));
+        }
+        for pod in pods.read().expect("pods lock").iter() {
+            if let Phase::Skipped(reason) = pod.phase() {
+                cluster.notes.push(format!("{}: {reason}", pod.name));
+            }
+        }
+        Ok(cluster)
+    }
+
+    fn say(&self, options: &Options, line: &str) {
+        if options.verbose {
+            eprintln!("[stack-run] {line}");
+        }
+    }
+
+    async fn wait_job(&self, job: &str, options: &Options) -> Result<(), HarnessError> {
+        let deadline = tokio::time::Instant::now() + options.ready_timeout;
+        loop {
+            let (phase, log) = {
+                let pods = self.pods.read().expect("pods lock");
+                let pod = pods.iter().find(|p| p.name == job).expect("job pod exists");
+                (pod.phase(), pod.log_tail(30))
+            };
+            match phase {
+                Phase::Succeeded => {
+                    self.say(options, &format!("Job {job} completed"));
+                    return Ok(());
+                }
+                Phase::Skipped(reason) => {
+                    self.say(options, &format!("Job {job} not run: {reason}"));
+                    return Ok(());
+                }
+                Phase::Failed(detail) => {
+                    return Err(HarnessError::JobFailed {
+                        job: job.to_owned(),
+                        detail: format!("{detail}\n{log}"),
+                    });
+                }
+                Phase::Running if tokio::time::Instant::now() > deadline => {
+                    return Err(HarnessError::JobFailed {
+                        job: job.to_owned(),
+                        detail: format!("not complete after {:?}\n{log}", options.ready_timeout),
+                    });
+                }
+                Phase::Running => tokio::time::sleep(pod::PROBE_INTERVAL).await,
+            }
+        }
+    }
+
+    async fn wait_ready(
+        &self,
+        kind: &str,
+        name: &str,
+        options: &Options,
+    ) -> Result<(), HarnessError> {
+        let deadline = tokio::time::Instant::now() + options.ready_timeout;
+        let prefix = format!("{name}-");
+        loop {
+            let (ready, detail) = {
+                let pods = self.pods.read().expect("pods lock");
+                let mine: Vec<&pod::Pod> = pods
+                    .iter()
+                    .filter(|p| {
+                        p.name
+                            .strip_prefix(&prefix)
+                            .is_some_and(|i| i.chars().all(|c| c.is_ascii_digit()))
+                    })
+                    .collect();
+                let ready = mine.iter().all(|p| p.is_ready());
+                let detail: Vec<String> = mine
+                    .iter()
+                    .filter(|p| !p.is_ready())
+                    .map(|p| {
+                        format!(
+                            "pod {} not ready after {} restarts; its log:\n{}",
+                            p.name,
+                            p.restarts(),
+                            p.log_tail(40)
+                        )
+                    })
+                    .collect();
+                (ready, detail.join("\n"))
+            };
+            if ready {
+                self.say(options, &format!("{kind} {name} ready"));
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(HarnessError::NotReady {
+                    workload: format!("{kind}/{name}"),
+                    detail: format!("not ready within {:?}: {detail}", options.ready_timeout),
+                });
+            }
+            tokio::time::sleep(pod::PROBE_INTERVAL).await;
+        }
+    }
+
+    /// The address of a Service of the stack.
+    #[must_use]
+    pub fn service_ip(&self, service: &str) -> Option<Ipv4Addr> {
+        self.services.get(service).copied()
+    }
+
+    /// `http://<address>:<port>` of the gateway's Service.
+    #[must_use]
+    pub fn gateway_url(&self) -> Option<String> {
+        let name = format!("{}-gateway", name_of(&self.rendered.stack.metadata));
+        let ip = self.service_ip(&name)?;
+        Some(format!(
+            "http://{ip}:{}",
+            operator::manifests::gateway::SERVICE_PORT
+        ))
+    }
+
+    /// In-cluster DNS of the stack.
+    #[must_use]
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// The rendered stack this runs.
+    #[must_use]
+    pub fn rendered(&self) -> &Rendered {
+        &self.rendered
+    }
+
+    /// What the stand-ins could not honour.
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Restarts of the pods whose name starts with `prefix`.
+    #[must_use]
+    pub fn restarts(&self, prefix: &str) -> u32 {
+        self.pods
+            .read()
+            .expect("pods lock")
+            .iter()
+            .filter(|p| p.name.starts_with(prefix))
+            .map(pod::Pod::restarts)
+            .sum()
+    }
+
+    /// The last lines of every pod's log (for a failing test).
+    #[must_use]
+    pub fn logs(&self, lines: usize) -> String {
+        self.pods
+            .read()
+            .expect("pods lock")
+            .iter()
+            .map(|p| p.log_tail(lines))
+            .collect()
+    }
+
+    /// Whether every pod whose name starts with `prefix` is ready.
+    #[must_use]
+    pub fn is_ready(&self, prefix: &str) -> bool {
+        self.pods
+            .read()
+            .expect("pods lock")
+            .iter()
+            .filter(|p| p.name.starts_with(prefix))
+            .all(pod::Pod::is_ready)
+    }
+
+    /// Stops every pod (the gateway first, the data stores last) and the Service proxies.
+    pub async fn stop(mut self) {
+        for proxy in self.proxies.drain(..) {
+            proxy.abort();
+        }
+        let pods: Vec<pod::Pod> = std::mem::take(&mut *self.pods.write().expect("pods lock"));
+        for pod in pods.into_iter().rev() {
+            pod.stop(Duration::from_secs(10)).await;
+        }
+    }
+}
+
+fn is_headless(svc: &Service) -> bool {
+    svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")
+}
+
+fn def(name: &str, template: &PodTemplateSpec, claims: Vec<String>, restart: Restart) -> PodDef {
+    PodDef {
+        name: name.to_owned(),
+        labels: labels_of(template.metadata.as_ref()),
+        spec: template.spec.clone().unwrap_or_default(),
+        claims,
+        restart,
+    }
+}
+
+mod kube_names {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    pub fn name_of(meta: &ObjectMeta) -> String {
+        meta.name.clone().unwrap_or_default()
+    }
+
+    pub fn labels_of(meta: Option<&ObjectMeta>) -> BTreeMap<String, String> {
+        meta.and_then(|m| m.labels.clone()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,283 @@
+//! A small HTTP client and the suite every rendered stack must pass through its gateway.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+/// A JSON client of one gateway.
+pub struct Api {
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// A response: status and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let bytes = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Bytes::from(body.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let request = request.body(Full::new(bytes)).expect("request");
+        let response = tokio::time::timeout(Duration::from_secs(15), self.client.request(request))
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path}: no answer within 15 s"))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Reply {
+            status,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Waits until `GET path` answers `status` (routes appear once discovery sees the service).
+    pub async fn wait_for(&self, path: &str, token: Option<&str>, status: u16) -> Reply {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let reply = self.call("GET", path, token, None).await;
+            if reply.status == status {
+                return reply;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "GET {path} still answers {} after 60 s: {}",
+                reply.status,
+                reply.body
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// Asserts a status, showing the body when it differs.
+#[track_caller]
+pub fn expect(reply: &Reply, status: u16, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.body);
+}
+
+/// The suite: accounts and tokens, customers and products reads and writes, admin-only
+/// deletes, refresh and logout. `admin` is the bootstrap admin's email and password.
+pub async fn suite(api: &Api, admin: (&str, &str)) {
+    api.wait_for("/.well-known/jwks.json", None, 200).await;
+    let email = format!("user{}@example.com", std::process::id());
+    let registered = api
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"username": "rendered-user", "email": email, "password": "correct horse battery staple"})),
+        )
+        .await;
+    expect(&registered, 201, "register");
+    let login = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": email, "password": "correct horse battery staple"})),
+        )
+        .await;
+    expect(&login, 200, "login");
+    let token = login.body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let refresh = login.body["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    let me = api.call("GET", "/auth/me", Some(&token), None).await;
+    expect(
+        &me,
+        200,
+        "me (the gateway accepts auth's tokens: same issuer and audience)",
+    );
+    assert_eq!(me.body["email"], email.as_str());
+    expect(
+        &api.call("GET", "/customers", None, None).await,
+        401,
+        "customers without a token",
+    );
+
+    let customers = api
+        .wait_for("/customers?country=Germany&limit=5", Some(&token), 200)
+        .await;
+    assert!(
+        customers.body["total"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        customers.body
+    );
+    expect(
+        &api.call("GET", "/customers/ALFKI", Some(&token), None)
+            .await,
+        200,
+        "get ALFKI",
+    );
+    let created = api
+        .call(
+            "POST",
+            "/customers",
+            Some(&token),
+            Some(json!({"customer_id": "RNDRD", "company_name": "Rendered Stack Ltd", "country": "Norway"})),
+        )
+        .await;
+    expect(&created, 201, "create customer");
+    let patched = api
+        .call(
+            "PATCH",
+            "/customers/RNDRD",
+            Some(&token),
+            Some(json!({"city": "Oslo"})),
+        )
+        .await;
+    expect(&patched, 200, "patch customer");
+    assert_eq!(patched.body["city"], "Oslo");
+    expect(
+        &api.call("DELETE", "/customers/RNDRD", Some(&token), None)
+            .await,
+        403,
+        "a user may not delete",
+    );
+
+    let products = api
+        .wait_for("/products?limit=3&sort=product_id", Some(&token), 200)
+        .await;
+    assert_eq!(
+        products.body["data"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        products.body
+    );
+    expect(
+        &api.call("GET", "/categories", Some(&token), None).await,
+        200,
+        "categories",
+    );
+    expect(
+        &api.call("GET", "/suppliers", Some(&token), None).await,
+        200,
+        "suppliers",
+    );
+    let product = api
+        .call(
+            "POST",
+            "/products",
+            Some(&token),
+            Some(json!({"product_name": "Rendered Tea", "category_id": 1, "unit_price": "4.50"})),
+        )
+        .await;
+    expect(&product, 201, "create product");
+    let product_id = product.body["product_id"].as_i64().expect("product id");
+
+    let admin_login = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": admin.0, "password": admin.1})),
+        )
+        .await;
+    expect(&admin_login, 200, "admin login");
+    let admin_token = admin_login.body["access_token"]
+        .as_str()
+        .expect("admin token")
+        .to_owned();
+    expect(
+        &api.call("DELETE", "/customers/RNDRD", Some(&admin_token), None)
+            .await,
+        204,
+        "admin deletes a customer",
+    );
+    expect(
+        &api.call(
+            "DELETE",
+            &format!("/products/{product_id}"),
+            Some(&admin_token),
+            None,
+        )
+        .await,
+        204,
+        "admin deletes a product",
+    );
+    expect(
+        &api.call("GET", "/customers/RNDRD", Some(&token), None)
+            .await,
+        404,
+        "deleted",
+    );
+
+    let refreshed = api
+        .call(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    expect(&refreshed, 200, "refresh");
+    let new_refresh = refreshed.body["refresh_token"]
+        .as_str()
+        .expect("new refresh")
+        .to_owned();
+    expect(
+        &api.call(
+            "POST",
+            "/auth/logout",
+            None,
+            Some(json!({"refresh_token": new_refresh})),
+        )
+        .await,
+        204,
+        "logout",
+    );
+    expect(
+        &api.call(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": new_refresh})),
+        )
+        .await,
+        401,
+        "a logged-out refresh token",
+    );
+}
