@@ -12,8 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, pod_security,
-    resources_or, scratch, secret_parts, with_health_probes,
+    CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes,
+    pod_security, resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::secrets::{JWT_KEY, admin_password_secret, service_url, service_url_secret};
 use super::{Child, SecretData};
@@ -24,6 +24,24 @@ use crate::error::Error;
 pub const JWT_DIR: &str = "/var/run/secrets/natstack/jwt";
 /// User id the natstack images run as (distroless `nonroot`, the Dockerfile's `USER`).
 pub const APP_UID: i64 = 65532;
+/// auth's env var: password hashes computed at once.
+pub const ARGON2_MAX_CONCURRENT: &str = "ARGON2_MAX_CONCURRENT";
+/// auth's env var: memory cost of one hash, in KiB.
+pub const ARGON2_MEMORY_KIB: &str = "ARGON2_MEMORY_KIB";
+/// auth's default `ARGON2_MEMORY_KIB` (19 MiB, the OWASP minimum for argon2id).
+pub const ARGON2_DEFAULT_MEMORY_KIB: u64 = 19_456;
+/// Memory auth needs besides its hashing slots: the process at rest (about 15 MiB resident)
+/// plus its runtime under load (worker and blocking-pool threads, NATS and MongoDB buffers),
+/// with room to spare.
+pub const AUTH_BASE_MEMORY: u64 = 48 * 1024 * 1024;
+
+/// How many password hashes auth may run at once within a memory limit: what is left after
+/// [`AUTH_BASE_MEMORY`], divided by the memory cost of one hash; at least 1.
+#[must_use]
+pub fn argon2_slots(memory_limit: u64, memory_kib: u64) -> u64 {
+    let per_hash = memory_kib.max(1).saturating_mul(1024);
+    (memory_limit.saturating_sub(AUTH_BASE_MEMORY) / per_hash).max(1)
+}
 
 /// Everything that varies between the service and gateway Deployments.
 #[derive(Clone, Debug)]
@@ -107,6 +125,10 @@ pub fn children(
         ));
         referenced.extend([jwt, admin]);
     }
+    let resources = resources_or(service.resources.as_ref(), "50m", "128Mi");
+    if name == "auth" && !service.env.contains_key(ARGON2_MAX_CONCURRENT) {
+        env_vars.extend(argon2_bound(service, &resources));
+    }
     let taken: Vec<String> = env_vars.iter().map(|e| e.name.clone()).collect();
     env_vars.extend(
         service
@@ -124,7 +146,7 @@ pub fn children(
         replicas: service.replicas,
         hash: hash(&env_vars, secrets, &referenced, &extra_hash),
         env: env_vars,
-        resources: resources_or(service.resources.as_ref(), "50m", "128Mi"),
+        resources,
         ports: Vec::new(),
         volumes,
     };
@@ -134,6 +156,23 @@ pub fn children(
     ];
     out.extend(ctx.pdb(name, service.replicas).map(Child::Pdb));
     Ok(out)
+}
+
+/// `ARGON2_MAX_CONCURRENT` sized to auth's memory limit (each hash holds `ARGON2_MEMORY_KIB`
+/// for its whole run, and by default auth would run one per core of the node); nothing when
+/// the container has no memory limit (auth then bounds itself by its cgroup and core count).
+fn argon2_bound(service: &ServiceSpec, resources: &ResourceRequirements) -> Option<EnvVar> {
+    let limit = resources.limits.as_ref()?.get("memory")?;
+    let limit = memory_bytes(limit)?;
+    let memory_kib = service
+        .env
+        .get(ARGON2_MEMORY_KIB)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(ARGON2_DEFAULT_MEMORY_KIB);
+    Some(env(
+        ARGON2_MAX_CONCURRENT,
+        &argon2_slots(limit, memory_kib).to_string(),
+    ))
 }
 
 /// The config hash of a Deployment: its env, the data of every Secret it references, and
@@ -212,6 +251,7 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    topology_spread_constraints: Some(vec![ctx.spread(&app.component)]),
                     security_context: Some(pod_security(APP_UID)),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
