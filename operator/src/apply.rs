@@ -8,6 +8,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
@@ -115,6 +116,7 @@ pub async fn apply_all(
             match child {
                 Child::Secret(o) => drop(apply_one(client, namespace, o).await?),
                 Child::ConfigMap(o) => drop(apply_one(client, namespace, o).await?),
+                Child::NetworkPolicy(o) => drop(apply_one(client, namespace, o).await?),
                 Child::StatefulSet(o) => applied
                     .stateful_sets
                     .push(apply_one(client, namespace, o).await?),
@@ -166,7 +168,12 @@ where
 }
 
 /// Deletes children of this stack (by label and controller ownerReference) that are no longer
-/// desired; created-once credential Secrets labelled `natstack.dev/retain` are kept.
+/// desired.
+///
+/// Secrets are never deleted here: the operator holds no delete permission on Secrets. The
+/// Secrets of a removed component (its NATS password, its database URL) stay until the stack
+/// itself is deleted, when Kubernetes garbage-collects them through their ownerReference, and
+/// are reused if the component comes back.
 ///
 /// # Errors
 /// [`Error::Kube`] on API errors.
@@ -176,8 +183,7 @@ pub async fn prune(
     owner_uid: &str,
     children: &Children,
 ) -> Result<Vec<String>, Error> {
-    let mut keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
-    keep.extend(secrets::generated(ctx).iter().map(|g| g.name().to_owned()));
+    let keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
     let mut deleted = Vec::new();
     deleted.extend(prune_kind::<Deployment>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<PodDisruptionBudget>(client, ctx, owner_uid, &keep).await?);
@@ -185,7 +191,7 @@ pub async fn prune(
     deleted.extend(prune_kind::<Service>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<StatefulSet>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<ConfigMap>(client, ctx, owner_uid, &keep).await?);
-    deleted.extend(prune_kind::<Secret>(client, ctx, owner_uid, &keep).await?);
+    deleted.extend(prune_kind::<NetworkPolicy>(client, ctx, owner_uid, &keep).await?);
     Ok(deleted)
 }
 

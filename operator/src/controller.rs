@@ -2,7 +2,13 @@
 //! validate → resolve Secrets → build (pure) → apply (SSA, in order) → prune → status.
 //!
 //! Invalid stacks (failing validation or deserialization) get a `Degraded` condition and a
-//! Warning Event and wait for a change instead of looping. API errors back off exponentially
+//! Warning Event and wait for a change instead of looping.
+//!
+//! Secrets are watched only when they carry the operator's `managed-by` label (the ones it
+//! creates). Secrets a user references (`existingSecret`, `adminPasswordSecret`) are read by
+//! name with a GET on every reconcile, so the operator never lists or caches the other Secrets
+//! of the cluster; a change to one of them reaches the stack on its next reconcile (any change
+//! to the stack or its children, or the resync period). API errors back off exponentially
 //! per object; a success resets the backoff. Every successful reconcile requeues after the
 //! resync period to correct drift.
 
@@ -15,12 +21,12 @@ use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, instrument, warn};
@@ -29,7 +35,7 @@ use crate::apply::{self, Applied};
 use crate::crd::{ComponentStatus, MicroserviceStack};
 use crate::error::Error;
 use crate::manifests::common::{Ctx, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY};
-use crate::manifests::{self, gateway, secrets};
+use crate::manifests::{self, gateway};
 use crate::metrics::Metrics;
 use crate::server::Health;
 use crate::status::{self, Outcome};
@@ -299,23 +305,6 @@ pub fn error_policy(obj: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Acti
     Action::requeue(delay)
 }
 
-/// Stacks in `store` that reference the Secret `secret` (external servers, admin password).
-#[must_use]
-pub fn stacks_referencing(store: &Store<Guarded>, secret: &Secret) -> Vec<ObjectRef<Guarded>> {
-    let name = secret.name_any();
-    let namespace = secret.namespace();
-    store
-        .state()
-        .iter()
-        .filter(|g| g.namespace() == namespace)
-        .filter(|g| {
-            g.0.as_ref()
-                .is_ok_and(|s| secrets::referenced(&s.spec).contains(&name))
-        })
-        .map(|g| ObjectRef::from_obj(g.as_ref()))
-        .collect()
-}
-
 /// Runs the controller until a termination signal, in `namespace` or cluster-wide.
 pub async fn run(client: Client, namespace: Option<&str>, health: Health, resync: Duration) {
     fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -332,8 +321,7 @@ pub async fn run(client: Client, namespace: Option<&str>, health: Health, resync
         api::<Guarded>(&client, namespace),
         watcher::Config::default().any_semantic(),
     );
-    let store = controller.store();
-    let ready_store = store.clone();
+    let ready_store = controller.store();
     let ready = health.ready.clone();
     tokio::spawn(async move {
         if ready_store.wait_until_ready().await.is_ok() {
@@ -348,16 +336,12 @@ pub async fn run(client: Client, namespace: Option<&str>, health: Health, resync
         .owns(api::<Service>(&client, namespace), owned.clone())
         .owns(api::<ConfigMap>(&client, namespace), owned.clone())
         .owns(api::<Secret>(&client, namespace), owned.clone())
+        .owns(api::<NetworkPolicy>(&client, namespace), owned.clone())
         .owns(
             api::<PodDisruptionBudget>(&client, namespace),
             owned.clone(),
         )
         .owns(api::<Job>(&client, namespace), owned)
-        .watches(
-            api::<Secret>(&client, namespace),
-            watcher::Config::default(),
-            move |secret| stacks_referencing(&store, &secret),
-        )
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

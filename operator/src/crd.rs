@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 
 /// API group of the CRD.
 pub const GROUP: &str = "natstack.dev";
+/// The operator's own version: the image tag of built-in images when `spec.version` is unset.
+pub const OPERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// CEL rule: the stack name is a DNS-1035 label (child Services are named `<stack>-<component>`,
+/// and a Service name must start with a letter and contain no dots).
+pub const STACK_NAME_RULE: &str = "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')";
 /// Built-in services deployed when `spec.services` is omitted, with their database kinds.
 pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
     ("auth", DatabaseKind::Mongodb),
@@ -39,6 +44,7 @@ pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
     printcolumn(name = "Gateway", type_ = "string", json_path = ".status.gatewayAddress"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("size(self.metadata.name) <= 30").message("the stack name must be at most 30 characters (child names derive from it)"),
+    validation = Rule::new(STACK_NAME_RULE).message("the stack name must be a DNS-1035 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit (it names Services)"),
 )]
 #[x_kube(
     validation = Rule::new("self.services.all(s, s.database != 'postgres' || self.postgres.enabled || has(self.postgres.existingSecret))")
@@ -48,9 +54,11 @@ pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MicroserviceStackSpec {
-    /// Image tag of the built-in images (`<registry>/<component>:<version>`).
-    #[serde(default = "default_version")]
-    pub version: String,
+    /// Image tag of the built-in images (`<registry>/<component>:<version>`). When unset, the
+    /// operator's own version: upgrading the operator then moves the stack to the matching
+    /// images. Set it to pin the stack to one release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Registry (and path prefix) of the built-in images.
     #[serde(default = "default_registry")]
     pub registry: String,
@@ -431,10 +439,6 @@ fn default_services() -> Vec<ServiceSpec> {
         .collect()
 }
 
-fn default_version() -> String {
-    env!("CARGO_PKG_VERSION").to_owned()
-}
-
 fn default_registry() -> String {
     "ghcr.io/natstack".to_owned()
 }
@@ -464,7 +468,7 @@ fn default_admin_email() -> String {
 }
 
 fn default_timeout_ms() -> i64 {
-    10_000
+    5_000
 }
 
 fn default_max_body() -> i64 {

@@ -21,6 +21,12 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
     if stack.name_any().len() > 30 {
         out.push("the stack name must be at most 30 characters".to_owned());
     }
+    if !is_dns_label(&stack.name_any()) {
+        out.push(format!(
+            "the stack name {:?} must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter)",
+            stack.name_any()
+        ));
+    }
     if spec.nats.replicas != 1 && spec.nats.replicas != 3 {
         out.push(format!(
             "nats replicas must be 1 or 3, not {}",
@@ -65,9 +71,14 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
 }
 
 fn is_service_name(name: &str) -> bool {
+    (1..=20).contains(&name.len()) && is_dns_label(name)
+}
+
+/// A DNS-1035 label without its length limit: starts with a letter, ends with a letter or digit,
+/// only lowercase letters, digits and `-` (what a Service name must be).
+fn is_dns_label(name: &str) -> bool {
     let bytes = name.as_bytes();
-    (1..=20).contains(&bytes.len())
-        && bytes[0].is_ascii_lowercase()
+    bytes.first().is_some_and(u8::is_ascii_lowercase)
         && bytes
             .last()
             .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())

@@ -131,6 +131,13 @@ fn minimal_stack_builds_every_child_in_dependency_order() {
         "Secret/demo-customers-db-url",
         "Secret/demo-products-db-url",
         "ConfigMap/demo-nats",
+        "NetworkPolicy/demo-nats",
+        "NetworkPolicy/demo-postgres",
+        "NetworkPolicy/demo-mongodb",
+        "NetworkPolicy/demo-auth",
+        "NetworkPolicy/demo-customers",
+        "NetworkPolicy/demo-products",
+        "NetworkPolicy/demo-gateway",
         "Service/demo-nats",
         "Service/demo-nats-headless",
         "StatefulSet/demo-nats",
@@ -145,6 +152,7 @@ fn minimal_stack_builds_every_child_in_dependency_order() {
         "Deployment/demo-products",
         "Service/demo-products",
         "Deployment/demo-gateway",
+        "Service/demo-gateway-health",
         "Service/demo-gateway",
     ];
     let without_jobs: Vec<&str> = listed
@@ -232,7 +240,11 @@ fn services_get_the_env_contract() {
     let gateway = env_map(container(deployment(&children, "demo-gateway")));
     assert_eq!(literal(&gateway, "LISTEN_ADDR"), "0.0.0.0:8080");
     assert_eq!(literal(&gateway, "CORS_ORIGINS"), "");
-    assert_eq!(literal(&gateway, "REQUEST_TIMEOUT_MS"), "10000");
+    assert_eq!(
+        literal(&gateway, "REQUEST_TIMEOUT_MS"),
+        "5000",
+        "the gateway's own default"
+    );
     assert_eq!(literal(&gateway, "MAX_BODY_BYTES"), "1048576");
     assert_eq!(literal(&gateway, "NATS_USER"), "gateway");
 

@@ -27,6 +27,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{Condition, await_condition};
@@ -92,7 +93,7 @@ async fn stack_becomes_ready_rolls_on_config_change_and_heals_drift() {
         spec.registry = registry;
     }
     if let Ok(version) = std::env::var("NATSTACK_VERSION") {
-        spec.version = version;
+        spec.version = Some(version);
     }
     let stacks: Api<MicroserviceStack> = Api::namespaced(client.clone(), &namespace);
     let stack = stacks
@@ -160,8 +161,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Garbage collection and pruning are quick, but background deletion is asynchronous.
 const GONE_TIMEOUT: Duration = Duration::from_secs(180);
 const POLL: Duration = Duration::from_secs(5);
-/// Label on created-once credential Secrets that pruning keeps on purpose.
-const RETAIN: &str = "natstack.dev/retain";
 
 #[tokio::test]
 #[ignore = "needs a cluster with the operator installed: make e2e"]
@@ -250,7 +249,7 @@ async fn lifecycle(client: &Client, ns: &str) -> anyhow::Result<()> {
     let generation =
         set_services(stacks, |services| services.retain(|s| s.name != "products")).await?;
     eventually(
-        "no products objects left (retained credentials aside)",
+        "no products objects left (its Secrets aside)",
         GONE_TIMEOUT,
         move || async move {
             let left = products_objects(client, ns).await?;
@@ -353,11 +352,9 @@ fn component_selector(component: &str) -> String {
 }
 
 /// `Kind/name` of what the operator made for the `products` service: labelled with it (its
-/// Deployment, Service, NATS user, database Job) or named after it; created-once database
-/// credentials are kept on purpose and do not count.
+/// Deployment, Services, NetworkPolicy, database Job) or named after it. Its Secrets do not
+/// count: the operator never deletes Secrets, they go with the stack.
 async fn products_objects(client: &Client, ns: &str) -> anyhow::Result<Vec<String>> {
-    let retained =
-        names::<Secret>(client, ns, &format!("{},{RETAIN}=true", stack_selector())).await?;
     let labelled = format!(
         "{},app.kubernetes.io/name in (products,products-db-init)",
         stack_selector()
@@ -372,7 +369,7 @@ async fn products_objects(client: &Client, ns: &str) -> anyhow::Result<Vec<Strin
     );
     left.sort();
     left.dedup();
-    left.retain(|o| !retained.contains(o));
+    left.retain(|o| !o.starts_with("Secret/"));
     Ok(left)
 }
 
@@ -386,6 +383,7 @@ async fn owned_matching(client: &Client, ns: &str, selector: &str) -> anyhow::Re
     all.extend(names::<Secret>(client, ns, selector).await?);
     all.extend(names::<Job>(client, ns, selector).await?);
     all.extend(names::<PodDisruptionBudget>(client, ns, selector).await?);
+    all.extend(names::<NetworkPolicy>(client, ns, selector).await?);
     Ok(all)
 }
 

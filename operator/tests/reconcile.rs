@@ -1,5 +1,6 @@
 //! Whole reconciles against a fake API server (tower-test mock): first apply, idempotence,
-//! pruning, created-once Secrets, invalid stacks, pausing and backoff.
+//! pruning, created-once Secrets, invalid stacks, pausing and backoff; and the controller's
+//! watches, which must never reach Secrets that are not the operator's.
 
 mod common;
 mod fake;
@@ -57,6 +58,7 @@ fn stored_secrets(fake: &Fake) -> SecretData {
 fn plural(kind: &str) -> String {
     match kind {
         "PodDisruptionBudget" => "poddisruptionbudgets".into(),
+        "NetworkPolicy" => "networkpolicies".into(),
         other => format!("{}s", other.to_lowercase()),
     }
 }
@@ -263,17 +265,20 @@ async fn removed_service_children_are_pruned_but_not_foreign_objects() {
     let mut expected = vec![
         "deployments/demo-products".to_owned(),
         job.unwrap(),
-        "secrets/demo-nats-products".to_owned(),
-        "secrets/demo-products-db-url".to_owned(),
+        "networkpolicies/demo-products".to_owned(),
         "services/demo-products".to_owned(),
     ];
     expected.sort();
     assert_eq!(deleted, expected);
     assert!(fake.get(DEPLOYMENTS, "demo-foreign").is_some());
-    assert!(
-        fake.get(SECRETS, "demo-products-db").is_some(),
-        "database credentials are retained"
-    );
+    // The operator never deletes Secrets: they go with the stack (ownerReference).
+    for kept in [
+        "demo-products-db",
+        "demo-nats-products",
+        "demo-products-db-url",
+    ] {
+        assert!(fake.get(SECRETS, kept).is_some(), "{kept}");
+    }
     assert!(fake.get(DEPLOYMENTS, "demo-customers").is_some());
 }
 
@@ -453,30 +458,106 @@ fn base64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-#[test]
-fn referenced_secrets_map_to_the_stacks_that_use_them() {
-    use kube::runtime::reflector::{self, ObjectRef};
-    use kube::runtime::watcher;
-    let (store, mut writer) = reflector::store();
-    for fixture in ["minimal", "external-databases"] {
-        writer.apply_watcher_event(&watcher::Event::Apply(DeserializeGuard(Ok(common::load(
-            fixture,
-        )))));
+/// Every request the reconciler or the controller makes for Secrets, as `METHOD name?query`.
+fn secret_requests(log: &[Call]) -> Vec<String> {
+    log.iter()
+        .filter(|c| c.resource() == "secrets")
+        .map(|c| {
+            format!(
+                "{} {}?{}",
+                c.method,
+                c.name.as_deref().unwrap_or("<all>"),
+                c.query
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn user_secrets_are_read_by_name_and_no_secret_is_listed_or_deleted() {
+    let (fake, ctx, stack) = setup("external-databases");
+    for name in manifests::secrets::referenced(&stack.spec) {
+        fake.insert(
+            SECRETS,
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": name, "namespace": "shop"},
+                   "data": {"host": base64("db.example.com"), "username": base64("admin"),
+                            "password": base64("pw")}}),
+        );
     }
-    let secret = |name: &str, namespace: &str| Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            namespace: Some(namespace.into()),
-            ..Default::default()
-        },
-        ..Secret::default()
-    };
-    let hits = operator::controller::stacks_referencing(&store, &secret("pg-admin", "shop"));
-    assert_eq!(hits, [ObjectRef::new("ext").within("shop")]);
-    assert!(
-        operator::controller::stacks_referencing(&store, &secret("pg-admin", "other")).is_empty()
+    // Someone else's Secret in the same namespace: never to be touched.
+    fake.insert(
+        SECRETS,
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "unrelated", "namespace": "shop"}, "data": {}}),
     );
+    run(&ctx, &stack).await.unwrap();
+    let mut smaller = stored_stack(&fake, "ext");
+    smaller.spec.services.pop();
+    run(&ctx, &smaller).await.unwrap();
+    let requests = secret_requests(&fake.log());
+    for name in manifests::secrets::referenced(&stack.spec) {
+        assert!(
+            requests.contains(&format!("GET {name}?")),
+            "{name} is read by name: {requests:?}"
+        );
+    }
+    let listed: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("GET <all>"))
+        .collect();
+    assert!(listed.is_empty(), "Secrets listed: {listed:?}");
+    let deleted: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.starts_with("DELETE"))
+        .collect();
+    assert!(deleted.is_empty(), "Secrets deleted: {deleted:?}");
+    assert!(!requests.iter().any(|r| r.contains("unrelated")));
+}
+
+#[tokio::test]
+async fn the_controller_watches_only_the_operators_own_secrets() {
+    let (fake, client) = Fake::start();
+    fake.insert(
+        STACKS,
+        serde_json::to_value(common::load("minimal")).unwrap(),
+    );
+    let health = operator::server::Health::default();
+    let controller = tokio::spawn(operator::controller::run(
+        client,
+        Some("shop"),
+        health,
+        RESYNC,
+    ));
+    // Long enough for every watcher to make its first list (and the reconcile to start).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let owned_watch = |log: &[Call]| {
+        log.iter()
+            .any(|c| c.resource() == "secrets" && c.name.is_none() && c.method == "GET")
+    };
+    while !owned_watch(&fake.log()) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    controller.abort();
+    let log = fake.log();
+    let lists: Vec<&Call> = log
+        .iter()
+        .filter(|c| c.resource() == "secrets" && c.name.is_none() && c.method == "GET")
+        .collect();
+    assert!(!lists.is_empty(), "the operator watches its own Secrets");
+    for call in lists {
+        assert!(
+            call.query
+                .contains("labelSelector=app.kubernetes.io%2Fmanaged-by%3Dnatstack-operator"),
+            "a Secret list or watch without the operator's label: {}",
+            call.query
+        );
+    }
+    // NetworkPolicies are owned children: watched too, by label.
     assert!(
-        operator::controller::stacks_referencing(&store, &secret("unrelated", "shop")).is_empty()
+        log.iter()
+            .any(|c| c.resource() == "networkpolicies" && c.name.is_none()),
+        "NetworkPolicies are watched"
     );
 }

@@ -17,6 +17,8 @@ OWNED = {"get", "list", "watch", "create", "patch", "delete"}
 # What the operator does, kind by kind (operator/src/controller.rs watches,
 # apply.rs applies, creates Secrets once, prunes and patches status; Events go
 # through kube's Recorder): the RBAC must grant exactly this, no more, no less.
+# Secrets are never deleted (a removed component's Secrets go with the stack,
+# by ownerReference), and user-referenced ones are read by name.
 EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("natstack.dev", "microservicestacks"): {"get", "list", "watch"},
     ("natstack.dev", "microservicestacks/status"): {"patch"},
@@ -25,11 +27,16 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("apps", "deployments"): OWNED,
     ("", "services"): OWNED,
     ("", "configmaps"): OWNED,
-    ("", "secrets"): OWNED,
+    ("", "secrets"): {"get", "list", "watch", "create", "patch"},
+    ("networking.k8s.io", "networkpolicies"): OWNED,
     ("batch", "jobs"): OWNED,
     ("policy", "poddisruptionbudgets"): OWNED,
     ("events.k8s.io", "events"): {"create", "patch"},
 }
+
+# Verbs on Secrets that no role of the chart may grant: deleting (or
+# rewriting with PUT) any Secret in scope, or everything at once.
+FORBIDDEN_SECRET_VERBS = {"delete", "deletecollection", "update", "*"}
 
 CLUSTER_SCOPED = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 
@@ -181,6 +188,24 @@ def rbac_problems(objects: list[Obj], values: Obj) -> list[str]:
         problems.append(f"binding subjects {subjects} miss the pod's ServiceAccount {pod_sa}")
     if sa and pod_sa != sa_name:
         problems.append(f"pod runs as {pod_sa}, but the chart created {sa_name}")
+    return problems
+
+
+def secret_problems(objects: list[Obj]) -> list[str]:
+    """No role of the chart may delete or overwrite Secrets, nor reach them
+    through a wildcard resource or group (checked apart from the exact-verbs
+    rule so it holds whatever else changes)."""
+    problems = []
+    for role in (o for o in objects if o["kind"] in ("Role", "ClusterRole")):
+        for rule in role.get("rules", []):
+            groups, resources = rule.get("apiGroups", []), rule.get("resources", [])
+            if not ({"", "*"} & set(groups) and {"secrets", "*"} & set(resources)):
+                continue
+            bad = FORBIDDEN_SECRET_VERBS & set(rule.get("verbs", []))
+            if bad:
+                problems.append(f"{role['kind']}/{role['metadata']['name']} grants {sorted(bad)} on Secrets")
+            if "*" in resources or "*" in groups:
+                problems.append(f"{role['kind']}/{role['metadata']['name']} reaches Secrets through a wildcard")
     return problems
 
 

@@ -101,6 +101,7 @@ def check_variant(report: Report, chart: helm.Chart, name: str, values: dict[str
     if deployment:
         invariants["operator Deployment: 1 replica, Recreate, resources, restricted, probes"] = rules.deployment_problems(deployment, merged)
         invariants["RBAC: scope, exact verbs per kind, binding"] = rules.rbac_problems(objects, merged)
+        invariants["RBAC: no role may delete or overwrite Secrets"] = rules.secret_problems(objects)
         if "Service" in by_kind:
             invariants["metrics Service selects the operator's health port"] = rules.service_problems(by_kind["Service"], deployment)
     if "CustomResourceDefinition" in by_kind:
@@ -159,6 +160,15 @@ def check_validators_can_fail(report: Report, chart: helm.Chart, crd: dict[str, 
     report.check(len(found) >= 3, f"RBAC invariants catch wildcard and extra verbs ({len(found)} problems)")
     report.check(bool(rules.rbac_problems(objects, chart.merge_values({}))),
                  "RBAC invariants catch a Role where a ClusterRole is needed")
+    for verbs in (["delete"], ["deletecollection"], ["*"]):
+        broad = copy.deepcopy(objects)
+        role = next(o for o in broad if o["kind"] == "Role")
+        role["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": verbs})
+        report.check(bool(rules.secret_problems(broad)), f"Secret rule catches {verbs} on Secrets")
+    broad = copy.deepcopy(objects)
+    next(o for o in broad if o["kind"] == "Role")["rules"].append(
+        {"apiGroups": [""], "resources": ["*"], "verbs": ["get"]})
+    report.check(bool(rules.secret_problems(broad)), "Secret rule catches a wildcard resource reaching Secrets")
 
     stack = copy.deepcopy(by_kind["MicroserviceStack"])
     stack["spec"] = {"gateway": {"replicas": "two", "nodeport": 30080}}

@@ -90,9 +90,12 @@ def main() -> int:
     status, body = call("GET", "/customers")
     expect("GET /customers without a token is refused", status, 401, body=body)
 
-    email, password = f"e2e-{uuid.uuid4().hex[:12]}@example.com", "e2e-" + uuid.uuid4().hex
-    status, body = call("POST", "/auth/register", {"email": email, "password": password})
-    expect("POST /auth/register", status, 201, body=body)
+    suffix = uuid.uuid4().hex[:12]
+    username, email, password = f"e2e-{suffix}", f"e2e-{suffix}@example.com", "e2e-" + uuid.uuid4().hex
+    # The register contract (contract::auth::RegisterRequest) requires all three fields
+    # and rejects unknown ones.
+    status, body = call("POST", "/auth/register", {"username": username, "email": email, "password": password})
+    expect("POST /auth/register", status, 201, field(body, "username") == username, body)
     status, body = call("POST", "/auth/login", {"email": email, "password": password})
     token = field(body, "access_token", "accessToken", "token")
     expect("POST /auth/login returns an access token", status, 200, isinstance(token, str), body)

@@ -239,6 +239,17 @@ impl Cluster {
                 cluster.wait_ready(kind, &name, &options).await?;
             }
         }
+        let policies = rendered
+            .children
+            .iter()
+            .filter(|c| matches!(c, Child::NetworkPolicy(_)))
+            .count();
+        if policies > 0 {
+            cluster.notes.push(format!(
+                "{policies} NetworkPolicies are not enforced: every loopback address reaches every \
+                 other (their builders are tested in the operator's policy tests)"
+            ));
+        }
         if !mongo_hosts.is_empty() {
             cluster.notes.push(format!(
                 "the MongoDB stand-in has no users: MongoDB URLs for {} are used without \

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
     PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, Volume, VolumeMount,
+    SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use contract::deploy;
 
 use super::SecretData;
-use crate::crd::{MicroserviceStack, MicroserviceStackSpec};
+use crate::crd::{MicroserviceStack, MicroserviceStackSpec, OPERATOR_VERSION};
 use crate::error::Error;
 
 /// Server-side apply field manager of every write the operator makes.
@@ -124,10 +124,11 @@ impl<'a> Ctx<'a> {
         format!("{service}.{}.svc", self.namespace)
     }
 
-    /// `<registry>/<component>:<version>`.
+    /// `<registry>/<component>:<version>`, where an unset version is the operator's own.
     #[must_use]
     pub fn builtin_image(&self, component: &str) -> String {
-        format!("{}/{component}:{}", self.spec.registry, self.spec.version)
+        let version = self.spec.version.as_deref().unwrap_or(OPERATOR_VERSION);
+        format!("{}/{component}:{version}", self.spec.registry)
     }
 
     /// The NATS client URL.
@@ -173,6 +174,26 @@ impl<'a> Ctx<'a> {
     #[must_use]
     pub fn nats_user_secret(&self, component: &str) -> String {
         self.child(&format!("nats-{component}"))
+    }
+
+    /// A soft constraint spreading `component`'s pods over nodes (`kubernetes.io/hostname`),
+    /// so replicas do not share one node when others have room. Rendered whatever the replica
+    /// count: with one replica it is a no-op, and scaling then leaves the pod template (and the
+    /// running pods) alone.
+    #[must_use]
+    pub fn spread(&self, component: &str) -> TopologySpreadConstraint {
+        TopologySpreadConstraint {
+            max_skew: 1,
+            topology_key: "kubernetes.io/hostname".into(),
+            when_unsatisfiable: "ScheduleAnyway".into(),
+            label_selector: Some(LabelSelector {
+                match_labels: Some(self.selector(component)),
+                match_expressions: None,
+            }),
+            // Count only pods of the same rollout revision, so an update does not skew.
+            match_label_keys: Some(vec!["pod-template-hash".into()]),
+            ..TopologySpreadConstraint::default()
+        }
     }
 
     /// A PodDisruptionBudget (at most one pod down) when `replicas > 1`.
@@ -318,6 +339,48 @@ pub fn resources_or(
         )])),
         ..ResourceRequirements::default()
     })
+}
+
+/// Bytes of a memory quantity (`128Mi`, `1Gi`, `500M`, `134217728`, `1.5Gi`, `1e9`); `None`
+/// when it does not parse.
+#[must_use]
+pub fn memory_bytes(quantity: &Quantity) -> Option<u64> {
+    let text = quantity.0.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match suffix {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        exponent => 10f64.powi(exponent.strip_prefix(['e', 'E'])?.parse().ok()?),
+    };
+    let bytes = (number * factor).ceil();
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "checked to be finite and within u64 first"
+    )]
+    let fits = bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64;
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "checked to be finite and within u64 above"
+    )]
+    fits.then_some(bytes as u64)
 }
 
 /// A short, stable hash over named parts (a rendered config, the data of a Secret, ...).

@@ -1,5 +1,9 @@
 //! The HTTP gateway: Deployment (env contract, probes, security, config hash), a Service of the
-//! chosen type, and a PDB when it has more than one replica.
+//! chosen type carrying only the HTTP port, a ClusterIP Service for its health port
+//! (`/livez`, `/readyz`, `/metrics`), and a PDB when it has more than one replica.
+//!
+//! The health port never shares the public Service: with `NodePort` or `LoadBalancer` that
+//! Service is reachable from outside the cluster, and `/metrics` is for the cluster only.
 
 use k8s_openapi::api::core::v1::{ContainerPort, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -14,6 +18,8 @@ const COMPONENT: &str = "gateway";
 pub const HTTP_PORT: i32 = 8080;
 /// Port of the gateway's Service.
 pub const SERVICE_PORT: i32 = 80;
+/// Suffix of the gateway's internal Service for its health port (`<stack>-gateway-health`).
+pub const HEALTH_SERVICE_SUFFIX: &str = "gateway-health";
 
 /// Deployment, Service and PDB of the gateway.
 ///
@@ -50,6 +56,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     };
     let mut out = vec![
         Child::Deployment(deployment(ctx, app)),
+        Child::Service(health_service(ctx)),
         Child::Service(service(ctx)),
     ];
     out.extend(ctx.pdb(COMPONENT, spec.replicas).map(Child::Pdb));
@@ -63,23 +70,34 @@ fn service(ctx: &Ctx<'_>) -> Service {
         spec: Some(ServiceSpec {
             type_: Some(spec.service_type.as_str().into()),
             selector: Some(ctx.selector(COMPONENT)),
-            ports: Some(vec![
-                ServicePort {
-                    name: Some("http".into()),
-                    port: SERVICE_PORT,
-                    target_port: Some(IntOrString::String("http".into())),
-                    node_port: spec.node_port,
-                    protocol: Some("TCP".into()),
-                    ..ServicePort::default()
-                },
-                ServicePort {
-                    name: Some("health".into()),
-                    port: HEALTH_PORT,
-                    target_port: Some(IntOrString::String("health".into())),
-                    protocol: Some("TCP".into()),
-                    ..ServicePort::default()
-                },
-            ]),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: SERVICE_PORT,
+                target_port: Some(IntOrString::String("http".into())),
+                node_port: spec.node_port,
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// The in-cluster Service of the gateway's health and metrics port.
+fn health_service(ctx: &Ctx<'_>) -> Service {
+    Service {
+        metadata: ctx.meta(&ctx.child(HEALTH_SERVICE_SUFFIX), COMPONENT),
+        spec: Some(ServiceSpec {
+            type_: Some("ClusterIP".into()),
+            selector: Some(ctx.selector(COMPONENT)),
+            ports: Some(vec![ServicePort {
+                name: Some("health".into()),
+                port: HEALTH_PORT,
+                target_port: Some(IntOrString::String("health".into())),
+                protocol: Some("TCP".into()),
+                ..ServicePort::default()
+            }]),
             ..ServiceSpec::default()
         }),
         status: None,

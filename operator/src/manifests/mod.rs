@@ -12,6 +12,7 @@ pub mod dbinit;
 pub mod gateway;
 pub mod mongodb;
 pub mod nats;
+pub mod network;
 pub mod postgres;
 pub mod secrets;
 pub mod services;
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
@@ -37,6 +39,8 @@ pub enum Child {
     Secret(Secret),
     /// A ConfigMap.
     ConfigMap(ConfigMap),
+    /// A NetworkPolicy (who may connect to a component's pods).
+    NetworkPolicy(NetworkPolicy),
     /// A StatefulSet (NATS, PostgreSQL, MongoDB).
     StatefulSet(StatefulSet),
     /// A Service.
@@ -56,6 +60,7 @@ impl Child {
         match self {
             Self::Secret(_) => "Secret",
             Self::ConfigMap(_) => "ConfigMap",
+            Self::NetworkPolicy(_) => "NetworkPolicy",
             Self::StatefulSet(_) => "StatefulSet",
             Self::Service(_) => "Service",
             Self::Pdb(_) => "PodDisruptionBudget",
@@ -70,6 +75,7 @@ impl Child {
         match self {
             Self::Secret(o) => &o.metadata,
             Self::ConfigMap(o) => &o.metadata,
+            Self::NetworkPolicy(o) => &o.metadata,
             Self::StatefulSet(o) => &o.metadata,
             Self::Service(o) => &o.metadata,
             Self::Pdb(o) => &o.metadata,
@@ -93,6 +99,7 @@ impl Child {
         match self {
             Self::Secret(o) => json(o),
             Self::ConfigMap(o) => json(o),
+            Self::NetworkPolicy(o) => json(o),
             Self::StatefulSet(o) => json(o),
             Self::Service(o) => json(o),
             Self::Pdb(o) => json(o),
@@ -111,8 +118,8 @@ pub struct Stage {
     pub objects: Vec<Child>,
 }
 
-/// Every child of a stack, in dependency order: configuration, then data stores and NATS,
-/// then services, then the gateway.
+/// Every child of a stack, in dependency order: configuration and NetworkPolicies (so pods
+/// start isolated), then data stores and NATS, then services, then the gateway.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Children {
     /// The stages, in apply order.
@@ -137,6 +144,11 @@ pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children
     let mut data = Vec::new();
     let mut apps = Vec::new();
     config.push(Child::ConfigMap(nats::config_map(&ctx)));
+    config.extend(
+        network::policies(&ctx)
+            .into_iter()
+            .map(Child::NetworkPolicy),
+    );
     data.extend(nats::children(&ctx, secrets)?);
     data.extend(postgres::children(&ctx, secrets)?);
     data.extend(mongodb::children(&ctx, secrets)?);

@@ -12,8 +12,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, pod_security,
-    resources_or, scratch, secret_parts, with_health_probes,
+    CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes,
+    pod_security, resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::secrets::{JWT_KEY, admin_password_secret, service_url, service_url_secret};
 use super::{Child, SecretData};
@@ -24,6 +24,7 @@ use crate::error::Error;
 pub const JWT_DIR: &str = "/var/run/secrets/natstack/jwt";
 /// User id the natstack images run as (distroless `nonroot`, the Dockerfile's `USER`).
 pub const APP_UID: i64 = 65532;
+pub use contract::deploy::argon2_slots;
 
 /// Everything that varies between the service and gateway Deployments.
 #[derive(Clone, Debug)]
@@ -107,6 +108,14 @@ pub fn children(
         env_vars.extend(ctx.token_env());
         referenced.extend([jwt, admin]);
     }
+    let resources = resources_or(service.resources.as_ref(), "50m", "128Mi");
+    if name == "auth"
+        && !service
+            .env
+            .contains_key(contract::deploy::env::ARGON2_MAX_CONCURRENT)
+    {
+        env_vars.extend(argon2_bound(service, &resources));
+    }
     let taken: Vec<String> = env_vars.iter().map(|e| e.name.clone()).collect();
     env_vars.extend(
         service
@@ -124,7 +133,7 @@ pub fn children(
         replicas: service.replicas,
         hash: hash(&env_vars, secrets, &referenced, &extra_hash),
         env: env_vars,
-        resources: resources_or(service.resources.as_ref(), "50m", "128Mi"),
+        resources,
         ports: Vec::new(),
         volumes,
     };
@@ -134,6 +143,23 @@ pub fn children(
     ];
     out.extend(ctx.pdb(name, service.replicas).map(Child::Pdb));
     Ok(out)
+}
+
+/// `ARGON2_MAX_CONCURRENT` sized to auth's memory limit (each hash holds `ARGON2_MEMORY_KIB`
+/// for its whole run, and by default auth would run one per core of the node); nothing when
+/// the container has no memory limit (auth then bounds itself by its cgroup and core count).
+fn argon2_bound(service: &ServiceSpec, resources: &ResourceRequirements) -> Option<EnvVar> {
+    let limit = resources.limits.as_ref()?.get("memory")?;
+    let limit = memory_bytes(limit)?;
+    let memory_kib = service
+        .env
+        .get(contract::deploy::env::ARGON2_MEMORY_KIB)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::from(contract::deploy::DEFAULT_ARGON2_MEMORY_KIB));
+    Some(env(
+        contract::deploy::env::ARGON2_MAX_CONCURRENT,
+        &argon2_slots(limit, memory_kib).to_string(),
+    ))
 }
 
 /// The config hash of a Deployment: its env, the data of every Secret it references, and
@@ -212,6 +238,7 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
                 }),
                 spec: Some(PodSpec {
                     containers: vec![container],
+                    topology_spread_constraints: Some(vec![ctx.spread(&app.component)]),
                     security_context: Some(pod_security(APP_UID)),
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),

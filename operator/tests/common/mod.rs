@@ -20,13 +20,21 @@ pub const VALID: [&str; 6] = [
     "paused",
 ];
 /// Names of the invalid fixture stacks.
-pub const INVALID: [&str; 6] = [
+pub const INVALID: [&str; 8] = [
     "invalid/duplicate-names",
     "invalid/nats-replicas",
     "invalid/database-disabled",
     "invalid/node-port-cluster-ip",
     "invalid/reserved-name",
     "invalid/long-name",
+    "invalid/dotted-name",
+    "invalid/digit-name",
+];
+/// Invalid fixtures whose broken invariant is on `metadata.name`.
+pub const INVALID_NAMES: [&str; 3] = [
+    "invalid/long-name",
+    "invalid/dotted-name",
+    "invalid/digit-name",
 ];
 
 /// Path of a fixture file.

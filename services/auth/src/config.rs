@@ -11,7 +11,7 @@ use runtime::config::NatsArgs;
 #[derive(Debug, Clone, Copy, Args)]
 pub struct Argon2Args {
     /// Argon2id memory cost in KiB (OWASP: at least 19456).
-    #[arg(long, env = env::ARGON2_MEMORY_KIB, default_value_t = 19_456)]
+    #[arg(long, env = env::ARGON2_MEMORY_KIB, default_value_t = contract::deploy::DEFAULT_ARGON2_MEMORY_KIB)]
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (time cost).
     #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
@@ -19,11 +19,47 @@ pub struct Argon2Args {
     /// Argon2id lanes (parallelism).
     #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1)]
     pub argon2_parallelism: u32,
-    /// Hashes computed at once (default: the number of cores). Each holds the memory cost,
-    /// so this times `ARGON2_MEMORY_KIB` bounds the service's hashing memory; more logins
-    /// than this wait their turn.
+    /// Hashes computed at once. Each holds the memory cost, so this times `ARGON2_MEMORY_KIB`
+    /// bounds the service's hashing memory; more logins than this wait their turn. Default:
+    /// the number of cores, but no more than the container's memory limit (cgroup) has room
+    /// for after a base of 48 MiB. The operator renders it from the pod's memory limit.
     #[arg(long, env = env::ARGON2_MAX_CONCURRENT, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub argon2_max_concurrent: Option<u32>,
+}
+
+impl Argon2Args {
+    /// Hashes allowed to run at once: `argon2_max_concurrent` when set, otherwise
+    /// [`default_slots`] for this machine's cores and this process's cgroup memory limit.
+    pub fn slots(&self) -> usize {
+        self.argon2_max_concurrent.map_or_else(
+            || {
+                let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+                default_slots(cores, cgroup_memory_limit(), self.argon2_memory_kib)
+            },
+            |n| n.max(1) as usize,
+        )
+    }
+}
+
+/// One slot per core, but no more than `memory_limit` (when there is one) holds after
+/// [`contract::deploy::AUTH_BASE_MEMORY_BYTES`] at `memory_kib` per hash; at least 1.
+pub fn default_slots(cores: usize, memory_limit: Option<u64>, memory_kib: u32) -> usize {
+    let fits = memory_limit.map_or(usize::MAX, |limit| {
+        let slots = contract::deploy::argon2_slots(limit, u64::from(memory_kib));
+        usize::try_from(slots).unwrap_or(usize::MAX)
+    });
+    cores.min(fits).max(1)
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, or v1 `memory.limit_in_bytes`),
+/// if it has one.
+fn cgroup_memory_limit() -> Option<u64> {
+    ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        // cgroup v1 reports "no limit" as a page-rounded i64::MAX.
+        .filter(|&limit| limit < 1 << 62)
 }
 
 /// Failed-login throttling.
@@ -107,7 +143,7 @@ impl Config {
             admin_email: None,
             admin_password: None,
             argon2: Argon2Args {
-                argon2_memory_kib: 19_456,
+                argon2_memory_kib: contract::deploy::DEFAULT_ARGON2_MEMORY_KIB,
                 argon2_iterations: 2,
                 argon2_parallelism: 1,
                 argon2_max_concurrent: None,
@@ -190,5 +226,24 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["auth", "--access-token-ttl-minutes", "0"]).is_err());
         assert!(Cli::try_parse_from(["auth", "--refresh-token-ttl-days", "x"]).is_err());
+    }
+
+    #[test]
+    fn default_slots_fit_the_memory_limit() {
+        const MIB: u64 = 1024 * 1024;
+        // 16 cores under 128 MiB: (128 - 48) MiB / 19 MiB per hash.
+        assert_eq!(default_slots(16, Some(128 * MIB), 19_456), 4);
+        assert_eq!(
+            default_slots(2, Some(128 * MIB), 19_456),
+            2,
+            "cores bound too"
+        );
+        assert_eq!(default_slots(16, Some(32 * MIB), 19_456), 1, "at least one");
+        assert_eq!(
+            default_slots(16, None, 19_456),
+            16,
+            "no limit: one per core"
+        );
+        assert_eq!(default_slots(0, None, 19_456), 1);
     }
 }

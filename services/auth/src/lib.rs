@@ -22,6 +22,7 @@
 //! | `REFRESH_TOKEN_TTL_DAYS` | 14 | refresh-token lifetime (1–365) |
 //! | `ADMIN_EMAIL` / `ADMIN_PASSWORD` | none | admin account ensured at start-up (both or neither) |
 //! | `ARGON2_MEMORY_KIB` / `ARGON2_ITERATIONS` / `ARGON2_PARALLELISM` | 19456 / 2 / 1 | argon2id cost |
+//! | `ARGON2_MAX_CONCURRENT` | cores, within the cgroup memory limit | hashes computed at once (memory: this × `ARGON2_MEMORY_KIB`) |
 //! | `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECS` / `LOGIN_LOCKOUT_SECS` | 5 / 900 / 300 | login throttling |
 //!
 //! Key rotation: make a new key (`openssl genpkey -algorithm ed25519`), mount it as

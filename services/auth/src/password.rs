@@ -149,10 +149,7 @@ impl Passwords {
         )
         .map_err(|e| PasswordError::Params(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let slots = args.argon2_max_concurrent.map_or_else(
-            || std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            |n| n.max(1) as usize,
-        );
+        let slots = args.slots();
         let mut this = Self {
             argon2,
             dummy_hash: Arc::from(""),

@@ -1,0 +1,127 @@
+//! NetworkPolicies: which pods may open connections to which, inside one stack.
+//!
+//! Every component's pods get an ingress policy (egress is left open: services reach external
+//! databases and OTLP collectors the operator knows nothing about):
+//! - NATS accepts clients only from the stack's gateway and services, and cluster routes only
+//!   from its own peers;
+//! - a managed database accepts connections only from the services that use it and from their
+//!   provisioning Jobs;
+//! - a service accepts connections only on its health port (probes and metrics scrapes);
+//! - the gateway accepts HTTP from anywhere, plus its health port.
+//!
+//! Kubelet probes come from the node, which NetworkPolicy always admits, so probes on ports no
+//! rule opens (the NATS monitor port) keep working.
+
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::common::{Ctx, HEALTH_PORT, LABEL_INSTANCE, LABEL_NAME, NATS_PORT};
+use super::gateway::HTTP_PORT;
+use super::secrets::{MONGODB_PORT, POSTGRES_PORT};
+use crate::crd::DatabaseKind;
+
+/// Port NATS servers route to each other on.
+pub const NATS_ROUTE_PORT: i32 = 6222;
+
+/// Every NetworkPolicy of the stack, one per component.
+#[must_use]
+pub fn policies(ctx: &Ctx<'_>) -> Vec<NetworkPolicy> {
+    let clients: Vec<String> = std::iter::once("gateway".to_owned())
+        .chain(ctx.spec.services.iter().map(|s| s.name.clone()))
+        .collect();
+    let mut out = vec![policy(
+        ctx,
+        "nats",
+        vec![
+            rule(NATS_PORT, Some(stack_pods(ctx, &clients))),
+            rule(NATS_ROUTE_PORT, Some(stack_pods(ctx, &["nats".to_owned()]))),
+        ],
+    )];
+    for (kind, component, port) in [
+        (DatabaseKind::Postgres, "postgres", POSTGRES_PORT),
+        (DatabaseKind::Mongodb, "mongodb", MONGODB_PORT),
+    ] {
+        let managed = match kind {
+            DatabaseKind::Mongodb => ctx.spec.mongodb.is_managed(),
+            _ => ctx.spec.postgres.is_managed(),
+        };
+        if !managed {
+            continue;
+        }
+        let users: Vec<String> = ctx
+            .spec
+            .services
+            .iter()
+            .filter(|s| s.database == kind)
+            .flat_map(|s| [s.name.clone(), init_component(&s.name)])
+            .collect();
+        // No user: nothing may connect (an `In` selector needs at least one value).
+        let ingress = if users.is_empty() {
+            Vec::new()
+        } else {
+            vec![rule(port, Some(stack_pods(ctx, &users)))]
+        };
+        out.push(policy(ctx, component, ingress));
+    }
+    for service in &ctx.spec.services {
+        out.push(policy(ctx, &service.name, vec![rule(HEALTH_PORT, None)]));
+    }
+    out.push(policy(
+        ctx,
+        "gateway",
+        vec![rule(HTTP_PORT, None), rule(HEALTH_PORT, None)],
+    ));
+    out
+}
+
+/// The component label of a service's database-provisioning Job pods.
+fn init_component(service: &str) -> String {
+    format!("{service}-db-init")
+}
+
+/// Pods of this stack whose component is one of `components`.
+fn stack_pods(ctx: &Ctx<'_>, components: &[String]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_labels: Some([(LABEL_INSTANCE.to_owned(), ctx.name.clone())].into()),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: LABEL_NAME.to_owned(),
+                operator: "In".to_owned(),
+                values: Some(components.to_vec()),
+            }]),
+        }),
+        ..NetworkPolicyPeer::default()
+    }
+}
+
+/// TCP to `port`, from `from` (anywhere when `None`).
+fn rule(port: i32, from: Option<NetworkPolicyPeer>) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: from.map(|peer| vec![peer]),
+        ports: Some(vec![NetworkPolicyPort {
+            port: Some(IntOrString::Int(port)),
+            protocol: Some("TCP".to_owned()),
+            end_port: None,
+        }]),
+    }
+}
+
+/// An ingress policy selecting `component`'s pods; connections no rule admits are refused.
+fn policy(ctx: &Ctx<'_>, component: &str, ingress: Vec<NetworkPolicyIngressRule>) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: ctx.meta(&ctx.child(component), component),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(ctx.selector(component)),
+                match_expressions: None,
+            }),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(ingress),
+            egress: None,
+        }),
+    }
+}
