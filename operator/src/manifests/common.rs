@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
-use super::SecretData;
+use super::{SecretData, nats};
 use crate::crd::{MicroserviceStack, MicroserviceStackSpec};
 use crate::error::Error;
 
@@ -128,10 +128,10 @@ impl<'a> Ctx<'a> {
         format!("{}/{component}:{}", self.spec.registry, self.spec.version)
     }
 
-    /// The NATS client URL.
+    /// The NATS client URL (`tls://` when TLS is on).
     #[must_use]
     pub fn nats_url(&self) -> String {
-        format!("nats://{}:{NATS_PORT}", self.dns(&self.child("nats")))
+        nats::client_url(self)
     }
 
     /// Env vars every natstack binary reads: NATS, logging, tracing, health address.
@@ -142,7 +142,11 @@ impl<'a> Ctx<'a> {
             env("RUST_LOG", &self.spec.log_level),
             env("LOG_FORMAT", self.spec.log_format.as_str()),
             env("HEALTH_ADDR", &format!("0.0.0.0:{HEALTH_PORT}")),
+            env(nats::NATS_INBOX_PREFIX, &nats::inbox_prefix(component)),
         ];
+        if let Some(ca) = nats::client_ca_file(self) {
+            vars.push(env(nats::NATS_CA_FILE, &ca));
+        }
         if self.spec.nats.auth {
             vars.push(env("NATS_USER", component));
             vars.push(env_secret(
