@@ -102,7 +102,9 @@ pub fn inbox_prefix(user: &str) -> String {
 pub fn permissions(ctx: &Ctx<'_>, user: &str) -> Permissions {
     let inbox = format!("{}.>", inbox_prefix(user));
     if user == "gateway" {
-        let mut publish = vec!["$SRV.>".to_owned()];
+        // `auth.jwks` even without an auth service: the gateway then hears "no responders"
+        // at once instead of a permission error and a timeout.
+        let mut publish = vec!["$SRV.>".to_owned(), "auth.jwks".to_owned()];
         publish.extend(ctx.spec.services.iter().map(|s| format!("{}.>", s.name)));
         Permissions {
             publish,

@@ -79,6 +79,9 @@ async fn each_component_can_do_what_it_needs_and_no_more() {
         .await
         .unwrap();
     assert_eq!(reply, serde_json::json!([{"id": "ALFKI"}]));
+    // Serving, discovery and calling needed nothing the permissions refuse.
+    let log = server.log();
+    assert!(!log.contains("Violation"), "{log}");
 
     // A service can neither read nor write the gateway's replies, nor call another service.
     let customers_pw = password(&rendered, "customers");
