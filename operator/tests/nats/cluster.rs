@@ -13,9 +13,9 @@ use super::support::{Ports, Rendered, Server};
 #[tokio::test]
 async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
     let rendered = Rendered::new(common::load("nats-cluster"));
-    let ports: Vec<Ports> = (0..3).map(|_| Ports::free()).collect();
+    let ports = Ports::distinct(4);
     // The route URLs name the pods' DNS names; here server i listens on its own loopback port.
-    let routes: Vec<(String, String)> = ports
+    let routes: Vec<(String, String)> = ports[..3]
         .iter()
         .enumerate()
         .map(|(i, p)| {
@@ -26,7 +26,7 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
         })
         .collect();
     let mut servers = Vec::new();
-    for (i, p) in ports.iter().enumerate() {
+    for (i, p) in ports[..3].iter().enumerate() {
         servers.push(Server::rendered(&rendered, &format!("ha-nats-{i}"), *p, &routes).await);
     }
     for (i, server) in servers.iter().enumerate() {
@@ -50,7 +50,7 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
     // anyone in.
     let rendered_routes = rendered.secret_file(ROUTES_FILE);
     let start = rendered_routes.find("routes: [").unwrap();
-    let route_list: Vec<String> = ports
+    let route_list: Vec<String> = ports[..3]
         .iter()
         .map(|p| format!("    \"nats://127.0.0.1:{}\"", p.cluster))
         .collect();
@@ -68,7 +68,7 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
             ("secret/routes.conf", &rogue_routes),
             ("secret/users.conf", ""),
         ],
-        Ports::free(),
+        ports[3],
         &[],
     )
     .await;

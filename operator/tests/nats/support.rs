@@ -24,7 +24,7 @@ use operator::manifests::nats::{
 };
 use operator::manifests::{Child, Children, SecretData};
 use runtime::config::NatsArgs;
-use runtime::test_support::{free_port, nats_server_bin};
+use runtime::test_support::nats_server_bin;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::common;
@@ -183,11 +183,27 @@ pub struct Ports {
 
 impl Ports {
     pub fn free() -> Self {
-        Self {
-            client: free_port(),
-            monitor: free_port(),
-            cluster: free_port(),
-        }
+        Self::distinct(1)[0]
+    }
+
+    /// Ports for `n` servers, all different: each is held until every one is chosen (a port
+    /// found free and released may otherwise be handed out again at once).
+    pub fn distinct(n: usize) -> Vec<Self> {
+        let held: Vec<std::net::TcpListener> = (0..3 * n)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port"))
+            .collect();
+        let ports: Vec<u16> = held
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
+        ports
+            .chunks(3)
+            .map(|p| Self {
+                client: p[0],
+                monitor: p[1],
+                cluster: p[2],
+            })
+            .collect()
     }
 }
 
