@@ -126,15 +126,31 @@ pub struct NatsSpec {
     #[serde(default = "one")]
     #[x_kube(validation = Rule::new("self == 1 || self == 3").message("nats replicas must be 1 or 3"))]
     pub replicas: i32,
-    /// NATS server image.
+    /// NATS server image. It must have a POSIX shell (the `-alpine` variants do): the config
+    /// reloader sidecar runs in it.
     #[serde(default = "default_nats_image")]
     pub image: String,
     /// Gives every component its own NATS user, limited to the subjects it needs.
     #[serde(default = "yes")]
     pub auth: bool,
+    /// TLS on client connections; plain TCP when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<NatsTlsSpec>,
     /// Compute resources of each NATS server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+}
+
+/// TLS of NATS client connections.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NatsTlsSpec {
+    /// Secret in the stack's namespace with the servers' certificate `tls.crt`, its key
+    /// `tls.key`, and the CA `ca.crt` the clients trust (the layout cert-manager writes). The
+    /// certificate must name `<stack>-nats.<namespace>.svc`. The servers reload a renewed
+    /// certificate without a restart.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
 }
 
 impl Default for NatsSpec {
@@ -143,6 +159,7 @@ impl Default for NatsSpec {
             replicas: 1,
             image: default_nats_image(),
             auth: true,
+            tls: None,
             resources: None,
         }
     }
@@ -300,9 +317,10 @@ pub struct GatewaySpec {
     #[serde(default = "default_timeout_ms")]
     #[schemars(range(min = 100, max = 300_000))]
     pub request_timeout_ms: i64,
-    /// Largest accepted request body in bytes (`MAX_BODY_BYTES`).
+    /// Largest accepted request body in bytes (`MAX_BODY_BYTES`). NATS's `max_payload` is
+    /// rendered from it, so the cap is NATS's 64 MiB limit less room for the request envelope.
     #[serde(default = "default_max_body")]
-    #[schemars(range(min = 1024, max = 104_857_600))]
+    #[schemars(range(min = 1024, max = crate::manifests::nats::MAX_BODY_LIMIT))]
     pub max_body_bytes: i64,
     /// Compute resources of each gateway pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -138,6 +138,7 @@ fn minimal_stack_builds_every_child_in_dependency_order() {
         "NetworkPolicy/demo-customers",
         "NetworkPolicy/demo-products",
         "NetworkPolicy/demo-gateway",
+        "Secret/demo-nats",
         "Service/demo-nats",
         "Service/demo-nats-headless",
         "StatefulSet/demo-nats",
@@ -387,7 +388,8 @@ fn every_pod_is_restricted_with_probes_and_resources() {
                         .is_some(),
                     "{what}"
                 );
-                if child.kind() != "Job" {
+                // The reloader sidecar serves nothing a probe could ask.
+                if child.kind() != "Job" && c.name != "reloader" {
                     assert!(
                         c.liveness_probe.is_some() && c.readiness_probe.is_some(),
                         "{what}"
@@ -463,33 +465,74 @@ fn config_hash_changes_exactly_when_config_changes() {
     assert_eq!(cors["demo-auth"], old["demo-auth"]);
 }
 
-#[test]
-fn nats_cluster_has_routes_permissions_and_a_pdb() {
-    let stack = common::load("nats-cluster");
-    let children = common::build(&stack);
-    let Child::ConfigMap(cm) = find(&children, "ConfigMap", "ha-nats") else {
+fn nats_files(children: &Children, stack: &str) -> (String, String, String) {
+    let name = format!("{stack}-nats");
+    let Child::ConfigMap(cm) = find(children, "ConfigMap", &name) else {
         unreachable!()
     };
-    let conf = &cm.data.as_ref().unwrap()["nats.conf"];
+    let Child::Secret(secret) = find(children, "Secret", &name) else {
+        unreachable!()
+    };
+    let file = |key: &str| String::from_utf8(secret.data.as_ref().unwrap()[key].0.clone()).unwrap();
+    (
+        cm.data.as_ref().unwrap()["nats.conf"].clone(),
+        file("routes.conf"),
+        file("users.conf"),
+    )
+}
+
+#[test]
+fn nats_cluster_has_authenticated_routes_permissions_and_a_pdb() {
+    let stack = common::load("nats-cluster");
+    let children = common::build(&stack);
+    let (conf, routes, users) = nats_files(&children, "ha");
+    // The ConfigMap holds no credential; routes and users come from the Secret.
+    assert!(!conf.contains("password"), "{conf}");
+    assert!(conf.contains("include \"../secret/routes.conf\""), "{conf}");
+    assert!(conf.contains("include \"../secret/users.conf\""), "{conf}");
+    let password = "ha-nats-cluster-route-credentials-password";
+    assert!(
+        routes.contains(&format!(
+            "authorization {{ user: \"route\", password: \"{password}\", timeout: 2 }}"
+        )),
+        "{routes}"
+    );
     for i in 0..3 {
         assert!(
-            conf.contains(&format!(
-                "nats://ha-nats-{i}.ha-nats-headless.shop.svc:6222"
+            routes.contains(&format!(
+                "\"nats://route:{password}@ha-nats-{i}.ha-nats-headless.shop.svc:6222\""
             )),
-            "{conf}"
+            "{routes}"
         );
     }
-    assert!(!conf.contains("ha-nats-3."));
-    assert!(conf.contains("user: \"customers\""));
+    assert!(!routes.contains("ha-nats-3."));
+    assert!(users.contains("user: \"customers\""));
     assert!(
-        conf.contains("subscribe: { allow: [\"customers.>\", \"$SRV.>\"] }"),
-        "{conf}"
+        users.contains(
+            "subscribe: { allow: [\"customers.>\", \"$SRV.*\", \"$SRV.*.customers\", \"$SRV.*.customers.*\", \"_INBOX_customers.>\"] }, allow_responses: true"
+        ),
+        "{users}"
     );
     assert!(
-        conf.contains("publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"customers.>\"] }"),
-        "{conf}"
+        users.contains(
+            "publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"customers.>\"] }, subscribe: { allow: [\"_INBOX_gateway.>\"] } }"
+        ),
+        "{users}"
     );
-    assert!(conf.contains("password: $NATS_PW_GATEWAY"));
+    assert!(
+        users.contains("password: \"ha-nats-gateway-password\""),
+        "{users}"
+    );
+    let ctx = Ctx::new(&stack).unwrap();
+    let route = secrets::generated(&ctx)
+        .into_iter()
+        .find(|g| g.name() == "ha-nats-cluster-route-credentials")
+        .expect("a generated route credential");
+    assert_eq!(
+        route.keys["password"],
+        secrets::Generator::Password,
+        "generated, never fixed"
+    );
     let Child::StatefulSet(sts) = find(&children, "StatefulSet", "ha-nats") else {
         unreachable!()
     };
@@ -512,25 +555,28 @@ fn nats_cluster_has_routes_permissions_and_a_pdb() {
     );
 
     let single = common::build(&common::load("minimal"));
-    let Child::ConfigMap(cm) = find(&single, "ConfigMap", "demo-nats") else {
-        unreachable!()
-    };
-    assert!(!cm.data.as_ref().unwrap()["nats.conf"].contains("cluster {"));
+    let (_, routes, _) = nats_files(&single, "demo");
+    assert!(!routes.contains("cluster {"));
+    let ctx_stack = common::load("minimal");
+    let ctx = Ctx::new(&ctx_stack).unwrap();
+    assert!(
+        secrets::generated(&ctx)
+            .iter()
+            .all(|g| !g.name().contains("route"))
+    );
 }
 
 #[test]
 fn nats_without_auth_has_no_users() {
     let children = common::build(&common::load("no-auth"));
-    let Child::ConfigMap(cm) = find(&children, "ConfigMap", "open-nats") else {
-        unreachable!()
-    };
-    assert!(!cm.data.as_ref().unwrap()["nats.conf"].contains("authorization"));
+    let (conf, _, users) = nats_files(&children, "open");
+    assert!(!users.contains("authorization") && !conf.contains("authorization"));
     let env = env_map(container(deployment(&children, "open-echo")));
     assert!(!env.contains_key("NATS_USER") && !env.contains_key("NATS_PASSWORD"));
     assert!(
         children
             .iter()
-            .all(|c| c.kind() != "Job" && c.kind() != "Secret")
+            .all(|c| c.kind() != "Job" && (c.kind() != "Secret" || c.name() == "open-nats"))
     );
     let ctx_stack = common::load("no-auth");
     assert!(secrets::generated(&Ctx::new(&ctx_stack).unwrap()).is_empty());

@@ -272,6 +272,10 @@ fn materialise(
     claims_dir: &Path,
     env: &Env<'_>,
 ) -> Result<BTreeMap<String, PathBuf>, HarnessError> {
+    // Files name hosts, bind addresses and paths of other mounts (NATS: routes, `listen`,
+    // `pid_file`): resolve them as the containers' env is resolved.
+    let views = pod_views(def, dir);
+    let resolve = |text: &str| replace_paths(&bind_to(&env.names.rewrite(text), ip), &views);
     let mut out = BTreeMap::new();
     for claim in &def.claims {
         let path = claims_dir.join(format!("{claim}-{}", def.name));
@@ -293,7 +297,7 @@ fn materialise(
             })?;
             let mode = secret.default_mode.unwrap_or(0o644).unsigned_abs();
             data.iter()
-                .map(|(k, v)| (k.clone(), v.clone().into_bytes(), mode))
+                .map(|(k, v)| (k.clone(), resolve(v).into_bytes(), mode))
                 .collect()
         } else if let Some(config_map) = &volume.config_map {
             let data = env.config_maps.get(&config_map.name).ok_or_else(|| {
@@ -303,15 +307,8 @@ fn materialise(
                 ))
             })?;
             let mode = config_map.default_mode.unwrap_or(0o644).unsigned_abs();
-            // Config files name hosts and bind addresses too (NATS): resolve them like the env.
             data.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        bind_to(&env.names.rewrite(v), ip).into_bytes(),
-                        mode,
-                    )
-                })
+                .map(|(k, v)| (k.clone(), resolve(v).into_bytes(), mode))
                 .collect()
         } else {
             Vec::new()
@@ -325,6 +322,25 @@ fn materialise(
         out.insert(volume.name.clone(), path);
     }
     Ok(out)
+}
+
+/// Every mount path of the pod's containers and its view under `<pod>/fs`, longest first.
+fn pod_views(def: &PodDef, dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut views: Vec<(String, PathBuf)> = def
+        .spec
+        .containers
+        .iter()
+        .flat_map(|c| c.volume_mounts.iter().flatten())
+        .map(|m| {
+            (
+                m.mount_path.clone(),
+                dir.join("fs").join(m.mount_path.trim_start_matches('/')),
+            )
+        })
+        .collect();
+    views.sort_by_key(|v| std::cmp::Reverse(v.0.len()));
+    views.dedup_by(|a, b| a.0 == b.0);
+    views
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), HarnessError> {
@@ -368,7 +384,20 @@ fn prepare(
             Some(sub) if !sub.is_empty() => host.join(sub),
             _ => host.clone(),
         };
-        mounts.push((mount.mount_path.clone(), host));
+        // The container's view: `<pod>/fs/<mount path>` links to the volume, so relative
+        // paths between mounts (a config's `include "../secret/x.conf"`) resolve as in the pod.
+        let view = dir
+            .join("fs")
+            .join(mount.mount_path.trim_start_matches('/'));
+        if let Some(parent) = view.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(HarnessError::io(format!("create {}", parent.display())))?;
+        }
+        if std::fs::symlink_metadata(&view).is_err() {
+            std::os::unix::fs::symlink(&host, &view)
+                .map_err(HarnessError::io(format!("link {}", view.display())))?;
+        }
+        mounts.push((mount.mount_path.clone(), view));
     }
     mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
     let rewrite = |text: &str| -> String {

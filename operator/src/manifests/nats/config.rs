@@ -1,0 +1,213 @@
+//! The rendered server config: `nats.conf` (ConfigMap), `routes.conf` and `users.conf`
+//! (Secret), and the permissions behind the users.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+
+use super::{
+    CLUSTER_PORT, COMPONENT, CONFIG_FILE, DEFAULT_MAX_PAYLOAD, ENVELOPE_HEADROOM,
+    LAME_DUCK_GRACE_SECS, LAME_DUCK_SECS, MAX_PAYLOAD_LIMIT, MONITOR_PORT, PID_FILE, ROUTE_USER,
+    ROUTES_FILE, TLS_DIR, USERS_FILE,
+};
+use crate::error::Error;
+use crate::manifests::SecretData;
+use crate::manifests::common::{Ctx, NATS_PORT, secret_value};
+use crate::manifests::secrets::{encode, nats_users};
+
+/// Subjects a component may publish to and subscribe on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    /// Allowed publish subjects.
+    pub publish: Vec<String>,
+    /// Allowed subscribe subjects.
+    pub subscribe: Vec<String>,
+    /// May reply (once) to the reply subject of a request it received, and publish nothing else.
+    pub allow_responses: bool,
+}
+
+/// The prefix of `user`'s reply inboxes: `_INBOX_<user>`, subscribable by that user alone.
+#[must_use]
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
+}
+
+/// The permissions of `user`. The gateway calls every service and discovery and reads its own
+/// inbox; a service serves `<name>.>` and its Services API subjects and may only answer the
+/// requests it receives, so it can neither read nor write anyone else's replies.
+#[must_use]
+pub fn permissions(ctx: &Ctx<'_>, user: &str) -> Permissions {
+    let inbox = format!("{}.>", inbox_prefix(user));
+    if user == "gateway" {
+        // `auth.jwks` even without an auth service: the gateway then hears "no responders"
+        // at once instead of a permission error and a timeout.
+        let mut publish = vec!["$SRV.>".to_owned(), "auth.jwks".to_owned()];
+        publish.extend(ctx.spec.services.iter().map(|s| format!("{}.>", s.name)));
+        Permissions {
+            publish,
+            subscribe: vec![inbox],
+            allow_responses: false,
+        }
+    } else {
+        Permissions {
+            publish: Vec::new(),
+            subscribe: vec![
+                format!("{user}.>"),
+                // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>` (ADR-32).
+                "$SRV.*".into(),
+                format!("$SRV.*.{user}"),
+                format!("$SRV.*.{user}.*"),
+                inbox,
+            ],
+            allow_responses: true,
+        }
+    }
+}
+
+/// The `max_payload` that fits the gateway's largest body in one request: the body plus the
+/// envelope headroom, at least nats-server's default and at most its hard limit.
+#[must_use]
+pub fn max_payload(ctx: &Ctx<'_>) -> i64 {
+    (ctx.spec.gateway.max_body_bytes + ENVELOPE_HEADROOM)
+        .clamp(DEFAULT_MAX_PAYLOAD, MAX_PAYLOAD_LIMIT)
+}
+
+/// Name of the created-once Secret holding the route credential (clustered NATS only). The
+/// suffix is longer than a service name may be, so no service's NATS user Secret takes it.
+#[must_use]
+pub fn route_secret(ctx: &Ctx<'_>) -> String {
+    ctx.child("nats-cluster-route-credentials")
+}
+
+/// The rendered `nats.conf` (no secrets: routes and users are included from the Secret).
+#[must_use]
+pub fn config(ctx: &Ctx<'_>) -> String {
+    let mut conf = format!(
+        "server_name: $POD_NAME\n\
+         listen: 0.0.0.0:{NATS_PORT}\n\
+         http: 0.0.0.0:{MONITOR_PORT}\n\
+         pid_file: {}\n\
+         lame_duck_duration: {LAME_DUCK_SECS}s\n\
+         lame_duck_grace_period: {LAME_DUCK_GRACE_SECS}s\n\
+         max_payload: {}\n",
+        quote(PID_FILE),
+        max_payload(ctx),
+    );
+    if ctx.spec.nats.tls.is_some() {
+        let _ = writeln!(
+            conf,
+            "tls {{\n  cert_file: {}\n  key_file: {}\n  timeout: 5\n}}",
+            quote(&format!("{TLS_DIR}/tls.crt")),
+            quote(&format!("{TLS_DIR}/tls.key")),
+        );
+    }
+    // Include paths are relative to this file; absolute ones would be joined onto its folder.
+    let _ = writeln!(conf, "include \"../secret/{ROUTES_FILE}\"");
+    let _ = writeln!(conf, "include \"../secret/{USERS_FILE}\"");
+    conf
+}
+
+/// The rendered `routes.conf`: the cluster block, each route URL carrying the credential.
+///
+/// # Errors
+/// [`Error::MissingSecretKey`] when the route credential is missing.
+pub fn routes_config(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<String, Error> {
+    let nats = &ctx.spec.nats;
+    if nats.replicas <= 1 {
+        return Ok("# A single server: no cluster.\n".to_owned());
+    }
+    let password = secret_value(secrets, &route_secret(ctx), "password")?;
+    let headless = ctx.child("nats-headless");
+    let routes: Vec<String> = (0..nats.replicas)
+        .map(|i| {
+            let url = format!(
+                "nats://{ROUTE_USER}:{}@{}-{i}.{}:{CLUSTER_PORT}",
+                encode(password),
+                ctx.child(COMPONENT),
+                ctx.dns(&headless)
+            );
+            format!("    {}", quote(&url))
+        })
+        .collect();
+    Ok(format!(
+        "cluster {{\n  name: {}\n  listen: 0.0.0.0:{CLUSTER_PORT}\n  \
+         authorization {{ user: {}, password: {}, timeout: 2 }}\n  \
+         routes: [\n{}\n  ]\n}}\n",
+        quote(&ctx.name),
+        quote(ROUTE_USER),
+        quote(password),
+        routes.join("\n")
+    ))
+}
+
+/// The rendered `users.conf`: one user per component with its permissions.
+///
+/// # Errors
+/// [`Error::MissingSecretKey`] when a component's NATS password is missing.
+pub fn users_config(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<String, Error> {
+    if !ctx.spec.nats.auth {
+        return Ok("# NATS auth is off: clients connect without credentials.\n".to_owned());
+    }
+    let mut conf = String::from("authorization {\n  users: [\n");
+    for user in nats_users(ctx) {
+        let password = secret_value(secrets, &ctx.nats_user_secret(&user), "password")?;
+        let p = permissions(ctx, &user);
+        let mut rules = Vec::new();
+        if !p.publish.is_empty() {
+            rules.push(format!("publish: {{ allow: {} }}", list(&p.publish)));
+        }
+        rules.push(format!("subscribe: {{ allow: {} }}", list(&p.subscribe)));
+        if p.allow_responses {
+            rules.push("allow_responses: true".to_owned());
+        }
+        let _ = writeln!(
+            conf,
+            "    {{ user: {}, password: {}, permissions: {{ {} }} }}",
+            quote(&user),
+            quote(password),
+            rules.join(", "),
+        );
+    }
+    conf.push_str("  ]\n}\n");
+    Ok(conf)
+}
+
+/// A double-quoted config string (JSON escaping, which nats-server's parser reads).
+fn quote(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// The ConfigMap holding `nats.conf`.
+#[must_use]
+pub fn config_map(ctx: &Ctx<'_>) -> ConfigMap {
+    ConfigMap {
+        metadata: ctx.meta(&ctx.child(COMPONENT), COMPONENT),
+        data: Some(BTreeMap::from([(CONFIG_FILE.to_owned(), config(ctx))])),
+        ..ConfigMap::default()
+    }
+}
+
+/// The Secret holding `routes.conf` and `users.conf`, rendered on every reconcile from the
+/// created-once credentials. Named like the ConfigMap (another kind, so no clash).
+///
+/// # Errors
+/// [`Error::MissingSecretKey`] when a credential is missing.
+pub fn server_secret(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Secret, Error> {
+    let file = |text: String| ByteString(text.into_bytes());
+    Ok(Secret {
+        metadata: ctx.meta(&ctx.child(COMPONENT), COMPONENT),
+        data: Some(BTreeMap::from([
+            (ROUTES_FILE.to_owned(), file(routes_config(ctx, secrets)?)),
+            (USERS_FILE.to_owned(), file(users_config(ctx, secrets)?)),
+        ])),
+        type_: Some("Opaque".into()),
+        ..Secret::default()
+    })
+}

@@ -1,0 +1,221 @@
+//! The NATS pods and Services: the StatefulSet (server, reloader sidecar, lame-duck preStop),
+//! the client Service and the headless Service.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Lifecycle,
+    LifecycleHandler, ObjectFieldSelector, PodSpec, PodTemplateSpec, SecretVolumeSource, Service,
+    ServicePort, ServiceSpec, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::{
+    CLUSTER_PORT, COMPONENT, CONFIG_DIR, CONFIG_FILE, MONITOR_PORT, PID_FILE, RELOAD_POLL_SECS,
+    ROUTES_FILE, SECRET_DIR, TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount,
+};
+use crate::manifests::common::{
+    CONFIG_HASH, Ctx, NATS_PORT, config_hash, container_security, http_probe, pod_security,
+    resources_or, scratch,
+};
+
+pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
+    let port = |name: &str, port: i32| ServicePort {
+        name: Some(name.to_owned()),
+        port,
+        target_port: Some(IntOrString::Int(port)),
+        protocol: Some("TCP".into()),
+        ..ServicePort::default()
+    };
+    // The monitor port is listed on the headless Service only (in-cluster pod DNS, never a
+    // NodePort or LoadBalancer); clients see the client port alone.
+    let (name, ports) = if headless {
+        (
+            ctx.child("nats-headless"),
+            vec![
+                port("client", NATS_PORT),
+                port("cluster", CLUSTER_PORT),
+                port("monitor", MONITOR_PORT),
+            ],
+        )
+    } else {
+        (ctx.child(COMPONENT), vec![port("client", NATS_PORT)])
+    };
+    Service {
+        metadata: ctx.meta(&name, COMPONENT),
+        spec: Some(ServiceSpec {
+            selector: Some(ctx.selector(COMPONENT)),
+            ports: Some(ports),
+            cluster_ip: headless.then(|| "None".to_owned()),
+            publish_not_ready_addresses: headless.then_some(true),
+            type_: Some("ClusterIP".into()),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// The reloader's script: when the checksum of the mounted config (and certificate) changes,
+/// signal the server to reload; a failed signal (server not up yet) is retried next round.
+#[must_use]
+pub fn reload_script(tls: bool) -> String {
+    let mut files = format!("{CONFIG_DIR}/*.conf {SECRET_DIR}/*.conf");
+    if tls {
+        let _ = write!(files, " {TLS_DIR}/*");
+    }
+    format!(
+        "trap 'exit 0' TERM INT\n\
+         sum() {{ cat {files} 2>/dev/null | md5sum; }}\n\
+         last=$(sum)\n\
+         while :; do\n\
+         \x20 sleep {RELOAD_POLL_SECS} & wait $!\n\
+         \x20 now=$(sum)\n\
+         \x20 if [ \"$now\" != \"$last\" ] && nats-server --signal reload={PID_FILE}; then last=$now; fi\n\
+         done\n"
+    )
+}
+
+pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
+    let nats = &ctx.spec.nats;
+    let rendered = config(ctx);
+    // Users are left out on purpose: they are reloaded, not rolled.
+    let hash = config_hash([(CONFIG_FILE, rendered.as_str()), (ROUTES_FILE, routes)]);
+
+    let env = vec![EnvVar {
+        name: "POD_NAME".into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: "metadata.name".into(),
+                api_version: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+    }];
+    let port = |name: &str, port: i32| ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: port,
+        protocol: Some("TCP".into()),
+        ..ContainerPort::default()
+    };
+    let (run, run_mount) = scratch("run", "/var/run/nats");
+    let mut volumes = vec![
+        Volume {
+            name: "config".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: ctx.child(COMPONENT),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        Volume {
+            name: "secret".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(ctx.child(COMPONENT)),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        },
+        run,
+    ];
+    let mut mounts = vec![
+        read_only_mount("config", CONFIG_DIR),
+        read_only_mount("secret", SECRET_DIR),
+        run_mount,
+    ];
+    if let Some(tls) = &nats.tls {
+        volumes.push(Volume {
+            name: "tls".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(tls.secret_name.clone()),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+        mounts.push(read_only_mount("tls", TLS_DIR));
+    }
+    let server = Container {
+        name: COMPONENT.into(),
+        image: Some(nats.image.clone()),
+        command: Some(vec![
+            "nats-server".into(),
+            "--config".into(),
+            format!("{CONFIG_DIR}/{CONFIG_FILE}"),
+        ]),
+        ports: Some(vec![
+            port("client", NATS_PORT),
+            port("cluster", CLUSTER_PORT),
+            port("monitor", MONITOR_PORT),
+        ]),
+        env: Some(env),
+        liveness_probe: Some(http_probe("/healthz", MONITOR_PORT, 10)),
+        readiness_probe: Some(http_probe("/healthz", MONITOR_PORT, 5)),
+        // Lame duck: stop accepting clients and spread their disconnects over the duration.
+        // The server ignores the SIGTERM that follows while lame duck runs.
+        lifecycle: Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(vec![
+                        "nats-server".into(),
+                        "--signal".into(),
+                        format!("ldm={PID_FILE}"),
+                    ]),
+                }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        }),
+        resources: Some(resources_or(nats.resources.as_ref(), "50m", "128Mi")),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts.clone()),
+        ..Container::default()
+    };
+    let reloader = Container {
+        name: "reloader".into(),
+        image: Some(nats.image.clone()),
+        command: Some(vec![
+            "sh".into(),
+            "-c".into(),
+            reload_script(nats.tls.is_some()),
+        ]),
+        resources: Some(resources_or(None, "5m", "32Mi")),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    StatefulSet {
+        metadata: ctx.meta(&ctx.child(COMPONENT), COMPONENT),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(nats.replicas),
+            service_name: Some(ctx.child("nats-headless")),
+            pod_management_policy: Some("Parallel".into()),
+            selector: LabelSelector {
+                match_labels: Some(ctx.selector(COMPONENT)),
+                match_expressions: None,
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(ctx.labels(COMPONENT)),
+                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), hash)])),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![server, reloader],
+                    // The reloader signals the server through the shared pid namespace.
+                    share_process_namespace: Some(true),
+                    security_context: Some(pod_security(1000)),
+                    enable_service_links: Some(false),
+                    automount_service_account_token: Some(false),
+                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..StatefulSetSpec::default()
+        }),
+        status: None,
+    }
+}

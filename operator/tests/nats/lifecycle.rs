@@ -1,0 +1,256 @@
+//! A new service reaches NATS by a config reload, not a restart; stopping a server runs lame
+//! duck first.
+
+use std::process::Command;
+use std::time::Duration;
+
+use contract::{AuthLevel, Envelope, HttpMethod, Operation};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use operator::crd::ServiceSpec;
+use operator::manifests::nats::{
+    LAME_DUCK_GRACE_SECS, LAME_DUCK_SECS, RELOAD_POLL_SECS, USERS_FILE,
+};
+use runtime::CallOptions;
+use runtime::serve::{RequestContext, ServiceBuilder};
+use runtime::test_support::{nats_server_bin, wait_for_instance, wait_until};
+
+use super::common;
+use super::support::{Ports, Rendered, Server, errors_for, pod_paths, substitute};
+
+/// `orders.ping`, served by the new service.
+struct Ping;
+
+impl Operation for Ping {
+    const SERVICE: &'static str = "orders";
+    const NAME: &'static str = "ping";
+    const METHOD: HttpMethod = HttpMethod::Get;
+    const PATH: &'static str = "/orders/ping";
+    const AUTH: AuthLevel = AuthLevel::Public;
+    const SUCCESS_STATUS: u16 = 200;
+    const SUMMARY: &'static str = "Ping";
+    type Params = ();
+    type Query = ();
+    type Body = ();
+    type Response = String;
+}
+
+async fn ping(
+    _: (),
+    _: RequestContext,
+    _: Envelope<(), (), ()>,
+) -> Result<String, contract::ServiceError> {
+    Ok("pong".to_owned())
+}
+
+/// Runs the rendered reloader container's command with the pod's paths moved under the
+/// server's folder and a 0.1 s poll instead of the rendered one; stopped on drop.
+struct Reloader(std::process::Child);
+
+impl Reloader {
+    fn start(rendered: &Rendered, server: &Server) -> Self {
+        let command = rendered.container("reloader").command.clone().unwrap();
+        assert_eq!(command[..2], ["sh", "-c"]);
+        let mut substitutions = pod_paths(server.dir.path());
+        substitutions.push((
+            format!("sleep {RELOAD_POLL_SECS} "),
+            "sleep 0.1 ".to_owned(),
+        ));
+        let script = substitute(&command[2], &substitutions);
+        assert!(script.contains("sleep 0.1 "), "{script}");
+        let bin_dir = nats_server_bin().unwrap().parent().unwrap().to_owned();
+        let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .unwrap();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("PATH", path)
+            .spawn()
+            .expect("sh runs");
+        Self(child)
+    }
+}
+
+impl Drop for Reloader {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
+    let before = Rendered::new(common::load("minimal"));
+    let mut stack = before.stack.clone();
+    let orders: ServiceSpec =
+        serde_json::from_value(serde_json::json!({"name": "orders"})).expect("a service spec");
+    stack.spec.services.push(orders);
+    let after = Rendered::new(stack);
+
+    // The service list changes the users, not what rolls the pods.
+    assert_ne!(
+        after.secret_file(USERS_FILE),
+        before.secret_file(USERS_FILE)
+    );
+    assert!(after.secret_file(USERS_FILE).contains("\"orders\""));
+    assert_eq!(after.config(), before.config());
+    assert_eq!(
+        after.hash(),
+        before.hash(),
+        "adding a service must not roll NATS"
+    );
+
+    let mut server = Server::rendered(&before, "demo-nats-0", Ports::free(), &[]).await;
+    let pid = server.pid();
+    let _reloader = Reloader::start(&before, &server);
+    let gateway =
+        runtime::connect::connect(&before.nats_args("gateway", &server.url()), "gateway", true)
+            .await
+            .unwrap();
+    let orders_args = after.nats_args("orders", &server.url());
+    let orders_login = (
+        orders_args.nats_user.clone().unwrap(),
+        orders_args.nats_password.clone().unwrap(),
+    );
+    let as_orders = Some((orders_login.0.as_str(), orders_login.1.as_str()));
+    assert_eq!(
+        errors_for(server.ports.client, as_orders, "").await,
+        ["-ERR 'Authorization Violation'"]
+    );
+
+    // The new service's pod starts before NATS knows its user, and keeps trying.
+    let orders = runtime::connect::connect(&orders_args, "orders", false)
+        .await
+        .unwrap();
+
+    // The kubelet updates the mounted Secret; the reloader notices and signals the server.
+    server.replace_file(
+        &format!("secret/{USERS_FILE}"),
+        &after.secret_file(USERS_FILE),
+    );
+    wait_until("the server reloaded", Duration::from_secs(20), || async {
+        server.log().contains("Reloaded server configuration")
+    })
+    .await;
+    assert!(
+        errors_for(server.ports.client, as_orders, "")
+            .await
+            .is_empty()
+    );
+
+    // Same process, same connection, and the gateway's connection got its new permission.
+    assert!(server.running());
+    assert_eq!(server.pid(), pid);
+    wait_until(
+        "the waiting service connects",
+        Duration::from_secs(20),
+        || async { runtime::connect::is_connected(&orders) },
+    )
+    .await;
+    let service = ServiceBuilder::new("orders", "1.0.0", "stand-in", ())
+        .endpoint::<Ping, _>(ping)
+        .start(&orders)
+        .await
+        .unwrap();
+    let id = service.id().to_owned();
+    let serving = tokio::spawn(service.run(std::future::pending()));
+    wait_for_instance(&gateway, "orders", &id).await;
+    let caller = runtime::Caller::new(gateway.clone()).await.unwrap();
+    let reply = caller
+        .call::<Ping>(
+            &Envelope::default(),
+            CallOptions::timeout(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}:\n{}", server.log()));
+    assert_eq!(reply, "pong");
+    serving.abort();
+    assert_eq!(
+        gateway
+            .statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test]
+async fn stopping_a_server_runs_lame_duck_and_outlasts_sigterm() {
+    let rendered = Rendered::new(common::load("minimal"));
+    let pod = rendered.pod();
+    let grace = pod.termination_grace_period_seconds.unwrap();
+    assert!(
+        grace > LAME_DUCK_SECS + LAME_DUCK_GRACE_SECS,
+        "the kubelet would kill the server mid lame duck"
+    );
+    let config = rendered.config();
+    assert!(
+        config.contains(&format!("lame_duck_duration: {LAME_DUCK_SECS}s")),
+        "{config}"
+    );
+    let pre_stop = rendered
+        .container("nats")
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref());
+    let command = pre_stop
+        .and_then(|h| h.exec.as_ref())
+        .and_then(|e| e.command.clone())
+        .expect("a preStop command");
+
+    let mut server = Server::rendered(&rendered, "demo-nats-0", Ports::free(), &[]).await;
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let args = rendered.nats_args("gateway", &server.url());
+    let client = async_nats::ConnectOptions::new()
+        .user_and_password(args.nats_user.unwrap(), args.nats_password.unwrap())
+        .event_callback(move |event| {
+            let events_tx = events_tx.clone();
+            async move {
+                let _ = events_tx.send(event.to_string());
+            }
+        })
+        .connect(server.url())
+        .await
+        .unwrap();
+
+    // The kubelet runs preStop in the container, then sends SIGTERM.
+    let command: Vec<String> = command
+        .iter()
+        .map(|a| substitute(a, &pod_paths(server.dir.path())))
+        .collect();
+    assert_eq!(command[0], "nats-server");
+    let status = Command::new(nats_server_bin().unwrap())
+        .args(&command[1..])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{command:?}");
+    let lame_duck = async {
+        while let Some(event) = events.recv().await {
+            if event.contains("lame duck") {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), lame_duck)
+        .await
+        .expect("the client hears the server enter lame duck mode");
+    let pid = i32::try_from(server.pid()).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    wait_until(
+        "the server trapped SIGTERM",
+        Duration::from_secs(10),
+        || async { server.log().contains("Trapped \"terminated\" signal") },
+    )
+    .await;
+    let monitor = ([127, 0, 0, 1], server.ports.monitor).into();
+    let (status, _) = runtime::test_support::http_get(monitor, "/varz").await;
+    assert_eq!(status, 200, "{}", server.log());
+    assert!(
+        server.running(),
+        "SIGTERM cut lame duck short:\n{}",
+        server.log()
+    );
+    drop(client);
+}

@@ -1,0 +1,161 @@
+//! Each component, connected with its rendered credentials, can do what it needs and no more;
+//! the runtime's own serve and call work under those permissions.
+
+use std::time::Duration;
+
+use contract::{AuthLevel, Envelope, HttpMethod, Operation};
+use runtime::serve::{RequestContext, ServiceBuilder};
+use runtime::test_support::wait_for_instance;
+use runtime::{CallOptions, Caller};
+
+use super::common;
+use super::support::{Ports, Rendered, Server, errors_for};
+
+/// `customers.list`, answered by a stand-in with the runtime's real serving code.
+struct List;
+
+impl Operation for List {
+    const SERVICE: &'static str = "customers";
+    const NAME: &'static str = "list";
+    const METHOD: HttpMethod = HttpMethod::Get;
+    const PATH: &'static str = "/customers";
+    const AUTH: AuthLevel = AuthLevel::Public;
+    const SUCCESS_STATUS: u16 = 200;
+    const SUMMARY: &'static str = "List customers";
+    type Params = ();
+    type Query = ();
+    type Body = ();
+    type Response = serde_json::Value;
+}
+
+async fn list(
+    _: (),
+    _: RequestContext,
+    _: Envelope<(), (), ()>,
+) -> Result<serde_json::Value, contract::ServiceError> {
+    Ok(serde_json::json!([{"id": "ALFKI"}]))
+}
+
+fn password(rendered: &Rendered, user: &str) -> String {
+    let args = rendered.nats_args(user, "");
+    assert_eq!(args.nats_user.as_deref(), Some(user));
+    args.nats_password.unwrap()
+}
+
+#[tokio::test]
+async fn each_component_can_do_what_it_needs_and_no_more() {
+    let rendered = Rendered::new(common::load("minimal"));
+    let server = Server::rendered(&rendered, "demo-nats-0", Ports::free(), &[]).await;
+    let url = server.url();
+
+    // customers serves with the runtime, as the customers user.
+    let customers_args = rendered.nats_args("customers", &url);
+    let customers = runtime::connect::connect(&customers_args, "customers", true)
+        .await
+        .unwrap();
+    let service = ServiceBuilder::new("customers", "1.0.0", "stand-in", ())
+        .endpoint::<List, _>(list)
+        .start(&customers)
+        .await
+        .unwrap();
+    let id = service.id().to_owned();
+    let serving = tokio::spawn(service.run(std::future::pending()));
+
+    // The gateway discovers it and calls it; the reply arrives in the gateway's own inbox.
+    let gateway_args = rendered.nats_args("gateway", &url);
+    let gateway_inbox = gateway_args.nats_inbox_prefix.clone();
+    assert_ne!(gateway_inbox, customers_args.nats_inbox_prefix);
+    let gateway = runtime::connect::connect(&gateway_args, "gateway", true)
+        .await
+        .unwrap();
+    wait_for_instance(&gateway, "customers", &id).await;
+    let caller = Caller::new(gateway.clone()).await.unwrap();
+    assert!(format!("{caller:?}").contains(&format!("{gateway_inbox}.")));
+    let reply = caller
+        .call::<List>(
+            &Envelope::default(),
+            CallOptions::timeout(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reply, serde_json::json!([{"id": "ALFKI"}]));
+    // Serving, discovery and calling needed nothing the permissions refuse.
+    let log = server.log();
+    assert!(!log.contains("Violation"), "{log}");
+
+    // A service can neither read nor write the gateway's replies, nor call another service.
+    let customers_pw = password(&rendered, "customers");
+    let as_customers = Some(("customers", customers_pw.as_str()));
+    let errors = errors_for(
+        server.ports.client,
+        as_customers,
+        &format!(
+            "SUB {gateway_inbox}.> 1\r\nPUB {gateway_inbox}.x.1 2\r\nhi\r\nPUB products.list 2\r\nhi\r\n\
+             PUB auth.jwks 2\r\nhi\r\nSUB products.> 2\r\nSUB _INBOX.> 3\r\n"
+        ),
+    )
+    .await;
+    assert_eq!(
+        errors,
+        [
+            format!("-ERR 'Permissions Violation for Subscription to \"{gateway_inbox}.>\"'"),
+            format!("-ERR 'Permissions Violation for Publish to \"{gateway_inbox}.x.1\"'"),
+            "-ERR 'Permissions Violation for Publish to \"products.list\"'".to_owned(),
+            "-ERR 'Permissions Violation for Publish to \"auth.jwks\"'".to_owned(),
+            "-ERR 'Permissions Violation for Subscription to \"products.>\"'".to_owned(),
+            "-ERR 'Permissions Violation for Subscription to \"_INBOX.>\"'".to_owned(),
+        ]
+    );
+    // The gateway cannot serve a service's subjects or read another inbox.
+    let gateway_pw = password(&rendered, "gateway");
+    let errors = errors_for(
+        server.ports.client,
+        Some(("gateway", gateway_pw.as_str())),
+        "SUB customers.list 1\r\nSUB _INBOX_customers.> 2\r\nPUB customers.list 2\r\nhi\r\n",
+    )
+    .await;
+    assert_eq!(
+        errors,
+        [
+            "-ERR 'Permissions Violation for Subscription to \"customers.list\"'",
+            "-ERR 'Permissions Violation for Subscription to \"_INBOX_customers.>\"'",
+        ]
+    );
+    // No credentials, no connection.
+    let errors = errors_for(server.ports.client, None, "").await;
+    assert_eq!(errors, ["-ERR 'Authorization Violation'"]);
+
+    serving.abort();
+}
+
+#[tokio::test]
+async fn max_payload_fits_the_largest_body_the_gateway_accepts() {
+    let mut stack = common::load("minimal");
+    stack.spec.gateway.max_body_bytes = operator::manifests::nats::MAX_BODY_LIMIT;
+    let rendered = Rendered::new(stack);
+    let server = Server::rendered(&rendered, "demo-nats-0", Ports::free(), &[]).await;
+    let gateway = runtime::connect::connect(
+        &rendered.nats_args("gateway", &server.url()),
+        "gateway",
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        gateway.server_info().max_payload,
+        64 * 1024 * 1024,
+        "a body at the cap plus its envelope fits"
+    );
+
+    let default = Rendered::new(common::load("minimal"));
+    let body = usize::try_from(default.stack.spec.gateway.max_body_bytes).unwrap();
+    let server = Server::rendered(&default, "demo-nats-0", Ports::free(), &[]).await;
+    let gateway = runtime::connect::connect(
+        &default.nats_args("gateway", &server.url()),
+        "gateway",
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(gateway.server_info().max_payload >= body + 64 * 1024);
+}
