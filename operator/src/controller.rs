@@ -233,6 +233,12 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied) -> Outcome {
             .iter()
             .map(|d| status::deployment_component(&component_of(d.labels()), d)),
     );
+    components.extend(
+        applied
+            .jobs
+            .iter()
+            .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),
+    );
     let gateway_address = applied
         .services
         .iter()

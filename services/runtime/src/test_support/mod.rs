@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use mongo::MongoServer;
 pub use nats::{NatsOptions, NatsServer};
-pub use postgres::PgServer;
+pub use postgres::{PgOptions, PgServer};
 
 /// Why a test server could not be started.
 #[derive(Debug, thiserror::Error)]
