@@ -520,3 +520,64 @@ async fn a_server_that_requires_tls_is_reached_by_the_job_and_the_service() {
         "a certificate from another CA must not verify"
     );
 }
+
+/// Secrets an earlier operator made have no `owner` key and bare names: their roles (which that
+/// operator created, unmarked) keep working; only a role another stack marked is refused.
+#[tokio::test]
+async fn credentials_from_before_owner_ids_keep_their_roles() {
+    let pg = server(PgOptions {
+        hba: Some(HBA_PASSWORDS.into()),
+        tls: None,
+    })
+    .await;
+    let root = root();
+    let stack = stack("shop", "demo", &["customers", "products"]);
+    let mut data = secret_data(&stack, &pairs(&external(&pg)));
+    for service in ["customers", "products"] {
+        let legacy = data.get_mut(&format!("demo-{service}-db")).unwrap();
+        legacy.remove("owner");
+        legacy.insert("username".into(), service.into());
+        legacy.insert("database".into(), service.into());
+    }
+    // What the earlier operator's Job left behind (as a superuser would have made it).
+    pg.psql("postgres", "CREATE ROLE customers LOGIN PASSWORD 'old'")
+        .await
+        .unwrap();
+    pg.psql("postgres", "CREATE DATABASE customers OWNER customers")
+        .await
+        .unwrap();
+    let children = build(&stack, &data);
+    for run in 1..=2 {
+        let (ok, log) = run_job(
+            &pg,
+            provisioning_job(&children, "demo", "customers"),
+            &data,
+            root.path(),
+        )
+        .await;
+        assert!(ok, "run {run}: {log}");
+    }
+    let url = service_url(&children, "demo", "customers", root.path());
+    assert_eq!(
+        whoami(&url).await.unwrap(),
+        ("customers".into(), "customers".into())
+    );
+    // Another stack's marked role is refused even without an owner id.
+    pg.psql(
+        "postgres",
+        "CREATE ROLE products LOGIN; COMMENT ON ROLE products IS 'natstack stack=lab/demo service=products owner=x'",
+    )
+    .await
+    .unwrap();
+    let (ok, log) = run_job(
+        &pg,
+        provisioning_job(&children, "demo", "products"),
+        &data,
+        root.path(),
+    )
+    .await;
+    assert!(
+        !ok && log.contains("was not created by this stack"),
+        "{log}"
+    );
+}
