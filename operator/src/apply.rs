@@ -4,7 +4,8 @@
 //! Retained credential Secrets carry no ownerReference, so deleting a stack keeps them with
 //! its database volumes; ones an earlier version made with an ownerReference are released
 //! here. A provisioning Job that failed is deleted once it has been failed for
-//! [`status::JOB_RETRY_AFTER`]; the deletion triggers a reconcile that creates it again.
+//! [`status::JOB_RETRY_AFTER`] (the controller requeues the stack that soon); the deletion
+//! triggers a reconcile that creates it again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;

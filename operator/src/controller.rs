@@ -165,7 +165,7 @@ async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Act
     match converge(stack, ctx).await {
         Ok(outcome) => {
             finish(stack, ctx, &outcome).await?;
-            Ok(Action::requeue(ctx.resync))
+            Ok(Action::requeue(requeue_after(&outcome, ctx.resync)))
         }
         Err(e) => {
             warn!(error = %e, "reconcile failed");
@@ -214,6 +214,19 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
         .await;
     }
     Ok(outcome(&build_ctx, &applied))
+}
+
+/// When to reconcile again after a successful apply: after the resync period, or sooner while
+/// a provisioning Job has failed, so that it is run again [`status::JOB_RETRY_AFTER`] after.
+#[must_use]
+pub fn requeue_after(outcome: &Outcome, resync: Duration) -> Duration {
+    let failed_job = matches!(outcome, Outcome::Applied { components, .. }
+        if components.iter().any(|c| c.kind == "Job" && !c.ready));
+    if failed_job {
+        resync.min(status::JOB_RETRY_AFTER)
+    } else {
+        resync
+    }
 }
 
 /// The outcome of a successful apply, from the stored workloads and the gateway Service.

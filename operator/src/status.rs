@@ -132,7 +132,7 @@ pub fn failed_job_component(name: &str, job: &Job) -> Option<ComponentStatus> {
         ready_replicas: 0,
         replicas: 1,
         message: Some(format!(
-            "job {job_name} failed ({why}); see `kubectl logs job/{job_name}`; it runs again at the first reconcile {} s or more after failing",
+            "job {job_name} failed ({why}); see `kubectl logs job/{job_name}`; it runs again {} s after failing",
             JOB_RETRY_AFTER.as_secs()
         )),
     })

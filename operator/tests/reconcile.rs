@@ -602,7 +602,11 @@ async fn a_failed_provisioning_job_is_reported_then_run_again() {
     // Just failed: kept (its pods' logs say why) and reported.
     fail_job(&fake, &job, 5);
     fake.clear_log();
-    run(&ctx, &stored_stack(&fake, "demo")).await.unwrap();
+    assert_eq!(
+        run(&ctx, &stored_stack(&fake, "demo")).await.unwrap(),
+        Action::requeue(operator::status::JOB_RETRY_AFTER),
+        "looked at again when the retry is due, not at the next resync"
+    );
     assert!(fake.get(JOBS, &job).is_some());
     let stored = stored_stack(&fake, "demo");
     let status = stored.status.clone().unwrap();
