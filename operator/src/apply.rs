@@ -1,5 +1,11 @@
 //! The I/O steps of a reconcile: resolve Secrets (create the created-once ones if absent),
 //! server-side apply children, prune children that are no longer desired, and write status.
+//!
+//! Retained credential Secrets carry no ownerReference, so deleting a stack keeps them with
+//! its database volumes; ones an earlier version made with an ownerReference are released
+//! here. A provisioning Job that failed is deleted once it has been failed for
+//! [`status::JOB_RETRY_AFTER`] (the controller requeues the stack that soon); the deletion
+//! triggers a reconcile that creates it again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -10,6 +16,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -22,6 +29,7 @@ use crate::generate;
 use crate::manifests::common::{Ctx, FIELD_MANAGER, LABEL_RETAIN};
 use crate::manifests::secrets::{self, GeneratedSecret};
 use crate::manifests::{Child, Children, SecretData};
+use crate::status;
 
 /// Objects returned by the apiserver after applying, with their current status.
 #[derive(Clone, Debug, Default)]
@@ -32,6 +40,10 @@ pub struct Applied {
     pub stateful_sets: Vec<StatefulSet>,
     /// Services as stored.
     pub services: Vec<Service>,
+    /// Provisioning Jobs as stored (a failed one is also in `retried` once deleted).
+    pub jobs: Vec<Job>,
+    /// Failed Jobs deleted so that the next reconcile runs them again.
+    pub retried: Vec<String>,
 }
 
 /// Reads every Secret the stack depends on, creating the created-once ones that are absent.
@@ -49,7 +61,7 @@ pub async fn resolve_secrets(client: &Client, ctx: &Ctx<'_>) -> Result<SecretDat
         out.insert(name, generate::decode(&secret));
     }
     for generated in secrets::generated(ctx) {
-        let data = ensure_secret(&api, &generated).await?;
+        let data = ensure_secret(&api, ctx, &generated).await?;
         out.insert(generated.name().to_owned(), data);
     }
     Ok(out)
@@ -57,9 +69,13 @@ pub async fn resolve_secrets(client: &Client, ctx: &Ctx<'_>) -> Result<SecretDat
 
 async fn ensure_secret(
     api: &Api<Secret>,
+    ctx: &Ctx<'_>,
     generated: &GeneratedSecret,
 ) -> Result<BTreeMap<String, String>, Error> {
     if let Some(existing) = api.get_opt(generated.name()).await? {
+        if generated.is_retained() {
+            release(api, ctx, &existing).await?;
+        }
         return Ok(generate::decode(&existing));
     }
     let (secret, data) = generate::secret(generated)?;
@@ -79,6 +95,39 @@ async fn ensure_secret(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Drops this stack's ownerReference from a retained Secret made by an earlier operator, so
+/// that deleting the stack no longer deletes it (only metadata changes, never the data).
+async fn release(api: &Api<Secret>, ctx: &Ctx<'_>, existing: &Secret) -> Result<(), Error> {
+    let owners = existing.owner_references();
+    let kept: Vec<_> = owners
+        .iter()
+        .filter(|o| o.uid != ctx.owner_uid())
+        .cloned()
+        .collect();
+    if kept.len() == owners.len() {
+        return Ok(());
+    }
+    let mut metadata = serde_json::json!({
+        "ownerReferences": if kept.is_empty() { serde_json::Value::Null } else { serde_json::json!(kept) },
+    });
+    // Only if nobody changed it since it was read.
+    if let Some(version) = existing.resource_version() {
+        metadata["resourceVersion"] = version.into();
+    }
+    let patch = serde_json::json!({ "metadata": metadata });
+    api.patch(
+        &existing.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    info!(
+        secret = existing.name_any(),
+        "released retained secret from the stack's ownership"
+    );
+    Ok(())
 }
 
 async fn apply_one<K>(client: &Client, namespace: &str, obj: &K) -> Result<K, Error>
@@ -124,7 +173,17 @@ pub async fn apply_all(
                     .services
                     .push(apply_one(client, namespace, o).await?),
                 Child::Pdb(o) => drop(apply_one(client, namespace, o).await?),
-                Child::Job(o) => drop(apply_one(client, namespace, o).await?),
+                Child::Job(o) => {
+                    let stored = apply_one(client, namespace, o).await?;
+                    if status::job_due_for_retry(&stored, &Timestamp::now()) {
+                        let api: Api<Job> = Api::namespaced(client.clone(), namespace);
+                        api.delete(&o.name_any(), &DeleteParams::background())
+                            .await?;
+                        info!(job = o.name_any(), "deleted failed job to run it again");
+                        applied.retried.push(o.name_any());
+                    }
+                    applied.jobs.push(stored);
+                }
                 Child::Deployment(o) => applied
                     .deployments
                     .push(apply_one(client, namespace, o).await?),

@@ -171,7 +171,7 @@ async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Act
     match converge(stack, ctx).await {
         Ok(outcome) => {
             finish(stack, ctx, &outcome).await?;
-            Ok(Action::requeue(ctx.resync))
+            Ok(Action::requeue(requeue_after(&outcome, ctx.resync)))
         }
         Err(e) => {
             warn!(error = %e, "reconcile failed");
@@ -222,6 +222,19 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
     Ok(outcome(&build_ctx, &applied))
 }
 
+/// When to reconcile again after a successful apply: after the resync period, or sooner while
+/// a provisioning Job has failed, so that it is run again [`status::JOB_RETRY_AFTER`] after.
+#[must_use]
+pub fn requeue_after(outcome: &Outcome, resync: Duration) -> Duration {
+    let failed_job = matches!(outcome, Outcome::Applied { components, .. }
+        if components.iter().any(|c| c.kind == "Job" && !c.ready));
+    if failed_job {
+        resync.min(status::JOB_RETRY_AFTER)
+    } else {
+        resync
+    }
+}
+
 /// The outcome of a successful apply, from the stored workloads and the gateway Service.
 #[must_use]
 pub fn outcome(ctx: &Ctx<'_>, applied: &Applied) -> Outcome {
@@ -238,6 +251,12 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied) -> Outcome {
             .deployments
             .iter()
             .map(|d| status::deployment_component(&component_of(d.labels()), d)),
+    );
+    components.extend(
+        applied
+            .jobs
+            .iter()
+            .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),
     );
     let gateway_address = applied
         .services

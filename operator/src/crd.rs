@@ -184,11 +184,22 @@ pub struct DatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("storageClassName cannot change after creation"))]
     pub storage_class_name: Option<String>,
-    /// Compute resources of the managed server.
+    /// Compute resources of the managed server. MongoDB's WiredTiger cache is sized from the
+    /// memory limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
-    /// Uses an external server instead. The Secret (same namespace) holds `host`, `port`,
-    /// `username` and `password` of an account that may create databases and roles.
+    /// PostgreSQL only: connections the server accepts (100 when unset). The managed server is
+    /// started with it; for an external server, give the share this stack may use. Every
+    /// service pod's pool (`DATABASE_MAX_CONNECTIONS`) is sized so that all of them fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 20, max = 10_000))]
+    pub max_connections: Option<i32>,
+    /// Uses an external server instead. The Secret (same namespace) holds `host`, optional
+    /// `port`, and `username` and `password` of an account that may create databases and roles
+    /// (PostgreSQL: `CREATEDB CREATEROLE` is enough). TLS: PostgreSQL `sslmode` (`disable`,
+    /// `allow`, `prefer`, `require`, `verify-ca`, `verify-full`; unset means `prefer`);
+    /// MongoDB `tls` (`true`), `srv` (`true`: `mongodb+srv://` seed list) and `options` (extra
+    /// connection-string options); both `ca.crt`, the CA certificate that signed the server's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing_secret: Option<String>,
 }
@@ -213,6 +224,7 @@ impl DatabaseSpec {
             storage: default_storage(),
             storage_class_name: None,
             resources: None,
+            max_connections: None,
             existing_secret: None,
         }
     }

@@ -6,6 +6,7 @@
 //! does not re-trigger itself.
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -84,6 +85,57 @@ fn component(
         replicas: desired,
         message,
     }
+}
+
+/// How long a failed provisioning Job stays (its failure shown in status) before it is deleted
+/// so that the next reconcile runs it again.
+pub const JOB_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// When a Job failed and why (its `Failed` condition), if it did.
+#[must_use]
+pub fn job_failure(job: &Job) -> Option<(Option<Time>, String)> {
+    let failed = job
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Failed" && c.status == "True")?;
+    let why = match (failed.reason.as_deref(), failed.message.as_deref()) {
+        (Some(reason), Some(message)) => format!("{reason}: {message}"),
+        (Some(text), None) | (None, Some(text)) => text.to_owned(),
+        (None, None) => "failed".to_owned(),
+    };
+    Some((failed.last_transition_time.clone(), why))
+}
+
+/// Whether a failed Job has been failed long enough to be deleted and run again.
+#[must_use]
+pub fn job_due_for_retry(job: &Job, now: &k8s_openapi::jiff::Timestamp) -> bool {
+    job_failure(job).is_some_and(|(at, _)| {
+        at.is_none_or(|at| {
+            now.duration_since(at.0).as_secs() >= JOB_RETRY_AFTER.as_secs().cast_signed()
+        })
+    })
+}
+
+/// A failed provisioning Job as a component that is not ready (running and finished Jobs are
+/// not components: the service that waits for its database reports that).
+#[must_use]
+pub fn failed_job_component(name: &str, job: &Job) -> Option<ComponentStatus> {
+    let (_, why) = job_failure(job)?;
+    let job_name = job.metadata.name.as_deref().unwrap_or_default();
+    Some(ComponentStatus {
+        name: name.to_owned(),
+        kind: "Job".to_owned(),
+        ready: false,
+        ready_replicas: 0,
+        replicas: 1,
+        message: Some(format!(
+            "job {job_name} failed ({why}); see `kubectl logs job/{job_name}`; it runs again {} s after failing",
+            JOB_RETRY_AFTER.as_secs()
+        )),
+    })
 }
 
 /// The gateway address from its Service: the load balancer address, the node port, or the

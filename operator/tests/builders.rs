@@ -596,12 +596,16 @@ fn external_databases_use_the_given_servers() {
     };
     assert_eq!(
         operator::generate::decode(url)["url"],
-        "postgres://customers:ext-customers-db-password@pg.example.com:6432/customers"
+        "postgres://shop_ext_customers:ext-customers-db-password@pg.example.com:6432/shop_ext_customers",
+        "names on a shared server carry the namespace and the stack"
     );
     let Child::Secret(url) = find(&children, "Secret", "ext-auth-db-url") else {
         unreachable!()
     };
-    assert!(operator::generate::decode(url)["url"].contains("@mongo.example.com:27017/auth"));
+    assert_eq!(
+        operator::generate::decode(url)["url"],
+        "mongodb://shop_ext_auth:ext-auth-db-password@mongo.example.com:27017/shop_ext_auth?authSource=shop_ext_auth"
+    );
     let job = children
         .iter()
         .find(|c| c.kind() == "Job" && c.name().starts_with("ext-customers-db-"))
@@ -705,4 +709,271 @@ fn generated_secrets_are_complete_and_retained_where_data_depends_on_them() {
     );
     let again = operator::generate::values(admin, &mut rand::rngs::OsRng).unwrap();
     assert_ne!(values["password"], again["password"]);
+}
+
+fn job<'a>(children: &'a Children, prefix: &str) -> &'a Child {
+    children
+        .iter()
+        .find(|c| c.kind() == "Job" && c.name().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no job {prefix}*"))
+}
+
+fn url(children: &Children, name: &str) -> String {
+    let Child::Secret(secret) = find(children, "Secret", name) else {
+        unreachable!()
+    };
+    operator::generate::decode(secret)["url"].clone()
+}
+
+#[test]
+fn shared_server_names_are_namespaced_bounded_and_distinct() {
+    assert_eq!(
+        secrets::shared_name("shop", "demo", "customers"),
+        "shop_demo_customers"
+    );
+    assert_eq!(
+        secrets::shared_name("shop", "my.stack", "order-items"),
+        "shop_my-stack_order-items"
+    );
+    // `_` never occurs in Kubernetes names, so moving a `-` across the separator differs.
+    assert_ne!(
+        secrets::shared_name("a-b", "c", "d"),
+        secrets::shared_name("a", "b-c", "d")
+    );
+    let namespace = "n".repeat(63);
+    let long = secrets::shared_name(&namespace, "stack", "customers");
+    let other = secrets::shared_name(&namespace, "stack", "products");
+    assert_eq!(long.len(), 63, "{long}");
+    assert_ne!(long, other, "a hash keeps truncated names apart");
+    assert!(
+        long.starts_with("nnnn") && long.as_bytes()[54] == b'_',
+        "{long}"
+    );
+    // The stack's own server keeps the bare names (DESIGN: a `customers` database).
+    let children = common::build(&common::load("minimal"));
+    assert!(url(&children, "demo-customers-db-url").starts_with("postgres://customers:"));
+}
+
+fn external_with(pg: &[(&str, &str)], mongo: &[(&str, &str)]) -> Children {
+    let stack = common::load("external-databases");
+    let mut data = common::secret_data(&stack);
+    for (secret, pairs) in [("pg-admin", pg), ("mongo-admin", mongo)] {
+        let entry = data.get_mut(secret).unwrap();
+        for (k, v) in pairs {
+            entry.insert((*k).to_owned(), (*v).to_owned());
+        }
+    }
+    operator::manifests::build(&stack, &data).expect("builds")
+}
+
+#[test]
+fn external_tls_settings_reach_urls_jobs_and_mounts() {
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let children = external_with(
+        &[("sslmode", "verify-full"), ("ca.crt", pem)],
+        &[
+            ("tls", "true"),
+            ("ca.crt", pem),
+            ("options", "replicaSet=rs0"),
+        ],
+    );
+    let ca = format!("{}/ca.crt", secrets::DB_CA_DIR);
+    assert_eq!(
+        url(&children, "ext-customers-db-url"),
+        format!(
+            "postgres://shop_ext_customers:ext-customers-db-password@pg.example.com:6432/shop_ext_customers?sslmode=verify-full&sslrootcert={ca}"
+        )
+    );
+    assert_eq!(
+        url(&children, "ext-auth-db-url"),
+        format!(
+            "mongodb://shop_ext_auth:ext-auth-db-password@mongo.example.com:27017/shop_ext_auth?authSource=shop_ext_auth&tls=true&tlsCAFile={ca}&replicaSet=rs0"
+        )
+    );
+    // The CA is mounted from the user's Secret wherever it is named.
+    for child in [
+        job(&children, "ext-customers-db-"),
+        job(&children, "ext-auth-db-"),
+        find(&children, "Deployment", "ext-customers"),
+        find(&children, "Deployment", "ext-auth"),
+    ] {
+        let pod = pod(child).unwrap();
+        let volume = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "db-ca")
+            .unwrap_or_else(|| panic!("{}: no CA volume", child.name()));
+        let source = volume.secret.as_ref().unwrap();
+        let expected = if child.name().contains("auth") {
+            "mongo-admin"
+        } else {
+            "pg-admin"
+        };
+        assert_eq!(source.secret_name.as_deref(), Some(expected));
+        let mount = pod.containers[0]
+            .volume_mounts
+            .iter()
+            .flatten()
+            .find(|m| m.name == "db-ca")
+            .unwrap();
+        assert_eq!(mount.mount_path, secrets::DB_CA_DIR);
+        assert_eq!(mount.read_only, Some(true));
+    }
+    let env = env_map(&pod(job(&children, "ext-customers-db-")).unwrap().containers[0]);
+    assert_eq!(literal(&env, "PGSSLMODE"), "verify-full");
+    assert_eq!(literal(&env, "PGSSLROOTCERT"), ca);
+    let env = env_map(&pod(job(&children, "ext-auth-db-")).unwrap().containers[0]);
+    assert_eq!(
+        literal(&env, "DB_URI"),
+        format!("mongodb://mongo.example.com:27017/?tls=true&tlsCAFile={ca}&replicaSet=rs0")
+    );
+
+    // A DNS seed list: no port, TLS implied; no CA means no mount.
+    let srv = external_with(&[], &[("srv", "true")]);
+    assert_eq!(
+        url(&srv, "ext-auth-db-url"),
+        "mongodb+srv://shop_ext_auth:ext-auth-db-password@mongo.example.com/shop_ext_auth?authSource=shop_ext_auth"
+    );
+    assert!(
+        pod(find(&srv, "Deployment", "ext-customers"))
+            .unwrap()
+            .volumes
+            .iter()
+            .flatten()
+            .all(|v| v.name != "db-ca")
+    );
+    // Without settings, the URLs carry none (libpq's and sqlx's default is `prefer`).
+    assert!(!url(&srv, "ext-customers-db-url").contains('?'));
+}
+
+#[test]
+fn unknown_tls_settings_are_a_permanent_error_naming_the_secret() {
+    let stack = common::load("external-databases");
+    for (secret, key, value) in [
+        ("pg-admin", "sslmode", "required"),
+        ("mongo-admin", "tls", "yes"),
+    ] {
+        let mut data = common::secret_data(&stack);
+        data.get_mut(secret)
+            .unwrap()
+            .insert(key.into(), value.into());
+        let err = operator::manifests::build(&stack, &data).unwrap_err();
+        assert!(err.is_permanent(), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(secret) && text.contains(key), "{text}");
+    }
+}
+
+#[test]
+fn provisioning_jobs_mark_what_they_create() {
+    let stack = common::load("minimal");
+    let children = common::build(&stack);
+    let env = env_map(&pod(job(&children, "demo-products-db-")).unwrap().containers[0]);
+    assert_eq!(literal(&env, "STACK"), "shop/demo");
+    assert_eq!(literal(&env, "SERVICE"), "products");
+    let owner = env["OWNER_ID"]
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (owner.name.as_str(), owner.key.as_str(), owner.optional),
+        ("demo-products-db", "owner", Some(true)),
+        "optional: Secrets made before owner ids existed lack the key"
+    );
+}
+
+#[test]
+fn job_names_change_whenever_their_template_does() {
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let variants = [
+        external_with(&[], &[]),
+        external_with(&[("sslmode", "require")], &[]),
+        external_with(&[("sslmode", "verify-full"), ("ca.crt", pem)], &[]),
+        external_with(&[], &[("tls", "true")]),
+        external_with(&[], &[("srv", "true")]),
+    ];
+    let mut seen: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for children in &variants {
+        for child in children.iter().filter(|c| c.kind() == "Job") {
+            let Child::Job(job) = child else {
+                unreachable!()
+            };
+            let template = serde_json::to_value(&job.spec.as_ref().unwrap().template).unwrap();
+            if let Some(before) = seen.insert(child.name().to_owned(), template.clone()) {
+                assert_eq!(
+                    before,
+                    template,
+                    "{}: same name, different template (an immutable-field apply error)",
+                    child.name()
+                );
+            }
+        }
+    }
+    assert!(seen.len() >= 6, "{:?}", seen.keys());
+}
+
+#[test]
+fn database_servers_start_slowly_and_fit_their_limits() {
+    use operator::manifests::{mongodb, postgres};
+    let stack = common::load("minimal");
+    let children = common::build(&stack);
+    for name in ["demo-postgres", "demo-mongodb"] {
+        let c = &pod(find(&children, "StatefulSet", name))
+            .unwrap()
+            .containers[0];
+        let startup = c.startup_probe.as_ref().expect("startup probe");
+        assert!(
+            startup.period_seconds.unwrap() * startup.failure_threshold.unwrap() >= 300,
+            "{name}: room for a slow first start"
+        );
+        assert!(
+            c.liveness_probe
+                .as_ref()
+                .unwrap()
+                .initial_delay_seconds
+                .is_none()
+        );
+    }
+    let mongo = &pod(find(&children, "StatefulSet", "demo-mongodb"))
+        .unwrap()
+        .containers[0];
+    assert_eq!(
+        mongo.args.as_deref().unwrap(),
+        ["mongod", "--wiredTigerCacheSizeGB", "0.25"],
+        "512Mi: the smallest cache"
+    );
+    assert!((mongodb::cache_gb(4 << 30) - 1.5).abs() < 1e-9);
+    assert!((mongodb::cache_gb(1 << 30) - 0.25).abs() < 1e-9);
+    let pg = &pod(find(&children, "StatefulSet", "demo-postgres"))
+        .unwrap()
+        .containers[0];
+    assert_eq!(
+        pg.args.as_deref().unwrap(),
+        ["postgres", "-c", "max_connections=100"]
+    );
+    // Two services of one replica: (100 - 10) / 4 pods is more than the cap of 10.
+    let env = env_map(container(deployment(&children, "demo-customers")));
+    assert_eq!(literal(&env, "DATABASE_MAX_CONNECTIONS"), "10");
+    // A small server and more replicas: every pod's pool fits, surge pods included.
+    let mut busy = stack;
+    busy.spec.postgres.max_connections = Some(40);
+    busy.spec.services[1].replicas = 3;
+    busy.spec.services[2].replicas = 2;
+    let ctx = Ctx::new(&busy).unwrap();
+    assert_eq!(postgres::pool_size(&ctx), 4);
+    let pods = (3 + 1) + (2 + 1);
+    assert!(postgres::pool_size(&ctx) * pods + postgres::RESERVED_CONNECTIONS <= 40);
+    let children = common::build(&busy);
+    let env = env_map(container(deployment(&children, "demo-products")));
+    assert_eq!(literal(&env, "DATABASE_MAX_CONNECTIONS"), "4");
+    let pg = &pod(find(&children, "StatefulSet", "demo-postgres"))
+        .unwrap()
+        .containers[0];
+    assert_eq!(pg.args.as_deref().unwrap()[2], "max_connections=40");
+    assert!(operator::manifests::database::quantity_bytes("1.5Gi") == Some(3 << 29));
+    assert_eq!(operator::manifests::database::quantity_bytes("1e9"), None);
 }

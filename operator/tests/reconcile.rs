@@ -300,6 +300,13 @@ async fn existing_credentials_are_never_overwritten() {
     let touched: Vec<&Call> = child_writes(&log)
         .into_iter()
         .filter(|c| c.resource() == "secrets")
+        // Releasing a retained Secret from the stack's ownership touches metadata only.
+        .filter(|c| {
+            c.body.as_ref().is_none_or(|b| {
+                b.as_object()
+                    .is_none_or(|o| o.keys().any(|k| k != "metadata"))
+            })
+        })
         .filter(|c| {
             let name = c.name.clone().or_else(|| {
                 c.body
@@ -560,4 +567,156 @@ async fn the_controller_watches_only_the_operators_own_secrets() {
             .any(|c| c.resource() == "networkpolicies" && c.name.is_none()),
         "NetworkPolicies are watched"
     );
+}
+
+const JOBS: &str = "/apis/batch/v1/namespaces/shop/jobs";
+
+fn owners(fake: &Fake, secret: &str) -> Vec<String> {
+    fake.get(SECRETS, secret).unwrap()["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|refs| {
+            refs.iter()
+                .map(|r| r["uid"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn credentials_guarding_kept_volumes_survive_deleting_the_stack_and_are_reused() {
+    let (fake, ctx, stack) = setup("minimal");
+    run(&ctx, &stack).await.unwrap();
+    let before = stored_secrets(&fake);
+    let uid = stack.metadata.uid.clone().unwrap();
+    for retained in [
+        "demo-postgres-admin",
+        "demo-mongodb-admin",
+        "demo-customers-db",
+        "demo-products-db",
+        "demo-auth-db",
+    ] {
+        assert!(
+            owners(&fake, retained).is_empty(),
+            "{retained} has an owner"
+        );
+        assert_eq!(
+            fake.get(SECRETS, retained).unwrap()["metadata"]["labels"]["natstack.dev/retain"],
+            "true"
+        );
+    }
+    assert_eq!(
+        owners(&fake, "demo-jwt"),
+        [uid.as_str()],
+        "others are owned"
+    );
+
+    // `kubectl delete mss demo`: the garbage collector deletes what the stack owned.
+    let deleted = fake.collect_garbage(&uid);
+    assert!(deleted.contains(&"demo-customers-db-url".to_owned()));
+    assert!(fake.get(SECRETS, "demo-customers-db").is_some());
+
+    // The same stack again (a new uid): the kept credentials are used, not regenerated.
+    let mut again = stack.clone();
+    again.metadata.uid = Some("0b5e1c1e-0000-4000-8000-00000000beef".into());
+    fake.insert(STACKS, serde_json::to_value(&again).unwrap());
+    run(&ctx, &again).await.unwrap();
+    let after = stored_secrets(&fake);
+    for name in ["demo-postgres-admin", "demo-customers-db", "demo-auth-db"] {
+        assert_eq!(after[name], before[name], "{name} was regenerated");
+    }
+    assert_eq!(
+        after["demo-customers-db-url"], before["demo-customers-db-url"],
+        "the service connects with the credentials its data knows"
+    );
+}
+
+#[tokio::test]
+async fn credentials_an_earlier_operator_owned_are_released_unchanged() {
+    let (fake, ctx, stack) = setup("minimal");
+    let owner =
+        serde_json::to_value(kube::Resource::controller_owner_ref(&stack, &()).unwrap()).unwrap();
+    let other =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "keep", "uid": "someone-else"});
+    fake.insert(
+        SECRETS,
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "demo-customers-db", "namespace": "shop", "resourceVersion": "7",
+                            "ownerReferences": [owner, other],
+                            "labels": {"app.kubernetes.io/managed-by": "natstack-operator", "app.kubernetes.io/instance": "demo", "natstack.dev/retain": "true"}},
+               "data": {"username": base64("customers"), "password": base64("old-data-knows-me"), "database": base64("customers")}}),
+    );
+    run(&ctx, &stack).await.unwrap();
+    assert_eq!(owners(&fake, "demo-customers-db"), ["someone-else"]);
+    let secrets = stored_secrets(&fake);
+    assert_eq!(
+        secrets["demo-customers-db"]["password"],
+        "old-data-knows-me"
+    );
+    assert!(
+        !secrets["demo-customers-db"].contains_key("owner"),
+        "an existing Secret keeps exactly its values"
+    );
+}
+
+fn fail_job(fake: &Fake, name: &str, seconds_ago: i64) {
+    let at = k8s_openapi::jiff::Timestamp::now()
+        - k8s_openapi::jiff::SignedDuration::from_secs(seconds_ago);
+    let mut job = fake.get(JOBS, name).unwrap();
+    job["status"] = json!({"failed": 11, "conditions": [{
+        "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+        "message": "Job has reached the specified backoff limit",
+        "lastTransitionTime": at.to_string(),
+    }]});
+    fake.insert(JOBS, job);
+}
+
+#[tokio::test]
+async fn a_failed_provisioning_job_is_reported_then_run_again() {
+    let (fake, ctx, stack) = setup("minimal");
+    run(&ctx, &stack).await.unwrap();
+    let job = fake
+        .names(JOBS)
+        .into_iter()
+        .find(|n| n.starts_with("demo-products-db-"))
+        .unwrap();
+
+    // Just failed: kept (its pods' logs say why) and reported.
+    fail_job(&fake, &job, 5);
+    fake.clear_log();
+    assert_eq!(
+        run(&ctx, &stored_stack(&fake, "demo")).await.unwrap(),
+        Action::requeue(operator::status::JOB_RETRY_AFTER),
+        "looked at again when the retry is due, not at the next resync"
+    );
+    assert!(fake.get(JOBS, &job).is_some());
+    let stored = stored_stack(&fake, "demo");
+    let status = stored.status.clone().unwrap();
+    let failed = status
+        .components
+        .iter()
+        .find(|c| c.name == "products-db-init")
+        .expect("the failed job is a component");
+    assert!(!failed.ready);
+    assert_eq!(failed.kind, "Job");
+    let message = failed.message.as_deref().unwrap();
+    assert!(
+        message.contains(&job) && message.contains("BackoffLimitExceeded"),
+        "{message}"
+    );
+    assert!(condition(&stored, "Ready").0 == "False");
+
+    // Failed long enough: deleted, so that the next reconcile creates it afresh.
+    fail_job(&fake, &job, 120);
+    fake.clear_log();
+    run(&ctx, &stored_stack(&fake, "demo")).await.unwrap();
+    let deleted: Vec<String> = fake
+        .log()
+        .iter()
+        .filter(|c| c.method == "DELETE")
+        .filter_map(|c| c.name.clone())
+        .collect();
+    assert_eq!(deleted, [job.as_str()]);
+    run(&ctx, &stored_stack(&fake, "demo")).await.unwrap();
+    let again = fake.get(JOBS, &job).expect("created again");
+    assert!(again.get("status").is_none(), "a fresh run: {again}");
 }

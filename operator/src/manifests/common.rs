@@ -73,6 +73,12 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The stack's uid (of its controller ownerReference).
+    #[must_use]
+    pub fn owner_uid(&self) -> &str {
+        &self.owner.uid
+    }
+
     /// `<stack>-<suffix>`.
     #[must_use]
     pub fn child(&self, suffix: &str) -> String {

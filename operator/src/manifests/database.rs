@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
-    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, VolumeMount,
+    PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, VolumeMount,
     VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -21,6 +21,10 @@ use super::common::{
 };
 use super::{Child, SecretData};
 use crate::crd::DatabaseSpec;
+
+/// How long a database server may take to start (initialise its volume, replay its log)
+/// before liveness checks begin.
+pub const STARTUP_SECONDS: i32 = 600;
 
 /// What differs between the managed database servers.
 #[derive(Clone, Debug)]
@@ -41,10 +45,60 @@ pub struct Server<'a> {
     pub scratch: &'static [&'static str],
     /// Container env (admin credentials from the admin Secret).
     pub env: Vec<EnvVar>,
-    /// Liveness and readiness probe.
+    /// Container args (the server command and its settings, run by the image's entrypoint).
+    pub args: Vec<String>,
+    /// Liveness and readiness probe; also the startup probe, with room for a slow first start
+    /// (initialising the volume) or a long recovery, before liveness may restart the pod.
     pub probe: Probe,
     /// The admin Secret, whose data is part of the config hash.
     pub admin_secret: String,
+}
+
+/// Default memory request and limit of a managed database server.
+pub const DEFAULT_MEMORY: &str = "512Mi";
+
+/// Compute resources of a managed database server: the spec's, or small defaults.
+#[must_use]
+pub fn resources(spec: &DatabaseSpec) -> ResourceRequirements {
+    resources_or(spec.resources.as_ref(), "100m", DEFAULT_MEMORY)
+}
+
+/// The memory limit of a managed database server in bytes, when it has one.
+#[must_use]
+pub fn memory_limit_bytes(spec: &DatabaseSpec) -> Option<u64> {
+    let limits = resources(spec).limits?;
+    quantity_bytes(&limits.get("memory")?.0)
+}
+
+/// Bytes of a Kubernetes memory quantity (`512Mi`, `1G`, `1.5Gi`, `268435456`); `None` for
+/// forms it does not know (exponents, milli-bytes).
+#[must_use]
+pub fn quantity_bytes(quantity: &str) -> Option<u64> {
+    let split = quantity
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(quantity.len());
+    let (number, suffix) = quantity.split_at(split);
+    let factor: u64 = match suffix {
+        "" => 1,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 1_000_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        _ => return None,
+    };
+    let value: f64 = number.parse().ok()?;
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "memory sizes are far below 2^52 and never negative"
+    )]
+    let bytes = (value * factor as f64) as u64;
+    Some(bytes)
 }
 
 /// StatefulSet and Service of a managed database server.
@@ -102,16 +156,15 @@ fn stateful_set(ctx: &Ctx<'_>, server: Server<'_>, secrets: &SecretData) -> Stat
             ..ContainerPort::default()
         }]),
         env: Some(server.env),
-        liveness_probe: Some(Probe {
-            initial_delay_seconds: Some(30),
+        args: Some(server.args),
+        startup_probe: Some(Probe {
+            period_seconds: Some(5),
+            failure_threshold: Some(STARTUP_SECONDS / 5),
             ..server.probe.clone()
         }),
+        liveness_probe: Some(server.probe.clone()),
         readiness_probe: Some(server.probe),
-        resources: Some(resources_or(
-            server.spec.resources.as_ref(),
-            "100m",
-            "512Mi",
-        )),
+        resources: Some(resources(server.spec)),
         security_context: Some(container_security()),
         volume_mounts: Some(mounts),
         ..Container::default()

@@ -3,11 +3,12 @@
 //!
 //! A Job, not an init script of the server image: init scripts run only on an empty volume,
 //! so services added later would never get a database. The Job's name carries a hash of its
-//! inputs, so a changed password or server yields a new Job; finished Jobs with stale names are
-//! pruned.
+//! whole pod template and the Secret data it reads, so a changed password, server or template
+//! yields a new Job; finished Jobs with stale names are pruned. A Job that failed is deleted
+//! and re-created by a later reconcile (see `apply`), and reported in status meanwhile.
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::SecretData;
@@ -15,28 +16,107 @@ use super::common::{
     Ctx, config_hash, container_security, env, env_secret, pod_security, resources_or, scratch,
     secret_parts,
 };
-use super::secrets::{admin_secret, database_image, server, service_db_secret};
+use super::secrets::{OWNER_KEY, admin_secret, database_image, server, service_db_secret};
 use crate::crd::{DatabaseKind, ServiceSpec};
 use crate::error::Error;
 
+/// Label marking provisioning Jobs (value `db-init`).
+pub const JOB_LABEL: &str = "natstack.dev/job";
+
+/// Provisions a service's role and database on PostgreSQL, as a superuser or as an admin
+/// with only `CREATEDB CREATEROLE` (the managed-cloud model), on PostgreSQL 15 and later.
+///
+/// - Ownership: what it creates carries the comment `$MARKER` (the stack, the service and the
+///   random id of the service's Secret). A role or database of the same name without that
+///   comment belongs to someone else: the script stops with a message instead of taking it
+///   over. Credentials made before markers existed (no `OWNER_ID`) skip that check, unless the
+///   object carries another stack's marker.
+/// - Non-superuser admin: creating a database owned by another role needs membership in that
+///   role (PostgreSQL 15: `MEMBER`; 16+: the `SET` option, which the implicit grant a
+///   `CREATEROLE` creator receives does not carry), so the admin grants the role to itself.
+/// - Everything is idempotent: a second run only re-sets the password.
 const POSTGRES_SCRIPT: &str = r#"set -eu
-until pg_isready -q; do echo "waiting for $PGHOST"; sleep 2; done
-psql -v ON_ERROR_STOP=1 -d postgres -v role="$ROLE_NAME" -v pw="$ROLE_PASSWORD" -v db="$DB_NAME" <<'SQL'
-SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role') \gexec
-SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw') \gexec
+until pg_isready -q; do echo "waiting for $PGHOST:$PGPORT"; sleep 2; done
+MARKER=""
+if [ -n "${OWNER_ID:-}" ]; then
+  MARKER="natstack stack=$STACK service=$SERVICE owner=$OWNER_ID"
+else
+  echo "note: the credentials of $SERVICE predate ownership markers; only a foreign marker is refused"
+fi
+psql -X -q -v ON_ERROR_STOP=1 -d postgres -v role="$ROLE_NAME" -v pw="$ROLE_PASSWORD" -v db="$DB_NAME" -v marker="$MARKER" <<'SQL'
+SELECT set_config('natstack.role', :'role', false) AS role_set, set_config('natstack.db', :'db', false) AS db_set, set_config('natstack.marker', :'marker', false) AS marker_set \gset
+DO $$
+DECLARE
+  r text := current_setting('natstack.role');
+  d text := current_setting('natstack.db');
+  m text := current_setting('natstack.marker');
+  found_comment text;
+  may_set boolean;
+BEGIN
+  SELECT coalesce(shobj_description(oid, 'pg_authid'), '') INTO found_comment FROM pg_roles WHERE rolname = r;
+  IF FOUND AND found_comment IS DISTINCT FROM m AND (m <> '' OR found_comment LIKE 'natstack %') THEN
+    RAISE EXCEPTION 'role "%" already exists and was not created by this stack (its comment: "%"); refusing to take it over', r, found_comment
+      USING HINT = 'drop or rename that role, or give this stack another server';
+  END IF;
+  SELECT coalesce(shobj_description(oid, 'pg_database'), '') INTO found_comment FROM pg_database WHERE datname = d;
+  IF FOUND AND found_comment IS DISTINCT FROM m AND (m <> '' OR found_comment LIKE 'natstack %') THEN
+    RAISE EXCEPTION 'database "%" already exists and was not created by this stack (its comment: "%"); refusing to take it over', d, found_comment
+      USING HINT = 'drop or rename that database, or give this stack another server';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+    EXECUTE format('CREATE ROLE %I LOGIN', r);
+    IF m <> '' THEN
+      EXECUTE format('COMMENT ON ROLE %I IS %L', r, m);
+    END IF;
+  END IF;
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    IF current_setting('server_version_num')::int >= 160000 THEN
+      may_set := pg_has_role(current_user, r, 'SET');
+    ELSE
+      may_set := pg_has_role(current_user, r, 'MEMBER');
+    END IF;
+    IF NOT may_set THEN
+      EXECUTE format('GRANT %I TO %I', r, current_user);
+    END IF;
+  END IF;
+END
+$$;
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
+SELECT format('COMMENT ON DATABASE %I IS %L', :'db', :'marker') WHERE :'marker' <> '' \gexec
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db') \gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw') \gexec
 SQL
+echo "role $ROLE_NAME and database $DB_NAME are ready"
 "#;
 
+/// Provisions a service's user on MongoDB, with the same ownership rule as PostgreSQL: the
+/// user carries the marker in its `customData`, a same-named user without it is refused, and
+/// a database that already holds collections is refused when its user does not exist yet.
 const MONGODB_SCRIPT: &str = r#"set -eu
-m() { mongosh --quiet --host "$DB_HOST" --port "$DB_PORT" -u "$ADMIN_USER" -p "$ADMIN_PASSWORD" --authenticationDatabase admin "$@"; }
-until m --eval 'db.adminCommand("ping")' >/dev/null 2>&1; do echo "waiting for $DB_HOST"; sleep 2; done
+m() { mongosh --quiet "$DB_URI" -u "$ADMIN_USER" -p "$ADMIN_PASSWORD" --authenticationDatabase admin "$@"; }
+until m --eval 'db.adminCommand("ping")' >/dev/null 2>&1; do echo "waiting for $DB_URI"; sleep 2; done
+MARKER=""
+if [ -n "${OWNER_ID:-}" ]; then MARKER="natstack stack=$STACK service=$SERVICE owner=$OWNER_ID"; fi
+export MARKER
 m --eval '
 const name = process.env.DB_NAME, user = process.env.ROLE_NAME, pwd = process.env.ROLE_PASSWORD;
+const marker = process.env.MARKER;
 const d = db.getSiblingDB(name);
 const roles = [{ role: "readWrite", db: name }, { role: "dbAdmin", db: name }];
-if (d.getUser(user)) { d.updateUser(user, { pwd, roles }); } else { d.createUser({ user, pwd, roles }); }
+const existing = d.getUser(user, { showCustomData: true });
+if (existing) {
+  const found = (existing.customData && existing.customData.natstack) || "";
+  if (found !== marker && (marker !== "" || found.startsWith("natstack "))) {
+    throw new Error(`user "${user}" of database "${name}" already exists and was not created by this stack (its marker: "${found}"); refusing to take it over`);
+  }
+  d.updateUser(user, { pwd, roles });
+} else {
+  if (marker !== "" && d.getCollectionNames().length > 0) {
+    throw new Error(`database "${name}" already holds collections and this stack did not create it; refusing to take it over`);
+  }
+  d.createUser({ user, pwd, roles, customData: { natstack: marker } });
+}
+print(`user ${user} of database ${name} is ready`);
 '
 "#;
 
@@ -60,82 +140,116 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
     let creds = service_db_secret(ctx, &service.name);
     let target = server(ctx, kind, secrets)?;
     let (script, uid, mut container_env) = match kind {
-        DatabaseKind::Mongodb => (
-            MONGODB_SCRIPT,
-            999,
-            vec![
-                env("DB_HOST", &target.host),
-                env("DB_PORT", &target.port),
-                env_secret("ADMIN_USER", &admin, "username"),
-                env_secret("ADMIN_PASSWORD", &admin, "password"),
-            ],
-        ),
-        _ => (
-            POSTGRES_SCRIPT,
-            70,
-            vec![
+        DatabaseKind::Mongodb => {
+            let (base, options) = target.mongodb_parts();
+            let uri = if options.is_empty() {
+                format!("{base}/")
+            } else {
+                format!("{base}/?{}", options.join("&"))
+            };
+            (
+                MONGODB_SCRIPT,
+                999,
+                vec![
+                    env("DB_URI", &uri),
+                    env_secret("ADMIN_USER", &admin, "username"),
+                    env_secret("ADMIN_PASSWORD", &admin, "password"),
+                ],
+            )
+        }
+        _ => {
+            let mut vars = vec![
                 env("PGHOST", &target.host),
                 env("PGPORT", &target.port),
                 env_secret("PGUSER", &admin, "username"),
                 env_secret("PGPASSWORD", &admin, "password"),
-            ],
-        ),
+                env("PGCONNECT_TIMEOUT", "10"),
+            ];
+            if let Some(mode) = &target.sslmode {
+                vars.push(env("PGSSLMODE", mode));
+            }
+            if let Some(ca) = target.ca_file() {
+                vars.push(env("PGSSLROOTCERT", &ca));
+            }
+            (POSTGRES_SCRIPT, 70, vars)
+        }
     };
     container_env.extend([
         env("HOME", "/tmp"),
+        env("STACK", &format!("{}/{}", ctx.namespace, ctx.name)),
+        env("SERVICE", &service.name),
         env_secret("ROLE_NAME", &creds, "username"),
         env_secret("ROLE_PASSWORD", &creds, "password"),
         env_secret("DB_NAME", &creds, "database"),
+        env_secret_optional("OWNER_ID", &creds, OWNER_KEY),
     ]);
-    let mut parts = vec![
-        ("script", script),
-        ("host", target.host.as_str()),
-        ("port", target.port.as_str()),
-    ];
-    parts.push(("image", image.as_str()));
+    let component = format!("{}-db-init", service.name);
+    let (tmp, tmp_mount) = scratch("tmp", "/tmp");
+    let (mut volumes, mut mounts) = (vec![tmp], vec![tmp_mount]);
+    if let Some((volume, mount)) = target.ca_volume() {
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(ctx.labels(&component)),
+            ..ObjectMeta::default()
+        }),
+        spec: Some(PodSpec {
+            restart_policy: Some("OnFailure".into()),
+            security_context: Some(pod_security(uid)),
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            containers: vec![Container {
+                name: "provision".into(),
+                image: Some(image),
+                command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+                env: Some(container_env),
+                resources: Some(resources_or(None, "10m", "128Mi")),
+                security_context: Some(container_security()),
+                volume_mounts: Some(mounts),
+                ..Container::default()
+            }],
+            volumes: Some(volumes),
+            ..PodSpec::default()
+        }),
+    };
+    // A Job's template is immutable: the name carries a hash of the whole template and of the
+    // Secret data it reads, so any change makes a new Job (the old one is pruned) instead of an
+    // apply the API server refuses.
+    let rendered = serde_json::to_string(&template).unwrap_or_default();
+    let mut parts = vec![("template", rendered.as_str())];
     let secret_names = [admin, creds];
     parts.extend(secret_parts(secrets, &secret_names));
     let hash = config_hash(parts);
-    let component = format!("{}-db-init", service.name);
-    let (tmp, tmp_mount) = scratch("tmp", "/tmp");
     let mut meta = ctx.meta(
         &ctx.child(&format!("{}-db-{}", service.name, &hash[..6])),
         &component,
     );
     meta.labels
         .get_or_insert_default()
-        .insert("natstack.dev/job".into(), "db-init".into());
+        .insert(JOB_LABEL.into(), "db-init".into());
     Ok(Job {
         metadata: meta,
         spec: Some(JobSpec {
             backoff_limit: Some(10),
             active_deadline_seconds: Some(1800),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(ctx.labels(&component)),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("OnFailure".into()),
-                    security_context: Some(pod_security(uid)),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    containers: vec![Container {
-                        name: "provision".into(),
-                        image: Some(image.clone()),
-                        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
-                        env: Some(container_env),
-                        resources: Some(resources_or(None, "10m", "128Mi")),
-                        security_context: Some(container_security()),
-                        volume_mounts: Some(vec![tmp_mount]),
-                        ..Container::default()
-                    }],
-                    volumes: Some(vec![tmp]),
-                    ..PodSpec::default()
-                }),
-            },
+            template,
             ..JobSpec::default()
         }),
         status: None,
     })
+}
+
+/// An env var from a Secret key that may be absent (the variable is then unset).
+fn env_secret_optional(name: &str, secret: &str, key: &str) -> EnvVar {
+    let mut var = env_secret(name, secret, key);
+    if let Some(selector) = var
+        .value_from
+        .as_mut()
+        .and_then(|v| v.secret_key_ref.as_mut())
+    {
+        selector.optional = Some(true);
+    }
+    var
 }

@@ -6,8 +6,38 @@ use super::common::{Ctx, env, env_secret};
 use super::database::{self, Server};
 use super::secrets::{POSTGRES_PORT, admin_secret, database_image};
 use super::{Child, SecretData};
-use crate::crd::DatabaseKind;
+use crate::crd::{DatabaseKind, DatabaseSpec};
 use crate::error::Error;
+
+/// PostgreSQL's own default `max_connections`, assumed when the spec gives none.
+pub const DEFAULT_MAX_CONNECTIONS: i32 = 100;
+/// Connections kept out of the services' pools: superuser-reserved slots, provisioning Jobs
+/// and an operator's psql session.
+pub const RESERVED_CONNECTIONS: i32 = 10;
+/// The largest pool a service pod gets (the binaries' own default).
+pub const MAX_POOL: i32 = 10;
+
+/// The server's `max_connections` (the spec's `maxConnections`, or PostgreSQL's default).
+#[must_use]
+pub fn max_connections(spec: &DatabaseSpec) -> i32 {
+    spec.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS)
+}
+
+/// `DATABASE_MAX_CONNECTIONS` of every PostgreSQL service pod: the server's connections, less
+/// a reserve, shared evenly by every pod that may run at once (each service's replicas plus
+/// one surge pod during a rolling update), between 1 and [`MAX_POOL`].
+#[must_use]
+pub fn pool_size(ctx: &Ctx<'_>) -> i32 {
+    let pods: i32 = ctx
+        .spec
+        .services
+        .iter()
+        .filter(|s| s.database == DatabaseKind::Postgres)
+        .map(|s| s.replicas.max(0).saturating_add(1))
+        .sum();
+    let budget = max_connections(&ctx.spec.postgres).saturating_sub(RESERVED_CONNECTIONS);
+    (budget / pods.max(1)).clamp(1, MAX_POOL)
+}
 
 /// StatefulSet and Service of the managed PostgreSQL.
 ///
@@ -31,6 +61,11 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
             env_secret("POSTGRES_USER", &admin, "username"),
             env_secret("POSTGRES_PASSWORD", &admin, "password"),
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+        ],
+        args: vec![
+            "postgres".into(),
+            "-c".into(),
+            format!("max_connections={}", max_connections(spec)),
         ],
         probe: Probe {
             exec: Some(ExecAction {

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount};
 
-use super::common::{Ctx, LABEL_RETAIN, secret_value};
+use super::common::{Ctx, LABEL_RETAIN, config_hash, secret_value};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec, ServiceSpec};
 use crate::error::Error;
@@ -17,6 +17,23 @@ pub const JWT_KEY: &str = "private.pem";
 pub const POSTGRES_PORT: i32 = 5432;
 /// Port of MongoDB.
 pub const MONGODB_PORT: i32 = 27017;
+/// Where a database server's CA certificate (`ca.crt` of an external server's Secret) is
+/// mounted in the pods that connect to it.
+pub const DB_CA_DIR: &str = "/var/run/secrets/natstack/db-ca";
+/// Key of an external server's Secret holding the CA certificate to verify the server with.
+pub const CA_KEY: &str = "ca.crt";
+/// Longest role, user and database name: PostgreSQL's identifier limit (63 bytes), which also
+/// keeps MongoDB database names under their 64-byte limit.
+pub const NAME_MAX: usize = 63;
+/// The PostgreSQL `sslmode` values an external server's Secret may give.
+pub const SSL_MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
 
 /// How the value of one key of a created-once Secret is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +46,10 @@ pub enum Generator {
     Ed25519Pem,
 }
 
+/// Key of a service's database Secret holding the random id its provisioning Job marks the
+/// role and database with; Secrets made before it existed lack it.
+pub const OWNER_KEY: &str = "owner";
+
 /// A Secret created once if absent and never rewritten (rewriting would rotate credentials).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GeneratedSecret {
@@ -39,6 +60,8 @@ pub struct GeneratedSecret {
 }
 
 impl GeneratedSecret {
+    /// A retained Secret has no ownerReference: deleting the stack must not delete the
+    /// credentials its kept database volumes (or an external server) still hold.
     fn new(ctx: &Ctx<'_>, name: &str, component: &str, retain: bool) -> Self {
         let mut metadata = ctx.meta(name, component);
         if retain {
@@ -46,6 +69,7 @@ impl GeneratedSecret {
                 .labels
                 .get_or_insert_default()
                 .insert(LABEL_RETAIN.into(), "true".into());
+            metadata.owner_references = None;
         }
         Self {
             metadata,
@@ -62,6 +86,15 @@ impl GeneratedSecret {
     #[must_use]
     pub fn name(&self) -> &str {
         self.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    /// Whether the Secret outlives the stack (labelled `natstack.dev/retain`, no ownerReference).
+    #[must_use]
+    pub fn is_retained(&self) -> bool {
+        self.metadata
+            .labels
+            .as_ref()
+            .is_some_and(|l| l.get(LABEL_RETAIN).is_some_and(|v| v == "true"))
     }
 }
 
@@ -96,10 +129,46 @@ pub fn admin_password_secret(ctx: &Ctx<'_>) -> String {
         .unwrap_or_else(|| ctx.child("admin"))
 }
 
-/// Database name of a service (its name, `-` replaced by `_`).
+/// Database name of a service on the stack's own server (its name, `-` replaced by `_`).
 #[must_use]
 pub fn database_name(service: &str) -> String {
     service.replace('-', "_")
+}
+
+/// Role, user and database name of a service on a server other stacks may share:
+/// `<namespace>_<stack>_<service>`. Kubernetes names never contain `_`, so the separator keeps
+/// distinct stacks distinct; characters other than `[a-z0-9-]` (a `.` in a stack name) become
+/// `-`. Longer than [`NAME_MAX`], the name keeps its head and ends in `_` and 8 hex digits of a
+/// hash of the whole name.
+#[must_use]
+pub fn shared_name(namespace: &str, stack: &str, service: &str) -> String {
+    let full = format!("{namespace}_{stack}_{service}");
+    let clean: String = full
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect();
+    if clean.len() <= NAME_MAX {
+        return clean;
+    }
+    let hash = config_hash([("name", full.as_str())]);
+    format!("{}_{}", &clean[..NAME_MAX - 9], &hash[..8])
+}
+
+/// Role/user and database name of a service, as first written to its created-once Secret:
+/// bare on the stack's own server, namespaced ([`shared_name`]) on an external server.
+#[must_use]
+pub fn service_db_names(ctx: &Ctx<'_>, service: &ServiceSpec) -> (String, String) {
+    let (spec, _) = database(ctx, service.database);
+    if spec.existing_secret.is_some() {
+        let name = shared_name(&ctx.namespace, &ctx.name, &service.name);
+        (name.clone(), name)
+    } else {
+        (service.name.clone(), database_name(&service.name))
+    }
 }
 
 /// Image of a database kind's server (also used by its provisioning Jobs for the client tools).
@@ -178,6 +247,7 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
         .iter()
         .filter(|s| s.database != DatabaseKind::None)
     {
+        let (user, db) = service_db_names(ctx, service);
         out.push(
             GeneratedSecret::new(
                 ctx,
@@ -185,9 +255,10 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
                 &service.name,
                 true,
             )
-            .key("username", Generator::Literal(service.name.clone()))
+            .key("username", Generator::Literal(user))
             .key("password", Generator::Password)
-            .key("database", Generator::Literal(database_name(&service.name))),
+            .key("database", Generator::Literal(db))
+            .key(OWNER_KEY, Generator::Password),
         );
     }
     if has_auth(ctx) {
@@ -218,35 +289,142 @@ pub fn referenced(spec: &crate::crd::MicroserviceStackSpec) -> Vec<String> {
     .collect()
 }
 
-/// Host and port of a database server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where a database server answers and how to talk to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Server {
-    /// Host name.
+    /// Host name (for MongoDB with `srv`, the DNS seed-list name).
     pub host: String,
     /// Port.
     pub port: String,
+    /// The external server's Secret; `None` for the stack's own server.
+    pub secret: Option<String>,
+    /// PostgreSQL `sslmode` (key `sslmode`), when given.
+    pub sslmode: Option<String>,
+    /// MongoDB: connect with TLS (key `tls`: `true`; implied by `srv`).
+    pub tls: bool,
+    /// MongoDB: a `mongodb+srv://` seed list (key `srv`: `true`); the port is not used.
+    pub srv: bool,
+    /// MongoDB: extra connection-string options (key `options`, e.g. `replicaSet=rs0`).
+    pub options: Option<String>,
+    /// The CA certificate (key `ca.crt`), mounted at [`DB_CA_DIR`] where it is used.
+    pub ca: Option<String>,
 }
 
-/// Where a database kind's server answers.
+impl Server {
+    /// Path of the mounted CA certificate, when there is one.
+    #[must_use]
+    pub fn ca_file(&self) -> Option<String> {
+        self.ca.as_ref().map(|_| format!("{DB_CA_DIR}/{CA_KEY}"))
+    }
+
+    /// The Secret volume and mount of the CA certificate, when there is one.
+    #[must_use]
+    pub fn ca_volume(&self) -> Option<(Volume, VolumeMount)> {
+        let secret = self.secret.as_ref().filter(|_| self.ca.is_some())?;
+        Some((
+            Volume {
+                name: "db-ca".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret.clone()),
+                    items: Some(vec![KeyToPath {
+                        key: CA_KEY.into(),
+                        path: CA_KEY.into(),
+                        mode: None,
+                    }]),
+                    default_mode: Some(0o444),
+                    optional: Some(false),
+                }),
+                ..Volume::default()
+            },
+            VolumeMount {
+                name: "db-ca".into(),
+                mount_path: DB_CA_DIR.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+        ))
+    }
+
+    /// MongoDB connection-string prefix and query options (without credentials or database):
+    /// `(mongodb://host:port | mongodb+srv://host, [tls=true, tlsCAFile=..., options])`.
+    #[must_use]
+    pub fn mongodb_parts(&self) -> (String, Vec<String>) {
+        let base = if self.srv {
+            format!("mongodb+srv://{}", self.host)
+        } else {
+            format!("mongodb://{}:{}", self.host, self.port)
+        };
+        let mut query = Vec::new();
+        if self.tls && !self.srv {
+            query.push("tls=true".to_owned());
+        }
+        if let Some(ca) = self.ca_file() {
+            query.push(format!("tlsCAFile={ca}"));
+        }
+        query.extend(self.options.iter().filter(|o| !o.is_empty()).cloned());
+        (base, query)
+    }
+}
+
+/// Where a database kind's server answers: the managed server's Service, or the external
+/// server's Secret (`host`, optional `port`, and the TLS keys `sslmode`, `tls`, `srv`,
+/// `options`, `ca.crt`).
 ///
 /// # Errors
-/// [`Error::MissingSecretKey`] when an external server's Secret lacks `host`.
+/// [`Error::MissingSecretKey`] when an external server's Secret lacks `host`;
+/// [`Error::Invalid`] when its `sslmode`, `tls` or `srv` holds an unknown value.
 pub fn server(ctx: &Ctx<'_>, kind: DatabaseKind, secrets: &SecretData) -> Result<Server, Error> {
     let (spec, component) = database(ctx, kind);
-    match &spec.existing_secret {
-        Some(name) => Ok(Server {
-            host: secret_value(secrets, name, "host")?.to_owned(),
-            port: secrets
-                .get(name)
-                .and_then(|d| d.get("port"))
-                .cloned()
-                .unwrap_or_else(|| default_port(kind).to_string()),
-        }),
-        None => Ok(Server {
+    let Some(name) = &spec.existing_secret else {
+        return Ok(Server {
             host: ctx.dns(&ctx.child(component)),
             port: default_port(kind).to_string(),
-        }),
+            ..Server::default()
+        });
+    };
+    let optional = |key: &str| {
+        secrets
+            .get(name)
+            .and_then(|d| d.get(key))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let flag = |key: &str| -> Result<bool, Error> {
+        match optional(key).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(Error::Invalid(format!(
+                "secret {name}: {key} must be true or false, not {other:?}"
+            ))),
+        }
+    };
+    let mut server = Server {
+        host: secret_value(secrets, name, "host")?.to_owned(),
+        port: optional("port").unwrap_or_else(|| default_port(kind).to_string()),
+        secret: Some(name.clone()),
+        ca: secrets.get(name).and_then(|d| d.get(CA_KEY)).cloned(),
+        ..Server::default()
+    };
+    match kind {
+        DatabaseKind::Mongodb => {
+            server.srv = flag("srv")?;
+            server.tls = flag("tls")? || server.srv;
+            server.options = optional("options");
+        }
+        DatabaseKind::Postgres | DatabaseKind::None => {
+            let mode = optional("sslmode");
+            if let Some(mode) = &mode
+                && !SSL_MODES.contains(&mode.as_str())
+            {
+                return Err(Error::Invalid(format!(
+                    "secret {name}: sslmode must be one of {}, not {mode:?}",
+                    SSL_MODES.join(", ")
+                )));
+            }
+            server.sslmode = mode;
+        }
     }
+    Ok(server)
 }
 
 fn default_port(kind: DatabaseKind) -> i32 {
@@ -259,8 +437,13 @@ fn default_port(kind: DatabaseKind) -> i32 {
 
 /// The connection URL a service gets for its own database.
 ///
+/// PostgreSQL: `postgres://user:password@host:port/db`, plus `sslmode` and `sslrootcert` (the
+/// mounted CA) when the server's Secret gives them. MongoDB: `mongodb://` (or `mongodb+srv://`)
+/// with `authSource` set to the service's database, plus `tls`, `tlsCAFile` and `options`.
+///
 /// # Errors
-/// [`Error::MissingSecretKey`] when a credential is missing.
+/// [`Error::MissingSecretKey`] when a credential is missing; [`Error::Invalid`] when the
+/// server's Secret holds an unknown TLS setting.
 pub fn service_url(
     ctx: &Ctx<'_>,
     service: &ServiceSpec,
@@ -270,12 +453,31 @@ pub fn service_url(
     let user = encode(secret_value(secrets, &creds, "username")?);
     let password = encode(secret_value(secrets, &creds, "password")?);
     let db = secret_value(secrets, &creds, "database")?;
-    let Server { host, port } = server(ctx, service.database, secrets)?;
+    let server = server(ctx, service.database, secrets)?;
     Ok(match service.database {
         DatabaseKind::Mongodb => {
-            format!("mongodb://{user}:{password}@{host}:{port}/{db}?authSource={db}")
+            let (base, options) = server.mongodb_parts();
+            let base = base.replacen("://", &format!("://{user}:{password}@"), 1);
+            let mut query = vec![format!("authSource={}", encode(db))];
+            query.extend(options);
+            format!("{base}/{}?{}", encode(db), query.join("&"))
         }
-        _ => format!("postgres://{user}:{password}@{host}:{port}/{db}"),
+        _ => {
+            let Server { host, port, .. } = &server;
+            let mut query = Vec::new();
+            if let Some(mode) = &server.sslmode {
+                query.push(format!("sslmode={mode}"));
+            }
+            if let Some(ca) = server.ca_file() {
+                query.push(format!("sslrootcert={ca}"));
+            }
+            let url = format!("postgres://{user}:{password}@{host}:{port}/{}", encode(db));
+            if query.is_empty() {
+                url
+            } else {
+                format!("{url}?{}", query.join("&"))
+            }
+        }
     })
 }
 

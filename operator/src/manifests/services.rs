@@ -15,7 +15,8 @@ use super::common::{
     CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes,
     pod_security, resources_or, scratch, secret_parts, with_health_probes,
 };
-use super::secrets::{JWT_KEY, admin_password_secret, service_url, service_url_secret};
+use super::postgres;
+use super::secrets::{JWT_KEY, admin_password_secret, server, service_url, service_url_secret};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, ServiceSpec};
 use crate::error::Error;
@@ -68,6 +69,10 @@ pub fn children(
                 &service_url_secret(ctx, name),
                 "url",
             ));
+            env_vars.push(env(
+                "DATABASE_MAX_CONNECTIONS",
+                &postgres::pool_size(ctx).to_string(),
+            ));
             extra_hash.push(service_url(ctx, service, secrets)?);
         }
         DatabaseKind::Mongodb => {
@@ -79,6 +84,11 @@ pub fn children(
             extra_hash.push(service_url(ctx, service, secrets)?);
         }
         DatabaseKind::None => {}
+    }
+    if service.database != DatabaseKind::None {
+        let db_server = server(ctx, service.database, secrets)?;
+        extra_hash.extend(db_server.ca.clone());
+        volumes.extend(db_server.ca_volume());
     }
     if name == "auth" {
         let jwt = ctx.child("jwt");

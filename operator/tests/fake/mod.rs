@@ -90,6 +90,26 @@ fn matches_selector(obj: &Value, query: &str) -> bool {
     })
 }
 
+/// A JSON merge patch (RFC 7386): objects merge key by key, `null` deletes, anything else
+/// replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    let object = target.as_object_mut().expect("object");
+    for (k, v) in fields {
+        if v.is_null() {
+            object.remove(k);
+        } else {
+            merge(object.entry(k.clone()).or_insert(Value::Null), v);
+        }
+    }
+}
+
 fn strip_volatile(mut v: Value) -> Value {
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("resourceVersion");
@@ -162,6 +182,26 @@ impl Fake {
             .filter(|(c, _)| c == collection)
             .map(|(_, n)| n.clone())
             .collect()
+    }
+
+    /// Deletes every object owned by `owner_uid`, as the garbage collector does once the owner
+    /// is gone; returns the deleted objects' names.
+    pub fn collect_garbage(&self, owner_uid: &str) -> Vec<String> {
+        let mut state = self.state.lock().unwrap();
+        let owned: Vec<(String, String)> = state
+            .objects
+            .iter()
+            .filter(|(_, obj)| {
+                obj["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &owned {
+            state.objects.remove(key);
+        }
+        owned.into_iter().map(|(_, name)| name).collect()
     }
 
     /// Every request so far.
@@ -262,13 +302,7 @@ impl Fake {
                         Some(o)
                     } else {
                         existing.clone().map(|mut o| {
-                            if let (Some(target), Some(fields)) =
-                                (o.as_object_mut(), patch.as_object())
-                            {
-                                for (k, v) in fields {
-                                    target.insert(k.clone(), v.clone());
-                                }
-                            }
+                            merge(&mut o, &patch);
                             o
                         })
                     };

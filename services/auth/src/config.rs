@@ -82,7 +82,8 @@ pub struct Config {
     /// NATS connection: not a flag of its own, `main` copies it from the common arguments.
     #[arg(skip = NatsArgs::url("nats://127.0.0.1:4222"))]
     pub nats: NatsArgs,
-    /// MongoDB connection string (`mongodb://…`).
+    /// MongoDB connection string (`mongodb://…` or `mongodb+srv://…`; TLS with `tls=true`,
+    /// a CA of one's own with `tlsCAFile=`).
     #[arg(
         long,
         env = env::MONGODB_URL,
@@ -90,9 +91,10 @@ pub struct Config {
         hide_env_values = true
     )]
     pub mongodb_url: String,
-    /// The database holding `users`, `refresh_tokens` and `token_families`.
-    #[arg(long, env = "MONGODB_DATABASE", default_value = "auth")]
-    pub mongodb_database: String,
+    /// The database holding `users`, `refresh_tokens` and `token_families`; when unset, the
+    /// database named in `MONGODB_URL`'s path, else `auth`.
+    #[arg(long, env = "MONGODB_DATABASE")]
+    pub mongodb_database: Option<String>,
     /// PKCS#8 PEM file with the Ed25519 signing key; without it an ephemeral key is generated
     /// (development only: tokens die with the process and differ per replica).
     #[arg(long, env = env::JWT_PRIVATE_KEY_FILE)]
@@ -133,7 +135,7 @@ impl Config {
         Self {
             nats: NatsArgs::url(nats_url),
             mongodb_url: mongodb_url.into(),
-            mongodb_database: "auth".to_owned(),
+            mongodb_database: None,
             jwt_private_key_file: None,
             jwt_previous_key_files: Vec::new(),
             jwt_issuer: contract::auth::DEFAULT_ISSUER.to_owned(),

@@ -13,8 +13,8 @@
 //!
 //! | Variable | Default | Meaning |
 //! |---|---|---|
-//! | `MONGODB_URL` | `mongodb://127.0.0.1:27017` | the server (`mongodb+srv://` is not supported: no DNS resolver is compiled in) |
-//! | `MONGODB_DATABASE` | `auth` | collections `users`, `refresh_tokens`, `token_families` |
+//! | `MONGODB_URL` | `mongodb://127.0.0.1:27017` | the server: `mongodb://` or `mongodb+srv://`, with `tls=true`, `tlsCAFile=` as needed |
+//! | `MONGODB_DATABASE` | the URL's database, else `auth` | collections `users`, `refresh_tokens`, `token_families` |
 //! | `JWT_PRIVATE_KEY_FILE` | none: ephemeral key, warning | PKCS#8 PEM Ed25519 signing key |
 //! | `JWT_PREVIOUS_KEY_FILES` | none | comma-separated PEM files (private or public) still published during a rotation |
 //! | `JWT_ISSUER` / `JWT_AUDIENCE` | `natstack-auth` / `natstack` | `iss` / `aud` |
@@ -88,8 +88,8 @@ pub enum Error {
     Health(#[from] std::io::Error),
 }
 
-/// Waits for MongoDB (retrying while it is not up yet) and creates the indexes; gives up only
-/// when shutdown is requested.
+/// Waits for MongoDB (retrying while it is not up yet, or while its provisioning Job has not
+/// created the user yet) and creates the indexes; gives up only when shutdown is requested.
 async fn prepare_store(
     store: &store::Store,
     stop: &mut watch::Receiver<bool>,
@@ -99,7 +99,7 @@ async fn prepare_store(
         match store.ensure_indexes().await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_unavailable() => {
-                warn!(error = %e, retry_in = ?delay, "MongoDB not reachable yet");
+                warn!(error = %e, retry_in = ?delay, "MongoDB not reachable (or the user not provisioned) yet");
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
                     _ = stop.wait_for(|s| *s) => return Err(e.into()),
@@ -139,7 +139,8 @@ pub async fn run(
     let registered = Arc::new(AtomicBool::new(false));
 
     let client = runtime::connect::connect(&config.nats, SERVICE, true).await?;
-    let store = store::Store::connect(&config.mongodb_url, &config.mongodb_database).await?;
+    let store =
+        store::Store::connect(&config.mongodb_url, config.mongodb_database.as_deref()).await?;
     let health = Health::new(registry)
         .nats(client.clone())
         .check("mongodb", {

@@ -23,6 +23,9 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+/// The database used when neither `MONGODB_DATABASE` nor the URL names one.
+pub const DEFAULT_DATABASE: &str = "auth";
+
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11_000;
 
@@ -47,6 +50,8 @@ impl StoreError {
                 ErrorKind::ServerSelection { .. }
                     | ErrorKind::Io(_)
                     | ErrorKind::ConnectionPoolCleared { .. }
+                    // The user does not exist yet: its provisioning Job has not run.
+                    | ErrorKind::Authentication { .. }
             ),
         }
     }
@@ -145,9 +150,15 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects (lazily: the driver connects on first use) to database `database` at `url`.
-    pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
+    /// Connects (lazily: the driver connects on first use) to database `database` at `url`;
+    /// without one, to the database the URL names, else [`DEFAULT_DATABASE`]. A
+    /// `mongodb+srv://` URL is resolved here (DNS SRV and TXT records).
+    pub async fn connect(url: &str, database: Option<&str>) -> Result<Self, StoreError> {
         let mut options = ClientOptions::parse(url).await?;
+        let database = database
+            .map(str::to_owned)
+            .or_else(|| options.default_database.clone())
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
         options
             .app_name
             .get_or_insert_with(|| "natstack-auth".to_owned());
@@ -158,7 +169,7 @@ impl Store {
             .connect_timeout
             .get_or_insert(Duration::from_secs(5));
         let client = Client::with_options(options)?;
-        let db = client.database(database);
+        let db = client.database(&database);
         Ok(Self {
             users: db.collection("users"),
             tokens: db.collection("refresh_tokens"),

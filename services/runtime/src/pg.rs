@@ -3,7 +3,8 @@
 //! - [`PgArgs`]: `DATABASE_URL` and `DATABASE_MAX_CONNECTIONS`, to flatten into a binary's args;
 //! - [`pool`]: a lazily connecting pool, so a service starts (not ready) before its database;
 //! - [`migrate`]: runs embedded migrations, retrying with backoff while the database is
-//!   unreachable, and failing at once on a real migration error (a modified migration);
+//!   unreachable or not provisioned yet (its role or database missing, the password not set),
+//!   and failing at once on a real migration error (a modified migration);
 //! - [`ping`]: the readiness check;
 //! - [`run_service`]: the whole life of a database-backed service: health server, migrations
 //!   (retried while the database is down, not ready meanwhile), registration, serving,
@@ -118,7 +119,7 @@ pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> Result<(), PgError> 
             Err(e) if migration_is_transient(&e) => {
                 let delay = reconnect_delay(attempt);
                 warn!(error = %e, attempt, retry_in_ms = delay.as_millis() as u64,
-                    "database unavailable; not ready, retrying");
+                    "database unavailable or not provisioned yet; not ready, retrying");
                 tokio::time::sleep(delay).await;
                 attempt = attempt.saturating_add(1);
             }
@@ -161,8 +162,14 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::BeginFailed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // 08: connection exception; 57P01-03: the server is shutting down or starting;
-            // 53: out of connections or resources.
-            code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")
+            // 53: out of connections or resources; 28: the role does not exist (yet) or its
+            // password is not set (yet); 3D000: the database does not exist (yet). The last
+            // two are what a service sees before its provisioning Job has run.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code.starts_with("28")
+                || code == "3D000"
         }),
         _ => false,
     }
@@ -356,6 +363,56 @@ mod tests {
         let err = service_error(sqlx::Error::ColumnNotFound("secret_column".into()));
         assert_eq!(err.status(), 500);
         assert!(!err.message.contains("secret_column"));
+    }
+
+    /// A service that starts before its provisioning Job has run sees its role and database
+    /// missing (a password failure, then `3D000`): it keeps retrying, not ready, and migrates
+    /// once they exist, instead of exiting into a crash loop.
+    #[tokio::test]
+    async fn migrations_wait_until_the_role_and_database_exist() {
+        use crate::test_support::{PgOptions, PgServer};
+        let pg = PgServer::start_with(PgOptions {
+            hba: Some(
+                "local all all trust\nhost all postgres 127.0.0.1/32 trust\n\
+                 host all all 127.0.0.1/32 scram-sha-256\n"
+                    .into(),
+            ),
+            tls: None,
+        })
+        .await
+        .expect("postgres starts");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("1_init.sql"),
+            "CREATE TABLE provisioned (id int)",
+        )
+        .unwrap();
+        let migrator = Migrator::new(dir.path()).await.unwrap();
+        let url = format!("postgres://late:pw-1@127.0.0.1:{}/late_db", pg.port());
+        let pool = pool(&PgArgs::url(url)).unwrap();
+        let migrating = tokio::spawn({
+            let pool = pool.clone();
+            async move { migrate(&pool, &migrator).await }
+        });
+        for step in [
+            "CREATE ROLE late LOGIN PASSWORD 'pw-1'",
+            "CREATE DATABASE late_db OWNER late",
+        ] {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            assert!(!migrating.is_finished(), "gave up before: {step}");
+            pg.psql("postgres", step).await.unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(30), migrating)
+            .await
+            .expect("migrates once provisioned")
+            .unwrap()
+            .expect("migrations succeed");
+        assert_eq!(
+            pg.psql("late_db", "SELECT count(*) FROM provisioned")
+                .await
+                .unwrap(),
+            "0"
+        );
     }
 
     // The pool needs a runtime even when it connects lazily.

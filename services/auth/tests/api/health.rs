@@ -54,3 +54,32 @@ async fn readiness_follows_mongodb_and_metrics_count_requests() {
     assert_eq!(e.status(), 503, "{e:?}");
     app.stop().await;
 }
+
+/// On a shared server the operator names the database after the namespace and stack, in the
+/// URL's path (`MONGODB_DATABASE` unset): that database is the one used.
+#[tokio::test]
+async fn the_database_named_in_the_url_is_the_one_used() {
+    use mongodb::bson::{Document, doc};
+    let servers = Servers::start().await;
+    let mut config = servers.config();
+    config.mongodb_url = servers
+        .mongo
+        .url()
+        .replace("/?", "/shop_demo_auth?authSource=admin&");
+    let app = App::spawn(&servers, config).await;
+    app.register("nora", "nora@example.com", "password123")
+        .await
+        .unwrap();
+    let client = mongodb::Client::with_uri_str(servers.mongo.url())
+        .await
+        .unwrap();
+    for (db, expected) in [("shop_demo_auth", 1), ("auth", 0)] {
+        let users = client.database(db).collection::<Document>("users");
+        let found = users
+            .count_documents(doc! {"email": "nora@example.com"})
+            .await
+            .unwrap();
+        assert_eq!(found, expected, "{db}");
+    }
+    app.stop().await;
+}

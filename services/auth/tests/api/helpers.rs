@@ -99,7 +99,7 @@ impl Servers {
     }
 
     pub async fn store(&self) -> auth::store::Store {
-        auth::store::Store::connect(&self.mongo.url(), "auth")
+        auth::store::Store::connect(&self.mongo.url(), Some("auth"))
             .await
             .unwrap()
     }

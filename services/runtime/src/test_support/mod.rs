@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use mongo::MongoServer;
 pub use nats::{NatsOptions, NatsServer, nats_server_bin};
-pub use postgres::PgServer;
+pub use postgres::{PgOptions, PgServer};
 
 /// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that
 /// start servers their own way (the rendered-stack harness).

@@ -16,6 +16,16 @@ use tempfile::TempDir;
 use super::process::ServerProcess;
 use super::{HarnessError, free_port, tools};
 
+/// What a server needs beyond the harness defaults (trust for everyone, no TLS).
+#[derive(Debug, Clone, Default)]
+pub struct PgOptions {
+    /// The whole `pg_hba.conf`, e.g. to require passwords or TLS. Keep a line that trusts
+    /// `postgres` from `127.0.0.1` (over TLS if plaintext is refused): [`PgServer::psql`] uses it.
+    pub hba: Option<String>,
+    /// A PEM certificate (chain) and its private key: the server runs with `ssl=on`.
+    pub tls: Option<(String, String)>,
+}
+
 /// A running PostgreSQL server with trust authentication for user `postgres`, stopped and
 /// deleted on drop.
 #[derive(Debug)]
@@ -25,11 +35,17 @@ pub struct PgServer {
     dir: TempDir,
     bin: PathBuf,
     run_as: Option<User>,
+    settings: Vec<String>,
 }
 
 impl PgServer {
     /// Starts a server on a fresh copy of the template cluster.
     pub async fn start() -> Result<Self, HarnessError> {
+        Self::start_with(PgOptions::default()).await
+    }
+
+    /// Starts a server with its own `pg_hba.conf` and/or TLS.
+    pub async fn start_with(options: PgOptions) -> Result<Self, HarnessError> {
         let bin = tools::pg_bin_dir()?;
         let run_as = service_user()?;
         let template = template(&bin, run_as.as_ref())?;
@@ -46,8 +62,35 @@ impl PgServer {
                 detail: format!("cannot copy the template cluster {}", template.display()),
             });
         }
+        let mut files = Vec::new();
+        let mut settings = Vec::new();
+        if let Some(hba) = &options.hba {
+            let path = dir.path().join("pg_hba.conf");
+            std::fs::write(&path, hba)?;
+            settings.push(format!("hba_file={}", path.display()));
+            files.push(path);
+        }
+        if let Some((cert, key)) = &options.tls {
+            let cert_path = dir.path().join("server.crt");
+            let key_path = dir.path().join("server.key");
+            std::fs::write(&cert_path, cert)?;
+            std::fs::write(&key_path, key)?;
+            // PostgreSQL refuses a key others may read.
+            std::fs::set_permissions(
+                &key_path,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )?;
+            settings.extend([
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", cert_path.display()),
+                format!("ssl_key_file={}", key_path.display()),
+            ]);
+            files.extend([cert_path, key_path]);
+        }
         if let Some(user) = &run_as {
-            chown(dir.path(), Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
+            for path in std::iter::once(dir.path()).chain(files.iter().map(PathBuf::as_path)) {
+                chown(path, Some(user.uid), Some(user.gid)).map_err(std::io::Error::from)?;
+            }
         }
         let mut server = Self {
             process: None,
@@ -55,6 +98,7 @@ impl PgServer {
             dir,
             bin,
             run_as,
+            settings,
         };
         let mut last_error = None;
         for _ in 0..3 {
@@ -81,6 +125,9 @@ impl PgServer {
             .args(["-c", "listen_addresses=127.0.0.1"])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=300"]);
+        for setting in &self.settings {
+            command.arg("-c").arg(setting);
+        }
         // SIGINT is PostgreSQL's "fast shutdown": it ends sessions and exits cleanly.
         let mut process = ServerProcess::spawn(
             "postgres",
@@ -110,6 +157,12 @@ impl PgServer {
 
     fn command(&self, program: &str) -> Command {
         command_as(&self.bin.join(program), self.run_as.as_ref())
+    }
+
+    /// The directory holding `psql` and `pg_isready` (Debian keeps them beside the server).
+    pub fn client_bin_dir(&self) -> Result<PathBuf, HarnessError> {
+        let psql = tools::pg_client(&self.bin, "psql")?;
+        Ok(psql.parent().map(Path::to_path_buf).unwrap_or_default())
     }
 
     /// The port.
