@@ -43,8 +43,8 @@ nextest:
 doctest:
 	$(CARGO) test --workspace --all-features --doc
 
-## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks
-test: setup fmt-check clippy nextest doctest chart-test manifests-test
+## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks, images
+test: setup fmt-check clippy nextest doctest chart-test manifests-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test
