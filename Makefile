@@ -2,7 +2,7 @@
 #
 # The two commands a newcomer needs:
 #   make run    start the whole system on this machine (no Kubernetes)
-#   make test   every check CI runs: format, lints, all tests against real servers, chart checks
+#   make test   every check CI runs: format, lints, all tests against real servers, chart checks, images
 # Both install what is missing first (scripts/setup.sh).
 
 SHELL := bash

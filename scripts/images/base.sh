@@ -2,7 +2,8 @@
 # Makes local stand-ins for the Dockerfile's two base images, for machines that reach no
 # container registry, under the exact names the Dockerfile's BUILDER_IMAGE and RUNTIME_IMAGE
 # default to, so the build runs the same Dockerfile path users run with the public images.
-# An image already present under that name (pulled or made earlier) is kept.
+# An image already present under that name (pulled or made earlier) is kept; a missing one is
+# pulled when a registry answers, and made here only when none does.
 #
 #   builder (rust:<v>-slim-bookworm): Debian bookworm minbase (debootstrap) with gcc,
 #            libc6-dev and CA certificates, plus this machine's Rust toolchain laid out as
@@ -142,6 +143,12 @@ for image in "$runtime" "$builder"; do
     )): kept"
     continue
   fi
+  # Where a registry answers, the public image is the right one: never shadow it.
+  if timeout 300 "$engine" pull --quiet "$image" >/dev/null 2>&1; then
+    say "$image pulled"
+    continue
+  fi
+  say "$image cannot be pulled: making a local stand-in"
   start=$SECONDS
   if [ "$image" = "$runtime" ]; then make_runtime; else make_builder; fi
   say "$image made in $((SECONDS - start)) s ($("$engine" image inspect --format '{{ .Size }}' "$image" | numfmt --to=iec))"
