@@ -7,9 +7,11 @@
 #   engine=$(container_engine)            # "docker" or "podman"; fails when neither works
 #   image_exists ENGINE NAME              # is NAME in that engine's local store?
 #   podman_run [RUN-OPTIONS...] IMAGE [ARG...]
+#   podman_stop NAME [GRACE-SECONDS]      # SIGTERM, then SIGKILL after GRACE (default 30), as a kubelet
 #   podman_cleanup                        # remove every container podman_run started
 # or run it from any language:
 #   scripts/images/podman.sh run [RUN-OPTIONS...] IMAGE [ARG...]
+#   scripts/images/podman.sh stop NAME [GRACE-SECONDS]
 #   scripts/images/podman.sh cleanup
 #   scripts/images/podman.sh engine
 #
@@ -19,7 +21,9 @@
 # privilege escalation, the image's own user.
 # Callers add what the pod spec says: --env, --volume HOST:PATH:ro, --user UID:GID, --name,
 # --entrypoint, args. SIGTERM/SIGINT sent to the podman process reach the container, and the
-# exit status is the container's. Containers are removed when they exit and carry the label
+# exit status is the container's. Run in the background, use the executed form
+# (`scripts/images/podman.sh run ... &`: $! is podman itself) or stop the container by name
+# with podman_stop: a backgrounded shell function's $! is a subshell, not podman. Containers are removed when they exit and carry the label
 # natstack.run=$NATSTACK_RUN_LABEL (default "1"; set it before sourcing), which podman_cleanup uses.
 
 NATSTACK_IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,6 +59,10 @@ podman_run() {
   podman run "${NATSTACK_RUN_FLAGS[@]}" "$@"
 }
 
+podman_stop() {
+  podman stop --time "${2:-30}" "$1" >/dev/null
+}
+
 podman_cleanup() {
   local ids
   ids=$(podman ps --all --quiet --filter "label=natstack.run=$NATSTACK_RUN_LABEL")
@@ -66,8 +74,9 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     # exec: signals sent to this script go to podman, which passes them to the container.
     run) shift; exec podman run "${NATSTACK_RUN_FLAGS[@]}" "$@" ;;
+    stop) shift; podman_stop "$@" ;;
     cleanup) podman_cleanup ;;
     engine) container_engine ;;
-    *) echo "usage: $0 run [PODMAN-RUN-OPTIONS...] IMAGE [ARG...] | cleanup | engine" >&2; exit 2 ;;
+    *) echo "usage: $0 run [PODMAN-RUN-OPTIONS...] IMAGE [ARG...] | stop NAME [GRACE] | cleanup | engine" >&2; exit 2 ;;
   esac
 fi
