@@ -2,7 +2,7 @@
 #
 # The two commands a newcomer needs:
 #   make run    start the whole system on this machine (no Kubernetes)
-#   make test   every check CI runs: format, lints, all tests against real servers, chart checks
+#   make test   every check CI runs: format, lints, all tests against real servers, chart checks, images
 # Both install what is missing first (scripts/setup.sh).
 
 SHELL := bash
@@ -43,8 +43,8 @@ nextest:
 doctest:
 	$(CARGO) test --workspace --all-features --doc
 
-## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks
-test: setup fmt-check clippy nextest doctest chart-test manifests-test
+## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks, images
+test: setup fmt-check clippy nextest doctest chart-test manifests-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test

@@ -3,8 +3,8 @@
 # in `make test`. Included by the top-level Makefile; every variable can be
 # overridden on the command line (make deploy EXAMPLE=examples/full.yaml).
 #
-# Needs docker, kind, kubectl and helm, except chart-test and sync-crds,
-# which run offline in the project venv.
+# Needs docker or podman (images), kind, kubectl and helm, except chart-test,
+# sync-crds and image-test, which run offline (the venv, podman).
 
 VENV ?= .venv
 
@@ -34,9 +34,12 @@ STACK_NAME ?= $(basename $(notdir $(EXAMPLE)))
 GATEWAY_URL ?= http://localhost:8080
 E2E_TIMEOUT ?= 10m
 
+# Extra flags for every image build, e.g. IMAGE_BUILD_FLAGS='--build-arg RUNTIME_IMAGE=...'.
+IMAGE_BUILD_FLAGS ?=
+
 IMAGES = $(foreach c,$(COMPONENTS),$(REGISTRY)/$(c):$(VERSION))
 
-.PHONY: kind-up images $(addprefix image-,$(COMPONENTS)) kind-load deploy e2e kind-logs kind-down chart-test sync-crds
+.PHONY: kind-up images $(addprefix image-,$(COMPONENTS)) base-images image-test kind-load deploy e2e kind-logs kind-down chart-test sync-crds
 
 ## kind-up: create the local kind cluster (idempotent)
 kind-up:
@@ -47,22 +50,29 @@ kind-up:
 	fi
 	kubectl cluster-info --context 'kind-$(KIND_CLUSTER)'
 
-## images: build the five images, tagged <REGISTRY>/<component>:<VERSION>
-images: $(addprefix image-,$(COMPONENTS))
+## images: build the five images, tagged <REGISTRY>/<component>:<VERSION> (docker, else podman)
+images:
+	@scripts/images/build.sh '$(REGISTRY)' '$(VERSION)' $(COMPONENTS) -- $(IMAGE_BUILD_FLAGS)
 
-# A static pattern rule: implicit rules never apply to .PHONY targets.
+# One image: make image-gateway. A static pattern rule: implicit rules never apply to .PHONY targets.
 $(addprefix image-,$(COMPONENTS)): image-%:
-	@test -n '$(VERSION)' || { echo "VERSION is empty: set it or check Cargo.toml" >&2; exit 1; }
-	DOCKER_BUILDKIT=1 docker build --build-arg BIN='$*' --tag '$(REGISTRY)/$*:$(VERSION)' .
+	@scripts/images/build.sh '$(REGISTRY)' '$(VERSION)' '$*' -- $(IMAGE_BUILD_FLAGS)
+
+## base-images: make local stand-ins for the Dockerfile's base images (for machines with no registry)
+base-images:
+	@scripts/images/base.sh
+
+## image-test: build the base images and the five images, then run and inspect each (podman or docker)
+image-test: setup
+	@scripts/images/base.sh
+	@scripts/images/build.sh '$(REGISTRY)' '$(VERSION)' $(COMPONENTS) -- $(IMAGE_BUILD_FLAGS)
+	@$(VENV)/bin/python -B scripts/images/check_images.py '$(REGISTRY)' '$(VERSION)' $(COMPONENTS)
 
 ## kind-load: copy our images (and the third-party ones) into the kind nodes
 kind-load:
-	kind load docker-image --name '$(KIND_CLUSTER)' $(IMAGES)
+	scripts/images/kind-load.sh '$(KIND_CLUSTER)' $(IMAGES)
 ifneq ($(strip $(THIRD_PARTY_IMAGES)),)
-	@for image in $(THIRD_PARTY_IMAGES); do \
-	  docker image inspect "$$image" >/dev/null 2>&1 || docker pull "$$image" || exit 1; \
-	done
-	kind load docker-image --name '$(KIND_CLUSTER)' $(THIRD_PARTY_IMAGES)
+	scripts/images/kind-load.sh '$(KIND_CLUSTER)' $(THIRD_PARTY_IMAGES)
 endif
 
 ## deploy: install or upgrade the operator chart, then apply EXAMPLE

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what natstack needs on a Debian machine and does nothing when it is all present:
-# Debian packages (PostgreSQL, Python venv support, curl), the Rust components the checks use,
-# and the Python tools in a project-local virtualenv (.venv).
+# Debian packages (PostgreSQL, Python venv support, curl, podman when there is no docker daemon),
+# the Rust components the checks use, and the Python tools in a project-local virtualenv (.venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,14 @@ command -v cc >/dev/null || packages+=(build-essential)
 command -v curl >/dev/null || packages+=(curl)
 command -v setpriv >/dev/null || packages+=(util-linux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
+# Images (make images, make image-test): docker when its daemon answers; otherwise daemonless
+# podman with buildah, runc (scripts/images/containers.conf selects it), iptables for its
+# networks, and debootstrap for the local base images (scripts/images/base.sh).
+if ! { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
+  for tool in podman buildah runc iptables debootstrap; do
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || packages+=("$tool")
+  done
+fi
 if [ ${#packages[@]} -gt 0 ]; then
   say "installing Debian packages: ${packages[*]}"
   as_root apt-get update -qq
