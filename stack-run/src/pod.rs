@@ -296,9 +296,26 @@ fn materialise(
                 ))
             })?;
             let mode = secret.default_mode.unwrap_or(0o644).unsigned_abs();
-            data.iter()
-                .map(|(k, v)| (k.clone(), resolve(v).into_bytes(), mode))
-                .collect()
+            match &secret.items {
+                // Only the listed keys, at their paths.
+                Some(items) => items
+                    .iter()
+                    .map(|item| {
+                        let value = data.get(&item.key).ok_or_else(|| {
+                            HarnessError::Reference(format!(
+                                "pod {} mounts key {} of Secret {name}, which it lacks",
+                                def.name, item.key
+                            ))
+                        })?;
+                        let mode = item.mode.map_or(mode, i32::unsigned_abs);
+                        Ok((item.path.clone(), resolve(value).into_bytes(), mode))
+                    })
+                    .collect::<Result<Vec<_>, HarnessError>>()?,
+                None => data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), resolve(v).into_bytes(), mode))
+                    .collect(),
+            }
         } else if let Some(config_map) = &volume.config_map {
             let data = env.config_maps.get(&config_map.name).ok_or_else(|| {
                 HarnessError::Reference(format!(

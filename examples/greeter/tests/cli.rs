@@ -9,7 +9,16 @@ fn help_lists_the_shared_env_vars() {
         .expect("run greeter --help");
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for var in ["NATS_URL", "NATS_USER", "NATS_PASSWORD", "HEALTH_ADDR", "LOG_FORMAT"] {
-        assert!(help.contains(&format!("[env: {var}")), "{var} missing from:\n{help}");
+    for var in [
+        "NATS_URL",
+        "NATS_USER",
+        "NATS_PASSWORD",
+        "HEALTH_ADDR",
+        "LOG_FORMAT",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {var}")),
+            "{var} missing from:\n{help}"
+        );
     }
 }

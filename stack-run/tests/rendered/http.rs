@@ -98,7 +98,12 @@ pub fn expect(reply: &Reply, status: u16, what: &str) {
 /// deletes, refresh and logout. `admin` is the bootstrap admin's email and password.
 pub async fn suite(api: &Api, admin: (&str, &str)) {
     api.wait_for("/.well-known/jwks.json", None, 200).await;
-    let email = format!("user{}@example.com", std::process::id());
+    // Fresh names on every run, so the suite can run again against the same stack.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let email = format!("user{}-{run}@example.com", std::process::id());
+    let letter = |n: u32| char::from(b'A' + u8::try_from(n % 26).unwrap_or(0));
+    let customer_id = format!("RN{}{}{}", letter(run / 676), letter(run / 26), letter(run));
     let registered = api
         .call(
             "POST",
@@ -157,14 +162,14 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
             "POST",
             "/customers",
             Some(&token),
-            Some(json!({"customer_id": "RNDRD", "company_name": "Rendered Stack Ltd", "country": "Norway"})),
+            Some(json!({"customer_id": customer_id, "company_name": "Rendered Stack Ltd", "country": "Norway"})),
         )
         .await;
     expect(&created, 201, "create customer");
     let patched = api
         .call(
             "PATCH",
-            "/customers/RNDRD",
+            &format!("/customers/{customer_id}"),
             Some(&token),
             Some(json!({"city": "Oslo"})),
         )
@@ -172,8 +177,13 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
     expect(&patched, 200, "patch customer");
     assert_eq!(patched.body["city"], "Oslo");
     expect(
-        &api.call("DELETE", "/customers/RNDRD", Some(&token), None)
-            .await,
+        &api.call(
+            "DELETE",
+            &format!("/customers/{customer_id}"),
+            Some(&token),
+            None,
+        )
+        .await,
         403,
         "a user may not delete",
     );
@@ -222,8 +232,13 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
         .expect("admin token")
         .to_owned();
     expect(
-        &api.call("DELETE", "/customers/RNDRD", Some(&admin_token), None)
-            .await,
+        &api.call(
+            "DELETE",
+            &format!("/customers/{customer_id}"),
+            Some(&admin_token),
+            None,
+        )
+        .await,
         204,
         "admin deletes a customer",
     );
@@ -239,8 +254,13 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
         "admin deletes a product",
     );
     expect(
-        &api.call("GET", "/customers/RNDRD", Some(&token), None)
-            .await,
+        &api.call(
+            "GET",
+            &format!("/customers/{customer_id}"),
+            Some(&token),
+            None,
+        )
+        .await,
         404,
         "deleted",
     );

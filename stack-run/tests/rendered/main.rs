@@ -175,3 +175,103 @@ fn tempfile_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// The only ways into the external server: TLS, with a password (the admin `postgres` keeps
+/// trust so the test can set the server up).
+const HBA_TLS_ONLY: &str = "local all all trust\n\
+    hostssl all postgres 127.0.0.1/32 trust\n\
+    hostssl all all 127.0.0.1/32 scram-sha-256\n";
+
+/// Two stacks on one external PostgreSQL that requires TLS, provisioned by an admin that is not
+/// a superuser (`CREATEDB CREATEROLE`, the managed-cloud model): both come up, pass the suite,
+/// and the first still works after the second provisioned its databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stacks_share_an_external_tls_only_postgres_with_a_non_superuser_admin() {
+    use runtime::test_support::{PgOptions, PgServer};
+
+    let root = tempfile_dir("external");
+    let (ca, cert, key) = certificates(&root);
+    let pg = PgServer::start_with(PgOptions {
+        hba: Some(HBA_TLS_ONLY.into()),
+        tls: Some((cert, key)),
+    })
+    .await
+    .expect("external PostgreSQL");
+    pg.psql(
+        "postgres",
+        "CREATE ROLE natstack_admin LOGIN CREATEDB CREATEROLE PASSWORD 'admin-secret'",
+    )
+    .await
+    .expect("create the admin");
+    let indent = |text: &str| text.replace('\n', "\n    ");
+    let stack = |name: &str| {
+        format!(
+            "apiVersion: v1
+kind: Secret
+metadata:
+  name: external-postgres
+stringData:
+  host: 127.0.0.1
+  port: \"{port}\"
+  username: natstack_admin
+  password: admin-secret
+  sslmode: verify-full
+  ca.crt: |
+    {ca}
+---
+apiVersion: natstack.dev/v1alpha1
+kind: MicroserviceStack
+metadata:
+  name: {name}
+spec:
+  postgres:
+    enabled: false
+    existingSecret: external-postgres
+",
+            port = pg.port(),
+            ca = indent(ca.trim_end()),
+        )
+    };
+    let a = rendered(&stack("shop"), "team-a");
+    let b = rendered(&stack("shop"), "team-b");
+    let first = up(a, &root.join("a")).await;
+    run_suite(&first).await;
+    let second = up(b, &root.join("b")).await;
+    run_suite(&second).await;
+    // The second stack's provisioning left the first one's roles and passwords alone.
+    run_suite(&first).await;
+    let roles = pg
+        .psql("postgres", "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'team%'")
+        .await
+        .expect("list roles");
+    assert!(
+        roles.contains("team-a_shop_customers") && roles.contains("team-b_shop_customers"),
+        "one role per namespace, stack and service: {roles}"
+    );
+    second.stop().await;
+    first.stop().await;
+}
+
+/// A CA and a server certificate for `127.0.0.1`, made with the `openssl` CLI:
+/// `(ca.crt, server.crt, server.key)`.
+fn certificates(dir: &Path) -> (String, String, String) {
+    let script = "set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=natstack-test-ca
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
+";
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs (Debian's `openssl` package)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("certificate");
+    (read("ca.crt"), read("server.crt"), read("server.key"))
+}
