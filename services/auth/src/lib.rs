@@ -138,7 +138,9 @@ pub async fn run(
     );
     let registered = Arc::new(AtomicBool::new(false));
 
-    let client = runtime::connect::connect(&config.nats, SERVICE, true).await?;
+    // Without waiting: NATS may start after auth (a cluster has no start order); the client
+    // keeps trying in the background and /readyz stays 503 until it is connected.
+    let client = runtime::connect::connect(&config.nats, SERVICE, false).await?;
     let store =
         store::Store::connect(&config.mongodb_url, config.mongodb_database.as_deref()).await?;
     let health = Health::new(registry)

@@ -83,3 +83,36 @@ async fn the_database_named_in_the_url_is_the_one_used() {
     }
     app.stop().await;
 }
+
+/// In a cluster nothing orders start-up: auth may start before NATS. It must wait for NATS
+/// (not ready meanwhile) instead of exiting into a crash loop.
+#[tokio::test]
+async fn auth_started_before_nats_waits_for_it() {
+    let mut servers = Servers::start().await;
+    servers.nats.kill();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let health = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(auth::run(servers.config(), listener, async move {
+        let _ = stopped.await;
+    }));
+    wait_until("auth answers /livez", Duration::from_secs(30), || async {
+        http_get(health, "/livez").await.0 == 200
+    })
+    .await;
+    assert_eq!(
+        http_get(health, "/readyz").await.0,
+        503,
+        "ready without NATS"
+    );
+    assert!(!task.is_finished(), "auth exited while NATS was down");
+    servers.nats.restart().await.expect("NATS starts");
+    wait_until(
+        "auth is ready once NATS is up",
+        Duration::from_secs(30),
+        || async { http_get(health, "/readyz").await.0 == 200 },
+    )
+    .await;
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}
