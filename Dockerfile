@@ -24,9 +24,13 @@ WORKDIR /src
 COPY . .
 # sqlx query macros, if any, compile against the committed .sqlx data, never a live database.
 ENV SQLX_OFFLINE=true CARGO_TERM_COLOR=never
+# Cargo decides freshness by mtime, and the shared target cache may hold artifacts built later
+# than these sources' timestamps (another checkout, a branch switch): the `find ... touch`
+# stamps the workspace's sources so they always rebuild; dependencies stay cached.
 RUN --mount=type=cache,id=natstack-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,id=natstack-target,target=/src/target,sharing=locked \
     set -eu; \
+    find /src -path /src/target -prune -o -type f -exec touch {} +; \
     selection=""; \
     for bin in ${BINARIES}; do selection="${selection} --package ${bin} --bin ${bin}"; done; \
     cargo build --release --locked ${selection}; \

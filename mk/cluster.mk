@@ -62,11 +62,14 @@ $(addprefix image-,$(COMPONENTS)): image-%:
 base-images:
 	@scripts/images/base.sh
 
-## image-test: build the base images and the five images, then run and inspect each (podman or docker)
+## image-test: build the base images and the five images, run and inspect each, then run examples/minimal.yaml from them (podman or docker)
 image-test: setup
 	@scripts/images/base.sh
 	@scripts/images/build.sh '$(REGISTRY)' '$(VERSION)' $(COMPONENTS) -- $(IMAGE_BUILD_FLAGS)
 	@$(VENV)/bin/python -B scripts/images/check_images.py '$(REGISTRY)' '$(VERSION)' $(COMPONENTS)
+	@# The rendered stack with the images as its workloads, through the gateway.
+	@test -x "$${CARGO_TARGET_DIR:-target}/debug/stack-run" || $(CARGO) build -p stack-run --bin stack-run
+	@scripts/images/stack-check.sh examples/minimal.yaml
 
 ## kind-load: copy our images (and the third-party ones) into the kind nodes
 kind-load:

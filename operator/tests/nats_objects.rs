@@ -166,3 +166,30 @@ fn max_payload_follows_the_gateway_body_limit_within_the_nats_maximum() {
     let limit = MAX_BODY_LIMIT as f64;
     assert_eq!(field["maximum"].as_f64(), Some(limit), "{field}");
 }
+
+#[test]
+fn clustered_servers_spread_over_nodes() {
+    let stack = common::load("nats-cluster");
+    let children = common::build(&stack);
+    let nats = children
+        .iter()
+        .find_map(|c| match c {
+            Child::StatefulSet(s) if c.name().ends_with("-nats") => Some(s),
+            _ => None,
+        })
+        .expect("NATS StatefulSet");
+    let spec = nats.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let spread = &spec.topology_spread_constraints.as_ref().expect("a spread")[0];
+    assert_eq!(spread.topology_key, "kubernetes.io/hostname");
+    assert_eq!(spread.when_unsatisfiable, "ScheduleAnyway");
+    assert_eq!(
+        spread
+            .label_selector
+            .as_ref()
+            .unwrap()
+            .match_labels
+            .as_ref()
+            .unwrap()["app.kubernetes.io/name"],
+        "nats"
+    );
+}

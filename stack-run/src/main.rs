@@ -28,6 +28,13 @@ struct Args {
     /// Run an image as a program: `IMAGE=PROGRAM` (repeatable).
     #[arg(long = "image", value_parser = parse_image)]
     images: Vec<(String, PathBuf)>,
+    /// Run the project's images as containers (`make images` first) with the container's
+    /// exact env, args, mounts, user and a read-only root, instead of as binaries.
+    #[arg(long)]
+    containers: bool,
+    /// The container wrapper used with `--containers`.
+    #[arg(long, default_value = "scripts/images/podman.sh")]
+    container_wrapper: PathBuf,
 }
 
 fn parse_image(value: &str) -> Result<(String, PathBuf), String> {
@@ -52,6 +59,12 @@ async fn main() -> anyhow::Result<()> {
     let rendered = render::render_keeping(&input, Values::Random, &kept)?;
     state::save(&root, &rendered)?;
     let mut images = Images::new(&args.bin_dir);
+    if args.containers {
+        let wrapper = std::fs::canonicalize(&args.container_wrapper).with_context(|| {
+            format!("no container wrapper {}", args.container_wrapper.display())
+        })?;
+        images = images.in_containers(wrapper);
+    }
     for (image, program) in args.images {
         images = images.with(&image, program);
     }

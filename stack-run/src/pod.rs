@@ -330,12 +330,15 @@ fn materialise(
         } else {
             Vec::new()
         };
+        let fs_group = def.spec.security_context.as_ref().and_then(|s| s.fs_group);
         for (key, bytes, mode) in files {
             let file = path.join(&key);
             std::fs::write(&file, bytes)
                 .map_err(HarnessError::io(format!("write {}", file.display())))?;
             set_mode(&file, mode)?;
+            own_for(&file, fs_group, false)?;
         }
+        own_for(&path, fs_group, volume.empty_dir.is_some())?;
         out.insert(volume.name.clone(), path);
     }
     Ok(out)
@@ -417,9 +420,15 @@ fn prepare(
         mounts.push((mount.mount_path.clone(), view));
     }
     mounts.sort_by_key(|m| std::cmp::Reverse(m.0.len()));
+    // A container sees its mounts at their own paths; a process sees them under `<pod>/fs`.
+    let in_container = matches!(plan, Plan::Container { .. });
     let rewrite = |text: &str| -> String {
         let out = bind_to(&env.names.rewrite(text), ip);
-        replace_paths(&out, &mounts)
+        if in_container {
+            out
+        } else {
+            replace_paths(&out, &mounts)
+        }
     };
     let mut vars = BTreeMap::new();
     vars.insert("HOSTNAME".to_owned(), def.name.clone());
@@ -520,9 +529,131 @@ fn prepare(
             ];
             prepared.mongo_data = Some(data);
         }
+        Plan::Container { image, wrapper } => {
+            prepared.argv = container_argv(
+                &ContainerRun {
+                    def,
+                    container,
+                    dir,
+                    image: &image,
+                    wrapper: &wrapper,
+                    mounts: &mounts,
+                },
+                &prepared.env,
+                &args,
+            )?;
+            // The wrapper needs only PATH; the container gets its env from the file.
+            prepared.env = BTreeMap::new();
+        }
         Plan::Skip(_) => unreachable!("handled above"),
     }
     Ok(Ok(prepared))
+}
+
+/// What a container run needs from the pod.
+struct ContainerRun<'a> {
+    def: &'a PodDef,
+    container: &'a Container,
+    dir: &'a Path,
+    image: &'a str,
+    wrapper: &'a Path,
+    mounts: &'a [(String, PathBuf)],
+}
+
+/// `podman.sh run` with the container's user, env (from a file readable only by its owner, so
+/// no secret shows in a process list), mounts and args; the wrapper adds the read-only root,
+/// dropped capabilities and no-new-privileges.
+fn container_argv(
+    run: &ContainerRun<'_>,
+    vars: &BTreeMap<String, String>,
+    args: &[String],
+) -> Result<Vec<String>, HarnessError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let pod_security = run.def.spec.security_context.clone().unwrap_or_default();
+    let security = run.container.security_context.clone().unwrap_or_default();
+    let uid = security.run_as_user.or(pod_security.run_as_user);
+    let gid = security
+        .run_as_group
+        .or(pod_security.run_as_group)
+        .or(pod_security.fs_group);
+    let env_file = run.dir.join(format!("{}.env", run.container.name));
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&env_file)
+        .map_err(HarnessError::io(format!("write {}", env_file.display())))?;
+    for (key, value) in vars {
+        writeln!(file, "{key}={value}")
+            .map_err(HarnessError::io(format!("write {}", env_file.display())))?;
+    }
+    let mut argv = vec![
+        run.wrapper.to_string_lossy().into_owned(),
+        "run".to_owned(),
+        "--name".to_owned(),
+        format!(
+            "natstack-{}-{}-{}",
+            run.def.name,
+            run.container.name,
+            rand_suffix()
+        ),
+        "--env-file".to_owned(),
+        env_file.to_string_lossy().into_owned(),
+    ];
+    if let Some(uid) = uid {
+        argv.push("--user".to_owned());
+        argv.push(gid.map_or_else(|| uid.to_string(), |g| format!("{uid}:{g}")));
+    }
+    for mount in run.container.volume_mounts.iter().flatten() {
+        let Some((_, host)) = run.mounts.iter().find(|(p, _)| *p == mount.mount_path) else {
+            continue;
+        };
+        let host = std::fs::canonicalize(host)
+            .map_err(HarnessError::io(format!("resolve {}", host.display())))?;
+        let mode = if mount.read_only == Some(true) {
+            "ro"
+        } else {
+            "rw"
+        };
+        argv.push("--volume".to_owned());
+        argv.push(format!("{}:{}:{mode}", host.display(), mount.mount_path));
+    }
+    if let Some(dir) = &run.container.working_dir {
+        argv.push("--workdir".to_owned());
+        argv.push(dir.clone());
+    }
+    argv.push(run.image.to_owned());
+    argv.extend(args.iter().cloned());
+    Ok(argv)
+}
+
+fn rand_suffix() -> String {
+    use rand::Rng as _;
+    let mut rng = rand::thread_rng();
+    (0..6)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect()
+}
+
+/// Gives volume files the ownership Kubernetes gives them (`root:<fsGroup>`, directories of
+/// writable volumes open to the group), so a container running as a non-root user reads them
+/// as in a cluster. Only root can; others run containers as themselves anyway.
+fn own_for(path: &Path, fs_group: Option<i64>, writable: bool) -> Result<(), HarnessError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (Some(group), true) = (fs_group, nix::unistd::Uid::effective().is_root()) else {
+        return Ok(());
+    };
+    let gid = nix::unistd::Gid::from_raw(u32::try_from(group).unwrap_or(0));
+    nix::unistd::chown(path, None, Some(gid))
+        .map_err(|e| HarnessError::io(format!("chown {}", path.display()))(e.into()))?;
+    if writable && path.is_dir() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o2777))
+            .map_err(HarnessError::io(format!("chmod {}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// `text` with every mount path (at the start of a path: after the start, a space, `=`, `:` or

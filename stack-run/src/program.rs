@@ -8,6 +8,7 @@
 //! | `postgres:*` without a command | a local PostgreSQL, initialised as the image's entrypoint does from `POSTGRES_USER`, `POSTGRES_PASSWORD` and `PGDATA` |
 //! | `postgres:*` with a command | the command on this machine, with PostgreSQL's client programs on `PATH` |
 //! | `mongo:*` without a command | `nx-27017`, a MongoDB-wire-compatible server |
+//! | a project image with `--containers` | the image itself, through `scripts/images/podman.sh run` |
 //! | `mongo:*` with a command | not run: it needs `mongosh` and a server with users (see [`Plan::Skip`]) |
 
 use std::collections::BTreeMap;
@@ -31,6 +32,13 @@ pub enum Plan {
     Postgres(PathBuf),
     /// The MongoDB-wire-compatible stand-in.
     Mongo(PathBuf),
+    /// Run the image itself as a container (`podman.sh run`), as the operator configures it.
+    Container {
+        /// The image.
+        image: String,
+        /// The project's container wrapper (`scripts/images/podman.sh`).
+        wrapper: PathBuf,
+    },
     /// Not run, with the reason shown in the output.
     Skip(String),
 }
@@ -40,6 +48,7 @@ pub enum Plan {
 pub struct Images {
     bin_dir: PathBuf,
     overrides: BTreeMap<String, PathBuf>,
+    containers: Option<PathBuf>,
 }
 
 impl Images {
@@ -49,7 +58,16 @@ impl Images {
         Self {
             bin_dir: bin_dir.into(),
             overrides: BTreeMap::new(),
+            containers: None,
         }
+    }
+
+    /// Runs the project's images as containers through `wrapper` (the project's
+    /// `scripts/images/podman.sh`) instead of as the binaries they hold.
+    #[must_use]
+    pub fn in_containers(mut self, wrapper: impl Into<PathBuf>) -> Self {
+        self.containers = Some(wrapper.into());
+        self
     }
 
     /// Runs `image` as `program`.
@@ -130,6 +148,12 @@ impl Images {
         }
         // Absolute: the process starts in its pod's directory.
         let binary = std::path::absolute(self.bin_dir.join(name)).unwrap_or_default();
+        if let (Some(wrapper), true) = (&self.containers, binary.is_file()) {
+            return Ok(Plan::Container {
+                image: image.to_owned(),
+                wrapper: wrapper.clone(),
+            });
+        }
         if binary.is_file() {
             if command.is_empty() {
                 Ok(Plan::Entrypoint(binary))

@@ -211,6 +211,14 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
                     automount_service_account_token: Some(false),
                     termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
                     volumes: Some(volumes),
+                    // Servers of a cluster on different nodes where possible (a StatefulSet
+                    // has no pod-template-hash: count every server).
+                    topology_spread_constraints: Some(vec![
+                        k8s_openapi::api::core::v1::TopologySpreadConstraint {
+                            match_label_keys: None,
+                            ..ctx.spread(COMPONENT)
+                        },
+                    ]),
                     ..PodSpec::default()
                 }),
             },
