@@ -9,6 +9,8 @@ cd "$(dirname "$0")/../.."
 stack=${1:-examples/minimal.yaml}
 bin=${CARGO_TARGET_DIR:-target}/debug
 state=$(mktemp -d -t natstack-stack-check-XXXXXX)
+# PostgreSQL runs as its own user: it must be able to reach its data under here.
+chmod 755 "$state"
 out="$state/stack-run.out"
 "$bin/stack-run" -f "$stack" --containers --bin-dir "$bin" --state-dir "$state" >"$out" 2>"$state/stack-run.err" &
 pid=$!

@@ -128,11 +128,16 @@ impl Cluster {
             proxies: Vec::new(),
             services,
             names: names.clone(),
-            notes: vec![
+            notes: vec![if options.images.uses_containers() {
+                "containers mode: the project's workloads run from their images with their \
+                 securityContext; NATS and the databases are stand-in processes; resource \
+                 limits are not enforced"
+                    .to_owned()
+            } else {
                 "process mode: securityContext (user, read-only root, capabilities) and \
                  resource limits are not enforced; pods share this machine's file system"
-                    .to_owned(),
-            ],
+                    .to_owned()
+            }],
         };
         let env = pod::Env {
             namespace: &namespace,

@@ -483,10 +483,9 @@ fn prepare(
         Plan::Postgres(bin) => {
             let get = |k: &str| prepared.env.get(k).cloned().unwrap_or_default();
             let data = PathBuf::from(get("PGDATA"));
-            let socket_dir = mounts
-                .iter()
-                .find(|(p, _)| p == "/var/run/postgresql")
-                .map_or_else(|| dir.join("run"), |(_, h)| h.clone());
+            // A Unix socket path has at most 107 bytes, which a pod directory can exceed: the
+            // server's socket goes to a short directory of its own (clients here use TCP).
+            let socket_dir = std::env::temp_dir().join(format!("natstack-pg-{}", rand_suffix()));
             let port = prepared.ports.values().next().copied().unwrap_or(5432);
             prepared.pg = Some(PgInit {
                 data: data.clone(),

@@ -77,6 +77,12 @@ impl Images {
         self
     }
 
+    /// Whether the project's images run as containers.
+    #[must_use]
+    pub fn uses_containers(&self) -> bool {
+        self.containers.is_some()
+    }
+
     /// The directory of the project's binaries.
     #[must_use]
     pub fn bin_dir(&self) -> &Path {
