@@ -420,34 +420,10 @@ async fn roles_and_databases_this_stack_did_not_create_are_refused() {
     );
 }
 
-/// A CA and a server certificate for `localhost` and `127.0.0.1`, made with the `openssl` CLI:
-/// `(ca.crt, server.crt, server.key)`.
-fn certificates(dir: &Path) -> (String, String, String) {
-    let script = "set -e
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=natstack-test-ca
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=localhost
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
-";
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs (Debian's `openssl` package)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
-    (read("ca.crt"), read("server.crt"), read("server.key"))
-}
-
 #[tokio::test]
 async fn a_server_that_requires_tls_is_reached_by_the_job_and_the_service() {
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(certs.path());
+    let (ca, cert, key) = runtime::test_support::tls::certificates(certs.path());
     let pg = server(PgOptions {
         hba: Some(HBA_TLS_ONLY.into()),
         tls: Some((cert, key)),
@@ -503,7 +479,7 @@ async fn a_server_that_requires_tls_is_reached_by_the_job_and_the_service() {
     }
     // A CA that did not sign the server's certificate is refused under verify-full.
     let other = tempfile::tempdir().unwrap();
-    let (wrong_ca, _, _) = certificates(other.path());
+    let (wrong_ca, _, _) = runtime::test_support::tls::certificates(other.path());
     let mut wrong = external(&pg);
     wrong.push(("sslmode", "verify-full".into()));
     wrong.push(("ca.crt", wrong_ca));

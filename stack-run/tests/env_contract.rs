@@ -3,33 +3,16 @@
 //! binary requires is rendered. A typo on either side, or a new required flag the operator does
 //! not know about, fails here instead of in a cluster.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use common::{PROJECT_BINARIES, bin_dir, workspace};
 
 use operator::manifests::Child;
 use operator::render::{self, Values};
 use stack_run::program::repository_name;
-
-const PROJECT_BINARIES: [&str; 5] = ["gateway", "auth", "customers", "products", "greeter"];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The project's binaries, built by the workspace test run (see `tests/rendered`).
-fn bin_dir() -> PathBuf {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from)
-        .join("debug");
-    for bin in PROJECT_BINARIES {
-        assert!(
-            dir.join(bin).is_file(),
-            "no {bin} binary in {}: run `cargo build --workspace --bins` (make test does)",
-            dir.display()
-        );
-    }
-    dir
-}
 
 /// The env vars a binary reads, and those among them it requires, from its `--help`.
 fn reads(binary: &Path) -> (BTreeSet<String>, BTreeSet<String>) {

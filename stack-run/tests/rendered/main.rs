@@ -3,6 +3,8 @@
 //! as rendered (see the crate docs for what stands in for the cluster), and must pass the HTTP
 //! suite through its gateway.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod http;
 
 use std::path::{Path, PathBuf};
@@ -11,26 +13,7 @@ use operator::render::{self, Rendered, Values};
 use stack_run::program::Images;
 use stack_run::{Cluster, Options};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The project's binaries: `make test` (`cargo nextest run --workspace`) has just built them.
-/// Building them here would resolve features differently from the test build and recompile
-/// half the dependency tree, so a missing binary is an error with the command to run.
-fn bin_dir() -> PathBuf {
-    let dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from)
-        .join("debug");
-    for bin in ["gateway", "auth", "customers", "products", "greeter"] {
-        assert!(
-            dir.join(bin).is_file(),
-            "no {bin} binary in {}: run `cargo build --workspace --bins` (make test does)",
-            dir.display()
-        );
-    }
-    dir
-}
+use common::{bin_dir, workspace};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(workspace().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -190,7 +173,7 @@ async fn two_stacks_share_an_external_tls_only_postgres_with_a_non_superuser_adm
     use runtime::test_support::{PgOptions, PgServer};
 
     let root = tempfile_dir("external");
-    let (ca, cert, key) = certificates(&root);
+    let (ca, cert, key) = runtime::test_support::tls::certificates(&root);
     let pg = PgServer::start_with(PgOptions {
         hba: Some(HBA_TLS_ONLY.into()),
         tls: Some((cert, key)),
@@ -250,28 +233,4 @@ spec:
     );
     second.stop().await;
     first.stop().await;
-}
-
-/// A CA and a server certificate for `127.0.0.1`, made with the `openssl` CLI:
-/// `(ca.crt, server.crt, server.key)`.
-fn certificates(dir: &Path) -> (String, String, String) {
-    let script = "set -e
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=natstack-test-ca
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=localhost
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nkeyUsage=digitalSignature\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext.cnf
-";
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs (Debian's `openssl` package)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("certificate");
-    (read("ca.crt"), read("server.crt"), read("server.key"))
 }

@@ -14,6 +14,7 @@ mod nats;
 pub mod pg_service;
 mod postgres;
 mod process;
+pub mod tls;
 mod tools;
 
 use std::future::Future;
