@@ -31,7 +31,7 @@ builder=$(dockerfile_arg BUILDER_IMAGE)
 runtime=$(dockerfile_arg RUNTIME_IMAGE)
 [ -n "$builder" ] && [ -n "$runtime" ] || die "cannot read ARG BUILDER_IMAGE / RUNTIME_IMAGE defaults from the Dockerfile"
 
-work=$(mktemp -d /var/tmp/natstack-base.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/natstack-base.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # apt-get download runs as the _apt user when it can; let it write here.
 chmod 0755 "$work"

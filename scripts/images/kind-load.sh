@@ -20,7 +20,7 @@ done
 if [ "$engine" = docker ]; then
   kind load docker-image --name "$cluster" "$@"
 else
-  archive=$(mktemp /var/tmp/natstack-kind-load.XXXXXX.tar)
+  archive=$(mktemp "${TMPDIR:-/var/tmp}/natstack-kind-load.XXXXXX.tar")
   trap 'rm -f "$archive"' EXIT
   rm -f "$archive"
   podman save --quiet --multi-image-archive --format docker-archive --output "$archive" "$@"

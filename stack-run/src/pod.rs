@@ -1104,21 +1104,22 @@ mod tests {
 
     #[test]
     fn mount_paths_are_replaced_once_and_only_at_path_starts() {
+        // The first replacement starts with the second mount path: it must not be rewritten.
         let mounts = vec![
             (
                 "/var/lib/postgresql/data".to_owned(),
-                PathBuf::from("/tmp/x/data"),
+                PathBuf::from("/srv/pods/p/data"),
             ),
-            ("/tmp".to_owned(), PathBuf::from("/tmp/x/tmp")),
+            ("/srv".to_owned(), PathBuf::from("/srv/pods/p/srv")),
         ];
         assert_eq!(
             replace_paths("/var/lib/postgresql/data/pgdata", &mounts),
-            "/tmp/x/data/pgdata"
+            "/srv/pods/p/data/pgdata"
         );
-        assert_eq!(replace_paths("HOME=/tmp", &mounts), "HOME=/tmp/x/tmp");
+        assert_eq!(replace_paths("HOME=/srv", &mounts), "HOME=/srv/pods/p/srv");
         assert_eq!(
-            replace_paths("/tmpfoo a/tmp /tmp/", &mounts),
-            "/tmpfoo a/tmp /tmp/x/tmp/"
+            replace_paths("/srvfoo a/srv /srv/", &mounts),
+            "/srvfoo a/srv /srv/pods/p/srv/"
         );
         assert_eq!(
             without_credentials(
