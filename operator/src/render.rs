@@ -108,6 +108,23 @@ impl Rendered {
     }
 }
 
+impl Rendered {
+    /// The bootstrap admin's email and password, when the stack runs the auth service.
+    #[must_use]
+    pub fn admin_login(&self) -> Option<(String, String)> {
+        let ctx = manifests::common::Ctx::new(&self.stack).ok()?;
+        if !secrets::has_auth(&ctx) {
+            return None;
+        }
+        let password = self
+            .secret_data()
+            .get(&secrets::admin_password_secret(&ctx))?
+            .get("password")?
+            .clone();
+        Some((self.stack.spec.auth.admin_email.clone(), password))
+    }
+}
+
 /// Parses a stack file: one `MicroserviceStack` and any number of Secrets, `---`-separated.
 ///
 /// `namespace` overrides the file's; without either the stack lands in [`DEFAULT_NAMESPACE`].

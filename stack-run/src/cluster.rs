@@ -10,7 +10,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
-use kube_names::{labels_of, name_of};
 use operator::manifests::common::LABEL_NAME;
 use operator::manifests::{Child, SecretData};
 use operator::render::Rendered;
@@ -367,7 +366,15 @@ impl Cluster {
     /// `http://<address>:<port>` of the gateway's Service.
     #[must_use]
     pub fn gateway_url(&self) -> Option<String> {
-        let name = format!("{}-gateway", name_of(&self.rendered.stack.metadata));
+        let name = format!(
+            "{}-gateway",
+            self.rendered
+                .stack
+                .metadata
+                .name
+                .as_deref()
+                .unwrap_or_default()
+        );
         let ip = self.service_ip(&name)?;
         Some(format!(
             "http://{ip}:{}",
@@ -446,23 +453,13 @@ fn is_headless(svc: &Service) -> bool {
 fn def(name: &str, template: &PodTemplateSpec, claims: Vec<String>, restart: Restart) -> PodDef {
     PodDef {
         name: name.to_owned(),
-        labels: labels_of(template.metadata.as_ref()),
+        labels: template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default(),
         spec: template.spec.clone().unwrap_or_default(),
         claims,
         restart,
-    }
-}
-
-mod kube_names {
-    use std::collections::BTreeMap;
-
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-    pub fn name_of(meta: &ObjectMeta) -> String {
-        meta.name.clone().unwrap_or_default()
-    }
-
-    pub fn labels_of(meta: Option<&ObjectMeta>) -> BTreeMap<String, String> {
-        meta.and_then(|m| m.labels.clone()).unwrap_or_default()
     }
 }

@@ -87,30 +87,10 @@ async fn main() -> anyhow::Result<()> {
     for note in cluster.notes() {
         eprintln!("[stack-run] note: {note}");
     }
-    let secrets = rendered.secret_data();
-    let admin_secret = rendered
-        .stack
-        .spec
-        .auth
-        .admin_password_secret
-        .clone()
-        .unwrap_or_else(|| format!("{stack_name}-admin"));
     println!("Gateway: {}", cluster.gateway_url().unwrap_or_default());
-    if rendered
-        .stack
-        .spec
-        .services
-        .iter()
-        .any(|s| s.name == contract::deploy::AUTH)
-    {
-        println!("Admin email: {}", rendered.stack.spec.auth.admin_email);
-        println!(
-            "Admin password: {}",
-            secrets
-                .get(&admin_secret)
-                .and_then(|d| d.get("password"))
-                .map_or("(unknown)", String::as_str)
-        );
+    if let Some((email, password)) = rendered.admin_login() {
+        println!("Admin email: {email}");
+        println!("Admin password: {password}");
     }
     println!("Press Ctrl-C to stop.");
     shutdown.await;

@@ -8,8 +8,8 @@
 use k8s_openapi::api::core::v1::{ContainerPort, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::common::{Ctx, HEALTH_PORT, env, resources_or};
-use super::services::{App, deployment, hash};
+use super::common::{Ctx, env, resources_or};
+use super::services::{App, deployment, hash, health_service};
 use super::{Child, SecretData};
 use crate::error::Error;
 
@@ -56,7 +56,11 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     };
     let mut out = vec![
         Child::Deployment(deployment(ctx, app)),
-        Child::Service(health_service(ctx)),
+        Child::Service(health_service(
+            ctx,
+            &ctx.child(HEALTH_SERVICE_SUFFIX),
+            COMPONENT,
+        )),
         Child::Service(service(ctx)),
     ];
     out.extend(ctx.pdb(COMPONENT, spec.replicas).map(Child::Pdb));
@@ -75,26 +79,6 @@ fn service(ctx: &Ctx<'_>) -> Service {
                 port: SERVICE_PORT,
                 target_port: Some(IntOrString::String("http".into())),
                 node_port: spec.node_port,
-                protocol: Some("TCP".into()),
-                ..ServicePort::default()
-            }]),
-            ..ServiceSpec::default()
-        }),
-        status: None,
-    }
-}
-
-/// The in-cluster Service of the gateway's health and metrics port.
-fn health_service(ctx: &Ctx<'_>) -> Service {
-    Service {
-        metadata: ctx.meta(&ctx.child(HEALTH_SERVICE_SUFFIX), COMPONENT),
-        spec: Some(ServiceSpec {
-            type_: Some("ClusterIP".into()),
-            selector: Some(ctx.selector(COMPONENT)),
-            ports: Some(vec![ServicePort {
-                name: Some("health".into()),
-                port: HEALTH_PORT,
-                target_port: Some(IntOrString::String("health".into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
             }]),

@@ -149,7 +149,7 @@ pub fn children(
     };
     let mut out = vec![
         Child::Deployment(deployment(ctx, app)),
-        Child::Service(health_service(ctx, name)),
+        Child::Service(health_service(ctx, &ctx.child(name), name)),
     ];
     out.extend(ctx.pdb(name, service.replicas).map(Child::Pdb));
     Ok(out)
@@ -188,9 +188,11 @@ pub fn hash(
     config_hash(parts)
 }
 
-fn health_service(ctx: &Ctx<'_>, component: &str) -> Service {
+/// A ClusterIP Service named `name` for `component`'s health and metrics port (in-cluster only).
+#[must_use]
+pub fn health_service(ctx: &Ctx<'_>, name: &str, component: &str) -> Service {
     Service {
-        metadata: ctx.meta(&ctx.child(component), component),
+        metadata: ctx.meta(name, component),
         spec: Some(K8sServiceSpec {
             selector: Some(ctx.selector(component)),
             ports: Some(vec![ServicePort {

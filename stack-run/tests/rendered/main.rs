@@ -40,25 +40,11 @@ async fn up(rendered: Rendered, root: &Path) -> Cluster {
     }
 }
 
-fn admin(rendered: &Rendered) -> (String, String) {
-    let stack = &rendered.stack;
-    let secret = stack
-        .spec
-        .auth
-        .admin_password_secret
-        .clone()
-        .unwrap_or_else(|| {
-            format!(
-                "{}-admin",
-                stack.metadata.name.as_deref().unwrap_or_default()
-            )
-        });
-    let password = rendered.secret_data()[&secret]["password"].clone();
-    (stack.spec.auth.admin_email.clone(), password)
-}
-
 async fn run_suite(cluster: &Cluster) {
-    let (email, password) = admin(cluster.rendered());
+    let (email, password) = cluster
+        .rendered()
+        .admin_login()
+        .expect("the stack runs auth");
     let api = http::Api::new(&cluster.gateway_url().expect("gateway Service"));
     http::suite(&api, (&email, &password)).await;
 }
