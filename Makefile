@@ -75,9 +75,7 @@ crds:
 
 ## manifests-test: validate every object the operator builds against the Kubernetes schemas
 manifests-test: setup
-	@if [ -x operator/scripts/validate-manifests.sh ]; then \
-	  KUBERNETES_VALIDATE=$(VENV)/bin/kubernetes-validate operator/scripts/validate-manifests.sh; \
-	else echo "manifests-test: operator manifest validation not present yet"; fi
+	KUBERNETES_VALIDATE=$(VENV)/bin/kubernetes-validate operator/scripts/validate-manifests.sh
 
 ## clean: remove the data `make run` keeps between runs (.run/)
 clean:

@@ -97,7 +97,7 @@ e2e:
 	$(VENV)/bin/python -B scripts/chart/e2e_http.py '$(GATEWAY_URL)'
 	@# The operator's own cluster test, in a temporary namespace of its own.
 	NATSTACK_REGISTRY='$(REGISTRY)' NATSTACK_VERSION='$(VERSION)' \
-	  cargo test --package operator --test e2e -- --ignored --nocapture --test-threads=1
+	  cargo test --package operator --test operator -- e2e:: --ignored --nocapture --test-threads=1
 
 ## kind-logs: export the cluster's logs to target/kind-logs (after a failure)
 kind-logs:

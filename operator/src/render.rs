@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt as _;
-use serde::Deserialize as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::crd::MicroserviceStack;
@@ -135,9 +134,9 @@ impl Rendered {
 pub fn parse(yaml: &str, namespace: Option<&str>) -> Result<Input, RenderError> {
     let mut stacks = Vec::new();
     let mut secrets = Vec::new();
-    for document in serde_norway::Deserializer::from_str(yaml) {
-        let value = serde_json::Value::deserialize(document)
-            .map_err(|e| RenderError::Parse(e.to_string()))?;
+    let documents: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(yaml).map_err(|e| RenderError::Parse(e.to_string()))?;
+    for value in documents {
         if value.is_null() {
             continue;
         }
@@ -257,7 +256,7 @@ pub fn to_yaml(rendered: &Rendered) -> Result<String, RenderError> {
     for value in values {
         out.push_str("---\n");
         out.push_str(
-            &serde_norway::to_string(&value).map_err(|e| RenderError::Parse(e.to_string()))?,
+            &serde_saphyr::to_string(&value).map_err(|e| RenderError::Parse(e.to_string()))?,
         );
     }
     Ok(out)
@@ -328,6 +327,24 @@ mod tests {
         );
         let random = render(&input, Values::Random).unwrap();
         assert!(!to_yaml(&random).unwrap().contains(PLACEHOLDER));
+    }
+
+    /// kubectl reads YAML 1.1, where a bare `on`, `yes` or `no` is a boolean: such strings
+    /// must come out quoted, or `render | kubectl apply` turns an env value into `true`.
+    #[test]
+    fn yaml_1_1_booleans_stay_strings() {
+        let stack = STACK.replace(
+            "spec: {}",
+            "spec:\n  services:\n    - name: customers\n      database: postgres\n      env:\n        A: \"on\"\n        B: \"no\"\n        C: \"y\"\n",
+        );
+        let yaml =
+            to_yaml(&render(&parse(&stack, None).unwrap(), Values::Placeholders).unwrap()).unwrap();
+        for spelling in ["on", "no", "y"] {
+            assert!(
+                yaml.contains(&format!("value: \"{spelling}\"")),
+                "{spelling} is not quoted"
+            );
+        }
     }
 
     #[test]

@@ -26,9 +26,9 @@ use crate::crd::DatabaseSpec;
 /// before liveness checks begin.
 pub const STARTUP_SECONDS: i32 = 600;
 
-/// What differs between the managed database servers.
+/// A managed database server's workload: what differs between PostgreSQL and MongoDB.
 #[derive(Clone, Debug)]
-pub struct Server<'a> {
+pub struct Workload<'a> {
     /// Component name (`postgres` or `mongodb`).
     pub component: &'static str,
     /// The spec of the server.
@@ -103,14 +103,14 @@ pub fn quantity_bytes(quantity: &str) -> Option<u64> {
 
 /// StatefulSet and Service of a managed database server.
 #[must_use]
-pub fn children(ctx: &Ctx<'_>, server: Server<'_>, secrets: &SecretData) -> Vec<Child> {
+pub fn children(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> Vec<Child> {
     vec![
         Child::Service(service(ctx, &server)),
         Child::StatefulSet(stateful_set(ctx, server, secrets)),
     ]
 }
 
-fn service(ctx: &Ctx<'_>, server: &Server<'_>) -> Service {
+fn service(ctx: &Ctx<'_>, server: &Workload<'_>) -> Service {
     Service {
         metadata: ctx.meta(&ctx.child(server.component), server.component),
         spec: Some(ServiceSpec {
@@ -129,7 +129,7 @@ fn service(ctx: &Ctx<'_>, server: &Server<'_>) -> Service {
     }
 }
 
-fn stateful_set(ctx: &Ctx<'_>, server: Server<'_>, secrets: &SecretData) -> StatefulSet {
+fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> StatefulSet {
     let component = server.component;
     let hash = config_hash(secret_parts(
         secrets,

@@ -16,7 +16,7 @@ use super::common::{
     Ctx, config_hash, container_security, env, env_secret, pod_security, resources_or, scratch,
     secret_parts,
 };
-use super::secrets::{OWNER_KEY, admin_secret, database_image, server, service_db_secret};
+use super::secrets::{OWNER_KEY, admin_secret, database_image, endpoint, service_db_secret};
 use crate::crd::{DatabaseKind, ServiceSpec};
 use crate::error::Error;
 
@@ -138,7 +138,7 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
     let image = database_image(ctx, kind);
     let admin = admin_secret(ctx, kind);
     let creds = service_db_secret(ctx, &service.name);
-    let target = server(ctx, kind, secrets)?;
+    let target = endpoint(ctx, kind, secrets)?;
     let (script, uid, mut container_env) = match kind {
         DatabaseKind::Mongodb => {
             let (base, options) = target.mongodb_parts();

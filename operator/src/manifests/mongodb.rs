@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::{Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, env_secret};
-use super::database::{self, Server};
+use super::database::{self, Workload};
 use super::secrets::{MONGODB_PORT, admin_secret, database_image};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec};
@@ -51,7 +51,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         return Ok(Vec::new());
     }
     let admin = admin_secret(ctx, DatabaseKind::Mongodb);
-    let server = Server {
+    let server = Workload {
         component: "mongodb",
         spec,
         image: database_image(ctx, DatabaseKind::Mongodb),

@@ -3,7 +3,7 @@
 use k8s_openapi::api::core::v1::{ExecAction, Probe};
 
 use super::common::{Ctx, env, env_secret};
-use super::database::{self, Server};
+use super::database::{self, Workload};
 use super::secrets::{POSTGRES_PORT, admin_secret, database_image};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec};
@@ -49,7 +49,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         return Ok(Vec::new());
     }
     let admin = admin_secret(ctx, DatabaseKind::Postgres);
-    let server = Server {
+    let server = Workload {
         component: "postgres",
         spec,
         image: database_image(ctx, DatabaseKind::Postgres),

@@ -291,7 +291,7 @@ pub fn referenced(spec: &crate::crd::MicroserviceStackSpec) -> Vec<String> {
 
 /// Where a database server answers and how to talk to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Server {
+pub struct Endpoint {
     /// Host name (for MongoDB with `srv`, the DNS seed-list name).
     pub host: String,
     /// Port.
@@ -310,7 +310,7 @@ pub struct Server {
     pub ca: Option<String>,
 }
 
-impl Server {
+impl Endpoint {
     /// Path of the mounted CA certificate, when there is one.
     #[must_use]
     pub fn ca_file(&self) -> Option<String> {
@@ -373,13 +373,17 @@ impl Server {
 /// # Errors
 /// [`Error::MissingSecretKey`] when an external server's Secret lacks `host`;
 /// [`Error::Invalid`] when its `sslmode`, `tls` or `srv` holds an unknown value.
-pub fn server(ctx: &Ctx<'_>, kind: DatabaseKind, secrets: &SecretData) -> Result<Server, Error> {
+pub fn endpoint(
+    ctx: &Ctx<'_>,
+    kind: DatabaseKind,
+    secrets: &SecretData,
+) -> Result<Endpoint, Error> {
     let (spec, component) = database(ctx, kind);
     let Some(name) = &spec.existing_secret else {
-        return Ok(Server {
+        return Ok(Endpoint {
             host: ctx.dns(&ctx.child(component)),
             port: default_port(kind).to_string(),
-            ..Server::default()
+            ..Endpoint::default()
         });
     };
     let optional = |key: &str| {
@@ -398,12 +402,12 @@ pub fn server(ctx: &Ctx<'_>, kind: DatabaseKind, secrets: &SecretData) -> Result
             ))),
         }
     };
-    let mut server = Server {
+    let mut server = Endpoint {
         host: secret_value(secrets, name, "host")?.to_owned(),
         port: optional("port").unwrap_or_else(|| default_port(kind).to_string()),
         secret: Some(name.clone()),
         ca: secrets.get(name).and_then(|d| d.get(CA_KEY)).cloned(),
-        ..Server::default()
+        ..Endpoint::default()
     };
     match kind {
         DatabaseKind::Mongodb => {
@@ -453,7 +457,7 @@ pub fn service_url(
     let user = encode(secret_value(secrets, &creds, "username")?);
     let password = encode(secret_value(secrets, &creds, "password")?);
     let db = secret_value(secrets, &creds, "database")?;
-    let server = server(ctx, service.database, secrets)?;
+    let server = endpoint(ctx, service.database, secrets)?;
     Ok(match service.database {
         DatabaseKind::Mongodb => {
             let (base, options) = server.mongodb_parts();
@@ -463,7 +467,7 @@ pub fn service_url(
             format!("{base}/{}?{}", encode(db), query.join("&"))
         }
         _ => {
-            let Server { host, port, .. } = &server;
+            let Endpoint { host, port, .. } = &server;
             let mut query = Vec::new();
             if let Some(mode) = &server.sslmode {
                 query.push(format!("sslmode={mode}"));

@@ -16,7 +16,7 @@ use super::common::{
     pod_security, resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::postgres;
-use super::secrets::{JWT_KEY, admin_password_secret, server, service_url, service_url_secret};
+use super::secrets::{JWT_KEY, admin_password_secret, endpoint, service_url, service_url_secret};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, ServiceSpec};
 use crate::error::Error;
@@ -86,7 +86,7 @@ pub fn children(
         DatabaseKind::None => {}
     }
     if service.database != DatabaseKind::None {
-        let db_server = server(ctx, service.database, secrets)?;
+        let db_server = endpoint(ctx, service.database, secrets)?;
         extra_hash.extend(db_server.ca.clone());
         volumes.extend(db_server.ca_volume());
     }

@@ -1,8 +1,7 @@
 //! Pure builders over the fixture stacks: names, labels, ownerReferences, order, env contract,
 //! probes, security contexts, and config hashes that change exactly when config changes.
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;

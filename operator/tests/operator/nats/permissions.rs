@@ -8,8 +8,8 @@ use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::wait_for_instance;
 use runtime::{CallOptions, Caller};
 
-use super::common;
 use super::support::{Ports, Rendered, Server, errors_for};
+use crate::common;
 
 /// `customers.list`, answered by a stand-in with the runtime's real serving code.
 struct List;

@@ -7,8 +7,8 @@ use std::process::Command;
 use operator::crd::NatsTlsSpec;
 use operator::manifests::nats::{CLIENT_CA_DIR, TLS_DIR};
 
-use super::common;
 use super::support::{Ports, Rendered, Server};
+use crate::common;
 
 /// A CA and a server certificate for `localhost` and 127.0.0.1, made with the openssl CLI.
 fn certificates(dir: &Path) {

@@ -21,7 +21,7 @@ fn committed_crd_matches_generated() {
 
 #[test]
 fn crd_has_names_columns_and_status() {
-    let crd: serde_json::Value = serde_norway::from_str(&operator::crd_yaml()).expect("yaml");
+    let crd: serde_json::Value = serde_saphyr::from_str(&operator::crd_yaml()).expect("yaml");
     let spec = &crd["spec"];
     assert_eq!(spec["group"], "natstack.dev");
     assert_eq!(spec["scope"], "Namespaced");

@@ -1,8 +1,7 @@
 //! The CRD's own CEL rules, evaluated client-side: valid fixtures pass, invalid ones fail, and
 //! the reconciler's validation agrees with them.
 
-mod common;
-
+use crate::common;
 use kube::core::cel::validate_cel;
 
 #[test]

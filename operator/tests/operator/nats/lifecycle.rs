@@ -15,8 +15,8 @@ use runtime::CallOptions;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::{nats_server_bin, wait_for_instance, wait_until};
 
-use super::common;
 use super::support::{Ports, Rendered, Server, errors_for, pod_paths, substitute};
+use crate::common;
 
 /// `orders.ping`, served by the new service.
 struct Ping;

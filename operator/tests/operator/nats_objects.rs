@@ -1,8 +1,7 @@
 //! The NATS objects and the NATS side of every client: exposure of the monitor port, TLS
 //! wiring, private inboxes, `max_payload` and its CRD cap. `tests/nats` runs them for real.
 
-mod common;
-
+use crate::common;
 use k8s_openapi::api::core::v1::Service;
 use kube::CustomResourceExt as _;
 use operator::crd::{MicroserviceStack, NatsTlsSpec};

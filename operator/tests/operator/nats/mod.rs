@@ -2,8 +2,6 @@
 //! (see `support` for the few substitutions a machine without a cluster needs), and the
 //! runtime's own clients connecting as each component.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod support;
 
 mod cluster;

@@ -2,8 +2,7 @@
 //! Services, spreading replicated pods over nodes, auth's hashing bound from its memory limit,
 //! and defaults that follow the operator rather than being baked into the CRD.
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeMap;
 
 use contract::deploy::AUTH_BASE_MEMORY_BYTES as AUTH_BASE_MEMORY;

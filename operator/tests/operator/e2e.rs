@@ -10,7 +10,7 @@
 //!   spec removes its objects, deleting the stack removes everything it owned.
 //!
 //! ```sh
-//! cargo test -p operator --test e2e -- --ignored --nocapture --test-threads=1
+//! cargo test -p operator --test operator -- e2e:: --ignored --nocapture --test-threads=1
 //! ```
 
 #![allow(

@@ -27,7 +27,7 @@ use runtime::config::NatsArgs;
 use runtime::test_support::nats_server_bin;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use super::common;
+use crate::common;
 
 /// What the operator renders for NATS, plus everything it was rendered from.
 pub struct Rendered {

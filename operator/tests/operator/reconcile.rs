@@ -2,9 +2,7 @@
 //! pruning, created-once Secrets, invalid stacks, pausing and backoff; and the controller's
 //! watches, which must never reach Secrets that are not the operator's.
 
-mod common;
-mod fake;
-
+use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +16,7 @@ use operator::manifests::{self, SecretData};
 use operator::metrics::Metrics;
 use serde_json::{Value, json};
 
-use fake::{Call, Fake};
+use crate::fake::{Call, Fake};
 
 const NS: &str = "/namespaces/shop/";
 const STACKS: &str = "/apis/natstack.dev/v1alpha1/namespaces/shop/microservicestacks";

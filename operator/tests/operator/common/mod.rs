@@ -47,13 +47,13 @@ pub fn path(name: &str) -> PathBuf {
 /// Loads `tests/fixtures/<name>.yaml`.
 pub fn load(name: &str) -> MicroserviceStack {
     let text = std::fs::read_to_string(path(name)).expect("fixture exists");
-    serde_norway::from_str(&text).expect("fixture deserializes")
+    serde_saphyr::from_str(&text).expect("fixture deserializes")
 }
 
 /// The raw JSON of a fixture (as a user would submit it, without serde defaults).
 pub fn raw(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(path(name)).expect("fixture exists");
-    serde_norway::from_str(&text).expect("fixture parses")
+    serde_saphyr::from_str(&text).expect("fixture parses")
 }
 
 /// Deterministic data for every Secret the stack reads.
@@ -123,9 +123,9 @@ pub fn examples() -> Vec<(String, MicroserviceStack)> {
     let mut out = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("example readable");
-        for document in serde_norway::Deserializer::from_str(&text) {
-            let value: serde_json::Value =
-                serde::Deserialize::deserialize(document).expect("example parses");
+        let documents: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).expect("example parses");
+        for value in documents {
             if value["kind"] != "MicroserviceStack" {
                 continue;
             }

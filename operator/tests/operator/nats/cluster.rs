@@ -7,8 +7,8 @@ use futures::StreamExt;
 use operator::manifests::nats::ROUTES_FILE;
 use runtime::test_support::wait_until;
 
-use super::common;
 use super::support::{Ports, Rendered, Server};
+use crate::common;
 
 #[tokio::test]
 async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {

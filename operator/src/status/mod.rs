@@ -1,0 +1,255 @@
+//! Pure status computation: workload states to component readiness ([`components`]), and the
+//! outcome of a reconcile to `Ready`, `Progressing` and `Degraded` conditions
+//! ([`conditions`]).
+//!
+//! A condition's `lastTransitionTime` moves only when its status changes, and an unchanged
+//! status compares equal to the previous one, so the controller can skip the status write and
+//! does not re-trigger itself.
+
+pub mod components;
+pub mod conditions;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub use components::{
+    JOB_RETRY_AFTER, deployment_component, failed_job_component, gateway_address,
+    job_due_for_retry, job_failure, stateful_set_component,
+};
+use conditions::{Kind, State};
+
+use crate::crd::{ComponentStatus, MicroserviceStackStatus};
+
+/// What a reconcile achieved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Every child was applied; readiness as read from the workloads.
+    Applied {
+        /// Per-component readiness.
+        components: Vec<ComponentStatus>,
+        /// Where the gateway answers, when known.
+        gateway_address: Option<String>,
+    },
+    /// `spec.paused` is true; nothing was changed.
+    Paused,
+    /// The spec is invalid; nothing was changed.
+    Invalid(String),
+    /// Applying failed.
+    Failed {
+        /// Short reason (`ApiError`, `MissingSecret`, ...).
+        reason: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The new status, keeping transition times of conditions whose status did not change.
+#[must_use]
+pub fn compute(
+    old: Option<&MicroserviceStackStatus>,
+    generation: Option<i64>,
+    outcome: &Outcome,
+    now: &Time,
+) -> MicroserviceStackStatus {
+    let old_conditions = old.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let (components, gateway_address) = match outcome {
+        Outcome::Applied {
+            components,
+            gateway_address,
+        } => (components.clone(), gateway_address.clone()),
+        _ => (
+            old.map(|s| s.components.clone()).unwrap_or_default(),
+            old.and_then(|s| s.gateway_address.clone()),
+        ),
+    };
+    let ready_count = components.iter().filter(|c| c.ready).count();
+    let [ready, progressing, degraded] = states(outcome, &components, old_conditions);
+    let conditions = Kind::ALL
+        .into_iter()
+        .zip([ready, progressing, degraded])
+        .map(|(kind, state)| state.stamp(kind, old_conditions, generation, now))
+        .collect();
+    MicroserviceStackStatus {
+        observed_generation: generation,
+        conditions,
+        ready_components: Some(format!("{ready_count}/{}", components.len())),
+        components,
+        gateway_address,
+    }
+}
+
+/// `Ready`, `Progressing` and `Degraded` for `outcome`. What a reconcile did not learn about
+/// (readiness while paused, invalid or failing) keeps its previous state.
+fn states(outcome: &Outcome, components: &[ComponentStatus], old: &[Condition]) -> [State; 3] {
+    let not_ready: Vec<&str> = components
+        .iter()
+        .filter(|c| !c.ready)
+        .map(|c| c.name.as_str())
+        .collect();
+    let succeeded = || State::no("ReconcileSucceeded", "the last reconcile succeeded");
+    match outcome {
+        Outcome::Applied { .. } if !components.is_empty() && not_ready.is_empty() => [
+            State::yes("AllComponentsReady", "every component is ready"),
+            State::no("ReconcileComplete", "every child is applied and ready"),
+            succeeded(),
+        ],
+        Outcome::Applied { .. } => [
+            State::no(
+                "ComponentsNotReady",
+                format!("not ready: {}", not_ready.join(", ")),
+            ),
+            State::yes(
+                "RollingOut",
+                format!("waiting for: {}", not_ready.join(", ")),
+            ),
+            succeeded(),
+        ],
+        Outcome::Paused => [
+            State::kept(
+                old,
+                Kind::Ready,
+                State::unknown("Paused", "reconciliation is paused"),
+            ),
+            State::no("Paused", "reconciliation is paused (spec.paused)"),
+            State::no("Paused", "reconciliation is paused (spec.paused)"),
+        ],
+        Outcome::Invalid(message) => [
+            State::kept(old, Kind::Ready, State::no("InvalidSpec", message.as_str())),
+            State::no("InvalidSpec", "waiting for a valid spec"),
+            State::yes("InvalidSpec", message.as_str()),
+        ],
+        Outcome::Failed { reason, message } => [
+            State::kept(
+                old,
+                Kind::Ready,
+                State::no(reason.as_str(), message.as_str()),
+            ),
+            State::yes("Retrying", "retrying after a failure"),
+            State::yes(reason.as_str(), message.as_str()),
+        ],
+    }
+}
+
+/// Conditions whose status differs between `old` and `new` (for Events).
+#[must_use]
+pub fn transitions(
+    old: Option<&MicroserviceStackStatus>,
+    new: &MicroserviceStackStatus,
+) -> Vec<Condition> {
+    new.conditions
+        .iter()
+        .filter(|c| {
+            let before = old.and_then(|o| o.conditions.iter().find(|p| p.type_ == c.type_));
+            before.is_none_or(|p| p.status != c.status)
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::components::tests::deployment;
+    use super::*;
+
+    fn time(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).expect("valid"))
+    }
+
+    fn applied(components: Vec<ComponentStatus>) -> Outcome {
+        Outcome::Applied {
+            components,
+            gateway_address: Some("http://x".into()),
+        }
+    }
+
+    fn condition<'a>(s: &'a MicroserviceStackStatus, kind: &str) -> &'a Condition {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == kind)
+            .expect("condition")
+    }
+
+    #[test]
+    fn all_ready_means_ready_and_not_progressing() {
+        let components = vec![deployment_component("a", &deployment(1, 1, 1, 1))];
+        let status = compute(None, Some(5), &applied(components), &time(100));
+        assert_eq!(condition(&status, "Ready").status, "True");
+        assert_eq!(condition(&status, "Progressing").status, "False");
+        assert_eq!(condition(&status, "Degraded").status, "False");
+        assert_eq!(status.observed_generation, Some(5));
+        assert_eq!(status.ready_components.as_deref(), Some("1/1"));
+        assert_eq!(status.gateway_address.as_deref(), Some("http://x"));
+    }
+
+    #[test]
+    fn not_ready_components_are_named() {
+        let components = vec![
+            deployment_component("gateway", &deployment(1, 1, 1, 1)),
+            deployment_component("auth", &deployment(1, 0, 1, 1)),
+        ];
+        let status = compute(None, Some(1), &applied(components), &time(100));
+        let ready = condition(&status, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "ComponentsNotReady")
+        );
+        assert!(ready.message.contains("auth") && !ready.message.contains("gateway"));
+        assert_eq!(condition(&status, "Progressing").status, "True");
+        assert_eq!(status.ready_components.as_deref(), Some("1/2"));
+    }
+
+    #[test]
+    fn transition_time_moves_only_on_change() {
+        let ready = vec![deployment_component("a", &deployment(1, 1, 1, 1))];
+        let first = compute(None, Some(1), &applied(ready.clone()), &time(100));
+        let same = compute(Some(&first), Some(1), &applied(ready), &time(200));
+        assert_eq!(
+            first, same,
+            "an unchanged state yields an identical status (no write, no re-trigger)"
+        );
+        assert!(transitions(Some(&first), &same).is_empty());
+
+        let broken = compute(
+            Some(&first),
+            Some(2),
+            &Outcome::Invalid("bad".into()),
+            &time(300),
+        );
+        let degraded = condition(&broken, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "InvalidSpec")
+        );
+        assert_eq!(degraded.last_transition_time, time(300));
+        assert_eq!(
+            condition(&broken, "Ready").last_transition_time,
+            time(100),
+            "Ready did not change"
+        );
+        let changed: Vec<String> = transitions(Some(&first), &broken)
+            .into_iter()
+            .map(|c| c.type_)
+            .collect();
+        assert_eq!(changed, ["Degraded"]);
+        assert_eq!(
+            broken.components, first.components,
+            "components kept from the last apply"
+        );
+    }
+
+    #[test]
+    fn failures_and_pause_are_reported() {
+        let failed = Outcome::Failed {
+            reason: "ApiError".into(),
+            message: "boom".into(),
+        };
+        let status = compute(None, Some(1), &failed, &time(1));
+        assert_eq!(condition(&status, "Degraded").reason, "ApiError");
+        assert_eq!(condition(&status, "Degraded").message, "boom");
+        assert_eq!(condition(&status, "Progressing").status, "True");
+        let paused = compute(None, Some(1), &Outcome::Paused, &time(1));
+        assert_eq!(condition(&paused, "Progressing").reason, "Paused");
+        assert_eq!(condition(&paused, "Ready").status, "Unknown");
+    }
+}

@@ -1,0 +1,22 @@
+//! The operator's integration tests, one binary (one link on a small machine):
+//!
+//! - [`builders`], [`policies`], [`nats_objects`]: the pure builders over every fixture stack;
+//! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
+//! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
+//! - [`nats`], [`provisioning`]: what the operator renders, run for real (nats-server,
+//!   PostgreSQL);
+//! - [`e2e`]: against a real cluster, ignored by default (`make e2e`).
+//!
+//! Fixture stacks and deterministic Secret data are in [`common`].
+
+mod builders;
+mod cel;
+mod common;
+mod crds;
+mod e2e;
+mod fake;
+mod nats;
+mod nats_objects;
+mod policies;
+mod provisioning;
+mod reconcile;
