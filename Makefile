@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy nextest doctest test ci run stack-run render bench crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy deps-check nextest doctest test ci run stack-run render bench crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -43,8 +43,12 @@ nextest:
 doctest:
 	$(CARGO) test --workspace --all-features --doc
 
-## test: format check, clippy -D warnings, all tests and doctests, chart and manifest checks, images
-test: setup fmt-check clippy nextest doctest chart-test manifests-test image-test
+## deps-check: fail on a declared dependency no code uses (cargo-machete)
+deps-check:
+	$(CARGO) machete
+
+## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, chart and manifest checks, images
+test: setup fmt-check clippy deps-check nextest doctest chart-test manifests-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test

@@ -59,6 +59,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+if ! cargo machete --version >/dev/null 2>&1; then
+  say "installing cargo-machete (finds unused dependencies)"
+  cargo install --locked cargo-machete
+fi
+
 # --- Python tools ---------------------------------------------------------------------------
 stamp=.venv/.requirements.sha256
 want=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
