@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
@@ -90,6 +90,17 @@ impl Child {
         self.meta().name.as_deref().unwrap_or_default()
     }
 
+    /// The pod template of a workload (Deployment, StatefulSet or Job); `None` for the rest.
+    #[must_use]
+    pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
+        match self {
+            Self::StatefulSet(o) => Some(&o.spec.as_ref()?.template),
+            Self::Job(o) => Some(&o.spec.as_ref()?.template),
+            Self::Deployment(o) => Some(&o.spec.as_ref()?.template),
+            _ => None,
+        }
+    }
+
     /// The object as JSON (with `apiVersion` and `kind`), as sent in an apply.
     #[must_use]
     pub fn to_value(&self) -> serde_json::Value {
@@ -130,6 +141,12 @@ impl Children {
     /// All objects, in apply order.
     pub fn iter(&self) -> impl Iterator<Item = &Child> {
         self.stages.iter().flat_map(|s| s.objects.iter())
+    }
+
+    /// The object of `kind` named `name`.
+    #[must_use]
+    pub fn find(&self, kind: &str, name: &str) -> Option<&Child> {
+        self.iter().find(|c| c.kind() == kind && c.name() == name)
     }
 }
 

@@ -5,50 +5,17 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
+use k8s_openapi::api::core::v1::EnvVar;
 use operator::manifests::common::{CONFIG_HASH, Ctx};
 use operator::manifests::{Child, Children, secrets};
 
-fn find<'a>(children: &'a Children, kind: &str, name: &str) -> &'a Child {
-    children
-        .iter()
-        .find(|c| c.kind() == kind && c.name() == name)
-        .unwrap_or_else(|| panic!("no {kind} {name}"))
-}
+use common::{container, env_map, find, pod};
 
 fn deployment<'a>(children: &'a Children, name: &str) -> &'a Deployment {
     match find(children, "Deployment", name) {
         Child::Deployment(d) => d,
         _ => unreachable!(),
     }
-}
-
-fn pod(child: &Child) -> Option<&PodSpec> {
-    match child {
-        Child::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
-        Child::StatefulSet(s) => s.spec.as_ref()?.template.spec.as_ref(),
-        Child::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
-        _ => None,
-    }
-}
-
-fn container(d: &Deployment) -> &Container {
-    &d.spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0]
-}
-
-fn env_map(c: &Container) -> BTreeMap<String, EnvVar> {
-    c.env
-        .iter()
-        .flatten()
-        .map(|e| (e.name.clone(), e.clone()))
-        .collect()
 }
 
 fn literal<'a>(env: &'a BTreeMap<String, EnvVar>, name: &str) -> &'a str {
@@ -179,7 +146,7 @@ fn minimal_stack_builds_every_child_in_dependency_order() {
 fn services_get_the_env_contract() {
     let stack = common::load("minimal");
     let children = common::build(&stack);
-    let auth = env_map(container(deployment(&children, "demo-auth")));
+    let auth = env_map(container(&children, "Deployment", "demo-auth"));
     assert_eq!(literal(&auth, "NATS_URL"), "nats://demo-nats.shop.svc:4222");
     assert_eq!(literal(&auth, "NATS_USER"), "auth");
     assert_eq!(
@@ -224,20 +191,20 @@ fn services_get_the_env_contract() {
         Some("demo-jwt")
     );
     assert_eq!(
-        container(deployment(&children, "demo-auth"))
+        container(&children, "Deployment", "demo-auth")
             .image
             .as_deref(),
         Some("ghcr.io/natstack/auth:0.1.0")
     );
 
-    let customers = env_map(container(deployment(&children, "demo-customers")));
+    let customers = env_map(container(&children, "Deployment", "demo-customers"));
     assert_eq!(
         secret_ref(&customers, "DATABASE_URL"),
         ("demo-customers-db-url".into(), "url".into())
     );
     assert!(!customers.contains_key("MONGODB_URL") && !customers.contains_key("JWT_ISSUER"));
 
-    let gateway = env_map(container(deployment(&children, "demo-gateway")));
+    let gateway = env_map(container(&children, "Deployment", "demo-gateway"));
     assert_eq!(literal(&gateway, "LISTEN_ADDR"), "0.0.0.0:8080");
     assert_eq!(literal(&gateway, "CORS_ORIGINS"), "");
     assert_eq!(
@@ -274,20 +241,23 @@ fn auth_and_gateway_agree_on_issuer_and_audience() {
         stack.spec.auth.audience = format!("audience-of-{name}");
         let children = common::build(&stack);
         let has_auth = stack.spec.services.iter().any(|s| s.name == "auth");
-        let gateway = env_map(container(deployment(
+        let prefix = stack.metadata.name.as_deref().unwrap();
+        let gateway = env_map(container(
             &children,
-            &format!("{}-gateway", stack.metadata.name.as_deref().unwrap()),
-        )));
+            "Deployment",
+            &format!("{prefix}-gateway"),
+        ));
         assert_eq!(literal(&gateway, "JWT_ISSUER"), format!("issuer-of-{name}"));
         assert_eq!(
             literal(&gateway, "JWT_AUDIENCE"),
             format!("audience-of-{name}")
         );
         if has_auth {
-            let auth = env_map(container(deployment(
+            let auth = env_map(container(
                 &children,
-                &format!("{}-auth", stack.metadata.name.as_deref().unwrap()),
-            )));
+                "Deployment",
+                &format!("{prefix}-auth"),
+            ));
             for var in ["JWT_ISSUER", "JWT_AUDIENCE"] {
                 assert_eq!(literal(&auth, var), literal(&gateway, var), "{name}: {var}");
             }
@@ -298,7 +268,7 @@ fn auth_and_gateway_agree_on_issuer_and_audience() {
 #[test]
 fn spec_settings_reach_the_pods() {
     let children = common::build(&common::load("three-services"));
-    let gateway = env_map(container(deployment(&children, "shop-gateway")));
+    let gateway = env_map(container(&children, "Deployment", "shop-gateway"));
     assert_eq!(
         literal(&gateway, "CORS_ORIGINS"),
         "https://shop.example.com,https://admin.example.com"
@@ -312,7 +282,7 @@ fn spec_settings_reach_the_pods() {
         "http://otel-collector.observability:4318"
     );
     let customers = deployment(&children, "shop-customers");
-    let env = env_map(container(customers));
+    let env = env_map(container(&children, "Deployment", "shop-customers"));
     assert_eq!(literal(&env, "FEATURE_X"), "on");
     assert_eq!(
         literal(&env, "NATS_URL"),
@@ -321,10 +291,12 @@ fn spec_settings_reach_the_pods() {
     );
     assert_eq!(customers.spec.as_ref().unwrap().replicas, Some(3));
     assert_eq!(
-        container(customers).image.as_deref(),
+        container(&children, "Deployment", "shop-customers")
+            .image
+            .as_deref(),
         Some("registry.example.com/natstack/customers:1.2.3")
     );
-    let products = container(deployment(&children, "shop-products"));
+    let products = container(&children, "Deployment", "shop-products");
     assert_eq!(
         products.image.as_deref(),
         Some("registry.example.com/custom/products:9.9.9")
@@ -570,7 +542,7 @@ fn nats_without_auth_has_no_users() {
     let children = common::build(&common::load("no-auth"));
     let (conf, _, users) = nats_files(&children, "open");
     assert!(!users.contains("authorization") && !conf.contains("authorization"));
-    let env = env_map(container(deployment(&children, "open-echo")));
+    let env = env_map(container(&children, "Deployment", "open-echo"));
     assert!(!env.contains_key("NATS_USER") && !env.contains_key("NATS_PASSWORD"));
     assert!(
         children
@@ -615,7 +587,7 @@ fn external_databases_use_the_given_servers() {
         secret_ref(&env, "PGPASSWORD"),
         ("pg-admin".into(), "password".into())
     );
-    let auth = env_map(container(deployment(&children, "ext-auth")));
+    let auth = env_map(container(&children, "Deployment", "ext-auth"));
     assert_eq!(
         secret_ref(&auth, "ADMIN_PASSWORD"),
         ("shop-admin".into(), "password".into())
@@ -955,7 +927,7 @@ fn database_servers_start_slowly_and_fit_their_limits() {
         ["postgres", "-c", "max_connections=100"]
     );
     // Two services of one replica: (100 - 10) / 4 pods is more than the cap of 10.
-    let env = env_map(container(deployment(&children, "demo-customers")));
+    let env = env_map(container(&children, "Deployment", "demo-customers"));
     assert_eq!(literal(&env, "DATABASE_MAX_CONNECTIONS"), "10");
     // A small server and more replicas: every pod's pool fits, surge pods included.
     let mut busy = stack;
@@ -967,7 +939,7 @@ fn database_servers_start_slowly_and_fit_their_limits() {
     let pods = (3 + 1) + (2 + 1);
     assert!(postgres::pool_size(&ctx) * pods + postgres::RESERVED_CONNECTIONS <= 40);
     let children = common::build(&busy);
-    let env = env_map(container(deployment(&children, "demo-products")));
+    let env = env_map(container(&children, "Deployment", "demo-products"));
     assert_eq!(literal(&env, "DATABASE_MAX_CONNECTIONS"), "4");
     let pg = &pod(find(&children, "StatefulSet", "demo-postgres"))
         .unwrap()

@@ -6,7 +6,9 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use contract::deploy::AUTH_BASE_MEMORY_BYTES as AUTH_BASE_MEMORY;
-use k8s_openapi::api::core::v1::{ContainerPort, PodTemplateSpec, ResourceRequirements, Service};
+use k8s_openapi::api::core::v1::{
+    ContainerPort, PodTemplateSpec, ResourceRequirements, Service, ServiceSpec,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -43,15 +45,7 @@ fn selects(selector: &LabelSelector, labels: &Labels) -> bool {
 fn pods(children: &Children) -> Vec<(String, &PodTemplateSpec)> {
     children
         .iter()
-        .filter_map(|c| {
-            let template = match c {
-                Child::Deployment(d) => &d.spec.as_ref()?.template,
-                Child::StatefulSet(s) => &s.spec.as_ref()?.template,
-                Child::Job(j) => &j.spec.as_ref()?.template,
-                _ => return None,
-            };
-            Some((format!("{}/{}", c.kind(), c.name()), template))
-        })
+        .filter_map(|c| Some((format!("{}/{}", c.kind(), c.name()), c.pod_template()?)))
         .collect()
 }
 
@@ -365,35 +359,21 @@ fn the_public_gateway_service_carries_only_http() {
         ("minimal", "demo", "ClusterIP"),
     ] {
         let children = common::build(&common::load(fixture));
-        let public = service(&children, &format!("{prefix}-gateway"))
-            .spec
-            .as_ref()
-            .unwrap();
+        let spec = |name: String| service(&children, &name).spec.as_ref().unwrap();
+        let ports = |spec: &ServiceSpec| -> Vec<(Option<String>, i32)> {
+            let ports = spec.ports.iter().flatten();
+            ports.map(|p| (p.name.clone(), p.port)).collect()
+        };
+        let public = spec(format!("{prefix}-gateway"));
         assert_eq!(public.type_.as_deref(), Some(kind));
-        let ports: Vec<(Option<&str>, i32)> = public
-            .ports
-            .iter()
-            .flatten()
-            .map(|p| (p.name.as_deref(), p.port))
-            .collect();
         assert_eq!(
-            ports,
-            [(Some("http"), 80)],
+            ports(public),
+            [(Some("http".to_owned()), 80)],
             "{fixture}: /metrics stays off the public Service"
         );
-
-        let internal = service(&children, &format!("{prefix}-gateway-health"))
-            .spec
-            .as_ref()
-            .unwrap();
+        let internal = spec(format!("{prefix}-gateway-health"));
         assert_eq!(internal.type_.as_deref(), Some("ClusterIP"));
-        let ports: Vec<(Option<&str>, i32)> = internal
-            .ports
-            .iter()
-            .flatten()
-            .map(|p| (p.name.as_deref(), p.port))
-            .collect();
-        assert_eq!(ports, [(Some("health"), 9090)]);
+        assert_eq!(ports(internal), [(Some("health".to_owned()), 9090)]);
         assert_eq!(internal.selector, public.selector);
     }
 }
@@ -428,25 +408,10 @@ fn replicated_deployments_spread_over_nodes() {
 
 fn auth_env(stack: &MicroserviceStack) -> BTreeMap<String, String> {
     let children = common::build(stack);
-    let prefix = stack.metadata.name.clone().unwrap();
-    let Some(Child::Deployment(d)) = children
-        .iter()
-        .find(|c| c.kind() == "Deployment" && c.name() == format!("{prefix}-auth"))
-    else {
-        panic!("no auth Deployment")
-    };
-    d.spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap()
-        .containers[0]
-        .env
-        .iter()
-        .flatten()
-        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+    let name = format!("{}-auth", stack.metadata.name.as_deref().unwrap());
+    common::env_map(common::container(&children, "Deployment", &name))
+        .into_iter()
+        .filter_map(|(k, e)| Some((k, e.value?)))
         .collect()
 }
 
@@ -498,18 +463,10 @@ fn auth_hashing_slots_fit_its_memory_limit() {
     // Only auth hashes passwords.
     let children = common::build(&minimal);
     for child in children.iter() {
-        if let Child::Deployment(d) = child
+        if let Child::Deployment(_) = child
             && child.name() != "demo-auth"
         {
-            let c = &d
-                .spec
-                .as_ref()
-                .unwrap()
-                .template
-                .spec
-                .as_ref()
-                .unwrap()
-                .containers[0];
+            let c = &common::pod(child).unwrap().containers[0];
             assert!(
                 c.env
                     .iter()

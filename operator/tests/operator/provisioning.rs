@@ -240,33 +240,78 @@ fn root() -> tempfile::TempDir {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_createdb_createrole_admin_provisions_idempotently_and_the_service_connects() {
-    let pg = server(PgOptions {
+/// A server that requires passwords, with the non-superuser admin.
+async fn password_server() -> PgServer {
+    server(PgOptions {
         hba: Some(HBA_PASSWORDS.into()),
         tls: None,
     })
-    .await;
-    let stack = stack("shop", "demo", &["customers", "products"]);
-    let data = secret_data(&stack, &pairs(&external(&pg)));
-    let children = build(&stack, &data);
-    let root = root();
+    .await
+}
+
+/// A stack (named `demo`) built as the operator would, with its Secret data and a kubelet-like
+/// root for the Secret volumes its Jobs and services mount.
+struct Deployed {
+    data: SecretData,
+    children: Children,
+    root: tempfile::TempDir,
+}
+
+impl Deployed {
+    /// `stack` with its external-server Secret holding `settings`.
+    fn new(stack: &MicroserviceStack, settings: &[(&'static str, String)]) -> Self {
+        Self::with_data(stack, secret_data(stack, &pairs(settings)))
+    }
+
+    /// `stack` with the Secret data given.
+    fn with_data(stack: &MicroserviceStack, data: SecretData) -> Self {
+        Self {
+            children: build(stack, &data),
+            data,
+            root: root(),
+        }
+    }
+
+    /// Runs `service`'s provisioning Job: (success, its log).
+    async fn provision(&self, pg: &PgServer, service: &str) -> (bool, String) {
+        let job = provisioning_job(&self.children, "demo", service);
+        run_job(pg, job, &self.data, self.root.path()).await
+    }
+
+    /// The URL `service` connects with.
+    fn url(&self, service: &str) -> String {
+        service_url(&self.children, "demo", service, self.root.path())
+    }
+
+    /// A value of `service`'s database credentials (`username`, `database`, ...).
+    fn credential(&self, service: &str, key: &str) -> String {
+        self.data[&format!("demo-{service}-db")][key].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_createdb_createrole_admin_provisions_idempotently_and_the_service_connects() {
+    let pg = password_server().await;
+    let stack = Deployed::new(
+        &stack("shop", "demo", &["customers", "products"]),
+        &external(&pg),
+    );
     for service in ["customers", "products"] {
-        let job = provisioning_job(&children, "demo", service);
         for run in 1..=2 {
-            let (ok, log) = run_job(&pg, job, &data, root.path()).await;
+            let (ok, log) = stack.provision(&pg, service).await;
             assert!(ok, "{service} run {run} failed:\n{log}");
         }
     }
-    let role = &data["demo-customers-db"]["username"];
+    let role = stack.credential("customers", "username");
     assert_eq!(
         role, "shop_demo_customers",
         "namespaced name on a shared server"
     );
-    let url = service_url(&children, "demo", "customers", root.path());
     assert_eq!(
-        whoami(&url).await.expect("the service connects"),
-        (role.clone(), data["demo-customers-db"]["database"].clone())
+        whoami(&stack.url("customers"))
+            .await
+            .expect("the service connects"),
+        (role, stack.credential("customers", "database"))
     );
     let owner = pg
         .psql(
@@ -283,37 +328,22 @@ async fn a_createdb_createrole_admin_provisions_idempotently_and_the_service_con
 
 #[tokio::test]
 async fn two_stacks_on_one_server_get_their_own_roles_and_keep_them() {
-    let pg = server(PgOptions {
-        hba: Some(HBA_PASSWORDS.into()),
-        tls: None,
-    })
-    .await;
-    let root = root();
-    let mut stacks = Vec::new();
-    for namespace in ["shop", "lab"] {
-        let stack = stack(namespace, "demo", &["products"]);
-        let data = secret_data(&stack, &pairs(&external(&pg)));
-        let children = build(&stack, &data);
-        stacks.push((data, children));
-    }
+    let pg = password_server().await;
+    let stacks: Vec<Deployed> = ["shop", "lab"]
+        .into_iter()
+        .map(|namespace| Deployed::new(&stack(namespace, "demo", &["products"]), &external(&pg)))
+        .collect();
     // Both provision; then the first runs again (a reconcile), as a stack would.
-    for (data, children) in stacks.iter().chain(stacks.iter().take(1)) {
-        let (ok, log) = run_job(
-            &pg,
-            provisioning_job(children, "demo", "products"),
-            data,
-            root.path(),
-        )
-        .await;
+    for stack in stacks.iter().chain(stacks.iter().take(1)) {
+        let (ok, log) = stack.provision(&pg, "products").await;
         assert!(ok, "{log}");
     }
     let mut seen = Vec::new();
-    for (data, children) in &stacks {
-        let url = service_url(children, "demo", "products", root.path());
-        let (user, database) = whoami(&url)
+    for stack in &stacks {
+        let (user, database) = whoami(&stack.url("products"))
             .await
             .expect("each stack keeps working after the other provisioned");
-        assert_eq!(user, data["demo-products-db"]["username"]);
+        assert_eq!(user, stack.credential("products", "username"));
         seen.push((user, database));
     }
     assert_eq!(
@@ -324,8 +354,7 @@ async fn two_stacks_on_one_server_get_their_own_roles_and_keep_them() {
         ]
     );
     // Neither may open the other's database.
-    let (data, children) = &stacks[0];
-    let ours = service_url(children, "demo", "products", root.path());
+    let ours = stacks[0].url("products");
     let (server_part, _) = ours.rsplit_once('/').unwrap();
     let theirs = format!("{server_part}/lab_demo_products");
     let refused = whoami(&theirs)
@@ -334,26 +363,22 @@ async fn two_stacks_on_one_server_get_their_own_roles_and_keep_them() {
     assert!(
         refused.to_string().contains("permission denied"),
         "{refused} (as {})",
-        data["demo-products-db"]["username"]
+        stacks[0].credential("products", "username")
     );
 }
 
 #[tokio::test]
 async fn roles_and_databases_this_stack_did_not_create_are_refused() {
-    let pg = server(PgOptions {
-        hba: Some(HBA_PASSWORDS.into()),
-        tls: None,
-    })
-    .await;
+    let pg = password_server().await;
     // Someone else's `products` role, and (below) roles named as this stack's would be.
     pg.psql("postgres", "CREATE ROLE products LOGIN PASSWORD 'theirs'")
         .await
         .unwrap();
-    let stack = stack("shop", "demo", &["products", "customers"]);
-    let data = secret_data(&stack, &pairs(&external(&pg)));
-    let children = build(&stack, &data);
-    let root = root();
-    let role = data["demo-products-db"]["username"].clone();
+    let stack = Deployed::new(
+        &stack("shop", "demo", &["products", "customers"]),
+        &external(&pg),
+    );
+    let role = stack.credential("products", "username");
     if role != "products" {
         pg.psql(
             "postgres",
@@ -362,13 +387,7 @@ async fn roles_and_databases_this_stack_did_not_create_are_refused() {
         .await
         .unwrap();
     }
-    let (ok, log) = run_job(
-        &pg,
-        provisioning_job(&children, "demo", "products"),
-        &data,
-        root.path(),
-    )
-    .await;
+    let (ok, log) = stack.provision(&pg, "products").await;
     assert!(!ok, "a foreign role was taken over:\n{log}");
     assert!(
         log.contains(&format!(
@@ -382,17 +401,11 @@ async fn roles_and_databases_this_stack_did_not_create_are_refused() {
         "the foreign role keeps its password"
     );
     // A foreign database of this stack's name is refused too, and nothing is created.
-    let database = data["demo-customers-db"]["database"].clone();
+    let database = stack.credential("customers", "database");
     pg.psql("postgres", &format!("CREATE DATABASE {database}"))
         .await
         .unwrap();
-    let (ok, log) = run_job(
-        &pg,
-        provisioning_job(&children, "demo", "customers"),
-        &data,
-        root.path(),
-    )
-    .await;
+    let (ok, log) = stack.provision(&pg, "customers").await;
     assert!(!ok, "a foreign database was taken over:\n{log}");
     assert!(
         log.contains(&format!(
@@ -405,7 +418,7 @@ async fn roles_and_databases_this_stack_did_not_create_are_refused() {
             "postgres",
             &format!(
                 "SELECT count(*) FROM pg_roles WHERE rolname = '{}'",
-                data["demo-customers-db"]["username"]
+                stack.credential("customers", "username")
             ),
         )
         .await
@@ -448,19 +461,10 @@ async fn a_server_that_requires_tls_is_reached_by_the_job_and_the_service() {
         ("verified", base, "sslmode=verify-full&sslrootcert="),
         ("required", require, "sslmode=require"),
     ] {
-        let root = root();
-        let stack = stack(namespace, "demo", &["customers"]);
-        let data = secret_data(&stack, &pairs(&settings));
-        let children = build(&stack, &data);
-        let (ok, log) = run_job(
-            &pg,
-            provisioning_job(&children, "demo", "customers"),
-            &data,
-            root.path(),
-        )
-        .await;
+        let stack = Deployed::new(&stack(namespace, "demo", &["customers"]), &settings);
+        let (ok, log) = stack.provision(&pg, "customers").await;
         assert!(ok, "{namespace}: {log}");
-        let url = service_url(&children, "demo", "customers", root.path());
+        let url = stack.url("customers");
         assert!(url.contains(expected), "{url}");
         let (user, _) = whoami(&url)
             .await
@@ -483,14 +487,12 @@ async fn a_server_that_requires_tls_is_reached_by_the_job_and_the_service() {
     let mut wrong = external(&pg);
     wrong.push(("sslmode", "verify-full".into()));
     wrong.push(("ca.crt", wrong_ca));
-    let root = root();
-    let stack = stack("wrong", "demo", &["customers"]);
-    let data = secret_data(&stack, &pairs(&wrong));
-    let url = service_url(&build(&stack, &data), "demo", "customers", root.path());
+    let stack = Deployed::new(&stack("wrong", "demo", &["customers"]), &wrong);
+    let url = stack.url("customers");
     // The URL names the mounted CA; write it where the pod would see it.
-    let ca_dir = root.path().join(&DB_CA_DIR[1..]);
+    let ca_dir = stack.root.path().join(&DB_CA_DIR[1..]);
     std::fs::create_dir_all(&ca_dir).unwrap();
-    std::fs::write(ca_dir.join("ca.crt"), &data["db-admin"]["ca.crt"]).unwrap();
+    std::fs::write(ca_dir.join("ca.crt"), &stack.data["db-admin"]["ca.crt"]).unwrap();
     assert!(
         sqlx::PgConnection::connect(&url).await.is_err(),
         "a certificate from another CA must not verify"
@@ -501,12 +503,7 @@ async fn a_server_that_requires_tls_is_reached_by_the_job_and_the_service() {
 /// operator created, unmarked) keep working; only a role another stack marked is refused.
 #[tokio::test]
 async fn credentials_from_before_owner_ids_keep_their_roles() {
-    let pg = server(PgOptions {
-        hba: Some(HBA_PASSWORDS.into()),
-        tls: None,
-    })
-    .await;
-    let root = root();
+    let pg = password_server().await;
     let stack = stack("shop", "demo", &["customers", "products"]);
     let mut data = secret_data(&stack, &pairs(&external(&pg)));
     for service in ["customers", "products"] {
@@ -522,20 +519,13 @@ async fn credentials_from_before_owner_ids_keep_their_roles() {
     pg.psql("postgres", "CREATE DATABASE customers OWNER customers")
         .await
         .unwrap();
-    let children = build(&stack, &data);
+    let stack = Deployed::with_data(&stack, data);
     for run in 1..=2 {
-        let (ok, log) = run_job(
-            &pg,
-            provisioning_job(&children, "demo", "customers"),
-            &data,
-            root.path(),
-        )
-        .await;
+        let (ok, log) = stack.provision(&pg, "customers").await;
         assert!(ok, "run {run}: {log}");
     }
-    let url = service_url(&children, "demo", "customers", root.path());
     assert_eq!(
-        whoami(&url).await.unwrap(),
+        whoami(&stack.url("customers")).await.unwrap(),
         ("customers".into(), "customers".into())
     );
     // Another stack's marked role is refused even without an owner id.
@@ -545,13 +535,7 @@ async fn credentials_from_before_owner_ids_keep_their_roles() {
     )
     .await
     .unwrap();
-    let (ok, log) = run_job(
-        &pg,
-        provisioning_job(&children, "demo", "products"),
-        &data,
-        root.path(),
-    )
-    .await;
+    let (ok, log) = stack.provision(&pg, "products").await;
     assert!(
         !ok && log.contains("was not created by this stack"),
         "{log}"

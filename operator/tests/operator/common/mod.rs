@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
 use operator::crd::MicroserviceStack;
 use operator::manifests::common::Ctx;
 use operator::manifests::secrets::{self, Generator};
-use operator::manifests::{self, Children, SecretData};
+use operator::manifests::{self, Child, Children, SecretData};
 
 /// Names of the valid fixture stacks.
 pub const VALID: [&str; 6] = [
@@ -147,4 +148,32 @@ pub fn examples() -> Vec<(String, MicroserviceStack)> {
 /// Builds every child of a fixture.
 pub fn build(stack: &MicroserviceStack) -> Children {
     manifests::build(stack, &secret_data(stack)).expect("builds")
+}
+
+/// The object of `kind` named `name`; panics naming it when there is none.
+pub fn find<'a>(children: &'a Children, kind: &str, name: &str) -> &'a Child {
+    children
+        .find(kind, name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// The pod spec of a workload child.
+pub fn pod(child: &Child) -> Option<&PodSpec> {
+    child.pod_template()?.spec.as_ref()
+}
+
+/// The first container of the workload `kind`/`name`.
+pub fn container<'a>(children: &'a Children, kind: &str, name: &str) -> &'a Container {
+    &pod(find(children, kind, name))
+        .unwrap_or_else(|| panic!("{kind} {name} has no pod spec"))
+        .containers[0]
+}
+
+/// A container's env by name.
+pub fn env_map(c: &Container) -> BTreeMap<String, EnvVar> {
+    c.env
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone(), e.clone()))
+        .collect()
 }
