@@ -12,7 +12,7 @@
 //! | `http.status` | the success status, e.g. `201` on create, `204` on delete | no, 200 |
 //! | `summary` | one line for the OpenAPI document | no |
 //!
-//! `http.status` is an addition to the keys DESIGN.md lists: the success status is a property
+//! `http.status` is an addition to the original set of keys: the success status is a property
 //! of the endpoint, and declaring it lets the gateway answer 201/204 and document it in OpenAPI
 //! without knowing any service.
 

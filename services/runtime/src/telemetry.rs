@@ -98,8 +98,8 @@ pub fn init(service: &str, args: &TelemetryArgs) -> Result<TelemetryGuard, Telem
     let otel = provider
         .as_ref()
         .map(|p| otel_layer::<Registry>(p, service));
-    // The OpenTelemetry layer sits next to the registry so it sees every span; the filter
-    // applies to the log output only... and to spans, which is what we want for both.
+    // `RUST_LOG` is one global filter (a plain layer, not a per-layer filter): a span or event
+    // it drops is neither logged nor exported, so both outputs always show the same picture.
     tracing_subscriber::registry()
         .with(otel)
         .with(fmt)
