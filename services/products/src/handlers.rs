@@ -1,6 +1,7 @@
 //! One handler per operation. The runtime has already enforced the operation's declared auth
 //! level on the caller (the gateway does too; services do not trust that every NATS client is
-//! the gateway); each handler validates its input into 422 field errors, then runs one SQL statement.
+//! the gateway); each handler validates its input into 422 field errors, then queries the database
+//! (`db`: one statement, or a count and a page for lists).
 
 use std::str::FromStr;
 
