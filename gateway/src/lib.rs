@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod config;
 pub mod discovery;
+pub mod docs;
 pub mod error;
 pub mod jwks;
 pub mod metrics;
