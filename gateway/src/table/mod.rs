@@ -120,19 +120,26 @@ mod tests {
         }
     }
 
+    /// One instance (version 1.0.0) of `name` serving `(subject, method, path, auth)`s.
+    fn service(name: &str, endpoints: &[(&str, &str, &str, &str)]) -> Vec<ServiceInfo> {
+        let endpoints = endpoints
+            .iter()
+            .map(|&(subject, method, path, auth)| endpoint(subject, method, path, auth))
+            .collect();
+        vec![info(name, &format!("{name}-1"), "1.0.0", endpoints)]
+    }
+
     fn catalog() -> Vec<ServiceInfo> {
-        vec![info(
+        service(
             "products",
-            "p1",
-            "1.0.0",
-            vec![
-                endpoint("products.list", "GET", "/products", "user"),
-                endpoint("products.get", "GET", "/products/{id}", "user"),
-                endpoint("products.delete", "DELETE", "/products/{id}", "admin"),
-                endpoint("products.search", "GET", "/products/search", "public"),
-                endpoint("products.stock", "GET", "/products/{id}/stock", "user"),
+            &[
+                ("products.list", "GET", "/products", "user"),
+                ("products.get", "GET", "/products/{id}", "user"),
+                ("products.delete", "DELETE", "/products/{id}", "admin"),
+                ("products.search", "GET", "/products/search", "public"),
+                ("products.stock", "GET", "/products/{id}/stock", "user"),
             ],
-        )]
+        )
     }
 
     fn found(
@@ -146,51 +153,59 @@ mod tests {
         }
     }
 
+    /// Asserts which subject each `(method, path)` reaches.
+    fn assert_subjects(table: &RouteTable, cases: &[(http::Method, &str, &str)]) {
+        for (method, path, subject) in cases {
+            assert_eq!(
+                found(table, method.clone(), path).0,
+                *subject,
+                "{method} {path}"
+            );
+        }
+    }
+
     #[test]
     fn literals_beat_parameters_and_params_are_decoded() {
         let table = RouteTable::build(&catalog());
-        assert_eq!(
-            found(&table, http::Method::GET, "/products/search").0,
-            "products.search"
+        assert_subjects(
+            &table,
+            &[(http::Method::GET, "/products/search", "products.search")],
         );
         let (subject, params) = found(&table, http::Method::GET, "/products/a%20b");
         assert_eq!(subject, "products.get");
         assert_eq!(params, [("id".to_owned(), "a b".to_owned())]);
-        assert_eq!(
-            found(&table, http::Method::GET, "/products/7/stock").0,
-            "products.stock"
-        );
-        assert_eq!(
-            found(&table, http::Method::DELETE, "/products/7").0,
-            "products.delete"
+        assert_subjects(
+            &table,
+            &[
+                (http::Method::GET, "/products/7/stock", "products.stock"),
+                (http::Method::DELETE, "/products/7", "products.delete"),
+            ],
         );
     }
 
     #[test]
     fn a_literal_that_leads_nowhere_falls_back_to_the_parameter() {
         let table = RouteTable::build(&catalog());
-        assert_eq!(
-            found(&table, http::Method::GET, "/products/search/stock").0,
-            "products.stock"
+        assert_subjects(
+            &table,
+            &[(
+                http::Method::GET,
+                "/products/search/stock",
+                "products.stock",
+            )],
         );
-        assert!(matches!(
-            table.find(&http::Method::GET, "/"),
-            Match::NotFound
-        ));
     }
 
     #[test]
     fn templates_differing_only_in_parameter_names_share_a_path() {
-        let table = RouteTable::build(&[info(
+        let table = RouteTable::build(&service(
             "things",
-            "t1",
-            "1.0.0",
-            vec![
-                endpoint("things.get", "GET", "/things/{id}", "public"),
-                endpoint("things.rename", "PUT", "/things/{name}", "public"),
-                endpoint("things.other", "GET", "/things/{name}", "public"),
+            &[
+                ("things.get", "GET", "/things/{id}", "public"),
+                ("things.rename", "PUT", "/things/{name}", "public"),
+                ("things.other", "GET", "/things/{name}", "public"),
             ],
-        )]);
+        ));
         let (subject, params) = found(&table, http::Method::GET, "/things/7");
         assert_eq!(subject, "things.get");
         assert_eq!(params, [("id".to_owned(), "7".to_owned())]);
@@ -202,18 +217,12 @@ mod tests {
     #[test]
     fn misses_are_told_apart() {
         let table = RouteTable::build(&catalog());
-        assert!(matches!(
-            table.find(&http::Method::GET, "/nope"),
-            Match::NotFound
-        ));
-        assert!(matches!(
-            table.find(&http::Method::GET, "/products/"),
-            Match::NotFound
-        ));
-        assert!(matches!(
-            table.find(&http::Method::GET, "/products//x"),
-            Match::NotFound
-        ));
+        for path in ["/nope", "/products/", "/products//x", "/"] {
+            assert!(
+                matches!(table.find(&http::Method::GET, path), Match::NotFound),
+                "{path}"
+            );
+        }
         assert!(matches!(
             table.find(&http::Method::GET, "/products/%FF"),
             Match::BadPath
@@ -249,13 +258,12 @@ mod tests {
         // Input order must not matter.
         for _ in 0..2 {
             let table = RouteTable::build(&instances);
-            assert_eq!(
-                found(&table, http::Method::GET, "/products").0,
-                "catalog.list"
-            );
-            assert_eq!(
-                found(&table, http::Method::GET, "/products/1").0,
-                "aardvark.get"
+            assert_subjects(
+                &table,
+                &[
+                    (http::Method::GET, "/products", "catalog.list"),
+                    (http::Method::GET, "/products/1", "aardvark.get"),
+                ],
             );
             let conflicts = table.conflicts();
             assert_eq!(conflicts.len(), 2, "{conflicts:?}");
