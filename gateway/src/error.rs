@@ -37,12 +37,17 @@ impl ApiError {
             .map(|m| m.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        Self::method_not_allowed_with(&allow)
+    }
+
+    /// 405 with `allow` as the `Allow` header (`GET, DELETE`).
+    pub fn method_not_allowed_with(allow: &str) -> Response {
         let mut response = Self::new(
             ErrorCode::MethodNotAllowed,
             "method not allowed for this path",
         )
         .into_response();
-        if let Ok(value) = HeaderValue::from_str(&allow) {
+        if let Ok(value) = HeaderValue::from_str(allow) {
             response.headers_mut().insert(header::ALLOW, value);
         }
         response

@@ -5,7 +5,7 @@
 //!   [`table::RouteTable`] built from every endpoint's metadata;
 //! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
 //!   envelope, one NATS request with a deadline, and the reply mapped to HTTP;
-//! - [`observe`] wraps every request with its request id, trace span, access log and
+//! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
 //! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`.
 //!
@@ -34,7 +34,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
-use axum::response::IntoResponse;
 use axum::routing::get;
 use futures::FutureExt;
 use prometheus_client::registry::Registry;
@@ -160,21 +159,12 @@ pub fn router(state: AppState) -> Router {
         .route("/services", get(own::services))
         .route("/openapi.json", get(own::openapi_json))
         .fallback(proxy::proxy)
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                contract::ErrorCode::MethodNotAllowed,
-                "method not allowed for this path",
-            )
-            .into_response()
-        });
+        // Every own path is `get`, which axum also answers for HEAD.
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") });
     if let Some(cors) = cors_layer(&state.config.cors) {
         app = app.layer(cors);
     }
-    app.layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        observe::observe,
-    ))
-    .with_state(state)
+    observe::wrap(app, &state).with_state(state)
 }
 
 fn cors_layer(cors: &Cors) -> Option<CorsLayer> {

@@ -16,16 +16,13 @@ use runtime::CallError;
 use tracing::{debug, error, warn};
 
 use crate::error::ApiError;
-use crate::request_id::RequestId;
+use crate::observe::RouteLabel;
+use crate::request_id;
 use crate::state::AppState;
 use crate::table::{Match, Route};
 
 /// Room left in a NATS message for the envelope's own JSON around the body.
 pub(crate) const ENVELOPE_OVERHEAD: usize = 4 * 1024;
-
-/// The matched route's template, for metrics and logs (a response extension).
-#[derive(Debug, Clone)]
-pub struct RouteLabel(pub String);
 
 /// Serves every path that is not one of the gateway's own.
 pub async fn proxy(State(state): State<AppState>, request: Request) -> Response {
@@ -79,16 +76,12 @@ async fn forward(
             return ApiError::new(ErrorCode::Internal, "internal error").into_response();
         }
     };
-    let request_id = parts
-        .extensions
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let request_id = request_id::get(&parts.extensions);
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let headers = nats_headers(&request_id, caller.as_ref(), peer.as_deref());
+    let headers = nats_headers(request_id, caller.as_ref(), peer.as_deref());
     let options = runtime::CallOptions {
         timeout: state.config.request_timeout,
         headers,

@@ -92,11 +92,19 @@ async fn unknown_paths_and_methods() {
     assert_eq!(reply.error_code(), "method_not_allowed");
     assert_eq!(reply.header("allow"), Some("GET, DELETE"));
 
-    // The gateway's own paths answer 405 in the same shape.
-    let reply = http.send("POST", "/healthz", &[], None).await;
-    assert_eq!(reply.status, 405);
-    assert_eq!(reply.error_code(), "method_not_allowed");
-    assert!(reply.header("allow").unwrap().contains("GET"));
+    // The gateway's own paths answer 405 in the same shape, with `Allow`, and so does a
+    // method no router knows.
+    for (method, path, allow) in [
+        ("POST", "/healthz", "GET, HEAD"),
+        ("DELETE", "/metrics", "GET, HEAD"),
+        ("PURGE", "/services", "GET, HEAD"),
+        ("PURGE", "/widgets/1", "GET, DELETE"),
+    ] {
+        let reply = http.send(method, path, &[], None).await;
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert_eq!(reply.error_code(), "method_not_allowed");
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+    }
 
     let reply = http.get("/widgets/%FF").await;
     assert_eq!(reply.status, 400, "invalid UTF-8 in a parameter");

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::common::{Ctx, LABEL_RETAIN, config_hash, secret_value};
 use super::{Child, SecretData};
@@ -510,14 +511,14 @@ pub fn derived(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error>
         .collect()
 }
 
-/// Percent-encodes a URL userinfo component.
+/// Everything but RFC 3986's unreserved characters, which are safe in any URL component.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a URL userinfo, path or query component.
 pub(crate) fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(raw, COMPONENT).to_string()
 }

@@ -5,6 +5,7 @@
 
 use contract::caller::{ROLE_ADMIN, ROLE_USER};
 use mongodb::bson::DateTime;
+use runtime::config::ExposeSecret;
 use tracing::info;
 
 use crate::config::Config;
@@ -41,7 +42,9 @@ pub async fn ensure_admin(
 ) -> Result<(), BootstrapError> {
     let (email, admin_password) = match (&config.admin_email, &config.admin_password) {
         (None, None) => return Ok(()),
-        (Some(email), Some(password)) => (validate::normalize_email(email), password),
+        (Some(email), Some(password)) => {
+            (validate::normalize_email(email), password.expose_secret())
+        }
         _ => return Err(BootstrapError::Partial),
     };
     if let Some(e) = validate::check_email(&email)
@@ -60,7 +63,7 @@ pub async fn ensure_admin(
         id: uuid::Uuid::now_v7().to_string(),
         username: ADMIN_USERNAME.to_owned(),
         email: email.clone(),
-        password_hash: passwords.hash(admin_password.clone()).await?,
+        password_hash: passwords.hash(admin_password.to_owned()).await?,
         roles: vec![ROLE_USER.to_owned(), ROLE_ADMIN.to_owned()],
         created_at: DateTime::now(),
     };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use contract::deploy::env;
-use runtime::config::NatsArgs;
+use runtime::config::{NatsArgs, SecretString};
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, Args)]
@@ -76,8 +76,10 @@ pub struct ThrottleArgs {
     pub login_lockout_secs: u64,
 }
 
-/// Everything the auth service needs besides the shared telemetry and health settings.
-#[derive(Clone, Args)]
+/// Everything the auth service needs besides the shared telemetry and health settings. The
+/// MongoDB URL may carry credentials and the admin password is a secret: both are
+/// `SecretString`s, which `Debug` shows redacted.
+#[derive(Debug, Clone, Args)]
 pub struct Config {
     /// NATS connection: not a flag of its own, `main` copies it from the common arguments.
     #[arg(skip = NatsArgs::url("nats://127.0.0.1:4222"))]
@@ -90,7 +92,7 @@ pub struct Config {
         default_value = "mongodb://127.0.0.1:27017",
         hide_env_values = true
     )]
-    pub mongodb_url: String,
+    pub mongodb_url: SecretString,
     /// The database holding `users`, `refresh_tokens` and `token_families`; when unset, the
     /// database named in `MONGODB_URL`'s path, else `auth`.
     #[arg(long, env = "MONGODB_DATABASE")]
@@ -120,7 +122,7 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// Password of that account, used only when the account is created.
     #[arg(long, env = env::ADMIN_PASSWORD, hide_env_values = true)]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
     /// Password hashing cost.
     #[command(flatten)]
     pub argon2: Argon2Args,
@@ -134,7 +136,7 @@ impl Config {
     pub fn new(nats_url: impl Into<String>, mongodb_url: impl Into<String>) -> Self {
         Self {
             nats: NatsArgs::url(nats_url),
-            mongodb_url: mongodb_url.into(),
+            mongodb_url: SecretString::from(Into::<String>::into(mongodb_url)),
             mongodb_database: None,
             jwt_private_key_file: None,
             jwt_previous_key_files: Vec::new(),
@@ -166,25 +168,6 @@ impl Config {
     /// The refresh-token lifetime.
     pub fn refresh_ttl(&self) -> Duration {
         Duration::from_secs(self.refresh_token_ttl_days * 86_400)
-    }
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The MongoDB URL may carry credentials and the admin password is a secret.
-        f.debug_struct("Config")
-            .field("nats", &self.nats)
-            .field("mongodb_database", &self.mongodb_database)
-            .field("jwt_private_key_file", &self.jwt_private_key_file)
-            .field("jwt_previous_key_files", &self.jwt_previous_key_files)
-            .field("jwt_issuer", &self.jwt_issuer)
-            .field("jwt_audience", &self.jwt_audience)
-            .field("access_token_ttl_minutes", &self.access_token_ttl_minutes)
-            .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
-            .field("admin_email", &self.admin_email)
-            .field("argon2", &self.argon2)
-            .field("throttle", &self.throttle)
-            .finish_non_exhaustive()
     }
 }
 

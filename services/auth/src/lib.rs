@@ -48,6 +48,7 @@ use contract::auth::{GetJwks, Login, Logout, Me, Refresh, Register};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use runtime::ServiceBuilder;
+use runtime::config::ExposeSecret;
 use runtime::health::{self, Health};
 use runtime::metrics::ServiceMetrics;
 use tokio::net::TcpListener;
@@ -141,8 +142,11 @@ pub async fn run(
     // Without waiting: NATS may start after auth (a cluster has no start order); the client
     // keeps trying in the background and /readyz stays 503 until it is connected.
     let client = runtime::connect::connect(&config.nats, SERVICE, false).await?;
-    let store =
-        store::Store::connect(&config.mongodb_url, config.mongodb_database.as_deref()).await?;
+    let store = store::Store::connect(
+        config.mongodb_url.expose_secret(),
+        config.mongodb_database.as_deref(),
+    )
+    .await?;
     let health = Health::new(registry)
         .nats(client.clone())
         .check("mongodb", {

@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::operation;
-use crate::page::{Page, SortKey, nullable};
+use crate::page::{Page, SortKey};
 
 /// The column lengths of the `customers` table, in characters; longer values are refused
 /// with 422.
@@ -122,35 +122,28 @@ impl SortKey for CustomerSort {
 }
 
 /// Query of [`ListCustomers`]. Every filter is optional and they combine with AND.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListCustomersQuery {
     /// Case-insensitive substring of the company or contact name (`%` and `_` match
     /// literally).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub q: Option<String>,
     /// Exact country, case-insensitive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub country: Option<String>,
     /// Exact city, case-insensitive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub city: Option<String>,
     /// A [`CustomerSort`] name, `-` prefixed for descending (default `customer_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub sort: Option<String>,
     /// Page number from 1 (see [`crate::page`]).
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub page: Option<u32>,
     /// Page size, at most [`crate::page::MAX_LIMIT`].
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub limit: Option<u32>,
 }
 
@@ -195,78 +188,39 @@ pub struct NewCustomer {
 /// Body of [`UpdateCustomer`]: only the fields present change. A field set to `null` becomes
 /// NULL, except `company_name`, which cannot be null (422). The id cannot change (an unknown
 /// field, 400). An empty object changes nothing and returns the customer.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New company name.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub company_name: Option<Option<String>>,
     /// New contact person.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub contact_name: Option<Option<String>>,
     /// New contact title.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub contact_title: Option<Option<String>>,
     /// New address.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub address: Option<Option<String>>,
     /// New city.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub city: Option<Option<String>>,
     /// New region.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub region: Option<Option<String>>,
     /// New postal code.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub postal_code: Option<Option<String>>,
     /// New country.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub country: Option<Option<String>>,
     /// New phone number.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub phone: Option<Option<String>>,
     /// New fax number.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub fax: Option<Option<String>>,
 }
 

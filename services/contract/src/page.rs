@@ -1,4 +1,4 @@
-//! Pagination shared by every list operation, and the PATCH helper for nullable fields.
+//! Pagination shared by every list operation.
 //!
 //! A list query carries `page` (1-based, default 1) and `limit` (default [`DEFAULT_LIMIT`],
 //! at most [`MAX_LIMIT`]). A limit over the cap, or a zero page or limit, is refused with 422
@@ -15,7 +15,7 @@
 //! assert!(PageQuery { page: None, limit: Some(101) }.resolve().is_err());
 //! ```
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
 
@@ -54,22 +54,15 @@ impl<T> Page<T> {
 
 /// The `page` and `limit` of a list query, as received; also the whole query of a list that
 /// has no filters. Numbers may arrive as strings (`"2"`), as the gateway sends them.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Requested page, from 1.
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub page: Option<u32>,
     /// Requested page size.
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub limit: Option<u32>,
 }
 
@@ -151,31 +144,6 @@ impl<K: SortKey> Sort<K> {
                 )
             })
     }
-}
-
-/// Deserializes a PATCH field that may be absent, `null` or a value into
-/// `Option<Option<T>>`: absent → `None` (leave the column alone), `null` → `Some(None)` (set it
-/// to NULL), a value → `Some(Some(v))`. Use with `#[serde(default)]`.
-///
-/// ```
-/// #[derive(serde::Deserialize)]
-/// struct Patch {
-///     #[serde(default, deserialize_with = "contract::page::nullable")]
-///     city: Option<Option<String>>,
-/// }
-/// let p: Patch = serde_json::from_str("{}").unwrap();
-/// assert_eq!(p.city, None);
-/// let p: Patch = serde_json::from_str(r#"{"city":null}"#).unwrap();
-/// assert_eq!(p.city, Some(None));
-/// let p: Patch = serde_json::from_str(r#"{"city":"Bern"}"#).unwrap();
-/// assert_eq!(p.city, Some(Some("Bern".to_owned())));
-/// ```
-pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]

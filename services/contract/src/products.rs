@@ -19,7 +19,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::operation;
-use crate::page::{Page, PageQuery, SortKey, nullable};
+use crate::page::{Page, PageQuery, SortKey};
 
 /// Limits of the `products` columns; values outside them are refused with 422.
 pub mod limits {
@@ -247,71 +247,40 @@ impl SortKey for ProductSort {
 
 /// Query of [`ListProducts`]. Every filter is optional and they combine with AND. Numbers and
 /// booleans may arrive as strings (`"true"`), as the gateway sends them.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListProductsQuery {
     /// Case-insensitive substring of the product name (`%` and `_` match literally).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub q: Option<String>,
     /// Only this category.
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub category_id: Option<i64>,
     /// Only this supplier.
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub supplier_id: Option<i64>,
     /// Only discontinued (`true`) or only current (`false`) products.
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub discontinued: Option<bool>,
     /// Unit price at least this (inclusive).
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub min_price: Option<Price>,
     /// Unit price at most this (inclusive).
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub max_price: Option<Price>,
     /// Only products with stock (`true`: `units_in_stock > 0`) or without (`false`: zero or
     /// unknown).
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub in_stock: Option<bool>,
     /// A [`ProductSort`] name, `-` prefixed for descending (default `product_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub sort: Option<String>,
     /// Page number from 1 (see [`crate::page`]).
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub page: Option<u32>,
     /// Page size, at most [`crate::page::MAX_LIMIT`].
-    #[serde(
-        default,
-        deserialize_with = "crate::de::opt_from_str",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
     pub limit: Option<u32>,
 }
 
@@ -352,71 +321,36 @@ pub struct NewProduct {
 /// Body of [`UpdateProduct`]: only the fields present change; `null` sets a nullable column
 /// to NULL. `product_name` and `discontinued` cannot be null (422). The same rules as
 /// [`NewProduct`] apply to each value.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
     /// New name.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub product_name: Option<Option<String>>,
     /// New supplier id.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub supplier_id: Option<Option<i64>>,
     /// New category id.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub category_id: Option<Option<i64>>,
     /// New packaging.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub quantity_per_unit: Option<Option<String>>,
     /// New unit price.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub unit_price: Option<Option<Price>>,
     /// New units in stock.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub units_in_stock: Option<Option<i64>>,
     /// New units on order.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub units_on_order: Option<Option<i64>>,
     /// New reorder level.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub reorder_level: Option<Option<i64>>,
     /// New discontinued flag.
-    #[serde(
-        default,
-        deserialize_with = "nullable",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "::serde_with::rust::double_option")]
     pub discontinued: Option<Option<bool>>,
 }
 

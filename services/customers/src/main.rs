@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+    use runtime::config::ExposeSecret;
 
     use super::*;
 
@@ -44,6 +45,9 @@ mod tests {
         let args = Args::try_parse_from(["customers", "--database-url", "postgres://db/customers"])
             .unwrap();
         assert_eq!(args.database.database_max_connections, 10);
-        assert_eq!(args.database.database_url, "postgres://db/customers");
+        assert_eq!(
+            args.database.database_url.expose_secret(),
+            "postgres://db/customers"
+        );
     }
 }

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use contract::deploy::{self, env};
 
-/// How to reach NATS.
-#[derive(Clone, Args)]
+/// How to reach NATS. The password is a `SecretString`, so `Debug` shows it redacted.
+#[derive(Debug, Clone, Args)]
 pub struct NatsArgs {
     /// NATS server URL; several may be given comma-separated.
     #[arg(long, env = env::NATS_URL, default_value = deploy::DEFAULT_NATS_URL)]
@@ -20,7 +20,7 @@ pub struct NatsArgs {
     pub nats_user: Option<String>,
     /// NATS password.
     #[arg(long, env = env::NATS_PASSWORD, hide_env_values = true)]
-    pub nats_password: Option<String>,
+    pub nats_password: Option<SecretString>,
     /// Prefix of this connection's reply inboxes; with NATS auth each component gets its own
     /// (e.g. `_INBOX_gateway`), so no other user may subscribe to its replies.
     #[arg(long, env = NATS_INBOX_PREFIX, default_value = DEFAULT_INBOX_PREFIX)]
@@ -33,6 +33,8 @@ pub struct NatsArgs {
 
 pub use contract::deploy::DEFAULT_INBOX_PREFIX;
 use contract::deploy::env::{NATS_CA_FILE, NATS_INBOX_PREFIX};
+/// The secret type of configuration values (`Debug` redacts it) and the trait that reads one.
+pub use secrecy::{ExposeSecret, SecretString};
 
 impl NatsArgs {
     /// Arguments for a server at `url` without credentials.
@@ -44,21 +46,6 @@ impl NatsArgs {
             nats_inbox_prefix: DEFAULT_INBOX_PREFIX.to_owned(),
             nats_ca_file: None,
         }
-    }
-}
-
-impl std::fmt::Debug for NatsArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsArgs")
-            .field("nats_url", &self.nats_url)
-            .field("nats_user", &self.nats_user)
-            .field(
-                "nats_password",
-                &self.nats_password.as_ref().map(|_| "<redacted>"),
-            )
-            .field("nats_inbox_prefix", &self.nats_inbox_prefix)
-            .field("nats_ca_file", &self.nats_ca_file)
-            .finish()
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_nats::{Client, ConnectOptions, Event};
 use tracing::{error, info, warn};
 
-use crate::config::NatsArgs;
+use crate::config::{ExposeSecret, NatsArgs};
 
 /// Why a connection could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ pub async fn connect(args: &NatsArgs, name: &str, wait: bool) -> Result<Client, 
     }
     match (&args.nats_user, &args.nats_password) {
         (Some(user), Some(password)) => {
-            options = options.user_and_password(user.clone(), password.clone());
+            options = options.user_and_password(user.clone(), password.expose_secret().to_owned());
         }
         (None, None) => {}
         _ => return Err(ConnectError::PartialCredentials),

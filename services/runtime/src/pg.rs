@@ -30,7 +30,7 @@ use futures::FutureExt;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
-use crate::config::NatsArgs;
+use crate::config::{ExposeSecret, NatsArgs, SecretString};
 use crate::connect::{ConnectError, reconnect_delay};
 use crate::health::{self, Health};
 use crate::metrics::ServiceMetrics;
@@ -43,12 +43,13 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The message of every "database is down" reply.
 pub const UNAVAILABLE: &str = "database unavailable";
 
-/// How to reach the service's database.
-#[derive(Clone, clap::Args)]
+/// How to reach the service's database. The URL may carry a password, so it is a
+/// `SecretString`: `Debug` shows it redacted.
+#[derive(Debug, Clone, clap::Args)]
 pub struct PgArgs {
     /// PostgreSQL URL, e.g. `postgres://user:password@host:5432/customers`.
     #[arg(long, env = contract::deploy::env::DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: SecretString,
     /// Largest number of pooled connections.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
@@ -58,19 +59,9 @@ impl PgArgs {
     /// Arguments for `url` with the default pool size.
     pub fn url(url: impl Into<String>) -> Self {
         Self {
-            database_url: url.into(),
+            database_url: SecretString::from(Into::<String>::into(url)),
             database_max_connections: 10,
         }
-    }
-}
-
-impl std::fmt::Debug for PgArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry a password.
-        f.debug_struct("PgArgs")
-            .field("database_url", &"<redacted>")
-            .field("database_max_connections", &self.database_max_connections)
-            .finish()
     }
 }
 
@@ -94,7 +85,8 @@ pub enum PgError {
 /// statement instead, which is answered 503 and closes that connection; the pool opens a
 /// fresh one for the next request.
 pub fn pool(args: &PgArgs) -> Result<PgPool, PgError> {
-    let options = PgConnectOptions::from_str(&args.database_url).map_err(PgError::Url)?;
+    let options =
+        PgConnectOptions::from_str(args.database_url.expose_secret()).map_err(PgError::Url)?;
     Ok(PgPoolOptions::new()
         .max_connections(args.database_max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -12,6 +12,7 @@ use operator::manifests::nats::{
     LAME_DUCK_GRACE_SECS, LAME_DUCK_SECS, RELOAD_POLL_SECS, USERS_FILE,
 };
 use runtime::CallOptions;
+use runtime::config::ExposeSecret;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::{nats_server_bin, wait_for_instance, wait_until};
 
@@ -112,7 +113,12 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
     let orders_args = after.nats_args("orders", &server.url());
     let orders_login = (
         orders_args.nats_user.clone().unwrap(),
-        orders_args.nats_password.clone().unwrap(),
+        orders_args
+            .nats_password
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
     );
     let as_orders = Some((orders_login.0.as_str(), orders_login.1.as_str()));
     assert_eq!(
@@ -204,7 +210,10 @@ async fn stopping_a_server_runs_lame_duck_and_outlasts_sigterm() {
     let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let args = rendered.nats_args("gateway", &server.url());
     let client = async_nats::ConnectOptions::new()
-        .user_and_password(args.nats_user.unwrap(), args.nats_password.unwrap())
+        .user_and_password(
+            args.nats_user.unwrap(),
+            args.nats_password.unwrap().expose_secret().to_owned(),
+        )
         .event_callback(move |event| {
             let events_tx = events_tx.clone();
             async move {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use contract::{AuthLevel, Envelope, HttpMethod, Operation};
+use runtime::config::ExposeSecret;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::wait_for_instance;
 use runtime::{CallOptions, Caller};
@@ -39,7 +40,7 @@ async fn list(
 fn password(rendered: &Rendered, user: &str) -> String {
     let args = rendered.nats_args(user, "");
     assert_eq!(args.nats_user.as_deref(), Some(user));
-    args.nats_password.unwrap()
+    args.nats_password.unwrap().expose_secret().to_owned()
 }
 
 #[tokio::test]

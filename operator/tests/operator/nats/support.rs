@@ -164,7 +164,7 @@ impl Rendered {
         let env = self.env(component);
         let mut args = NatsArgs::url(url);
         args.nats_user = env.get("NATS_USER").cloned();
-        args.nats_password = env.get("NATS_PASSWORD").cloned();
+        args.nats_password = env.get("NATS_PASSWORD").map(|p| p.as_str().into());
         if let Some(prefix) = env.get("NATS_INBOX_PREFIX") {
             args.nats_inbox_prefix.clone_from(prefix);
         }

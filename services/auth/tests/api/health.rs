@@ -65,7 +65,8 @@ async fn the_database_named_in_the_url_is_the_one_used() {
     config.mongodb_url = servers
         .mongo
         .url()
-        .replace("/?", "/shop_demo_auth?authSource=admin&");
+        .replace("/?", "/shop_demo_auth?authSource=admin&")
+        .into();
     let app = App::spawn(&servers, config).await;
     app.register("nora", "nora@example.com", "password123")
         .await

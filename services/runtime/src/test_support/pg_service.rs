@@ -73,7 +73,7 @@ impl<S: PgService> Instance<S> {
         let config = ServiceConfig {
             nats: NatsArgs::url(nats_url),
             database: PgArgs {
-                database_url: database_url.to_owned(),
+                database_url: database_url.into(),
                 database_max_connections: 5,
             },
         };

@@ -1,0 +1,76 @@
+//! The request's span: `http.request`, a child of the client's `traceparent`, with the
+//! method, route, status and request id as fields.
+
+use axum::extract::MatchedPath;
+use axum::http::{HeaderMap, HeaderName, Request, Response};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
+use tracing::{Span, field, info_span};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::request_id;
+
+/// tower-http's `TraceLayer` with the gateway's span and no log lines of its own: the
+/// [`access_log`](super::access_log) writes those.
+pub type Layer =
+    TraceLayer<SharedClassifier<ServerErrorsAsFailures>, RequestSpan, (), RecordStatus, (), (), ()>;
+
+/// The span layer.
+pub fn layer() -> Layer {
+    TraceLayer::new_for_http()
+        .make_span_with(RequestSpan)
+        .on_request(())
+        .on_response(RecordStatus)
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}
+
+/// Makes the `http.request` span; the route is filled in here for the gateway's own paths
+/// and by the proxy once it has matched one.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &Request<B>) -> Span {
+        let span = info_span!(
+            "http.request",
+            otel.kind = "server",
+            http.method = %request.method(),
+            http.route = field::Empty,
+            http.status_code = field::Empty,
+            request_id = %request_id::get(request.extensions()),
+        );
+        if let Some(route) = request.extensions().get::<MatchedPath>() {
+            span.record("http.route", route.as_str());
+        }
+        let parent = TraceContextPropagator::new().extract(&HttpHeaders(request.headers()));
+        // Fails only without an OpenTelemetry layer, where there is no trace to join.
+        let _ = span.set_parent(parent);
+        span
+    }
+}
+
+/// Records the response status on the span.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordStatus;
+
+impl<B> OnResponse<B> for RecordStatus {
+    fn on_response(self, response: &Response<B>, _: std::time::Duration, span: &Span) {
+        span.record("http.status_code", response.status().as_u16());
+    }
+}
+
+struct HttpHeaders<'a>(&'a HeaderMap);
+
+impl Extractor for HttpHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}

@@ -1,0 +1,61 @@
+//! What a built table holds and reports: routes, conflicts and unusable endpoints.
+
+use contract::{AuthLevel, HttpMethod};
+use serde::Serialize;
+
+/// One routed endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// The HTTP method.
+    pub method: HttpMethod,
+    /// The path template, e.g. `/customers/{id}`.
+    pub path: String,
+    /// Who may call it.
+    pub auth: AuthLevel,
+    /// The success status.
+    pub success_status: u16,
+    /// The one-line summary, if any.
+    pub summary: Option<String>,
+    /// The NATS subject requests go to.
+    pub subject: String,
+    /// The service that serves it.
+    pub service: String,
+    /// The newest version of that service seen serving it.
+    pub version: String,
+    /// The endpoint's name within the service.
+    pub endpoint: String,
+}
+
+impl Route {
+    /// The names of the path's parameters, in order.
+    pub fn path_params(&self) -> Vec<&str> {
+        self.path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect()
+    }
+}
+
+/// A method and path claimed by more than one subject, and who got it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// The HTTP method.
+    pub method: HttpMethod,
+    /// The path template.
+    pub path: String,
+    /// `service@version (subject)` of the winner, or `gateway` for a reserved path.
+    pub winner: String,
+    /// The same for every claim that lost.
+    pub losers: Vec<String>,
+}
+
+/// An endpoint whose metadata could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvalidEndpoint {
+    /// The service.
+    pub service: String,
+    /// The endpoint's subject.
+    pub subject: String,
+    /// Why it is not routed.
+    pub reason: String,
+}
