@@ -22,6 +22,8 @@ command -v cc >/dev/null || packages+=(build-essential)
 command -v curl >/dev/null || packages+=(curl)
 command -v setpriv >/dev/null || packages+=(util-linux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
+# The headless browser the API docs page is checked in (make docs-test).
+command -v chromium >/dev/null || packages+=(chromium)
 # Images (make images, make image-test): docker when its daemon answers; otherwise daemonless
 # podman with buildah, runc (scripts/images/containers.conf selects it), iptables for its
 # networks, and debootstrap for the local base images (scripts/images/base.sh).
