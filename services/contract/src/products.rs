@@ -27,7 +27,7 @@ pub mod limits {
     pub const PRODUCT_NAME: usize = 40;
     /// `quantity_per_unit`, in characters.
     pub const QUANTITY_PER_UNIT: usize = 20;
-    /// The largest stock figure or id (`smallint`).
+    /// The largest stock figure, category or supplier id (`smallint`).
     pub const SMALLINT_MAX: i64 = i16::MAX as i64;
     /// The largest price: `numeric(10,2)`.
     pub const PRICE_MAX: &str = "99999999.99";
@@ -123,7 +123,7 @@ impl<'de> Deserialize<'de> for Price {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Product {
     /// Server-assigned id.
-    pub product_id: i16,
+    pub product_id: i64,
     /// Name.
     pub product_name: String,
     /// Supplier id, if any.
@@ -188,8 +188,7 @@ pub struct Supplier {
     pub homepage: Option<String>,
 }
 
-/// The `{id}` path parameter. A non-number is malformed (400); a number no product has,
-/// including one outside `smallint`, is 404.
+/// The `{id}` path parameter. A non-number is malformed (400); a number no product has is 404.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductIdParams {

@@ -23,7 +23,7 @@ macro_rules! product_select {
 
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
-    product_id: i16,
+    product_id: i64,
     product_name: String,
     supplier_id: Option<i16>,
     supplier_name: Option<String>,
@@ -179,7 +179,7 @@ pub async fn list(
 }
 
 /// The product with `id`, if any.
-pub async fn get(pool: &PgPool, id: i16) -> Result<Option<Product>, sqlx::Error> {
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Product>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(concat!(
         product_select!("products"),
         " WHERE p.product_id = $1"
@@ -243,7 +243,7 @@ pub enum Value {
 /// `None` when there is no such product. Column names come from the handler's fixed list.
 pub async fn update(
     pool: &PgPool,
-    id: i16,
+    id: i64,
     changes: Vec<(&'static str, Value)>,
 ) -> Result<Option<Product>, sqlx::Error> {
     if changes.is_empty() {
@@ -270,7 +270,7 @@ pub async fn update(
 }
 
 /// Deletes product `id`; whether it existed.
-pub async fn delete(pool: &PgPool, id: i16) -> Result<bool, sqlx::Error> {
+pub async fn delete(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM products WHERE product_id = $1")
         .bind(id)
         .execute(pool)

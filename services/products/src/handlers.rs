@@ -36,10 +36,9 @@ pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
     .endpoint::<ListSuppliers, _>(suppliers)
 }
 
-/// The product id of the path: 400 when missing, 404 when no product can have it.
-fn product_id(id: Option<i64>) -> Result<i16, ServiceError> {
-    let id = id.ok_or_else(|| ServiceError::bad_request("the product id is missing"))?;
-    i16::try_from(id).map_err(|_| not_found(id))
+/// The product id of the path: 400 when missing.
+fn product_id(id: Option<i64>) -> Result<i64, ServiceError> {
+    id.ok_or_else(|| ServiceError::bad_request("the product id is missing"))
 }
 
 fn not_found(id: impl std::fmt::Display) -> ServiceError {
