@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use clap::Args;
 use contract::deploy::env;
-use runtime::config::NatsArgs;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, Args)]
@@ -76,12 +75,10 @@ pub struct ThrottleArgs {
     pub login_lockout_secs: u64,
 }
 
-/// Everything the auth service needs besides the shared telemetry and health settings.
+/// Everything the auth service needs besides the settings every service shares
+/// (`runtime::config::CommonArgs`).
 #[derive(Clone, Args)]
 pub struct Config {
-    /// NATS connection: not a flag of its own, `main` copies it from the common arguments.
-    #[arg(skip = NatsArgs::url("nats://127.0.0.1:4222"))]
-    pub nats: NatsArgs,
     /// MongoDB connection string (`mongodb://…` or `mongodb+srv://…`; TLS with `tls=true`,
     /// a CA of one's own with `tlsCAFile=`).
     #[arg(
@@ -130,10 +127,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with every default, for `nats_url` and `mongodb_url`.
-    pub fn new(nats_url: impl Into<String>, mongodb_url: impl Into<String>) -> Self {
+    /// A configuration with every default, for `mongodb_url`.
+    pub fn new(mongodb_url: impl Into<String>) -> Self {
         Self {
-            nats: NatsArgs::url(nats_url),
             mongodb_url: mongodb_url.into(),
             mongodb_database: None,
             jwt_private_key_file: None,
@@ -173,7 +169,6 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The MongoDB URL may carry credentials and the admin password is a secret.
         f.debug_struct("Config")
-            .field("nats", &self.nats)
             .field("mongodb_database", &self.mongodb_database)
             .field("jwt_private_key_file", &self.jwt_private_key_file)
             .field("jwt_previous_key_files", &self.jwt_previous_key_files)
