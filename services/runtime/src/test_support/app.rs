@@ -117,6 +117,15 @@ impl ServiceApp {
             .expect("the service stops without error");
     }
 
+    /// Waits (up to 20 s) for the instance to stop by itself, and returns how it ended.
+    pub async fn exited(mut self) -> Result<(), String> {
+        let task = self.task.take().expect("running");
+        tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("the service stops by itself within 20 s")
+            .unwrap()
+    }
+
     /// Calls `O` with `options`; a transport failure panics.
     pub async fn call_with<O: Operation>(
         &self,

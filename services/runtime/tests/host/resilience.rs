@@ -143,3 +143,21 @@ async fn readiness_follows_nats_and_serving_resumes_after_a_restart() {
     assert_eq!(total(&app).await, 1);
     app.stop().await;
 }
+
+/// A migration that was changed after it ran is a real error: retrying cannot fix it, so the
+/// service exits with it instead of waiting forever, not ready.
+#[tokio::test]
+async fn a_modified_migration_fails_fast() {
+    let (stack, app) = notes::start().await;
+    app.stop().await;
+    stack
+        .pg
+        .psql(
+            notes::NAME,
+            "UPDATE _sqlx_migrations SET checksum = '\\x00'::bytea",
+        )
+        .await
+        .unwrap();
+    let err = notes::spawn(&stack).await.exited().await.unwrap_err();
+    assert!(err.contains("migration"), "{err}");
+}
