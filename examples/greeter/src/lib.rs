@@ -60,10 +60,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HostError> {
     Host::new(SERVICE, &nats)
-        .run(health_listener, shutdown, |started| async {
+        .run(health_listener, shutdown, || async {
             Ok(
                 ServiceBuilder::new(SERVICE, env!("CARGO_PKG_VERSION"), "Greets people", ())
-                    .metrics(started.metrics)
                     .endpoint::<Hello, _>(hello),
             )
         })

@@ -103,7 +103,7 @@ pub async fn run(
             async move { store.ping().await.map_err(|e| e.to_string()) }
         }
     })
-    .run(health_listener, shutdown, |started| async move {
+    .run(health_listener, shutdown, || async move {
         runtime::retry::with_backoff(
             "MongoDB not reachable (or the user not provisioned) yet",
             || store.ensure_indexes(),
@@ -134,7 +134,6 @@ pub async fn run(
             "Accounts, passwords, access and refresh tokens, JWKS",
             state,
         )
-        .metrics(started.metrics)
         .endpoint::<Register, _>(handlers::register)
         .endpoint::<Login, _>(handlers::login)
         .endpoint::<Refresh, _>(handlers::refresh)

@@ -17,7 +17,7 @@ use std::future::Future;
 
 use runtime::config::NatsArgs;
 use runtime::host::{Host, HostError};
-use runtime::pg::{self, PgArgs};
+use runtime::pg::PgArgs;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 
@@ -29,24 +29,20 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Runs the service until `shutdown` resolves on a [`Host`]: health on `health_listener` at
 /// once, ready only while the database answers; migrations (retried while the database is
-/// down) before the NATS endpoints; the pool closed on the way out.
+/// down) before the NATS endpoints.
 pub async fn run(
     nats: NatsArgs,
     database: PgArgs,
     health_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HostError> {
-    let pool = pg::pool(&database)?;
-    let result = Host::new(SERVICE, &nats)
-        .ready_when("database", {
-            let pool = pool.clone();
-            move || pg::ping(pool.clone())
-        })
-        .run(health_listener, shutdown, |started| async {
-            pg::migrate(&pool, &MIGRATOR).await?;
-            Ok(handlers::service(pool.clone()).metrics(started.metrics))
-        })
-        .await;
-    pool.close().await;
-    result
+    Host::new(SERVICE, &nats)
+        .run_with_database(
+            &database,
+            &MIGRATOR,
+            health_listener,
+            shutdown,
+            handlers::service,
+        )
+        .await
 }

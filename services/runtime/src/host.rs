@@ -10,12 +10,14 @@
 //!    step ends the process cleanly;
 //! 4. the service registers with the Services API and serves until shutdown, then drains
 //!    in-flight requests, flushes NATS and stops the health server.
+//!
+//! A service that owns a PostgreSQL database (feature `postgres`) runs with
+//! [`Host::run_with_database`]: the database check, the migrations and the pool come with it.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_nats::Client;
 use futures::FutureExt;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -43,15 +45,6 @@ pub enum HostError {
     #[cfg(feature = "postgres")]
     #[error(transparent)]
     Database(#[from] crate::pg::PgError),
-}
-
-/// What the start step gets from the host.
-#[derive(Debug)]
-pub struct Started {
-    /// The request metrics, already registered; hand them to the builder.
-    pub metrics: ServiceMetrics,
-    /// The service's NATS connection (possibly not connected yet).
-    pub client: Client,
 }
 
 type AddCheck = Box<dyn FnOnce(Health) -> Health + Send>;
@@ -104,7 +97,8 @@ impl Host {
     }
 
     /// Runs the service until `shutdown` resolves; `start` waits for the service's
-    /// dependencies and returns its builder. See the module docs for the order of things.
+    /// dependencies and returns its builder, to which the host adds the request metrics
+    /// (`natstack_service_*` on `/metrics`). See the module docs for the order of things.
     pub async fn run<S, E, F, Fut>(
         mut self,
         health_listener: TcpListener,
@@ -114,7 +108,7 @@ impl Host {
     where
         S: Clone + Send + Sync + 'static,
         E: From<HostError>,
-        F: FnOnce(Started) -> Fut,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<ServiceBuilder<S>, E>>,
     {
         let shutdown = shutdown.boxed().shared();
@@ -130,13 +124,9 @@ impl Host {
         let health = health.flag("registered", registered.clone(), "not registered yet");
         let health_task = tokio::spawn(health::serve(health_listener, health, shutdown.clone()));
 
-        let started = Started {
-            metrics,
-            client: client.clone(),
-        };
         let result = async {
             let builder = tokio::select! {
-                built = start(started) => built?,
+                built = start() => built?.metrics(metrics),
                 () = shutdown.clone() => return Ok(()),
             };
             let service = tokio::select! {
@@ -161,6 +151,40 @@ impl Host {
             Ok(served) => served.map_err(|e| E::from(HostError::from(e)))?,
             Err(e) => warn!(error = %e, "health server task failed"),
         }
+        result
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Host {
+    /// [`Host::run`] for a service that owns a PostgreSQL database: ready only while the
+    /// database answers; `migrator` runs (retried while the database is down or not
+    /// provisioned yet, see [`crate::pg::migrate`]) before `build` gets the pool; the pool is
+    /// closed on the way out.
+    pub async fn run_with_database<S, F>(
+        self,
+        database: &crate::pg::PgArgs,
+        migrator: &'static sqlx::migrate::Migrator,
+        health_listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        build: F,
+    ) -> Result<(), HostError>
+    where
+        S: Clone + Send + Sync + 'static,
+        F: FnOnce(sqlx::PgPool) -> ServiceBuilder<S>,
+    {
+        let pool = crate::pg::pool(database)?;
+        let result = self
+            .ready_when("database", {
+                let pool = pool.clone();
+                move || crate::pg::ping(pool.clone())
+            })
+            .run(health_listener, shutdown, || async {
+                crate::pg::migrate(&pool, migrator).await?;
+                Ok(build(pool.clone()))
+            })
+            .await;
+        pool.close().await;
         result
     }
 }

@@ -69,29 +69,20 @@ async fn count(
     })
 }
 
-/// The service's `run`, shaped like every service's.
+/// The service's `run`, shaped like every database-backed service's.
 pub async fn run(
     nats: NatsArgs,
     database: PgArgs,
     health_listener: TcpListener,
     shutdown: Stop,
 ) -> Result<(), HostError> {
-    let pool = pg::pool(&database)?;
-    let result = Host::new(NAME, &nats)
-        .ready_when("database", {
-            let pool = pool.clone();
-            move || pg::ping(pool.clone())
-        })
-        .run(health_listener, shutdown, |started| async {
-            pg::migrate(&pool, &MIGRATOR).await?;
-            Ok(ServiceBuilder::new(NAME, "1.0.0", "Notes", pool.clone())
-                .metrics(started.metrics)
+    Host::new(NAME, &nats)
+        .run_with_database(&database, &MIGRATOR, health_listener, shutdown, |pool| {
+            ServiceBuilder::new(NAME, "1.0.0", "Notes", pool)
                 .endpoint::<AddNote, _>(add)
-                .endpoint::<CountNotes, _>(count))
+                .endpoint::<CountNotes, _>(count)
         })
-        .await;
-    pool.close().await;
-    result
+        .await
 }
 
 /// Starts an instance on `stack` without waiting for readiness.
