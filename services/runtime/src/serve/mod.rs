@@ -1,7 +1,8 @@
 //! Serving a service over NATS with the Services API.
 //!
 //! [`ServiceBuilder`] registers a service (name, version, description) and one endpoint per
-//! [`contract::Operation`] in queue group `q`, with the operation's HTTP mapping as endpoint metadata.
+//! [`contract::Operation`] in queue group `q`, with the operation's HTTP mapping as endpoint
+//! metadata.
 //! [`RunningService::run`] then:
 //!
 //! - enforces the operation's declared auth level on the forwarded caller (401/403);
