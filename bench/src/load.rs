@@ -14,7 +14,7 @@ use http::{Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use runtime::{CallOptions, Caller};
+use runtime::{CallOptions, Requester};
 use tokio::net::TcpStream;
 
 /// How long a request may take before it counts as an error.
@@ -45,7 +45,7 @@ pub struct HttpRequest {
 #[derive(Debug, Clone)]
 pub struct NatsRequest {
     /// The shared requester.
-    pub caller: Caller,
+    pub caller: Requester,
     /// The operation's subject.
     pub subject: String,
     /// The envelope, as the gateway would send it.
@@ -305,7 +305,7 @@ pub async fn send_nats(request: &NatsRequest) -> Result<(), String> {
         .request(&request.subject, request.payload.clone(), options)
         .await
         .map_err(|e| e.to_string())?;
-    match runtime::call::service_error(&reply) {
+    match runtime::call::error_of(&reply) {
         None => Ok(()),
         Some(error) => Err(format!("{}: {}", error.code.status(), error.message)),
     }

@@ -11,7 +11,7 @@ use contract::{Caller as Identity, Envelope, headers};
 use http::Method;
 use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
-use runtime::Caller;
+use runtime::Requester;
 use runtime::config::{LogFormat, TelemetryArgs};
 use tracing::info;
 
@@ -116,7 +116,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let client = async_nats::connect(system.nats_url())
         .await
         .context("cannot connect to NATS")?;
-    let caller = Caller::new(client).await?;
+    let caller = Requester::new(client).await?;
     let mut nats_headers = async_nats::HeaderMap::new();
     nats_headers.insert(headers::USER_ID, identity.user_id.as_str());
     nats_headers.insert(headers::ROLES, identity.roles_header());

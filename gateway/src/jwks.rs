@@ -12,7 +12,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use contract::auth::{GetJwks, Jwks};
 use contract::{Envelope, Operation};
-use runtime::{CallOptions, Caller};
+use runtime::{CallOptions, Requester};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -54,7 +54,7 @@ struct Cached {
 }
 
 struct Inner {
-    caller: Caller,
+    caller: Requester,
     config: JwksConfig,
     current: ArcSwap<Cached>,
     /// Held for the duration of a fetch; remembers when the last one started.
@@ -78,7 +78,7 @@ impl std::fmt::Debug for JwksCache {
 
 impl JwksCache {
     /// An empty cache that fetches through `caller`.
-    pub fn new(caller: Caller, config: JwksConfig, metrics: GatewayMetrics) -> Self {
+    pub fn new(caller: Requester, config: JwksConfig, metrics: GatewayMetrics) -> Self {
         Self {
             inner: Arc::new(Inner {
                 caller,

@@ -74,7 +74,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let shutdown = shutdown.boxed().shared();
     let client = runtime::connect::connect(&config.nats, "gateway", false).await?;
-    let caller = runtime::Caller::new(client.clone()).await?;
+    let caller = runtime::Requester::new(client.clone()).await?;
 
     let mut registry = Registry::default();
     let metrics = GatewayMetrics::new(&mut registry);
@@ -138,14 +138,7 @@ pub async fn run(
     if let Ok(Err(e)) = health_server.await {
         tracing::warn!(error = %e, "health server failed");
     }
-    // Never connected (or cut off): there is nothing to flush, and flushing would wait forever.
-    if runtime::connect::is_connected(&client) {
-        match tokio::time::timeout(std::time::Duration::from_secs(5), client.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "final NATS flush failed"),
-            Err(_) => tracing::warn!("final NATS flush timed out"),
-        }
-    }
+    runtime::connect::flush(&client).await;
     Ok(())
 }
 

@@ -6,7 +6,6 @@ use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -23,26 +22,12 @@ pub async fn healthz() -> Json<Value> {
 
 /// Readiness: connected to NATS and a routing table is present.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let (ready, checks) = state.health.readiness().await;
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
-    (status, Json(body)).into_response()
+    state.health.readyz_response().await
 }
 
 /// Prometheus metrics.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.health.render_metrics(),
-    )
-        .into_response()
+    state.health.metrics_response()
 }
 
 /// The OpenAPI document of the discovered routes.

@@ -202,7 +202,7 @@ fn json_response(status: StatusCode, body: Bytes) -> Response {
 }
 
 fn reply_to_response(state: &AppState, route: &Route, reply: &async_nats::Message) -> Response {
-    if let Some(error) = runtime::call::service_error(reply) {
+    if let Some(error) = runtime::call::error_of(reply) {
         if error.code == ErrorCode::BadGateway {
             state.metrics.upstream_error("bad_reply");
         }

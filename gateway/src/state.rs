@@ -1,10 +1,10 @@
-//! What every handler shares: one NATS connection (through one [`Caller`]), the catalog, the
+//! What every handler shares: one NATS connection (through one [`Requester`]), the catalog, the
 //! authenticator, metrics and configuration.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use runtime::Caller;
+use runtime::Requester;
 use runtime::health::Health;
 
 use crate::auth::Authenticator;
@@ -20,7 +20,7 @@ pub struct Shared {
     /// Discovery's current snapshot.
     pub catalog: Arc<Catalog>,
     /// Request-reply over the one NATS connection.
-    pub caller: Caller,
+    pub caller: Requester,
     /// Token and role checks.
     pub auth: Authenticator,
     /// Metrics.

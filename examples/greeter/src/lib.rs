@@ -7,14 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use contract::{Empty, FieldError, RequestOf, ServiceError, operation};
-use futures::FutureExt as _;
-use prometheus_client::registry::Registry;
 use runtime::config::NatsArgs;
-use runtime::health::{self, Health};
+use runtime::host::{Host, HostError};
 use runtime::{RequestContext, ServiceBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -59,28 +55,16 @@ async fn hello(
 /// # Errors
 /// When NATS refuses the connection or the registration, or the health server fails.
 pub async fn run(
-    nats: &NatsArgs,
+    nats: NatsArgs,
     health_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let shutdown = shutdown.boxed().shared();
-    let registered = Arc::new(AtomicBool::new(false));
-    let client = runtime::connect::connect(nats, SERVICE, false).await?;
-    let health = Health::new(Registry::default()).nats(client.clone()).flag(
-        "registered",
-        registered.clone(),
-        "not registered yet",
-    );
-    let health_task = tokio::spawn(health::serve(health_listener, health, shutdown.clone()));
-    let service = ServiceBuilder::new(SERVICE, env!("CARGO_PKG_VERSION"), "Greets people", ())
-        .endpoint::<Hello, _>(hello)
-        .start(&client)
-        .await?;
-    registered.store(true, Ordering::Release);
-    tracing::info!(id = service.id(), "greeter ready");
-    service.run(shutdown).await?;
-    registered.store(false, Ordering::Release);
-    client.flush().await?;
-    health_task.await??;
-    Ok(())
+) -> Result<(), HostError> {
+    Host::new(SERVICE, &nats)
+        .run(health_listener, shutdown, || async {
+            Ok(
+                ServiceBuilder::new(SERVICE, env!("CARGO_PKG_VERSION"), "Greets people", ())
+                    .endpoint::<Hello, _>(hello),
+            )
+        })
+        .await
 }

@@ -21,5 +21,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot bind HEALTH_ADDR {addr}"))?;
-    greeter::run(&args.common.nats, listener, runtime::shutdown::signal()).await
+    greeter::run(args.common.nats, listener, runtime::shutdown::signal())
+        .await
+        .context("greeter failed")
 }

@@ -108,25 +108,26 @@ impl System {
         };
         let mut tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)> = Vec::new();
 
-        let mut auth_config = auth::Config::new(nats.url(), mongo.url());
+        let nats_args = NatsArgs::url(nats.url());
+        let mut auth_config = auth::Config::new(mongo.url());
         auth_config.admin_email = Some(ADMIN_EMAIL.into());
         auth_config.admin_password = Some(ADMIN_PASSWORD.into());
         auth_config.argon2.argon2_memory_kib = 8 * 1024;
         auth_config.argon2.argon2_iterations = 1;
         let (health, shutdown) = (listener().await, signal());
-        tasks.push(spawn("auth", auth::run(auth_config, health, shutdown)));
-        let config = customers::Config {
-            nats: NatsArgs::url(nats.url()),
-            database: PgArgs::url(customers_db),
-        };
+        let run = auth::run(nats_args.clone(), auth_config, health, shutdown);
+        tasks.push(spawn("auth", run));
         let (health, shutdown) = (listener().await, signal());
-        tasks.push(spawn("customers", customers::run(config, health, shutdown)));
-        let config = products::Config {
-            nats: NatsArgs::url(nats.url()),
-            database: PgArgs::url(products_db),
-        };
+        let run = customers::run(
+            nats_args.clone(),
+            PgArgs::url(customers_db),
+            health,
+            shutdown,
+        );
+        tasks.push(spawn("customers", run));
         let (health, shutdown) = (listener().await, signal());
-        tasks.push(spawn("products", products::run(config, health, shutdown)));
+        let run = products::run(nats_args, PgArgs::url(products_db), health, shutdown);
+        tasks.push(spawn("products", run));
 
         let mut config = gateway::Config::new(NatsArgs::url(nats.url()));
         config.discovery = gateway::config::DiscoveryConfig::every(Duration::from_millis(200));
@@ -466,7 +467,7 @@ async fn start_auth(
     key: &std::path::Path,
     previous: Vec<std::path::PathBuf>,
 ) -> (watch::Sender<bool>, JoinHandle<Result<(), String>>) {
-    let mut config = auth::Config::new(nats.url(), mongo.url());
+    let mut config = auth::Config::new(mongo.url());
     config.admin_email = Some(ADMIN_EMAIL.into());
     config.admin_password = Some(ADMIN_PASSWORD.into());
     config.argon2.argon2_memory_kib = 8 * 1024;
@@ -478,7 +479,8 @@ async fn start_auth(
     let stopped = async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let (_, task) = spawn("auth", auth::run(config, health, stopped));
+    let nats = NatsArgs::url(nats.url());
+    let (_, task) = spawn("auth", auth::run(nats, config, health, stopped));
     (stop, task)
 }
 

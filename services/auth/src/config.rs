@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use contract::deploy::env;
-use runtime::config::{NatsArgs, SecretString};
+use runtime::config::SecretString;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, Args)]
@@ -76,14 +76,11 @@ pub struct ThrottleArgs {
     pub login_lockout_secs: u64,
 }
 
-/// Everything the auth service needs besides the shared telemetry and health settings. The
-/// MongoDB URL may carry credentials and the admin password is a secret: both are
-/// `SecretString`s, which `Debug` shows redacted.
+/// Everything the auth service needs besides the settings every service shares
+/// (`runtime::config::CommonArgs`). The MongoDB URL may carry credentials and the admin
+/// password is a secret: both are `SecretString`s, which `Debug` shows redacted.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// NATS connection: not a flag of its own, `main` copies it from the common arguments.
-    #[arg(skip = NatsArgs::url("nats://127.0.0.1:4222"))]
-    pub nats: NatsArgs,
     /// MongoDB connection string (`mongodb://…` or `mongodb+srv://…`; TLS with `tls=true`,
     /// a CA of one's own with `tlsCAFile=`).
     #[arg(
@@ -132,10 +129,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with every default, for `nats_url` and `mongodb_url`.
-    pub fn new(nats_url: impl Into<String>, mongodb_url: impl Into<String>) -> Self {
+    /// A configuration with every default, for `mongodb_url`.
+    pub fn new(mongodb_url: impl Into<String>) -> Self {
         Self {
-            nats: NatsArgs::url(nats_url),
             mongodb_url: SecretString::from(Into::<String>::into(mongodb_url)),
             mongodb_database: None,
             jwt_private_key_file: None,

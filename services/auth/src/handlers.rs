@@ -33,9 +33,9 @@ const MAX_CLIENT_ADDR_LEN: usize = 64;
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct Auth(Arc<Inner>);
 
-/// The parts of [`AppState`].
+/// The parts of [`Auth`].
 pub struct Inner {
     /// The database.
     pub store: Store,
@@ -49,14 +49,14 @@ pub struct Inner {
     pub refresh_ttl: Duration,
 }
 
-impl AppState {
+impl Auth {
     /// State from its parts.
     pub fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
     }
 }
 
-impl std::ops::Deref for AppState {
+impl std::ops::Deref for Auth {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
@@ -81,7 +81,7 @@ fn later(ttl: Duration) -> DateTime {
 
 /// `auth.register`: creates an account with the `user` role.
 pub async fn register(
-    state: AppState,
+    state: Auth,
     _: RequestContext,
     req: RequestOf<Register>,
 ) -> Result<User, ServiceError> {
@@ -116,7 +116,7 @@ pub async fn register(
 
 /// `auth.login`: checks the password (or a dummy one) and issues a token pair.
 pub async fn login(
-    state: AppState,
+    state: Auth,
     ctx: RequestContext,
     req: RequestOf<Login>,
 ) -> Result<TokenPair, ServiceError> {
@@ -180,11 +180,7 @@ pub async fn login(
 }
 
 /// Signs an access token and stores a new refresh token in `family`.
-async fn issue(
-    state: &AppState,
-    user: &UserDoc,
-    family: String,
-) -> Result<TokenPair, ServiceError> {
+async fn issue(state: &Auth, user: &UserDoc, family: String) -> Result<TokenPair, ServiceError> {
     let access_token = state
         .issuer
         .access_token(&Subject {
@@ -242,7 +238,7 @@ fn presented(body: &RefreshRequest) -> Result<&str, ServiceError> {
 /// `auth.refresh`: exchanges an unused refresh token for a new pair in the same family; a
 /// token presented twice revokes its whole family.
 pub async fn refresh(
-    state: AppState,
+    state: Auth,
     _: RequestContext,
     req: RequestOf<Refresh>,
 ) -> Result<TokenPair, ServiceError> {
@@ -294,7 +290,7 @@ pub async fn refresh(
 /// `auth.logout`: revokes the presented refresh token and its session (family). Idempotent:
 /// an unknown or already revoked token still answers 204.
 pub async fn logout(
-    state: AppState,
+    state: Auth,
     _: RequestContext,
     req: RequestOf<Logout>,
 ) -> Result<(), ServiceError> {
@@ -317,11 +313,7 @@ pub async fn logout(
 }
 
 /// `auth.me`: the caller's profile, from the identity the gateway verified.
-pub async fn me(
-    state: AppState,
-    ctx: RequestContext,
-    _: RequestOf<Me>,
-) -> Result<User, ServiceError> {
+pub async fn me(state: Auth, ctx: RequestContext, _: RequestOf<Me>) -> Result<User, ServiceError> {
     let caller = ctx.require_caller()?;
     state
         .store
@@ -334,7 +326,7 @@ pub async fn me(
 
 /// `auth.jwks`: the published public keys.
 pub async fn jwks(
-    state: AppState,
+    state: Auth,
     _: RequestContext,
     _: RequestOf<GetJwks>,
 ) -> Result<Jwks, ServiceError> {

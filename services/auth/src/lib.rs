@@ -40,23 +40,16 @@ pub mod tokens;
 pub mod validate;
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use contract::auth::{GetJwks, Login, Logout, Me, Refresh, Register};
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::registry::Registry;
 use runtime::ServiceBuilder;
-use runtime::config::ExposeSecret;
-use runtime::health::{self, Health};
-use runtime::metrics::ServiceMetrics;
+use runtime::config::{ExposeSecret, NatsArgs};
+use runtime::host::{Host, HostError};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tracing::{info, warn};
 
 pub use config::Config;
-use handlers::{AppState, Inner};
+use handlers::{Auth, Inner};
 
 /// The Services API name.
 pub const SERVICE: &str = "auth";
@@ -66,9 +59,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// NATS could not be reached.
+    /// NATS, the health server or serving failed.
     #[error(transparent)]
-    Connect(#[from] runtime::connect::ConnectError),
+    Host(#[from] HostError),
     /// MongoDB could not be set up.
     #[error(transparent)]
     Store(#[from] store::StoreError),
@@ -81,130 +74,75 @@ pub enum Error {
     /// The admin account could not be ensured.
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),
-    /// Serving failed.
-    #[error(transparent)]
-    Serve(#[from] runtime::serve::ServeError),
-    /// The health server failed.
-    #[error("health server: {0}")]
-    Health(#[from] std::io::Error),
 }
 
-/// Waits for MongoDB (retrying while it is not up yet, or while its provisioning Job has not
-/// created the user yet) and creates the indexes; gives up only when shutdown is requested.
-async fn prepare_store(
-    store: &store::Store,
-    stop: &mut watch::Receiver<bool>,
-) -> Result<(), Error> {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match store.ensure_indexes().await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_unavailable() => {
-                warn!(error = %e, retry_in = ?delay, "MongoDB not reachable (or the user not provisioned) yet");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    _ = stop.wait_for(|s| *s) => return Err(e.into()),
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Runs the auth service until `shutdown` resolves: connects to NATS and MongoDB, ensures the
-/// indexes and the admin account, serves health on `health_listener`, registers with the
-/// Services API, then serves requests and drains on shutdown.
+/// Runs the auth service until `shutdown` resolves, on a [`Host`]: health on
+/// `health_listener` at once (ready only while MongoDB answers); then it waits for MongoDB
+/// (retrying while it is not up yet, or while its provisioning Job has not created the user
+/// yet) and creates the indexes, loads the keys, ensures the admin account, registers with the
+/// Services API, serves requests and drains on shutdown.
 pub async fn run(
+    nats: NatsArgs,
     config: Config,
     health_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    });
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-
-    let mut registry = Registry::default();
-    let metrics = ServiceMetrics::new(&mut registry);
-    let verifications = Counter::default();
-    registry.register(
-        "natstack_auth_password_verifications",
-        "Password verifications run, real or against the dummy hash",
-        verifications.clone(),
-    );
-    let registered = Arc::new(AtomicBool::new(false));
-
-    // Without waiting: NATS may start after auth (a cluster has no start order); the client
-    // keeps trying in the background and /readyz stays 503 until it is connected.
-    let client = runtime::connect::connect(&config.nats, SERVICE, false).await?;
     let store = store::Store::connect(
         config.mongodb_url.expose_secret(),
         config.mongodb_database.as_deref(),
     )
     .await?;
-    let health = Health::new(registry)
-        .nats(client.clone())
-        .check("mongodb", {
+    let verifications = Counter::default();
+    let mut host = Host::new(SERVICE, &nats);
+    host.registry().register(
+        "natstack_auth_password_verifications",
+        "Password verifications run, real or against the dummy hash",
+        verifications.clone(),
+    );
+    host.ready_when("mongodb", {
+        let store = store.clone();
+        move || {
             let store = store.clone();
-            move || {
-                let store = store.clone();
-                async move { store.ping().await.map_err(|e| e.to_string()) }
-            }
-        })
-        .flag("registered", registered.clone(), "not registered yet");
-    let health_task = tokio::spawn(health::serve(
-        health_listener,
-        health,
-        stopped(stop_rx.clone()),
-    ));
-
-    prepare_store(&store, &mut stop_rx.clone()).await?;
-    let keys = keys::Keys::load(
-        config.jwt_private_key_file.as_deref(),
-        &config.jwt_previous_key_files,
-    )?;
-    let passwords = password::Passwords::new(config.argon2, verifications).await?;
-    bootstrap::ensure_admin(&config, &store, &passwords).await?;
-
-    let state = AppState::new(Inner {
-        store,
-        passwords,
-        issuer: tokens::Issuer {
-            keys,
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
-            ttl: config.access_ttl(),
-        },
-        throttle: throttle::Throttle::new(config.throttle),
-        refresh_ttl: config.refresh_ttl(),
-    });
-    let service = ServiceBuilder::new(
-        SERVICE,
-        VERSION,
-        "Accounts, passwords, access and refresh tokens, JWKS",
-        state,
-    )
-    .metrics(metrics)
-    .endpoint::<Register, _>(handlers::register)
-    .endpoint::<Login, _>(handlers::login)
-    .endpoint::<Refresh, _>(handlers::refresh)
-    .endpoint::<Logout, _>(handlers::logout)
-    .endpoint::<Me, _>(handlers::me)
-    .endpoint::<GetJwks, _>(handlers::jwks)
-    .start(&client)
-    .await?;
-    registered.store(true, Ordering::Release);
-    info!(version = VERSION, "auth service ready");
-    service.run(stopped(stop_rx.clone())).await?;
-    registered.store(false, Ordering::Release);
-    match health_task.await {
-        Ok(result) => result?,
-        Err(e) => warn!(error = %e, "health server task failed"),
-    }
-    Ok(())
+            async move { store.ping().await.map_err(|e| e.to_string()) }
+        }
+    })
+    .run(health_listener, shutdown, || async move {
+        runtime::retry::with_backoff(
+            "MongoDB not reachable (or the user not provisioned) yet",
+            || store.ensure_indexes(),
+            store::StoreError::is_unavailable,
+        )
+        .await?;
+        let keys = keys::Keys::load(
+            config.jwt_private_key_file.as_deref(),
+            &config.jwt_previous_key_files,
+        )?;
+        let passwords = password::Passwords::new(config.argon2, verifications).await?;
+        bootstrap::ensure_admin(&config, &store, &passwords).await?;
+        let state = Auth::new(Inner {
+            store,
+            passwords,
+            issuer: tokens::Issuer {
+                keys,
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+                ttl: config.access_ttl(),
+            },
+            throttle: throttle::Throttle::new(config.throttle),
+            refresh_ttl: config.refresh_ttl(),
+        });
+        Ok(ServiceBuilder::new(
+            SERVICE,
+            VERSION,
+            "Accounts, passwords, access and refresh tokens, JWKS",
+            state,
+        )
+        .endpoint::<Register, _>(handlers::register)
+        .endpoint::<Login, _>(handlers::login)
+        .endpoint::<Refresh, _>(handlers::refresh)
+        .endpoint::<Logout, _>(handlers::logout)
+        .endpoint::<Me, _>(handlers::me)
+        .endpoint::<GetJwks, _>(handlers::jwks))
+    })
+    .await
 }

@@ -20,9 +20,12 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.common.health.health_addr)
         .await
         .with_context(|| format!("cannot bind {}", args.common.health.health_addr))?;
-    let mut config = args.auth;
-    config.nats = args.common.nats;
-    auth::run(config, listener, runtime::shutdown::signal())
-        .await
-        .context("auth service failed")
+    auth::run(
+        args.common.nats,
+        args.auth,
+        listener,
+        runtime::shutdown::signal(),
+    )
+    .await
+    .context("auth service failed")
 }

@@ -9,7 +9,7 @@ use contract::customers::{
 };
 use contract::page::{Page, PageQuery, Sort};
 use contract::{FieldErrors, RequestOf, ServiceError};
-use runtime::pg::service_error;
+use runtime::pg::reply_error;
 use runtime::{RequestContext, ServiceBuilder};
 use sqlx::PgPool;
 
@@ -82,7 +82,7 @@ async fn list(
     };
     let (rows, total) = db::list(&pool, &filter, sort, page)
         .await
-        .map_err(service_error)?;
+        .map_err(reply_error)?;
     Ok(Page::new(rows, page, total))
 }
 
@@ -94,7 +94,7 @@ async fn get(
     let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
     db::get(&pool, &id)
         .await
-        .map_err(service_error)?
+        .map_err(reply_error)?
         .ok_or_else(|| not_found(&id))
 }
 
@@ -180,7 +180,7 @@ async fn create(
         fax,
     };
     db::insert(&pool, &customer).await.map_err(|e| {
-        let err = service_error(e);
+        let err = reply_error(e);
         if err.status() == 409 {
             ServiceError::conflict(format!(
                 "a customer with id `{}` already exists",
@@ -241,7 +241,7 @@ async fn update(
     let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
     db::update(&pool, &id, changes)
         .await
-        .map_err(service_error)?
+        .map_err(reply_error)?
         .ok_or_else(|| not_found(&id))
 }
 
@@ -251,7 +251,7 @@ async fn delete(
     req: RequestOf<DeleteCustomer>,
 ) -> Result<(), ServiceError> {
     let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
-    if db::delete(&pool, &id).await.map_err(service_error)? {
+    if db::delete(&pool, &id).await.map_err(reply_error)? {
         Ok(())
     } else {
         Err(not_found(&id))

@@ -15,7 +15,9 @@ mod validate;
 
 use std::future::Future;
 
-use runtime::pg::{RunError, ServiceSpec};
+use runtime::config::NatsArgs;
+use runtime::host::{Host, HostError};
+use runtime::pg::PgArgs;
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 
@@ -25,25 +27,22 @@ pub const SERVICE: &str = "customers";
 /// The embedded migrations: schema, then the Northwind seed.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// What the server needs besides its listener.
-pub type Config = runtime::pg::ServiceConfig;
-
-/// Runs the service until `shutdown` resolves: health on `health_listener`, migrations
-/// (retried while the database is down), then the NATS endpoints. See
-/// [`runtime::pg::run_service`].
+/// Runs the service until `shutdown` resolves on a [`Host`]: health on `health_listener` at
+/// once, ready only while the database answers; migrations (retried while the database is
+/// down) before the NATS endpoints.
 pub async fn run(
-    config: Config,
+    nats: NatsArgs,
+    database: PgArgs,
     health_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
-    let spec = ServiceSpec {
-        name: SERVICE,
-        nats: &config.nats,
-        database: &config.database,
-        migrator: &MIGRATOR,
-    };
-    runtime::pg::run_service(spec, health_listener, shutdown, |pool, metrics| {
-        handlers::service(pool).metrics(metrics)
-    })
-    .await
+) -> Result<(), HostError> {
+    Host::new(SERVICE, &nats)
+        .run_with_database(
+            &database,
+            &MIGRATOR,
+            health_listener,
+            shutdown,
+            handlers::service,
+        )
+        .await
 }

@@ -11,7 +11,7 @@ use contract::products::{
     ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
 };
 use contract::{FieldErrors, RequestOf, ServiceError};
-use runtime::pg::service_error;
+use runtime::pg::reply_error;
 use runtime::{RequestContext, ServiceBuilder};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
@@ -107,7 +107,7 @@ async fn list(
     };
     let (rows, total) = db::list(&pool, &filter, sort, page)
         .await
-        .map_err(service_error)?;
+        .map_err(reply_error)?;
     Ok(Page::new(rows, page, total))
 }
 
@@ -119,7 +119,7 @@ async fn get(
     let id = product_id(req.params.id)?;
     db::get(&pool, id)
         .await
-        .map_err(service_error)?
+        .map_err(reply_error)?
         .ok_or_else(|| not_found(id))
 }
 
@@ -153,7 +153,7 @@ async fn create(
     };
     errors.finish()?;
     // A category or supplier that does not exist is a foreign-key violation: 422 on its field.
-    db::insert(&pool, row).await.map_err(service_error)
+    db::insert(&pool, row).await.map_err(reply_error)
 }
 
 async fn update(
@@ -219,7 +219,7 @@ async fn update(
     let id = product_id(req.params.id)?;
     db::update(&pool, id, changes)
         .await
-        .map_err(service_error)?
+        .map_err(reply_error)?
         .ok_or_else(|| not_found(id))
 }
 
@@ -229,7 +229,7 @@ async fn delete(
     req: RequestOf<DeleteProduct>,
 ) -> Result<(), ServiceError> {
     let id = product_id(req.params.id)?;
-    if db::delete(&pool, id).await.map_err(service_error)? {
+    if db::delete(&pool, id).await.map_err(reply_error)? {
         Ok(())
     } else {
         Err(not_found(id))
@@ -242,7 +242,7 @@ async fn categories(
     req: RequestOf<ListCategories>,
 ) -> Result<Page<Category>, ServiceError> {
     let page = req.query.resolve().map_err(ServiceError::validation)?;
-    let (rows, total) = db::categories(&pool, page).await.map_err(service_error)?;
+    let (rows, total) = db::categories(&pool, page).await.map_err(reply_error)?;
     Ok(Page::new(rows, page, total))
 }
 
@@ -252,6 +252,6 @@ async fn suppliers(
     req: RequestOf<ListSuppliers>,
 ) -> Result<Page<Supplier>, ServiceError> {
     let page = req.query.resolve().map_err(ServiceError::validation)?;
-    let (rows, total) = db::suppliers(&pool, page).await.map_err(service_error)?;
+    let (rows, total) = db::suppliers(&pool, page).await.map_err(reply_error)?;
     Ok(Page::new(rows, page, total))
 }

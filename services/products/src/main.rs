@@ -23,13 +23,14 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.common.health.health_addr)
         .await
         .with_context(|| format!("cannot bind HEALTH_ADDR {}", args.common.health.health_addr))?;
-    let config = products::Config {
-        nats: args.common.nats,
-        database: args.database,
-    };
-    products::run(config, listener, runtime::shutdown::signal())
-        .await
-        .context("products service failed")
+    products::run(
+        args.common.nats,
+        args.database,
+        listener,
+        runtime::shutdown::signal(),
+    )
+    .await
+    .context("products service failed")
 }
 
 #[cfg(test)]

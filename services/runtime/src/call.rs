@@ -1,10 +1,10 @@
 //! Typed request-reply with a deadline per call.
 //!
-//! [`Caller`] multiplexes every request over one wildcard inbox subscription, like
+//! [`Requester`] multiplexes every request over one wildcard inbox subscription, like
 //! `async_nats::Client::request`, but removes a request's reply slot whenever the request
 //! ends, by reply, timeout or cancellation. async-nats keeps the slot of a request that
 //! timed out forever (nats.rs#1617), so a gateway facing a slow service would grow without
-//! bound; here [`Caller::pending`] returns to zero, and a test holds it to that.
+//! bound; here [`Requester::pending`] returns to zero, and a test holds it to that.
 //!
 //! Outcomes map to distinct [`CallError`] variants: no responders (503 at the gateway),
 //! timeout (504), an error reply (the service's own status), an undecodable reply (502).
@@ -130,13 +130,13 @@ impl Drop for Inner {
 
 /// Sends requests and routes their replies. Cheap to clone; clones share one inbox.
 #[derive(Clone)]
-pub struct Caller {
+pub struct Requester {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Caller {
+impl std::fmt::Debug for Requester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Caller")
+        f.debug_struct("Requester")
             .field("prefix", &self.inner.prefix)
             .field("pending", &self.pending())
             .finish()
@@ -163,7 +163,7 @@ fn lock(slots: &Slots) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl Caller {
+impl Requester {
     /// Subscribes the shared reply inbox on `client`: `<inbox prefix>.<nuid>.*`, under the
     /// prefix the connection was made with (`NATS_INBOX_PREFIX`), which NATS permissions
     /// grant to this component alone.
@@ -215,7 +215,7 @@ impl Caller {
     }
 
     /// Sends `payload` to `subject` and waits up to `options.timeout` for the reply message.
-    /// Error replies are returned as messages: see [`service_error`] to read them.
+    /// Error replies are returned as messages: see [`error_of`] to read them.
     pub async fn request(
         &self,
         subject: &str,
@@ -275,7 +275,7 @@ impl Caller {
         let subject = O::subject();
         let payload = serde_json::to_vec(request).map_err(CallError::Encode)?;
         let reply = self.request(&subject, payload.into(), options).await?;
-        if let Some(error) = service_error(&reply) {
+        if let Some(error) = error_of(&reply) {
             return Err(CallError::Service { subject, error });
         }
         serde_json::from_slice(&reply.payload)
@@ -285,7 +285,7 @@ impl Caller {
 
 /// The error carried by a reply, if it is an error reply: the JSON body when it decodes,
 /// otherwise an error built from the Services API headers alone.
-pub fn service_error(reply: &Message) -> Option<ServiceError> {
+pub fn error_of(reply: &Message) -> Option<ServiceError> {
     let headers = reply.headers.as_ref()?;
     let code = headers.get(headers::SERVICE_ERROR_CODE)?.as_str();
     let Ok(status) = code.trim().parse::<u16>() else {

@@ -42,7 +42,7 @@ pub fn reconnect_delay(attempt: usize) -> Duration {
 /// or fails; without it, returns at once and keeps trying in the background.
 ///
 /// Replies come back under `args.nats_inbox_prefix` (every inbox the client makes, including
-/// [`crate::Caller`]'s), and a CA file makes TLS mandatory.
+/// [`crate::Requester`]'s), and a CA file makes TLS mandatory.
 pub async fn connect(args: &NatsArgs, name: &str, wait: bool) -> Result<Client, ConnectError> {
     let mut options = ConnectOptions::new()
         .name(name)
@@ -90,6 +90,19 @@ fn log_event(event: &Event) {
 /// Whether the client currently has a live connection.
 pub fn is_connected(client: &Client) -> bool {
     client.connection_state() == async_nats::connection::State::Connected
+}
+
+/// Flushes what `client` still buffers, on the way out. Never connected (or cut off): there
+/// is nothing to flush, and flushing would wait forever; a slow server gets 5 s.
+pub async fn flush(client: &Client) {
+    if !is_connected(client) {
+        return;
+    }
+    match tokio::time::timeout(Duration::from_secs(5), client.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "final NATS flush failed"),
+        Err(_) => warn!("final NATS flush timed out"),
+    }
 }
 
 #[cfg(test)]

@@ -125,26 +125,39 @@ impl Health {
     }
 }
 
+impl Health {
+    /// The `/readyz` answer: 200 when every check passes, 503 otherwise, each check's result
+    /// in the JSON body. For routers that hold the health in a state of their own.
+    pub async fn readyz_response(&self) -> Response {
+        let (ready, checks) = self.readiness().await;
+        let status = if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
+        (status, axum::Json(body)).into_response()
+    }
+
+    /// The `/metrics` answer: the registry in the OpenMetrics text format.
+    pub fn metrics_response(&self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            self.render_metrics(),
+        )
+            .into_response()
+    }
+}
+
 async fn readyz(State(health): State<Health>) -> Response {
-    let (ready, checks) = health.readiness().await;
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
-    (status, axum::Json(body)).into_response()
+    health.readyz_response().await
 }
 
 async fn metrics(State(health): State<Health>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        health.render_metrics(),
-    )
-        .into_response()
+    health.metrics_response()
 }
 
 /// Serves the health routes on `listener` until `shutdown` resolves.

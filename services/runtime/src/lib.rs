@@ -8,12 +8,14 @@
 //! - [`call`]: typed request-reply with a deadline and distinct failure kinds;
 //! - [`discover`]: scatter-gather over `$SRV.INFO` / `$SRV.PING`;
 //! - [`propagation`]: request id and W3C trace context in NATS headers;
+//! - [`host`]: the life of a service process (health, NATS, start-up with [`retry`],
+//!   registration, serving, draining), so every service's `run` is a few lines;
 //! - [`telemetry`], [`health`], [`metrics`], [`shutdown`]: process plumbing every binary shares;
 //! - [`config`]: the clap argument groups behind the shared environment variables.
 //!
 //! With the `jwt` feature, `jwt` verifies the auth service's access tokens against its JWKS.
-//! With the `postgres` feature, `pg` opens a PostgreSQL pool (retrying until the database is
-//! up) and maps sqlx errors to [`contract::ServiceError`]s.
+//! With the `postgres` feature, `pg` opens a PostgreSQL pool, migrates (retrying until the
+//! database is up) and maps sqlx errors to [`contract::ServiceError`]s.
 //!
 //! With the `test-support` feature, [`test_support`] starts real servers (nats-server,
 //! PostgreSQL, a MongoDB-wire server) on free loopback ports for tests.
@@ -23,17 +25,19 @@ pub mod config;
 pub mod connect;
 pub mod discover;
 pub mod health;
+pub mod host;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod metrics;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod propagation;
+pub mod retry;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
-pub use call::{CallError, CallOptions, Caller};
+pub use call::{CallError, CallOptions, Requester};
 pub use serve::{RequestContext, ServiceBuilder};

@@ -6,18 +6,12 @@
 //!   unreachable or not provisioned yet (its role or database missing, the password not set),
 //!   and failing at once on a real migration error (a modified migration);
 //! - [`ping`]: the readiness check;
-//! - [`run_service`]: the whole life of a database-backed service: health server, migrations
-//!   (retried while the database is down, not ready meanwhile), registration, serving,
-//!   draining;
-//! - [`service_error`]: maps a sqlx error to the reply a client may see: unique violation →
+//! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
 //!   an unreachable database → 503 "database unavailable", anything else → 500 with the cause
 //!   logged, never sent.
 
-use std::future::Future;
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use contract::{FieldError, ServiceError};
@@ -26,15 +20,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
 use tracing::{error, info, warn};
 
-use futures::FutureExt;
-use prometheus_client::registry::Registry;
-use tokio::net::TcpListener;
-
-use crate::config::{ExposeSecret, NatsArgs, SecretString};
-use crate::connect::{ConnectError, reconnect_delay};
-use crate::health::{self, Health};
-use crate::metrics::ServiceMetrics;
-use crate::serve::{ServeError, ServiceBuilder};
+use crate::config::{ExposeSecret, SecretString};
 
 /// How long a request waits for a pooled connection before it is answered 503. Short, so an
 /// outage turns into a prompt, clear error instead of a gateway timeout.
@@ -98,26 +84,18 @@ pub fn pool(args: &PgArgs) -> Result<PgPool, PgError> {
 /// while the database is unreachable. Concurrent instances are safe: sqlx serialises them
 /// with an advisory lock, and an applied migration is never run again.
 pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> Result<(), PgError> {
-    let mut attempt = 0;
-    loop {
-        match migrator.run(pool).await {
-            Ok(()) => {
-                info!(
-                    migrations = migrator.iter().count(),
-                    "database schema is up to date"
-                );
-                return Ok(());
-            }
-            Err(e) if migration_is_transient(&e) => {
-                let delay = reconnect_delay(attempt);
-                warn!(error = %e, attempt, retry_in_ms = delay.as_millis() as u64,
-                    "database unavailable or not provisioned yet; not ready, retrying");
-                tokio::time::sleep(delay).await;
-                attempt = attempt.saturating_add(1);
-            }
-            Err(e) => return Err(PgError::Migrate(e)),
-        }
-    }
+    crate::retry::with_backoff(
+        "database unavailable or not provisioned yet; not ready, retrying",
+        || migrator.run(pool),
+        migration_is_transient,
+    )
+    .await
+    .map_err(PgError::Migrate)?;
+    info!(
+        migrations = migrator.iter().count(),
+        "database schema is up to date"
+    );
+    Ok(())
 }
 
 fn migration_is_transient(err: &MigrateError) -> bool {
@@ -127,10 +105,11 @@ fn migration_is_transient(err: &MigrateError) -> bool {
     }
 }
 
-/// The readiness check: a round trip to the database.
-pub async fn ping(pool: &PgPool) -> Result<(), String> {
+/// The readiness check: a round trip to the database. Takes the pool by value (a cheap
+/// handle) so `move || pg::ping(pool.clone())` is a check on its own.
+pub async fn ping(pool: PgPool) -> Result<(), String> {
     sqlx::query("SELECT 1")
-        .execute(pool)
+        .execute(&pool)
         .await
         .map(drop)
         .map_err(|e| {
@@ -169,7 +148,7 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 
 /// Maps a sqlx error to a client-safe reply; see the module docs. Missing rows are the
 /// caller's to map (`RowNotFound` is 404 with a message naming the resource).
-pub fn service_error(err: sqlx::Error) -> ServiceError {
+pub fn reply_error(err: sqlx::Error) -> ServiceError {
     if is_unavailable(&err) {
         warn!(error = %err, "database unavailable");
         return ServiceError::unavailable(UNAVAILABLE);
@@ -231,115 +210,6 @@ fn field_of(err: &PgDatabaseError) -> String {
         .unwrap_or_else(|| "body".to_owned())
 }
 
-/// Why a database-backed service stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The database could not be set up.
-    #[error(transparent)]
-    Database(#[from] PgError),
-    /// NATS could not be set up.
-    #[error(transparent)]
-    Nats(#[from] ConnectError),
-    /// The service could not be registered or run.
-    #[error(transparent)]
-    Serve(#[from] ServeError),
-    /// The health server failed.
-    #[error("health server: {0}")]
-    Health(#[from] std::io::Error),
-}
-
-/// The configuration of a database-backed service besides its listener: what both
-/// customers and products take (their `Config`).
-#[derive(Debug, Clone)]
-pub struct ServiceConfig {
-    /// NATS connection.
-    pub nats: NatsArgs,
-    /// Database connection and pool size.
-    pub database: PgArgs,
-}
-
-/// What [`run_service`] needs to know about one service.
-pub struct ServiceSpec<'a> {
-    /// The service name (NATS connection name and Services API name).
-    pub name: &'a str,
-    /// NATS connection.
-    pub nats: &'a NatsArgs,
-    /// Database connection.
-    pub database: &'a PgArgs,
-    /// The service's embedded migrations (schema, then seed).
-    pub migrator: &'a Migrator,
-}
-
-/// Runs a database-backed service until `shutdown` resolves:
-///
-/// 1. serves `/livez`, `/readyz`, `/metrics` on `health_listener` at once; `/readyz` is 503
-///    until NATS is connected, the database answers and the service is registered;
-/// 2. runs the migrations, retrying while the database is unreachable (logged each time);
-/// 3. registers the service that `build` returns (given the pool and the request metrics)
-///    and serves it; a database outage later turns requests into 503 and `/readyz` into 503,
-///    and both recover on their own;
-/// 4. on shutdown, drains in-flight requests, closes the pool and flushes NATS.
-pub async fn run_service<S, B>(
-    spec: ServiceSpec<'_>,
-    health_listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    build: B,
-) -> Result<(), RunError>
-where
-    S: Clone + Send + Sync + 'static,
-    B: FnOnce(PgPool, ServiceMetrics) -> ServiceBuilder<S>,
-{
-    let shutdown = shutdown.shared();
-    let mut registry = Registry::default();
-    let metrics = ServiceMetrics::new(&mut registry);
-    let pool = pool(spec.database)?;
-    let client = crate::connect::connect(spec.nats, spec.name, false).await?;
-    let registered = Arc::new(AtomicBool::new(false));
-    let health = Health::new(registry)
-        .nats(client.clone())
-        .check("database", {
-            let pool = pool.clone();
-            move || {
-                let pool = pool.clone();
-                async move { ping(&pool).await }
-            }
-        })
-        .flag(
-            "registered",
-            registered.clone(),
-            "not registered with the Services API yet",
-        );
-    let health_task = tokio::spawn(health::serve(health_listener, health, shutdown.clone()));
-
-    let result = async {
-        tokio::select! {
-            migrated = migrate(&pool, spec.migrator) => migrated?,
-            () = shutdown.clone() => return Ok(()),
-        }
-        let service = tokio::select! {
-            started = build(pool.clone(), metrics).start(&client) => started?,
-            () = shutdown.clone() => return Ok(()),
-        };
-        registered.store(true, Ordering::Release);
-        let served = service.run(shutdown.clone()).await;
-        registered.store(false, Ordering::Release);
-        served.map_err(RunError::from)
-    }
-    .await;
-
-    pool.close().await;
-    if let Err(e) = client.flush().await {
-        warn!(error = %e, "NATS flush on shutdown failed");
-    }
-    // The health server stops on the same shutdown signal; on an early error, stop it here.
-    if result.is_err() {
-        health_task.abort();
-    } else if let Ok(served) = health_task.await {
-        served?;
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,9 +220,9 @@ mod tests {
         assert!(is_unavailable(&refused));
         assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
         assert!(!is_unavailable(&sqlx::Error::RowNotFound));
-        let err = service_error(sqlx::Error::PoolTimedOut);
+        let err = reply_error(sqlx::Error::PoolTimedOut);
         assert_eq!((err.status(), err.message.as_str()), (503, UNAVAILABLE));
-        let err = service_error(sqlx::Error::ColumnNotFound("secret_column".into()));
+        let err = reply_error(sqlx::Error::ColumnNotFound("secret_column".into()));
         assert_eq!(err.status(), 500);
         assert!(!err.message.contains("secret_column"));
     }

@@ -1,7 +1,7 @@
 //! Carrying the request id and W3C trace context across NATS headers.
 //!
 //! The gateway puts `x-request-id` and `traceparent` on every request; [`serve`](crate::serve)
-//! extracts them into the handler's span, and [`Caller`](crate::call::Caller) injects them
+//! extracts them into the handler's span, and [`Requester`](crate::call::Requester) injects them
 //! into onward calls, so one trace and one request id follow a request through every hop.
 
 use async_nats::HeaderMap;

@@ -163,7 +163,7 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
     let id = service.id().to_owned();
     let serving = tokio::spawn(service.run(std::future::pending()));
     wait_for_instance(&gateway, "orders", &id).await;
-    let caller = runtime::Caller::new(gateway.clone()).await.unwrap();
+    let caller = runtime::Requester::new(gateway.clone()).await.unwrap();
     let reply = caller
         .call::<Ping>(
             &Envelope::default(),

@@ -7,7 +7,7 @@ use contract::{AuthLevel, Envelope, HttpMethod, Operation};
 use runtime::config::ExposeSecret;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::wait_for_instance;
-use runtime::{CallOptions, Caller};
+use runtime::{CallOptions, Requester};
 
 use super::support::{Ports, Rendered, Server, errors_for};
 use crate::common;
@@ -70,7 +70,7 @@ async fn each_component_can_do_what_it_needs_and_no_more() {
         .await
         .unwrap();
     wait_for_instance(&gateway, "customers", &id).await;
-    let caller = Caller::new(gateway.clone()).await.unwrap();
+    let caller = Requester::new(gateway.clone()).await.unwrap();
     assert!(format!("{caller:?}").contains(&format!("{gateway_inbox}.")));
     let reply = caller
         .call::<List>(

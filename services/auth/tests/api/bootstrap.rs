@@ -5,7 +5,7 @@ use std::time::Duration;
 use contract::ErrorCode;
 use runtime::jwt::Verifier;
 
-use super::helpers::{App, Servers};
+use super::helpers::{AuthApp, Servers, spawn};
 
 #[tokio::test]
 async fn admin_bootstrap_is_idempotent() {
@@ -14,7 +14,7 @@ async fn admin_bootstrap_is_idempotent() {
     config.admin_email = Some(" Root@Example.com ".into());
     config.admin_password = Some("admin-password-1".into());
 
-    let app = App::spawn(&servers, config.clone()).await;
+    let app = spawn(&servers, config.clone()).await;
     let first = app
         .login("root@example.com", "admin-password-1")
         .await
@@ -27,7 +27,7 @@ async fn admin_bootstrap_is_idempotent() {
 
     // Again, even with another password: same account, same roles, password unchanged.
     config.admin_password = Some("admin-password-2".into());
-    let app = App::spawn(&servers, config.clone()).await;
+    let app = spawn(&servers, config.clone()).await;
     let again = app
         .login("root@example.com", "admin-password-1")
         .await
@@ -49,7 +49,7 @@ async fn admin_bootstrap_is_idempotent() {
         .unwrap();
     app.stop().await;
     config.admin_email = Some("judy@example.com".into());
-    let app = App::spawn(&servers, config.clone()).await;
+    let app = spawn(&servers, config.clone()).await;
     let store = servers.store().await;
     let judy = store
         .user_by_email("judy@example.com")
@@ -62,7 +62,8 @@ async fn admin_bootstrap_is_idempotent() {
     // Half a configuration is refused at start-up.
     config.admin_password = None;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = auth::run(config, listener, std::future::pending())
+    let nats = runtime::config::NatsArgs::url(servers.nats.url());
+    let err = auth::run(nats, config, listener, std::future::pending())
         .await
         .unwrap_err();
     assert!(
@@ -81,8 +82,8 @@ async fn replicas_bootstrapping_at_once_create_one_admin() {
     config.admin_email = Some("boss@example.com".into());
     config.admin_password = Some("admin-password-1".into());
     let (a, b) = tokio::join!(
-        App::spawn(&servers, config.clone()),
-        App::spawn(&servers, config.clone())
+        spawn(&servers, config.clone()),
+        spawn(&servers, config.clone())
     );
     let user = servers
         .store()

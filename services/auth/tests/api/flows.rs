@@ -9,7 +9,7 @@ use mongodb::bson::DateTime;
 use runtime::CallOptions;
 use runtime::jwt::Verifier;
 
-use super::helpers::{App, Servers};
+use super::helpers::{AuthApp, Servers, spawn};
 
 fn refresh_req(token: &str) -> RefreshRequest {
     RefreshRequest {
@@ -20,7 +20,7 @@ fn refresh_req(token: &str) -> RefreshRequest {
 #[tokio::test]
 async fn register_login_me_refresh_logout() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
 
     let user = app
         .register("ada", "  Ada@Example.COM ", "correct horse battery")
@@ -45,42 +45,42 @@ async fn register_login_me_refresh_logout() {
 
     // me: identity from the gateway's header only.
     let as_user = CallOptions::default().header(headers::USER_ID, user.id.clone());
-    let me = app.call_with::<Me>((), as_user).await.unwrap();
+    let me = app.send_with::<Me>((), as_user).await.unwrap();
     assert_eq!(me, user);
-    let anonymous = app.call::<Me>(()).await.unwrap_err();
+    let anonymous = app.send::<Me>(()).await.unwrap_err();
     assert_eq!(anonymous.code, ErrorCode::Unauthenticated);
     let ghost = CallOptions::default().header(headers::USER_ID, "no-such-user");
     assert_eq!(
-        app.call_with::<Me>((), ghost).await.unwrap_err().code,
+        app.send_with::<Me>((), ghost).await.unwrap_err().code,
         ErrorCode::NotFound
     );
 
     // Refresh rotates both tokens.
     let second = app
-        .call::<Refresh>(refresh_req(&pair.refresh_token))
+        .send::<Refresh>(refresh_req(&pair.refresh_token))
         .await
         .unwrap();
     assert_ne!(second.refresh_token, pair.refresh_token);
     assert_ne!(second.access_token, pair.access_token);
     let third = app
-        .call::<Refresh>(refresh_req(&second.refresh_token))
+        .send::<Refresh>(refresh_req(&second.refresh_token))
         .await
         .unwrap();
 
     // Logout revokes the session: its current refresh token no longer works.
-    app.call::<Logout>(refresh_req(&third.refresh_token))
+    app.send::<Logout>(refresh_req(&third.refresh_token))
         .await
         .unwrap();
     let err = app
-        .call::<Refresh>(refresh_req(&third.refresh_token))
+        .send::<Refresh>(refresh_req(&third.refresh_token))
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthenticated);
     // Logout is idempotent, also for a token nobody issued.
-    app.call::<Logout>(refresh_req(&third.refresh_token))
+    app.send::<Logout>(refresh_req(&third.refresh_token))
         .await
         .unwrap();
-    app.call::<Logout>(refresh_req(&"A".repeat(43)))
+    app.send::<Logout>(refresh_req(&"A".repeat(43)))
         .await
         .unwrap();
 
@@ -89,7 +89,7 @@ async fn register_login_me_refresh_logout() {
         .login("ada@example.com", "correct horse battery")
         .await
         .unwrap();
-    app.call::<Refresh>(refresh_req(&other.refresh_token))
+    app.send::<Refresh>(refresh_req(&other.refresh_token))
         .await
         .unwrap();
     app.stop().await;
@@ -98,24 +98,24 @@ async fn register_login_me_refresh_logout() {
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
     app.register("bob", "bob@example.com", "password123")
         .await
         .unwrap();
     let first = app.login("bob@example.com", "password123").await.unwrap();
     let second = app
-        .call::<Refresh>(refresh_req(&first.refresh_token))
+        .send::<Refresh>(refresh_req(&first.refresh_token))
         .await
         .unwrap();
 
     // The first token again: a replay. Refused, and the whole family dies with it.
     let replay = app
-        .call::<Refresh>(refresh_req(&first.refresh_token))
+        .send::<Refresh>(refresh_req(&first.refresh_token))
         .await
         .unwrap_err();
     assert_eq!(replay.code, ErrorCode::Unauthenticated);
     let after = app
-        .call::<Refresh>(refresh_req(&second.refresh_token))
+        .send::<Refresh>(refresh_req(&second.refresh_token))
         .await
         .unwrap_err();
     assert_eq!(after.code, ErrorCode::Unauthenticated);
@@ -124,7 +124,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
     // Two concurrent refreshes with one token: exactly one wins.
     let fresh = app.login("bob@example.com", "password123").await.unwrap();
     let results =
-        join_all((0..4).map(|_| app.call::<Refresh>(refresh_req(&fresh.refresh_token)))).await;
+        join_all((0..4).map(|_| app.send::<Refresh>(refresh_req(&fresh.refresh_token)))).await;
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         1,
@@ -145,7 +145,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
         })
         .await
         .unwrap();
-    let expired = app.call::<Refresh>(refresh_req(&token)).await.unwrap_err();
+    let expired = app.send::<Refresh>(refresh_req(&token)).await.unwrap_err();
     assert_eq!(expired, replay);
     app.stop().await;
 }
@@ -153,7 +153,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
 #[tokio::test]
 async fn duplicate_and_concurrent_registrations() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
     app.register("carol", "carol@example.com", "password123")
         .await
         .unwrap();

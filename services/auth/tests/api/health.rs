@@ -4,14 +4,15 @@ use std::time::Duration;
 
 use contract::auth::{Login, LoginRequest};
 use runtime::CallOptions;
+use runtime::config::NatsArgs;
 use runtime::test_support::wait_until;
 
-use super::helpers::{App, Servers, http_get};
+use super::helpers::{AuthApp, Servers, http_get, spawn};
 
 #[tokio::test]
 async fn readiness_follows_mongodb_and_metrics_count_requests() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
     let (status, body) = http_get(app.health, "/readyz").await;
     assert_eq!(status, 200, "{body}");
     for check in [
@@ -48,7 +49,7 @@ async fn readiness_follows_mongodb_and_metrics_count_requests() {
         password: "password123".into(),
     };
     let e = app
-        .call_with::<Login>(body, CallOptions::timeout(Duration::from_secs(30)))
+        .send_with::<Login>(body, CallOptions::timeout(Duration::from_secs(30)))
         .await
         .unwrap_err();
     assert_eq!(e.status(), 503, "{e:?}");
@@ -67,7 +68,7 @@ async fn the_database_named_in_the_url_is_the_one_used() {
         .url()
         .replace("/?", "/shop_demo_auth?authSource=admin&")
         .into();
-    let app = App::spawn(&servers, config).await;
+    let app = spawn(&servers, config).await;
     app.register("nora", "nora@example.com", "password123")
         .await
         .unwrap();
@@ -94,7 +95,8 @@ async fn auth_started_before_nats_waits_for_it() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let health = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(auth::run(servers.config(), listener, async move {
+    let (nats, config) = (NatsArgs::url(servers.nats.url()), servers.config());
+    let task = tokio::spawn(auth::run(nats, config, listener, async move {
         let _ = stopped.await;
     }));
     wait_until("auth answers /livez", Duration::from_secs(30), || async {

@@ -1,10 +1,9 @@
-//! Spawning the real auth service against real nats-server and nx-27017, plus a log capture.
+//! Running the real auth service ([`ServiceApp`]) against real nats-server and nx-27017, plus
+//! a log capture.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use auth::Config;
 use contract::auth::{Jwks, LoginRequest, RegisterRequest, TokenPair, User};
@@ -12,10 +11,10 @@ use contract::{Envelope, Operation, RequestOf, ServiceError};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use runtime::test_support::{MongoServer, NatsServer, wait_until};
-use runtime::{CallError, CallOptions, Caller};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use runtime::CallOptions;
+use runtime::test_support::{MongoServer, NatsServer, ServiceApp};
+
+pub use runtime::test_support::http_get;
 
 /// Everything the service logged in this test process.
 pub fn logs() -> String {
@@ -91,7 +90,7 @@ impl Servers {
 
     /// A test configuration: cheap argon2, a small throttle limit.
     pub fn config(&self) -> Config {
-        let mut config = Config::new(self.nats.url(), self.mongo.url());
+        let mut config = Config::new(self.mongo.url());
         config.argon2.argon2_memory_kib = 256;
         config.argon2.argon2_iterations = 1;
         config.throttle.login_max_failures = 3;
@@ -105,84 +104,36 @@ impl Servers {
     }
 }
 
-/// A running auth service.
-pub struct App {
-    pub caller: Caller,
-    pub health: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), auth::Error>>,
+/// Runs the real auth service with `config` against `servers` and waits until it is ready.
+pub async fn spawn(servers: &Servers, config: Config) -> ServiceApp {
+    ServiceApp::start(&servers.nats, |nats, health, stop| {
+        auth::run(nats, config, health, stop)
+    })
+    .await
 }
 
-impl App {
-    pub async fn spawn(servers: &Servers, config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let health = listener.local_addr().unwrap();
-        let (stop, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(auth::run(config, listener, async move {
-            let _ = rx.await;
-        }));
-        let caller = Caller::new(servers.nats.client().await).await.unwrap();
-        let app = Self {
-            caller,
-            health,
-            stop: Some(stop),
-            task,
-        };
-        wait_until(
-            "the auth service is ready",
-            Duration::from_secs(30),
-            || async { http_get(health, "/readyz").await.0 == 200 },
-        )
-        .await;
-        app
+/// The auth operations, called with a body and no caller identity (as the gateway sends
+/// public requests).
+pub trait AuthApp {
+    /// Calls `O` with `body`.
+    async fn send<O: Operation>(&self, body: O::Body) -> Result<O::Response, ServiceError> {
+        self.send_with::<O>(body, CallOptions::default()).await
     }
 
-    pub async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-
-    pub async fn call<O: Operation>(&self, body: O::Body) -> Result<O::Response, ServiceError> {
-        self.call_with::<O>(body, CallOptions::default()).await
-    }
-
-    pub async fn call_with<O: Operation>(
+    /// Calls `O` with `body` and `options`.
+    async fn send_with<O: Operation>(
         &self,
         body: O::Body,
         options: CallOptions,
-    ) -> Result<O::Response, ServiceError> {
-        let envelope: RequestOf<O> = Envelope::body(body);
-        match self.caller.call::<O>(&envelope, options).await {
-            Ok(r) => Ok(r),
-            Err(CallError::Service { error, .. }) => Err(error),
-            Err(e) => panic!("transport failure: {e}"),
-        }
-    }
+    ) -> Result<O::Response, ServiceError>;
 
-    /// Sends raw bytes to `subject`; returns the error or the JSON reply.
-    pub async fn raw(
-        &self,
-        subject: &str,
-        payload: &str,
-    ) -> Result<serde_json::Value, ServiceError> {
-        let reply = self
-            .caller
-            .request(subject, payload.to_owned().into(), CallOptions::default())
-            .await
-            .unwrap();
-        match runtime::call::service_error(&reply) {
-            Some(e) => Err(e),
-            None => Ok(serde_json::from_slice(&reply.payload).unwrap_or(serde_json::Value::Null)),
-        }
-    }
-
-    pub async fn register(
+    async fn register(
         &self,
         username: &str,
         email: &str,
         password: &str,
     ) -> Result<User, ServiceError> {
-        self.call::<contract::auth::Register>(RegisterRequest {
+        self.send::<contract::auth::Register>(RegisterRequest {
             username: username.into(),
             email: email.into(),
             password: password.into(),
@@ -190,50 +141,37 @@ impl App {
         .await
     }
 
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, ServiceError> {
-        self.call::<contract::auth::Login>(LoginRequest {
+    async fn login(&self, email: &str, password: &str) -> Result<TokenPair, ServiceError> {
+        self.send::<contract::auth::Login>(LoginRequest {
             email: email.into(),
             password: password.into(),
         })
         .await
     }
 
-    pub async fn jwks(&self) -> Jwks {
-        self.call::<contract::auth::GetJwks>(()).await.unwrap()
-    }
-
-    /// The Prometheus text of the health server.
-    pub async fn metrics(&self) -> String {
-        http_get(self.health, "/metrics").await.1
+    async fn jwks(&self) -> Jwks {
+        self.send::<contract::auth::GetJwks>(()).await.unwrap()
     }
 
     /// The password verifications counted so far.
-    pub async fn verifications(&self) -> u64 {
+    async fn verifications(&self) -> u64;
+}
+
+impl AuthApp for ServiceApp {
+    async fn send_with<O: Operation>(
+        &self,
+        body: O::Body,
+        options: CallOptions,
+    ) -> Result<O::Response, ServiceError> {
+        let envelope: RequestOf<O> = Envelope::body(body);
+        self.call_with::<O>(&envelope, options).await
+    }
+
+    async fn verifications(&self) -> u64 {
         let text = self.metrics().await;
         text.lines()
             .find(|l| l.starts_with("natstack_auth_password_verifications_total "))
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("no verification counter in {text}"))
     }
-}
-
-/// A minimal HTTP GET: status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response).await;
-    let status = response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }

@@ -4,12 +4,12 @@ use contract::ErrorCode;
 use contract::auth::{CLIENT_ADDR_HEADER, Login, LoginRequest};
 use runtime::CallOptions;
 
-use super::helpers::{App, Servers};
+use super::helpers::{AuthApp, Servers, spawn};
 
 #[tokio::test]
 async fn wrong_password_and_unknown_email_are_indistinguishable() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
     app.register("erin", "erin@example.com", "password123")
         .await
         .unwrap();
@@ -40,7 +40,7 @@ async fn wrong_password_and_unknown_email_are_indistinguishable() {
 #[tokio::test]
 async fn repeated_failures_are_throttled_per_account_and_per_client() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await; // 3 failures allowed
+    let app = spawn(&servers, servers.config()).await; // 3 failures allowed
     app.register("frank", "frank@example.com", "password123")
         .await
         .unwrap();
@@ -85,7 +85,7 @@ async fn repeated_failures_are_throttled_per_account_and_per_client() {
             email: format!("spray{i}@example.com"),
             password: "bad-password".into(),
         };
-        app.call_with::<Login>(body, from("203.0.113.7"))
+        app.send_with::<Login>(body, from("203.0.113.7"))
             .await
             .unwrap_err();
     }
@@ -94,12 +94,12 @@ async fn repeated_failures_are_throttled_per_account_and_per_client() {
         password: "password123".into(),
     };
     let e = app
-        .call_with::<Login>(good(), from("203.0.113.7"))
+        .send_with::<Login>(good(), from("203.0.113.7"))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::RateLimited);
     // The same account from another address still logs in.
-    app.call_with::<Login>(good(), from("198.51.100.1"))
+    app.send_with::<Login>(good(), from("198.51.100.1"))
         .await
         .unwrap();
     app.stop().await;

@@ -2,12 +2,12 @@
 
 use contract::auth::{Logout, Refresh, RefreshRequest};
 
-use super::helpers::{App, Servers, logs};
+use super::helpers::{AuthApp, Servers, logs, spawn};
 
 #[tokio::test]
 async fn no_password_hash_or_token_appears_in_logs() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
     let password = "Zebra-Quartz-9137";
     let user = app
         .register("kim", "kim@example.com", password)
@@ -18,18 +18,18 @@ async fn no_password_hash_or_token_appears_in_logs() {
         .await
         .unwrap_err();
     let next = app
-        .call::<Refresh>(RefreshRequest {
+        .send::<Refresh>(RefreshRequest {
             refresh_token: pair.refresh_token.clone(),
         })
         .await
         .unwrap();
     // A replay, which is logged as a warning.
-    app.call::<Refresh>(RefreshRequest {
+    app.send::<Refresh>(RefreshRequest {
         refresh_token: pair.refresh_token.clone(),
     })
     .await
     .unwrap_err();
-    app.call::<Logout>(RefreshRequest {
+    app.send::<Logout>(RefreshRequest {
         refresh_token: next.refresh_token.clone(),
     })
     .await

@@ -9,7 +9,7 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use runtime::jwt::{TokenError, Verifier};
 
-use super::helpers::{App, KeyFile, Servers};
+use super::helpers::{AuthApp, KeyFile, Servers, spawn};
 
 fn sign(key: &KeyFile, kid: &str, claims: &Claims) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
@@ -47,7 +47,7 @@ async fn tokens_carry_the_claims_and_verify_with_the_published_jwks() {
     config.jwt_previous_key_files = vec![previous_public.path().to_owned()];
     config.access_token_ttl_minutes = 7;
     config.jwt_issuer = "test-issuer".into();
-    let app = App::spawn(&servers, config).await;
+    let app = spawn(&servers, config).await;
 
     let user = app
         .register("heidi", "heidi@example.com", "password123")
@@ -170,7 +170,7 @@ async fn tokens_carry_the_claims_and_verify_with_the_published_jwks() {
 #[tokio::test]
 async fn without_a_key_file_an_ephemeral_key_is_used_and_published() {
     let servers = Servers::start().await;
-    let app = App::spawn(&servers, servers.config()).await;
+    let app = spawn(&servers, servers.config()).await;
     app.register("ivan", "ivan@example.com", "password123")
         .await
         .unwrap();

@@ -6,7 +6,7 @@ use contract::customers::{
     ListCustomersQuery, NewCustomer, UpdateCustomer,
 };
 
-use crate::support::Env;
+use crate::support::start;
 
 fn new_customer(id: &str, name: &str) -> NewCustomer {
     NewCustomer {
@@ -20,7 +20,7 @@ fn new_customer(id: &str, name: &str) -> NewCustomer {
 
 #[tokio::test]
 async fn round_trip_conflict_and_missing() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let created = env
         .call::<CreateCustomer>(Envelope::body(new_customer("newco", "New Co")))
         .await
@@ -118,7 +118,7 @@ async fn round_trip_conflict_and_missing() {
 
 #[tokio::test]
 async fn hostile_text_is_stored_and_returned_literally() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let evil = "Robert'); DROP TABLE customers;--";
     let mut body = new_customer("BOBBY", evil);
     body.contact_name = Some("%_\\' OR 1=1 --".into());

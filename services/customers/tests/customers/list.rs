@@ -4,7 +4,7 @@ use contract::Envelope;
 use contract::customers::{ListCustomers, ListCustomersQuery};
 use contract::page::MAX_LIMIT;
 
-use crate::support::{Env, assert_invalid};
+use crate::support::{assert_invalid, start};
 
 fn query(
     f: impl FnOnce(&mut ListCustomersQuery),
@@ -16,7 +16,7 @@ fn query(
 
 #[tokio::test]
 async fn seeded_rows_and_pagination_edges() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let first = env.call::<ListCustomers>(query(|_| {})).await.unwrap();
     assert_eq!(
         (first.total, first.page, first.limit, first.pages),
@@ -98,7 +98,7 @@ async fn seeded_rows_and_pagination_edges() {
 
 #[tokio::test]
 async fn search_filters_and_sort() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     // Case-insensitive search over company and contact names.
     let hits = env
         .call::<ListCustomers>(query(|q| q.q = Some("FUTTERKISTE".into())))

@@ -1,9 +1,10 @@
 //! Customers service tests over a real nats-server and PostgreSQL. Every operation is called
-//! through NATS with `runtime::Caller`, as the gateway would.
+//! through NATS with `runtime::Requester`, as the gateway would
+//! (`runtime::test_support::ServiceApp`). Restarts, outages and draining are the host's, and
+//! tested once in `runtime`.
 
 mod crud;
 mod list;
 mod registration;
-mod resilience;
 mod support;
 mod validation;

@@ -1,32 +1,17 @@
-//! The test environment: the shared harness for database-backed services
-//! ([`runtime::test_support::pg_service`]) running the customers service in-process.
+//! The test environment: nats-server and PostgreSQL ([`PgStack`]) with the customers service
+//! running in-process through `customers::run` ([`ServiceApp`]).
 
-use std::future::Future;
-use std::pin::Pin;
+use runtime::test_support::{PgStack, ServiceApp};
 
-use runtime::pg::ServiceConfig;
-use runtime::test_support::pg_service::{self, PgService, RunFuture};
-use tokio::net::TcpListener;
+pub use runtime::test_support::assert_invalid;
 
-pub use runtime::test_support::pg_service::{READY, assert_invalid};
-
-/// The customers service, run through `customers::run`.
-pub struct Customers;
-
-impl PgService for Customers {
-    const DATABASE: &'static str = "customers";
-
-    fn run(
-        config: ServiceConfig,
-        health: TcpListener,
-        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> RunFuture {
-        Box::pin(customers::run(config, health, shutdown))
-    }
+/// Starts the servers and one ready instance of the service.
+pub async fn start() -> (PgStack, ServiceApp) {
+    let stack = PgStack::start("customers").await;
+    let database = stack.database();
+    let app = ServiceApp::start(&stack.nats, |nats, health, stop| {
+        customers::run(nats, database, health, stop)
+    })
+    .await;
+    (stack, app)
 }
-
-/// Servers, a database and one running instance.
-pub type Env = pg_service::Env<Customers>;
-
-/// One running instance.
-pub type Instance = pg_service::Instance<Customers>;

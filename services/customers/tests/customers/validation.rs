@@ -6,7 +6,7 @@ use contract::customers::{
     CreateCustomer, CustomerIdParams, CustomerPatch, NewCustomer, UpdateCustomer,
 };
 
-use crate::support::{Env, assert_invalid};
+use crate::support::{assert_invalid, start};
 
 fn valid() -> NewCustomer {
     NewCustomer {
@@ -18,7 +18,7 @@ fn valid() -> NewCustomer {
 
 #[tokio::test]
 async fn invalid_values_are_422_with_the_field() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let create = |body: NewCustomer| env.call::<CreateCustomer>(Envelope::body(body));
 
     assert_invalid(
@@ -199,7 +199,7 @@ async fn invalid_values_are_422_with_the_field() {
 
 #[tokio::test]
 async fn malformed_requests_are_400() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     for (subject, json) in [
         (
             "customers.create",

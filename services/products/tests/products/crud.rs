@@ -6,7 +6,7 @@ use contract::products::{
 };
 use contract::{Empty, Envelope};
 
-use crate::support::{Env, assert_invalid};
+use crate::support::{assert_invalid, start};
 
 fn widget(name: &str) -> NewProduct {
     NewProduct {
@@ -21,7 +21,7 @@ fn widget(name: &str) -> NewProduct {
 
 #[tokio::test]
 async fn round_trip_and_missing() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let created = env
         .call::<CreateProduct>(Envelope::body(widget("Widget")))
         .await
@@ -69,7 +69,7 @@ async fn round_trip_and_missing() {
     // A price as a JSON number is read as the decimal it spells.
     let raw: serde_json::Value = {
         let reply = env
-            .caller
+            .requester
             .request(
                 "products.update",
                 br#"{"params":{"id":"78"},"body":{"unit_price":0.1}}"#
@@ -134,7 +134,7 @@ async fn round_trip_and_missing() {
 
 #[tokio::test]
 async fn hostile_text_is_stored_and_returned_literally() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let evil = "x'); DROP TABLE products;--";
     let created = env
         .call::<CreateProduct>(Envelope::body(widget(evil)))
@@ -143,7 +143,7 @@ async fn hostile_text_is_stored_and_returned_literally() {
     assert_eq!(created.product_name, evil);
     let got = env
         .call::<GetProduct>(Envelope::params(ProductIdParams::new(
-            created.product_id.into(),
+            created.product_id,
         )))
         .await
         .unwrap();

@@ -4,7 +4,7 @@ use contract::Envelope;
 use contract::page::{MAX_LIMIT, PageQuery};
 use contract::products::{ListCategories, ListProducts, ListProductsQuery, ListSuppliers, Price};
 
-use crate::support::{Env, assert_invalid};
+use crate::support::{assert_invalid, start};
 
 type Req = Envelope<contract::Empty, ListProductsQuery, ()>;
 
@@ -20,7 +20,7 @@ fn price(s: &str) -> Price {
 
 #[tokio::test]
 async fn seeded_rows_pagination_and_exact_money() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let first = env.call::<ListProducts>(query(|_| {})).await.unwrap();
     assert_eq!((first.total, first.pages, first.data.len()), (77, 4, 20));
     let chai = &first.data[0];
@@ -94,7 +94,7 @@ async fn seeded_rows_pagination_and_exact_money() {
 
 #[tokio::test]
 async fn every_filter_and_sort() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let all = |f: fn(&mut ListProductsQuery)| {
         let env = &env;
         async move {

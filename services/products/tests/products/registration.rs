@@ -8,7 +8,7 @@ use contract::products::{
 use contract::{EndpointMeta, Operation};
 use runtime::discover::{self, GatherOptions};
 
-use crate::support::Env;
+use crate::support::start;
 
 fn expected<O: Operation>() -> (String, String, EndpointMeta) {
     (O::NAME.to_owned(), O::subject(), O::meta())
@@ -16,9 +16,9 @@ fn expected<O: Operation>() -> (String, String, EndpointMeta) {
 
 #[tokio::test]
 async fn endpoints_carry_their_http_mapping() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let infos = discover::info(
-        env.caller.client(),
+        env.requester.client(),
         Some("products"),
         GatherOptions::default(),
     )

@@ -1,32 +1,17 @@
-//! The test environment: the shared harness for database-backed services
-//! ([`runtime::test_support::pg_service`]) running the products service in-process.
+//! The test environment: nats-server and PostgreSQL ([`PgStack`]) with the products service
+//! running in-process through `products::run` ([`ServiceApp`]).
 
-use std::future::Future;
-use std::pin::Pin;
+use runtime::test_support::{PgStack, ServiceApp};
 
-use runtime::pg::ServiceConfig;
-use runtime::test_support::pg_service::{self, PgService, RunFuture};
-use tokio::net::TcpListener;
+pub use runtime::test_support::assert_invalid;
 
-pub use runtime::test_support::pg_service::{READY, assert_invalid};
-
-/// The products service, run through `products::run`.
-pub struct Products;
-
-impl PgService for Products {
-    const DATABASE: &'static str = "products";
-
-    fn run(
-        config: ServiceConfig,
-        health: TcpListener,
-        shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
-    ) -> RunFuture {
-        Box::pin(products::run(config, health, shutdown))
-    }
+/// Starts the servers and one ready instance of the service.
+pub async fn start() -> (PgStack, ServiceApp) {
+    let stack = PgStack::start("products").await;
+    let database = stack.database();
+    let app = ServiceApp::start(&stack.nats, |nats, health, stop| {
+        products::run(nats, database, health, stop)
+    })
+    .await;
+    (stack, app)
 }
-
-/// Servers, a database and one running instance.
-pub type Env = pg_service::Env<Products>;
-
-/// One running instance.
-pub type Instance = pg_service::Instance<Products>;

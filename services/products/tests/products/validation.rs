@@ -4,7 +4,7 @@
 use contract::products::{CreateProduct, NewProduct, ProductIdParams, ProductPatch, UpdateProduct};
 use contract::{Empty, Envelope};
 
-use crate::support::{Env, assert_invalid};
+use crate::support::{assert_invalid, start};
 
 fn valid() -> NewProduct {
     NewProduct {
@@ -15,7 +15,7 @@ fn valid() -> NewProduct {
 
 #[tokio::test]
 async fn invalid_values_are_422_with_the_field() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     let create = |body: NewProduct| env.call::<CreateProduct>(Envelope::body(body));
     let p = |s: &str| Some(s.parse().unwrap());
     for (field, body) in [
@@ -169,7 +169,7 @@ async fn invalid_values_are_422_with_the_field() {
 
 #[tokio::test]
 async fn malformed_requests_are_400() {
-    let env = Env::start().await;
+    let (_stack, env) = start().await;
     for (subject, json) in [
         (
             "products.create",

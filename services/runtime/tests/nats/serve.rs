@@ -5,16 +5,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use contract::{Envelope, ErrorCode, Operation, headers};
-use runtime::call::service_error;
+use runtime::call::error_of;
 use runtime::test_support::{NatsServer, wait_until};
-use runtime::{CallError, CallOptions, Caller};
+use runtime::{CallError, CallOptions, Requester};
 
 use super::ops::{self, AdminOnly, Echo, Fail, Gated, Panic, State, Whoami};
 
-async fn setup() -> (NatsServer, async_nats::Client, Caller) {
+async fn setup() -> (NatsServer, async_nats::Client, Requester) {
     let nats = NatsServer::start().await.expect("nats-server starts");
     let client = nats.client().await;
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
     (nats, client, caller)
 }
 
@@ -147,7 +147,7 @@ async fn errors_carry_headers_and_a_json_body() {
         );
         let json: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
         assert_eq!(json["code"], ErrorCode::from_status(status).as_str());
-        let parsed = service_error(&reply).unwrap();
+        let parsed = error_of(&reply).unwrap();
         assert_eq!(parsed.status(), status);
 
         // Typed: the call maps it to CallError::Service with the same error.
@@ -194,7 +194,7 @@ async fn a_bad_envelope_is_a_400_naming_the_field() {
             )
             .await
             .unwrap();
-        let err = service_error(&reply).expect("an error reply");
+        let err = error_of(&reply).expect("an error reply");
         assert_eq!(err.code, ErrorCode::BadRequest, "{payload}");
         assert!(
             err.message.starts_with("invalid request"),

@@ -4,7 +4,7 @@ use contract::Envelope;
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use runtime::test_support::NatsServer;
-use runtime::{CallOptions, Caller};
+use runtime::{CallOptions, Requester};
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -24,7 +24,7 @@ async fn the_handler_span_joins_the_callers_trace() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
     let running = ops::start(&client, State::new("a")).await;
-    let caller = Caller::new(client.clone()).await.unwrap();
+    let caller = Requester::new(client.clone()).await.unwrap();
 
     let span = tracing::info_span!("client.call");
     let trace_id = {

@@ -1,0 +1,228 @@
+//! One request, from its headers to its reply: the [`RequestContext`] a handler sees, the
+//! [`Handler`] shape, the auth-level check, the envelope decoding, and the error reply.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_nats::HeaderMap;
+use async_nats::service::Request;
+use bytes::Bytes;
+use contract::caller::ROLE_ADMIN;
+use contract::{AuthLevel, Caller, Operation, RequestOf, ServiceError, headers};
+use futures::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::{Instrument, debug, error, info_span, warn};
+
+use crate::metrics::ServiceMetrics;
+use crate::propagation;
+
+/// What a handler knows about the request besides its body.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The request id, if the caller sent one.
+    pub request_id: Option<String>,
+    /// The verified caller, if the gateway forwarded one.
+    pub caller: Option<Caller>,
+    /// All request headers.
+    pub headers: HeaderMap,
+}
+
+impl RequestContext {
+    /// Reads the context from a request's headers.
+    pub fn from_headers(headers: Option<&HeaderMap>) -> Self {
+        let headers = headers.cloned().unwrap_or_default();
+        let get = |name| {
+            headers
+                .get(name)
+                .map(|v: &async_nats::HeaderValue| v.as_str())
+        };
+        Self {
+            request_id: get(headers::REQUEST_ID).map(str::to_owned),
+            caller: Caller::from_headers(get(headers::USER_ID), get(headers::ROLES)),
+            headers,
+        }
+    }
+
+    /// The caller, or 401 when the request carries none.
+    pub fn require_caller(&self) -> Result<&Caller, ServiceError> {
+        self.caller
+            .as_ref()
+            .ok_or_else(|| ServiceError::unauthenticated("authentication required"))
+    }
+
+    /// Headers for an onward call made on behalf of this request (request id and caller).
+    pub fn onward_headers(&self) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        for name in [headers::REQUEST_ID, headers::USER_ID, headers::ROLES] {
+            if let Some(value) = self.headers.get(name) {
+                out.insert(name, value.as_str());
+            }
+        }
+        out
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A handler of operation `O` with state `S`: any
+/// `async fn(S, RequestContext, RequestOf<O>) -> Result<O::Response, ServiceError>`.
+pub trait Handler<S, O: Operation>: Send + Sync + 'static {
+    /// Handles one request.
+    fn call(
+        &self,
+        state: S,
+        ctx: RequestContext,
+        request: RequestOf<O>,
+    ) -> impl Future<Output = Result<O::Response, ServiceError>> + Send;
+}
+
+impl<S, O, F, Fut> Handler<S, O> for F
+where
+    O: Operation,
+    F: Fn(S, RequestContext, RequestOf<O>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<O::Response, ServiceError>> + Send,
+{
+    fn call(
+        &self,
+        state: S,
+        ctx: RequestContext,
+        request: RequestOf<O>,
+    ) -> impl Future<Output = Result<O::Response, ServiceError>> + Send {
+        self(state, ctx, request)
+    }
+}
+
+pub(super) type Erased<S> =
+    Arc<dyn Fn(S, RequestContext, Bytes) -> BoxFuture<Result<Bytes, ServiceError>> + Send + Sync>;
+
+/// One endpoint: its operation's name, subject and HTTP mapping, and its erased handler.
+pub(super) struct EndpointDef<S> {
+    pub(super) name: &'static str,
+    pub(super) subject: String,
+    pub(super) meta: contract::EndpointMeta,
+    pub(super) handler: Erased<S>,
+}
+
+pub(super) fn erase<S, O, H>(handler: H) -> Erased<S>
+where
+    S: Send + 'static,
+    O: Operation,
+    H: Handler<S, O>,
+{
+    let handler = Arc::new(handler);
+    Arc::new(move |state, ctx, payload| {
+        let handler = handler.clone();
+        Box::pin(async move {
+            authorize(O::AUTH, &ctx)?;
+            let request = decode::<RequestOf<O>>(&payload)?;
+            let response = handler.call(state, ctx, request).await?;
+            serde_json::to_vec(&response).map(Bytes::from).map_err(|e| {
+                error!(error = %e, "response could not be encoded");
+                ServiceError::internal()
+            })
+        })
+    })
+}
+
+/// Enforces an endpoint's declared auth level on the caller the gateway forwarded, so a
+/// service reached directly over NATS refuses what the gateway would refuse: 401 without a
+/// caller where one is needed, 403 without the `admin` role where it is needed.
+pub fn authorize(level: AuthLevel, ctx: &RequestContext) -> Result<(), ServiceError> {
+    match level {
+        AuthLevel::Public => Ok(()),
+        AuthLevel::User => ctx.require_caller().map(drop),
+        AuthLevel::Admin if ctx.require_caller()?.has_role(ROLE_ADMIN) => Ok(()),
+        AuthLevel::Admin => Err(ServiceError::forbidden("the admin role is required")),
+    }
+}
+
+/// Decodes an envelope; an empty payload is an envelope with every part defaulted.
+fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ServiceError> {
+    let payload = if payload.is_empty() {
+        b"{}".as_slice()
+    } else {
+        payload
+    };
+    let de = &mut serde_json::Deserializer::from_slice(payload);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ServiceError::bad_request(format!("invalid request: {field}: {message}"))
+            .with_details(serde_json::json!({ "fields": [{ "field": field, "message": message }] }))
+    })
+}
+
+/// Handles one delivered request in its own span and replies; holds `_permit` until done.
+pub(super) async fn handle<S: Send + 'static>(
+    service: String,
+    def: Arc<EndpointDef<S>>,
+    state: S,
+    request: Request,
+    metrics: Option<ServiceMetrics>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let started = Instant::now();
+    let _in_flight = metrics.as_ref().map(ServiceMetrics::start);
+    let ctx = RequestContext::from_headers(request.message.headers.as_ref());
+    let span = info_span!(
+        "nats.request",
+        otel.kind = "server",
+        service = %service,
+        endpoint = def.name,
+        request_id = ctx.request_id.as_deref().unwrap_or_default(),
+        status = tracing::field::Empty,
+    );
+    if let Some(headers) = &request.message.headers {
+        propagation::set_parent_from(&span, headers);
+    }
+    async {
+        let payload = request.message.payload.clone();
+        let outcome = AssertUnwindSafe((def.handler)(state, ctx, payload))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                error!("handler panicked");
+                Err(ServiceError::internal())
+            });
+        let (status, headers, body) = match outcome {
+            Ok(body) => (def.meta.success_status, HeaderMap::new(), body),
+            Err(err) => {
+                let (headers, body) = error_reply(&err);
+                (err.status(), headers, body)
+            }
+        };
+        tracing::Span::current().record("status", status);
+        if let Err(e) = request.respond_with_headers(Ok(body), headers).await {
+            warn!(error = %e, "reply could not be sent");
+        }
+        if let Some(metrics) = &metrics {
+            metrics.observe(def.name, status, started.elapsed());
+        }
+        debug!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "handled"
+        );
+    }
+    .instrument(span)
+    .await;
+}
+
+/// The headers and JSON body of an error reply.
+pub fn error_reply(err: &ServiceError) -> (HeaderMap, Bytes) {
+    let mut headers = HeaderMap::new();
+    headers.insert(headers::SERVICE_ERROR_CODE, err.status().to_string());
+    // Header values cannot carry line breaks; the body has the exact message.
+    headers.insert(
+        headers::SERVICE_ERROR,
+        err.message.replace(['\r', '\n'], " "),
+    );
+    if let Some(secs) = err.retry_after_secs {
+        headers.insert(headers::RETRY_AFTER, secs.to_string());
+    }
+    let body = serde_json::to_vec(err).unwrap_or_else(|_| b"{}".to_vec());
+    (headers, body.into())
+}

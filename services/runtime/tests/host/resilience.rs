@@ -1,0 +1,163 @@
+//! Restarts, outages and two instances sharing one stream of writes.
+
+use std::time::Duration;
+
+use runtime::test_support::{READY, wait_until};
+
+use crate::notes::{self, add_note, total};
+
+#[tokio::test]
+async fn restart_keeps_rows_and_does_not_rerun_migrations() {
+    let (stack, mut app) = notes::start().await;
+    add_note(&app, "kept").await.unwrap();
+    // Stop, then start again on the same database, twice.
+    for _ in 0..2 {
+        app.stop().await;
+        app = notes::spawn(&stack).await;
+        app.wait_ready().await;
+    }
+    assert_eq!(total(&app).await, 1);
+    let again = add_note(&app, "kept").await.unwrap_err();
+    assert_eq!(again.status(), 409, "{again:?}");
+    let applied = stack
+        .pg
+        .psql(notes::NAME, "SELECT count(*) FROM _sqlx_migrations")
+        .await
+        .unwrap();
+    assert_eq!(applied, "1");
+}
+
+#[tokio::test]
+async fn two_instances_share_writes_without_duplicates() {
+    let (stack, app) = notes::start().await;
+    let second = notes::spawn(&stack).await;
+    second.wait_ready().await;
+    // Each write is served by exactly one instance: a duplicate delivery would answer 409.
+    let ids: Vec<String> = (0..40).map(|i| format!("note-{i}")).collect();
+    let results = futures::future::join_all(ids.iter().map(|id| add_note(&app, id))).await;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, ids.len(), "{results:?}");
+    assert_eq!(total(&app).await, 40);
+    let count = stack
+        .pg
+        .psql(notes::NAME, "SELECT count(*) FROM notes")
+        .await
+        .unwrap();
+    assert_eq!(count, "40");
+    // Both instances took part (the queue group spreads the load).
+    let stats = runtime::discover::gather(
+        app.requester.client(),
+        "$SRV.STATS.notes",
+        runtime::discover::GatherOptions {
+            max: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let served: Vec<u64> = stats
+        .iter()
+        .map(|m| {
+            let stats: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+            stats["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["name"] == "add")
+                .map(|e| e["num_requests"].as_u64().unwrap())
+                .sum()
+        })
+        .collect();
+    assert_eq!(served.len(), 2, "{served:?}");
+    assert_eq!(served.iter().sum::<u64>(), 40, "{served:?}");
+    assert!(
+        served.iter().all(|&n| n > 0),
+        "one instance served nothing: {served:?}"
+    );
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn database_outage_is_503_and_recovers() {
+    let (mut stack, app) = notes::start().await;
+    stack.pg.stop();
+    let err = add_note(&app, "during").await.unwrap_err();
+    assert_eq!(err.status(), 503, "{err:?}");
+    assert_eq!(err.message, "database unavailable");
+    wait_until(
+        "readiness reports the outage",
+        Duration::from_secs(10),
+        || async { app.readyz().await == 503 },
+    )
+    .await;
+    stack.pg.restart().await.unwrap();
+    app.wait_ready().await;
+    add_note(&app, "after").await.unwrap();
+    assert_eq!(total(&app).await, 1);
+}
+
+#[tokio::test]
+async fn starts_before_its_database_and_becomes_ready() {
+    let (mut stack, app) = notes::start().await;
+    stack.pg.stop();
+    let late = notes::spawn(&stack).await;
+    // Not ready (and not crashed) while the database is down.
+    wait_until("the health server answers", READY, || async {
+        late.readyz().await == 503
+    })
+    .await;
+    assert!(!late.is_finished(), "exited while the database was down");
+    stack.pg.restart().await.unwrap();
+    late.wait_ready().await;
+    late.stop().await;
+    // The instance that lived through the outage recovers as well.
+    app.wait_ready().await;
+    assert_eq!(total(&app).await, 0);
+}
+
+#[tokio::test]
+async fn readiness_follows_nats_and_serving_resumes_after_a_restart() {
+    let (mut stack, app) = notes::start().await;
+    stack.nats.kill();
+    wait_until(
+        "readiness reports NATS down",
+        Duration::from_secs(10),
+        || async { app.readyz().await == 503 },
+    )
+    .await;
+    stack.nats.restart().await.unwrap();
+    app.wait_ready().await;
+    // The requester reconnects too; the service answers again once both are back.
+    wait_until("a write succeeds after the restart", READY, || async {
+        app.requester
+            .call::<notes::AddNote>(
+                &contract::Envelope::body(notes::Note {
+                    id: "after-restart".into(),
+                }),
+                runtime::CallOptions::timeout(Duration::from_secs(2)),
+            )
+            .await
+            .is_ok()
+    })
+    .await;
+    assert_eq!(total(&app).await, 1);
+    app.stop().await;
+}
+
+/// A migration that was changed after it ran is a real error: retrying cannot fix it, so the
+/// service exits with it instead of waiting forever, not ready.
+#[tokio::test]
+async fn a_modified_migration_fails_fast() {
+    let (stack, app) = notes::start().await;
+    app.stop().await;
+    stack
+        .pg
+        .psql(
+            notes::NAME,
+            "UPDATE _sqlx_migrations SET checksum = '\\x00'::bytea",
+        )
+        .await
+        .unwrap();
+    let err = notes::spawn(&stack).await.exited().await.unwrap_err();
+    assert!(err.contains("migration"), "{err}");
+}
