@@ -8,8 +8,8 @@
 //! - [`ping`]: the readiness check;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
-//!   an unreachable database → 503 "database unavailable", anything else → 500 with the cause
-//!   logged, never sent.
+//!   an unreachable database → 503 "database unavailable", an exhausted id sequence or another
+//!   database limit → 503 saying so, anything else → 500 with the cause logged, never sent.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -186,6 +186,13 @@ pub fn reply_error(err: sqlx::Error) -> ServiceError {
                     field,
                     "is not a valid value for its column",
                 )]);
+            }
+            // sequence_generator_limit_exceeded, program_limit_exceeded: the table cannot
+            // take more rows of this kind; nothing the client sent is wrong, and retrying
+            // will not help until an operator acts.
+            "2200H" | "54000" => {
+                error!(error = %err, "database limit reached");
+                return ServiceError::unavailable("the database cannot store more of these");
             }
             _ => {}
         }

@@ -142,9 +142,7 @@ async fn hostile_text_is_stored_and_returned_literally() {
         .unwrap();
     assert_eq!(created.product_name, evil);
     let got = env
-        .call::<GetProduct>(Envelope::params(ProductIdParams::new(
-            created.product_id,
-        )))
+        .call::<GetProduct>(Envelope::params(ProductIdParams::new(created.product_id)))
         .await
         .unwrap();
     assert_eq!(got.product_name, evil);
@@ -161,4 +159,44 @@ async fn hostile_text_is_stored_and_returned_literally() {
         .await
         .unwrap();
     assert_eq!(all.total, 78);
+}
+
+/// Ids go on past `smallint` (which ran out at 32,767), and an id sequence that does run out
+/// is a clear 503, not a 500.
+#[tokio::test]
+async fn ids_outlast_smallint_and_an_exhausted_sequence_is_a_clear_503() {
+    let (stack, env) = start().await;
+    let sequence = "pg_get_serial_sequence('products', 'product_id')";
+    stack
+        .pg
+        .psql("products", &format!("SELECT setval({sequence}, 40000)"))
+        .await
+        .unwrap();
+    let created = env
+        .call::<CreateProduct>(Envelope::body(widget("Past smallint")))
+        .await
+        .unwrap();
+    assert_eq!(created.product_id, 40_001);
+    let read = env
+        .call::<GetProduct>(Envelope::params(ProductIdParams::new(40_001)))
+        .await
+        .unwrap();
+    assert_eq!(read.product_name, "Past smallint");
+
+    stack
+        .pg
+        .psql(
+            "products",
+            &format!(
+                "DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s MAXVALUE 40001', {sequence}); END $$"
+            ),
+        )
+        .await
+        .unwrap();
+    let err = env
+        .call::<CreateProduct>(Envelope::body(widget("One too many")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 503, "{err:?}");
+    assert!(err.to_string().contains("cannot store more"), "{err}");
 }
