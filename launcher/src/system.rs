@@ -32,10 +32,7 @@ const ROUTED: [&str; 3] = ["auth.login", "customers.list", "products.list"];
 /// the same variables as every service (`NATS_URL`, `HEALTH_ADDR`, `RUST_LOG`, …).
 #[derive(Debug, Clone)]
 pub struct Service {
-    name: &'static str,
-    program: PathBuf,
-    args: Vec<OsString>,
-    env: Vec<(String, String)>,
+    spec: Spec,
     routes: Vec<String>,
 }
 
@@ -43,10 +40,7 @@ impl Service {
     /// `program` run as the service `name`.
     pub fn new(name: &'static str, program: impl Into<PathBuf>) -> Self {
         Self {
-            name,
-            program: program.into(),
-            args: Vec::new(),
-            env: Vec::new(),
+            spec: Spec::new(name, program),
             routes: Vec::new(),
         }
     }
@@ -54,14 +48,14 @@ impl Service {
     /// Adds a command-line argument.
     #[must_use]
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
-        self.args.push(arg.into());
+        self.spec = self.spec.args([arg]);
         self
     }
 
     /// Adds an environment variable.
     #[must_use]
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.env.push((name.to_owned(), value.into()));
+        self.spec.env.push((name.to_owned(), value.into()));
         self
     }
 
@@ -329,9 +323,9 @@ impl Builder {
             apply_overrides(&mut spec.env, &self.component_env, spec.name);
         }
         for service in &self.extra {
-            let mut spec = self.spec(service.name, service.program.clone(), system);
-            spec.args.clone_from(&service.args);
-            spec.env.extend(service.env.iter().cloned());
+            let mut spec = self.spec(service.spec.name, service.spec.program.clone(), system);
+            spec.args.clone_from(&service.spec.args);
+            spec.env.extend(service.spec.env.iter().cloned());
             specs.push(spec);
         }
         specs

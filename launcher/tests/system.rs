@@ -4,11 +4,14 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use launcher::binaries::{SYSTEM_BINARIES, debug_dir};
 use launcher::{Address, LaunchError, Ports, System};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use runtime::test_support::free_port;
 use runtime::test_support::programs::find;
 
@@ -123,13 +126,15 @@ async fn a_port_in_use_names_the_variable_to_set() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_children_of_a_killed_natstack_run_die_with_it() {
-    let data = tempfile::tempdir().unwrap();
+/// Starts `natstack-run` on free ports with its data in `data`, waits for its banner and
+/// returns it with its process tree.
+async fn natstack_run(data: &Path) -> (std::process::Child, Vec<u32>) {
+    // PostgreSQL runs as its own user under root and must reach its data inside.
+    std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let addr = |p: u16| format!("127.0.0.1:{p}");
     let mut run = Command::new(debug_dir(&["natstack-run"]).join("natstack-run"))
         .arg("--data-dir")
-        .arg(data.path())
+        .arg(data)
         .env("GATEWAY_ADDR", addr(free_port()))
         .env("NATS_PORT", free_port().to_string())
         .env("PG_PORT", free_port().to_string())
@@ -143,7 +148,6 @@ async fn the_children_of_a_killed_natstack_run_die_with_it() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    // The banner says it is up; the generated login is kept in the data directory.
     let stdout = run.stdout.take().unwrap();
     let up = tokio::task::spawn_blocking(move || {
         BufReader::new(stdout)
@@ -158,12 +162,40 @@ async fn the_children_of_a_killed_natstack_run_die_with_it() {
             .unwrap(),
         "natstack-run exited before the system was up"
     );
+    let pids = tree(run.id());
+    assert!(
+        pids.len() > 8,
+        "the launcher, 7 processes and PostgreSQL's: {pids:?}"
+    );
+    (run, pids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_children_of_a_killed_natstack_run_die_with_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut run, pids) = natstack_run(data.path()).await;
+    // The generated login is kept in the data directory.
     let admin = std::fs::read_to_string(data.path().join("admin.env")).unwrap();
     assert!(admin.starts_with("ADMIN_EMAIL=admin@example.com\nADMIN_PASSWORD="));
 
-    let pids = tree(run.id());
-    assert!(pids.len() > 8, "{pids:?}");
     run.kill().unwrap();
     run.wait().unwrap();
     wait_gone(&pids).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_does_not_cut_the_stop_short() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut run, pids) = natstack_run(data.path()).await;
+    let launcher = Pid::from_raw(i32::try_from(run.id()).unwrap());
+    kill(launcher, Signal::SIGTERM).unwrap();
+    kill(launcher, Signal::SIGINT).unwrap();
+    let status = run.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "it exits as SIGTERM asked, after stopping"
+    );
+    // Everything stopped before the launcher exited, not after.
+    assert!(!pids[1..].iter().any(|p| running(*p)), "{pids:?}");
 }

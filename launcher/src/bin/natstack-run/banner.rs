@@ -1,9 +1,11 @@
 //! What `make run` prints once the system is up: the URL, the admin login and curl lines.
 
-/// Prints the banner for the gateway at `url`.
-#[allow(clippy::print_stdout, reason = "the banner is this program's output")]
+use std::io::Write as _;
+
+/// Prints the banner for the gateway at `url` (a closed stdout is ignored, as in `say`).
 pub fn print(url: &str, email: &str, password: &str) {
-    println!(
+    let _ = writeln!(
+        std::io::stdout(),
         r#"
   natstack is up.   Gateway: {url}      Logs: .run/logs/      Stop: Ctrl-C
 

@@ -17,6 +17,7 @@ mod admin;
 mod banner;
 mod cli;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -28,10 +29,10 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::Cli;
 
-/// A progress line.
-#[allow(clippy::print_stdout, reason = "progress is this program's output")]
+/// A progress line. Write errors are ignored: a closed stdout must not stop the launcher
+/// from stopping the system.
 fn say(message: &str) {
-    println!("\x1b[1;34m[run]\x1b[0m {message}");
+    let _ = writeln!(std::io::stdout(), "\x1b[1;34m[run]\x1b[0m {message}");
 }
 
 /// An error line.
