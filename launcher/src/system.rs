@@ -1,9 +1,9 @@
 //! The whole system: [`Builder`] says what to run and where, [`System`] is it running.
 //!
 //! Start order: nats-server, PostgreSQL (databases `customers` and `products`), nx-27017, then
-//! auth, customers, products, any extra [`Service`], then the gateway; each waits for the one
-//! before it to accept connections, and the start ends when the gateway's `/services` routes a
-//! subject of every service. A process that exits meanwhile fails the start with the end of its
+//! auth, customers, products, any extra [`Service`], then the gateway. Each server accepts
+//! connections before the next one starts; the start ends when the gateway's `/services` routes
+//! a subject of every service. A process that exits meanwhile fails the start with the end of its
 //! log. Dropping a [`System`] (or [`System::stop`]) stops our processes at once, then the
 //! servers at once.
 
