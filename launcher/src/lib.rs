@@ -8,7 +8,8 @@
 //! ([`contract::deploy::env`]), so the processes are configured exactly as a cluster
 //! configures them.
 //!
-//! - [`system`]: the builder and the running system;
+//! - [`builder`]: what to start and where;
+//! - [`system`]: the running system and stopping it;
 //! - [`ports`]: free ports (tests, bench) or fixed ones (`make run`);
 //! - [`binaries`]: finding the project's built binaries;
 //! - [`http`]: a small JSON client of the gateway;
@@ -16,6 +17,7 @@
 //! - `servers`: nats-server, PostgreSQL and nx-27017.
 
 pub mod binaries;
+pub mod builder;
 mod child;
 mod error;
 pub mod http;
@@ -23,6 +25,7 @@ pub mod ports;
 mod servers;
 pub mod system;
 
+pub use builder::{Builder, Service};
 pub use error::LaunchError;
 pub use ports::{Address, Ports};
-pub use system::{Builder, ProcessInfo, Role, Service, System};
+pub use system::{ProcessInfo, Role, System};
