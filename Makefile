@@ -53,9 +53,10 @@ test: setup fmt-check clippy deps-check nextest doctest chart-test manifests-tes
 ## ci: what .ci/run runs (the same as test)
 ci: test
 
-## run: start the whole system on this machine (Ctrl-C stops it; data stays in .run/)
+## run: start the whole system on this machine (Ctrl-C stops it; data stays in .run/); natstack-run --help lists the variables
 run: setup
-	@scripts/run.sh
+	$(CARGO) build --bins -p launcher -p gateway -p auth -p customers -p products
+	@"$${CARGO_TARGET_DIR:-target}/debug/natstack-run" $(RUN_ARGS)
 
 ## stack-run: run a stack file as the operator renders it, no cluster (STACK=examples/minimal.yaml)
 STACK ?= examples/minimal.yaml

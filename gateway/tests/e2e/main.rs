@@ -1,15 +1,14 @@
 //! End to end: real NATS, PostgreSQL and MongoDB-wire servers, the real auth, customers and
-//! products services and the real gateway, all driven over HTTP.
+//! products services and the real gateway, all driven over HTTP. The whole-system test runs
+//! them as processes through the launcher (as `make run` does); the key-rotation test runs
+//! auth and the gateway in-process, to restart auth with other keys.
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use contract::deploy::{AUTH, env};
+use launcher::http::Api as Http;
 use runtime::config::NatsArgs;
-use runtime::pg::PgArgs;
-use runtime::test_support::{MongoServer, NatsServer, PgServer, wait_until};
+use runtime::test_support::{MongoServer, NatsServer, wait_until};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,66 +17,6 @@ use tokio::task::JoinHandle;
 const WAIT: Duration = Duration::from_secs(60);
 const ADMIN_EMAIL: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "admin-password-123";
-
-struct Reply {
-    status: u16,
-    headers: http::HeaderMap,
-    body: Value,
-}
-
-#[derive(Clone)]
-struct Http {
-    base: String,
-    client: Client<HttpConnector, Full<bytes::Bytes>>,
-}
-
-impl Http {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        let bytes = match body {
-            Some(body) => {
-                builder = builder.header("content-type", "application/json");
-                serde_json::to_vec(&body).unwrap()
-            }
-            None => Vec::new(),
-        };
-        let response = self
-            .client
-            .request(builder.body(Full::new(bytes.into())).unwrap())
-            .await
-            .expect("HTTP request");
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
-        Reply {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: if body.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&body).expect("JSON body")
-            },
-        }
-    }
-}
-
-/// Every server and service, stopped together.
-struct System {
-    http: Http,
-    stop: watch::Sender<bool>,
-    tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)>,
-    _servers: (NatsServer, PgServer, MongoServer),
-}
 
 /// Runs one server of the system as a task, named for the report if it fails.
 fn spawn<E: std::fmt::Display>(
@@ -92,94 +31,35 @@ async fn listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
+/// The whole system as processes of the debug binaries, started by the launcher as `make run`
+/// starts it; stopped on drop.
+struct System {
+    http: Http,
+    _system: launcher::System,
+}
+
 impl System {
     async fn start() -> Self {
-        let nats = NatsServer::start().await.unwrap();
-        let pg = PgServer::start().await.unwrap();
-        let mongo = MongoServer::start().await.unwrap();
-        let customers_db = pg.create_database("customers").await.unwrap();
-        let products_db = pg.create_database("products").await.unwrap();
-        let (stop, _) = watch::channel(false);
-        let signal = || {
-            let mut rx = stop.subscribe();
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }
-        };
-        let mut tasks: Vec<(&'static str, JoinHandle<Result<(), String>>)> = Vec::new();
-
-        let nats_args = NatsArgs::url(nats.url());
-        let mut auth_config = auth::Config::new(mongo.url());
-        auth_config.admin_email = Some(ADMIN_EMAIL.into());
-        auth_config.admin_password = Some(ADMIN_PASSWORD.into());
-        auth_config.argon2.argon2_memory_kib = 8 * 1024;
-        auth_config.argon2.argon2_iterations = 1;
-        let (health, shutdown) = (listener().await, signal());
-        let run = auth::run(nats_args.clone(), auth_config, health, shutdown);
-        tasks.push(spawn("auth", run));
-        let (health, shutdown) = (listener().await, signal());
-        let run = customers::run(
-            nats_args.clone(),
-            PgArgs::url(customers_db),
-            health,
-            shutdown,
-        );
-        tasks.push(spawn("customers", run));
-        let (health, shutdown) = (listener().await, signal());
-        let run = products::run(nats_args, PgArgs::url(products_db), health, shutdown);
-        tasks.push(spawn("products", run));
-
-        let mut config = gateway::Config::new(NatsArgs::url(nats.url()));
-        config.discovery = gateway::config::DiscoveryConfig::every(Duration::from_millis(200));
-        let api = listener().await;
-        let http = Http {
-            base: format!("http://{}", api.local_addr().unwrap()),
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        };
-        let (health, shutdown) = (listener().await, signal());
-        tasks.push(spawn(
-            "gateway",
-            gateway::run(config, api, health, shutdown),
-        ));
-
-        let probe = http.clone();
-        wait_until(
-            "the gateway routes auth, customers and products",
-            WAIT,
-            || {
-                let http = probe.clone();
-                async move {
-                    let view = http.send("GET", "/services", None, None).await;
-                    let Some(routes) = view.body["routes"].as_array() else {
-                        return false;
-                    };
-                    ["auth.login", "customers.list", "products.list"]
-                        .iter()
-                        .all(|s| routes.iter().any(|r| r["subject"] == *s))
-                }
-            },
-        )
-        .await;
+        let bin_dir = launcher::binaries::debug_dir(&launcher::binaries::SYSTEM_BINARIES);
+        let system = launcher::System::builder(bin_dir)
+            .admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+            // Cheap password hashing: the test logs in many times on a loaded machine.
+            .component_env(AUTH, env::ARGON2_MEMORY_KIB, (8 * 1024).to_string())
+            .component_env(AUTH, env::ARGON2_ITERATIONS, "1")
+            .env(env::DISCOVERY_INTERVAL_MS, "200")
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("the system did not start: {e}"));
         Self {
-            http,
-            stop,
-            tasks,
-            _servers: (nats, pg, mongo),
-        }
-    }
-
-    async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        for (name, task) in self.tasks.into_iter().rev() {
-            let result = task.await.unwrap();
-            assert!(result.is_ok(), "{name} stopped with {result:?}");
+            http: system.api(),
+            _system: system,
         }
     }
 
     async fn login(&self, email: &str, password: &str) -> Value {
         let reply = self
             .http
-            .send(
+            .call(
                 "POST",
                 "/auth/login",
                 None,
@@ -197,13 +77,13 @@ async fn the_whole_system_over_http() {
     let http = &system.http;
 
     // Public JWKS, served by auth through discovery.
-    let jwks = http.send("GET", "/.well-known/jwks.json", None, None).await;
+    let jwks = http.call("GET", "/.well-known/jwks.json", None, None).await;
     assert_eq!(jwks.status, 200);
     assert_eq!(jwks.body["keys"][0]["alg"], "EdDSA");
 
     // Register and log in.
     let reg = http
-        .send(
+        .call(
             "POST",
             "/auth/register",
             None,
@@ -214,7 +94,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(reg.status, 201, "{}", reg.body);
     let dup = http
-        .send(
+        .call(
             "POST",
             "/auth/register",
             None,
@@ -225,7 +105,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(dup.status, 409);
     let bad = http
-        .send(
+        .call(
             "POST",
             "/auth/login",
             None,
@@ -237,7 +117,7 @@ async fn the_whole_system_over_http() {
         .login("ada@example.com", "correct-horse-battery")
         .await;
     let user = pair["access_token"].as_str().unwrap().to_owned();
-    let me = http.send("GET", "/auth/me", Some(&user), None).await;
+    let me = http.call("GET", "/auth/me", Some(&user), None).await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body["email"], "ada@example.com");
     let admin = system.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
@@ -246,9 +126,9 @@ async fn the_whole_system_over_http() {
         .to_owned();
 
     // Customers: reads and writes need a token.
-    assert_eq!(http.send("GET", "/customers", None, None).await.status, 401);
+    assert_eq!(http.call("GET", "/customers", None, None).await.status, 401);
     let list = http
-        .send(
+        .call(
             "GET",
             "/customers?limit=5&country=Germany",
             Some(&user),
@@ -259,7 +139,7 @@ async fn the_whole_system_over_http() {
     assert!(list.body["total"].as_u64().unwrap() > 0);
     assert!(list.body["data"].as_array().unwrap().len() <= 5);
     let search = http
-        .send("GET", "/customers?q=alfreds", Some(&user), None)
+        .call("GET", "/customers?q=alfreds", Some(&user), None)
         .await;
     assert_eq!(
         search.body["data"][0]["customer_id"], "ALFKI",
@@ -267,17 +147,17 @@ async fn the_whole_system_over_http() {
         search.body
     );
     let one = http
-        .send("GET", "/customers/ALFKI", Some(&user), None)
+        .call("GET", "/customers/ALFKI", Some(&user), None)
         .await;
     assert_eq!(one.status, 200);
     assert_eq!(
-        http.send("GET", "/customers/ZZZZZ", Some(&user), None)
+        http.call("GET", "/customers/ZZZZZ", Some(&user), None)
             .await
             .status,
         404
     );
     let created = http
-        .send(
+        .call(
             "POST",
             "/customers",
             Some(&user),
@@ -286,7 +166,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let again = http
-        .send(
+        .call(
             "POST",
             "/customers",
             Some(&user),
@@ -295,7 +175,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(again.status, 409);
     let invalid = http
-        .send(
+        .call(
             "POST",
             "/customers",
             Some(&user),
@@ -304,7 +184,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(invalid.status, 422, "{}", invalid.body);
     let patched = http
-        .send(
+        .call(
             "PATCH",
             "/customers/NATST",
             Some(&user),
@@ -314,15 +194,15 @@ async fn the_whole_system_over_http() {
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["city"], "Berlin");
     let refused = http
-        .send("DELETE", "/customers/NATST", Some(&user), None)
+        .call("DELETE", "/customers/NATST", Some(&user), None)
         .await;
     assert_eq!(refused.status, 403);
     let deleted = http
-        .send("DELETE", "/customers/NATST", Some(&admin), None)
+        .call("DELETE", "/customers/NATST", Some(&admin), None)
         .await;
     assert_eq!(deleted.status, 204);
     assert_eq!(
-        http.send("GET", "/customers/NATST", Some(&user), None)
+        http.call("GET", "/customers/NATST", Some(&user), None)
             .await
             .status,
         404
@@ -330,30 +210,30 @@ async fn the_whole_system_over_http() {
 
     // Products, categories, suppliers.
     let list = http
-        .send("GET", "/products?q=chai", Some(&user), None)
+        .call("GET", "/products?q=chai", Some(&user), None)
         .await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body["total"].as_u64().unwrap() >= 1);
     assert_eq!(
-        http.send("GET", "/products/1", Some(&user), None)
+        http.call("GET", "/products/1", Some(&user), None)
             .await
             .status,
         200
     );
     assert_eq!(
-        http.send("GET", "/categories", Some(&user), None)
+        http.call("GET", "/categories", Some(&user), None)
             .await
             .status,
         200
     );
     assert_eq!(
-        http.send("GET", "/suppliers", Some(&user), None)
+        http.call("GET", "/suppliers", Some(&user), None)
             .await
             .status,
         200
     );
     let created = http
-        .send(
+        .call(
             "POST",
             "/products",
             Some(&user),
@@ -363,7 +243,7 @@ async fn the_whole_system_over_http() {
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["product_id"].as_i64().unwrap();
     let patched = http
-        .send(
+        .call(
             "PATCH",
             &format!("/products/{id}"),
             Some(&user),
@@ -373,19 +253,19 @@ async fn the_whole_system_over_http() {
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["discontinued"], true);
     assert_eq!(
-        http.send("DELETE", &format!("/products/{id}"), Some(&user), None)
+        http.call("DELETE", &format!("/products/{id}"), Some(&user), None)
             .await
             .status,
         403
     );
     assert_eq!(
-        http.send("DELETE", &format!("/products/{id}"), Some(&admin), None)
+        http.call("DELETE", &format!("/products/{id}"), Some(&admin), None)
             .await
             .status,
         204
     );
     assert_eq!(
-        http.send("GET", "/products/not-a-number", Some(&user), None)
+        http.call("GET", "/products/not-a-number", Some(&user), None)
             .await
             .status
             / 100,
@@ -395,7 +275,7 @@ async fn the_whole_system_over_http() {
     // Refresh rotates; a reused refresh token is refused; logout revokes.
     let refresh = pair["refresh_token"].as_str().unwrap();
     let renewed = http
-        .send(
+        .call(
             "POST",
             "/auth/refresh",
             None,
@@ -404,7 +284,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(renewed.status, 200, "{}", renewed.body);
     let reused = http
-        .send(
+        .call(
             "POST",
             "/auth/refresh",
             None,
@@ -417,7 +297,7 @@ async fn the_whole_system_over_http() {
         .await;
     let refresh = pair["refresh_token"].as_str().unwrap();
     let out = http
-        .send(
+        .call(
             "POST",
             "/auth/logout",
             None,
@@ -426,7 +306,7 @@ async fn the_whole_system_over_http() {
         .await;
     assert_eq!(out.status, 204);
     let after = http
-        .send(
+        .call(
             "POST",
             "/auth/refresh",
             None,
@@ -437,7 +317,7 @@ async fn the_whole_system_over_http() {
 
     // Every response carries a request id; the OpenAPI document lists the real routes.
     assert!(after.headers.contains_key("x-request-id"));
-    let doc = http.send("GET", "/openapi.json", None, None).await.body;
+    let doc = http.call("GET", "/openapi.json", None, None).await.body;
     for path in [
         "/auth/login",
         "/customers/{id}",
@@ -450,7 +330,7 @@ async fn the_whole_system_over_http() {
             "{path} missing from the OpenAPI document"
         );
     }
-    system.shutdown().await;
+    drop(system);
 }
 
 const KEY_A: &str = "-----BEGIN PRIVATE KEY-----\n\
@@ -500,10 +380,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     // for as long as this test needs, not a 404 once discovery drops it.
     config.discovery.missed_polls = u32::MAX;
     let api = listener().await;
-    let http = Http {
-        base: format!("http://{}", api.local_addr().unwrap()),
-        client: Client::builder(TokioExecutor::new()).build_http(),
-    };
+    let http = Http::new(&format!("http://{}", api.local_addr().unwrap()));
     let (stop_gateway, mut rx) = watch::channel(false);
     let health = listener().await;
     let gateway_task = tokio::spawn(gateway::run(config, api, health, async move {
@@ -511,7 +388,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     }));
     let login = |http: Http| async move {
         let reply = http
-            .send(
+            .call(
                 "POST",
                 "/auth/login",
                 None,
@@ -528,7 +405,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     .await;
     let old = login(http.clone()).await.unwrap();
     assert_eq!(
-        http.send("GET", "/auth/me", Some(&old), None).await.status,
+        http.call("GET", "/auth/me", Some(&old), None).await.status,
         200
     );
 
@@ -543,7 +420,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
         let http = probe.clone();
         async move {
             let body = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
-            let reply = http.send("POST", "/auth/login", None, Some(body)).await;
+            let reply = http.call("POST", "/auth/login", None, Some(body)).await;
             assert!(
                 matches!(reply.status, 503 | 504),
                 "{}: {}",
@@ -577,7 +454,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
         || {
             let (http, token) = (probe.clone(), token.clone());
             async move {
-                http.send("GET", "/auth/me", Some(&token), None)
+                http.call("GET", "/auth/me", Some(&token), None)
                     .await
                     .status
                     == 200
@@ -586,7 +463,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     )
     .await;
     assert_eq!(
-        http.send("GET", "/auth/me", Some(&old), None).await.status,
+        http.call("GET", "/auth/me", Some(&old), None).await.status,
         200,
         "the previous key still verifies"
     );
@@ -630,7 +507,7 @@ async fn rejects_tokens_it_did_not_issue(http: &Http, issued: &str) {
 
     let me = |token: String| {
         let http = http.clone();
-        async move { http.send("GET", "/auth/me", Some(&token), None).await }
+        async move { http.call("GET", "/auth/me", Some(&token), None).await }
     };
     assert_eq!(
         me(sign(KEY_A, &claims)).await.status,

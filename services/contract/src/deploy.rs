@@ -24,6 +24,8 @@ pub mod env {
     pub const LOG_FORMAT: &str = "LOG_FORMAT";
     /// OTLP/HTTP trace collector; export is off when unset (every binary).
     pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    /// Service name in traces, read by the OpenTelemetry SDK itself (every binary).
+    pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     /// Address of `/livez`, `/readyz` and `/metrics` (every binary).
     pub const HEALTH_ADDR: &str = "HEALTH_ADDR";
     /// PostgreSQL URL of a service's own database (customers, products).
@@ -44,6 +46,10 @@ pub mod env {
     pub const ARGON2_MAX_CONCURRENT: &str = "ARGON2_MAX_CONCURRENT";
     /// Argon2id memory cost per hash in KiB (auth).
     pub const ARGON2_MEMORY_KIB: &str = "ARGON2_MEMORY_KIB";
+    /// Argon2id passes per hash (auth).
+    pub const ARGON2_ITERATIONS: &str = "ARGON2_ITERATIONS";
+    /// Lifetime of an access token in minutes (auth).
+    pub const ACCESS_TOKEN_TTL_MINUTES: &str = "ACCESS_TOKEN_TTL_MINUTES";
     /// Address of the gateway's HTTP API.
     pub const LISTEN_ADDR: &str = "LISTEN_ADDR";
     /// Allowed CORS origins, comma-separated (gateway).
@@ -52,6 +58,8 @@ pub mod env {
     pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
     /// Largest accepted request body in bytes (gateway).
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+    /// How often the gateway polls the services' `$SRV.INFO`, in milliseconds (gateway).
+    pub const DISCOVERY_INTERVAL_MS: &str = "DISCOVERY_INTERVAL_MS";
 }
 
 /// Port of `/livez`, `/readyz` and `/metrics` in every binary.

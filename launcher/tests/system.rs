@@ -1,0 +1,201 @@
+//! The launcher against the real servers and the debug binaries: a start and stop leaves no
+//! process behind, another nx-27017 on the machine does not get in the way, a port in use is an
+//! error naming its variable, and the children of a killed `natstack-run` die with it.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use launcher::binaries::{SYSTEM_BINARIES, debug_dir};
+use launcher::{Address, LaunchError, Ports, System};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use runtime::test_support::free_port;
+use runtime::test_support::programs::find;
+
+/// `pid` and every process descended from it, from `/proc`.
+fn tree(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid …`; comm may contain spaces, so split after the last ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) && !out.contains(&child) {
+                out.push(child);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether `pid` runs (a zombie counts as gone).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    })
+}
+
+/// Waits up to 20 s until none of `pids` runs.
+async fn wait_gone(pids: &[u32]) {
+    runtime::test_support::wait_until("every process is gone", Duration::from_secs(20), || async {
+        !pids.iter().any(|p| running(*p))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_and_stop_leave_no_process_even_beside_another_nx_27017() {
+    // Another nx-27017 with its defaults (a fixed pid file and log file per machine), as a
+    // `make run` elsewhere or a developer would run it.
+    let foreign_dir = tempfile::tempdir().unwrap();
+    let mut foreign = Command::new(find("nx-27017", "NX_27017_BIN", "make setup").unwrap())
+        .args(["--host", "127.0.0.1", "--port", &free_port().to_string()])
+        .arg("--data-dir")
+        .arg(foreign_dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let system = System::builder(debug_dir(&SYSTEM_BINARIES))
+        .admin("admin@example.com", "admin-password-123")
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("the system did not start: {e}"));
+    let services = system.api().call("GET", "/services", None, None).await;
+    assert_eq!(services.status, 200);
+    let names: Vec<&str> = system.processes().iter().map(|p| p.name).collect();
+    assert_eq!(
+        names,
+        [
+            "nats-server",
+            "postgres",
+            "nx-27017",
+            "auth",
+            "customers",
+            "products",
+            "gateway"
+        ]
+    );
+    let pids: Vec<u32> = system
+        .processes()
+        .iter()
+        .flat_map(|p| tree(p.pid))
+        .collect();
+    assert!(
+        pids.len() > names.len(),
+        "PostgreSQL's backends are counted too"
+    );
+    assert!(pids.iter().all(|p| running(*p)));
+    system.stop();
+    wait_gone(&pids).await;
+
+    let _ = foreign.kill();
+    let _ = foreign.wait();
+}
+
+#[tokio::test]
+async fn a_port_in_use_names_the_variable_to_set() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut ports = Ports::free();
+    ports.nats = Address::loopback(port, "NATS_PORT");
+    let err = System::builder(debug_dir(&SYSTEM_BINARIES))
+        .ports(ports)
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LaunchError::PortInUse { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("port {port} is in use (set NATS_PORT to another one)")
+    );
+}
+
+/// Starts `natstack-run` on free ports with its data in `data`, waits for its banner and
+/// returns it with its process tree.
+async fn natstack_run(data: &Path) -> (std::process::Child, Vec<u32>) {
+    // PostgreSQL runs as its own user under root and must reach its data inside.
+    std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let addr = |p: u16| format!("127.0.0.1:{p}");
+    let mut run = Command::new(debug_dir(&["natstack-run"]).join("natstack-run"))
+        .arg("--data-dir")
+        .arg(data)
+        .env("GATEWAY_ADDR", addr(free_port()))
+        .env("NATS_PORT", free_port().to_string())
+        .env("PG_PORT", free_port().to_string())
+        .env("MONGO_PORT", free_port().to_string())
+        .env("HEALTH_GATEWAY", addr(free_port()))
+        .env("HEALTH_AUTH", addr(free_port()))
+        .env("HEALTH_CUSTOMERS", addr(free_port()))
+        .env("HEALTH_PRODUCTS", addr(free_port()))
+        .env_remove("ADMIN_EMAIL")
+        .env_remove("ADMIN_PASSWORD")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = run.stdout.take().unwrap();
+    let up = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("natstack is up"))
+    });
+    assert!(
+        tokio::time::timeout(Duration::from_secs(180), up)
+            .await
+            .unwrap()
+            .unwrap(),
+        "natstack-run exited before the system was up"
+    );
+    let pids = tree(run.id());
+    assert!(
+        pids.len() > 8,
+        "the launcher, 7 processes and PostgreSQL's: {pids:?}"
+    );
+    (run, pids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_children_of_a_killed_natstack_run_die_with_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut run, pids) = natstack_run(data.path()).await;
+    // The generated login is kept in the data directory.
+    let admin = std::fs::read_to_string(data.path().join("admin.env")).unwrap();
+    assert!(admin.starts_with("ADMIN_EMAIL=admin@example.com\nADMIN_PASSWORD="));
+
+    run.kill().unwrap();
+    run.wait().unwrap();
+    wait_gone(&pids).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_does_not_cut_the_stop_short() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut run, pids) = natstack_run(data.path()).await;
+    let launcher = Pid::from_raw(i32::try_from(run.id()).unwrap());
+    kill(launcher, Signal::SIGTERM).unwrap();
+    kill(launcher, Signal::SIGINT).unwrap();
+    let status = run.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "it exits as SIGTERM asked, after stopping"
+    );
+    // Everything stopped before the launcher exited, not after.
+    assert!(!pids[1..].iter().any(|p| running(*p)), "{pids:?}");
+}
