@@ -51,6 +51,19 @@ pub struct GatewayArgs {
     /// Verified access tokens remembered until they expire (0: verify every request).
     #[arg(long, env = "TOKEN_CACHE_SIZE", default_value_t = crate::token_cache::DEFAULT_CAPACITY)]
     pub token_cache_size: usize,
+    /// Time a client has to send a request's headers, in milliseconds; also the longest a
+    /// kept-alive connection may sit idle.
+    #[arg(long, env = env::HEADER_READ_TIMEOUT_MS, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a request's body, in milliseconds (408 after it).
+    #[arg(long, env = env::BODY_READ_TIMEOUT_MS, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub body_read_timeout_ms: u64,
+    /// Client connections open at once; beyond it a new connection is closed at once.
+    #[arg(long, env = env::MAX_CONNECTIONS, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 }
 
 /// The resolved configuration `run` works with.
@@ -74,6 +87,8 @@ pub struct Config {
     pub jwks: crate::jwks::JwksConfig,
     /// Verified tokens remembered (0: none).
     pub token_cache_size: usize,
+    /// Limits on client connections.
+    pub server: crate::server::Limits,
 }
 
 /// Which origins may call the API from a browser.
@@ -142,6 +157,7 @@ impl Config {
             jwt_audience: DEFAULT_AUDIENCE.to_owned(),
             jwks: crate::jwks::JwksConfig::default(),
             token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
+            server: crate::server::Limits::default(),
         }
     }
 }
@@ -159,6 +175,11 @@ impl From<&Cli> for Config {
             jwt_audience: g.jwt_audience.clone(),
             jwks: crate::jwks::JwksConfig::default(),
             token_cache_size: g.token_cache_size,
+            server: crate::server::Limits {
+                header_read_timeout: Duration::from_millis(g.header_read_timeout_ms),
+                body_read_timeout: Duration::from_millis(g.body_read_timeout_ms),
+                max_connections: g.max_connections,
+            },
         }
     }
 }
@@ -194,6 +215,7 @@ mod tests {
         assert_eq!(config.jwt_issuer, "natstack-auth");
         assert_eq!(config.jwt_audience, "natstack");
         assert_eq!(config.token_cache_size, 4096);
+        assert_eq!(config.server, crate::server::Limits::default());
         assert!(Cli::try_parse_from(["gateway", "--request-timeout-ms", "0"]).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //!   envelope, one NATS request with a deadline, and the reply mapped to HTTP;
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
+//! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
 //! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`.
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
@@ -23,13 +24,13 @@ pub mod openapi;
 pub mod own;
 pub mod proxy;
 pub mod request_id;
+pub mod server;
 pub mod state;
 pub mod table;
 pub mod token_cache;
 pub mod version;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -125,12 +126,7 @@ pub async fn run(
 
     info!(addr = %listener.local_addr()?, "gateway listening");
     let app = router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    server::serve(listener, app, &config.server, shutdown).await?;
     info!("HTTP server stopped; in-flight requests finished");
 
     // Both watch the same shutdown signal; they end promptly.

@@ -66,7 +66,7 @@ async fn forward(
     let query = parse_query(parts.uri.query());
     let body = match read_json_body(state, &parts.headers, body).await {
         Ok(body) => body,
-        Err(e) => return e.into_response(),
+        Err(e) => return closing(e),
     };
     let envelope = Envelope::new(params, query, body);
     let payload = match serde_json::to_vec(&envelope) {
@@ -94,6 +94,22 @@ async fn forward(
         Ok(reply) => reply_to_response(state, route, &reply),
         Err(e) => call_error(state, route, &e),
     }
+}
+
+/// The error response to a body that was not read (too large, too slow): it asks to close the
+/// connection, since what the client still sends can no longer be framed as a next request.
+fn closing(error: ApiError) -> Response {
+    let unread = matches!(
+        error.0.code,
+        ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+    );
+    let mut response = error.into_response();
+    if unread {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The headers a service receives: built from scratch, so nothing a client sent as
@@ -144,7 +160,16 @@ async fn read_json_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+    let deadline = state.config.server.body_read_timeout;
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await;
+    let Ok(read) = read else {
+        debug!("request body not received in time");
+        return Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            "request body not received in time",
+        ));
+    };
+    let bytes: Bytes = match read {
         Ok(bytes) => bytes,
         Err(e) => {
             let over = e

@@ -2,6 +2,7 @@
 //! Services API and the real gateway served on a loopback port.
 
 mod auth;
+mod connections;
 mod discovery;
 mod errors;
 mod ops;

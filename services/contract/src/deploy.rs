@@ -52,6 +52,13 @@ pub mod env {
     pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
     /// Largest accepted request body in bytes (gateway).
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+    /// Time a client has to send a request's headers, in milliseconds; also the longest a
+    /// kept-alive connection may sit idle (gateway).
+    pub const HEADER_READ_TIMEOUT_MS: &str = "HEADER_READ_TIMEOUT_MS";
+    /// Time a client has to send a request's body, in milliseconds (gateway).
+    pub const BODY_READ_TIMEOUT_MS: &str = "BODY_READ_TIMEOUT_MS";
+    /// Client connections open at once (gateway).
+    pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
 }
 
 /// Port of `/livez`, `/readyz` and `/metrics` in every binary.
