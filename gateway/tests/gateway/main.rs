@@ -5,6 +5,7 @@ mod auth;
 mod connections;
 mod discovery;
 mod errors;
+mod ids;
 mod ops;
 mod routing;
 mod shutdown;
