@@ -4,7 +4,8 @@
 //! - [`discovery`] polls the NATS Services API (`$SRV.INFO`) and swaps in a fresh
 //!   [`table::RouteTable`] built from every endpoint's metadata;
 //! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
-//!   envelope, one NATS request with a deadline, and the reply mapped to HTTP;
+//!   envelope, one NATS request with a deadline, and the reply mapped to HTTP, within the
+//!   rate limits and in-flight budget of [`limit`];
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
@@ -18,6 +19,7 @@ pub mod discovery;
 pub mod docs;
 pub mod error;
 pub mod jwks;
+pub mod limit;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -156,7 +158,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(own::openapi_json))
         .fallback(proxy::proxy)
         // Every own path is `get`, which axum also answers for HEAD.
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") });
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") })
+        // The proxy's rate limiters and in-flight budget, one set per router.
+        .layer(axum::Extension(Arc::new(limit::Guard::new(
+            &state.config.limits,
+        ))));
     if let Some(cors) = cors_layer(&state.config.cors) {
         app = app.layer(cors);
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_nats::HeaderMap as NatsHeaders;
 use axum::body::{Body, Bytes};
@@ -16,6 +17,7 @@ use runtime::CallError;
 use tracing::{debug, error, warn};
 
 use crate::error::ApiError;
+use crate::limit::{Class, Guard, Key};
 use crate::observe::RouteLabel;
 use crate::request_id;
 use crate::state::AppState;
@@ -59,10 +61,37 @@ async fn forward(
     parts: Parts,
     body: Body,
 ) -> Response {
+    let guard = parts.extensions.get::<Arc<Guard>>().cloned();
+    // Held until the reply: what counts against the in-flight budget is the wait on a service.
+    let _in_flight = match guard.as_deref().map(Guard::admit).transpose() {
+        Ok(permit) => permit,
+        Err(shed) => return shed.into_response(),
+    };
     let caller = match state.auth.authorize(&parts.headers, route.auth).await {
         Ok(caller) => caller,
         Err(refused) => return refused.into_response(),
     };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = match (&guard, peer) {
+        (Some(guard), Some(peer)) => Some(guard.client_addr(peer, &parts.headers)),
+        _ => peer,
+    };
+    if let Some(guard) = &guard {
+        // Before the body is read: a refused request costs no more than its head.
+        let key = match (&caller, client) {
+            (Some(caller), _) => Some(Key::User(caller.user_id.clone())),
+            (None, Some(addr)) => Some(Key::Addr(addr)),
+            (None, None) => None,
+        };
+        if let Some(key) = key
+            && let Err(limited) = guard.check(Class::of(route), &key)
+        {
+            return limited.into_response();
+        }
+    }
     let query = parse_query(parts.uri.query());
     let body = match read_json_body(state, &parts.headers, body).await {
         Ok(body) => body,
@@ -77,11 +106,8 @@ async fn forward(
         }
     };
     let request_id = request_id::get(&parts.extensions);
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let headers = nats_headers(request_id, caller.as_ref(), peer.as_deref());
+    let client = client.map(|addr| addr.to_string());
+    let headers = nats_headers(request_id, caller.as_ref(), client.as_deref());
     let options = runtime::CallOptions {
         timeout: state.config.request_timeout,
         headers,

@@ -6,6 +6,7 @@ mod connections;
 mod discovery;
 mod errors;
 mod ids;
+mod limits;
 mod ops;
 mod routing;
 mod shutdown;

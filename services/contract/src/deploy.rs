@@ -59,6 +59,12 @@ pub mod env {
     pub const BODY_READ_TIMEOUT_MS: &str = "BODY_READ_TIMEOUT_MS";
     /// Client connections open at once (gateway).
     pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
+    /// Rate limits per route class, e.g. `auth=10/s:burst 20,write=50/s`, or `off` (gateway).
+    pub const RATE_LIMITS: &str = "RATE_LIMITS";
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client (gateway).
+    pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+    /// Proxied requests in flight at once; beyond it 503 (gateway).
+    pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
 }
 
 /// Port of `/livez`, `/readyz` and `/metrics` in every binary.
