@@ -144,7 +144,11 @@ impl Guard {
         let Some(limiter) = limiter else {
             return Ok(());
         };
-        if self.checks.fetch_add(1, Ordering::Relaxed) % HOUSEKEEPING_EVERY == 0 {
+        if self
+            .checks
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(HOUSEKEEPING_EVERY)
+        {
             self.sweep();
         }
         limiter.check_key(key).map_err(|not_until| {

@@ -57,6 +57,16 @@ async fn read_response(stream: &mut TcpStream) -> Option<String> {
     }
 }
 
+/// Asserts the gateway answers `status` with the error `code`, then closes the connection.
+async fn assert_error_then_close(conn: &mut TcpStream, status: u16, code: &str) {
+    let reply = read_to_close(conn)
+        .await
+        .expect("the gateway closes after answering");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with(&format!("HTTP/1.1 {status} ")), "{reply}");
+    assert!(reply.contains(&format!("\"code\":\"{code}\"")), "{reply}");
+}
+
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n";
 
 #[tokio::test]
@@ -128,12 +138,7 @@ async fn a_body_shorter_than_its_length_gets_408() {
     )
     .await
     .unwrap();
-    let reply = read_to_close(&mut conn)
-        .await
-        .expect("the gateway answers and closes");
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
-    assert!(reply.contains("\"code\":\"request_timeout\""), "{reply}");
+    assert_error_then_close(&mut conn, 408, "request_timeout").await;
     world.stop().await;
 }
 
@@ -158,12 +163,7 @@ async fn an_oversized_upload_reads_its_413() {
         );
         tokio::task::yield_now().await;
     }
-    let reply = read_to_close(&mut conn)
-        .await
-        .expect("the gateway closes after answering");
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
-    assert!(reply.contains("\"code\":\"payload_too_large\""), "{reply}");
+    assert_error_then_close(&mut conn, 413, "payload_too_large").await;
     world.stop().await;
 }
 

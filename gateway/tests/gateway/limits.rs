@@ -37,19 +37,15 @@ async fn list(http: &Http, forwarded_for: &str) -> Reply {
 
 /// A stand-in auth service whose login refuses everyone.
 async fn start_login(world: &World) -> Running {
-    let service = ServiceBuilder::new("auth", "1.0.0", "refuses logins", ())
-        .endpoint::<Login, _>(|(), _: RequestContext, _: RequestOf<Login>| async move {
+    let service = ServiceBuilder::new("auth", "1.0.0", "refuses logins", ()).endpoint::<Login, _>(
+        |(), _: RequestContext, _: RequestOf<Login>| async move {
             Err::<<Login as Operation>::Response, _>(ServiceError::new(
                 contract::ErrorCode::Unauthenticated,
                 "wrong password",
             ))
-        })
-        .start(&world.client)
-        .await
-        .unwrap();
-    let running = Running::spawn(service);
-    world.gateway.wait_routed(&Login::subject()).await;
-    running
+        },
+    );
+    world.serve(service, &Login::subject()).await
 }
 
 #[tokio::test]
