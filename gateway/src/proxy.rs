@@ -17,7 +17,7 @@ use runtime::CallError;
 use tracing::{debug, error, warn};
 
 use crate::error::ApiError;
-use crate::limit::{Class, Guard, Key};
+use crate::limit::{Class, Guard};
 use crate::observe::RouteLabel;
 use crate::request_id;
 use crate::state::AppState;
@@ -79,16 +79,10 @@ async fn forward(
         (Some(guard), Some(peer)) => Some(guard.client_addr(peer, &parts.headers)),
         _ => peer,
     };
+    // Before the body is read: a refused request costs no more than its head.
     if let Some(guard) = &guard {
-        // Before the body is read: a refused request costs no more than its head.
-        let key = match (&caller, client) {
-            (Some(caller), _) => Some(Key::User(caller.user_id.clone())),
-            (None, Some(addr)) => Some(Key::Addr(addr)),
-            (None, None) => None,
-        };
-        if let Some(key) = key
-            && let Err(limited) = guard.check(Class::of(route), &key)
-        {
+        let user = caller.as_ref().map(|c| c.user_id.as_str());
+        if let Err(limited) = guard.check_caller(Class::of(route), user, client) {
             return limited.into_response();
         }
     }

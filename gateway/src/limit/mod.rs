@@ -134,6 +134,22 @@ impl Guard {
         })
     }
 
+    /// Counts one request of `class` against its authenticated `user`, else its client
+    /// `addr` (a request with neither is not limited).
+    pub fn check_caller(
+        &self,
+        class: Class,
+        user: Option<&str>,
+        addr: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        let key = match (user, addr) {
+            (Some(user), _) => Key::User(user.to_owned()),
+            (None, Some(addr)) => Key::Addr(addr),
+            (None, None) => return Ok(()),
+        };
+        self.check(class, &key)
+    }
+
     /// Counts one request of `class` against `key`; 429 with `Retry-After` over the quota.
     pub fn check(&self, class: Class, key: &Key) -> Result<(), ApiError> {
         let limiter = match class {
