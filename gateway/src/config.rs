@@ -51,7 +51,37 @@ pub struct GatewayArgs {
     /// Verified access tokens remembered until they expire (0: verify every request).
     #[arg(long, env = "TOKEN_CACHE_SIZE", default_value_t = crate::token_cache::DEFAULT_CAPACITY)]
     pub token_cache_size: usize,
+    /// Time a client has to send a request's headers, in milliseconds; also the longest a
+    /// kept-alive connection may sit idle.
+    #[arg(long, env = env::HEADER_READ_TIMEOUT_MS, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a request's body, in milliseconds (408 after it).
+    #[arg(long, env = env::BODY_READ_TIMEOUT_MS, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub body_read_timeout_ms: u64,
+    /// Client connections open at once; beyond it a new connection is closed at once.
+    #[arg(long, env = env::MAX_CONNECTIONS, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Rate limits per route class (`auth`, `write`, `read`), e.g.
+    /// `auth=10/s:burst 20,write=50/s,read=200/s`; `off` limits nothing.
+    #[arg(long, env = env::RATE_LIMITS, default_value = "off",
+          value_parser = crate::limit::RateLimits::parse)]
+    pub rate_limits: crate::limit::RateLimits,
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
+    /// client; from anyone else the header is ignored.
+    #[arg(long, env = env::TRUSTED_PROXIES, default_value = "",
+          value_parser = crate::limit::config::parse_trusted_proxies)]
+    pub trusted_proxies: TrustedProxies,
+    /// Proxied requests in flight at once; beyond it the gateway answers 503 at once.
+    #[arg(long, env = env::MAX_IN_FLIGHT, default_value_t = crate::limit::DEFAULT_MAX_IN_FLIGHT,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_in_flight: u32,
 }
+
+/// The parsed `TRUSTED_PROXIES` (a named type, so clap does not read it as a list flag).
+pub type TrustedProxies = Vec<ipnet::IpNet>;
 
 /// The resolved configuration `run` works with.
 #[derive(Debug, Clone)]
@@ -74,6 +104,10 @@ pub struct Config {
     pub jwks: crate::jwks::JwksConfig,
     /// Verified tokens remembered (0: none).
     pub token_cache_size: usize,
+    /// Limits on client connections.
+    pub server: crate::server::Limits,
+    /// Rate limits and load shedding of proxied requests.
+    pub limits: crate::limit::LimitConfig,
 }
 
 /// Which origins may call the API from a browser.
@@ -142,6 +176,8 @@ impl Config {
             jwt_audience: DEFAULT_AUDIENCE.to_owned(),
             jwks: crate::jwks::JwksConfig::default(),
             token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
+            server: crate::server::Limits::default(),
+            limits: crate::limit::LimitConfig::default(),
         }
     }
 }
@@ -159,6 +195,16 @@ impl From<&Cli> for Config {
             jwt_audience: g.jwt_audience.clone(),
             jwks: crate::jwks::JwksConfig::default(),
             token_cache_size: g.token_cache_size,
+            server: crate::server::Limits {
+                header_read_timeout: Duration::from_millis(g.header_read_timeout_ms),
+                body_read_timeout: Duration::from_millis(g.body_read_timeout_ms),
+                max_connections: g.max_connections,
+            },
+            limits: crate::limit::LimitConfig {
+                rates: g.rate_limits.clone(),
+                trusted_proxies: g.trusted_proxies.clone(),
+                max_in_flight: g.max_in_flight,
+            },
         }
     }
 }
@@ -194,6 +240,20 @@ mod tests {
         assert_eq!(config.jwt_issuer, "natstack-auth");
         assert_eq!(config.jwt_audience, "natstack");
         assert_eq!(config.token_cache_size, 4096);
+        assert_eq!(config.server, crate::server::Limits::default());
+        assert_eq!(config.limits, crate::limit::LimitConfig::default());
+        let cli = Cli::try_parse_from([
+            "gateway",
+            "--rate-limits",
+            "auth=5/m",
+            "--trusted-proxies",
+            "10.0.0.0/8",
+        ])
+        .unwrap();
+        let config = Config::from(&cli);
+        assert!(config.limits.rates.auth.is_some());
+        assert_eq!(config.limits.trusted_proxies.len(), 1);
+        assert!(Cli::try_parse_from(["gateway", "--rate-limits", "auth=5"]).is_err());
         assert!(Cli::try_parse_from(["gateway", "--request-timeout-ms", "0"]).is_err());
     }
 }

@@ -4,9 +4,11 @@
 //! - [`discovery`] polls the NATS Services API (`$SRV.INFO`) and swaps in a fresh
 //!   [`table::RouteTable`] built from every endpoint's metadata;
 //! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
-//!   envelope, one NATS request with a deadline, and the reply mapped to HTTP;
+//!   envelope, one NATS request with a deadline, and the reply mapped to HTTP, within the
+//!   rate limits and in-flight budget of [`limit`];
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
+//! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
 //! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`.
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
@@ -17,19 +19,20 @@ pub mod discovery;
 pub mod docs;
 pub mod error;
 pub mod jwks;
+pub mod limit;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod own;
 pub mod proxy;
 pub mod request_id;
+pub mod server;
 pub mod state;
 pub mod table;
 pub mod token_cache;
 pub mod version;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -125,12 +128,7 @@ pub async fn run(
 
     info!(addr = %listener.local_addr()?, "gateway listening");
     let app = router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    server::serve(listener, app, &config.server, shutdown).await?;
     info!("HTTP server stopped; in-flight requests finished");
 
     // Both watch the same shutdown signal; they end promptly.
@@ -153,7 +151,11 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(own::openapi_json))
         .fallback(proxy::proxy)
         // Every own path is `get`, which axum also answers for HEAD.
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") });
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") })
+        // The proxy's rate limiters and in-flight budget, one set per router.
+        .layer(axum::Extension(Arc::new(limit::Guard::new(
+            &state.config.limits,
+        ))));
     if let Some(cors) = cors_layer(&state.config.cors) {
         app = app.layer(cors);
     }

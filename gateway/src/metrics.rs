@@ -1,8 +1,10 @@
 //! The gateway's Prometheus metrics: requests by route template and status, latency, upstream
 //! errors by kind, and what discovery sees.
 //!
-//! Requests are labelled by the matched *template* (`/customers/{id}`), never the raw path, so
-//! the number of series stays bounded whatever clients send; unmatched paths share one label.
+//! Every label a client can influence comes from a closed set, so the number of series stays
+//! bounded whatever clients send: requests are labelled by the matched *template*
+//! (`/customers/{id}`), never the raw path, unmatched paths share one label, and a method is
+//! one of the standard ones or [`OTHER_METHOD`] (a method is any token a client sends).
 
 use std::time::{Duration, SystemTime};
 
@@ -18,11 +20,27 @@ use crate::table::RouteTable;
 /// The route label of requests no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
+/// The method label of requests with a method outside [`STANDARD_METHODS`].
+pub const OTHER_METHOD: &str = "OTHER";
+
+/// The methods labelled by name (RFC 9110 and PATCH).
+pub const STANDARD_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// The label of `method`: its name when standard, else [`OTHER_METHOD`].
+pub fn method_label(method: &str) -> &'static str {
+    STANDARD_METHODS
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or(OTHER_METHOD)
+}
+
 /// Labels of one answered request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// The HTTP method.
-    pub method: String,
+    /// The HTTP method, from [`method_label`].
+    pub method: &'static str,
     /// The route template, or [`UNMATCHED`].
     pub route: String,
     /// The response status.
@@ -32,8 +50,8 @@ pub struct RequestLabels {
 /// Labels of a request duration.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    /// The HTTP method.
-    pub method: String,
+    /// The HTTP method, from [`method_label`].
+    pub method: &'static str,
     /// The route template, or [`UNMATCHED`].
     pub route: String,
 }
@@ -139,16 +157,17 @@ impl GatewayMetrics {
 
     /// Records one answered request.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
             .inc();
         self.duration
             .get_or_create(&RouteLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
@@ -158,7 +177,7 @@ impl GatewayMetrics {
     pub fn requests(&self, method: &str, route: &str, status: u16) -> u64 {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method: method_label(method),
                 route: route.to_owned(),
                 status,
             })

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_nats::HeaderMap as NatsHeaders;
 use axum::body::{Body, Bytes};
@@ -16,6 +17,7 @@ use runtime::CallError;
 use tracing::{debug, error, warn};
 
 use crate::error::ApiError;
+use crate::limit::{Class, Guard};
 use crate::observe::RouteLabel;
 use crate::request_id;
 use crate::state::AppState;
@@ -59,14 +61,35 @@ async fn forward(
     parts: Parts,
     body: Body,
 ) -> Response {
+    let guard = parts.extensions.get::<Arc<Guard>>().cloned();
+    // Held until the reply: what counts against the in-flight budget is the wait on a service.
+    let _in_flight = match guard.as_deref().map(Guard::admit).transpose() {
+        Ok(permit) => permit,
+        Err(shed) => return shed.into_response(),
+    };
     let caller = match state.auth.authorize(&parts.headers, route.auth).await {
         Ok(caller) => caller,
         Err(refused) => return refused.into_response(),
     };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = match (&guard, peer) {
+        (Some(guard), Some(peer)) => Some(guard.client_addr(peer, &parts.headers)),
+        _ => peer,
+    };
+    // Before the body is read: a refused request costs no more than its head.
+    if let Some(guard) = &guard {
+        let user = caller.as_ref().map(|c| c.user_id.as_str());
+        if let Err(limited) = guard.check_caller(Class::of(route), user, client) {
+            return limited.into_response();
+        }
+    }
     let query = parse_query(parts.uri.query());
     let body = match read_json_body(state, &parts.headers, body).await {
         Ok(body) => body,
-        Err(e) => return e.into_response(),
+        Err(e) => return closing(e),
     };
     let envelope = Envelope::new(params, query, body);
     let payload = match serde_json::to_vec(&envelope) {
@@ -77,11 +100,8 @@ async fn forward(
         }
     };
     let request_id = request_id::get(&parts.extensions);
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let headers = nats_headers(request_id, caller.as_ref(), peer.as_deref());
+    let client = client.map(|addr| addr.to_string());
+    let headers = nats_headers(request_id, caller.as_ref(), client.as_deref());
     let options = runtime::CallOptions {
         timeout: state.config.request_timeout,
         headers,
@@ -94,6 +114,22 @@ async fn forward(
         Ok(reply) => reply_to_response(state, route, &reply),
         Err(e) => call_error(state, route, &e),
     }
+}
+
+/// The error response to a body that was not read (too large, too slow): it asks to close the
+/// connection, since what the client still sends can no longer be framed as a next request.
+fn closing(error: ApiError) -> Response {
+    let unread = matches!(
+        error.0.code,
+        ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+    );
+    let mut response = error.into_response();
+    if unread {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The headers a service receives: built from scratch, so nothing a client sent as
@@ -144,7 +180,16 @@ async fn read_json_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+    let deadline = state.config.server.body_read_timeout;
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await;
+    let Ok(read) = read else {
+        debug!("request body not received in time");
+        return Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            "request body not received in time",
+        ));
+    };
+    let bytes: Bytes = match read {
         Ok(bytes) => bytes,
         Err(e) => {
             let over = e

@@ -4,7 +4,7 @@
 //! read as `/products/{id}`; matchit backtracks, so `/products/search/stock` still reaches
 //! `/products/{id}/stock`. Parameters are renamed by position before insertion: templates
 //! that differ only in parameter names (`/x/{id}`, `/x/{name}`) are one shape to matchit, and
-//! for each method the first of them by path serves it.
+//! for each method the first of them by path serves it. HEAD resolves to the path's GET route.
 
 use std::collections::BTreeMap;
 
@@ -70,6 +70,12 @@ impl Matcher {
             return Match::NotFound;
         };
         let methods = matched.value;
+        // HEAD is GET without the body (RFC 9110 §9.3.2); hyper leaves the body out.
+        let method = if method == http::Method::HEAD {
+            &http::Method::GET
+        } else {
+            method
+        };
         let index = HttpMethod::parse(method.as_str()).and_then(|m| methods.get(&m));
         let Some(&index) = index else {
             return Match::MethodNotAllowed(methods.keys().copied().collect());

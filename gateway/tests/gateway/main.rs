@@ -2,8 +2,11 @@
 //! Services API and the real gateway served on a loopback port.
 
 mod auth;
+mod connections;
 mod discovery;
 mod errors;
+mod ids;
+mod limits;
 mod ops;
 mod routing;
 mod shutdown;

@@ -189,3 +189,30 @@ async fn without_nats_it_is_not_ready_and_answers_503() {
     );
     gateway.stop().await;
 }
+
+#[tokio::test]
+async fn client_chosen_methods_and_paths_leave_metrics_small() {
+    let world = World::start().await;
+    let http = world.http();
+    let before = http.get("/metrics").await.body.len();
+    for i in 0..2000 {
+        let method = format!("M{i:x}");
+        let path = if i % 2 == 0 {
+            format!("/random/{i}")
+        } else {
+            format!("/widgets/{i}")
+        };
+        http.send(&method, &path, &[], None).await;
+    }
+    let text = String::from_utf8(http.get("/metrics").await.body.to_vec()).unwrap();
+    assert!(
+        text.len() < before + 16 * 1024,
+        "metrics grew from {before} to {} bytes",
+        text.len()
+    );
+    assert!(
+        text.contains(r#"natstack_gateway_http_requests_total{method="OTHER",route="unmatched","#),
+        "{text}"
+    );
+    world.stop().await;
+}

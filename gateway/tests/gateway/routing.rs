@@ -111,3 +111,32 @@ async fn unknown_paths_and_methods() {
     assert_eq!(reply.error_code(), "bad_request");
     world.stop().await;
 }
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    let world = World::start().await;
+    let http = world.http();
+    let auth = format!("Bearer {}", user_token("u1"));
+    let get = http
+        .send("GET", "/widgets/7", &[("authorization", &auth)], None)
+        .await;
+    let head = http
+        .send("HEAD", "/widgets/7", &[("authorization", &auth)], None)
+        .await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-type"), get.header("content-type"));
+    // Same route and authorisation as GET: no token, no answer.
+    assert_eq!(http.send("HEAD", "/widgets/7", &[], None).await.status, 401);
+    assert_eq!(http.send("HEAD", "/widgets", &[], None).await.status, 200);
+    // A path without GET still refuses HEAD, with GET's Allow.
+    let reply = http.send("HEAD", "/widgets/fail", &[], None).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("allow"), Some("POST"));
+    for own in ["/healthz", "/readyz", "/services", "/openapi.json"] {
+        let reply = http.send("HEAD", own, &[], None).await;
+        assert_eq!(reply.status, 200, "{own}");
+        assert!(reply.body.is_empty(), "{own}");
+    }
+    world.stop().await;
+}

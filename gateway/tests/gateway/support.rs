@@ -618,6 +618,17 @@ impl World {
         &self.gateway.http
     }
 
+    /// Starts `service` beside the others and waits until the gateway routes `subject`.
+    pub async fn serve<S: Clone + Send + Sync + 'static>(
+        &self,
+        service: ServiceBuilder<S>,
+        subject: &str,
+    ) -> Running {
+        let running = Running::spawn(service.start(&self.client).await.unwrap());
+        self.gateway.wait_routed(subject).await;
+        running
+    }
+
     pub async fn stop(self) {
         self.gateway.stop().await;
         for service in self.services {

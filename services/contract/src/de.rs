@@ -15,6 +15,8 @@
 //! let q: ListQuery = serde_json::from_str(r#"{"limit":20}"#).unwrap();
 //! assert_eq!(q.limit, Some(20));
 //! assert!(serde_json::from_str::<ListQuery>(r#"{"limit":"x"}"#).is_err());
+//! assert!(serde_json::from_str::<ListQuery>(r#"{"limit":"+20"}"#).is_err());
+//! assert!(serde_json::from_str::<ListQuery>(r#"{"limit":"20 "}"#).is_err());
 //! ```
 
 use std::fmt::Display;
@@ -31,6 +33,10 @@ enum StrOrValue {
 
 /// Deserializes an optional `T` from a string (parsed with `FromStr`) or a native JSON value.
 /// An empty string counts as absent.
+///
+/// The string is read strictly: surrounding whitespace or a leading `+` (which Rust's integer
+/// parsing accepts) is an error, so `/products/%2B1` or `/products/1%20` never reads as
+/// product 1 — one resource has one spelling, and what a service sees is what was sent.
 pub fn opt_from_str<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -39,9 +45,11 @@ where
 {
     match Option::<StrOrValue>::deserialize(deserializer)? {
         None => Ok(None),
-        Some(StrOrValue::Str(s)) if s.trim().is_empty() => Ok(None),
+        Some(StrOrValue::Str(s)) if s.is_empty() => Ok(None),
+        Some(StrOrValue::Str(s)) if s.trim() != s || s.starts_with('+') => Err(D::Error::custom(
+            format!("invalid value `{s}`: only the plain value, without spaces or `+`"),
+        )),
         Some(StrOrValue::Str(s)) => s
-            .trim()
             .parse()
             .map(Some)
             .map_err(|e| D::Error::custom(format!("invalid value `{s}`: {e}"))),

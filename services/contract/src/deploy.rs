@@ -60,6 +60,19 @@ pub mod env {
     pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
     /// How often the gateway polls the services' `$SRV.INFO`, in milliseconds (gateway).
     pub const DISCOVERY_INTERVAL_MS: &str = "DISCOVERY_INTERVAL_MS";
+    /// Time a client has to send a request's headers, in milliseconds; also the longest a
+    /// kept-alive connection may sit idle (gateway).
+    pub const HEADER_READ_TIMEOUT_MS: &str = "HEADER_READ_TIMEOUT_MS";
+    /// Time a client has to send a request's body, in milliseconds (gateway).
+    pub const BODY_READ_TIMEOUT_MS: &str = "BODY_READ_TIMEOUT_MS";
+    /// Client connections open at once (gateway).
+    pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
+    /// Rate limits per route class, e.g. `auth=10/s:burst 20,write=50/s`, or `off` (gateway).
+    pub const RATE_LIMITS: &str = "RATE_LIMITS";
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client (gateway).
+    pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+    /// Proxied requests in flight at once; beyond it 503 (gateway).
+    pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
 }
 
 /// Port of `/livez`, `/readyz` and `/metrics` in every binary.

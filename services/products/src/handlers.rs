@@ -64,9 +64,13 @@ async fn list(
     let query = req.query;
     let mut errors = FieldErrors::default();
     errors.text("q", query.q.as_deref(), MAX_FILTER_CHARS);
-    // A filter value is any decimal; only its syntax matters (checked when decoding).
+    // A filter value is any decimal a price can hold (`numeric(10,2)`), either sign; beyond
+    // that it is out of range rather than silently matching everything or nothing.
+    let max = Decimal::from_str(limits::PRICE_MAX).expect("a valid constant");
     let bound = |p: &Option<contract::products::Price>| {
-        p.as_ref().and_then(|p| Decimal::from_str(p.as_str()).ok())
+        p.as_ref()
+            .and_then(|p| Decimal::from_str(p.as_str()).ok())
+            .filter(|d| d.abs() <= max)
     };
     for (field, value) in [
         ("min_price", &query.min_price),

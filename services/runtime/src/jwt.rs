@@ -3,8 +3,8 @@
 //!
 //! The header is read by hand before anything else, so an `alg` other than `EdDSA` (`none`,
 //! `HS256` keyed with the public key, …) is refused by name before a key is even looked up.
-//! The signature is checked before any claim; then `exp` and `iat` (with leeway), `iss`
-//! and `aud`.
+//! The signature is checked before any claim; then `exp`, `nbf` (when present) and `iat`
+//! (with leeway), `iss` and `aud`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -102,8 +102,8 @@ impl Verifier {
             .ok_or(TokenError::Malformed)
     }
 
-    /// Verifies signature (EdDSA only; `alg: none` and every other alg refused), `exp`/`iat`
-    /// with leeway, `iss`, `aud`; returns the claims.
+    /// Verifies signature (EdDSA only; `alg: none` and every other alg refused), `exp`, `nbf`
+    /// and `iat` with leeway, `iss`, `aud`; returns the claims.
     pub fn verify(&self, token: &str, keys: &Jwks) -> Result<Claims, TokenError> {
         let head = header(token)?;
         let alg = head.alg.unwrap_or_default();
@@ -136,6 +136,9 @@ impl Verifier {
 
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = self.leeway.as_secs();
+        // Off by default in jsonwebtoken: a token whose `nbf` is ahead (beyond the same leeway
+        // as `exp`) is not valid yet.
+        validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
@@ -246,6 +249,30 @@ mod tests {
             verifier().verify(&future, &jwks()),
             Err(TokenError::NotYetValid)
         ));
+    }
+
+    #[test]
+    fn rejects_tokens_used_before_their_nbf() {
+        let now = now_secs();
+        let with_nbf = |nbf: i64| {
+            let mut body = serde_json::to_value(claims(now, now + 600)).unwrap();
+            body["nbf"] = nbf.into();
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some("a".into());
+            jsonwebtoken::encode(
+                &header,
+                &body,
+                &EncodingKey::from_ed_pem(KEY_A.as_bytes()).unwrap(),
+            )
+            .unwrap()
+        };
+        assert!(matches!(
+            verifier().verify(&with_nbf(now + 120), &jwks()),
+            Err(TokenError::NotYetValid)
+        ));
+        // The same leeway as `exp`: a few seconds of clock skew pass.
+        assert!(verifier().verify(&with_nbf(now + 5), &jwks()).is_ok());
+        assert!(verifier().verify(&with_nbf(now - 60), &jwks()).is_ok());
     }
 
     #[test]

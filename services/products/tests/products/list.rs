@@ -171,4 +171,17 @@ async fn every_filter_and_sort() {
         .raw_error("products.list", r#"{"query":{"min_price":"1e9"}}"#)
         .await;
     assert_eq!(err.status(), 400);
+    // Numbers past what the column holds are out of range, not "match everything".
+    for (field, value) in [
+        ("min_price", "9223372036854775808"),
+        ("max_price", "-100000000"),
+    ] {
+        let err = env
+            .raw_error(
+                "products.list",
+                &format!(r#"{{"query":{{"{field}":"{value}"}}}}"#),
+            )
+            .await;
+        assert_eq!(err.status(), 422, "{field}={value}");
+    }
 }

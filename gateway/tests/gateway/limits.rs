@@ -1,0 +1,153 @@
+//! Rate limits per route class and per client or user, `X-Forwarded-For` only from trusted
+//! proxies, and load shedding when too many requests wait on services.
+
+use std::sync::atomic::Ordering;
+
+use contract::auth::Login;
+use contract::{Operation, RequestOf, ServiceError};
+use gateway::limit::RateLimits;
+use runtime::test_support::wait_until;
+use runtime::{RequestContext, ServiceBuilder};
+use serde_json::json;
+
+use super::support::{Http, Reply, Running, WAIT, World, user_token};
+
+fn limited(rates: &str) -> impl FnOnce(&mut gateway::Config) {
+    let rates = RateLimits::parse(rates).unwrap();
+    move |c| c.limits.rates = rates
+}
+
+/// Asserts a 429 in the gateway's error shape with a `Retry-After` of at least a second.
+fn assert_limited(reply: &Reply, what: &str) {
+    assert_eq!(reply.status, 429, "{what}");
+    assert_eq!(reply.error_code(), "rate_limited", "{what}");
+    let retry: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry >= 1, "{what}: Retry-After {retry}");
+}
+
+async fn list(http: &Http, forwarded_for: &str) -> Reply {
+    http.send(
+        "GET",
+        "/widgets",
+        &[("x-forwarded-for", forwarded_for)],
+        None,
+    )
+    .await
+}
+
+/// A stand-in auth service whose login refuses everyone.
+async fn start_login(world: &World) -> Running {
+    let service = ServiceBuilder::new("auth", "1.0.0", "refuses logins", ()).endpoint::<Login, _>(
+        |(), _: RequestContext, _: RequestOf<Login>| async move {
+            Err::<<Login as Operation>::Response, _>(ServiceError::new(
+                contract::ErrorCode::Unauthenticated,
+                "wrong password",
+            ))
+        },
+    );
+    world.serve(service, &Login::subject()).await
+}
+
+#[tokio::test]
+async fn each_route_class_has_its_own_quota() {
+    let world = World::start_with(limited("auth=2/m,write=1/m,read=3/m")).await;
+    let login = start_login(&world).await;
+    let http = world.http();
+
+    for _ in 0..3 {
+        assert_eq!(http.get("/widgets").await.status, 200);
+    }
+    assert_limited(&http.get("/widgets").await, "fourth read");
+
+    let fail = json!({"status": 409, "message": "taken"});
+    assert_eq!(
+        http.json("POST", "/widgets/fail", None, &fail).await.status,
+        409,
+        "writes are counted apart from reads"
+    );
+    assert_limited(
+        &http.json("POST", "/widgets/fail", None, &fail).await,
+        "second write",
+    );
+
+    let credentials = json!({"email": "a@example.com", "password": "guess"});
+    for _ in 0..2 {
+        let reply = http.json("POST", "/auth/login", None, &credentials).await;
+        assert_eq!(reply.status, 401, "logins are counted apart from writes");
+    }
+    assert_limited(
+        &http.json("POST", "/auth/login", None, &credentials).await,
+        "third login",
+    );
+    login.stop().await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn authenticated_users_are_limited_one_by_one() {
+    let world = World::start_with(limited("read=2/m")).await;
+    let http = world.http();
+    let (one, two) = (user_token("u1"), user_token("u2"));
+    for _ in 0..2 {
+        assert_eq!(http.get_as("/widgets/1", &one).await.status, 200);
+    }
+    assert_limited(&http.get_as("/widgets/1", &one).await, "u1 over its quota");
+    assert_eq!(http.get_as("/widgets/1", &two).await.status, 200);
+    // The anonymous budget of this address is apart from its users'.
+    assert_eq!(http.get("/widgets").await.status, 200);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    let trusted = World::start_with(|c| {
+        limited("read=1/m")(c);
+        c.limits.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let http = trusted.http();
+    assert_eq!(list(http, "203.0.113.1").await.status, 200);
+    assert_limited(&list(http, "203.0.113.1").await, "the same client again");
+    assert_eq!(
+        list(http, "203.0.113.2").await.status,
+        200,
+        "another client behind the proxy"
+    );
+    trusted.stop().await;
+
+    let untrusted = World::start_with(limited("read=1/m")).await;
+    let http = untrusted.http();
+    assert_eq!(list(http, "203.0.113.1").await.status, 200);
+    assert_limited(
+        &list(http, "203.0.113.2").await,
+        "a client cannot pick the address it is limited by",
+    );
+    untrusted.stop().await;
+}
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_budget_are_shed() {
+    let world = World::start_with(|c| c.limits.max_in_flight = 1).await;
+    let http = world.http().clone();
+    let slow = tokio::spawn({
+        let http = http.clone();
+        async move { http.get("/widgets/slow").await }
+    });
+    let widgets = world.widgets.clone();
+    wait_until("the slow request reached the service", WAIT, || {
+        let widgets = widgets.clone();
+        async move { widgets.slow_started.load(Ordering::SeqCst) == 1 }
+    })
+    .await;
+    let shed = http.get("/widgets").await;
+    assert_eq!(shed.status, 503);
+    assert_eq!(shed.error_code(), "unavailable");
+    assert_eq!(shed.header("retry-after"), Some("1"));
+    // The gateway's own endpoints are not proxied and stay up.
+    assert_eq!(http.get("/healthz").await.status, 200);
+
+    world.widgets.open_gate();
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(http.get("/widgets").await.status, 200);
+    world.stop().await;
+}
