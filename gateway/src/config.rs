@@ -1,4 +1,5 @@
-//! The gateway's configuration: clap flags with the environment fallbacks DESIGN.md names.
+//! The gateway's configuration: clap flags with environment fallbacks (the names in
+//! `contract::deploy::env`).
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 Usage: e2e_http.py [GATEWAY_URL]   (default http://localhost:8080)
 
-Standard library only. Exercises what DESIGN.md promises through the
+Standard library only. Exercises what the README promises through the
 gateway: health, discovery, the public auth flow, token-protected reads of
 the Northwind data, and the status codes for a missing token, a missing
 resource and a forbidden delete. It writes only one new user account.

@@ -720,7 +720,7 @@ fn shared_server_names_are_namespaced_bounded_and_distinct() {
         long.starts_with("nnnn") && long.as_bytes()[54] == b'_',
         "{long}"
     );
-    // The stack's own server keeps the bare names (DESIGN: a `customers` database).
+    // The stack's own server keeps the bare names (a `customers` database, as without the operator).
     let children = common::build(&common::load("minimal"));
     assert!(url(&children, "demo-customers-db-url").starts_with("postgres://customers:"));
 }

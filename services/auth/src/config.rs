@@ -1,4 +1,5 @@
-//! The auth service's configuration: flags with environment fallbacks (DESIGN.md names).
+//! The auth service's configuration: flags with environment fallbacks (the names in
+//! `contract::deploy::env`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,7 +1,8 @@
 //! Command-line and environment configuration shared by every binary.
 //!
-//! Each binary flattens these groups into its own clap `Args`, so the names in DESIGN.md
-//! (`NATS_URL`, `LOG_FORMAT`, `HEALTH_ADDR`, …) mean the same thing everywhere.
+//! Each binary flattens these groups into its own clap `Args`, so the shared names of
+//! `contract::deploy::env` (`NATS_URL`, `LOG_FORMAT`, `HEALTH_ADDR`, …) mean the same thing
+//! everywhere.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -52,17 +52,6 @@ impl RequestContext {
             .as_ref()
             .ok_or_else(|| ServiceError::unauthenticated("authentication required"))
     }
-
-    /// Headers for an onward call made on behalf of this request (request id and caller).
-    pub fn onward_headers(&self) -> HeaderMap {
-        let mut out = HeaderMap::new();
-        for name in [headers::REQUEST_ID, headers::USER_ID, headers::ROLES] {
-            if let Some(value) = self.headers.get(name) {
-                out.insert(name, value.as_str());
-            }
-        }
-        out
-    }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
