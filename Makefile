@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy deps-check nextest doctest test ci run stack-run render bench crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy deps-check docs-test nextest doctest test ci run stack-run render bench crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -47,8 +47,13 @@ doctest:
 deps-check:
 	$(CARGO) machete
 
-## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, chart and manifest checks, images
-test: setup fmt-check clippy deps-check nextest doctest chart-test manifests-test image-test
+## docs-test: the API page /docs in headless Chromium against a whole system on free ports
+docs-test: setup
+	$(CARGO) build --workspace --bins
+	scripts/docs/docs-test.sh
+
+## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, chart and manifest checks, API page, images
+test: setup fmt-check clippy deps-check nextest doctest chart-test manifests-test docs-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test

@@ -79,6 +79,10 @@ pub struct GatewayArgs {
     #[arg(long, env = env::MAX_IN_FLIGHT, default_value_t = crate::limit::DEFAULT_MAX_IN_FLIGHT,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight: u32,
+    /// Serve the interactive API page `/docs` (`on`/`off`).
+    #[arg(long, env = env::API_DOCS, default_value = "on", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub api_docs: bool,
 }
 
 /// The parsed `TRUSTED_PROXIES` (a named type, so clap does not read it as a list flag).
@@ -109,6 +113,8 @@ pub struct Config {
     pub server: crate::server::Limits,
     /// Rate limits and load shedding of proxied requests.
     pub limits: crate::limit::LimitConfig,
+    /// Whether `/docs` is served.
+    pub docs: bool,
 }
 
 /// Which origins may call the API from a browser.
@@ -179,6 +185,7 @@ impl Config {
             token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
             server: crate::server::Limits::default(),
             limits: crate::limit::LimitConfig::default(),
+            docs: true,
         }
     }
 }
@@ -206,6 +213,7 @@ impl From<&Cli> for Config {
                 trusted_proxies: g.trusted_proxies.clone(),
                 max_in_flight: g.max_in_flight,
             },
+            docs: g.api_docs,
         }
     }
 }
@@ -243,6 +251,9 @@ mod tests {
         assert_eq!(config.token_cache_size, 4096);
         assert_eq!(config.server, crate::server::Limits::default());
         assert_eq!(config.limits, crate::limit::LimitConfig::default());
+        assert!(config.docs, "the API page is on by default");
+        let off = Cli::try_parse_from(["gateway", "--api-docs", "off"]).unwrap();
+        assert!(!Config::from(&off).docs);
         let cli = Cli::try_parse_from([
             "gateway",
             "--rate-limits",

@@ -148,7 +148,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(own::readyz))
         .route("/metrics", get(own::metrics))
         .route("/services", get(own::services))
-        .route("/openapi.json", get(own::openapi_json))
+        .route("/openapi.json", get(own::openapi_json));
+    if state.config.docs {
+        app = app.merge(docs::router());
+    }
+    app = app
         .fallback(proxy::proxy)
         // Every own path is `get`, which axum also answers for HEAD.
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") })

@@ -337,6 +337,9 @@ pub struct GatewaySpec {
     /// Compute resources of each gateway pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Serve the interactive API page `/docs` (`API_DOCS`).
+    #[serde(default = "yes")]
+    pub docs: bool,
 }
 
 impl Default for GatewaySpec {
@@ -350,6 +353,7 @@ impl Default for GatewaySpec {
             request_timeout_ms: default_timeout_ms(),
             max_body_bytes: default_max_body(),
             resources: None,
+            docs: true,
         }
     }
 }

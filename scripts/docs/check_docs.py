@@ -23,7 +23,7 @@ import urllib.request
 
 import websocket
 
-DEADLINE_SECONDS = 60
+DEADLINE_SECONDS = 30
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -77,7 +77,11 @@ class Page:
             if value:
                 return value
             time.sleep(0.2)
-        fail(f"timed out waiting for {what}")
+        opened = self.evaluate(
+            "[...document.querySelectorAll('.opblock.is-open')]"
+            ".map(e => e.outerHTML.slice(0, 1500)).join('\\n')"
+        )
+        fail(f"timed out waiting for {what}; open operations: {opened or 'none'}")
 
     def requested_urls(self):
         return [
@@ -142,7 +146,8 @@ def main():
             """(() => {
                 const op = [...document.querySelectorAll('.opblock-get')]
                   .find(e => e.textContent.includes('/.well-known/jwks.json'));
-                op.querySelector('.opblock-summary').click();
+                (op.querySelector('.opblock-summary-control')
+                  || op.querySelector('.opblock-summary')).click();
                 return true;
             })()"""
         )
@@ -159,7 +164,7 @@ def main():
         status = page.wait_for(
             "the response of Try it out",
             "(() => { const s = document.querySelector("
-            "'.opblock.is-open .live-responses-table .response-col_status');"
+            "'.opblock.is-open .live-responses-table tr.response .response-col_status');"
             " return s ? s.textContent.trim() : ''; })()",
         )
         if not status.startswith("200"):

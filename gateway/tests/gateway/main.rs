@@ -4,6 +4,7 @@
 mod auth;
 mod connections;
 mod discovery;
+mod docs;
 mod errors;
 mod ids;
 mod limits;

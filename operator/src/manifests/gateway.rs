@@ -33,6 +33,10 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         env("CORS_ORIGINS", &spec.cors_origins.join(",")),
         env("REQUEST_TIMEOUT_MS", &spec.request_timeout_ms.to_string()),
         env("MAX_BODY_BYTES", &spec.max_body_bytes.to_string()),
+        env(
+            contract::deploy::env::API_DOCS,
+            if spec.docs { "on" } else { "off" },
+        ),
     ]);
     env_vars.extend(ctx.token_env());
     let referenced = [ctx.nats_user_secret(COMPONENT)];

@@ -213,6 +213,11 @@ fn services_get_the_env_contract() {
         "the gateway's own default"
     );
     assert_eq!(literal(&gateway, "MAX_BODY_BYTES"), "1048576");
+    assert_eq!(
+        literal(&gateway, "API_DOCS"),
+        "on",
+        "the API page is on by default"
+    );
     assert_eq!(literal(&gateway, "NATS_USER"), "gateway");
 
     let url = match find(&children, "Secret", "demo-customers-db-url") {
@@ -269,6 +274,7 @@ fn auth_and_gateway_agree_on_issuer_and_audience() {
 fn spec_settings_reach_the_pods() {
     let children = common::build(&common::load("three-services"));
     let gateway = env_map(container(&children, "Deployment", "shop-gateway"));
+    assert_eq!(literal(&gateway, "API_DOCS"), "off", "gateway.docs: false");
     assert_eq!(
         literal(&gateway, "CORS_ORIGINS"),
         "https://shop.example.com,https://admin.example.com"

@@ -71,6 +71,8 @@ pub mod env {
     pub const RATE_LIMITS: &str = "RATE_LIMITS";
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client (gateway).
     pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+    /// Serve the interactive API page `/docs`: `on` (default) or `off` (gateway).
+    pub const API_DOCS: &str = "API_DOCS";
     /// Proxied requests in flight at once; beyond it 503 (gateway).
     pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
 }
