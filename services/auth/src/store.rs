@@ -193,31 +193,11 @@ impl Store {
                     .build(),
             )
             .await?;
-        let ttl = |name: &str| {
-            IndexOptions::builder()
-                .expire_after(Duration::ZERO)
-                .name(name.to_owned())
-                .build()
-        };
-        self.tokens
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"expires_at": 1})
-                    .options(ttl("expires_at_ttl"))
-                    .build(),
-            )
-            .await?;
+        self.tokens.create_index(expiry_index()).await?;
         self.tokens
             .create_index(IndexModel::builder().keys(doc! {"family": 1}).build())
             .await?;
-        self.families
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"expires_at": 1})
-                    .options(ttl("expires_at_ttl"))
-                    .build(),
-            )
-            .await?;
+        self.families.create_index(expiry_index()).await?;
         Ok(())
     }
 
@@ -326,4 +306,17 @@ impl Store {
             .await?
             .is_some())
     }
+}
+
+/// The TTL index that lets MongoDB delete a token or family once its `expires_at` has passed.
+fn expiry_index() -> IndexModel {
+    IndexModel::builder()
+        .keys(doc! {"expires_at": 1})
+        .options(
+            IndexOptions::builder()
+                .expire_after(Duration::ZERO)
+                .name("expires_at_ttl".to_owned())
+                .build(),
+        )
+        .build()
 }

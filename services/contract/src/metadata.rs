@@ -61,14 +61,9 @@ impl HttpMethod {
 
     /// Parses an upper-case method name.
     pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "GET" => Self::Get,
-            "POST" => Self::Post,
-            "PUT" => Self::Put,
-            "PATCH" => Self::Patch,
-            "DELETE" => Self::Delete,
-            _ => return None,
-        })
+        [Self::Get, Self::Post, Self::Put, Self::Patch, Self::Delete]
+            .into_iter()
+            .find(|method| method.as_str() == value)
     }
 }
 
@@ -102,12 +97,9 @@ impl AuthLevel {
 
     /// Parses a metadata value.
     pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "public" => Self::Public,
-            "user" => Self::User,
-            "admin" => Self::Admin,
-            _ => return None,
-        })
+        [Self::Public, Self::User, Self::Admin]
+            .into_iter()
+            .find(|level| level.as_str() == value)
     }
 }
 

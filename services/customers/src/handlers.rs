@@ -4,12 +4,12 @@
 //! (`db`: one statement, or a count and a page for lists).
 
 use contract::customers::{
-    CreateCustomer, Customer, CustomerPatch, CustomerSort, DeleteCustomer, GetCustomer,
-    ListCustomers, NewCustomer, UpdateCustomer, limits,
+    CreateCustomer, Customer, CustomerIdParams, CustomerPatch, CustomerSort, DeleteCustomer,
+    GetCustomer, ListCustomers, NewCustomer, UpdateCustomer, limits,
 };
 use contract::page::{Page, PageQuery, Sort};
 use contract::{FieldErrors, RequestOf, ServiceError};
-use runtime::pg::reply_error;
+use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use sqlx::PgPool;
 
@@ -29,6 +29,11 @@ pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
     .endpoint::<CreateCustomer, _>(create)
     .endpoint::<UpdateCustomer, _>(update)
     .endpoint::<DeleteCustomer, _>(delete)
+}
+
+/// The customer id of the request's path; one that cannot exist is simply not found.
+fn customer_id(params: &CustomerIdParams) -> Result<String, ServiceError> {
+    validate::customer_id(&params.id).ok_or_else(|| not_found(&params.id))
 }
 
 fn not_found(id: &str) -> ServiceError {
@@ -91,11 +96,8 @@ async fn get(
     _: RequestContext,
     req: RequestOf<GetCustomer>,
 ) -> Result<Customer, ServiceError> {
-    let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
-    db::get(&pool, &id)
-        .await
-        .map_err(reply_error)?
-        .ok_or_else(|| not_found(&id))
+    let id = customer_id(&req.params)?;
+    found(db::get(&pool, &id).await, || not_found(&id))
 }
 
 /// The checks every text column shares between create and update.
@@ -198,21 +200,10 @@ async fn update(
     _: RequestContext,
     req: RequestOf<UpdateCustomer>,
 ) -> Result<Customer, ServiceError> {
-    let CustomerPatch {
-        company_name,
-        contact_name,
-        contact_title,
-        address,
-        city,
-        region,
-        postal_code,
-        country,
-        phone,
-        fax,
-    } = req.body;
+    let patch: CustomerPatch = req.body;
     let mut errors = FieldErrors::default();
     let mut changes = Vec::new();
-    match company_name {
+    match patch.company_name {
         None => {}
         Some(None) => errors.add("company_name", "must not be null"),
         Some(Some(name)) => {
@@ -221,15 +212,15 @@ async fn update(
         }
     }
     let nullable = [
-        ("contact_name", contact_name, limits::CONTACT_NAME),
-        ("contact_title", contact_title, limits::CONTACT_TITLE),
-        ("address", address, limits::ADDRESS),
-        ("city", city, limits::CITY),
-        ("region", region, limits::REGION),
-        ("postal_code", postal_code, limits::POSTAL_CODE),
-        ("country", country, limits::COUNTRY),
-        ("phone", phone, limits::PHONE),
-        ("fax", fax, limits::FAX),
+        ("contact_name", patch.contact_name, limits::CONTACT_NAME),
+        ("contact_title", patch.contact_title, limits::CONTACT_TITLE),
+        ("address", patch.address, limits::ADDRESS),
+        ("city", patch.city, limits::CITY),
+        ("region", patch.region, limits::REGION),
+        ("postal_code", patch.postal_code, limits::POSTAL_CODE),
+        ("country", patch.country, limits::COUNTRY),
+        ("phone", patch.phone, limits::PHONE),
+        ("fax", patch.fax, limits::FAX),
     ];
     for (column, value, max) in nullable {
         if let Some(value) = value {
@@ -238,11 +229,8 @@ async fn update(
         }
     }
     errors.finish()?;
-    let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
-    db::update(&pool, &id, changes)
-        .await
-        .map_err(reply_error)?
-        .ok_or_else(|| not_found(&id))
+    let id = customer_id(&req.params)?;
+    found(db::update(&pool, &id, changes).await, || not_found(&id))
 }
 
 async fn delete(
@@ -250,7 +238,7 @@ async fn delete(
     _: RequestContext,
     req: RequestOf<DeleteCustomer>,
 ) -> Result<(), ServiceError> {
-    let id = validate::customer_id(&req.params.id).ok_or_else(|| not_found(&req.params.id))?;
+    let id = customer_id(&req.params)?;
     if db::delete(&pool, &id).await.map_err(reply_error)? {
         Ok(())
     } else {

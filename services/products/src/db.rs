@@ -4,6 +4,7 @@
 use contract::page::{PageSpec, Sort};
 use contract::products::{Category, Price, Product, ProductSort, Supplier};
 use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
 /// The product columns with the category and supplier names, selected from `p` (products or
@@ -290,26 +291,17 @@ pub async fn categories(
     pool: &PgPool,
     page: PageSpec,
 ) -> Result<(Vec<Category>, u64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM categories")
-        .fetch_one(pool)
-        .await?;
-    let rows: Vec<CategoryRow> = sqlx::query_as(
-        "SELECT category_id, category_name, description FROM categories \
-         ORDER BY category_id LIMIT $1 OFFSET $2",
-    )
-    .bind(i64::from(page.limit))
-    .bind(offset(page))
-    .fetch_all(pool)
-    .await?;
-    let data = rows
-        .into_iter()
-        .map(|r| Category {
-            category_id: r.category_id,
-            category_name: r.category_name,
-            description: r.description,
-        })
-        .collect();
-    Ok((data, count_of(total)))
+    let statements = PageStatements {
+        count: "SELECT count(*) FROM categories",
+        page: "SELECT category_id, category_name, description FROM categories \
+               ORDER BY category_id LIMIT $1 OFFSET $2",
+    };
+    reference_page(pool, statements, page, |r: CategoryRow| Category {
+        category_id: r.category_id,
+        category_name: r.category_name,
+        description: r.description,
+    })
+    .await
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -330,34 +322,53 @@ struct SupplierRow {
 
 /// One page of suppliers by id, and their number.
 pub async fn suppliers(pool: &PgPool, page: PageSpec) -> Result<(Vec<Supplier>, u64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM suppliers")
-        .fetch_one(pool)
+    let statements = PageStatements {
+        count: "SELECT count(*) FROM suppliers",
+        page: "SELECT supplier_id, company_name, contact_name, contact_title, address, city, \
+               region, postal_code, country, phone, fax, homepage FROM suppliers \
+               ORDER BY supplier_id LIMIT $1 OFFSET $2",
+    };
+    reference_page(pool, statements, page, |r: SupplierRow| Supplier {
+        supplier_id: r.supplier_id,
+        company_name: r.company_name,
+        contact_name: r.contact_name,
+        contact_title: r.contact_title,
+        address: r.address,
+        city: r.city,
+        region: r.region,
+        postal_code: r.postal_code,
+        country: r.country,
+        phone: r.phone,
+        fax: r.fax,
+        homepage: r.homepage,
+    })
+    .await
+}
+
+/// The two statements that page through a reference table (categories, suppliers).
+struct PageStatements {
+    /// Counts the table's rows.
+    count: &'static str,
+    /// Reads one page of rows ordered by id; `$1` is the limit, `$2` the offset.
+    page: &'static str,
+}
+
+/// One page of a reference table read with `statements`, each row made an item by `item`,
+/// and the table's size.
+async fn reference_page<R, T>(
+    pool: &PgPool,
+    statements: PageStatements,
+    page: PageSpec,
+    item: impl FnMut(R) -> T,
+) -> Result<(Vec<T>, u64), sqlx::Error>
+where
+    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
+    let total: i64 = sqlx::query_scalar(statements.count).fetch_one(pool).await?;
+    let rows: Vec<R> = sqlx::query_as(statements.page)
+        .bind(i64::from(page.limit))
+        .bind(offset(page))
+        .fetch_all(pool)
         .await?;
-    let rows: Vec<SupplierRow> = sqlx::query_as(
-        "SELECT supplier_id, company_name, contact_name, contact_title, address, city, region, \
-         postal_code, country, phone, fax, homepage FROM suppliers \
-         ORDER BY supplier_id LIMIT $1 OFFSET $2",
-    )
-    .bind(i64::from(page.limit))
-    .bind(offset(page))
-    .fetch_all(pool)
-    .await?;
-    let data = rows
-        .into_iter()
-        .map(|r| Supplier {
-            supplier_id: r.supplier_id,
-            company_name: r.company_name,
-            contact_name: r.contact_name,
-            contact_title: r.contact_title,
-            address: r.address,
-            city: r.city,
-            region: r.region,
-            postal_code: r.postal_code,
-            country: r.country,
-            phone: r.phone,
-            fax: r.fax,
-            homepage: r.homepage,
-        })
-        .collect();
-    Ok((data, count_of(total)))
+    Ok((rows.into_iter().map(item).collect(), count_of(total)))
 }

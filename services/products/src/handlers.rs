@@ -11,7 +11,7 @@ use contract::products::{
     ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
 };
 use contract::{FieldErrors, RequestOf, ServiceError};
-use runtime::pg::reply_error;
+use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
@@ -121,10 +121,7 @@ async fn get(
     req: RequestOf<GetProduct>,
 ) -> Result<Product, ServiceError> {
     let id = product_id(req.params.id)?;
-    db::get(&pool, id)
-        .await
-        .map_err(reply_error)?
-        .ok_or_else(|| not_found(id))
+    found(db::get(&pool, id).await, || not_found(id))
 }
 
 async fn create(
@@ -221,10 +218,7 @@ async fn update(
     }
     errors.finish()?;
     let id = product_id(req.params.id)?;
-    db::update(&pool, id, changes)
-        .await
-        .map_err(reply_error)?
-        .ok_or_else(|| not_found(id))
+    found(db::update(&pool, id, changes).await, || not_found(id))
 }
 
 async fn delete(

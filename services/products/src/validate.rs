@@ -12,23 +12,20 @@ pub const MAX_FILTER_CHARS: usize = 100;
 
 /// Checks an optional integer against `0..=smallint::MAX` and narrows it.
 pub fn small(errors: &mut FieldErrors, field: &str, value: Option<i64>) -> Option<i16> {
-    let value = value?;
-    match i16::try_from(value) {
-        Ok(v) if v >= 0 => Some(v),
-        _ => {
-            errors.add(field, format!("must be between 0 and {}", i16::MAX));
-            None
-        }
-    }
+    narrow(errors, field, value?, 0, "between")
 }
 
 /// Checks an optional id against `1..=smallint::MAX` and narrows it.
 pub fn id(errors: &mut FieldErrors, field: &str, value: Option<i64>) -> Option<i16> {
-    let value = value?;
+    narrow(errors, field, value?, 1, "an id between")
+}
+
+/// Narrows `value` to `min..=smallint::MAX`; otherwise `field` "must be {what} {min} and …".
+fn narrow(errors: &mut FieldErrors, field: &str, value: i64, min: i16, what: &str) -> Option<i16> {
     match i16::try_from(value) {
-        Ok(v) if v >= 1 => Some(v),
+        Ok(v) if v >= min => Some(v),
         _ => {
-            errors.add(field, format!("must be an id between 1 and {}", i16::MAX));
+            errors.add(field, format!("must be {what} {min} and {}", i16::MAX));
             None
         }
     }

@@ -158,12 +158,8 @@ pub async fn info(
     name: Option<&str>,
     options: GatherOptions,
 ) -> Result<Vec<ServiceInfo>, DiscoverError> {
-    let subject = name.map_or_else(
-        || INFO_SUBJECT.to_owned(),
-        |n| format!("{INFO_SUBJECT}.{n}"),
-    );
-    let infos = decode_all(&subject, gather(client, &subject, options).await?);
-    debug!(subject, instances = infos.len(), "discovered");
+    let infos = gather_decoded(client, INFO_SUBJECT, name, options).await?;
+    debug!(service = name, instances = infos.len(), "discovered");
     Ok(infos)
 }
 
@@ -173,10 +169,18 @@ pub async fn ping(
     name: Option<&str>,
     options: GatherOptions,
 ) -> Result<Vec<PingInfo>, DiscoverError> {
-    let subject = name.map_or_else(
-        || PING_SUBJECT.to_owned(),
-        |n| format!("{PING_SUBJECT}.{n}"),
-    );
+    gather_decoded(client, PING_SUBJECT, name, options).await
+}
+
+/// The decodable replies to `verb` (`$SRV.INFO`, `$SRV.PING`), narrowed to service `name`
+/// when given.
+async fn gather_decoded<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    verb: &str,
+    name: Option<&str>,
+    options: GatherOptions,
+) -> Result<Vec<T>, DiscoverError> {
+    let subject = name.map_or_else(|| verb.to_owned(), |n| format!("{verb}.{n}"));
     Ok(decode_all(
         &subject,
         gather(client, &subject, options).await?,

@@ -6,6 +6,7 @@
 //!   unreachable or not provisioned yet (its role or database missing, the password not set),
 //!   and failing at once on a real migration error (a modified migration);
 //! - [`ping`]: the readiness check;
+//! - [`found`]: a lookup's row, or 404 when there is none;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
 //!   an unreachable database → 503 "database unavailable", an exhausted id sequence or another
@@ -144,6 +145,15 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         }),
         _ => false,
     }
+}
+
+/// The row a lookup found, `missing()` when there was none (a 404 naming the resource), or
+/// the database error as a reply ([`reply_error`]).
+pub fn found<T>(
+    lookup: Result<Option<T>, sqlx::Error>,
+    missing: impl FnOnce() -> ServiceError,
+) -> Result<T, ServiceError> {
+    lookup.map_err(reply_error)?.ok_or_else(missing)
 }
 
 /// Maps a sqlx error to a client-safe reply; see the module docs. Missing rows are the

@@ -1,42 +1,45 @@
 //! Admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD: idempotent, promotes an existing account.
 
-use std::time::Duration;
-
+use auth::Config;
 use contract::ErrorCode;
-use runtime::jwt::Verifier;
+use contract::auth::Claims;
+use runtime::test_support::ServiceApp;
 
 use super::helpers::{AuthApp, Servers, spawn};
+
+/// The test configuration bootstrapping `email` as the admin, with password `admin-password-1`.
+fn admin_config(servers: &Servers, email: &str) -> Config {
+    let mut config = servers.config();
+    config.admin_email = Some(email.into());
+    config.admin_password = Some("admin-password-1".into());
+    config
+}
+
+/// Starts the service with `config` and signs in as the bootstrapped admin (with the first
+/// password), checking the token carries both roles.
+async fn root_session(servers: &Servers, config: &Config) -> (ServiceApp, Claims) {
+    let app = spawn(servers, config.clone()).await;
+    let pair = app
+        .login("root@example.com", "admin-password-1")
+        .await
+        .unwrap();
+    let claims = app.claims(&pair.access_token).await;
+    assert_eq!(claims.roles, ["user", "admin"]);
+    (app, claims)
+}
 
 #[tokio::test]
 async fn admin_bootstrap_is_idempotent() {
     let servers = Servers::start().await;
-    let mut config = servers.config();
-    config.admin_email = Some(" Root@Example.com ".into());
-    config.admin_password = Some("admin-password-1".into());
+    let mut config = admin_config(&servers, " Root@Example.com ");
 
-    let app = spawn(&servers, config.clone()).await;
-    let first = app
-        .login("root@example.com", "admin-password-1")
-        .await
-        .unwrap();
-    let claims = Verifier::new("natstack-auth", "natstack", Duration::ZERO)
-        .verify(&first.access_token, &app.jwks().await)
-        .unwrap();
-    assert_eq!(claims.roles, ["user", "admin"]);
+    let (app, claims) = root_session(&servers, &config).await;
     app.stop().await;
 
     // Again, even with another password: same account, same roles, password unchanged.
     config.admin_password = Some("admin-password-2".into());
-    let app = spawn(&servers, config.clone()).await;
-    let again = app
-        .login("root@example.com", "admin-password-1")
-        .await
-        .unwrap();
-    let claims2 = Verifier::new("natstack-auth", "natstack", Duration::ZERO)
-        .verify(&again.access_token, &app.jwks().await)
-        .unwrap();
-    assert_eq!(claims2.sub, claims.sub);
-    assert_eq!(claims2.roles, ["user", "admin"]);
+    let (app, again) = root_session(&servers, &config).await;
+    assert_eq!(again.sub, claims.sub);
     let dup = app
         .register("someone", "root@example.com", "password123")
         .await
@@ -78,9 +81,7 @@ async fn admin_bootstrap_is_idempotent() {
 #[tokio::test]
 async fn replicas_bootstrapping_at_once_create_one_admin() {
     let servers = Servers::start().await;
-    let mut config = servers.config();
-    config.admin_email = Some("boss@example.com".into());
-    config.admin_password = Some("admin-password-1".into());
+    let config = admin_config(&servers, "boss@example.com");
     let (a, b) = tokio::join!(
         spawn(&servers, config.clone()),
         spawn(&servers, config.clone())

@@ -1,26 +1,16 @@
 //! Register, login, me, refresh (with reuse detection), logout; duplicate registrations.
 
-use std::time::Duration;
-
-use contract::auth::{Logout, Me, Refresh, RefreshRequest};
+use contract::auth::Me;
 use contract::{ErrorCode, headers};
 use futures::future::join_all;
 use mongodb::bson::DateTime;
 use runtime::CallOptions;
-use runtime::jwt::Verifier;
 
-use super::helpers::{AuthApp, Servers, spawn};
-
-fn refresh_req(token: &str) -> RefreshRequest {
-    RefreshRequest {
-        refresh_token: token.to_owned(),
-    }
-}
+use super::helpers::{AuthApp, start};
 
 #[tokio::test]
 async fn register_login_me_refresh_logout() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
+    let (_servers, app) = start().await;
 
     let user = app
         .register("ada", "  Ada@Example.COM ", "correct horse battery")
@@ -38,9 +28,7 @@ async fn register_login_me_refresh_logout() {
         .unwrap();
     assert_eq!(pair.token_type, "Bearer");
     assert_eq!(pair.expires_in, 15 * 60);
-    let claims = Verifier::new("natstack-auth", "natstack", Duration::ZERO)
-        .verify(&pair.access_token, &app.jwks().await)
-        .unwrap();
+    let claims = app.claims(&pair.access_token).await;
     assert_eq!(claims.sub, user.id);
 
     // me: identity from the gateway's header only.
@@ -56,75 +44,44 @@ async fn register_login_me_refresh_logout() {
     );
 
     // Refresh rotates both tokens.
-    let second = app
-        .send::<Refresh>(refresh_req(&pair.refresh_token))
-        .await
-        .unwrap();
+    let second = app.refresh(&pair.refresh_token).await.unwrap();
     assert_ne!(second.refresh_token, pair.refresh_token);
     assert_ne!(second.access_token, pair.access_token);
-    let third = app
-        .send::<Refresh>(refresh_req(&second.refresh_token))
-        .await
-        .unwrap();
+    let third = app.refresh(&second.refresh_token).await.unwrap();
 
     // Logout revokes the session: its current refresh token no longer works.
-    app.send::<Logout>(refresh_req(&third.refresh_token))
-        .await
-        .unwrap();
-    let err = app
-        .send::<Refresh>(refresh_req(&third.refresh_token))
-        .await
-        .unwrap_err();
+    app.logout(&third.refresh_token).await.unwrap();
+    let err = app.refresh(&third.refresh_token).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthenticated);
     // Logout is idempotent, also for a token nobody issued.
-    app.send::<Logout>(refresh_req(&third.refresh_token))
-        .await
-        .unwrap();
-    app.send::<Logout>(refresh_req(&"A".repeat(43)))
-        .await
-        .unwrap();
+    app.logout(&third.refresh_token).await.unwrap();
+    app.logout(&"A".repeat(43)).await.unwrap();
 
     // Another session of the same user is unaffected.
     let other = app
         .login("ada@example.com", "correct horse battery")
         .await
         .unwrap();
-    app.send::<Refresh>(refresh_req(&other.refresh_token))
-        .await
-        .unwrap();
+    app.refresh(&other.refresh_token).await.unwrap();
     app.stop().await;
 }
 
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_the_family() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
-    app.register("bob", "bob@example.com", "password123")
-        .await
-        .unwrap();
-    let first = app.login("bob@example.com", "password123").await.unwrap();
-    let second = app
-        .send::<Refresh>(refresh_req(&first.refresh_token))
-        .await
-        .unwrap();
+    let (servers, app) = start().await;
+    let first = app.sign_up("bob", "bob@example.com", "password123").await;
+    let second = app.refresh(&first.refresh_token).await.unwrap();
 
     // The first token again: a replay. Refused, and the whole family dies with it.
-    let replay = app
-        .send::<Refresh>(refresh_req(&first.refresh_token))
-        .await
-        .unwrap_err();
+    let replay = app.refresh(&first.refresh_token).await.unwrap_err();
     assert_eq!(replay.code, ErrorCode::Unauthenticated);
-    let after = app
-        .send::<Refresh>(refresh_req(&second.refresh_token))
-        .await
-        .unwrap_err();
+    let after = app.refresh(&second.refresh_token).await.unwrap_err();
     assert_eq!(after.code, ErrorCode::Unauthenticated);
     assert_eq!(after, replay, "one uniform answer");
 
     // Two concurrent refreshes with one token: exactly one wins.
     let fresh = app.login("bob@example.com", "password123").await.unwrap();
-    let results =
-        join_all((0..4).map(|_| app.send::<Refresh>(refresh_req(&fresh.refresh_token)))).await;
+    let results = join_all((0..4).map(|_| app.refresh(&fresh.refresh_token))).await;
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         1,
@@ -145,15 +102,14 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
         })
         .await
         .unwrap();
-    let expired = app.send::<Refresh>(refresh_req(&token)).await.unwrap_err();
+    let expired = app.refresh(&token).await.unwrap_err();
     assert_eq!(expired, replay);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn duplicate_and_concurrent_registrations() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
+    let (_servers, app) = start().await;
     app.register("carol", "carol@example.com", "password123")
         .await
         .unwrap();

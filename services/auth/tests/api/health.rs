@@ -7,12 +7,11 @@ use runtime::CallOptions;
 use runtime::config::NatsArgs;
 use runtime::test_support::wait_until;
 
-use super::helpers::{AuthApp, Servers, http_get, spawn};
+use super::helpers::{AuthApp, Servers, http_get, spawn, start};
 
 #[tokio::test]
 async fn readiness_follows_mongodb_and_metrics_count_requests() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
+    let (servers, app) = start().await;
     let (status, body) = http_get(app.health, "/readyz").await;
     assert_eq!(status, 200, "{body}");
     for check in [

@@ -4,14 +4,18 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use auth::Config;
-use contract::auth::{Jwks, LoginRequest, RegisterRequest, TokenPair, User};
+use contract::auth::{
+    Claims, Jwks, LoginRequest, RefreshRequest, RegisterRequest, TokenPair, User,
+};
 use contract::{Envelope, Operation, RequestOf, ServiceError};
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use runtime::CallOptions;
+use runtime::jwt::Verifier;
 use runtime::test_support::{MongoServer, NatsServer, ServiceApp};
 
 pub use runtime::test_support::http_get;
@@ -112,6 +116,19 @@ pub async fn spawn(servers: &Servers, config: Config) -> ServiceApp {
     .await
 }
 
+fn refresh_request(token: &str) -> RefreshRequest {
+    RefreshRequest {
+        refresh_token: token.to_owned(),
+    }
+}
+
+/// Starts the servers and the service with the test configuration ([`Servers::config`]).
+pub async fn start() -> (Servers, ServiceApp) {
+    let servers = Servers::start().await;
+    let app = spawn(&servers, servers.config()).await;
+    (servers, app)
+}
+
 /// The auth operations, called with a body and no caller identity (as the gateway sends
 /// public requests).
 pub trait AuthApp {
@@ -149,8 +166,34 @@ pub trait AuthApp {
         .await
     }
 
+    /// Registers a user, then signs them in.
+    async fn sign_up(&self, username: &str, email: &str, password: &str) -> TokenPair {
+        self.register(username, email, password).await.unwrap();
+        self.login(email, password).await.unwrap()
+    }
+
+    /// Trades refresh token `token` for a new pair.
+    async fn refresh(&self, token: &str) -> Result<TokenPair, ServiceError> {
+        self.send::<contract::auth::Refresh>(refresh_request(token))
+            .await
+    }
+
+    /// Ends the session of refresh token `token`.
+    async fn logout(&self, token: &str) -> Result<(), ServiceError> {
+        self.send::<contract::auth::Logout>(refresh_request(token))
+            .await
+    }
+
     async fn jwks(&self) -> Jwks {
         self.send::<contract::auth::GetJwks>(()).await.unwrap()
+    }
+
+    /// The claims of `access_token`, verified (default issuer and audience, no leeway) with
+    /// the keys the service publishes.
+    async fn claims(&self, access_token: &str) -> Claims {
+        Verifier::new("natstack-auth", "natstack", Duration::ZERO)
+            .verify(access_token, &self.jwks().await)
+            .unwrap()
     }
 
     /// The password verifications counted so far.

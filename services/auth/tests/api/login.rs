@@ -4,12 +4,11 @@ use contract::ErrorCode;
 use contract::auth::{CLIENT_ADDR_HEADER, Login, LoginRequest};
 use runtime::CallOptions;
 
-use super::helpers::{AuthApp, Servers, spawn};
+use super::helpers::{AuthApp, start};
 
 #[tokio::test]
 async fn wrong_password_and_unknown_email_are_indistinguishable() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
+    let (_servers, app) = start().await;
     app.register("erin", "erin@example.com", "password123")
         .await
         .unwrap();
@@ -39,8 +38,7 @@ async fn wrong_password_and_unknown_email_are_indistinguishable() {
 
 #[tokio::test]
 async fn repeated_failures_are_throttled_per_account_and_per_client() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await; // 3 failures allowed
+    let (_servers, app) = start().await; // 3 failures allowed
     app.register("frank", "frank@example.com", "password123")
         .await
         .unwrap();

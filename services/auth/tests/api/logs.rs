@@ -1,13 +1,10 @@
 //! No password, hash or token ever reaches the logs.
 
-use contract::auth::{Logout, Refresh, RefreshRequest};
-
-use super::helpers::{AuthApp, Servers, logs, spawn};
+use super::helpers::{AuthApp, logs, start};
 
 #[tokio::test]
 async fn no_password_hash_or_token_appears_in_logs() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
+    let (servers, app) = start().await;
     let password = "Zebra-Quartz-9137";
     let user = app
         .register("kim", "kim@example.com", password)
@@ -17,23 +14,10 @@ async fn no_password_hash_or_token_appears_in_logs() {
     app.login("kim@example.com", "Wrong-Quartz-9137")
         .await
         .unwrap_err();
-    let next = app
-        .send::<Refresh>(RefreshRequest {
-            refresh_token: pair.refresh_token.clone(),
-        })
-        .await
-        .unwrap();
+    let next = app.refresh(&pair.refresh_token).await.unwrap();
     // A replay, which is logged as a warning.
-    app.send::<Refresh>(RefreshRequest {
-        refresh_token: pair.refresh_token.clone(),
-    })
-    .await
-    .unwrap_err();
-    app.send::<Logout>(RefreshRequest {
-        refresh_token: next.refresh_token.clone(),
-    })
-    .await
-    .unwrap();
+    app.refresh(&pair.refresh_token).await.unwrap_err();
+    app.logout(&next.refresh_token).await.unwrap();
     let hash = servers
         .store()
         .await

@@ -9,7 +9,7 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use runtime::jwt::{TokenError, Verifier};
 
-use super::helpers::{AuthApp, KeyFile, Servers, spawn};
+use super::helpers::{AuthApp, KeyFile, Servers, spawn, start};
 
 fn sign(key: &KeyFile, kid: &str, claims: &Claims) -> String {
     let mut header = Header::new(Algorithm::EdDSA);
@@ -169,12 +169,8 @@ async fn tokens_carry_the_claims_and_verify_with_the_published_jwks() {
 
 #[tokio::test]
 async fn without_a_key_file_an_ephemeral_key_is_used_and_published() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
-    app.register("ivan", "ivan@example.com", "password123")
-        .await
-        .unwrap();
-    let pair = app.login("ivan@example.com", "password123").await.unwrap();
+    let (_servers, app) = start().await;
+    let pair = app.sign_up("ivan", "ivan@example.com", "password123").await;
     let jwks = app.jwks().await;
     assert_eq!(jwks.keys.len(), 1);
     Verifier::new("natstack-auth", "natstack", Duration::ZERO)

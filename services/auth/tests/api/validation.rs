@@ -3,7 +3,7 @@
 
 use contract::ErrorCode;
 
-use super::helpers::{AuthApp, Servers, spawn};
+use super::helpers::{AuthApp, start};
 
 fn fields(e: &contract::ServiceError) -> Vec<String> {
     e.field_errors().into_iter().map(|f| f.field).collect()
@@ -11,8 +11,7 @@ fn fields(e: &contract::ServiceError) -> Vec<String> {
 
 #[tokio::test]
 async fn every_kind_of_bad_input_gets_a_clear_error() {
-    let servers = Servers::start().await;
-    let app = spawn(&servers, servers.config()).await;
+    let (_servers, app) = start().await;
 
     // Malformed envelopes and bodies: 400.
     for (subject, payload) in [

@@ -1,10 +1,11 @@
 //! Create → get → update → delete, conflicts, missing rows and literal storage of hostile text.
 
-use contract::Envelope;
 use contract::customers::{
-    CreateCustomer, CustomerIdParams, CustomerPatch, DeleteCustomer, GetCustomer, ListCustomers,
-    ListCustomersQuery, NewCustomer, UpdateCustomer,
+    CreateCustomer, Customer, CustomerIdParams, CustomerPatch, DeleteCustomer, GetCustomer,
+    ListCustomers, ListCustomersQuery, NewCustomer, UpdateCustomer,
 };
+use contract::{Envelope, ServiceError};
+use runtime::test_support::ServiceApp;
 
 use crate::support::start;
 
@@ -18,33 +19,54 @@ fn new_customer(id: &str, name: &str) -> NewCustomer {
     }
 }
 
+/// Creates [`new_customer`] `id`, `name` as a signed-in user.
+async fn create(env: &ServiceApp, id: &str, name: &str) -> Result<Customer, ServiceError> {
+    env.call::<CreateCustomer>(Envelope::body(new_customer(id, name)))
+        .await
+}
+
+/// Reads customer `id` as a signed-in user.
+async fn get(env: &ServiceApp, id: &str) -> Result<Customer, ServiceError> {
+    env.call::<GetCustomer>(Envelope::params(CustomerIdParams::new(id)))
+        .await
+}
+
+/// Applies `patch` to customer `id` as a signed-in user.
+async fn update(
+    env: &ServiceApp,
+    id: &str,
+    patch: CustomerPatch,
+) -> Result<Customer, ServiceError> {
+    let params = CustomerIdParams::new(id);
+    env.call::<UpdateCustomer>(Envelope::new(params, contract::Empty {}, patch))
+        .await
+}
+
+/// How many customers a search for `q` finds (all of them without one).
+async fn count(env: &ServiceApp, q: Option<&str>) -> u64 {
+    let query = ListCustomersQuery {
+        q: q.map(str::to_owned),
+        ..ListCustomersQuery::default()
+    };
+    let page = env.call::<ListCustomers>(Envelope::query(query)).await;
+    page.unwrap().total
+}
+
 #[tokio::test]
 async fn round_trip_conflict_and_missing() {
     let (_stack, env) = start().await;
-    let created = env
-        .call::<CreateCustomer>(Envelope::body(new_customer("newco", "New Co")))
-        .await
-        .unwrap();
+    let created = create(&env, "newco", "New Co").await.unwrap();
     assert_eq!(created.customer_id, "NEWCO", "ids are stored upper-cased");
     assert_eq!(created.city.as_deref(), Some("Oslo"));
     assert_eq!(created.fax, None);
 
-    let got = env
-        .call::<GetCustomer>(Envelope::params(CustomerIdParams::new("NEWCO")))
-        .await
-        .unwrap();
+    let got = get(&env, "NEWCO").await.unwrap();
     assert_eq!(got, created);
 
     // Duplicate id (in either case) → 409.
-    let err = env
-        .call::<CreateCustomer>(Envelope::body(new_customer("NEWCO", "Again")))
-        .await
-        .unwrap_err();
+    let err = create(&env, "NEWCO", "Again").await.unwrap_err();
     assert_eq!(err.status(), 409, "{err:?}");
-    let err = env
-        .call::<CreateCustomer>(Envelope::body(new_customer("ALFKI", "Again")))
-        .await
-        .unwrap_err();
+    let err = create(&env, "ALFKI", "Again").await.unwrap_err();
     assert_eq!(err.status(), 409, "{err:?}");
 
     // Partial update: absent fields stay, null clears, values set.
@@ -54,30 +76,15 @@ async fn round_trip_conflict_and_missing() {
         phone: Some(Some("+47 1234".into())),
         ..CustomerPatch::default()
     };
-    let updated = env
-        .call::<UpdateCustomer>(Envelope::new(
-            CustomerIdParams::new("newco"),
-            contract::Empty {},
-            patch,
-        ))
-        .await
-        .unwrap();
+    let updated = update(&env, "newco", patch).await.unwrap();
     assert_eq!(updated.company_name, "New Co AS");
     assert_eq!(updated.city, None);
     assert_eq!(updated.country.as_deref(), Some("Norway"));
     assert_eq!(updated.phone.as_deref(), Some("+47 1234"));
-    let got = env
-        .call::<GetCustomer>(Envelope::params(CustomerIdParams::new("NEWCO")))
-        .await
-        .unwrap();
+    let got = get(&env, "NEWCO").await.unwrap();
     assert_eq!(got, updated);
     // An empty patch changes nothing.
-    let same = env
-        .call::<UpdateCustomer>(Envelope::new(
-            CustomerIdParams::new("NEWCO"),
-            contract::Empty {},
-            CustomerPatch::default(),
-        ))
+    let same = update(&env, "NEWCO", CustomerPatch::default())
         .await
         .unwrap();
     assert_eq!(same, updated);
@@ -95,25 +102,15 @@ async fn round_trip_conflict_and_missing() {
     for err in [
         env.call::<GetCustomer>(params()).await.unwrap_err(),
         env.admin::<DeleteCustomer>(params()).await.unwrap_err(),
-        env.call::<UpdateCustomer>(Envelope::new(
-            CustomerIdParams::new("NEWCO"),
-            contract::Empty {},
-            CustomerPatch::default(),
-        ))
-        .await
-        .unwrap_err(),
-        // An id that cannot exist is 404 too, without touching the database.
-        env.call::<GetCustomer>(Envelope::params(CustomerIdParams::new("x' OR '1'='1")))
+        update(&env, "NEWCO", CustomerPatch::default())
             .await
             .unwrap_err(),
+        // An id that cannot exist is 404 too, without touching the database.
+        get(&env, "x' OR '1'='1").await.unwrap_err(),
     ] {
         assert_eq!(err.status(), 404, "{err:?}");
     }
-    let list = env
-        .call::<ListCustomers>(Envelope::query(ListCustomersQuery::default()))
-        .await
-        .unwrap();
-    assert_eq!(list.total, 91);
+    assert_eq!(count(&env, None).await, 91);
 }
 
 #[tokio::test]
@@ -128,33 +125,13 @@ async fn hostile_text_is_stored_and_returned_literally() {
         .await
         .unwrap();
     assert_eq!(created.company_name, evil);
-    let got = env
-        .call::<GetCustomer>(Envelope::params(CustomerIdParams::new("BOBBY")))
-        .await
-        .unwrap();
+    let got = get(&env, "BOBBY").await.unwrap();
     assert_eq!(got.company_name, evil);
     assert_eq!(got.contact_name.as_deref(), Some("%_\\' OR 1=1 --"));
     assert_eq!(got.region.as_deref(), Some("😀 Ünïcødé"));
     // Searching for the hostile text finds exactly that row.
-    let hits = env
-        .call::<ListCustomers>(Envelope::query(ListCustomersQuery {
-            q: Some("'); DROP".into()),
-            ..ListCustomersQuery::default()
-        }))
-        .await
-        .unwrap();
-    assert_eq!(hits.total, 1);
-    let hits = env
-        .call::<ListCustomers>(Envelope::query(ListCustomersQuery {
-            q: Some("%_\\".into()),
-            ..ListCustomersQuery::default()
-        }))
-        .await
-        .unwrap();
-    assert_eq!(hits.total, 1);
-    let all = env
-        .call::<ListCustomers>(Envelope::query(ListCustomersQuery::default()))
-        .await
-        .unwrap();
-    assert_eq!(all.total, 92, "the table is intact");
+    for text in ["'); DROP", "%_\\"] {
+        assert_eq!(count(&env, Some(text)).await, 1, "{text}");
+    }
+    assert_eq!(count(&env, None).await, 92, "the table is intact");
 }

@@ -162,29 +162,15 @@ async fn invalid_values_are_422_with_the_field() {
     assert_eq!(err.field_errors().len(), 2, "{err:?}");
 
     // PATCH: company_name cannot be null; values are checked like on create.
-    let patch = |body: CustomerPatch| {
-        env.call::<UpdateCustomer>(Envelope::new(
-            CustomerIdParams::new("ALFKI"),
-            contract::Empty {},
-            body,
-        ))
+    // A patch of ALFKI with one field set by `set`.
+    let patch = |set: fn(&mut CustomerPatch)| {
+        let mut body = CustomerPatch::default();
+        set(&mut body);
+        let params = CustomerIdParams::new("ALFKI");
+        env.call::<UpdateCustomer>(Envelope::new(params, contract::Empty {}, body))
     };
-    assert_invalid(
-        patch(CustomerPatch {
-            company_name: Some(None),
-            ..Default::default()
-        })
-        .await,
-        "company_name",
-    );
-    assert_invalid(
-        patch(CustomerPatch {
-            fax: Some(Some("x".repeat(25))),
-            ..Default::default()
-        })
-        .await,
-        "fax",
-    );
+    assert_invalid(patch(|c| c.company_name = Some(None)).await, "company_name");
+    assert_invalid(patch(|c| c.fax = Some(Some("x".repeat(25)))).await, "fax");
     // Search text is bounded too.
     let err = env
         .call::<contract::customers::ListCustomers>(Envelope::query(

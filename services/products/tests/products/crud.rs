@@ -1,10 +1,11 @@
 //! Create → get → update → delete, missing rows and literal storage of hostile text.
 
 use contract::products::{
-    CreateProduct, DeleteProduct, GetProduct, ListProducts, ListProductsQuery, NewProduct,
+    CreateProduct, DeleteProduct, GetProduct, ListProducts, ListProductsQuery, NewProduct, Product,
     ProductIdParams, ProductPatch, UpdateProduct,
 };
-use contract::{Empty, Envelope};
+use contract::{Empty, Envelope, ServiceError};
+use runtime::test_support::ServiceApp;
 
 use crate::support::{assert_invalid, start};
 
@@ -19,13 +20,16 @@ fn widget(name: &str) -> NewProduct {
     }
 }
 
+/// Creates [`widget`] `name` as a signed-in user.
+async fn create_widget(env: &ServiceApp, name: &str) -> Result<Product, ServiceError> {
+    env.call::<CreateProduct>(Envelope::body(widget(name)))
+        .await
+}
+
 #[tokio::test]
 async fn round_trip_and_missing() {
     let (_stack, env) = start().await;
-    let created = env
-        .call::<CreateProduct>(Envelope::body(widget("Widget")))
-        .await
-        .unwrap();
+    let created = create_widget(&env, "Widget").await.unwrap();
     assert_eq!(
         created.product_id, 78,
         "the identity continues after the seed"
@@ -125,10 +129,7 @@ async fn round_trip_and_missing() {
         .await;
     assert_eq!(err.status(), 400);
     // Ids are never reused after a delete.
-    let next = env
-        .call::<CreateProduct>(Envelope::body(widget("Next")))
-        .await
-        .unwrap();
+    let next = create_widget(&env, "Next").await.unwrap();
     assert_eq!(next.product_id, 79);
 }
 
@@ -136,10 +137,7 @@ async fn round_trip_and_missing() {
 async fn hostile_text_is_stored_and_returned_literally() {
     let (_stack, env) = start().await;
     let evil = "x'); DROP TABLE products;--";
-    let created = env
-        .call::<CreateProduct>(Envelope::body(widget(evil)))
-        .await
-        .unwrap();
+    let created = create_widget(&env, evil).await.unwrap();
     assert_eq!(created.product_name, evil);
     let got = env
         .call::<GetProduct>(Envelope::params(ProductIdParams::new(created.product_id)))
@@ -172,10 +170,7 @@ async fn ids_outlast_smallint_and_an_exhausted_sequence_is_a_clear_503() {
         .psql("products", &format!("SELECT setval({sequence}, 40000)"))
         .await
         .unwrap();
-    let created = env
-        .call::<CreateProduct>(Envelope::body(widget("Past smallint")))
-        .await
-        .unwrap();
+    let created = create_widget(&env, "Past smallint").await.unwrap();
     assert_eq!(created.product_id, 40_001);
     let read = env
         .call::<GetProduct>(Envelope::params(ProductIdParams::new(40_001)))
@@ -193,10 +188,7 @@ async fn ids_outlast_smallint_and_an_exhausted_sequence_is_a_clear_503() {
         )
         .await
         .unwrap();
-    let err = env
-        .call::<CreateProduct>(Envelope::body(widget("One too many")))
-        .await
-        .unwrap_err();
+    let err = create_widget(&env, "One too many").await.unwrap_err();
     assert_eq!(err.status(), 503, "{err:?}");
     assert!(err.to_string().contains("cannot store more"), "{err}");
 }

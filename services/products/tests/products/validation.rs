@@ -138,31 +138,16 @@ async fn invalid_values_are_422_with_the_field() {
     .unwrap();
     assert_eq!(ok.unit_price.unwrap().as_str(), "99999999.99");
 
-    let patch = |body: ProductPatch| {
+    // A patch of product 1 with one field set by `set`.
+    let patch = |set: fn(&mut ProductPatch)| {
+        let mut body = ProductPatch::default();
+        set(&mut body);
         env.call::<UpdateProduct>(Envelope::new(ProductIdParams::new(1), Empty {}, body))
     };
+    assert_invalid(patch(|p| p.product_name = Some(None)).await, "product_name");
+    assert_invalid(patch(|p| p.discontinued = Some(None)).await, "discontinued");
     assert_invalid(
-        patch(ProductPatch {
-            product_name: Some(None),
-            ..Default::default()
-        })
-        .await,
-        "product_name",
-    );
-    assert_invalid(
-        patch(ProductPatch {
-            discontinued: Some(None),
-            ..Default::default()
-        })
-        .await,
-        "discontinued",
-    );
-    assert_invalid(
-        patch(ProductPatch {
-            reorder_level: Some(Some(-1)),
-            ..Default::default()
-        })
-        .await,
+        patch(|p| p.reorder_level = Some(Some(-1))).await,
         "reorder_level",
     );
 }

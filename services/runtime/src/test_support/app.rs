@@ -96,6 +96,14 @@ impl ServiceApp {
         .await;
     }
 
+    /// Waits until `/readyz` answers 503: the instance runs but a dependency is down.
+    pub async fn wait_unready(&self) {
+        wait_until("the service reports not ready", READY, || async {
+            self.readyz().await == 503
+        })
+        .await;
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> String {
         http_get(self.health, "/metrics").await.1

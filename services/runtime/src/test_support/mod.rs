@@ -16,6 +16,7 @@ mod nats;
 mod pg_stack;
 mod postgres;
 mod process;
+mod registration;
 pub mod tls;
 mod tools;
 
@@ -29,6 +30,7 @@ pub use nats::{NatsOptions, NatsServer, nats_server_bin};
 #[cfg(feature = "postgres")]
 pub use pg_stack::PgStack;
 pub use postgres::{PgOptions, PgServer};
+pub use registration::{Endpoint, assert_registered, endpoint_of};
 
 /// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that
 /// start servers their own way (the rendered-stack harness).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
-use super::process::ServerProcess;
+use super::process::{ServerProcess, accepts};
 use super::{HarnessError, free_port, tools};
 
 const INSTALL_HINT: &str = "run `make setup` (installs the PyPI package `nx-27017` into .venv)";
@@ -41,28 +41,13 @@ impl MongoServer {
                 .arg(dir.path().join("server.log"))
                 .arg("--pid-file")
                 .arg(dir.path().join("server.pid"));
-            let mut process = ServerProcess::spawn(
-                "nx-27017",
-                command,
-                dir.path().join("stdout.log"),
-                Signal::SIGTERM,
-            )?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            let outcome = loop {
-                if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-                {
-                    break Ok(());
-                }
-                if process.exited() {
-                    break Err(process.failure("nx-27017 exited"));
-                }
-                if tokio::time::Instant::now() > deadline {
-                    break Err(process.failure("not accepting connections within 20 s"));
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            };
+            let log = dir.path().join("stdout.log");
+            let mut process = ServerProcess::spawn("nx-27017", command, log, Signal::SIGTERM)?;
+            let outcome = process
+                .wait_ready(Duration::from_secs(20), "not accepting connections", || {
+                    accepts(port)
+                })
+                .await;
             match outcome {
                 Ok(()) => {
                     return Ok(Self {

@@ -84,26 +84,14 @@ impl NatsServer {
     async fn launch(&mut self) -> Result<(), HarnessError> {
         let mut command = Command::new(&self.bin);
         command.arg("-c").arg(self.dir.path().join("nats.conf"));
-        let mut process = ServerProcess::spawn(
-            "nats-server",
-            command,
-            self.dir.path().join("nats.log"),
-            Signal::SIGTERM,
-        )?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            if greets(self.port).await {
-                self.process = Some(process);
-                return Ok(());
-            }
-            if process.exited() {
-                return Err(process.failure("nats-server exited"));
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(process.failure("no INFO greeting within 10 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let log = self.dir.path().join("nats.log");
+        let mut process = ServerProcess::spawn("nats-server", command, log, Signal::SIGTERM)?;
+        let port = self.port;
+        process
+            .wait_ready(Duration::from_secs(10), "no INFO greeting", || greets(port))
+            .await?;
+        self.process = Some(process);
+        Ok(())
     }
 
     /// The client URL.

@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{Uid, User, chown};
 use tempfile::TempDir;
 
-use super::process::ServerProcess;
+use super::process::{ServerProcess, accepts};
 use super::{HarnessError, free_port, tools};
 
 /// What a server needs beyond the harness defaults (trust for everyone, no TLS).
@@ -129,30 +129,16 @@ impl PgServer {
             command.arg("-c").arg(setting);
         }
         // SIGINT is PostgreSQL's "fast shutdown": it ends sessions and exits cleanly.
-        let mut process = ServerProcess::spawn(
-            "postgres",
-            command,
-            self.dir.path().join("postgres.log"),
-            Signal::SIGINT,
-        )?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            if is_ready(&data.join("postmaster.pid"))
-                && tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                    .await
-                    .is_ok()
-            {
-                self.process = Some(process);
-                return Ok(());
-            }
-            if process.exited() {
-                return Err(process.failure("postgres exited"));
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(process.failure("not ready within 20 s"));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let log = self.dir.path().join("postgres.log");
+        let mut process = ServerProcess::spawn("postgres", command, log, Signal::SIGINT)?;
+        let (pid_file, port) = (&data.join("postmaster.pid"), self.port);
+        process
+            .wait_ready(Duration::from_secs(20), "not ready", || async move {
+                is_ready(pid_file) && accepts(port).await
+            })
+            .await?;
+        self.process = Some(process);
+        Ok(())
     }
 
     fn command(&self, program: &str) -> Command {

@@ -1,5 +1,6 @@
 //! A child server process that is stopped when its guard is dropped.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -60,6 +61,34 @@ impl ServerProcess {
         }
     }
 
+    /// Polls `ready` every 10 ms until it says the server is up. An error carrying the end of
+    /// the log if the process exits first, or (`"{not_ready} within {timeout} s"`) if `timeout`
+    /// passes.
+    pub(crate) async fn wait_ready<F, Fut>(
+        &mut self,
+        timeout: Duration,
+        not_ready: &str,
+        mut ready: F,
+    ) -> Result<(), HarnessError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let up = tokio::time::timeout(timeout, async {
+            while !ready().await {
+                if self.exited() {
+                    return Err(self.failure(&format!("{} exited", self.name)));
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(())
+        });
+        match up.await {
+            Ok(started) => started,
+            Err(_) => Err(self.failure(&format!("{not_ready} within {} s", timeout.as_secs()))),
+        }
+    }
+
     /// A start failure carrying the end of the log.
     pub(crate) fn failure(&self, what: &str) -> HarnessError {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -103,4 +132,11 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(10));
     }
+}
+
+/// Whether something accepts TCP connections on loopback `port`.
+pub(crate) async fn accepts(port: u16) -> bool {
+    tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
 }

@@ -84,12 +84,7 @@ async fn database_outage_is_503_and_recovers() {
     let err = add_note(&app, "during").await.unwrap_err();
     assert_eq!(err.status(), 503, "{err:?}");
     assert_eq!(err.message, "database unavailable");
-    wait_until(
-        "readiness reports the outage",
-        Duration::from_secs(10),
-        || async { app.readyz().await == 503 },
-    )
-    .await;
+    app.wait_unready().await;
     stack.pg.restart().await.unwrap();
     app.wait_ready().await;
     add_note(&app, "after").await.unwrap();
@@ -102,10 +97,7 @@ async fn starts_before_its_database_and_becomes_ready() {
     stack.pg.stop();
     let late = notes::spawn(&stack).await;
     // Not ready (and not crashed) while the database is down.
-    wait_until("the health server answers", READY, || async {
-        late.readyz().await == 503
-    })
-    .await;
+    late.wait_unready().await;
     assert!(!late.is_finished(), "exited while the database was down");
     stack.pg.restart().await.unwrap();
     late.wait_ready().await;
@@ -119,12 +111,7 @@ async fn starts_before_its_database_and_becomes_ready() {
 async fn readiness_follows_nats_and_serving_resumes_after_a_restart() {
     let (mut stack, app) = notes::start().await;
     stack.nats.kill();
-    wait_until(
-        "readiness reports NATS down",
-        Duration::from_secs(10),
-        || async { app.readyz().await == 503 },
-    )
-    .await;
+    app.wait_unready().await;
     stack.nats.restart().await.unwrap();
     app.wait_ready().await;
     // The requester reconnects too; the service answers again once both are back.

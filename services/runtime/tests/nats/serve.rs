@@ -8,6 +8,7 @@ use contract::{Envelope, ErrorCode, Operation, headers};
 use runtime::call::error_of;
 use runtime::test_support::{NatsServer, wait_until};
 use runtime::{CallError, CallOptions, Requester};
+use tokio::task::JoinHandle;
 
 use super::ops::{self, AdminOnly, Echo, Fail, Gated, Panic, State, Whoami};
 
@@ -16,6 +17,36 @@ async fn setup() -> (NatsServer, async_nats::Client, Requester) {
     let client = nats.client().await;
     let caller = Requester::new(client.clone()).await.unwrap();
     (nats, client, caller)
+}
+
+/// Sends `count` [`Gated`] requests, each on a task of its own, and returns once `in_flight`
+/// of them are being handled (waiting at the gate).
+async fn gated_calls(
+    caller: &Requester,
+    state: &State,
+    count: usize,
+    in_flight: usize,
+) -> Vec<JoinHandle<Result<String, CallError>>> {
+    let calls = (0..count)
+        .map(|_| {
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                caller
+                    .call::<Gated>(
+                        &Envelope::default(),
+                        CallOptions::timeout(Duration::from_secs(20)),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    wait_until(
+        &format!("{in_flight} requests are in flight"),
+        Duration::from_secs(10),
+        || async { state.in_flight() == in_flight },
+    )
+    .await;
+    calls
 }
 
 #[tokio::test]
@@ -45,25 +76,7 @@ async fn slow_requests_run_concurrently_up_to_the_bound() {
 
     // 20 requests that all block until the gate opens: served one at a time, only one would
     // ever be in flight; with spawning, exactly the bound (8) are.
-    let calls: Vec<_> = (0..20)
-        .map(|_| {
-            let caller = caller.clone();
-            tokio::spawn(async move {
-                caller
-                    .call::<Gated>(
-                        &Envelope::default(),
-                        CallOptions::timeout(Duration::from_secs(20)),
-                    )
-                    .await
-            })
-        })
-        .collect();
-    wait_until(
-        "8 requests are in flight",
-        Duration::from_secs(10),
-        || async { state.in_flight() == 8 },
-    )
-    .await;
+    let calls = gated_calls(&caller, &state, 20, 8).await;
     state.open_gate();
     for call in calls {
         assert_eq!(call.await.unwrap().unwrap(), "a");
@@ -330,25 +343,7 @@ async fn shutdown_drains_in_flight_requests_then_stops_serving() {
     let (_nats, client, caller) = setup().await;
     let state = State::new("a");
     let mut running = ops::start(&client, state.clone()).await;
-    let calls: Vec<_> = (0..5)
-        .map(|_| {
-            let caller = caller.clone();
-            tokio::spawn(async move {
-                caller
-                    .call::<Gated>(
-                        &Envelope::default(),
-                        CallOptions::timeout(Duration::from_secs(20)),
-                    )
-                    .await
-            })
-        })
-        .collect();
-    wait_until(
-        "5 requests are in flight",
-        Duration::from_secs(10),
-        || async { state.in_flight() == 5 },
-    )
-    .await;
+    let calls = gated_calls(&caller, &state, 5, 5).await;
     let _ = running.shutdown.take().unwrap().send(());
     // The service is draining: the in-flight requests are still waiting at the gate.
     assert!(!running.task.is_finished());
