@@ -180,12 +180,7 @@ fn services_get_the_env_contract() {
         .spec
         .as_ref()
         .unwrap();
-    let jwt = auth_pod
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == "jwt")
-        .expect("jwt volume");
+    let jwt = common::volume(auth_pod, "jwt");
     assert_eq!(
         jwt.secret.as_ref().unwrap().secret_name.as_deref(),
         Some("demo-jwt")
@@ -769,12 +764,7 @@ fn external_tls_settings_reach_urls_jobs_and_mounts() {
         find(&children, "Deployment", "ext-auth"),
     ] {
         let pod = pod(child).unwrap();
-        let volume = pod
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == "db-ca")
-            .unwrap_or_else(|| panic!("{}: no CA volume", child.name()));
+        let volume = common::volume(pod, "db-ca");
         let source = volume.secret.as_ref().unwrap();
         let expected = if child.name().contains("auth") {
             "mongo-admin"

@@ -171,12 +171,7 @@ fn resolve(job: &Job, data: &SecretData, root: &Path) -> (Container, BTreeMap<St
         }
     }
     for mount in container.volume_mounts.iter().flatten() {
-        let volume = pod
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == mount.name)
-            .expect("mounted volume");
+        let volume = crate::common::volume(pod, &mount.name);
         let Some(source) = &volume.secret else {
             continue;
         };

@@ -89,21 +89,12 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
     .await;
 
     // A request with a bearer token reaches the service on another server, not the rogue.
-    let url = |s: &Server| s.url();
-    let gateway = runtime::connect::connect(
-        &rendered.nats_args("gateway", &url(&servers[0])),
-        "gateway",
-        true,
-    )
-    .await
-    .unwrap();
-    let customers = runtime::connect::connect(
-        &rendered.nats_args("customers", &url(&servers[2])),
-        "customers",
-        true,
-    )
-    .await
-    .unwrap();
+    let connect = |user: &'static str, server: &Server| {
+        let args = rendered.nats_args(user, &server.url());
+        async move { runtime::connect::connect(&args, user, true).await.unwrap() }
+    };
+    let gateway = connect("gateway", &servers[0]).await;
+    let customers = connect("customers", &servers[2]).await;
     let mut requests = customers.subscribe("customers.list").await.unwrap();
     customers.flush().await.unwrap();
     let delivered = async {
