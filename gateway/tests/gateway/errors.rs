@@ -15,53 +15,30 @@ async fn request_bodies_are_checked() {
     let token = user_token("u1");
     let auth = format!("Bearer {token}");
 
+    // `POST /widgets` as the user, with `content_type` when given.
+    let post = |content_type: Option<&'static str>, body: Vec<u8>| {
+        let auth = auth.clone();
+        async move {
+            let mut headers = vec![("authorization", auth.as_str())];
+            headers.extend(content_type.map(|c| ("content-type", c)));
+            http.send("POST", "/widgets", &headers, Some(body)).await
+        }
+    };
+    let json_type = Some("application/json");
+
     let big = serde_json::to_vec(&json!({"name": "x".repeat(2000)})).unwrap();
-    let reply = http
-        .send(
-            "POST",
-            "/widgets",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Some(big),
-        )
-        .await;
+    let reply = post(json_type, big).await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.error_code(), "payload_too_large");
 
-    let reply = http
-        .send(
-            "POST",
-            "/widgets",
-            &[("authorization", &auth), ("content-type", "text/plain")],
-            Some(b"{}".to_vec()),
-        )
-        .await;
+    let reply = post(Some("text/plain"), b"{}".to_vec()).await;
     assert_eq!(reply.status, 415);
     assert_eq!(reply.error_code(), "unsupported_media_type");
-    let reply = http
-        .send(
-            "POST",
-            "/widgets",
-            &[("authorization", &auth)],
-            Some(b"{}".to_vec()),
-        )
-        .await;
+    let reply = post(None, b"{}".to_vec()).await;
     assert_eq!(reply.status, 415, "a body without a content type");
 
     for bad in [&b"{"[..], b"{\"a\":}", b"nul", b"\xff\xfe"] {
-        let reply = http
-            .send(
-                "POST",
-                "/widgets",
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                ],
-                Some(bad.to_vec()),
-            )
-            .await;
+        let reply = post(json_type, bad.to_vec()).await;
         assert_eq!(reply.status, 400, "{bad:?}");
         assert_eq!(reply.error_code(), "bad_request");
     }
@@ -83,6 +60,11 @@ async fn request_bodies_are_checked() {
 async fn service_errors_keep_their_status_and_body() {
     let world = World::start().await;
     let http = world.http();
+    // The stand-in service answers with the status and message it is sent.
+    let fail = |status: u16, message: &str| {
+        let body = json!({"status": status, "message": message});
+        async move { http.json("POST", "/widgets/fail", None, &body).await }
+    };
     for (status, code) in [
         (404, "not_found"),
         (409, "conflict"),
@@ -90,37 +72,16 @@ async fn service_errors_keep_their_status_and_body() {
         (500, "internal"),
         (503, "unavailable"),
     ] {
-        let reply = http
-            .json(
-                "POST",
-                "/widgets/fail",
-                None,
-                &json!({"status": status, "message": "nope"}),
-            )
-            .await;
+        let reply = fail(status, "nope").await;
         assert_eq!(reply.status, status);
         assert_eq!(reply.error_code(), code);
     }
-    let reply = http
-        .json(
-            "POST",
-            "/widgets/fail",
-            None,
-            &json!({"status": 422, "message": ""}),
-        )
-        .await;
+    let reply = fail(422, "").await;
     assert_eq!(reply.status, 422);
     assert_eq!(reply.error_code(), "validation_failed");
     assert_eq!(reply.json()["details"]["fields"][0]["field"], "name");
 
-    let reply = http
-        .json(
-            "POST",
-            "/widgets/fail",
-            None,
-            &json!({"status": 429, "message": "slow down"}),
-        )
-        .await;
+    let reply = fail(429, "slow down").await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.header("retry-after"), Some("7"));
     assert_eq!(reply.json()["message"], "slow down");
