@@ -89,12 +89,8 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
     .await;
 
     // A request with a bearer token reaches the service on another server, not the rogue.
-    let connect = |user: &'static str, server: &Server| {
-        let args = rendered.nats_args(user, &server.url());
-        async move { runtime::connect::connect(&args, user, true).await.unwrap() }
-    };
-    let gateway = connect("gateway", &servers[0]).await;
-    let customers = connect("customers", &servers[2]).await;
+    let gateway = rendered.connect("gateway", &servers[0].url()).await;
+    let customers = rendered.connect("customers", &servers[2].url()).await;
     let mut requests = customers.subscribe("customers.list").await.unwrap();
     customers.flush().await.unwrap();
     let delivered = async {

@@ -171,6 +171,13 @@ impl Rendered {
         args.nats_ca_file = env.get("NATS_CA_FILE").map(PathBuf::from);
         args
     }
+
+    /// A client connected as `component` with its rendered settings, to the server at `url`.
+    pub async fn connect(&self, component: &str, url: &str) -> async_nats::Client {
+        runtime::connect::connect(&self.nats_args(component, url), component, true)
+            .await
+            .unwrap_or_else(|e| panic!("{component} connects: {e}"))
+    }
 }
 
 /// One server's loopback ports.
