@@ -188,10 +188,7 @@ async fn unknown_kids_fetch_once_and_are_throttled() {
         c.jwks.timeout = Duration::from_secs(120);
     })
     .await;
-    world
-        .keys
-        .open
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    world.keys.gate.close();
     let token = user_token("u");
     let requests: Vec<_> = (0..20)
         .map(|_| {
