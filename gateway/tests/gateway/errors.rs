@@ -28,12 +28,10 @@ async fn request_bodies_are_checked() {
 
     let big = serde_json::to_vec(&json!({"name": "x".repeat(2000)})).unwrap();
     let reply = post(json_type, big).await;
-    assert_eq!(reply.status, 413);
-    assert_eq!(reply.error_code(), "payload_too_large");
+    reply.assert_error(413, "payload_too_large");
 
     let reply = post(Some("text/plain"), b"{}".to_vec()).await;
-    assert_eq!(reply.status, 415);
-    assert_eq!(reply.error_code(), "unsupported_media_type");
+    reply.assert_error(415, "unsupported_media_type");
     let reply = post(None, b"{}".to_vec()).await;
     assert_eq!(reply.status, 415, "a body without a content type");
 
@@ -73,12 +71,10 @@ async fn service_errors_keep_their_status_and_body() {
         (503, "unavailable"),
     ] {
         let reply = fail(status, "nope").await;
-        assert_eq!(reply.status, status);
-        assert_eq!(reply.error_code(), code);
+        reply.assert_error(status, code);
     }
     let reply = fail(422, "").await;
-    assert_eq!(reply.status, 422);
-    assert_eq!(reply.error_code(), "validation_failed");
+    reply.assert_error(422, "validation_failed");
     assert_eq!(reply.json()["details"]["fields"][0]["field"], "name");
 
     let reply = fail(429, "slow down").await;
@@ -96,8 +92,7 @@ async fn service_errors_keep_their_status_and_body() {
 async fn slow_services_time_out_with_504() {
     let world = World::start_with(|c| c.request_timeout = Duration::from_millis(300)).await;
     let reply = world.http().get("/widgets/slow").await;
-    assert_eq!(reply.status, 504);
-    assert_eq!(reply.error_code(), "timeout");
+    reply.assert_error(504, "timeout");
     assert_eq!(
         world
             .widgets
@@ -121,8 +116,7 @@ async fn undecodable_replies_are_502() {
     let _garbage = support::start_garbage(&world.client).await;
     world.gateway.wait_routed("garbage.get").await;
     let reply = world.http().get("/garbage").await;
-    assert_eq!(reply.status, 502);
-    assert_eq!(reply.error_code(), "bad_gateway");
+    reply.assert_error(502, "bad_gateway");
     world.stop().await;
 }
 
@@ -133,8 +127,7 @@ async fn a_service_with_no_responders_is_503() {
     world.services.remove(0).stop().await;
     support::wait_no_responders(&world.client, &ListWidgets::subject()).await;
     let reply = world.http().get("/widgets").await;
-    assert_eq!(reply.status, 503);
-    assert_eq!(reply.error_code(), "unavailable");
+    reply.assert_error(503, "unavailable");
     assert_eq!(reply.header("retry-after"), Some("1"));
     world.stop().await;
 }
@@ -177,8 +170,7 @@ async fn the_body_limit_never_exceeds_the_nats_max_payload() {
             Some(body),
         )
         .await;
-    assert_eq!(reply.status, 413);
-    assert_eq!(reply.error_code(), "payload_too_large");
+    reply.assert_error(413, "payload_too_large");
     gateway.stop().await;
     widgets.stop().await;
 }

@@ -119,27 +119,16 @@ async fn cors_follows_the_configured_origins() {
         )
         .await;
     assert!(preflight.status < 300, "{}", preflight.status);
-    assert_eq!(
-        preflight.header("access-control-allow-origin"),
-        Some("https://app.example")
-    );
-    assert!(
-        preflight
-            .header("access-control-allow-methods")
-            .unwrap()
-            .contains("POST")
-    );
+    // A CORS header of a reply, empty when missing.
+    let cors = |reply: &Reply, name: &str| {
+        let value = reply.header(&format!("access-control-{name}"));
+        value.unwrap_or_default().to_owned()
+    };
+    assert_eq!(cors(&preflight, "allow-origin"), "https://app.example");
+    assert!(cors(&preflight, "allow-methods").contains("POST"));
     let reply = get_from(http, "https://app.example").await;
-    assert_eq!(
-        reply.header("access-control-allow-origin"),
-        Some("https://app.example")
-    );
-    assert!(
-        reply
-            .header("access-control-expose-headers")
-            .unwrap()
-            .contains("x-request-id")
-    );
+    assert_eq!(cors(&reply, "allow-origin"), "https://app.example");
+    assert!(cors(&reply, "expose-headers").contains("x-request-id"));
     let reply = get_from(http, "https://evil.example").await;
     assert_eq!(reply.header("access-control-allow-origin"), None);
     world.stop().await;

@@ -57,6 +57,17 @@ impl Reply {
         assert_eq!(self.header("content-type"), Some("application/json"));
         body["code"].as_str().expect("code").to_owned()
     }
+    /// Asserts an error answer: `status`, the shared error shape and `code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.error_code(), code);
+    }
 }
 
 #[derive(Clone)]
