@@ -94,6 +94,17 @@ impl<'a> Ctx<'a> {
         labels
     }
 
+    /// Metadata of `component`'s pods: its labels, and the hash of the configuration they run
+    /// with (a changed hash rolls them).
+    #[must_use]
+    pub fn pod_metadata(&self, component: &str, config_hash: String) -> ObjectMeta {
+        ObjectMeta {
+            labels: Some(self.labels(component)),
+            annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash)])),
+            ..ObjectMeta::default()
+        }
+    }
+
     /// The stable labels that select `component`'s pods (never change across spec edits).
     #[must_use]
     pub fn selector(&self, component: &str) -> BTreeMap<String, String> {
