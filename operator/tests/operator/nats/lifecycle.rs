@@ -16,7 +16,7 @@ use runtime::config::ExposeSecret;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::{nats_server_bin, wait_for_instance, wait_until};
 
-use super::support::{Ports, Rendered, Server, errors_for, pod_paths, substitute};
+use super::support::{Ports, Rendered, Server, errors_for, pod_paths, serve, substitute};
 use crate::common;
 
 // `orders.ping`, served by the new service.
@@ -142,13 +142,8 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
         || async { runtime::connect::is_connected(&orders) },
     )
     .await;
-    let service = ServiceBuilder::new("orders", "1.0.0", "stand-in", ())
-        .endpoint::<Ping, _>(ping)
-        .start(&orders)
-        .await
-        .unwrap();
-    let id = service.id().to_owned();
-    let serving = tokio::spawn(service.run(std::future::pending()));
+    let service = ServiceBuilder::new("orders", "1.0.0", "stand-in", ()).endpoint::<Ping, _>(ping);
+    let (id, serving) = serve(service, &orders).await;
     wait_for_instance(&gateway, "orders", &id).await;
     let caller = runtime::Requester::new(gateway.clone()).await.unwrap();
     let reply = caller

@@ -9,7 +9,7 @@ use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::wait_for_instance;
 use runtime::{CallOptions, Requester};
 
-use super::support::{Ports, Rendered, Server, errors_for};
+use super::support::{Ports, Rendered, Server, errors_for, serve};
 use crate::common;
 
 // `customers.list`, answered by a stand-in with the runtime's real serving code.
@@ -44,13 +44,9 @@ async fn each_component_can_do_what_it_needs_and_no_more() {
     let customers = runtime::connect::connect(&customers_args, "customers", true)
         .await
         .unwrap();
-    let service = ServiceBuilder::new("customers", "1.0.0", "stand-in", ())
-        .endpoint::<List, _>(list)
-        .start(&customers)
-        .await
-        .unwrap();
-    let id = service.id().to_owned();
-    let serving = tokio::spawn(service.run(std::future::pending()));
+    let service =
+        ServiceBuilder::new("customers", "1.0.0", "stand-in", ()).endpoint::<List, _>(list);
+    let (id, serving) = serve(service, &customers).await;
 
     // The gateway discovers it and calls it; the reply arrives in the gateway's own inbox.
     let gateway_args = rendered.nats_args("gateway", &url);
