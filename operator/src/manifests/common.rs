@@ -141,11 +141,14 @@ impl<'a> Ctx<'a> {
         format!("{service}.{}.svc", self.namespace)
     }
 
+    /// `component`'s image: `own` when the spec sets one, else the built-in
     /// `<registry>/<component>:<version>`, where an unset version is the operator's own.
     #[must_use]
-    pub fn builtin_image(&self, component: &str) -> String {
-        let version = self.spec.version.as_deref().unwrap_or(OPERATOR_VERSION);
-        format!("{}/{component}:{version}", self.spec.registry)
+    pub fn image(&self, component: &str, own: Option<&String>) -> String {
+        own.cloned().unwrap_or_else(|| {
+            let version = self.spec.version.as_deref().unwrap_or(OPERATOR_VERSION);
+            format!("{}/{component}:{version}", self.spec.registry)
+        })
     }
 
     /// The NATS client URL (`tls://` when TLS is on).

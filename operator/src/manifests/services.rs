@@ -134,10 +134,7 @@ pub fn children(
     );
     let app = App {
         component: name.to_owned(),
-        image: service
-            .image
-            .clone()
-            .unwrap_or_else(|| ctx.builtin_image(name)),
+        image: ctx.image(name, service.image.as_ref()),
         replicas: service.replicas,
         hash: hash(&env_vars, secrets, &referenced, &extra_hash),
         env: env_vars,
