@@ -115,6 +115,23 @@ impl Api {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 
+    /// [`call`](Self::call) that asserts the answer is `status`, showing the body when not.
+    ///
+    /// # Panics
+    /// When no response arrives, or another status does.
+    pub async fn expect(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        status: u16,
+    ) -> Reply {
+        let reply = self.call(method, path, token, body).await;
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        reply
+    }
+
     /// Waits until `GET path` answers `status` (routes appear once discovery sees the service).
     ///
     /// # Panics

@@ -126,7 +126,7 @@ pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, E
             warn!(error = %invalid, "stack does not deserialize");
             publish(
                 &ctx,
-                &obj.object_ref(&()),
+                obj.as_ref(),
                 EventType::Warning,
                 "InvalidObject",
                 &invalid.to_string(),
@@ -153,14 +153,7 @@ async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Act
         let message = problems.join("; ");
         ctx.metrics.failure("InvalidSpec");
         warn!(%message, "invalid stack");
-        publish(
-            ctx,
-            &stack.object_ref(&()),
-            EventType::Warning,
-            "InvalidSpec",
-            &message,
-        )
-        .await;
+        publish(ctx, stack, EventType::Warning, "InvalidSpec", &message).await;
         finish(stack, ctx, &Outcome::Invalid(message)).await?;
         return Ok(Action::await_change());
     }
@@ -176,14 +169,7 @@ async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Act
         Err(e) => {
             warn!(error = %e, "reconcile failed");
             ctx.metrics.failure(e.reason());
-            publish(
-                ctx,
-                &stack.object_ref(&()),
-                EventType::Warning,
-                e.reason(),
-                &e.to_string(),
-            )
-            .await;
+            publish(ctx, stack, EventType::Warning, e.reason(), &e.to_string()).await;
             let outcome = Outcome::Failed {
                 reason: e.reason().to_owned(),
                 message: e.to_string(),
@@ -210,14 +196,7 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
     let pruned = apply::prune(&ctx.client, &build_ctx, &uid, &children).await?;
     if !pruned.is_empty() {
         let note = format!("deleted {}", pruned.join(", "));
-        publish(
-            ctx,
-            &stack.object_ref(&()),
-            EventType::Normal,
-            "Pruned",
-            &note,
-        )
-        .await;
+        publish(ctx, stack, EventType::Normal, "Pruned", &note).await;
     }
     Ok(outcome(&build_ctx, &applied))
 }
@@ -288,15 +267,16 @@ async fn finish(stack: &MicroserviceStack, ctx: &Context, outcome: &Outcome) -> 
             _ => None,
         };
         if let Some((kind, reason)) = event {
-            publish(ctx, &stack.object_ref(&()), kind, reason, &changed.message).await;
+            publish(ctx, stack, kind, reason, &changed.message).await;
         }
     }
     apply::write_status(&ctx.client, stack, &new).await
 }
 
-async fn publish(
+/// Publishes an Event about `object` (failures to publish are only logged).
+async fn publish<K: Resource<DynamicType = ()>>(
     ctx: &Context,
-    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    object: &K,
     kind: EventType,
     reason: &str,
     note: &str,
@@ -308,7 +288,7 @@ async fn publish(
         action: "Reconcile".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, reference).await {
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
         warn!(error = %e, reason, "event not published");
     }
 }

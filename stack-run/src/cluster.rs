@@ -403,13 +403,9 @@ impl Cluster {
     /// Restarts of the pods whose name starts with `prefix`.
     #[must_use]
     pub fn restarts(&self, prefix: &str) -> u32 {
-        self.pods
-            .read()
-            .expect("pods lock")
-            .iter()
-            .filter(|p| p.name.starts_with(prefix))
-            .map(pod::Pod::restarts)
-            .sum()
+        self.with_prefix(prefix, |pods| {
+            pods.into_iter().map(pod::Pod::restarts).sum()
+        })
     }
 
     /// The last lines of every pod's log (for a failing test).
@@ -426,12 +422,13 @@ impl Cluster {
     /// Whether every pod whose name starts with `prefix` is ready.
     #[must_use]
     pub fn is_ready(&self, prefix: &str) -> bool {
-        self.pods
-            .read()
-            .expect("pods lock")
-            .iter()
-            .filter(|p| p.name.starts_with(prefix))
-            .all(pod::Pod::is_ready)
+        self.with_prefix(prefix, |pods| pods.into_iter().all(pod::Pod::is_ready))
+    }
+
+    /// Runs `f` over the pods whose name starts with `prefix`, under the pods lock.
+    fn with_prefix<T>(&self, prefix: &str, f: impl FnOnce(Vec<&pod::Pod>) -> T) -> T {
+        let pods = self.pods.read().expect("pods lock");
+        f(pods.iter().filter(|p| p.name.starts_with(prefix)).collect())
     }
 
     /// Stops every pod (the gateway first, the data stores last) and the Service proxies.

@@ -57,17 +57,11 @@ impl System {
     }
 
     async fn login(&self, email: &str, password: &str) -> Value {
-        let reply = self
-            .http
-            .call(
-                "POST",
-                "/auth/login",
-                None,
-                Some(json!({"email": email, "password": password})),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        reply.body
+        let body = json!({"email": email, "password": password});
+        self.http
+            .expect("POST", "/auth/login", None, Some(body), 200)
+            .await
+            .body
     }
 }
 
@@ -77,243 +71,109 @@ async fn the_whole_system_over_http() {
     let http = &system.http;
 
     // Public JWKS, served by auth through discovery.
-    let jwks = http.call("GET", "/.well-known/jwks.json", None, None).await;
-    assert_eq!(jwks.status, 200);
+    let jwks = http
+        .expect("GET", "/.well-known/jwks.json", None, None, 200)
+        .await;
     assert_eq!(jwks.body["keys"][0]["alg"], "EdDSA");
 
-    // Register and log in.
-    let reg = http
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({
-                "username": "ada", "email": " Ada@Example.com ", "password": "correct-horse-battery"
-            })),
-        )
-        .await;
-    assert_eq!(reg.status, 201, "{}", reg.body);
-    let dup = http
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({
-                "username": "ada2", "email": "ada@example.com", "password": "correct-horse-battery"
-            })),
-        )
-        .await;
-    assert_eq!(dup.status, 409);
-    let bad = http
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": "ada@example.com", "password": "wrong-password"})),
-        )
-        .await;
-    assert_eq!(bad.status, 401);
+    // Register (emails are trimmed and lower-cased, so the second is taken) and log in.
+    let account = |username: &str, email: &str| {
+        Some(json!({"username": username, "email": email, "password": "correct-horse-battery"}))
+    };
+    let wrong = Some(json!({"email": "ada@example.com", "password": "wrong-password"}));
+    for (body, path, status) in [
+        (account("ada", " Ada@Example.com "), "/auth/register", 201),
+        (account("ada2", "ada@example.com"), "/auth/register", 409),
+        (wrong, "/auth/login", 401),
+    ] {
+        http.expect("POST", path, None, body, status).await;
+    }
     let pair = system
         .login("ada@example.com", "correct-horse-battery")
         .await;
-    let user = pair["access_token"].as_str().unwrap().to_owned();
-    let me = http.call("GET", "/auth/me", Some(&user), None).await;
-    assert_eq!(me.status, 200);
+    let user_token = pair["access_token"].as_str().unwrap().to_owned();
+    let me = http
+        .expect("GET", "/auth/me", Some(&user_token), None, 200)
+        .await;
     assert_eq!(me.body["email"], "ada@example.com");
-    let admin = system.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
+    let admin_token = system.login(ADMIN_EMAIL, ADMIN_PASSWORD).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
+    let (user, admin) = (Some(user_token.as_str()), Some(admin_token.as_str()));
 
-    // Customers: reads and writes need a token.
-    assert_eq!(http.call("GET", "/customers", None, None).await.status, 401);
+    // Customers: reads and writes need a token, deletes the admin's.
+    http.expect("GET", "/customers", None, None, 401).await;
     let list = http
-        .call(
-            "GET",
-            "/customers?limit=5&country=Germany",
-            Some(&user),
-            None,
-        )
+        .expect("GET", "/customers?limit=5&country=Germany", user, None, 200)
         .await;
-    assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body["total"].as_u64().unwrap() > 0);
     assert!(list.body["data"].as_array().unwrap().len() <= 5);
     let search = http
-        .call("GET", "/customers?q=alfreds", Some(&user), None)
+        .expect("GET", "/customers?q=alfreds", user, None, 200)
         .await;
-    assert_eq!(
-        search.body["data"][0]["customer_id"], "ALFKI",
-        "{}",
-        search.body
-    );
-    let one = http
-        .call("GET", "/customers/ALFKI", Some(&user), None)
-        .await;
-    assert_eq!(one.status, 200);
-    assert_eq!(
-        http.call("GET", "/customers/ZZZZZ", Some(&user), None)
-            .await
-            .status,
-        404
-    );
-    let created = http
-        .call(
-            "POST",
-            "/customers",
-            Some(&user),
-            Some(json!({"customer_id": "NATST", "company_name": "natstack"})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let again = http
-        .call(
-            "POST",
-            "/customers",
-            Some(&user),
-            Some(json!({"customer_id": "NATST", "company_name": "natstack"})),
-        )
-        .await;
-    assert_eq!(again.status, 409);
-    let invalid = http
-        .call(
-            "POST",
-            "/customers",
-            Some(&user),
-            Some(json!({"customer_id": "NATSX", "company_name": ""})),
-        )
-        .await;
-    assert_eq!(invalid.status, 422, "{}", invalid.body);
+    assert_eq!(search.body["data"][0]["customer_id"], "ALFKI");
+    let natstack = Some(json!({"customer_id": "NATST", "company_name": "natstack"}));
+    let unnamed = Some(json!({"customer_id": "NATSX", "company_name": ""}));
+    for (method, path, token, body, status) in [
+        ("GET", "/customers/ALFKI", user, None, 200),
+        ("GET", "/customers/ZZZZZ", user, None, 404),
+        ("POST", "/customers", user, natstack.clone(), 201),
+        ("POST", "/customers", user, natstack, 409),
+        ("POST", "/customers", user, unnamed, 422),
+    ] {
+        http.expect(method, path, token, body, status).await;
+    }
+    let city = Some(json!({"city": "Berlin"}));
     let patched = http
-        .call(
-            "PATCH",
-            "/customers/NATST",
-            Some(&user),
-            Some(json!({"city": "Berlin"})),
-        )
+        .expect("PATCH", "/customers/NATST", user, city, 200)
         .await;
-    assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["city"], "Berlin");
-    let refused = http
-        .call("DELETE", "/customers/NATST", Some(&user), None)
+    for (token, status) in [(user, 403), (admin, 204)] {
+        http.expect("DELETE", "/customers/NATST", token, None, status)
+            .await;
+    }
+    http.expect("GET", "/customers/NATST", user, None, 404)
         .await;
-    assert_eq!(refused.status, 403);
-    let deleted = http
-        .call("DELETE", "/customers/NATST", Some(&admin), None)
-        .await;
-    assert_eq!(deleted.status, 204);
-    assert_eq!(
-        http.call("GET", "/customers/NATST", Some(&user), None)
-            .await
-            .status,
-        404
-    );
 
     // Products, categories, suppliers.
     let list = http
-        .call("GET", "/products?q=chai", Some(&user), None)
+        .expect("GET", "/products?q=chai", user, None, 200)
         .await;
-    assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body["total"].as_u64().unwrap() >= 1);
-    assert_eq!(
-        http.call("GET", "/products/1", Some(&user), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        http.call("GET", "/categories", Some(&user), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        http.call("GET", "/suppliers", Some(&user), None)
-            .await
-            .status,
-        200
-    );
-    let created = http
-        .call(
-            "POST",
-            "/products",
-            Some(&user),
-            Some(json!({"product_name": "Gateway Tea", "category_id": 1, "supplier_id": 1})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let id = created.body["product_id"].as_i64().unwrap();
+    for path in ["/products/1", "/categories", "/suppliers"] {
+        http.expect("GET", path, user, None, 200).await;
+    }
+    let tea = json!({"product_name": "Gateway Tea", "category_id": 1, "supplier_id": 1});
+    let created = http.expect("POST", "/products", user, Some(tea), 201).await;
+    let product = format!("/products/{}", created.body["product_id"].as_i64().unwrap());
+    let discontinued = Some(json!({"discontinued": true}));
     let patched = http
-        .call(
-            "PATCH",
-            &format!("/products/{id}"),
-            Some(&user),
-            Some(json!({"discontinued": true})),
-        )
+        .expect("PATCH", &product, user, discontinued, 200)
         .await;
-    assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(patched.body["discontinued"], true);
-    assert_eq!(
-        http.call("DELETE", &format!("/products/{id}"), Some(&user), None)
-            .await
-            .status,
-        403
-    );
-    assert_eq!(
-        http.call("DELETE", &format!("/products/{id}"), Some(&admin), None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        http.call("GET", "/products/not-a-number", Some(&user), None)
-            .await
-            .status
-            / 100,
-        4
-    );
+    for (token, status) in [(user, 403), (admin, 204)] {
+        http.expect("DELETE", &product, token, None, status).await;
+    }
+    let bad_id = http.call("GET", "/products/not-a-number", user, None).await;
+    assert_eq!(bad_id.status / 100, 4);
 
     // Refresh rotates; a reused refresh token is refused; logout revokes.
-    let refresh = pair["refresh_token"].as_str().unwrap();
-    let renewed = http
-        .call(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+    let refresh = |token: &Value| Some(json!({"refresh_token": token}));
+    let first = &pair["refresh_token"];
+    http.expect("POST", "/auth/refresh", None, refresh(first), 200)
         .await;
-    assert_eq!(renewed.status, 200, "{}", renewed.body);
-    let reused = http
-        .call(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+    http.expect("POST", "/auth/refresh", None, refresh(first), 401)
         .await;
-    assert_eq!(reused.status, 401);
     let pair = system
         .login("ada@example.com", "correct-horse-battery")
         .await;
-    let refresh = pair["refresh_token"].as_str().unwrap();
-    let out = http
-        .call(
-            "POST",
-            "/auth/logout",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+    let second = &pair["refresh_token"];
+    http.expect("POST", "/auth/logout", None, refresh(second), 204)
         .await;
-    assert_eq!(out.status, 204);
     let after = http
-        .call(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": refresh})),
-        )
+        .expect("POST", "/auth/refresh", None, refresh(second), 401)
         .await;
-    assert_eq!(after.status, 401);
 
     // Every response carries a request id; the OpenAPI document lists the real routes.
     assert!(after.headers.contains_key("x-request-id"));
@@ -364,6 +224,17 @@ async fn start_auth(
     (stop, task)
 }
 
+/// The admin's access token, once a login succeeds (auth may not be routed yet).
+async fn admin_token_once(http: &Http, what: &str) -> String {
+    let login = || async {
+        let body = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+        let reply = http.call("POST", "/auth/login", None, Some(body)).await;
+        (reply.status == 200).then(|| reply.body["access_token"].as_str().unwrap().to_owned())
+    };
+    wait_until(what, WAIT, || async { login().await.is_some() }).await;
+    login().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     let nats = NatsServer::start().await.unwrap();
@@ -386,24 +257,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     let gateway_task = tokio::spawn(gateway::run(config, api, health, async move {
         let _ = rx.wait_for(|s| *s).await;
     }));
-    let login = |http: Http| async move {
-        let reply = http
-            .call(
-                "POST",
-                "/auth/login",
-                None,
-                Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-            )
-            .await;
-        (reply.status == 200).then(|| reply.body["access_token"].as_str().unwrap().to_owned())
-    };
-    let probe = http.clone();
-    wait_until("auth is routed and logs in", WAIT, || {
-        let http = probe.clone();
-        async move { login(http).await.is_some() }
-    })
-    .await;
-    let old = login(http.clone()).await.unwrap();
+    let old = admin_token_once(&http, "auth is routed and logs in").await;
     assert_eq!(
         http.call("GET", "/auth/me", Some(&old), None).await.status,
         200
@@ -432,13 +286,7 @@ async fn a_rotated_auth_key_is_picked_up_through_the_jwks_refetch() {
     })
     .await;
     let (stop_auth, auth_task) = start_auth(&nats, &mongo, &key_b, vec![key_a.clone()]).await;
-    let probe = http.clone();
-    wait_until("the rotated auth instance logs in", WAIT, || {
-        let http = probe.clone();
-        async move { login(http).await.is_some() }
-    })
-    .await;
-    let new = login(http.clone()).await.unwrap();
+    let new = admin_token_once(&http, "the rotated auth instance logs in").await;
     assert_ne!(
         runtime::jwt::Verifier::kid(&new).unwrap(),
         runtime::jwt::Verifier::kid(&old).unwrap(),

@@ -15,53 +15,28 @@ async fn request_bodies_are_checked() {
     let token = user_token("u1");
     let auth = format!("Bearer {token}");
 
-    let big = serde_json::to_vec(&json!({"name": "x".repeat(2000)})).unwrap();
-    let reply = http
-        .send(
-            "POST",
-            "/widgets",
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Some(big),
-        )
-        .await;
-    assert_eq!(reply.status, 413);
-    assert_eq!(reply.error_code(), "payload_too_large");
+    // `POST /widgets` as the user, with `content_type` when given.
+    let post = |content_type: Option<&'static str>, body: Vec<u8>| {
+        let auth = auth.clone();
+        async move {
+            let mut headers = vec![("authorization", auth.as_str())];
+            headers.extend(content_type.map(|c| ("content-type", c)));
+            http.send("POST", "/widgets", &headers, Some(body)).await
+        }
+    };
+    let json_type = Some("application/json");
 
-    let reply = http
-        .send(
-            "POST",
-            "/widgets",
-            &[("authorization", &auth), ("content-type", "text/plain")],
-            Some(b"{}".to_vec()),
-        )
-        .await;
-    assert_eq!(reply.status, 415);
-    assert_eq!(reply.error_code(), "unsupported_media_type");
-    let reply = http
-        .send(
-            "POST",
-            "/widgets",
-            &[("authorization", &auth)],
-            Some(b"{}".to_vec()),
-        )
-        .await;
+    let big = serde_json::to_vec(&json!({"name": "x".repeat(2000)})).unwrap();
+    let reply = post(json_type, big).await;
+    reply.assert_error(413, "payload_too_large");
+
+    let reply = post(Some("text/plain"), b"{}".to_vec()).await;
+    reply.assert_error(415, "unsupported_media_type");
+    let reply = post(None, b"{}".to_vec()).await;
     assert_eq!(reply.status, 415, "a body without a content type");
 
     for bad in [&b"{"[..], b"{\"a\":}", b"nul", b"\xff\xfe"] {
-        let reply = http
-            .send(
-                "POST",
-                "/widgets",
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                ],
-                Some(bad.to_vec()),
-            )
-            .await;
+        let reply = post(json_type, bad.to_vec()).await;
         assert_eq!(reply.status, 400, "{bad:?}");
         assert_eq!(reply.error_code(), "bad_request");
     }
@@ -83,6 +58,11 @@ async fn request_bodies_are_checked() {
 async fn service_errors_keep_their_status_and_body() {
     let world = World::start().await;
     let http = world.http();
+    // The stand-in service answers with the status and message it is sent.
+    let fail = |status: u16, message: &str| {
+        let body = json!({"status": status, "message": message});
+        async move { http.json("POST", "/widgets/fail", None, &body).await }
+    };
     for (status, code) in [
         (404, "not_found"),
         (409, "conflict"),
@@ -90,37 +70,14 @@ async fn service_errors_keep_their_status_and_body() {
         (500, "internal"),
         (503, "unavailable"),
     ] {
-        let reply = http
-            .json(
-                "POST",
-                "/widgets/fail",
-                None,
-                &json!({"status": status, "message": "nope"}),
-            )
-            .await;
-        assert_eq!(reply.status, status);
-        assert_eq!(reply.error_code(), code);
+        let reply = fail(status, "nope").await;
+        reply.assert_error(status, code);
     }
-    let reply = http
-        .json(
-            "POST",
-            "/widgets/fail",
-            None,
-            &json!({"status": 422, "message": ""}),
-        )
-        .await;
-    assert_eq!(reply.status, 422);
-    assert_eq!(reply.error_code(), "validation_failed");
+    let reply = fail(422, "").await;
+    reply.assert_error(422, "validation_failed");
     assert_eq!(reply.json()["details"]["fields"][0]["field"], "name");
 
-    let reply = http
-        .json(
-            "POST",
-            "/widgets/fail",
-            None,
-            &json!({"status": 429, "message": "slow down"}),
-        )
-        .await;
+    let reply = fail(429, "slow down").await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.header("retry-after"), Some("7"));
     assert_eq!(reply.json()["message"], "slow down");
@@ -135,8 +92,7 @@ async fn service_errors_keep_their_status_and_body() {
 async fn slow_services_time_out_with_504() {
     let world = World::start_with(|c| c.request_timeout = Duration::from_millis(300)).await;
     let reply = world.http().get("/widgets/slow").await;
-    assert_eq!(reply.status, 504);
-    assert_eq!(reply.error_code(), "timeout");
+    reply.assert_error(504, "timeout");
     assert_eq!(
         world
             .widgets
@@ -160,8 +116,7 @@ async fn undecodable_replies_are_502() {
     let _garbage = support::start_garbage(&world.client).await;
     world.gateway.wait_routed("garbage.get").await;
     let reply = world.http().get("/garbage").await;
-    assert_eq!(reply.status, 502);
-    assert_eq!(reply.error_code(), "bad_gateway");
+    reply.assert_error(502, "bad_gateway");
     world.stop().await;
 }
 
@@ -172,8 +127,7 @@ async fn a_service_with_no_responders_is_503() {
     world.services.remove(0).stop().await;
     support::wait_no_responders(&world.client, &ListWidgets::subject()).await;
     let reply = world.http().get("/widgets").await;
-    assert_eq!(reply.status, 503);
-    assert_eq!(reply.error_code(), "unavailable");
+    reply.assert_error(503, "unavailable");
     assert_eq!(reply.header("retry-after"), Some("1"));
     world.stop().await;
 }
@@ -216,8 +170,7 @@ async fn the_body_limit_never_exceeds_the_nats_max_payload() {
             Some(body),
         )
         .await;
-    assert_eq!(reply.status, 413);
-    assert_eq!(reply.error_code(), "payload_too_large");
+    reply.assert_error(413, "payload_too_large");
     gateway.stop().await;
     widgets.stop().await;
 }

@@ -83,13 +83,11 @@ async fn unknown_paths_and_methods() {
     let world = World::start().await;
     let http = world.http();
     let reply = http.get("/nothing/here").await;
-    assert_eq!(reply.status, 404);
-    assert_eq!(reply.error_code(), "not_found");
+    reply.assert_error(404, "not_found");
     assert_eq!(http.get("/widgets/").await.status, 404);
 
     let reply = http.send("PUT", "/widgets/1", &[], None).await;
-    assert_eq!(reply.status, 405);
-    assert_eq!(reply.error_code(), "method_not_allowed");
+    reply.assert_error(405, "method_not_allowed");
     assert_eq!(reply.header("allow"), Some("GET, DELETE"));
 
     // The gateway's own paths answer 405 in the same shape, with `Allow`, and so does a

@@ -57,6 +57,17 @@ impl Reply {
         assert_eq!(self.header("content-type"), Some("application/json"));
         body["code"].as_str().expect("code").to_owned()
     }
+    /// Asserts an error answer: `status`, the shared error shape and `code`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.error_code(), code);
+    }
 }
 
 #[derive(Clone)]
@@ -281,17 +292,54 @@ pub struct FailBody {
     pub message: String,
 }
 
+/// Where a stand-in handler waits until the test lets it through (shared by clones).
+#[derive(Clone, Default)]
+pub struct Gate {
+    notify: Arc<Notify>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Gate {
+    /// A gate that is already open.
+    pub fn opened() -> Self {
+        let gate = Self::default();
+        gate.open();
+        gate
+    }
+
+    /// Lets every waiter through, now and later.
+    pub fn open(&self) {
+        self.open.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Holds the next waiters until [`open`](Self::open).
+    pub fn close(&self) {
+        self.open.store(false, Ordering::SeqCst);
+    }
+
+    /// Waits until the gate is open.
+    pub async fn wait(&self) {
+        loop {
+            // Registered before the check, so an `open` in between is not missed.
+            let notified = self.notify.notified();
+            if self.open.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Widgets {
-    pub gate: Arc<Notify>,
-    pub open: Arc<std::sync::atomic::AtomicBool>,
+    pub gate: Gate,
     pub slow_started: Arc<AtomicUsize>,
 }
 
 impl Widgets {
     pub fn open_gate(&self) {
-        self.open.store(true, Ordering::SeqCst);
-        self.gate.notify_waiters();
+        self.gate.open();
     }
 }
 
@@ -369,13 +417,7 @@ pub fn widgets(state: Widgets, version: &str) -> ServiceBuilder<Widgets> {
         .endpoint::<SlowWidget, _>(
             |state: Widgets, _: RequestContext, _: contract::RequestOf<SlowWidget>| async move {
                 state.slow_started.fetch_add(1, Ordering::SeqCst);
-                loop {
-                    let notified = state.gate.notified();
-                    if state.open.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    notified.await;
-                }
+                state.gate.wait().await;
                 Ok("done".to_owned())
             },
         )
@@ -515,8 +557,7 @@ pub fn admin_token(sub: &str) -> String {
 pub struct KeyStore {
     pub jwks: Arc<Mutex<Jwks>>,
     pub fetches: Arc<AtomicUsize>,
-    pub gate: Arc<Notify>,
-    pub open: Arc<std::sync::atomic::AtomicBool>,
+    pub gate: Gate,
 }
 
 impl KeyStore {
@@ -526,8 +567,7 @@ impl KeyStore {
                 keys: vec![Jwk::ed25519(X_A, "a")],
             })),
             fetches: Arc::default(),
-            gate: Arc::default(),
-            open: Arc::new(true.into()),
+            gate: Gate::opened(),
         }
     }
 
@@ -541,8 +581,7 @@ impl KeyStore {
     }
 
     pub fn open_gate(&self) {
-        self.open.store(true, Ordering::SeqCst);
-        self.gate.notify_waiters();
+        self.gate.open();
     }
 
     pub fn fetches(&self) -> usize {
@@ -556,13 +595,7 @@ async fn jwks_handler(
     _: contract::RequestOf<GetJwks>,
 ) -> Result<Jwks, ServiceError> {
     store.fetches.fetch_add(1, Ordering::SeqCst);
-    loop {
-        let notified = store.gate.notified();
-        if store.open.load(Ordering::SeqCst) {
-            break;
-        }
-        notified.await;
-    }
+    store.gate.wait().await;
     Ok(store.jwks.lock().unwrap().clone())
 }
 

@@ -94,6 +94,17 @@ impl<'a> Ctx<'a> {
         labels
     }
 
+    /// Metadata of `component`'s pods: its labels, and the hash of the configuration they run
+    /// with (a changed hash rolls them).
+    #[must_use]
+    pub fn pod_metadata(&self, component: &str, config_hash: String) -> ObjectMeta {
+        ObjectMeta {
+            labels: Some(self.labels(component)),
+            annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), config_hash)])),
+            ..ObjectMeta::default()
+        }
+    }
+
     /// The stable labels that select `component`'s pods (never change across spec edits).
     #[must_use]
     pub fn selector(&self, component: &str) -> BTreeMap<String, String> {
@@ -130,11 +141,14 @@ impl<'a> Ctx<'a> {
         format!("{service}.{}.svc", self.namespace)
     }
 
+    /// `component`'s image: `own` when the spec sets one, else the built-in
     /// `<registry>/<component>:<version>`, where an unset version is the operator's own.
     #[must_use]
-    pub fn builtin_image(&self, component: &str) -> String {
-        let version = self.spec.version.as_deref().unwrap_or(OPERATOR_VERSION);
-        format!("{}/{component}:{version}", self.spec.registry)
+    pub fn image(&self, component: &str, own: Option<&String>) -> String {
+        own.cloned().unwrap_or_else(|| {
+            let version = self.spec.version.as_deref().unwrap_or(OPERATOR_VERSION);
+            format!("{}/{component}:{version}", self.spec.registry)
+        })
     }
 
     /// The NATS client URL (`tls://` when TLS is on).

@@ -16,8 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    CONFIG_HASH, Ctx, config_hash, container_security, pod_security, resources_or, scratch,
-    secret_parts,
+    Ctx, config_hash, container_security, pod_security, resources_or, scratch, secret_parts,
 };
 use super::{Child, SecretData};
 use crate::crd::DatabaseSpec;
@@ -206,11 +205,7 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
             ),
             volume_claim_templates: Some(vec![claim]),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(ctx.labels(component)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(ctx.pod_metadata(component, hash)),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     security_context: Some(pod_security(server.uid)),

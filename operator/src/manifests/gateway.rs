@@ -42,10 +42,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     let referenced = [ctx.nats_user_secret(COMPONENT)];
     let app = App {
         component: COMPONENT.into(),
-        image: spec
-            .image
-            .clone()
-            .unwrap_or_else(|| ctx.builtin_image(COMPONENT)),
+        image: ctx.image(COMPONENT, spec.image.as_ref()),
         replicas: spec.replicas,
         hash: hash(&env_vars, secrets, &referenced, &[]),
         env: env_vars,

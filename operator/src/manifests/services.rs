@@ -1,19 +1,17 @@
 //! A backend service: Deployment (env contract, probes, security, config hash), a Service for
 //! its health and metrics port, and a PDB when it has more than one replica.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements,
     SecretVolumeSource, Service, ServicePort, ServiceSpec as K8sServiceSpec, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    CONFIG_HASH, Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes,
-    pod_security, resources_or, scratch, secret_parts, with_health_probes,
+    Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes, pod_security,
+    resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::postgres;
 use super::secrets::{JWT_KEY, admin_password_secret, endpoint, service_url, service_url_secret};
@@ -136,10 +134,7 @@ pub fn children(
     );
     let app = App {
         component: name.to_owned(),
-        image: service
-            .image
-            .clone()
-            .unwrap_or_else(|| ctx.builtin_image(name)),
+        image: ctx.image(name, service.image.as_ref()),
         replicas: service.replicas,
         hash: hash(&env_vars, secrets, &referenced, &extra_hash),
         env: env_vars,
@@ -247,11 +242,7 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
                 match_expressions: None,
             },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(ctx.labels(&app.component)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), app.hash)])),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(ctx.pod_metadata(&app.component, app.hash)),
                 spec: Some(PodSpec {
                     containers: vec![container],
                     topology_spread_constraints: Some(vec![ctx.spread(&app.component)]),

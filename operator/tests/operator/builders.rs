@@ -24,6 +24,14 @@ fn literal<'a>(env: &'a BTreeMap<String, EnvVar>, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no literal {name}"))
 }
 
+/// Asserts each `(name, value)` literal of `env`.
+#[track_caller]
+fn assert_literals(env: &BTreeMap<String, EnvVar>, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert_eq!(literal(env, name), *value, "{name}");
+    }
+}
+
 fn secret_ref(env: &BTreeMap<String, EnvVar>, name: &str) -> (String, String) {
     let r = env[name]
         .value_from
@@ -147,31 +155,35 @@ fn services_get_the_env_contract() {
     let stack = common::load("minimal");
     let children = common::build(&stack);
     let auth = env_map(container(&children, "Deployment", "demo-auth"));
-    assert_eq!(literal(&auth, "NATS_URL"), "nats://demo-nats.shop.svc:4222");
-    assert_eq!(literal(&auth, "NATS_USER"), "auth");
-    assert_eq!(
-        secret_ref(&auth, "NATS_PASSWORD"),
-        ("demo-nats-auth".into(), "password".into())
+    assert_literals(
+        &auth,
+        &[
+            ("NATS_URL", "nats://demo-nats.shop.svc:4222"),
+            ("NATS_USER", "auth"),
+            ("RUST_LOG", "info"),
+            ("LOG_FORMAT", "json"),
+            ("HEALTH_ADDR", "0.0.0.0:9090"),
+            (
+                "JWT_PRIVATE_KEY_FILE",
+                "/var/run/secrets/natstack/jwt/private.pem",
+            ),
+            ("JWT_ISSUER", "natstack-auth"),
+            ("JWT_AUDIENCE", "natstack"),
+            ("ADMIN_EMAIL", "admin@natstack.local"),
+        ],
     );
-    assert_eq!(literal(&auth, "RUST_LOG"), "info");
-    assert_eq!(literal(&auth, "LOG_FORMAT"), "json");
-    assert_eq!(literal(&auth, "HEALTH_ADDR"), "0.0.0.0:9090");
     assert!(!auth.contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"));
-    assert_eq!(
-        secret_ref(&auth, "MONGODB_URL"),
-        ("demo-auth-db-url".into(), "url".into())
-    );
-    assert_eq!(
-        literal(&auth, "JWT_PRIVATE_KEY_FILE"),
-        "/var/run/secrets/natstack/jwt/private.pem"
-    );
-    assert_eq!(literal(&auth, "JWT_ISSUER"), "natstack-auth");
-    assert_eq!(literal(&auth, "JWT_AUDIENCE"), "natstack");
-    assert_eq!(literal(&auth, "ADMIN_EMAIL"), "admin@natstack.local");
-    assert_eq!(
-        secret_ref(&auth, "ADMIN_PASSWORD"),
-        ("demo-admin".into(), "password".into())
-    );
+    for (name, secret, key) in [
+        ("NATS_PASSWORD", "demo-nats-auth", "password"),
+        ("MONGODB_URL", "demo-auth-db-url", "url"),
+        ("ADMIN_PASSWORD", "demo-admin", "password"),
+    ] {
+        assert_eq!(
+            secret_ref(&auth, name),
+            (secret.into(), key.into()),
+            "{name}"
+        );
+    }
     let auth_pod = deployment(&children, "demo-auth")
         .spec
         .as_ref()
@@ -180,12 +192,7 @@ fn services_get_the_env_contract() {
         .spec
         .as_ref()
         .unwrap();
-    let jwt = auth_pod
-        .volumes
-        .iter()
-        .flatten()
-        .find(|v| v.name == "jwt")
-        .expect("jwt volume");
+    let jwt = common::volume(auth_pod, "jwt");
     assert_eq!(
         jwt.secret.as_ref().unwrap().secret_name.as_deref(),
         Some("demo-jwt")
@@ -220,22 +227,21 @@ fn services_get_the_env_contract() {
     );
     assert_eq!(literal(&gateway, "NATS_USER"), "gateway");
 
-    let url = match find(&children, "Secret", "demo-customers-db-url") {
-        Child::Secret(s) => operator::generate::decode(s)["url"].clone(),
-        _ => unreachable!(),
-    };
-    assert_eq!(
-        url,
-        "postgres://customers:demo-customers-db-password@demo-postgres.shop.svc:5432/customers"
-    );
-    let mongo_url = match find(&children, "Secret", "demo-auth-db-url") {
-        Child::Secret(s) => operator::generate::decode(s)["url"].clone(),
-        _ => unreachable!(),
-    };
-    assert_eq!(
-        mongo_url,
-        "mongodb://auth:demo-auth-db-password@demo-mongodb.shop.svc:27017/auth?authSource=auth"
-    );
+    for (secret, url) in [
+        (
+            "demo-customers-db-url",
+            "postgres://customers:demo-customers-db-password@demo-postgres.shop.svc:5432/customers",
+        ),
+        (
+            "demo-auth-db-url",
+            "mongodb://auth:demo-auth-db-password@demo-mongodb.shop.svc:27017/auth?authSource=auth",
+        ),
+    ] {
+        let Child::Secret(s) = find(&children, "Secret", secret) else {
+            unreachable!("{secret} is a Secret")
+        };
+        assert_eq!(operator::generate::decode(s)["url"], url, "{secret}");
+    }
 }
 
 #[test]
@@ -274,18 +280,23 @@ fn auth_and_gateway_agree_on_issuer_and_audience() {
 fn spec_settings_reach_the_pods() {
     let children = common::build(&common::load("three-services"));
     let gateway = env_map(container(&children, "Deployment", "shop-gateway"));
-    assert_eq!(literal(&gateway, "API_DOCS"), "off", "gateway.docs: false");
-    assert_eq!(
-        literal(&gateway, "CORS_ORIGINS"),
-        "https://shop.example.com,https://admin.example.com"
-    );
-    assert_eq!(literal(&gateway, "REQUEST_TIMEOUT_MS"), "5000");
-    assert_eq!(literal(&gateway, "MAX_BODY_BYTES"), "2097152");
-    assert_eq!(literal(&gateway, "LOG_FORMAT"), "pretty");
-    assert_eq!(literal(&gateway, "RUST_LOG"), "debug,kube=info");
-    assert_eq!(
-        literal(&gateway, "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        "http://otel-collector.observability:4318"
+    assert_literals(
+        &gateway,
+        &[
+            (
+                "CORS_ORIGINS",
+                "https://shop.example.com,https://admin.example.com",
+            ),
+            ("REQUEST_TIMEOUT_MS", "5000"),
+            ("MAX_BODY_BYTES", "2097152"),
+            ("API_DOCS", "off"),
+            ("LOG_FORMAT", "pretty"),
+            ("RUST_LOG", "debug,kube=info"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://otel-collector.observability:4318",
+            ),
+        ],
     );
     let customers = deployment(&children, "shop-customers");
     let env = env_map(container(&children, "Deployment", "shop-customers"));
@@ -775,12 +786,7 @@ fn external_tls_settings_reach_urls_jobs_and_mounts() {
         find(&children, "Deployment", "ext-auth"),
     ] {
         let pod = pod(child).unwrap();
-        let volume = pod
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == "db-ca")
-            .unwrap_or_else(|| panic!("{}: no CA volume", child.name()));
+        let volume = common::volume(pod, "db-ca");
         let source = volume.secret.as_ref().unwrap();
         let expected = if child.name().contains("auth") {
             "mongo-admin"

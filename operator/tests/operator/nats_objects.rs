@@ -76,12 +76,7 @@ fn tls_reaches_the_servers_and_every_client() {
             }
             Child::StatefulSet(sts) if child.name() == "ha-nats" => {
                 let pod = sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
-                let tls = pod
-                    .volumes
-                    .iter()
-                    .flatten()
-                    .find(|v| v.name == "tls")
-                    .unwrap();
+                let tls = common::volume(pod, "tls");
                 let secret = tls.secret.as_ref().unwrap();
                 assert_eq!(secret.secret_name.as_deref(), Some("ha-nats-tls"));
                 let reload = &pod.containers[1].command.as_ref().unwrap()[2];
@@ -107,12 +102,7 @@ fn tls_reaches_the_servers_and_every_client() {
                     value(nats::NATS_CA_FILE).as_deref(),
                     Some("/var/run/secrets/natstack/nats-ca/ca.crt")
                 );
-                let ca = pod
-                    .volumes
-                    .iter()
-                    .flatten()
-                    .find(|v| v.name == "nats-ca")
-                    .unwrap();
+                let ca = common::volume(pod, "nats-ca");
                 let items = ca.secret.as_ref().unwrap().items.as_ref().unwrap();
                 assert_eq!(items.len(), 1, "clients get the CA, never the key");
                 assert_eq!(items[0].key, "ca.crt");

@@ -171,12 +171,7 @@ fn resolve(job: &Job, data: &SecretData, root: &Path) -> (Container, BTreeMap<St
         }
     }
     for mount in container.volume_mounts.iter().flatten() {
-        let volume = pod
-            .volumes
-            .iter()
-            .flatten()
-            .find(|v| v.name == mount.name)
-            .expect("mounted volume");
+        let volume = crate::common::volume(pod, &mount.name);
         let Some(source) = &volume.secret else {
             continue;
         };
@@ -283,6 +278,15 @@ impl Deployed {
         service_url(&self.children, "demo", service, self.root.path())
     }
 
+    /// Provisions `service`, asserting that it fails because the `kind` (role or database)
+    /// `name` already exists and is not this stack's.
+    async fn refuses_foreign(&self, pg: &PgServer, service: &str, kind: &str, name: &str) {
+        let (ok, log) = self.provision(pg, service).await;
+        assert!(!ok, "a foreign {kind} was taken over:\n{log}");
+        let refusal = format!("{kind} \"{name}\" already exists and was not created by this stack");
+        assert!(log.contains(&refusal), "{log}");
+    }
+
     /// A value of `service`'s database credentials (`username`, `database`, ...).
     fn credential(&self, service: &str, key: &str) -> String {
         self.data[&format!("demo-{service}-db")][key].clone()
@@ -387,14 +391,7 @@ async fn roles_and_databases_this_stack_did_not_create_are_refused() {
         .await
         .unwrap();
     }
-    let (ok, log) = stack.provision(&pg, "products").await;
-    assert!(!ok, "a foreign role was taken over:\n{log}");
-    assert!(
-        log.contains(&format!(
-            "role \"{role}\" already exists and was not created by this stack"
-        )),
-        "{log}"
-    );
+    stack.refuses_foreign(&pg, "products", "role", &role).await;
     let theirs = format!("postgres://{role}:theirs@127.0.0.1:{}/postgres", pg.port());
     assert!(
         sqlx::PgConnection::connect(&theirs).await.is_ok(),
@@ -405,14 +402,9 @@ async fn roles_and_databases_this_stack_did_not_create_are_refused() {
     pg.psql("postgres", &format!("CREATE DATABASE {database}"))
         .await
         .unwrap();
-    let (ok, log) = stack.provision(&pg, "customers").await;
-    assert!(!ok, "a foreign database was taken over:\n{log}");
-    assert!(
-        log.contains(&format!(
-            "database \"{database}\" already exists and was not created by this stack"
-        )),
-        "{log}"
-    );
+    stack
+        .refuses_foreign(&pg, "customers", "database", &database)
+        .await;
     let created = pg
         .psql(
             "postgres",

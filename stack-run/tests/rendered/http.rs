@@ -1,13 +1,7 @@
 //! The suite every rendered stack must pass through its gateway, over the launcher's client.
 
-pub use launcher::http::{Api, Reply};
+pub use launcher::http::Api;
 use serde_json::json;
-
-/// Asserts a status, showing the body when it differs.
-#[track_caller]
-pub fn expect(reply: &Reply, status: u16, what: &str) {
-    assert_eq!(reply.status, status, "{what}: {}", reply.body);
-}
 
 /// The suite: accounts and tokens, customers and products reads and writes, admin-only
 /// deletes, refresh and logout. `admin` is the bootstrap admin's email and password.
@@ -19,92 +13,54 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
     let email = format!("user{}-{run}@example.com", std::process::id());
     let letter = |n: u32| char::from(b'A' + u8::try_from(n % 26).unwrap_or(0));
     let customer_id = format!("RN{}{}{}", letter(run / 676), letter(run / 26), letter(run));
-    let registered = api
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"username": "rendered-user", "email": email, "password": "correct horse battery staple"})),
-        )
+    let password = "correct horse battery staple";
+    let account = json!({"username": "rendered-user", "email": email, "password": password});
+    api.expect("POST", "/auth/register", None, Some(account), 201)
         .await;
-    expect(&registered, 201, "register");
-    let login = api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": email, "password": "correct horse battery staple"})),
-        )
-        .await;
-    expect(&login, 200, "login");
-    let token = login.body["access_token"]
+    // Logs in: the token pair.
+    let login = |email: &str, password: &str| {
+        let body = json!({"email": email, "password": password});
+        async move {
+            let reply = api.expect("POST", "/auth/login", None, Some(body), 200);
+            reply.await.body
+        }
+    };
+    let pair = login(&email, password).await;
+    let token = pair["access_token"]
         .as_str()
         .expect("access token")
         .to_owned();
-    let refresh = login.body["refresh_token"]
+    let refresh = pair["refresh_token"]
         .as_str()
         .expect("refresh token")
         .to_owned();
-    let me = api.call("GET", "/auth/me", Some(&token), None).await;
-    expect(
-        &me,
-        200,
-        "me (the gateway accepts auth's tokens: same issuer and audience)",
-    );
+    // The gateway accepts auth's tokens: same issuer and audience.
+    let me = api.expect("GET", "/auth/me", Some(&token), None, 200).await;
     assert_eq!(me.body["email"], email.as_str());
-    expect(
-        &api.call("GET", "/customers", None, None).await,
-        401,
-        "customers without a token",
-    );
+    api.expect("GET", "/customers", None, None, 401).await;
+    let user = Some(token.as_str());
 
     let customers = api
-        .wait_for("/customers?country=Germany&limit=5", Some(&token), 200)
+        .wait_for("/customers?country=Germany&limit=5", user, 200)
         .await;
     assert!(
         customers.body["total"].as_u64().unwrap_or(0) > 0,
         "{}",
         customers.body
     );
-    expect(
-        &api.call("GET", "/customers/ALFKI", Some(&token), None)
-            .await,
-        200,
-        "get ALFKI",
-    );
-    let created = api
-        .call(
-            "POST",
-            "/customers",
-            Some(&token),
-            Some(json!({"customer_id": customer_id, "company_name": "Rendered Stack Ltd", "country": "Norway"})),
-        )
+    api.expect("GET", "/customers/ALFKI", user, None, 200).await;
+    let customer = format!("/customers/{customer_id}");
+    let company = json!({"customer_id": customer_id, "company_name": "Rendered Stack Ltd", "country": "Norway"});
+    api.expect("POST", "/customers", user, Some(company), 201)
         .await;
-    expect(&created, 201, "create customer");
-    let patched = api
-        .call(
-            "PATCH",
-            &format!("/customers/{customer_id}"),
-            Some(&token),
-            Some(json!({"city": "Oslo"})),
-        )
-        .await;
-    expect(&patched, 200, "patch customer");
+    let city = Some(json!({"city": "Oslo"}));
+    let patched = api.expect("PATCH", &customer, user, city, 200).await;
     assert_eq!(patched.body["city"], "Oslo");
-    expect(
-        &api.call(
-            "DELETE",
-            &format!("/customers/{customer_id}"),
-            Some(&token),
-            None,
-        )
-        .await,
-        403,
-        "a user may not delete",
-    );
+    // A user may not delete.
+    api.expect("DELETE", &customer, user, None, 403).await;
 
     let products = api
-        .wait_for("/products?limit=3&sort=product_id", Some(&token), 200)
+        .wait_for("/products?limit=3&sort=product_id", user, 200)
         .await;
     assert_eq!(
         products.body["data"].as_array().map(Vec::len),
@@ -112,107 +68,41 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
         "{}",
         products.body
     );
-    expect(
-        &api.call("GET", "/categories", Some(&token), None).await,
-        200,
-        "categories",
-    );
-    expect(
-        &api.call("GET", "/suppliers", Some(&token), None).await,
-        200,
-        "suppliers",
-    );
-    let product = api
-        .call(
-            "POST",
-            "/products",
-            Some(&token),
-            Some(json!({"product_name": "Rendered Tea", "category_id": 1, "unit_price": "4.50"})),
-        )
-        .await;
-    expect(&product, 201, "create product");
+    for path in ["/categories", "/suppliers"] {
+        api.expect("GET", path, user, None, 200).await;
+    }
+    let tea = json!({"product_name": "Rendered Tea", "category_id": 1, "unit_price": "4.50"});
+    let product = api.expect("POST", "/products", user, Some(tea), 201).await;
     let product_id = product.body["product_id"].as_i64().expect("product id");
 
-    let admin_login = api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": admin.0, "password": admin.1})),
-        )
-        .await;
-    expect(&admin_login, 200, "admin login");
-    let admin_token = admin_login.body["access_token"]
+    let admin_token = login(admin.0, admin.1).await["access_token"]
         .as_str()
         .expect("admin token")
         .to_owned();
-    expect(
-        &api.call(
-            "DELETE",
-            &format!("/customers/{customer_id}"),
-            Some(&admin_token),
-            None,
-        )
-        .await,
-        204,
-        "admin deletes a customer",
-    );
-    expect(
-        &api.call(
-            "DELETE",
-            &format!("/products/{product_id}"),
-            Some(&admin_token),
-            None,
-        )
-        .await,
-        204,
-        "admin deletes a product",
-    );
-    expect(
-        &api.call(
-            "GET",
-            &format!("/customers/{customer_id}"),
-            Some(&token),
-            None,
-        )
-        .await,
-        404,
-        "deleted",
-    );
+    // The admin deletes a customer and a product.
+    for path in [customer.clone(), format!("/products/{product_id}")] {
+        api.expect("DELETE", &path, Some(&admin_token), None, 204)
+            .await;
+    }
+    api.expect("GET", &customer, user, None, 404).await;
 
     let refreshed = api
-        .call(
+        .expect(
             "POST",
             "/auth/refresh",
             None,
             Some(json!({"refresh_token": refresh})),
+            200,
         )
         .await;
-    expect(&refreshed, 200, "refresh");
     let new_refresh = refreshed.body["refresh_token"]
         .as_str()
         .expect("new refresh")
         .to_owned();
-    expect(
-        &api.call(
-            "POST",
-            "/auth/logout",
-            None,
-            Some(json!({"refresh_token": new_refresh})),
-        )
-        .await,
-        204,
-        "logout",
-    );
-    expect(
-        &api.call(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": new_refresh})),
-        )
-        .await,
-        401,
-        "a logged-out refresh token",
-    );
+    let body = json!({"refresh_token": new_refresh});
+    api.expect("POST", "/auth/logout", None, Some(body.clone()), 204)
+        .await;
+    // A logged-out refresh token.
+    api.expect("POST", "/auth/refresh", None, Some(body), 401)
+        .await;
 }

@@ -1,7 +1,6 @@
 //! The NATS pods and Services: the StatefulSet (server, reloader sidecar, lame-duck preStop),
 //! the client Service and the headless Service.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
@@ -10,7 +9,7 @@ use k8s_openapi::api::core::v1::{
     LifecycleHandler, ObjectFieldSelector, PodSpec, PodTemplateSpec, SecretVolumeSource, Service,
     ServicePort, ServiceSpec, Volume,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
@@ -18,8 +17,8 @@ use super::{
     ROUTES_FILE, SECRET_DIR, TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount,
 };
 use crate::manifests::common::{
-    CONFIG_HASH, Ctx, NATS_PORT, config_hash, container_security, http_probe, pod_security,
-    resources_or, scratch,
+    Ctx, NATS_PORT, config_hash, container_security, http_probe, pod_security, resources_or,
+    scratch,
 };
 
 pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
@@ -197,11 +196,7 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
                 match_expressions: None,
             },
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(ctx.labels(COMPONENT)),
-                    annotations: Some(BTreeMap::from([(CONFIG_HASH.to_owned(), hash)])),
-                    ..ObjectMeta::default()
-                }),
+                metadata: Some(ctx.pod_metadata(COMPONENT, hash)),
                 spec: Some(PodSpec {
                     containers: vec![server, reloader],
                     // The reloader signals the server through the shared pid namespace.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Volume};
 use operator::crd::MicroserviceStack;
 use operator::manifests::common::Ctx;
 use operator::manifests::secrets::{self, Generator};
@@ -160,6 +160,15 @@ pub fn find<'a>(children: &'a Children, kind: &str, name: &str) -> &'a Child {
 /// The pod spec of a workload child.
 pub fn pod(child: &Child) -> Option<&PodSpec> {
     child.pod_template()?.spec.as_ref()
+}
+
+/// The pod's volume `name`; panics naming it when there is none.
+pub fn volume<'a>(pod: &'a PodSpec, name: &str) -> &'a Volume {
+    pod.volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no volume {name}"))
 }
 
 /// The first container of the workload `kind`/`name`.

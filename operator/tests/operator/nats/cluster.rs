@@ -89,21 +89,8 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
     .await;
 
     // A request with a bearer token reaches the service on another server, not the rogue.
-    let url = |s: &Server| s.url();
-    let gateway = runtime::connect::connect(
-        &rendered.nats_args("gateway", &url(&servers[0])),
-        "gateway",
-        true,
-    )
-    .await
-    .unwrap();
-    let customers = runtime::connect::connect(
-        &rendered.nats_args("customers", &url(&servers[2])),
-        "customers",
-        true,
-    )
-    .await
-    .unwrap();
+    let gateway = rendered.connect("gateway", &servers[0].url()).await;
+    let customers = rendered.connect("customers", &servers[2].url()).await;
     let mut requests = customers.subscribe("customers.list").await.unwrap();
     customers.flush().await.unwrap();
     let delivered = async {

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use contract::{AuthLevel, Envelope, HttpMethod, Operation};
+use contract::Envelope;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use operator::crd::ServiceSpec;
@@ -16,24 +16,14 @@ use runtime::config::ExposeSecret;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::{nats_server_bin, wait_for_instance, wait_until};
 
-use super::support::{Ports, Rendered, Server, errors_for, pod_paths, substitute};
+use super::support::{Ports, Rendered, Server, errors_for, pod_paths, serve, substitute};
 use crate::common;
 
-/// `orders.ping`, served by the new service.
-struct Ping;
-
-impl Operation for Ping {
-    const SERVICE: &'static str = "orders";
-    const NAME: &'static str = "ping";
-    const METHOD: HttpMethod = HttpMethod::Get;
-    const PATH: &'static str = "/orders/ping";
-    const AUTH: AuthLevel = AuthLevel::Public;
-    const SUCCESS_STATUS: u16 = 200;
-    const SUMMARY: &'static str = "Ping";
-    type Params = ();
-    type Query = ();
-    type Body = ();
-    type Response = String;
+// `orders.ping`, served by the new service.
+contract::operation! {
+    /// Ping
+    Ping: "orders"."ping", GET "/orders/ping", auth Public, status 200,
+        params (), query (), body (), response String
 }
 
 async fn ping(
@@ -106,10 +96,7 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
     let mut server = Server::rendered(&before, "demo-nats-0", Ports::free(), &[]).await;
     let pid = server.pid();
     let _reloader = Reloader::start(&before, &server);
-    let gateway =
-        runtime::connect::connect(&before.nats_args("gateway", &server.url()), "gateway", true)
-            .await
-            .unwrap();
+    let gateway = before.connect("gateway", &server.url()).await;
     let orders_args = after.nats_args("orders", &server.url());
     let orders_login = (
         orders_args.nats_user.clone().unwrap(),
@@ -155,13 +142,8 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
         || async { runtime::connect::is_connected(&orders) },
     )
     .await;
-    let service = ServiceBuilder::new("orders", "1.0.0", "stand-in", ())
-        .endpoint::<Ping, _>(ping)
-        .start(&orders)
-        .await
-        .unwrap();
-    let id = service.id().to_owned();
-    let serving = tokio::spawn(service.run(std::future::pending()));
+    let service = ServiceBuilder::new("orders", "1.0.0", "stand-in", ()).endpoint::<Ping, _>(ping);
+    let (id, serving) = serve(service, &orders).await;
     wait_for_instance(&gateway, "orders", &id).await;
     let caller = runtime::Requester::new(gateway.clone()).await.unwrap();
     let reply = caller

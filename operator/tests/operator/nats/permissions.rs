@@ -3,30 +3,20 @@
 
 use std::time::Duration;
 
-use contract::{AuthLevel, Envelope, HttpMethod, Operation};
+use contract::Envelope;
 use runtime::config::ExposeSecret;
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::wait_for_instance;
 use runtime::{CallOptions, Requester};
 
-use super::support::{Ports, Rendered, Server, errors_for};
+use super::support::{Ports, Rendered, Server, errors_for, serve};
 use crate::common;
 
-/// `customers.list`, answered by a stand-in with the runtime's real serving code.
-struct List;
-
-impl Operation for List {
-    const SERVICE: &'static str = "customers";
-    const NAME: &'static str = "list";
-    const METHOD: HttpMethod = HttpMethod::Get;
-    const PATH: &'static str = "/customers";
-    const AUTH: AuthLevel = AuthLevel::Public;
-    const SUCCESS_STATUS: u16 = 200;
-    const SUMMARY: &'static str = "List customers";
-    type Params = ();
-    type Query = ();
-    type Body = ();
-    type Response = serde_json::Value;
+// `customers.list`, answered by a stand-in with the runtime's real serving code.
+contract::operation! {
+    /// List customers
+    List: "customers"."list", GET "/customers", auth Public, status 200,
+        params (), query (), body (), response serde_json::Value
 }
 
 async fn list(
@@ -54,13 +44,9 @@ async fn each_component_can_do_what_it_needs_and_no_more() {
     let customers = runtime::connect::connect(&customers_args, "customers", true)
         .await
         .unwrap();
-    let service = ServiceBuilder::new("customers", "1.0.0", "stand-in", ())
-        .endpoint::<List, _>(list)
-        .start(&customers)
-        .await
-        .unwrap();
-    let id = service.id().to_owned();
-    let serving = tokio::spawn(service.run(std::future::pending()));
+    let service =
+        ServiceBuilder::new("customers", "1.0.0", "stand-in", ()).endpoint::<List, _>(list);
+    let (id, serving) = serve(service, &customers).await;
 
     // The gateway discovers it and calls it; the reply arrives in the gateway's own inbox.
     let gateway_args = rendered.nats_args("gateway", &url);
@@ -135,13 +121,7 @@ async fn max_payload_fits_the_largest_body_the_gateway_accepts() {
     stack.spec.gateway.max_body_bytes = operator::manifests::nats::MAX_BODY_LIMIT;
     let rendered = Rendered::new(stack);
     let server = Server::rendered(&rendered, "demo-nats-0", Ports::free(), &[]).await;
-    let gateway = runtime::connect::connect(
-        &rendered.nats_args("gateway", &server.url()),
-        "gateway",
-        true,
-    )
-    .await
-    .unwrap();
+    let gateway = rendered.connect("gateway", &server.url()).await;
     assert_eq!(
         gateway.server_info().max_payload,
         64 * 1024 * 1024,
@@ -151,12 +131,6 @@ async fn max_payload_fits_the_largest_body_the_gateway_accepts() {
     let default = Rendered::new(common::load("minimal"));
     let body = usize::try_from(default.stack.spec.gateway.max_body_bytes).unwrap();
     let server = Server::rendered(&default, "demo-nats-0", Ports::free(), &[]).await;
-    let gateway = runtime::connect::connect(
-        &default.nats_args("gateway", &server.url()),
-        "gateway",
-        true,
-    )
-    .await
-    .unwrap();
+    let gateway = default.connect("gateway", &server.url()).await;
     assert!(gateway.server_info().max_payload >= body + 64 * 1024);
 }

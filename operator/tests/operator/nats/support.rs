@@ -24,8 +24,10 @@ use operator::manifests::nats::{
 };
 use operator::manifests::{Child, Children, SecretData};
 use runtime::config::NatsArgs;
+use runtime::serve::{ServeError, ServiceBuilder};
 use runtime::test_support::nats_server_bin;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::task::JoinHandle;
 
 use crate::common;
 
@@ -171,6 +173,24 @@ impl Rendered {
         args.nats_ca_file = env.get("NATS_CA_FILE").map(PathBuf::from);
         args
     }
+
+    /// A client connected as `component` with its rendered settings, to the server at `url`.
+    pub async fn connect(&self, component: &str, url: &str) -> async_nats::Client {
+        runtime::connect::connect(&self.nats_args(component, url), component, true)
+            .await
+            .unwrap_or_else(|e| panic!("{component} connects: {e}"))
+    }
+}
+
+/// Starts `service` on `client` and serves it in a task until that is aborted: the instance
+/// id, and the task.
+pub async fn serve(
+    service: ServiceBuilder<()>,
+    client: &async_nats::Client,
+) -> (String, JoinHandle<Result<(), ServeError>>) {
+    let running = service.start(client).await.unwrap();
+    let id = running.id().to_owned();
+    (id, tokio::spawn(running.run(std::future::pending())))
 }
 
 /// One server's loopback ports.
