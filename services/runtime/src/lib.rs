@@ -11,7 +11,8 @@
 //! - [`host`]: the life of a service process (health, NATS, start-up with [`retry`],
 //!   registration, serving, draining), so every service's `run` is a few lines;
 //! - [`telemetry`], [`health`], [`metrics`], [`shutdown`]: process plumbing every binary shares;
-//! - [`config`]: the clap argument groups behind the shared environment variables.
+//! - [`config`]: the clap argument groups behind the shared environment variables;
+//! - [`binary`]: the whole `main` of a service binary ([`service_main!`]).
 //!
 //! With the `jwt` feature, `jwt` verifies the auth service's access tokens against its JWKS.
 //! With the `postgres` feature, `pg` opens a PostgreSQL pool, migrates (retrying until the
@@ -20,6 +21,7 @@
 //! With the `test-support` feature, [`test_support`] starts real servers (nats-server,
 //! PostgreSQL, a MongoDB-wire server) on free loopback ports for tests.
 
+pub mod binary;
 pub mod call;
 pub mod config;
 pub mod connect;

@@ -229,7 +229,33 @@ fn field_of(err: &PgDatabaseError) -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser as _;
+
     use super::*;
+    use crate::binary::ServiceArgs;
+
+    #[test]
+    fn database_arguments_parse_with_defaults_and_stay_secret() {
+        let args = ServiceArgs::<PgArgs>::try_parse_from([
+            "svc",
+            "--database-url",
+            "postgres://u:pw@db/c",
+        ])
+        .unwrap();
+        assert_eq!(args.own.database_max_connections, 10);
+        assert_eq!(
+            args.own.database_url.expose_secret(),
+            "postgres://u:pw@db/c"
+        );
+        assert!(
+            !format!("{:?}", args.own).contains("pw"),
+            "Debug redacts the URL"
+        );
+        assert!(
+            ServiceArgs::<PgArgs>::try_parse_from(["svc"]).is_err(),
+            "DATABASE_URL is required"
+        );
+    }
 
     #[test]
     fn connection_failures_are_unavailable_and_others_are_not() {
