@@ -50,9 +50,8 @@ async fn tokens_carry_the_claims_and_verify_with_the_published_jwks() {
     let app = spawn(&servers, config).await;
 
     let user = app
-        .register("heidi", "heidi@example.com", "password123")
-        .await
-        .unwrap();
+        .registered("heidi", "heidi@example.com", "password123")
+        .await;
     let pair = app.login("heidi@example.com", "password123").await.unwrap();
     let jwks: Jwks = app.jwks().await;
     assert_eq!(jwks.keys.len(), 2, "current and previous key");
