@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::unistd::chown;
-use runtime::test_support::nats_server_bin;
 use runtime::test_support::programs::{command_as, find, pg_bin_dir, service_user};
+use runtime::test_support::{nats_server_bin, poll};
 
 use crate::child::{Child, Spec};
 use crate::error::LaunchError;
@@ -21,26 +21,20 @@ pub(crate) async fn wait_ready<F, Fut>(
     child: &mut Child,
     what: &str,
     timeout: Duration,
-    mut ready: F,
+    ready: F,
 ) -> Result<(), LaunchError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if ready().await {
-            return Ok(());
-        }
-        child.check()?;
-        if tokio::time::Instant::now() > deadline {
-            return Err(LaunchError::NotReady {
-                what: what.to_owned(),
-                seconds: timeout.as_secs(),
-                log: child.log.clone(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if poll(timeout, Duration::from_millis(50), ready, || child.check()).await? {
+        Ok(())
+    } else {
+        Err(LaunchError::NotReady {
+            what: what.to_owned(),
+            seconds: timeout.as_secs(),
+            log: child.log.clone(),
+        })
     }
 }
 

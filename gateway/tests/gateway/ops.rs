@@ -103,21 +103,15 @@ async fn cors_follows_the_configured_origins() {
     })
     .await;
     let http = world.http();
-    let preflight = http
-        .send(
-            "OPTIONS",
-            "/widgets",
-            &[
-                ("origin", "https://app.example"),
-                ("access-control-request-method", "POST"),
-                (
-                    "access-control-request-headers",
-                    "authorization,content-type",
-                ),
-            ],
-            None,
-        )
-        .await;
+    let asks = [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "authorization,content-type",
+        ),
+    ];
+    let preflight = http.send("OPTIONS", "/widgets", &asks, None).await;
     assert!(preflight.status < 300, "{}", preflight.status);
     // A CORS header of a reply, empty when missing.
     let cors = |reply: &Reply, name: &str| {

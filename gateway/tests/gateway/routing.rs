@@ -82,8 +82,9 @@ async fn routes_by_metadata_and_builds_the_envelope() {
 async fn unknown_paths_and_methods() {
     let world = World::start().await;
     let http = world.http();
-    let reply = http.get("/nothing/here").await;
-    reply.assert_error(404, "not_found");
+    http.get("/nothing/here")
+        .await
+        .assert_error(404, "not_found");
     assert_eq!(http.get("/widgets/").await.status, 404);
 
     let reply = http.send("PUT", "/widgets/1", &[], None).await;

@@ -533,16 +533,7 @@ pub fn claims(sub: &str, roles: &[&str]) -> Claims {
     }
 }
 
-pub fn sign(pem: &str, kid: &str, claims: &Claims) -> String {
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
-    header.kid = Some(kid.into());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
-}
+pub use runtime::jwt::sign;
 
 pub fn user_token(sub: &str) -> String {
     sign(KEY_A, "a", &claims(sub, &["user"]))

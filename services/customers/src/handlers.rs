@@ -5,7 +5,7 @@
 
 use contract::customers::{
     CreateCustomer, Customer, CustomerIdParams, CustomerPatch, CustomerSort, DeleteCustomer,
-    GetCustomer, ListCustomers, NewCustomer, UpdateCustomer, limits,
+    GetCustomer, ListCustomers, UpdateCustomer, limits,
 };
 use contract::page::{Page, PageQuery, Sort};
 use contract::{FieldErrors, RequestOf, ServiceError};
@@ -100,10 +100,10 @@ async fn get(
     found(db::get(&pool, &id).await, || not_found(&id))
 }
 
-/// The checks every text column shares between create and update.
-fn check_optional_columns(errors: &mut FieldErrors, columns: &[(&str, Option<&str>, usize)]) {
+/// The length and character checks of the optional text columns, each with its limit.
+fn check_optional_columns(errors: &mut FieldErrors, columns: &[(&str, &Option<String>, usize)]) {
     for &(field, value, max) in columns {
-        errors.text(field, value, max);
+        errors.text(field, value.as_deref(), max);
     }
 }
 
@@ -112,21 +112,9 @@ async fn create(
     _: RequestContext,
     req: RequestOf<CreateCustomer>,
 ) -> Result<Customer, ServiceError> {
-    let NewCustomer {
-        customer_id,
-        company_name,
-        contact_name,
-        contact_title,
-        address,
-        city,
-        region,
-        postal_code,
-        country,
-        phone,
-        fax,
-    } = req.body;
+    let new = req.body;
     let mut errors = FieldErrors::default();
-    let id = match customer_id.as_deref() {
+    let id = match new.customer_id.as_deref() {
         None => {
             errors.add("customer_id", "is required");
             None
@@ -141,45 +129,37 @@ async fn create(
     };
     errors.required_text(
         "company_name",
-        company_name.as_deref(),
+        new.company_name.as_deref(),
         limits::COMPANY_NAME,
     );
     check_optional_columns(
         &mut errors,
         &[
-            (
-                "contact_name",
-                contact_name.as_deref(),
-                limits::CONTACT_NAME,
-            ),
-            (
-                "contact_title",
-                contact_title.as_deref(),
-                limits::CONTACT_TITLE,
-            ),
-            ("address", address.as_deref(), limits::ADDRESS),
-            ("city", city.as_deref(), limits::CITY),
-            ("region", region.as_deref(), limits::REGION),
-            ("postal_code", postal_code.as_deref(), limits::POSTAL_CODE),
-            ("country", country.as_deref(), limits::COUNTRY),
-            ("phone", phone.as_deref(), limits::PHONE),
-            ("fax", fax.as_deref(), limits::FAX),
+            ("contact_name", &new.contact_name, limits::CONTACT_NAME),
+            ("contact_title", &new.contact_title, limits::CONTACT_TITLE),
+            ("address", &new.address, limits::ADDRESS),
+            ("city", &new.city, limits::CITY),
+            ("region", &new.region, limits::REGION),
+            ("postal_code", &new.postal_code, limits::POSTAL_CODE),
+            ("country", &new.country, limits::COUNTRY),
+            ("phone", &new.phone, limits::PHONE),
+            ("fax", &new.fax, limits::FAX),
         ],
     );
     errors.finish()?;
     // Both are present: finish() refused the request otherwise.
     let customer = Customer {
         customer_id: id.unwrap_or_default(),
-        company_name: company_name.unwrap_or_default(),
-        contact_name,
-        contact_title,
-        address,
-        city,
-        region,
-        postal_code,
-        country,
-        phone,
-        fax,
+        company_name: new.company_name.unwrap_or_default(),
+        contact_name: new.contact_name,
+        contact_title: new.contact_title,
+        address: new.address,
+        city: new.city,
+        region: new.region,
+        postal_code: new.postal_code,
+        country: new.country,
+        phone: new.phone,
+        fax: new.fax,
     };
     db::insert(&pool, &customer).await.map_err(|e| {
         let err = reply_error(e);

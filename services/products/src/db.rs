@@ -279,33 +279,32 @@ pub async fn delete(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() > 0)
 }
 
+/// A category row as selected.
 #[derive(Debug, sqlx::FromRow)]
-struct CategoryRow {
+pub struct CategoryRow {
     category_id: i16,
     category_name: String,
     description: Option<String>,
 }
 
-/// One page of categories by id, and their number.
-pub async fn categories(
-    pool: &PgPool,
-    page: PageSpec,
-) -> Result<(Vec<Category>, u64), sqlx::Error> {
-    let statements = PageStatements {
-        count: "SELECT count(*) FROM categories",
-        page: "SELECT category_id, category_name, description FROM categories \
-               ORDER BY category_id LIMIT $1 OFFSET $2",
-    };
-    reference_page(pool, statements, page, |r: CategoryRow| Category {
-        category_id: r.category_id,
-        category_name: r.category_name,
-        description: r.description,
-    })
-    .await
+impl Reference for Category {
+    type Row = CategoryRow;
+    const COUNT: &'static str = "SELECT count(*) FROM categories";
+    const PAGE: &'static str = "SELECT category_id, category_name, description FROM categories \
+                                ORDER BY category_id LIMIT $1 OFFSET $2";
+
+    fn from_row(r: CategoryRow) -> Self {
+        Category {
+            category_id: r.category_id,
+            category_name: r.category_name,
+            description: r.description,
+        }
+    }
 }
 
+/// A supplier row as selected.
 #[derive(Debug, sqlx::FromRow)]
-struct SupplierRow {
+pub struct SupplierRow {
     supplier_id: i16,
     company_name: String,
     contact_name: Option<String>,
@@ -320,55 +319,54 @@ struct SupplierRow {
     homepage: Option<String>,
 }
 
-/// One page of suppliers by id, and their number.
-pub async fn suppliers(pool: &PgPool, page: PageSpec) -> Result<(Vec<Supplier>, u64), sqlx::Error> {
-    let statements = PageStatements {
-        count: "SELECT count(*) FROM suppliers",
-        page: "SELECT supplier_id, company_name, contact_name, contact_title, address, city, \
-               region, postal_code, country, phone, fax, homepage FROM suppliers \
-               ORDER BY supplier_id LIMIT $1 OFFSET $2",
-    };
-    reference_page(pool, statements, page, |r: SupplierRow| Supplier {
-        supplier_id: r.supplier_id,
-        company_name: r.company_name,
-        contact_name: r.contact_name,
-        contact_title: r.contact_title,
-        address: r.address,
-        city: r.city,
-        region: r.region,
-        postal_code: r.postal_code,
-        country: r.country,
-        phone: r.phone,
-        fax: r.fax,
-        homepage: r.homepage,
-    })
-    .await
+impl Reference for Supplier {
+    type Row = SupplierRow;
+    const COUNT: &'static str = "SELECT count(*) FROM suppliers";
+    const PAGE: &'static str = "SELECT supplier_id, company_name, contact_name, contact_title, \
+                                address, city, region, postal_code, country, phone, fax, \
+                                homepage FROM suppliers ORDER BY supplier_id LIMIT $1 OFFSET $2";
+
+    fn from_row(r: SupplierRow) -> Self {
+        Supplier {
+            supplier_id: r.supplier_id,
+            company_name: r.company_name,
+            contact_name: r.contact_name,
+            contact_title: r.contact_title,
+            address: r.address,
+            city: r.city,
+            region: r.region,
+            postal_code: r.postal_code,
+            country: r.country,
+            phone: r.phone,
+            fax: r.fax,
+            homepage: r.homepage,
+        }
+    }
 }
 
-/// The two statements that page through a reference table (categories, suppliers).
-struct PageStatements {
+/// A read-only reference table (categories, suppliers), listed by id a page at a time.
+pub trait Reference: Sized + Send {
+    /// The table's row as selected.
+    type Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin;
     /// Counts the table's rows.
-    count: &'static str,
+    const COUNT: &'static str;
     /// Reads one page of rows ordered by id; `$1` is the limit, `$2` the offset.
-    page: &'static str,
+    const PAGE: &'static str;
+
+    /// The item `row` stands for.
+    fn from_row(row: Self::Row) -> Self;
 }
 
-/// One page of a reference table read with `statements`, each row made an item by `item`,
-/// and the table's size.
-async fn reference_page<R, T>(
+/// One page of reference table `T`, and the table's size.
+pub async fn reference_page<T: Reference>(
     pool: &PgPool,
-    statements: PageStatements,
     page: PageSpec,
-    item: impl FnMut(R) -> T,
-) -> Result<(Vec<T>, u64), sqlx::Error>
-where
-    R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
-{
-    let total: i64 = sqlx::query_scalar(statements.count).fetch_one(pool).await?;
-    let rows: Vec<R> = sqlx::query_as(statements.page)
+) -> Result<(Vec<T>, u64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar(T::COUNT).fetch_one(pool).await?;
+    let rows: Vec<T::Row> = sqlx::query_as(T::PAGE)
         .bind(i64::from(page.limit))
         .bind(offset(page))
         .fetch_all(pool)
         .await?;
-    Ok((rows.into_iter().map(item).collect(), count_of(total)))
+    Ok((rows.into_iter().map(T::from_row).collect(), count_of(total)))
 }

@@ -10,7 +10,7 @@ use contract::products::{
     Category, CreateProduct, DeleteProduct, GetProduct, ListCategories, ListProducts,
     ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
 };
-use contract::{FieldErrors, RequestOf, ServiceError};
+use contract::{FieldErrors, Operation, RequestOf, ServiceError};
 use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use rust_decimal::Decimal;
@@ -32,8 +32,8 @@ pub fn service(pool: PgPool) -> ServiceBuilder<PgPool> {
     .endpoint::<CreateProduct, _>(create)
     .endpoint::<UpdateProduct, _>(update)
     .endpoint::<DeleteProduct, _>(delete)
-    .endpoint::<ListCategories, _>(categories)
-    .endpoint::<ListSuppliers, _>(suppliers)
+    .endpoint::<ListCategories, _>(reference::<ListCategories, Category>)
+    .endpoint::<ListSuppliers, _>(reference::<ListSuppliers, Supplier>)
 }
 
 /// The product id of the path: 400 when missing.
@@ -234,22 +234,17 @@ async fn delete(
     }
 }
 
-async fn categories(
+/// Lists a page of reference table `T`: categories or suppliers.
+async fn reference<O, T>(
     pool: PgPool,
     _: RequestContext,
-    req: RequestOf<ListCategories>,
-) -> Result<Page<Category>, ServiceError> {
+    req: RequestOf<O>,
+) -> Result<Page<T>, ServiceError>
+where
+    O: Operation<Query = PageQuery, Response = Page<T>>,
+    T: db::Reference,
+{
     let page = req.query.resolve().map_err(ServiceError::validation)?;
-    let (rows, total) = db::categories(&pool, page).await.map_err(reply_error)?;
-    Ok(Page::new(rows, page, total))
-}
-
-async fn suppliers(
-    pool: PgPool,
-    _: RequestContext,
-    req: RequestOf<ListSuppliers>,
-) -> Result<Page<Supplier>, ServiceError> {
-    let page = req.query.resolve().map_err(ServiceError::validation)?;
-    let (rows, total) = db::suppliers(&pool, page).await.map_err(reply_error)?;
+    let (rows, total) = db::reference_page(&pool, page).await.map_err(reply_error)?;
     Ok(Page::new(rows, page, total))
 }

@@ -161,17 +161,16 @@ impl Host {
     /// database answers; `migrator` runs (retried while the database is down or not
     /// provisioned yet, see [`crate::pg::migrate`]) before `build` gets the pool; the pool is
     /// closed on the way out.
-    pub async fn run_with_database<S, F>(
+    pub async fn run_with_database<S>(
         self,
         database: &crate::pg::PgArgs,
         migrator: &'static sqlx::migrate::Migrator,
         health_listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
-        build: F,
+        build: impl FnOnce(sqlx::PgPool) -> ServiceBuilder<S>,
     ) -> Result<(), HostError>
     where
         S: Clone + Send + Sync + 'static,
-        F: FnOnce(sqlx::PgPool) -> ServiceBuilder<S>,
     {
         let pool = crate::pg::pool(database)?;
         let result = self

@@ -164,6 +164,21 @@ impl Verifier {
     }
 }
 
+/// An EdDSA access token for `claims` with key id `kid`, signed with the PKCS#8 PEM private
+/// key `pem`: how the tests of the verifier, of the gateway and of the auth service mint
+/// tokens, the auth service's own signing aside.
+///
+/// # Panics
+///
+/// When `pem` is not an Ed25519 private key.
+#[cfg(any(test, feature = "test-support"))]
+pub fn sign(pem: &str, kid: &str, claims: &Claims) -> String {
+    let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).expect("an Ed25519 PEM key");
+    jsonwebtoken::encode(&header, claims, &key).expect("claims serialize")
+}
+
 #[cfg(test)]
 mod tests {
     use contract::auth::Jwk;
@@ -191,17 +206,6 @@ mod tests {
             aud: "aud".into(),
             jti: "j1".into(),
         }
-    }
-
-    fn sign(pem: &str, kid: &str, claims: &Claims) -> String {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(kid.into());
-        jsonwebtoken::encode(
-            &header,
-            claims,
-            &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
-        )
-        .unwrap()
     }
 
     fn jwks() -> Jwks {

@@ -49,12 +49,18 @@ async fn run_suite(cluster: &Cluster) {
     http::suite(&api, (&email, &password)).await;
 }
 
+/// Renders `yaml` into namespace `ns`, brings it up under a fresh directory named for `name`
+/// and runs the HTTP suite: what every stack here must pass before its own checks.
+async fn up_and_suite(name: &str, yaml: &str, ns: &str) -> Cluster {
+    let root = tempfile_dir(name);
+    let cluster = up(rendered(yaml, ns), &root).await;
+    run_suite(&cluster).await;
+    cluster
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minimal_example_serves_the_api() {
-    let root = tempfile_dir("minimal");
-    let stack = rendered(&read("examples/minimal.yaml"), "natstack-demo");
-    let cluster = up(stack, &root).await;
-    run_suite(&cluster).await;
+    let cluster = up_and_suite("minimal", &read("examples/minimal.yaml"), "natstack-demo").await;
     // NATS has authorization on: a client without credentials is refused.
     let nats = cluster.service_ip("minimal-nats").expect("NATS Service");
     let anonymous = tokio::time::timeout(
@@ -69,16 +75,12 @@ async fn minimal_example_serves_the_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_example_with_a_nats_cluster_and_replicas_serves_the_api() {
-    let root = tempfile_dir("full");
-    let stack = rendered(&read("examples/full.yaml"), "natstack-demo");
-    let cluster = up(stack, &root).await;
-    run_suite(&cluster).await;
+    let cluster = up_and_suite("full", &read("examples/full.yaml"), "natstack-demo").await;
     cluster.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_service_is_routed_with_no_gateway_change() {
-    let root = tempfile_dir("custom");
     let yaml = "apiVersion: natstack.dev/v1alpha1
 kind: MicroserviceStack
 metadata:
@@ -98,9 +100,7 @@ spec:
     - name: greeter
       image: registry.example.com/team/greeter:2.3.1
 ";
-    let stack = rendered(yaml, "team-a");
-    let cluster = up(stack, &root).await;
-    run_suite(&cluster).await;
+    let cluster = up_and_suite("custom", yaml, "team-a").await;
     let api = http::Api::new(&cluster.gateway_url().expect("gateway"));
     let hello = api.wait_for("/greeter/hello?name=Ada", None, 200).await;
     assert_eq!(hello.body["message"], "Hello, Ada!");

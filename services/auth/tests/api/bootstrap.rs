@@ -47,9 +47,8 @@ async fn admin_bootstrap_is_idempotent() {
     assert_eq!(dup.code, ErrorCode::Conflict, "still exactly one account");
 
     // An ordinary account named as admin is promoted.
-    app.register("judy", "judy@example.com", "password123")
-        .await
-        .unwrap();
+    app.registered("judy", "judy@example.com", "password123")
+        .await;
     app.stop().await;
     config.admin_email = Some("judy@example.com".into());
     let app = spawn(&servers, config.clone()).await;
@@ -97,11 +96,8 @@ async fn replicas_bootstrapping_at_once_create_one_admin() {
     a.login("boss@example.com", "admin-password-1")
         .await
         .unwrap();
-    let dup = b
-        .register("boss2", "boss@example.com", "password123")
-        .await
-        .unwrap_err();
-    assert_eq!(dup.code, ErrorCode::Conflict);
+    b.register_conflict("boss2", "boss@example.com", "password123")
+        .await;
     a.stop().await;
     b.stop().await;
 }

@@ -13,9 +13,8 @@ async fn register_login_me_refresh_logout() {
     let (_servers, app) = start().await;
 
     let user = app
-        .register("ada", "  Ada@Example.COM ", "correct horse battery")
-        .await
-        .unwrap();
+        .registered("ada", "  Ada@Example.COM ", "correct horse battery")
+        .await;
     assert_eq!(user.email, "ada@example.com");
     assert_eq!(user.username, "ada");
     assert_eq!(user.roles, ["user"]);
@@ -110,14 +109,11 @@ async fn reusing_a_rotated_refresh_token_revokes_the_family() {
 #[tokio::test]
 async fn duplicate_and_concurrent_registrations() {
     let (_servers, app) = start().await;
-    app.register("carol", "carol@example.com", "password123")
-        .await
-        .unwrap();
+    app.registered("carol", "carol@example.com", "password123")
+        .await;
     let dup = app
-        .register("carol2", " CAROL@example.com", "password456")
-        .await
-        .unwrap_err();
-    assert_eq!(dup.code, ErrorCode::Conflict);
+        .register_conflict("carol2", " CAROL@example.com", "password456")
+        .await;
     assert_eq!(dup.status(), 409);
 
     let names: Vec<String> = (0..8).map(|i| format!("dave{i}")).collect();

@@ -21,9 +21,8 @@ async fn readiness_follows_mongodb_and_metrics_count_requests() {
     ] {
         assert!(body.contains(check), "{check} in {body}");
     }
-    app.register("liam", "liam@example.com", "password123")
-        .await
-        .unwrap();
+    app.registered("liam", "liam@example.com", "password123")
+        .await;
     let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"natstack_service_requests_total{endpoint="register",code="201"} 1"#),
@@ -68,9 +67,8 @@ async fn the_database_named_in_the_url_is_the_one_used() {
         .replace("/?", "/shop_demo_auth?authSource=admin&")
         .into();
     let app = spawn(&servers, config).await;
-    app.register("nora", "nora@example.com", "password123")
-        .await
-        .unwrap();
+    app.registered("nora", "nora@example.com", "password123")
+        .await;
     let client = mongodb::Client::with_uri_str(servers.mongo.url())
         .await
         .unwrap();

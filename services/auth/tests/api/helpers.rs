@@ -158,6 +158,18 @@ pub trait AuthApp {
         .await
     }
 
+    /// Registers a user that the test needs to exist; a refusal fails the test.
+    async fn registered(&self, username: &str, email: &str, password: &str) -> User {
+        self.register(username, email, password).await.unwrap()
+    }
+
+    /// Registers a user whose email is taken: the refusal, checked to be a conflict.
+    async fn register_conflict(&self, username: &str, email: &str, password: &str) -> ServiceError {
+        let err = self.register(username, email, password).await.unwrap_err();
+        assert_eq!(err.code, contract::ErrorCode::Conflict, "{err:?}");
+        err
+    }
+
     async fn login(&self, email: &str, password: &str) -> Result<TokenPair, ServiceError> {
         self.send::<contract::auth::Login>(LoginRequest {
             email: email.into(),
@@ -168,7 +180,7 @@ pub trait AuthApp {
 
     /// Registers a user, then signs them in.
     async fn sign_up(&self, username: &str, email: &str, password: &str) -> TokenPair {
-        self.register(username, email, password).await.unwrap();
+        self.registered(username, email, password).await;
         self.login(email, password).await.unwrap()
     }
 

@@ -9,9 +9,8 @@ use super::helpers::{AuthApp, start};
 #[tokio::test]
 async fn wrong_password_and_unknown_email_are_indistinguishable() {
     let (_servers, app) = start().await;
-    app.register("erin", "erin@example.com", "password123")
-        .await
-        .unwrap();
+    app.registered("erin", "erin@example.com", "password123")
+        .await;
 
     let before = app.verifications().await;
     let wrong_password = app
@@ -39,12 +38,10 @@ async fn wrong_password_and_unknown_email_are_indistinguishable() {
 #[tokio::test]
 async fn repeated_failures_are_throttled_per_account_and_per_client() {
     let (_servers, app) = start().await; // 3 failures allowed
-    app.register("frank", "frank@example.com", "password123")
-        .await
-        .unwrap();
-    app.register("grace", "grace@example.com", "password123")
-        .await
-        .unwrap();
+    app.registered("frank", "frank@example.com", "password123")
+        .await;
+    app.registered("grace", "grace@example.com", "password123")
+        .await;
 
     // Per account (no client address): the third failure locks the account.
     for _ in 0..3 {

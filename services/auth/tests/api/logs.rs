@@ -6,10 +6,7 @@ use super::helpers::{AuthApp, logs, start};
 async fn no_password_hash_or_token_appears_in_logs() {
     let (servers, app) = start().await;
     let password = "Zebra-Quartz-9137";
-    let user = app
-        .register("kim", "kim@example.com", password)
-        .await
-        .unwrap();
+    let user = app.registered("kim", "kim@example.com", password).await;
     let pair = app.login("kim@example.com", password).await.unwrap();
     app.login("kim@example.com", "Wrong-Quartz-9137")
         .await

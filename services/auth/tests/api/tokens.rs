@@ -6,20 +6,12 @@ use std::time::Duration;
 use contract::auth::{Claims, Jwks};
 use ed25519_dalek::pkcs8::EncodePublicKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use runtime::jwt::{TokenError, Verifier};
 
 use super::helpers::{AuthApp, KeyFile, Servers, spawn, start};
 
 fn sign(key: &KeyFile, kid: &str, claims: &Claims) -> String {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_ed_pem(key.pem().as_bytes()).unwrap(),
-    )
-    .unwrap()
+    runtime::jwt::sign(&key.pem(), kid, claims)
 }
 
 fn b64(data: &[u8]) -> String {
@@ -50,9 +42,8 @@ async fn tokens_carry_the_claims_and_verify_with_the_published_jwks() {
     let app = spawn(&servers, config).await;
 
     let user = app
-        .register("heidi", "heidi@example.com", "password123")
-        .await
-        .unwrap();
+        .registered("heidi", "heidi@example.com", "password123")
+        .await;
     let pair = app.login("heidi@example.com", "password123").await.unwrap();
     let jwks: Jwks = app.jwks().await;
     assert_eq!(jwks.keys.len(), 2, "current and previous key");

@@ -115,3 +115,9 @@ pub async fn total(app: &ServiceApp) -> u64 {
         .unwrap()
         .total
 }
+
+/// Runs `sql` in the notes database with `psql`, for what the service's API does not show
+/// (its migration bookkeeping, its rows); the output, trimmed.
+pub async fn psql(stack: &PgStack, sql: &str) -> String {
+    stack.pg.psql(NAME, sql).await.unwrap()
+}

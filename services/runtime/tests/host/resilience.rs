@@ -19,11 +19,7 @@ async fn restart_keeps_rows_and_does_not_rerun_migrations() {
     assert_eq!(total(&app).await, 1);
     let again = add_note(&app, "kept").await.unwrap_err();
     assert_eq!(again.status(), 409, "{again:?}");
-    let applied = stack
-        .pg
-        .psql(notes::NAME, "SELECT count(*) FROM _sqlx_migrations")
-        .await
-        .unwrap();
+    let applied = notes::psql(&stack, "SELECT count(*) FROM _sqlx_migrations").await;
     assert_eq!(applied, "1");
 }
 
@@ -38,11 +34,7 @@ async fn two_instances_share_writes_without_duplicates() {
     let created = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(created, ids.len(), "{results:?}");
     assert_eq!(total(&app).await, 40);
-    let count = stack
-        .pg
-        .psql(notes::NAME, "SELECT count(*) FROM notes")
-        .await
-        .unwrap();
+    let count = notes::psql(&stack, "SELECT count(*) FROM notes").await;
     assert_eq!(count, "40");
     // Both instances took part (the queue group spreads the load).
     let stats = runtime::discover::gather(
@@ -137,14 +129,11 @@ async fn readiness_follows_nats_and_serving_resumes_after_a_restart() {
 async fn a_modified_migration_fails_fast() {
     let (stack, app) = notes::start().await;
     app.stop().await;
-    stack
-        .pg
-        .psql(
-            notes::NAME,
-            "UPDATE _sqlx_migrations SET checksum = '\\x00'::bytea",
-        )
-        .await
-        .unwrap();
+    notes::psql(
+        &stack,
+        "UPDATE _sqlx_migrations SET checksum = '\\x00'::bytea",
+    )
+    .await;
     let err = notes::spawn(&stack).await.exited().await.unwrap_err();
     assert!(err.contains("migration"), "{err}");
 }
