@@ -189,6 +189,12 @@ async fn a_second_signal_does_not_cut_the_stop_short() {
     let (mut run, pids) = natstack_run(data.path()).await;
     let launcher = Pid::from_raw(i32::try_from(run.id()).unwrap());
     kill(launcher, Signal::SIGTERM).unwrap();
+    // The second signal must come during the stop, not race the first one (both pending at
+    // once, either could be read first): wait until the stop has taken a process down.
+    runtime::test_support::wait_until("the stop has begun", Duration::from_secs(20), || async {
+        pids[1..].iter().any(|p| !running(*p))
+    })
+    .await;
     kill(launcher, Signal::SIGINT).unwrap();
     let status = run.wait().unwrap();
     assert_eq!(
