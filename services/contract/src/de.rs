@@ -2,7 +2,8 @@
 //!
 //! The gateway forwards query parameters as strings (`?limit=20` → `"20"`), while a typed
 //! service-to-service caller may send a number. These helpers accept both, so one query type
-//! serves both callers:
+//! serves both callers. Hand-written because serde_with's `DisplayFromStr`/`PickFirst` would
+//! change the error texts clients see and treat an empty value differently:
 //!
 //! ```
 //! #[derive(serde::Deserialize)]
