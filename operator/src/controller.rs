@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
@@ -304,8 +304,20 @@ pub fn error_policy(obj: Arc<Guarded>, error: &Error, ctx: Arc<Context>) -> Acti
     Action::requeue(delay)
 }
 
-/// Runs the controller until a termination signal, in `namespace` or cluster-wide.
-pub async fn run(client: Client, namespace: Option<&str>, health: Health, resync: Duration) {
+/// Runs the controller in `namespace` or cluster-wide until `shutdown` resolves.
+///
+/// After `shutdown`, no new reconcile starts and the ones in flight get `grace` to finish.
+/// The bound matters when the API server is unreachable: the watchers then retry forever and
+/// kube's graceful drain never completes, so without it the process would ignore SIGTERM until
+/// the kubelet kills it.
+pub async fn run(
+    client: Client,
+    namespace: Option<&str>,
+    health: Health,
+    resync: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) {
     fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
@@ -329,7 +341,8 @@ pub async fn run(client: Client, namespace: Option<&str>, health: Health, resync
         }
     });
     let ctx = Arc::new(Context::new(client.clone(), health.metrics.clone(), resync));
-    controller
+    let shutdown = shutdown.shared();
+    let drained = controller
         .owns(api::<Deployment>(&client, namespace), owned.clone())
         .owns(api::<StatefulSet>(&client, namespace), owned.clone())
         .owns(api::<Service>(&client, namespace), owned.clone())
@@ -341,13 +354,23 @@ pub async fn run(client: Client, namespace: Option<&str>, health: Health, resync
             owned.clone(),
         )
         .owns(api::<Job>(&client, namespace), owned)
-        .shutdown_on_signal()
+        .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((obj, _)) => info!(stack = %obj, "reconciled"),
                 Err(e) => warn!(error = %e, "controller error"),
             }
-        })
-        .await;
+        });
+    let grace_over = async move {
+        shutdown.await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        () = drained => info!("controller stopped"),
+        () = grace_over => warn!(
+            grace_secs = grace.as_secs(),
+            "reconciles still running after the grace period; stopping anyway"
+        ),
+    }
 }

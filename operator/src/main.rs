@@ -53,6 +53,10 @@ struct RunArgs {
     /// Seconds between drift-correcting reconciles of a healthy stack.
     #[arg(long, env = "RESYNC_SECONDS", default_value_t = 300)]
     resync_seconds: u64,
+    /// Seconds in-flight reconciles get to finish after SIGTERM (keep it below the pod's
+    /// `terminationGracePeriodSeconds`).
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    shutdown_grace_seconds: u64,
     /// Log format: `json` or `pretty`.
     #[arg(long, env = deploy::env::LOG_FORMAT, default_value = "json")]
     log_format: String,
@@ -109,6 +113,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.namespace.as_deref(),
         health,
         Duration::from_secs(args.resync_seconds),
+        runtime::shutdown::signal(),
+        Duration::from_secs(args.shutdown_grace_seconds),
     )
     .await;
     http.abort();

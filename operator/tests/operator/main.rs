@@ -3,6 +3,7 @@
 //! - [`builders`], [`policies`], [`nats_objects`]: the pure builders over every fixture stack;
 //! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
 //! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
+//! - [`shutdown`]: stopping with the API server unreachable;
 //! - [`nats`], [`provisioning`]: what the operator renders, run for real (nats-server,
 //!   PostgreSQL);
 //! - [`e2e`]: against a real cluster, ignored by default (`make e2e`).
@@ -20,3 +21,4 @@ mod nats_objects;
 mod policies;
 mod provisioning;
 mod reconcile;
+mod shutdown;

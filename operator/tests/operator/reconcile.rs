@@ -533,6 +533,8 @@ async fn the_controller_watches_only_the_operators_own_secrets() {
         Some("shop"),
         health,
         RESYNC,
+        std::future::pending(),
+        Duration::from_secs(1),
     ));
     // Long enough for every watcher to make its first list (and the reconcile to start).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
