@@ -11,10 +11,11 @@
 //! The gateway answers with the same shape (plus `request_id`), so a client sees one error
 //! format whether the gateway or a service refused the request.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What went wrong, as a stable machine-readable code that maps to one HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the request is malformed (bad JSON, wrong types, bad parameters).
@@ -142,7 +143,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// One field that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldError {
     /// The field's path in the request, e.g. `company_name` or `query.limit`.
     pub field: String,
@@ -201,8 +202,9 @@ impl FieldErrors {
 }
 
 /// An error as it travels on the wire and reaches the client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[error("{code}: {message}")]
+#[schemars(rename = "Error")]
 pub struct ServiceError {
     /// The machine-readable code.
     pub code: ErrorCode,
