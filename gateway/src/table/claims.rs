@@ -78,6 +78,7 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
                     service: info.name.clone(),
                     version: info.version.clone(),
                     endpoint: endpoint.name.clone(),
+                    schema_hash: endpoint.metadata.get(metadata::SCHEMA_HASH).cloned(),
                 },
                 version: version.clone(),
             };

@@ -111,12 +111,19 @@ impl SchemaSet {
 
     /// Adds the schemas of operation `O`, under its endpoint name.
     pub fn add<O: Operation>(&mut self) {
-        let schemas = OperationSchemas {
+        let mut schemas = OperationSchemas {
             params: O::Params::json_schema(&mut self.generator).to_value(),
             query: O::Query::json_schema(&mut self.generator).to_value(),
             body: self.part::<O::Body>(),
             response: self.part::<O::Response>(),
         };
+        for part in [&mut schemas.params, &mut schemas.query]
+            .into_iter()
+            .chain(schemas.body.as_mut())
+            .chain(schemas.response.as_mut())
+        {
+            tidy(part);
+        }
         self.operations.insert(O::NAME.to_owned(), schemas);
     }
 
@@ -128,10 +135,32 @@ impl SchemaSet {
 
     /// The document of every operation added.
     pub fn finish(mut self) -> SchemaDocument {
+        let mut defs: BTreeMap<String, Value> =
+            self.generator.take_definitions(true).into_iter().collect();
+        defs.values_mut().for_each(tidy);
         SchemaDocument {
             operations: self.operations,
-            defs: self.generator.take_definitions(true).into_iter().collect(),
+            defs,
         }
+    }
+}
+
+/// Turns rustdoc links in descriptions (``[`Name`]``) into plain code spans: the schemas'
+/// readers have no rustdoc to follow them to.
+fn tidy(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    Value::String(text) if key == "description" => {
+                        *text = text.replace("[`", "`").replace("`]", "`");
+                    }
+                    _ => tidy(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tidy),
+        _ => {}
     }
 }
 
@@ -187,6 +216,10 @@ mod tests {
         let sorts = props["sort"]["enum"].as_array().unwrap();
         assert!(sorts.contains(&"-company_name".into()), "{sorts:?}");
         assert_eq!(query["additionalProperties"], false);
+        assert_eq!(
+            props["limit"]["description"],
+            "Page size, at most `crate::page::MAX_LIMIT`."
+        );
     }
 
     #[test]
