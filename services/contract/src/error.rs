@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What went wrong, as a stable machine-readable code that maps to one HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the request is malformed (bad JSON, wrong types, bad parameters).
@@ -133,6 +133,23 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::Timeout => "timeout",
         }
+    }
+}
+
+/// A plain string enum: the derived schema (one `const` per variant, for the docs) makes
+/// generated clients refuse every code but the first.
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": codes,
+            "description": "What went wrong; maps to one HTTP status.",
+        })
     }
 }
 
@@ -326,6 +343,14 @@ mod tests {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json, code.as_str());
         }
+    }
+
+    #[test]
+    fn the_code_schema_lists_every_code() {
+        let schema = schemars::schema_for!(ErrorCode);
+        let codes = schema.get("enum").unwrap().as_array().unwrap();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        assert!(codes.contains(&"not_found".into()));
     }
 
     #[test]
