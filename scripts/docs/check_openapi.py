@@ -67,7 +67,7 @@ def crud(pkg, base, email, password):
     """Customer and product create/read/update/delete through the generated client."""
     mod = lambda name: importlib.import_module(f"{pkg}.{name}")  # noqa: E731
     client_mod, models = mod("client"), mod("models")
-    api = lambda area, op: mod(f"api.{area}.{area}_{op}" if area != "auth" else f"api.auth.auth_{op}")  # noqa: E731
+    api = lambda area, op: mod(f"api.{area}.{area}_{op}")  # noqa: E731
 
     pair = api("auth", "login").sync(
         client=client_mod.Client(base_url=base),
@@ -76,56 +76,54 @@ def crud(pkg, base, email, password):
     pair = expect("login", pair, models.TokenPair)
     client = client_mod.AuthenticatedClient(base_url=base, token=pair.access_token)
 
+    def read_back(area, ident, model, field, want):
+        row = expect(f"{area} read", api(area, "get").sync(id=ident, client=client), model)
+        if getattr(row, field) != want:
+            fail(f"{area} {ident}: read back {field}={getattr(row, field)!r}, wanted {want!r}")
+
+    def delete(area, ident):
+        deleted = api(area, "delete").sync_detailed(id=ident, client=client)
+        if deleted.status_code != 204:
+            fail(f"{area} delete answered {deleted.status_code}")
+        gone = api(area, "get").sync(id=ident, client=client)
+        # The error body parses into the generated model, code and all.
+        if not (isinstance(gone, models.Error) and gone.code.value == "not_found"):
+            fail(f"deleted {area} {ident} reads as {gone!r}")
+
     customer_id = "".join(random.choices(string.ascii_uppercase, k=5))
     created = api("customers", "create").sync(
         client=client,
         body=models.NewCustomer(customer_id=customer_id, company_name="Generated Client GmbH",
                                 country="Germany"),
     )
-    created = expect("customer create", created, models.Customer)
-    if created.customer_id != customer_id:
+    if expect("customer create", created, models.Customer).customer_id != customer_id:
         fail(f"created customer {created.customer_id}, asked for {customer_id}")
-    got = expect("customer read", api("customers", "get").sync(id=customer_id, client=client),
-                 models.Customer)
-    if got.company_name != "Generated Client GmbH":
-        fail(f"read back {got.company_name!r}")
+    read_back("customers", customer_id, models.Customer, "company_name", "Generated Client GmbH")
     updated = api("customers", "update").sync(
         id=customer_id, client=client, body=models.CustomerPatch(city="Berlin"))
     if expect("customer update", updated, models.Customer).city != "Berlin":
-        fail("the update did not stick")
+        fail("the customer update did not stick")
     page = api("customers", "list").sync(client=client, country="Germany", limit=100)
     page = expect("customer list", page, models.PageCustomer)
     if customer_id not in [c.customer_id for c in page.data]:
         fail("the new customer is not listed")
-    deleted = api("customers", "delete").sync_detailed(id=customer_id, client=client)
-    if deleted.status_code != 204:
-        fail(f"customer delete answered {deleted.status_code}")
-    gone = api("customers", "get").sync(id=customer_id, client=client)
-    if not (isinstance(gone, models.Error) and gone.code.value == "not_found"):
-        fail(f"a deleted customer reads as {gone!r}")
+    delete("customers", customer_id)
 
     product = api("products", "create").sync(
         client=client,
         body=models.NewProduct(product_name="Generated Tea", unit_price="12.50", category_id=1),
     )
     product = expect("product create", product, models.Product)
-    pid = product.product_id
     if product.unit_price != "12.50" or product.category_name is None:
         fail(f"created product reads {product!r}")
-    got = expect("product read", api("products", "get").sync(id=pid, client=client),
-                 models.Product)
-    if got.product_name != "Generated Tea":
-        fail(f"read back {got.product_name!r}")
+    read_back("products", product.product_id, models.Product, "product_name", "Generated Tea")
     updated = api("products", "update").sync(
-        id=pid, client=client, body=models.ProductPatch(units_in_stock=7, discontinued=True))
+        id=product.product_id, client=client,
+        body=models.ProductPatch(units_in_stock=7, discontinued=True))
     updated = expect("product update", updated, models.Product)
     if (updated.units_in_stock, updated.discontinued) != (7, True):
         fail("the product update did not stick")
-    deleted = api("products", "delete").sync_detailed(id=pid, client=client)
-    if deleted.status_code != 204:
-        fail(f"product delete answered {deleted.status_code}")
-    if api("products", "get").sync_detailed(id=pid, client=client).status_code != 404:
-        fail("a deleted product is still there")
+    delete("products", product.product_id)
 
 
 def token(base, email, password):

@@ -265,13 +265,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "prints the documents for a reader"]
-    fn print() {
-        println!("{}", serde_json::to_string_pretty(&customers()).unwrap());
-        println!("{}", serde_json::to_string_pretty(&products()).unwrap());
-    }
-
-    #[test]
     fn the_hash_follows_the_content() {
         let bytes = customers().to_bytes();
         assert_eq!(hash(&bytes), hash(&customers().to_bytes()));
