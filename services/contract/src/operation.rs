@@ -20,6 +20,8 @@
 //! use contract::Operation;
 //! assert_eq!(GetThing::subject(), "things.get");
 //! assert_eq!(GetThing::meta().path_params(), ["id"]);
+//! let schemas = GetThing::schemas();
+//! assert_eq!(schemas.operations["get"].params["required"][0], "id");
 //! ```
 
 use schemars::JsonSchema;
@@ -58,6 +60,17 @@ pub trait Operation: Send + Sync + 'static {
     /// The NATS subject: `<service>.<name>`.
     fn subject() -> String {
         format!("{}.{}", Self::SERVICE, Self::NAME)
+    }
+
+    /// This operation's schemas alone, as a one-operation document (a service publishes all of
+    /// its operations in one, built with [`SchemaSet`](crate::schema::SchemaSet)).
+    fn schemas() -> crate::schema::SchemaDocument
+    where
+        Self: Sized,
+    {
+        let mut set = crate::schema::SchemaSet::new();
+        set.add::<Self>();
+        set.finish()
     }
 
     /// The endpoint metadata that declares the HTTP mapping.
