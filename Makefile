@@ -47,7 +47,7 @@ doctest:
 deps-check:
 	$(CARGO) machete
 
-## docs-test: the API page /docs in headless Chromium against a whole system on free ports
+## docs-test: the live API description on one whole system: /docs in headless Chromium, OpenAPI validation, a generated client's CRUD, schemathesis
 docs-test: setup
 	$(CARGO) build --workspace --bins
 	scripts/docs/docs-test.sh

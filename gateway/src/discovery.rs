@@ -6,6 +6,11 @@
 //! service is dropped within a bounded time; while the NATS connection is down nothing is
 //! counted as missed, so an outage does not empty the table. Each poll builds a whole new
 //! [`Snapshot`] and publishes it with one atomic swap.
+//!
+//! The snapshot also holds the OpenAPI document of its routes. After building the table a poll
+//! fetches the schema documents its routes name and does not hold yet ([`SchemaCache`]: once
+//! per content hash), and rebuilds the OpenAPI document only when the routes or the schema
+//! documents changed; otherwise the previous one is shared.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +26,9 @@ use tracing::{debug, info, warn};
 
 use crate::config::DiscoveryConfig;
 use crate::metrics::GatewayMetrics;
-use crate::table::RouteTable;
+use crate::openapi::ApiDocument;
+use crate::schemas::SchemaCache;
+use crate::table::{Route, RouteTable};
 
 /// One instance as discovery last saw it.
 #[derive(Debug, Clone)]
@@ -45,6 +52,8 @@ pub struct Snapshot {
     pub at: SystemTime,
     /// How many snapshots were built before this one.
     pub generation: u64,
+    /// The OpenAPI document of `table`, serialised.
+    pub openapi: Arc<ApiDocument>,
 }
 
 /// The current snapshot, shared by discovery (writer) and requests (readers).
@@ -104,6 +113,8 @@ pub async fn run(
     let mut instances: BTreeMap<String, Instance> = BTreeMap::new();
     let mut generation = 0u64;
     let mut last_table: Reported = None;
+    let mut schemas = SchemaCache::default();
+    let mut last_document: Option<Described> = None;
     let options = GatherOptions {
         total: config
             .interval
@@ -119,11 +130,17 @@ pub async fn run(
             let table = RouteTable::build(&infos);
             report_changes(&table, &mut last_table);
             metrics.discovered(&table, instances.len());
+            let fetch_timeout = options.total.min(SCHEMA_TIMEOUT);
+            schemas
+                .refresh(&client, table.routes(), fetch_timeout)
+                .await;
+            let openapi = describe(table.routes(), &schemas, &mut last_document);
             catalog.publish(Snapshot {
                 table,
                 instances: instances.clone(),
                 at: SystemTime::now(),
                 generation,
+                openapi,
             });
             generation += 1;
         }
@@ -134,6 +151,35 @@ pub async fn run(
         }
     }
     debug!("discovery stopped");
+}
+
+/// The longest wait for one schema document; one that does not come is asked for next poll.
+const SCHEMA_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The routes and schema documents an OpenAPI document was built from, and the document.
+type Described = (
+    Vec<Route>,
+    std::collections::BTreeSet<String>,
+    Arc<ApiDocument>,
+);
+
+/// The OpenAPI document of `routes`: the previous one when neither the routes nor the schema
+/// documents changed, else a new one.
+fn describe(
+    routes: &[Route],
+    schemas: &SchemaCache,
+    last: &mut Option<Described>,
+) -> Arc<ApiDocument> {
+    let hashes = schemas.hashes();
+    if let Some((last_routes, last_hashes, document)) = last.as_ref()
+        && last_routes.as_slice() == routes
+        && *last_hashes == hashes
+    {
+        return document.clone();
+    }
+    let document = Arc::new(ApiDocument::build(routes, schemas));
+    *last = Some((routes.to_vec(), hashes, document.clone()));
+    document
 }
 
 /// One poll; returns whether it heard the network (an empty answer counts).
@@ -185,7 +231,7 @@ async fn poll(
     true
 }
 
-type Reported = Option<(Vec<crate::table::Route>, Vec<crate::table::Conflict>)>;
+type Reported = Option<(Vec<Route>, Vec<crate::table::Conflict>)>;
 
 /// Logs the table when it changed, and each conflict when the set of conflicts changed.
 fn report_changes(table: &RouteTable, last: &mut Reported) {

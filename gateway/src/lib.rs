@@ -9,7 +9,8 @@
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
-//! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`.
+//! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`; the
+//!   [`openapi`] document is assembled from the routes and the [`schemas`] services publish.
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
 
@@ -26,6 +27,7 @@ pub mod openapi;
 pub mod own;
 pub mod proxy;
 pub mod request_id;
+pub mod schemas;
 pub mod server;
 pub mod state;
 pub mod table;

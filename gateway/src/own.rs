@@ -2,17 +2,20 @@
 //! `/openapi.json`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use contract::ErrorCode;
 
 use crate::error::ApiError;
-use crate::openapi;
+use crate::openapi::ApiDocument;
+use crate::schemas::SchemaCache;
 use crate::state::AppState;
 
 /// Liveness: the process serves HTTP.
@@ -30,14 +33,38 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     state.health.metrics_response()
 }
 
-/// The OpenAPI document of the discovered routes.
-pub async fn openapi_json(State(state): State<AppState>) -> Json<Value> {
-    let routes = state
-        .catalog
-        .snapshot()
-        .map(|s| s.table.routes().to_vec())
-        .unwrap_or_default();
-    Json(openapi::document(&routes))
+/// The OpenAPI document of the discovered routes, as discovery last built it, with a strong
+/// `ETag`; a matching `If-None-Match` is answered 304 with no body.
+pub async fn openapi_json(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let document = match state.catalog.snapshot() {
+        Some(snapshot) => snapshot.openapi.clone(),
+        None => Arc::new(ApiDocument::build(&[], &SchemaCache::default())),
+    };
+    let etag =
+        HeaderValue::from_str(&document.etag).expect("a quoted hex digest is a valid header");
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag == document.etag
+        });
+    let cache = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    if matches {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    let json = HeaderValue::from_static("application/json");
+    (
+        cache,
+        [(header::CONTENT_TYPE, json)],
+        document.bytes.clone(),
+    )
+        .into_response()
 }
 
 /// What discovery sees: services, versions, instances, endpoints, conflicts.

@@ -19,7 +19,8 @@ use tokio::net::TcpListener;
 pub const SERVICE: &str = "greeter";
 
 /// The greeting.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 pub struct Greeting {
     /// `Hello, <name>!`
     pub message: String,

@@ -57,7 +57,9 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
         for endpoint in &info.endpoints {
             let has_mapping = endpoint.metadata.contains_key(metadata::HTTP_METHOD)
                 || endpoint.metadata.contains_key(metadata::HTTP_PATH);
-            if !has_mapping {
+            let is_schema = endpoint.metadata.get(metadata::KIND).map(String::as_str)
+                == Some(metadata::KIND_SCHEMA);
+            if !has_mapping || is_schema {
                 continue; // An internal endpoint, callable over NATS only.
             }
             let meta = match EndpointMeta::from_metadata(&endpoint.metadata) {
@@ -78,6 +80,7 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
                     service: info.name.clone(),
                     version: info.version.clone(),
                     endpoint: endpoint.name.clone(),
+                    schema_hash: endpoint.metadata.get(metadata::SCHEMA_HASH).cloned(),
                 },
                 version: version.clone(),
             };

@@ -317,4 +317,25 @@ mod tests {
             table.invalid()
         );
     }
+
+    #[test]
+    fn the_schema_endpoint_is_never_routed_and_hashes_reach_the_routes() {
+        let mut list = endpoint("widgets.list", "GET", "/widgets", "public");
+        list.metadata.insert(
+            contract::metadata::SCHEMA_HASH.into(),
+            "0123456789abcdef".into(),
+        );
+        // Even with an HTTP mapping, the endpoint marked as the schema document is internal.
+        let mut schema = endpoint("widgets.schema", "GET", "/widgets/schema", "public");
+        schema.metadata.insert(
+            contract::metadata::KIND.into(),
+            contract::metadata::KIND_SCHEMA.into(),
+        );
+        let table = RouteTable::build(&[info("widgets", "w1", "1.0.0", vec![list, schema])]);
+        assert_eq!(table.routes().len(), 1, "{:?}", table.routes());
+        assert_eq!(
+            table.routes()[0].schema_hash.as_deref(),
+            Some("0123456789abcdef")
+        );
+    }
 }

@@ -24,6 +24,9 @@ pub struct Route {
     pub version: String,
     /// The endpoint's name within the service.
     pub endpoint: String,
+    /// The content hash of the service's schema document, if it publishes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema_hash: Option<String>,
 }
 
 impl Route {

@@ -190,6 +190,36 @@ async fn the_whole_system_over_http() {
             "{path} missing from the OpenAPI document"
         );
     }
+    // With the schemas the real services publish: parameters, bounds, bodies.
+    let list = &doc["paths"]["/customers"]["get"];
+    let limit = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .expect("limit is declared");
+    assert_eq!(limit["in"], "query");
+    assert_eq!(limit["schema"]["maximum"], 100);
+    assert_eq!(limit["schema"]["type"], "integer");
+    let create = &doc["paths"]["/products"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/NewProduct"
+    );
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["NewProduct"]["properties"]["product_name"]["maxLength"],
+        40
+    );
+    assert_eq!(
+        schemas["Page_Customer"]["properties"]["data"]["type"],
+        "array"
+    );
+    assert_eq!(
+        doc["paths"]["/auth/login"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/TokenPair"
+    );
     drop(system);
 }
 

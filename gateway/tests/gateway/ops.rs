@@ -64,6 +64,63 @@ async fn openapi_is_assembled_from_discovered_endpoints() {
     );
     assert!(doc["paths"]["/.well-known/jwks.json"]["get"].is_object());
     assert!(doc["components"]["schemas"]["Error"].is_object());
+
+    // The schemas the services publish over NATS: bodies, responses, named types.
+    assert_eq!(get["operationId"], "widgets_get");
+    assert_eq!(
+        get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Seen"
+    );
+    let fail = &doc["paths"]["/widgets/fail"]["post"];
+    assert_eq!(fail["requestBody"]["required"], true);
+    assert_eq!(
+        fail["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/FailBody"
+    );
+    let fail_body = &doc["components"]["schemas"]["FailBody"];
+    assert_eq!(fail_body["properties"]["status"]["type"], "integer");
+    let jwks = &doc["paths"]["/.well-known/jwks.json"]["get"];
+    assert_eq!(
+        jwks["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Jwks"
+    );
+    assert!(
+        !doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|p| p.contains("schema")),
+        "the schema endpoints are not routes"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_is_served_with_a_strong_etag() {
+    let world = World::start().await;
+    let first = world.http().get("/openapi.json").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    assert!(etag.starts_with('"'), "strong: {etag}");
+    let again = world
+        .http()
+        .send("GET", "/openapi.json", &[("if-none-match", &etag)], None)
+        .await;
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let other = world
+        .http()
+        .send(
+            "GET",
+            "/openapi.json",
+            &[("if-none-match", "\"stale\"")],
+            None,
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    assert_eq!(other.body, first.body);
     world.stop().await;
 }
 

@@ -235,7 +235,8 @@ async fn routed(http: &Http) -> Vec<String> {
 // ----- A test service ----------------------------------------------------------------------
 
 /// What a widget endpoint saw, echoed back.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 pub struct Seen {
     pub endpoint: String,
     pub params: HashMap<String, String>,
@@ -286,7 +287,8 @@ operation! {
         params Empty, query Empty, body (), response String
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 pub struct FailBody {
     pub status: u16,
     pub message: String,

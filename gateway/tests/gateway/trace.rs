@@ -31,9 +31,15 @@ async fn gateway_and_service_spans_share_the_trace() {
     provider.force_flush().unwrap();
 
     let spans = exporter.get_finished_spans().unwrap();
+    // The widgets' `list` endpoint, not the schema requests of discovery.
     let service = spans
         .iter()
-        .find(|s| s.name == "nats.request")
+        .find(|s| {
+            s.name == "nats.request"
+                && s.attributes
+                    .iter()
+                    .any(|kv| kv.key.as_str() == "endpoint" && kv.value.as_str() == "list")
+        })
         .expect("service span");
     let gateway = spans
         .iter()

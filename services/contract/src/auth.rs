@@ -4,6 +4,7 @@
 //! Request DTOs that carry a secret (a password, a refresh token) redact it in `Debug`, so a
 //! stray `?request` in a log line cannot leak it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Empty, operation};
@@ -37,7 +38,7 @@ pub struct Claims {
 }
 
 /// One public key as a JSON Web Key (RFC 8037 OKP, Ed25519).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Jwk {
     /// Key type: `OKP`.
     pub kty: String,
@@ -69,7 +70,7 @@ impl Jwk {
 }
 
 /// A JSON Web Key Set.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Jwks {
     /// The keys; tokens may be signed by any of them.
     pub keys: Vec<Jwk>,
@@ -83,7 +84,7 @@ impl Jwks {
 }
 
 /// A user's public profile: never the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct User {
     /// The user id (the access token's `sub`).
     pub id: String,
@@ -98,14 +99,17 @@ pub struct User {
 }
 
 /// Body of `POST /auth/register`.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The display name (3–32 characters: letters, digits, `_`, `-`, `.`).
+    #[schemars(length(min = 3, max = 32), regex(pattern = r"^[A-Za-z0-9_.-]+$"))]
     pub username: String,
     /// The email; trimmed and lower-cased before use.
+    #[schemars(email, length(max = 254))]
     pub email: String,
     /// The password (8–128 characters, not all whitespace).
+    #[schemars(length(min = 8, max = 128), regex(pattern = crate::schema::NOT_BLANK))]
     pub password: String,
 }
 
@@ -120,7 +124,7 @@ impl std::fmt::Debug for RegisterRequest {
 }
 
 /// Body of `POST /auth/login`.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The email the account was registered with (case and surrounding space do not matter).
@@ -139,7 +143,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// Body of `POST /auth/refresh` and `POST /auth/logout`.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
@@ -155,7 +159,7 @@ impl std::fmt::Debug for RefreshRequest {
 }
 
 /// An access token and the refresh token that renews it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenPair {
     /// The access token (a JWT) for `Authorization: Bearer`.
     pub access_token: String,

@@ -12,10 +12,12 @@
 //! same customer. Text fields are stored exactly as sent (no trimming), and each is limited to
 //! its column's length in characters (see [`limits`]).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::operation;
-use crate::page::{Page, SortKey};
+use crate::page::{DEFAULT_LIMIT, MAX_FILTER_CHARS, MAX_LIMIT, Page, SortKey};
+use crate::schema::{NOT_BLANK, sort_schema};
 
 /// The column lengths of the `customers` table, in characters; longer values are refused
 /// with 422.
@@ -45,7 +47,7 @@ pub mod limits {
 }
 
 /// A customer: every Northwind column; `null` where the row has none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Customer {
     /// Five upper-case letters, e.g. `ALFKI`.
     pub customer_id: String,
@@ -71,11 +73,15 @@ pub struct Customer {
     pub fax: Option<String>,
 }
 
+/// What a customer id looks like: five ASCII letters, in either case.
+pub const ID_PATTERN: &str = "^[A-Za-z]{5}$";
+
 /// The `{id}` path parameter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIdParams {
-    /// The customer id (case-insensitive).
+    /// The customer id (case-insensitive); anything but five letters names no customer (404).
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub id: String,
 }
 
@@ -123,65 +129,82 @@ impl SortKey for CustomerSort {
 
 /// Query of [`ListCustomers`]. Every filter is optional and they combine with AND.
 #[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListCustomersQuery {
     /// Case-insensitive substring of the company or contact name (`%` and `_` match
     /// literally).
     #[serde(default)]
+    #[schemars(length(max = MAX_FILTER_CHARS))]
     pub q: Option<String>,
     /// Exact country, case-insensitive.
     #[serde(default)]
+    #[schemars(length(max = MAX_FILTER_CHARS))]
     pub country: Option<String>,
     /// Exact city, case-insensitive.
     #[serde(default)]
+    #[schemars(length(max = MAX_FILTER_CHARS))]
     pub city: Option<String>,
     /// A [`CustomerSort`] name, `-` prefixed for descending (default `customer_id`).
     #[serde(default)]
+    #[schemars(schema_with = "sort_schema::<CustomerSort>")]
     pub sort: Option<String>,
     /// Page number from 1 (see [`crate::page`]).
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(range(min = 1), extend("default" = 1))]
     pub page: Option<u32>,
     /// Page size, at most [`crate::page::MAX_LIMIT`].
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(range(min = 1, max = MAX_LIMIT), extend("default" = DEFAULT_LIMIT))]
     pub limit: Option<u32>,
 }
 
 /// Body of [`CreateCustomer`]. `customer_id` and `company_name` are required (422 when
 /// missing); the rest may be omitted or `null`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     /// Five letters (ASCII); stored upper-cased.
+    #[schemars(required, with = "String", regex(pattern = ID_PATTERN))]
     pub customer_id: Option<String>,
     /// Company name: not blank, at most [`limits::COMPANY_NAME`] characters.
+    #[schemars(required, with = "String", length(min = 1, max = limits::COMPANY_NAME), regex(pattern = NOT_BLANK))]
     pub company_name: Option<String>,
     /// Contact person.
     #[serde(default)]
+    #[schemars(length(max = limits::CONTACT_NAME))]
     pub contact_name: Option<String>,
     /// Contact person's title.
     #[serde(default)]
+    #[schemars(length(max = limits::CONTACT_TITLE))]
     pub contact_title: Option<String>,
     /// Street address.
     #[serde(default)]
+    #[schemars(length(max = limits::ADDRESS))]
     pub address: Option<String>,
     /// City.
     #[serde(default)]
+    #[schemars(length(max = limits::CITY))]
     pub city: Option<String>,
     /// Region or state.
     #[serde(default)]
+    #[schemars(length(max = limits::REGION))]
     pub region: Option<String>,
     /// Postal code.
     #[serde(default)]
+    #[schemars(length(max = limits::POSTAL_CODE))]
     pub postal_code: Option<String>,
     /// Country.
     #[serde(default)]
+    #[schemars(length(max = limits::COUNTRY))]
     pub country: Option<String>,
     /// Phone number.
     #[serde(default)]
+    #[schemars(length(max = limits::PHONE))]
     pub phone: Option<String>,
     /// Fax number.
     #[serde(default)]
+    #[schemars(length(max = limits::FAX))]
     pub fax: Option<String>,
 }
 
@@ -189,38 +212,48 @@ pub struct NewCustomer {
 /// NULL, except `company_name`, which cannot be null (422). The id cannot change (an unknown
 /// field, 400). An empty object changes nothing and returns the customer.
 #[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerPatch {
     /// New company name.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "String", length(min = 1, max = limits::COMPANY_NAME), regex(pattern = NOT_BLANK))]
     pub company_name: Option<Option<String>>,
     /// New contact person.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::CONTACT_NAME))]
     pub contact_name: Option<Option<String>>,
     /// New contact title.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::CONTACT_TITLE))]
     pub contact_title: Option<Option<String>>,
     /// New address.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::ADDRESS))]
     pub address: Option<Option<String>>,
     /// New city.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::CITY))]
     pub city: Option<Option<String>>,
     /// New region.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::REGION))]
     pub region: Option<Option<String>>,
     /// New postal code.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::POSTAL_CODE))]
     pub postal_code: Option<Option<String>>,
     /// New country.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::COUNTRY))]
     pub country: Option<Option<String>>,
     /// New phone number.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::PHONE))]
     pub phone: Option<Option<String>>,
     /// New fax number.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::FAX))]
     pub fax: Option<Option<String>>,
 }
 

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Path parameters as the gateway extracts them: `{id}` in `/customers/{id}` → `"id"`.
@@ -72,6 +73,6 @@ impl<P: Default, Q, B: Default> Envelope<P, Q, B> {
 ///
 /// Use it for the params or query of an operation that takes none, so a stray parameter is
 /// an error rather than silently ignored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}

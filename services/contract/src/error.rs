@@ -11,6 +11,7 @@
 //! The gateway answers with the same shape (plus `request_id`), so a client sees one error
 //! format whether the gateway or a service refused the request.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What went wrong, as a stable machine-readable code that maps to one HTTP status.
@@ -135,6 +136,23 @@ impl ErrorCode {
     }
 }
 
+/// A plain string enum: the derived schema (one `const` per variant, for the docs) makes
+/// generated clients refuse every code but the first.
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": codes,
+            "description": "What went wrong; maps to one HTTP status.",
+        })
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -142,7 +160,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// One field that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FieldError {
     /// The field's path in the request, e.g. `company_name` or `query.limit`.
     pub field: String,
@@ -201,8 +219,9 @@ impl FieldErrors {
 }
 
 /// An error as it travels on the wire and reaches the client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[error("{code}: {message}")]
+#[schemars(rename = "Error")]
 pub struct ServiceError {
     /// The machine-readable code.
     pub code: ErrorCode,
@@ -324,6 +343,14 @@ mod tests {
             let json = serde_json::to_value(code).unwrap();
             assert_eq!(json, code.as_str());
         }
+    }
+
+    #[test]
+    fn the_code_schema_lists_every_code() {
+        let schema = schemars::schema_for!(ErrorCode);
+        let codes = schema.get("enum").unwrap().as_array().unwrap();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        assert!(codes.contains(&"not_found".into()));
     }
 
     #[test]

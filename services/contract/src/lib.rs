@@ -17,6 +17,11 @@
 //! - [`de`]: serde helpers for values that arrive as strings (query parameters).
 //! - [`page`]: pagination (`page`/`limit` with a cap, `total`/`pages`), sorting, PATCH nulls.
 //! - [`customers`], [`products`]: the operations and DTOs of those services.
+//! - [`schema`]: the JSON Schemas of the operations, as services publish them.
+//!
+//! `schemars` is re-exported so a crate declaring its own operations can derive
+//! `JsonSchema` without depending on it: `#[derive(contract::schemars::JsonSchema)]` with
+//! `#[schemars(crate = "contract::schemars")]`.
 
 pub mod auth;
 pub mod caller;
@@ -30,6 +35,9 @@ pub mod metadata;
 pub mod operation;
 pub mod page;
 pub mod products;
+pub mod schema;
+
+pub use schemars;
 
 pub use caller::Caller;
 pub use envelope::{Empty, Envelope, Params, Query};

@@ -11,6 +11,14 @@
 //! | `auth` | `public`, `user`, `admin` | yes |
 //! | `http.status` | the success status, e.g. `201` on create, `204` on delete | no, 200 |
 //! | `summary` | one line for the OpenAPI document | no |
+//! | `schema.hash` | content hash of the service's schema document ([`crate::schema`]) | no |
+//! | `natstack.kind` | `schema` on the endpoint that serves that document (no `http.*` keys) | no |
+//!
+//! Schemas themselves are not in the metadata: every `$SRV.INFO` reply carries every
+//! endpoint's metadata, so it stays small. `schema.hash` names the document, and a reader
+//! fetches it once per hash from the endpoint marked `natstack.kind=schema`
+//! (`<service>.schema`). An endpoint without `schema.hash` is still routed; its bodies are
+//! then undocumented.
 //!
 //! `http.status` is an addition to the original set of keys: the success status is a property
 //! of the endpoint, and declaring it lets the gateway answer 201/204 and document it in OpenAPI
@@ -30,6 +38,12 @@ pub const HTTP_STATUS: &str = "http.status";
 pub const AUTH: &str = "auth";
 /// Metadata key: a one-line summary.
 pub const SUMMARY: &str = "summary";
+/// Metadata key: the content hash of the service's schema document.
+pub const SCHEMA_HASH: &str = "schema.hash";
+/// Metadata key: what a non-HTTP endpoint is for.
+pub const KIND: &str = "natstack.kind";
+/// [`KIND`] value of the endpoint that serves the service's schema document.
+pub const KIND_SCHEMA: &str = "schema";
 
 /// An HTTP method an endpoint can be mapped to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

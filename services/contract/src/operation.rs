@@ -8,7 +8,7 @@
 //! use contract::{operation, Empty, Envelope};
 //! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(Debug, Default, Serialize, Deserialize)]
+//! #[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 //! pub struct IdParams { pub id: String }
 //!
 //! operation! {
@@ -20,14 +20,18 @@
 //! use contract::Operation;
 //! assert_eq!(GetThing::subject(), "things.get");
 //! assert_eq!(GetThing::meta().path_params(), ["id"]);
+//! let schemas = GetThing::schemas();
+//! assert_eq!(schemas.operations["get"].params["required"][0], "id");
 //! ```
 
+use schemars::JsonSchema;
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::envelope::Envelope;
 use crate::metadata::{AuthLevel, EndpointMeta, HttpMethod};
 
-/// One operation of one service.
+/// One operation of one service. Its parts derive JSON Schema, which the service publishes
+/// ([`crate::schema`]).
 pub trait Operation: Send + Sync + 'static {
     /// The service's name (`customers`): the Services API name and the subject's first token.
     const SERVICE: &'static str;
@@ -45,17 +49,28 @@ pub trait Operation: Send + Sync + 'static {
     const SUMMARY: &'static str;
 
     /// Path parameters.
-    type Params: Serialize + DeserializeOwned + Default + Send + Sync + 'static;
+    type Params: Serialize + DeserializeOwned + Default + JsonSchema + Send + Sync + 'static;
     /// Query parameters.
-    type Query: Serialize + DeserializeOwned + Default + Send + Sync + 'static;
+    type Query: Serialize + DeserializeOwned + Default + JsonSchema + Send + Sync + 'static;
     /// The body (`()` for none).
-    type Body: Serialize + DeserializeOwned + Default + Send + Sync + 'static;
+    type Body: Serialize + DeserializeOwned + Default + JsonSchema + Send + Sync + 'static;
     /// The successful reply.
-    type Response: Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Response: Serialize + DeserializeOwned + JsonSchema + Send + Sync + 'static;
 
     /// The NATS subject: `<service>.<name>`.
     fn subject() -> String {
         format!("{}.{}", Self::SERVICE, Self::NAME)
+    }
+
+    /// This operation's schemas alone, as a one-operation document (a service publishes all of
+    /// its operations in one, built with [`SchemaSet`](crate::schema::SchemaSet)).
+    fn schemas() -> crate::schema::SchemaDocument
+    where
+        Self: Sized,
+    {
+        let mut set = crate::schema::SchemaSet::new();
+        set.add::<Self>();
+        set.finish()
     }
 
     /// The endpoint metadata that declares the HTTP mapping.

@@ -15,6 +15,7 @@
 //! assert!(PageQuery { page: None, limit: Some(101) }.resolve().is_err());
 //! ```
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
@@ -23,9 +24,13 @@ use crate::error::FieldError;
 pub const DEFAULT_LIMIT: u32 = 20;
 /// The largest `limit` accepted.
 pub const MAX_LIMIT: u32 = 100;
+/// The longest search or filter value (`q`, `country`, …) accepted in a list query, in
+/// characters.
+pub const MAX_FILTER_CHARS: usize = 100;
 
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Page_{T}")]
 pub struct Page<T> {
     /// The rows of this page, in the requested order.
     pub data: Vec<T>,
@@ -55,14 +60,16 @@ impl<T> Page<T> {
 /// The `page` and `limit` of a list query, as received; also the whole query of a list that
 /// has no filters. Numbers may arrive as strings (`"2"`), as the gateway sends them.
 #[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Requested page, from 1.
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(range(min = 1), extend("default" = 1))]
     pub page: Option<u32>,
     /// Requested page size.
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(range(min = 1, max = MAX_LIMIT), extend("default" = DEFAULT_LIMIT))]
     pub limit: Option<u32>,
 }
 

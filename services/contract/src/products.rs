@@ -16,10 +16,14 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::operation;
-use crate::page::{Page, PageQuery, SortKey};
+use crate::page::{DEFAULT_LIMIT, MAX_FILTER_CHARS, MAX_LIMIT, Page, PageQuery, SortKey};
+use crate::schema::{NOT_BLANK, sort_schema};
 
 /// Limits of the `products` columns; values outside them are refused with 422.
 pub mod limits {
@@ -33,6 +37,9 @@ pub mod limits {
     pub const PRICE_MAX: &str = "99999999.99";
     /// Decimal places a price may have.
     pub const PRICE_SCALE: u32 = 2;
+    /// The prices accepted without a 422, and the form of every price answered: up to eight
+    /// digits, then optionally up to two decimals.
+    pub const PRICE_PATTERN: &str = r"^[0-9]{1,8}(\.[0-9]{1,2})?$";
 }
 
 /// An exact decimal amount of money.
@@ -87,6 +94,22 @@ impl FromStr for Price {
     }
 }
 
+impl JsonSchema for Price {
+    fn schema_name() -> Cow<'static, str> {
+        "Price".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // A JSON number is accepted on input too, but the string is the form to send.
+        json_schema!({
+            "type": "string",
+            "pattern": limits::PRICE_PATTERN,
+            "description": "An exact decimal amount, e.g. \"18.00\".",
+            "examples": ["18.00"],
+        })
+    }
+}
+
 impl fmt::Display for Price {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -120,7 +143,7 @@ impl<'de> Deserialize<'de> for Price {
 }
 
 /// A product, with the names of its category and supplier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Product {
     /// Server-assigned id.
     pub product_id: i64,
@@ -149,7 +172,7 @@ pub struct Product {
 }
 
 /// A product category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Category {
     /// Id.
     pub category_id: i16,
@@ -160,7 +183,7 @@ pub struct Category {
 }
 
 /// A supplier.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Supplier {
     /// Id.
     pub supplier_id: i16,
@@ -189,11 +212,12 @@ pub struct Supplier {
 }
 
 /// The `{id}` path parameter. A non-number is malformed (400); a number no product has is 404.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductIdParams {
     /// The product id.
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(required, with = "i64")]
     pub id: Option<i64>,
 }
 
@@ -247,11 +271,12 @@ impl SortKey for ProductSort {
 /// Query of [`ListProducts`]. Every filter is optional and they combine with AND. Numbers and
 /// booleans may arrive as strings (`"true"`), as the gateway sends them.
 #[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListProductsQuery {
     /// Case-insensitive substring of the product name (`%` and `_` match literally).
     #[serde(default)]
+    #[schemars(length(max = MAX_FILTER_CHARS))]
     pub q: Option<String>,
     /// Only this category.
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
@@ -274,43 +299,53 @@ pub struct ListProductsQuery {
     pub in_stock: Option<bool>,
     /// A [`ProductSort`] name, `-` prefixed for descending (default `product_id`).
     #[serde(default)]
+    #[schemars(schema_with = "sort_schema::<ProductSort>")]
     pub sort: Option<String>,
     /// Page number from 1 (see [`crate::page`]).
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(range(min = 1), extend("default" = 1))]
     pub page: Option<u32>,
     /// Page size, at most [`crate::page::MAX_LIMIT`].
     #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+    #[schemars(range(min = 1, max = MAX_LIMIT), extend("default" = DEFAULT_LIMIT))]
     pub limit: Option<u32>,
 }
 
 /// Body of [`CreateProduct`]. `product_name` is required (422 when missing); the id is
 /// assigned by the server. Integers are checked against `smallint` and must not be negative
 /// (422), and `category_id`/`supplier_id` must name existing rows (422).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     /// Name: not blank, at most [`limits::PRODUCT_NAME`] characters.
+    #[schemars(required, with = "String", length(min = 1, max = limits::PRODUCT_NAME), regex(pattern = NOT_BLANK))]
     pub product_name: Option<String>,
     /// Supplier id.
     #[serde(default)]
+    #[schemars(range(min = 1, max = limits::SMALLINT_MAX))]
     pub supplier_id: Option<i64>,
     /// Category id.
     #[serde(default)]
+    #[schemars(range(min = 1, max = limits::SMALLINT_MAX))]
     pub category_id: Option<i64>,
     /// Packaging.
     #[serde(default)]
+    #[schemars(length(max = limits::QUANTITY_PER_UNIT))]
     pub quantity_per_unit: Option<String>,
     /// Unit price.
     #[serde(default)]
     pub unit_price: Option<Price>,
     /// Units in stock.
     #[serde(default)]
+    #[schemars(range(min = 0, max = limits::SMALLINT_MAX))]
     pub units_in_stock: Option<i64>,
     /// Units on order.
     #[serde(default)]
+    #[schemars(range(min = 0, max = limits::SMALLINT_MAX))]
     pub units_on_order: Option<i64>,
     /// Reorder level.
     #[serde(default)]
+    #[schemars(range(min = 0, max = limits::SMALLINT_MAX))]
     pub reorder_level: Option<i64>,
     /// Discontinued (default `false`).
     #[serde(default)]
@@ -321,35 +356,44 @@ pub struct NewProduct {
 /// to NULL. `product_name` and `discontinued` cannot be null (422). The same rules as
 /// [`NewProduct`] apply to each value.
 #[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
     /// New name.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "String", length(min = 1, max = limits::PRODUCT_NAME), regex(pattern = NOT_BLANK))]
     pub product_name: Option<Option<String>>,
     /// New supplier id.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<i64>", range(min = 1, max = limits::SMALLINT_MAX))]
     pub supplier_id: Option<Option<i64>>,
     /// New category id.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<i64>", range(min = 1, max = limits::SMALLINT_MAX))]
     pub category_id: Option<Option<i64>>,
     /// New packaging.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<String>", length(max = limits::QUANTITY_PER_UNIT))]
     pub quantity_per_unit: Option<Option<String>>,
     /// New unit price.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<Price>")]
     pub unit_price: Option<Option<Price>>,
     /// New units in stock.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<i64>", range(min = 0, max = limits::SMALLINT_MAX))]
     pub units_in_stock: Option<Option<i64>>,
     /// New units on order.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<i64>", range(min = 0, max = limits::SMALLINT_MAX))]
     pub units_on_order: Option<Option<i64>>,
     /// New reorder level.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "Option<i64>", range(min = 0, max = limits::SMALLINT_MAX))]
     pub reorder_level: Option<Option<i64>>,
     /// New discontinued flag.
     #[serde(default, with = "::serde_with::rust::double_option")]
+    #[schemars(with = "bool")]
     pub discontinued: Option<Option<bool>>,
 }
 

@@ -3,8 +3,8 @@
 
 use contract::customers::limits;
 
-/// Longest search or filter value accepted in a list query.
-pub const MAX_FILTER_CHARS: usize = 100;
+/// Longest search or filter value accepted in a list query (the schema publishes it too).
+pub use contract::page::MAX_FILTER_CHARS;
 
 /// A customer id in canonical form (five ASCII letters, upper-cased), or `None` when `id`
 /// cannot be one.

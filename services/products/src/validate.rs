@@ -7,8 +7,8 @@ use std::str::FromStr;
 use contract::products::{Price, limits};
 use rust_decimal::Decimal;
 
-/// Longest search or filter value accepted in a list query.
-pub const MAX_FILTER_CHARS: usize = 100;
+/// Longest search or filter value accepted in a list query (the schema publishes it too).
+pub use contract::page::MAX_FILTER_CHARS;
 
 /// Checks an optional integer against `0..=smallint::MAX` and narrows it.
 pub fn small(errors: &mut FieldErrors, field: &str, value: Option<i64>) -> Option<i16> {

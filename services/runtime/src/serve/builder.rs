@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use async_nats::Client;
 use async_nats::service::ServiceExt;
-use contract::Operation;
+use contract::schema::{self, SCHEMA_ENDPOINT, SchemaSet};
+use contract::{Operation, metadata};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tracing::info;
 
-use super::request::{EndpointDef, Handler, erase};
+use super::request::{EndpointDef, Handler, constant, erase};
 use super::running::RunningService;
 use super::{DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_IN_FLIGHT, QUEUE_GROUP, ServeError};
 use crate::metrics::ServiceMetrics;
@@ -25,6 +26,7 @@ pub struct ServiceBuilder<S> {
     drain_timeout: Duration,
     metrics: Option<ServiceMetrics>,
     endpoints: Vec<EndpointDef<S>>,
+    schemas: SchemaSet,
 }
 
 impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
@@ -40,6 +42,7 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             metrics: None,
             endpoints: Vec::new(),
+            schemas: SchemaSet::new(),
         }
     }
 
@@ -67,16 +70,24 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
     /// Adds the endpoint of operation `O`, handled by `handler`.
     #[must_use]
     pub fn endpoint<O: Operation, H: Handler<S, O>>(mut self, handler: H) -> Self {
+        let meta = O::meta();
         self.endpoints.push(EndpointDef {
             name: O::NAME,
             subject: O::subject(),
-            meta: O::meta(),
+            metadata: meta.to_metadata(),
+            success_status: meta.success_status,
             handler: erase::<S, O, H>(handler),
         });
+        self.schemas.add::<O>();
         self
     }
 
     /// Registers the service and its endpoints and flushes the subscriptions to the server.
+    ///
+    /// Besides the operations it registers the schema endpoint (`<service>.schema`, metadata
+    /// `natstack.kind=schema`), which answers the JSON Schemas of every operation as one
+    /// document, and tags every operation's metadata with that document's `schema.hash`
+    /// (see [`contract::schema`]).
     ///
     /// Flushing writes them out but does not wait for the server to process them, so for a
     /// moment another connection may still see "no responders". (A round trip from this
@@ -88,8 +99,22 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
             reason,
         };
         let prefix = format!("{}.", self.name);
+        let mut endpoints = self.endpoints;
+        let document = bytes::Bytes::from(self.schemas.finish().to_bytes());
+        let hash = schema::hash(&document);
+        for def in &mut endpoints {
+            def.metadata
+                .insert(metadata::SCHEMA_HASH.to_owned(), hash.clone());
+        }
+        endpoints.push(EndpointDef {
+            name: SCHEMA_ENDPOINT,
+            subject: schema::subject(&self.name),
+            metadata: [(metadata::KIND.to_owned(), metadata::KIND_SCHEMA.to_owned())].into(),
+            success_status: 200,
+            handler: constant(document),
+        });
         let mut names = std::collections::HashSet::new();
-        for def in &self.endpoints {
+        for def in &endpoints {
             if !def.subject.starts_with(&prefix) {
                 return Err(ServeError::ForeignOperation {
                     service: self.name.clone(),
@@ -110,12 +135,12 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
             .start(&self.name, &self.version)
             .await
             .map_err(|e| register(e.to_string()))?;
-        let mut streams = Vec::with_capacity(self.endpoints.len());
-        for def in self.endpoints {
+        let mut streams = Vec::with_capacity(endpoints.len());
+        for def in endpoints {
             let endpoint = service
                 .endpoint_builder()
                 .name(def.name)
-                .metadata(def.meta.to_metadata())
+                .metadata(def.metadata.clone())
                 .add(def.subject.clone())
                 .await
                 .map_err(|e| register(e.to_string()))?;
@@ -127,7 +152,7 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
             .await
             .map_err(|e| ServeError::Connection(e.to_string()))?;
         let id = service.info().await.id;
-        info!(service = %self.name, version = %self.version, %id, endpoints = streams.len(), "service registered");
+        info!(service = %self.name, version = %self.version, %id, endpoints = streams.len(), schema = %hash, "service registered");
         Ok(RunningService {
             name: self.name,
             id,

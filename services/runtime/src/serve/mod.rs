@@ -2,7 +2,9 @@
 //!
 //! [`ServiceBuilder`] registers a service (name, version, description) and one endpoint per
 //! [`contract::Operation`] in queue group `q`, with the operation's HTTP mapping as endpoint
-//! metadata.
+//! metadata, plus the schema endpoint `<service>.schema` (metadata `natstack.kind=schema`),
+//! which answers the JSON Schemas of every operation as one document; each operation's metadata
+//! carries that document's `schema.hash` ([`contract::schema`]).
 //! [`RunningService::run`] then:
 //!
 //! - enforces the operation's declared auth level on the forwarded caller (401/403);

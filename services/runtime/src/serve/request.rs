@@ -87,11 +87,13 @@ where
 pub(super) type Erased<S> =
     Arc<dyn Fn(S, RequestContext, Bytes) -> BoxFuture<Result<Bytes, ServiceError>> + Send + Sync>;
 
-/// One endpoint: its operation's name, subject and HTTP mapping, and its erased handler.
+/// One endpoint: its name, subject, metadata (the operation's HTTP mapping, or what the
+/// endpoint is for), success status, and erased handler.
 pub(super) struct EndpointDef<S> {
     pub(super) name: &'static str,
     pub(super) subject: String,
-    pub(super) meta: contract::EndpointMeta,
+    pub(super) metadata: std::collections::HashMap<String, String>,
+    pub(super) success_status: u16,
     pub(super) handler: Erased<S>,
 }
 
@@ -113,6 +115,14 @@ where
                 ServiceError::internal()
             })
         })
+    })
+}
+
+/// The handler of the schema endpoint: answers `document` to any request.
+pub(super) fn constant<S>(document: Bytes) -> Erased<S> {
+    Arc::new(move |_, _, _| {
+        let document = document.clone();
+        Box::pin(async move { Ok(document) })
     })
 }
 
@@ -177,7 +187,7 @@ pub(super) async fn handle<S: Send + 'static>(
                 Err(ServiceError::internal())
             });
         let (status, headers, body) = match outcome {
-            Ok(body) => (def.meta.success_status, HeaderMap::new(), body),
+            Ok(body) => (def.success_status, HeaderMap::new(), body),
             Err(err) => {
                 let (headers, body) = error_reply(&err);
                 (err.status(), headers, body)

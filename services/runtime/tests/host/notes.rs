@@ -17,14 +17,16 @@ pub const NAME: &str = "notes";
 static MIGRATOR: Migrator = sqlx::migrate!("./tests/host/migrations");
 
 /// A note: only its id.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 pub struct Note {
     /// The key.
     pub id: String,
 }
 
 /// How many notes there are.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 pub struct Count {
     /// The number of rows.
     pub total: u64,

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use contract::{EndpointMeta, Operation};
+use contract::schema::{SCHEMA_ENDPOINT, SchemaDocument};
+use contract::{EndpointMeta, Operation, metadata};
 use runtime::discover::{self, GatherOptions};
 use runtime::test_support::NatsServer;
 
@@ -107,4 +108,41 @@ async fn gathering_ends_on_stall_or_at_once_when_nobody_is_there() {
     let one = GatherOptions { max: 1, ..options };
     assert_eq!(discover::ping(&client, None, one).await.unwrap().len(), 1);
     running.stop().await;
+}
+
+#[tokio::test]
+async fn the_schema_endpoint_serves_the_document_its_hash_names() {
+    let nats = NatsServer::start().await.unwrap();
+    let service = ops::start(&nats.client().await, State::new("s1")).await;
+    let client = nats.client().await;
+    let infos = discover::info(&client, Some("test"), GatherOptions::default())
+        .await
+        .unwrap();
+    let endpoints = &infos[0].endpoints;
+    let schema = endpoints
+        .iter()
+        .find(|e| e.metadata.get(metadata::KIND).map(String::as_str) == Some("schema"))
+        .expect("a schema endpoint");
+    assert_eq!(schema.subject, "test.schema");
+    assert!(
+        !schema.metadata.contains_key(metadata::HTTP_PATH),
+        "never routed"
+    );
+    let hashes: Vec<&str> = endpoints
+        .iter()
+        .filter(|e| e.name != SCHEMA_ENDPOINT)
+        .map(|e| e.metadata[metadata::SCHEMA_HASH].as_str())
+        .collect();
+    assert!(hashes.iter().all(|h| *h == hashes[0]), "{hashes:?}");
+
+    let reply = client
+        .request(schema.subject.clone(), "".into())
+        .await
+        .unwrap();
+    assert_eq!(contract::schema::hash(&reply.payload), hashes[0]);
+    let doc: SchemaDocument = serde_json::from_slice(&reply.payload).unwrap();
+    let echo = &doc.operations[Echo::NAME];
+    assert_eq!(echo.body, Some(serde_json::json!(true)), "any JSON value");
+    assert!(doc.operations["admin"].response.is_none());
+    service.stop().await;
 }

@@ -17,7 +17,8 @@ operation! {
         params Empty, query Empty, body serde_json::Value, response serde_json::Value
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct FailBody {
     pub status: u16,
@@ -54,7 +55,8 @@ operation! {
         params Empty, query Empty, body (), response ()
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, contract::schemars::JsonSchema)]
+#[schemars(crate = "contract::schemars")]
 pub struct Identity {
     pub instance: String,
     pub seq: u64,
