@@ -163,7 +163,7 @@ pub async fn kill_instance(c: &mut Chaos) -> Result<Outcome> {
     c.restore_second().await?;
     record(&mut o, &[&reads, &writes]);
     o.note = format!(
-        "{} GETs sent again by the gateway; {WRITERS} writers, so at most {WRITERS} writes in flight",
+        "GETs sent again by the gateway: {}; {WRITERS} writers, so at most {WRITERS} writes in flight",
         c.retries().await - retries_before
     );
     o.require(reads.failures.is_empty(), || {
@@ -228,7 +228,12 @@ pub async fn restart_server(c: &mut Chaos, name: &'static str) -> Result<Outcome
     c.system.restart(name).await?;
     let took = restarting.elapsed();
     let (reads, writes) = load.finish().await;
-    o.note = format!("{name} away and back in {:.2}s", took.as_secs_f64());
+    o.note = format!(
+        "{name} away and back in {:.2}s; failed: {} reads, {} writes",
+        took.as_secs_f64(),
+        reads.failures.len(),
+        writes.failures.len()
+    );
     record(&mut o, &[&reads, &writes]);
     let all = reads.failures.iter().chain(&writes.failures);
     let bad: Vec<u16> = all

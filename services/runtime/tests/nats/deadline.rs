@@ -10,13 +10,35 @@ use runtime::{CallError, CallOptions, Requester, deadline};
 
 use super::ops::{self, Remaining, Slow, State};
 
-#[tokio::test]
-async fn a_request_that_arrives_expired_does_no_work() {
+/// A server, the test service on it, and a requester.
+async fn setup() -> (
+    NatsServer,
+    async_nats::Client,
+    State,
+    ops::Running,
+    Requester,
+) {
     let nats = NatsServer::start().await.expect("nats-server starts");
     let client = nats.client().await;
     let state = State::new("a");
     let running = ops::start(&client, state.clone()).await;
     let caller = Requester::new(client.clone()).await.unwrap();
+    (nats, client, state, running, caller)
+}
+
+/// Waits until the `Slow` handler has been cancelled once.
+async fn wait_cancelled(state: &State) {
+    wait_until(
+        "the handler is cancelled",
+        Duration::from_secs(5),
+        || async { state.slow_dropped.load(Ordering::SeqCst) == 1 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_that_arrives_expired_does_no_work() {
+    let (_nats, client, state, running, caller) = setup().await;
 
     // Published with no time left, as a caller whose deadline passed on the way would.
     let mut expired = async_nats::HeaderMap::new();
@@ -37,12 +59,7 @@ async fn a_request_that_arrives_expired_does_no_work() {
         matches!(timely, Err(CallError::TimedOut { .. })),
         "{timely:?}"
     );
-    wait_until(
-        "the timely request is cancelled",
-        Duration::from_secs(5),
-        || async { state.slow_dropped.load(Ordering::SeqCst) == 1 },
-    )
-    .await;
+    wait_cancelled(&state).await;
     assert_eq!(
         state.slow_started.load(Ordering::SeqCst),
         1,
@@ -53,11 +70,7 @@ async fn a_request_that_arrives_expired_does_no_work() {
 
 #[tokio::test]
 async fn a_handler_is_cancelled_at_the_deadline() {
-    let nats = NatsServer::start().await.expect("nats-server starts");
-    let client = nats.client().await;
-    let state = State::new("a");
-    let running = ops::start(&client, state.clone()).await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let (_nats, _client, state, running, caller) = setup().await;
 
     let sent = std::time::Instant::now();
     let result = caller
@@ -72,12 +85,7 @@ async fn a_handler_is_cancelled_at_the_deadline() {
     );
     // The handler sleeps a minute; it is dropped at the caller's deadline instead, and the
     // drain on stop has nothing left to wait for.
-    wait_until(
-        "the handler is cancelled",
-        Duration::from_secs(5),
-        || async { state.slow_dropped.load(Ordering::SeqCst) == 1 },
-    )
-    .await;
+    wait_cancelled(&state).await;
     assert!(
         sent.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -95,10 +103,7 @@ async fn a_handler_is_cancelled_at_the_deadline() {
 
 #[tokio::test]
 async fn calls_carry_and_inherit_the_remaining_deadline() {
-    let nats = NatsServer::start().await.expect("nats-server starts");
-    let client = nats.client().await;
-    let running = ops::start(&client, State::new("a")).await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let (_nats, _client, _state, running, caller) = setup().await;
 
     // A plain call sends its own timeout, and the handler sees that much time left.
     let (header, left) = caller
