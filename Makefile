@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy deps-check docs-test nextest doctest test ci run stack-run render bench crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy deps-check docs-test nextest doctest test ci run stack-run render bench chaos chaos-fast crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -52,8 +52,8 @@ docs-test: setup
 	$(CARGO) build --workspace --bins
 	scripts/docs/docs-test.sh
 
-## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, chart and manifest checks, API page, images
-test: setup fmt-check clippy deps-check nextest doctest chart-test manifests-test docs-test image-test
+## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, the quick resilience scenarios, chart and manifest checks, API page, images
+test: setup fmt-check clippy deps-check nextest doctest chaos-fast chart-test manifests-test docs-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test
@@ -72,6 +72,15 @@ stack-run: setup
 ## render: print every object the operator would apply for STACK (placeholders for generated secrets)
 render:
 	@$(CARGO) run -q -p operator --bin operator -- render -f '$(STACK)' $(RENDER_ARGS)
+
+## chaos: the resilience suite: faults under load against a whole system, one table (CHAOS_ARGS=--fast for the quick half)
+chaos: setup
+	$(CARGO) build --bins -p chaos -p gateway -p auth -p customers -p products
+	"$${CARGO_TARGET_DIR:-target}/debug/chaos" $(CHAOS_ARGS)
+
+chaos-fast: setup
+	$(CARGO) build --bins -p chaos -p gateway -p auth -p customers -p products
+	"$${CARGO_TARGET_DIR:-target}/debug/chaos" --fast
 
 ## bench: measure the whole path on this machine (release build, a few minutes); BENCH_ARGS=--help
 bench: setup

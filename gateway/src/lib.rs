@@ -4,8 +4,8 @@
 //! - [`discovery`] polls the NATS Services API (`$SRV.INFO`) and swaps in a fresh
 //!   [`table::RouteTable`] built from every endpoint's metadata;
 //! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
-//!   envelope, one NATS request with a deadline, and the reply mapped to HTTP, within the
-//!   rate limits and in-flight budget of [`limit`];
+//!   envelope, one NATS request with a deadline (sent again in the cases [`retry`] allows),
+//!   and the reply mapped to HTTP, within the rate limits and in-flight budget of [`limit`];
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
@@ -27,6 +27,7 @@ pub mod openapi;
 pub mod own;
 pub mod proxy;
 pub mod request_id;
+pub mod retry;
 pub mod schemas;
 pub mod server;
 pub mod state;

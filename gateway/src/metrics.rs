@@ -63,6 +63,13 @@ pub struct UpstreamLabels {
     pub kind: &'static str,
 }
 
+/// Labels of a retried upstream call.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetryLabels {
+    /// `no_responders` or `timeout` (see [`crate::retry`]).
+    pub reason: &'static str,
+}
+
 /// Labels of a discovery poll.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PollLabels {
@@ -84,6 +91,7 @@ pub struct GatewayMetrics {
     invalid: Gauge,
     last_discovery: Gauge,
     jwks_fetches: Family<PollLabels, Counter>,
+    upstream_retries: Family<RetryLabels, Counter>,
 }
 
 impl GatewayMetrics {
@@ -103,6 +111,7 @@ impl GatewayMetrics {
             invalid: Gauge::default(),
             last_discovery: Gauge::default(),
             jwks_fetches: Family::default(),
+            upstream_retries: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("natstack_gateway");
         r.register(
@@ -119,6 +128,11 @@ impl GatewayMetrics {
             "upstream_errors",
             "Calls to services that failed, by kind",
             m.upstream_errors.clone(),
+        );
+        r.register(
+            "upstream_retries",
+            "Calls to services sent a second time, by reason",
+            m.upstream_retries.clone(),
         );
         r.register(
             "discovery_polls",
@@ -188,6 +202,13 @@ impl GatewayMetrics {
     pub fn upstream_error(&self, kind: &'static str) {
         self.upstream_errors
             .get_or_create(&UpstreamLabels { kind })
+            .inc();
+    }
+
+    /// Records a call sent a second time.
+    pub fn upstream_retry(&self, reason: &'static str) {
+        self.upstream_retries
+            .get_or_create(&RetryLabels { reason })
             .inc();
     }
 

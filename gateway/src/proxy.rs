@@ -19,9 +19,9 @@ use tracing::{debug, error, warn};
 use crate::error::ApiError;
 use crate::limit::{Class, Guard};
 use crate::observe::RouteLabel;
-use crate::request_id;
 use crate::state::AppState;
 use crate::table::{Match, Route};
+use crate::{request_id, retry};
 
 /// Room left in a NATS message for the envelope's own JSON around the body.
 pub(crate) const ENVELOPE_OVERHEAD: usize = 4 * 1024;
@@ -102,15 +102,17 @@ async fn forward(
     let request_id = request_id::get(&parts.extensions);
     let client = client.map(|addr| addr.to_string());
     let headers = nats_headers(request_id, caller.as_ref(), client.as_deref());
-    let options = runtime::CallOptions {
-        timeout: state.config.request_timeout,
+    let outcome = retry::request(
+        &state.caller,
+        &state.metrics,
+        &route.subject,
+        payload.into(),
         headers,
-    };
-    match state
-        .caller
-        .request(&route.subject, payload.into(), options)
-        .await
-    {
+        state.config.request_timeout,
+        retry::is_safe(&parts.method),
+    )
+    .await;
+    match outcome {
         Ok(reply) => reply_to_response(state, route, &reply),
         Err(e) => call_error(state, route, &e),
     }

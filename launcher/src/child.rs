@@ -72,11 +72,14 @@ pub(crate) struct Child {
     process: std::process::Child,
     stop_signal: Signal,
     exited: bool,
+    /// What it runs, to start it again ([`respawn`](Self::respawn)).
+    spec: Spec,
 }
 
 impl Child {
     /// Starts `spec`, appending stdout and stderr to `log`.
     pub fn spawn(spec: Spec, log: &Path) -> Result<Self, LaunchError> {
+        let again = spec.clone();
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -111,7 +114,16 @@ impl Child {
             process,
             stop_signal: spec.stop_signal,
             exited: false,
+            spec: again,
         })
+    }
+
+    /// Stops it (as [`stop_all`] does) if it still runs, and starts it again: same program,
+    /// arguments, variables and log.
+    pub fn respawn(&mut self) -> Result<(), LaunchError> {
+        stop_all(std::slice::from_mut(self));
+        *self = Self::spawn(self.spec.clone(), &self.log)?;
+        Ok(())
     }
 
     /// Its process id.

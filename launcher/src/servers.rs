@@ -39,7 +39,7 @@ where
 }
 
 /// Whether something accepts connections on loopback `port`.
-async fn accepts(port: u16) -> bool {
+pub(crate) async fn accepts(port: u16) -> bool {
     tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .is_ok()

@@ -110,6 +110,38 @@ impl System {
             .try_for_each(|(child, _)| child.check())
     }
 
+    /// Stops the process `name` (its stop signal, SIGKILL after 10 s) if it still runs, and
+    /// starts it again with the same program, arguments and variables; for nats-server and
+    /// PostgreSQL, waits until it accepts connections again (up to 60 s). A process killed
+    /// from outside is simply started again. Data survives: PostgreSQL reopens its cluster.
+    ///
+    /// # Errors
+    /// No process of that name, or it could not be started again.
+    pub async fn restart(&mut self, name: &str) -> Result<(), LaunchError> {
+        let Some((child, _)) = self.children.iter_mut().find(|(c, _)| c.name == name) else {
+            return Err(LaunchError::Setup(format!("no process named {name}")));
+        };
+        // Stopping waits on the process synchronously (up to 10 s): off the runtime's
+        // scheduler where it can be, so other tasks (load in a test) keep running meanwhile.
+        // Not `spawn_blocking`: the child must be spawned from a thread that lives on (see
+        // `child`).
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| child.respawn())?;
+            }
+            _ => child.respawn()?,
+        }
+        let port = match name {
+            "nats-server" => self.ports.nats.port(),
+            "postgres" => self.ports.postgres.port(),
+            _ => return Ok(()),
+        };
+        crate::servers::wait_ready(child, name, std::time::Duration::from_secs(60), || {
+            crate::servers::accepts(port)
+        })
+        .await
+    }
+
     /// Stops every process in two waves: first the gateway and every service at once
     /// (SIGTERM), awaited together, then the servers at once (SIGTERM; PostgreSQL SIGINT, its
     /// fast shutdown). Each wave waits up to 10 s, then kills what still runs. Services drain

@@ -9,6 +9,7 @@ mod errors;
 mod ids;
 mod limits;
 mod ops;
+mod retry;
 mod routing;
 mod shutdown;
 mod support;

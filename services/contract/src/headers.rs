@@ -17,3 +17,9 @@ pub const SERVICE_ERROR: &str = "Nats-Service-Error";
 pub const SERVICE_ERROR_CODE: &str = "Nats-Service-Error-Code";
 /// Seconds a client should wait before retrying; set on 429 replies and copied to HTTP.
 pub const RETRY_AFTER: &str = "Retry-After";
+/// The time the caller still waits for this request, in whole milliseconds, relative to when
+/// the request is received (so the clocks of caller and service need not agree). Set by
+/// `runtime::Requester` on every request (the gateway's included) from the call's deadline; a
+/// service drops a request that arrives with no time left and cancels a handler whose time
+/// runs out, and the calls a handler makes inherit what remains.
+pub const DEADLINE_MS: &str = "natstack-deadline-ms";

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::propagation;
+use crate::{deadline, propagation};
 
 /// Default deadline for a call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -214,7 +214,9 @@ impl Requester {
         lock(&self.inner.slots).len()
     }
 
-    /// Sends `payload` to `subject` and waits up to `options.timeout` for the reply message.
+    /// Sends `payload` to `subject` and waits up to `options.timeout` for the reply message
+    /// (less when called while handling a request with less time left; see [`deadline`]).
+    /// The request carries the deadline in [`headers::DEADLINE_MS`].
     /// Error replies are returned as messages: see [`error_of`] to read them.
     pub async fn request(
         &self,
@@ -230,7 +232,17 @@ impl Requester {
                 max,
             });
         }
+        // Inside a handler, never wait longer than that request's own caller; and tell the
+        // callee how long that is, so it stops work nobody waits for.
+        let timeout = deadline::bound(options.timeout);
+        if timeout.is_zero() {
+            return Err(CallError::TimedOut {
+                subject: subject.to_owned(),
+                timeout,
+            });
+        }
         let mut headers = options.headers;
+        headers.insert(headers::DEADLINE_MS, deadline::header_value(timeout));
         propagation::inject_current(&mut headers);
 
         let token = inner.next.fetch_add(1, Ordering::Relaxed);
@@ -251,10 +263,10 @@ impl Requester {
             .await
             .map_err(|e| CallError::Transport(e.to_string()))?;
 
-        match tokio::time::timeout(options.timeout, rx).await {
+        match tokio::time::timeout(timeout, rx).await {
             Err(_) => Err(CallError::TimedOut {
                 subject: subject.to_owned(),
-                timeout: options.timeout,
+                timeout,
             }),
             Ok(Err(_)) => Err(CallError::Transport("connection closed".into())),
             Ok(Ok(message)) if message.status == Some(StatusCode::NO_RESPONDERS) => {

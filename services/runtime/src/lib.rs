@@ -6,6 +6,8 @@
 //! - [`serve`]: register a service with the Services API and serve typed operations
 //!   concurrently, with error headers and JSON error bodies, and drain on shutdown;
 //! - [`call`]: typed request-reply with a deadline and distinct failure kinds;
+//! - [`deadline`]: the caller's remaining time, sent with every request and honoured by
+//!   [`serve`];
 //! - [`discover`]: scatter-gather over `$SRV.INFO` / `$SRV.PING`;
 //! - [`propagation`]: request id and W3C trace context in NATS headers;
 //! - [`host`]: the life of a service process (health, NATS, start-up with [`retry`],
@@ -25,6 +27,7 @@ pub mod binary;
 pub mod call;
 pub mod config;
 pub mod connect;
+pub mod deadline;
 pub mod discover;
 pub mod health;
 pub mod host;

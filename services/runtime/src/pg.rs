@@ -5,7 +5,7 @@
 //! - [`migrate`]: runs embedded migrations, retrying with backoff while the database is
 //!   unreachable or not provisioned yet (its role or database missing, the password not set),
 //!   and failing at once on a real migration error (a modified migration);
-//! - [`ping`]: the readiness check;
+//! - [`ping`]: the readiness check, which follows the database (not stale pooled connections);
 //! - [`found`]: a lookup's row, or 404 when there is none;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
@@ -66,11 +66,18 @@ pub enum PgError {
 /// A pool that connects on first use: creating it never touches the network, so a service
 /// can start while its database is down.
 ///
-/// Connections are not pinged before each use (sqlx's `test_before_acquire`, on by default):
+/// Connections are not pinged before every use (sqlx's `test_before_acquire`, on by default):
 /// that ping is a full round trip to PostgreSQL for every query, and `make bench` measured it
-/// as the largest single cost of a read. A connection that broke while idle fails its next
-/// statement instead, which is answered 503 and closes that connection; the pool opens a
-/// fresh one for the next request.
+/// as the largest single cost of a read. Instead, so that a database restart does not leave
+/// the pool full of dead connections that each fail one request:
+///
+/// - a connection idle for [`PING_WHEN_IDLE`] or more is pinged before use, and replaced by a
+///   fresh one when the ping fails (a busy pool never pays for it; an idle service that
+///   outlived a restart answers its first request from a fresh connection);
+/// - once any statement fails because its connection broke ([`reply_error`], [`ping`]), every
+///   connection opened before that moment is discarded on its next acquire instead of being
+///   used, so one failure, not one per pooled connection, is what a restart costs;
+/// - connections are closed after [`IDLE_TIMEOUT`] unused and [`MAX_LIFETIME`] in all.
 pub fn pool(args: &PgArgs) -> Result<PgPool, PgError> {
     let options =
         PgConnectOptions::from_str(args.database_url.expose_secret()).map_err(PgError::Url)?;
@@ -78,7 +85,68 @@ pub fn pool(args: &PgArgs) -> Result<PgPool, PgError> {
         .max_connections(args.database_max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
+        .idle_timeout(IDLE_TIMEOUT)
+        .max_lifetime(MAX_LIFETIME)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if broken::opened_before_last_break(meta.age) {
+                    return Ok(false);
+                }
+                if meta.idle_for >= PING_WHEN_IDLE {
+                    // An error here discards this connection; the pool opens a fresh one.
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
+}
+
+/// A pooled connection unused for this long is pinged before its next use.
+pub const PING_WHEN_IDLE: Duration = Duration::from_secs(1);
+
+/// A pooled connection unused for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A pooled connection is closed after this long, used or not.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// When a connection was last seen broken, so that the connections opened before it (which
+/// the same restart or network failure most likely broke too) are not used again.
+///
+/// Process-wide rather than per pool: [`reply_error`] sees an error, not its pool. A process
+/// with several pools at worst reopens connections of a pool that was not affected.
+mod broken {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Microseconds since [`origin`] of the last break, plus one; 0: never.
+    static LAST: AtomicU64 = AtomicU64::new(0);
+
+    fn origin() -> Instant {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+    }
+
+    fn now() -> u64 {
+        u64::try_from(origin().elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// Records that a connection was found broken now.
+    pub(super) fn record() {
+        LAST.fetch_max(now().saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Whether a connection of this age was opened before the last recorded break.
+    pub(super) fn opened_before_last_break(age: Duration) -> bool {
+        let last = LAST.load(Ordering::Relaxed);
+        if last == 0 {
+            return false;
+        }
+        let age = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+        now().saturating_sub(age) < last
+    }
 }
 
 /// Runs `migrator` against `pool`, retrying with capped exponential backoff (100 ms to 5 s)
@@ -108,18 +176,38 @@ fn migration_is_transient(err: &MigrateError) -> bool {
 
 /// The readiness check: a round trip to the database. Takes the pool by value (a cheap
 /// handle) so `move || pg::ping(pool.clone())` is a check on its own.
+///
+/// When the round trip fails because its connection broke, it is tried once more on a fresh
+/// connection: the database may be back while the pool still held connections from before,
+/// and readiness should follow the database, not the pool's leftovers.
 pub async fn ping(pool: PgPool) -> Result<(), String> {
-    sqlx::query("SELECT 1")
-        .execute(&pool)
-        .await
-        .map(drop)
-        .map_err(|e| {
-            if is_unavailable(&e) {
-                UNAVAILABLE.to_owned()
-            } else {
-                format!("database check failed: {e}")
-            }
-        })
+    let select_one = || sqlx::query("SELECT 1").execute(&pool);
+    let mut outcome = select_one().await;
+    if let Err(e) = &outcome
+        && is_broken_connection(e)
+    {
+        broken::record();
+        outcome = select_one().await;
+    }
+    outcome.map(drop).map_err(|e| {
+        if is_unavailable(&e) {
+            UNAVAILABLE.to_owned()
+        } else {
+            format!("database check failed: {e}")
+        }
+    })
+}
+
+/// Whether `err` means the connection it ran on is dead (closed by the server, reset, the
+/// server shutting down), as opposed to the database being unreachable for a new one.
+fn is_broken_connection(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
 }
 
 /// Whether `err` means the database cannot be reached (rather than refusing a statement).
@@ -159,6 +247,9 @@ pub fn found<T>(
 /// Maps a sqlx error to a client-safe reply; see the module docs. Missing rows are the
 /// caller's to map (`RowNotFound` is 404 with a message naming the resource).
 pub fn reply_error(err: sqlx::Error) -> ServiceError {
+    if is_broken_connection(&err) {
+        broken::record();
+    }
     if is_unavailable(&err) {
         warn!(error = %err, "database unavailable");
         return ServiceError::unavailable(UNAVAILABLE);
@@ -318,6 +409,23 @@ mod tests {
                 .unwrap(),
             "0"
         );
+    }
+
+    #[test]
+    fn connections_opened_before_a_break_are_not_used_again() {
+        let old = Duration::from_secs(3600);
+        assert!(!broken::opened_before_last_break(old), "no break yet");
+        broken::record();
+        assert!(broken::opened_before_last_break(old));
+        // The clock must move past the break (microseconds) for "opened since" to exist.
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            !broken::opened_before_last_break(Duration::ZERO),
+            "a connection opened since is fine"
+        );
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(is_broken_connection(&refused));
+        assert!(!is_broken_connection(&sqlx::Error::PoolTimedOut));
     }
 
     // The pool needs a runtime even when it connects lazily.

@@ -15,6 +15,8 @@
 //! - replies with the JSON response, or with the `Nats-Service-Error(-Code)` headers *and* a
 //!   JSON error body (async-nats's own error reply has an empty body);
 //! - runs the handler in a span carrying the request id and the caller's trace context;
+//! - honours the caller's deadline ([`crate::deadline`]): a request taken with no time left is
+//!   dropped unstarted, a handler still running at the deadline is cancelled, neither replies;
 //! - on shutdown, drains: stops taking requests (unsubscribes), handles what was already
 //!   delivered, waits for in-flight handlers up to a deadline, then flushes the replies.
 

@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tracing::{Instrument, debug, error, info_span, warn};
 
 use crate::metrics::ServiceMetrics;
-use crate::propagation;
+use crate::{deadline, propagation};
 
 /// What a handler knows about the request besides its body.
 #[derive(Debug, Clone)]
@@ -53,6 +53,10 @@ impl RequestContext {
             .ok_or_else(|| ServiceError::unauthenticated("authentication required"))
     }
 }
+
+/// The status recorded in metrics for a request dropped at its deadline (no reply is sent):
+/// the gateway answers such a request 504.
+pub const EXPIRED: u16 = 504;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -177,15 +181,32 @@ pub(super) async fn handle<S: Send + 'static>(
     if let Some(headers) = &request.message.headers {
         propagation::set_parent_from(&span, headers);
     }
+    let deadline = deadline::from_headers(request.message.headers.as_ref(), started.into());
     async {
         let payload = request.message.payload.clone();
-        let outcome = AssertUnwindSafe((def.handler)(state, ctx, payload))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
-                error!("handler panicked");
-                Err(ServiceError::internal())
-            });
+        let work = deadline::scope(deadline, (def.handler)(state, ctx, payload));
+        let work = AssertUnwindSafe(work).catch_unwind();
+        let outcome = match deadline {
+            // `timeout_at` polls its future once even past the deadline: an expired request
+            // must not start at all.
+            Some(deadline) if deadline <= tokio::time::Instant::now() => Err(()),
+            Some(deadline) => tokio::time::timeout_at(deadline, work).await.map_err(drop),
+            None => Ok(work.await),
+        };
+        let Ok(outcome) = outcome else {
+            // Nobody waits for the answer any more: no reply, and the handler's future is
+            // dropped (never polled when the request arrived with no time left).
+            debug!("deadline passed; request dropped without a reply");
+            tracing::Span::current().record("status", EXPIRED);
+            if let Some(metrics) = &metrics {
+                metrics.observe(def.name, EXPIRED, started.elapsed());
+            }
+            return;
+        };
+        let outcome = outcome.unwrap_or_else(|_| {
+            error!("handler panicked");
+            Err(ServiceError::internal())
+        });
         let (status, headers, body) = match outcome {
             Ok(body) => (def.success_status, HeaderMap::new(), body),
             Err(err) => {

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use runtime::test_support::{READY, wait_until};
+use runtime::pg;
+use runtime::test_support::{READY, ServiceApp, wait_until};
 
 use crate::notes::{self, add_note, total};
 
@@ -136,4 +137,49 @@ async fn a_modified_migration_fails_fast() {
     .await;
     let err = notes::spawn(&stack).await.exited().await.unwrap_err();
     assert!(err.contains("migration"), "{err}");
+}
+
+/// Opens several pooled connections (concurrent writes), as a service that has seen some
+/// load holds them; returns when they are all idle again.
+async fn fill_the_pool(app: &ServiceApp, prefix: &str) -> tokio::time::Instant {
+    let ids: Vec<String> = (0..10).map(|i| format!("{prefix}-{i}")).collect();
+    let writes = ids.iter().map(|id| add_note(app, id));
+    for written in futures::future::join_all(writes).await {
+        written.unwrap();
+    }
+    tokio::time::Instant::now()
+}
+
+/// After PostgreSQL restarts under an idle service, the pool holds only dead connections; the
+/// service must still answer its first requests, not fail one per dead connection.
+#[tokio::test]
+async fn an_idle_service_answers_at_once_after_a_database_restart() {
+    let (mut stack, app) = notes::start().await;
+    let idle_since = fill_the_pool(&app, "before").await;
+    stack.pg.restart().await.unwrap();
+    // The scenario is a service that saw no request since before the restart.
+    tokio::time::sleep_until(idle_since + pg::PING_WHEN_IDLE).await;
+    for i in 0..15 {
+        add_note(&app, &format!("after-{i}"))
+            .await
+            .unwrap_or_else(|e| panic!("request {i} after the restart: {e:?}"));
+    }
+    assert_eq!(total(&app).await, 25);
+}
+
+/// Readiness follows the database, not the pool's leftovers: the first check after the
+/// database is back is ready.
+#[tokio::test]
+async fn readiness_is_back_with_the_database() {
+    let (mut stack, app) = notes::start().await;
+    fill_the_pool(&app, "before").await;
+    stack.pg.restart().await.unwrap();
+    let back = std::time::Instant::now();
+    assert_eq!(app.readyz().await, 200, "the first check after the restart");
+    assert!(
+        back.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        back.elapsed()
+    );
+    add_note(&app, "after").await.unwrap();
 }

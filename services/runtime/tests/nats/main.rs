@@ -1,6 +1,7 @@
 //! Runtime tests over a real nats-server: serving, calling, discovery, reconnects and health.
 
 mod call;
+mod deadline;
 mod discover;
 mod health;
 mod ops;

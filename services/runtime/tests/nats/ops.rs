@@ -55,6 +55,18 @@ operation! {
         params Empty, query Empty, body (), response ()
 }
 
+operation! {
+    /// Take a minute, counting starts and cancellations
+    pub Slow: "test"."slow", GET "/slow", auth Public, status 200,
+        params Empty, query Empty, body (), response ()
+}
+
+operation! {
+    /// The deadline as received: the header and the time left in the handler, in ms
+    pub Remaining: "test"."remaining", GET "/remaining", auth Public, status 200,
+        params Empty, query Empty, body (), response (Option<u64>, Option<u64>)
+}
+
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq, contract::schemars::JsonSchema)]
 #[schemars(crate = "contract::schemars")]
 pub struct Identity {
@@ -74,6 +86,8 @@ pub struct State {
     pub in_flight: Arc<AtomicUsize>,
     pub max_seen: Arc<AtomicUsize>,
     pub seen: Arc<std::sync::Mutex<Vec<u64>>>,
+    pub slow_started: Arc<AtomicUsize>,
+    pub slow_dropped: Arc<AtomicUsize>,
 }
 
 impl State {
@@ -85,6 +99,8 @@ impl State {
             in_flight: Arc::default(),
             max_seen: Arc::default(),
             seen: Arc::default(),
+            slow_started: Arc::default(),
+            slow_dropped: Arc::default(),
         }
     }
 
@@ -156,6 +172,39 @@ async fn whoami(
     })
 }
 
+/// Counts its drop: how a test sees a handler cancelled.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn slow(
+    state: State,
+    _: RequestContext,
+    _: contract::RequestOf<Slow>,
+) -> Result<(), ServiceError> {
+    state.slow_started.fetch_add(1, Ordering::SeqCst);
+    let _dropped = DropCount(state.slow_dropped.clone());
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    Ok(())
+}
+
+async fn remaining(
+    _: State,
+    ctx: RequestContext,
+    _: contract::RequestOf<Remaining>,
+) -> Result<(Option<u64>, Option<u64>), ServiceError> {
+    let header = ctx
+        .headers
+        .get(contract::headers::DEADLINE_MS)
+        .and_then(|v| v.as_str().parse().ok());
+    let left = runtime::deadline::remaining().map(|d| d.as_millis() as u64);
+    Ok((header, left))
+}
+
 async fn admin_only(
     _: State,
     _: RequestContext,
@@ -181,6 +230,8 @@ pub fn builder(state: State) -> ServiceBuilder<State> {
         .endpoint::<Whoami, _>(whoami)
         .endpoint::<Panic, _>(panic)
         .endpoint::<AdminOnly, _>(admin_only)
+        .endpoint::<Slow, _>(slow)
+        .endpoint::<Remaining, _>(remaining)
         .drain_timeout(Duration::from_secs(10))
 }
 

@@ -1,0 +1,360 @@
+//! The scenarios: each injects one fault or abuse into the running system, under load where
+//! that matters, and checks what the README's reliability section promises.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use launcher::System;
+use launcher::http::Api;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use runtime::test_support::{http_get, poll};
+use tokio::io::AsyncWriteExt as _;
+use tokio::time::Instant;
+
+use crate::load::{Kind, Load, Tally};
+use crate::report::Outcome;
+
+/// The gateway's deadline for a call (the default of `REQUEST_TIMEOUT_MS`).
+pub const DEADLINE: Duration = Duration::from_millis(contract::deploy::DEFAULT_REQUEST_TIMEOUT_MS);
+
+/// The second products instance, the one the instance faults hit.
+pub const SECOND: &str = "products-2";
+
+const READERS: usize = 4;
+const WRITERS: usize = 2;
+/// Load before the fault, so both instances are busy when it comes.
+const WARM: Duration = Duration::from_secs(2);
+
+/// The running system and what the scenarios need of it.
+pub struct Chaos {
+    /// The system.
+    pub system: System,
+    /// A client of the gateway.
+    pub api: Api,
+    /// The administrator's access token.
+    pub token: String,
+    /// The gateway's health address (`/readyz`, `/metrics`).
+    pub gateway_health: SocketAddr,
+    /// The second products instance's health address.
+    pub second_health: SocketAddr,
+    /// PostgreSQL's port.
+    pub pg_port: u16,
+}
+
+impl Chaos {
+    fn pid_of(&self, name: &str) -> Result<Pid> {
+        let pid = self
+            .system
+            .processes()
+            .into_iter()
+            .find(|p| p.name == name)
+            .with_context(|| format!("no process named {name}"))?
+            .pid;
+        Ok(Pid::from_raw(i32::try_from(pid)?))
+    }
+
+    /// Starts the second instance again and waits until it is ready.
+    async fn restore_second(&mut self) -> Result<()> {
+        self.system.restart(SECOND).await?;
+        let addr = self.second_health;
+        let ready = poll(
+            Duration::from_secs(60),
+            Duration::from_millis(50),
+            || async move { http_get(addr, "/readyz").await.0 == 200 },
+            || Ok::<_, anyhow::Error>(()),
+        )
+        .await?;
+        if !ready {
+            bail!("{SECOND} is not ready again after 60 s");
+        }
+        Ok(())
+    }
+
+    /// Calls the gateway sent a second time after a timeout, from its metrics.
+    async fn retries(&self) -> u64 {
+        let text = http_get(self.gateway_health, "/metrics").await.1;
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("natstack_gateway_upstream_retries_total{reason=\"timeout\"} ")
+            })
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    async fn psql(&self, sql: &str) -> Result<()> {
+        let bin = runtime::test_support::programs::pg_bin_dir()?.join("psql");
+        let port = self.pg_port.to_string();
+        let output = tokio::process::Command::new(bin)
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+            ])
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                contract::deploy::PRODUCTS,
+                "-c",
+                sql,
+            ])
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!("psql: {}", String::from_utf8_lossy(&output.stderr).trim());
+        }
+        Ok(())
+    }
+}
+
+/// Readers and writers running from now until `WARM + after`.
+struct Mixed {
+    reads: Load,
+    writes: Load,
+    start: Instant,
+}
+
+impl Mixed {
+    fn start(c: &Chaos, after: Duration) -> Self {
+        let start = Instant::now();
+        let until = start + WARM + after;
+        Self {
+            reads: Load::start(&c.api, &c.token, Kind::Read, READERS, start, until),
+            writes: Load::start(&c.api, &c.token, Kind::Write, WRITERS, start, until),
+            start,
+        }
+    }
+
+    /// Waits until the fault is due.
+    async fn warm(&self) {
+        tokio::time::sleep_until(self.start + WARM).await;
+    }
+
+    async fn finish(self) -> (Tally, Tally) {
+        (self.reads.finish().await, self.writes.finish().await)
+    }
+}
+
+fn record(o: &mut Outcome, tallies: &[&Tally]) {
+    for t in tallies {
+        o.sent += t.sent;
+        o.add_failed(&t.by_status());
+    }
+    let recovery = tallies.iter().map(|t| t.recovery(WARM)).max();
+    o.recovery = recovery;
+}
+
+/// kill -9 of one of two instances: no GET lost (the gateway sends it again); at most the
+/// writes in flight on that instance lost, each answered 504 within the deadline.
+pub async fn kill_instance(c: &mut Chaos) -> Result<Outcome> {
+    let mut o = Outcome::new("kill -9");
+    let retries_before = c.retries().await;
+    let load = Mixed::start(c, DEADLINE + Duration::from_secs(3));
+    load.warm().await;
+    kill(c.pid_of(SECOND)?, Signal::SIGKILL)?;
+    let (reads, writes) = load.finish().await;
+    c.restore_second().await?;
+    record(&mut o, &[&reads, &writes]);
+    o.note = format!(
+        "GETs sent again by the gateway: {}; {WRITERS} writers, so at most {WRITERS} writes in flight",
+        c.retries().await - retries_before
+    );
+    o.require(reads.failures.is_empty(), || {
+        format!("GETs lost: {:?}", reads.by_status())
+    });
+    o.require(writes.failures.len() <= WRITERS, || {
+        format!(
+            "more writes lost than were in flight: {:?}",
+            writes.by_status()
+        )
+    });
+    o.require(
+        writes
+            .failures
+            .iter()
+            .all(|f| f.status == 504 && f.latency <= DEADLINE + Duration::from_secs(1)),
+        || {
+            format!(
+                "a lost write not answered 504 within the deadline: {:?}",
+                writes.failures
+            )
+        },
+    );
+    Ok(o)
+}
+
+/// SIGTERM of one of two instances: it drains; nothing is lost.
+pub async fn stop_instance(c: &mut Chaos) -> Result<Outcome> {
+    let mut o = Outcome::new("SIGTERM");
+    let load = Mixed::start(c, Duration::from_secs(3));
+    load.warm().await;
+    kill(c.pid_of(SECOND)?, Signal::SIGTERM)?;
+    let (reads, writes) = load.finish().await;
+    c.restore_second().await?;
+    record(&mut o, &[&reads, &writes]);
+    o.require(
+        reads.failures.is_empty() && writes.failures.is_empty(),
+        || {
+            format!(
+                "requests lost: reads {:?}, writes {:?}",
+                reads.by_status(),
+                writes.by_status()
+            )
+        },
+    );
+    Ok(o)
+}
+
+/// A server (`nats-server`, `postgres`) stopped and started again under load: clear 503/504
+/// while it is away, never a 500 or a dropped connection, and every request answered again
+/// afterwards. The recovery time is what the table shows.
+pub async fn restart_server(c: &mut Chaos, name: &'static str) -> Result<Outcome> {
+    let mut o = Outcome::new(if name == "postgres" {
+        "postgres restart"
+    } else {
+        "nats restart"
+    });
+    let settle = Duration::from_secs(12);
+    let load = Mixed::start(c, settle);
+    load.warm().await;
+    let restarting = Instant::now();
+    c.system.restart(name).await?;
+    let took = restarting.elapsed();
+    let (reads, writes) = load.finish().await;
+    o.note = format!(
+        "{name} away and back in {:.2}s; failed: {} reads, {} writes",
+        took.as_secs_f64(),
+        reads.failures.len(),
+        writes.failures.len()
+    );
+    record(&mut o, &[&reads, &writes]);
+    let all = reads.failures.iter().chain(&writes.failures);
+    let bad: Vec<u16> = all
+        .clone()
+        .map(|f| f.status)
+        .filter(|s| !matches!(s, 503 | 504))
+        .collect();
+    o.require(bad.is_empty(), || {
+        format!("answers other than 503/504: {bad:?}")
+    });
+    let tail = WARM + settle - Duration::from_secs(2);
+    o.require(all.clone().all(|f| f.sent_at < tail), || {
+        "still failing 2 s before the end".to_owned()
+    });
+    Ok(o)
+}
+
+/// Requests with client-chosen methods: the gateway's `/metrics` stays the same size.
+pub async fn random_methods(c: &mut Chaos, count: usize) -> Result<Outcome> {
+    let mut o = Outcome::new("random methods");
+    let size = |addr| async move { http_get(addr, "/metrics").await.1.len() };
+    let before = size(c.gateway_health).await;
+    let mut statuses = std::collections::BTreeMap::new();
+    for chunk in (0..count).collect::<Vec<_>>().chunks(16) {
+        let calls = chunk.iter().map(|i| {
+            let api = c.api.clone();
+            async move {
+                let method = format!("CHAOS{i:x}");
+                api.try_call(&method, "/products", None, None)
+                    .await
+                    .map_or(0, |r| r.status)
+            }
+        });
+        for status in futures::future::join_all(calls).await {
+            *statuses.entry(status).or_insert(0u64) += 1;
+        }
+    }
+    let after = size(c.gateway_health).await;
+    o.sent = count as u64;
+    statuses.retain(|s, _| !(400..500).contains(s));
+    o.add_failed(&statuses);
+    o.note = format!("/metrics {before} → {after} bytes");
+    o.require(statuses.is_empty(), || {
+        format!("answers other than 4xx: {statuses:?}")
+    });
+    o.require(after <= before + 16 * 1024, || {
+        format!("/metrics grew from {before} to {after} bytes")
+    });
+    Ok(o)
+}
+
+/// Product ids run out: creates answer 503 saying so, never 500.
+pub async fn id_exhaustion(c: &mut Chaos) -> Result<Outcome> {
+    let mut o = Outcome::new("id exhaustion");
+    // Two ids left before the end of bigint.
+    c.psql("ALTER TABLE products ALTER COLUMN product_id RESTART WITH 9223372036854775806")
+        .await?;
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let body = serde_json::json!({ "product_name": format!("last-{n}") });
+        let reply = c
+            .api
+            .try_call("POST", "/products", Some(&c.token), Some(body))
+            .await;
+        statuses.push(reply.map_or(0, |r| r.status));
+    }
+    // Room again for whatever runs next.
+    c.psql("ALTER TABLE products ALTER COLUMN product_id RESTART WITH 1000000000")
+        .await?;
+    o.sent = statuses.len() as u64;
+    for s in statuses.iter().filter(|s| **s != 201) {
+        *o.failed.entry(*s).or_default() += 1;
+    }
+    o.note = format!("statuses {statuses:?}");
+    o.require(statuses.iter().all(|s| matches!(s, 201 | 503)), || {
+        "an answer other than 201 or 503".to_owned()
+    });
+    o.require(statuses.contains(&503), || "never answered 503".to_owned());
+    Ok(o)
+}
+
+/// Slow clients holding connections with half-sent headers: new clients and health are
+/// still answered.
+pub async fn slow_clients(c: &mut Chaos, connections: usize) -> Result<Outcome> {
+    let mut o = Outcome::new("slow clients");
+    let addr: SocketAddr = c
+        .api
+        .base()
+        .trim_start_matches("http://")
+        .parse()
+        .context("the gateway address")?;
+    let mut held = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /products HTTP/1.1\r\nHost: chaos\r\n")
+            .await?;
+        held.push(stream);
+    }
+    let started = Instant::now();
+    let product = c
+        .api
+        .try_call("GET", "/products?limit=1", Some(&c.token), None)
+        .await
+        .map_or(0, |r| r.status);
+    let health = http_get(c.gateway_health, "/readyz").await.0;
+    let took = started.elapsed();
+    drop(held);
+    o.sent = connections as u64 + 2;
+    for s in [product, health].into_iter().filter(|s| *s != 200) {
+        *o.failed.entry(s).or_default() += 1;
+    }
+    o.note = format!(
+        "{connections} held connections; a new client and /readyz answered in {:.2}s",
+        took.as_secs_f64()
+    );
+    o.require(product == 200 && health == 200, || {
+        format!("new client {product}, /readyz {health}")
+    });
+    o.require(took < Duration::from_secs(2), || {
+        format!("answered after {took:?}")
+    });
+    Ok(o)
+}

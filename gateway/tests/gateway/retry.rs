@@ -1,0 +1,129 @@
+//! A call lost with an instance: GET is sent again within the deadline, POST is not.
+
+use std::time::{Duration, Instant};
+
+use contract::Operation;
+use futures::StreamExt;
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::support::{self, CreateWidget, ListWidgets, World, user_token};
+
+/// A second instance of `subject` (same queue group) that takes one request, never answers
+/// it, and unsubscribes: what the gateway sees of an instance killed with a request in
+/// flight. Resolves `swallowed` when it has taken its request.
+async fn one_shot_sink(
+    client: &async_nats::Client,
+    subject: String,
+) -> (oneshot::Receiver<()>, JoinHandle<()>) {
+    let mut sub = client
+        .queue_subscribe(subject, runtime::serve::QUEUE_GROUP.to_owned())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        if sub.next().await.is_some() {
+            sub.unsubscribe().await.unwrap();
+            let _ = tx.send(());
+        }
+    });
+    (rx, task)
+}
+
+async fn metrics(world: &World) -> String {
+    String::from_utf8_lossy(&world.gateway.health.get("/metrics").await.body).into_owned()
+}
+
+const DEADLINE: Duration = Duration::from_millis(2000);
+
+#[tokio::test]
+async fn a_get_lost_with_an_instance_is_answered_by_the_other() {
+    let world = World::start_with(|c| c.request_timeout = DEADLINE).await;
+    let (mut swallowed, _sink) = one_shot_sink(&world.client, ListWidgets::subject()).await;
+    // The queue group picks an instance at random: send until the sink has taken one. Every
+    // request, the swallowed one too, is answered 200 within the deadline.
+    for sent in 1.. {
+        assert!(sent <= 64, "the sink never got a request");
+        let started = Instant::now();
+        let reply = world.http().get("/widgets").await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
+        if swallowed.try_recv().is_ok() {
+            assert!(
+                started.elapsed() >= DEADLINE / 2,
+                "answered before the retry could have been sent: {:?}",
+                started.elapsed()
+            );
+            break;
+        }
+    }
+    let text = metrics(&world).await;
+    assert!(
+        text.contains("natstack_gateway_upstream_retries_total{reason=\"timeout\"} 1"),
+        "{text}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_that_may_have_been_delivered_is_not_sent_again() {
+    let world = World::start_with(|c| c.request_timeout = DEADLINE).await;
+    let (mut swallowed, _sink) = one_shot_sink(&world.client, CreateWidget::subject()).await;
+    let token = user_token("u-1");
+    for sent in 1.. {
+        assert!(sent <= 64, "the sink never got a request");
+        let reply = world
+            .http()
+            .json("POST", "/widgets", Some(&token), &json!({"n": sent}))
+            .await;
+        if swallowed.try_recv().is_ok() {
+            // The other instance never saw it: the gateway waited out the deadline instead.
+            reply.assert_error(504, "timeout");
+            break;
+        }
+        assert_eq!(
+            reply.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    let text = metrics(&world).await;
+    assert!(
+        !text.contains("natstack_gateway_upstream_retries_total{"),
+        "{text}"
+    );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn no_responders_is_retried_once_for_any_method() {
+    // Never drop instances here, so the route stays while nobody answers.
+    let mut world = World::start_with(|c| c.discovery.missed_polls = u32::MAX).await;
+    world.services.remove(0).stop().await;
+    support::wait_no_responders(&world.client, &CreateWidget::subject()).await;
+    let started = Instant::now();
+    let reply = world
+        .http()
+        .json("POST", "/widgets", Some(&user_token("u-1")), &json!({}))
+        .await;
+    reply.assert_error(503, "unavailable");
+    assert!(
+        started.elapsed() >= gateway::retry::NO_RESPONDERS_PAUSE,
+        "{:?}",
+        started.elapsed()
+    );
+    let text = metrics(&world).await;
+    assert!(
+        text.contains("natstack_gateway_upstream_retries_total{reason=\"no_responders\"} 1"),
+        "{text}"
+    );
+    world.stop().await;
+}
