@@ -2,7 +2,8 @@
 //!
 //! Start order: nats-server, PostgreSQL (databases `customers` and `products`), nx-27017, then
 //! auth, customers, products, any extra [`Service`], then the gateway. Each server accepts
-//! connections before the next one starts; the start ends when the gateway's `/services` routes
+//! connections before the next one starts; the start ends when the gateway's `/services` (on its
+//! health listener) routes
 //! a subject of every service. A process that exits meanwhile fails the start with the end of its
 //! log, and whatever was started is stopped again.
 
@@ -15,8 +16,9 @@ use contract::deploy::{self, env};
 use crate::binaries::{self, SYSTEM_BINARIES};
 use crate::child::{Child, Spec};
 use crate::error::LaunchError;
+use crate::files;
 use crate::http::Api;
-use crate::ports::Ports;
+use crate::ports::{Address, Ports};
 use crate::servers::{self, Durability};
 use crate::system::{Role, System};
 
@@ -106,6 +108,9 @@ impl Builder {
                 (env::RUST_LOG.to_owned(), "info".to_owned()),
                 (env::LOG_FORMAT.to_owned(), "pretty".to_owned()),
                 (env::DISCOVERY_INTERVAL_MS.to_owned(), "1000".to_owned()),
+                // Tests, benchmarks and the resilience suite load the system from one address
+                // far beyond what a person sends; `make run` sets the gateway's default back.
+                (env::RATE_LIMITS.to_owned(), "off".to_owned()),
             ],
             component_env: Vec::new(),
             admin: None,
@@ -144,7 +149,8 @@ impl Builder {
     }
 
     /// Sets a variable of every service and the gateway (later settings win): `RUST_LOG`
-    /// (default `info`), `LOG_FORMAT` (`pretty`), `DISCOVERY_INTERVAL_MS` (`1000`), ….
+    /// (default `info`), `LOG_FORMAT` (`pretty`), `DISCOVERY_INTERVAL_MS` (`1000`),
+    /// `RATE_LIMITS` (`off`), ….
     #[must_use]
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
         self.env.push((name.to_owned(), value.into()));
@@ -197,11 +203,14 @@ impl Builder {
         self.ports.check_free()?;
         let (data, temp) = match &self.data_dir {
             // Absolute: PostgreSQL resolves paths from inside its data directory.
-            Some(dir) => (
-                std::path::absolute(dir)
-                    .map_err(LaunchError::io(format!("cannot resolve {}", dir.display())))?,
-                None,
-            ),
+            Some(dir) => {
+                files::data_dir(dir)?;
+                (
+                    std::path::absolute(dir)
+                        .map_err(LaunchError::io(format!("cannot resolve {}", dir.display())))?,
+                    None,
+                )
+            }
             None => {
                 let temp = tempfile::Builder::new()
                     .prefix("natstack-system-")
@@ -222,11 +231,25 @@ impl Builder {
             Durability::Durable
         };
         let logs = self.log_dir.clone().unwrap_or_else(|| data.join("logs"));
-        std::fs::create_dir_all(&logs)
-            .map_err(LaunchError::io(format!("cannot create {}", logs.display())))?;
+        // Logs name accounts and client addresses.
+        files::private_dir(&logs)?;
+        // Every health address is fixed here, so the system can name them later.
+        let mut ports = self.ports.clone();
+        let names = [
+            deploy::AUTH,
+            deploy::CUSTOMERS,
+            deploy::PRODUCTS,
+            deploy::GATEWAY,
+        ];
+        for name in names
+            .into_iter()
+            .chain(self.extra.iter().map(|s| s.spec.name))
+        {
+            ports.health.entry(name).or_insert_with(Address::free);
+        }
         let mut system = System {
             children: Vec::new(),
-            ports: self.ports.clone(),
+            ports,
             admin: self.admin.clone(),
             logs,
             _temp: temp,
@@ -328,7 +351,8 @@ impl Builder {
     async fn wait_routed(&self, system: &mut System) -> Result<(), LaunchError> {
         let mut subjects: Vec<String> = ROUTED.iter().map(|s| (*s).to_owned()).collect();
         subjects.extend(self.extra.iter().flat_map(|s| s.routes.iter().cloned()));
-        let api = Api::new(&system.gateway_url());
+        // `/services` is served on the gateway's health listener, not on its API port.
+        let api = Api::new(&system.gateway_health_url());
         let deadline = tokio::time::Instant::now() + ROUTED_TIMEOUT;
         loop {
             if api.routes_all(&subjects).await {

@@ -66,8 +66,8 @@ pub(crate) async fn mongo(port: u16, data: &Path, logs: &Path) -> Result<Child, 
         "NX_27017_BIN",
         "run `make setup` (installs the PyPI package `nx-27017` into .venv)",
     )?;
-    std::fs::create_dir_all(data)
-        .map_err(LaunchError::io(format!("cannot create {}", data.display())))?;
+    // auth's users and refresh tokens.
+    crate::files::private_dir(data)?;
     let pid_file = data.join("nx-27017.pid");
     // A pid file left by a killed server names a pid that may be reused by now.
     let _ = std::fs::remove_file(&pid_file);

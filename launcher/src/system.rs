@@ -63,6 +63,21 @@ impl System {
         format!("http://{}", self.ports.gateway.addr)
     }
 
+    /// The health address (`/livez`, `/readyz`, `/metrics`) of `component` (`auth`, …,
+    /// `gateway`, or an extra service's name), if it is one of the system's.
+    pub fn health_addr(&self, component: &str) -> Option<SocketAddr> {
+        self.ports.health.get(component).map(|a| a.addr)
+    }
+
+    /// The base URL of the gateway's health listener, which also serves the operational
+    /// `/metrics` and `/services`.
+    pub fn gateway_health_url(&self) -> String {
+        let addr = self
+            .health_addr(contract::deploy::GATEWAY)
+            .expect("the builder fixes the gateway's health address");
+        format!("http://{addr}")
+    }
+
     /// A JSON client of the gateway.
     pub fn api(&self) -> Api {
         Api::new(&self.gateway_url())
