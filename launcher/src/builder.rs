@@ -18,6 +18,7 @@ use crate::child::{Child, Spec};
 use crate::error::LaunchError;
 use crate::files;
 use crate::http::Api;
+use crate::nats_auth::NatsUsers;
 use crate::ports::{Address, Ports};
 use crate::servers::{self, Durability};
 use crate::system::{Role, System};
@@ -81,6 +82,7 @@ pub struct Builder {
     component_env: Vec<(&'static str, String, String)>,
     admin: Option<(String, String)>,
     extra: Vec<Service>,
+    nats_auth: bool,
     progress: Progress,
 }
 
@@ -115,6 +117,7 @@ impl Builder {
             component_env: Vec::new(),
             admin: None,
             extra: Vec::new(),
+            nats_auth: false,
             progress: Box::new(|_| {}),
         }
     }
@@ -185,6 +188,15 @@ impl Builder {
         self
     }
 
+    /// Gives every component its own NATS user with the permissions a cluster gives it, and
+    /// refuses anonymous NATS clients (default: off, so tests and benchmarks may talk to NATS
+    /// directly; `make run` turns it on).
+    #[must_use]
+    pub fn nats_auth(mut self, on: bool) -> Self {
+        self.nats_auth = on;
+        self
+    }
+
     /// Calls `progress` with a line on every step (`starting nats-server on …`).
     #[must_use]
     pub fn progress(mut self, progress: impl Fn(&str) + Send + Sync + 'static) -> Self {
@@ -252,6 +264,7 @@ impl Builder {
             ports,
             admin: self.admin.clone(),
             logs,
+            nats_users: None,
             _temp: temp,
         };
         self.start_into(&mut system, &data, durability).await?;
@@ -267,8 +280,18 @@ impl Builder {
         let ports = &self.ports;
         let say = &self.progress;
         let logs = system.logs.clone();
+        let config = if self.nats_auth {
+            let mut services = vec![deploy::AUTH, deploy::CUSTOMERS, deploy::PRODUCTS];
+            services.extend(self.extra.iter().map(|s| s.spec.name));
+            let users = NatsUsers::new(&services);
+            let config = users.write_config(data)?;
+            system.nats_users = Some(users);
+            Some(config)
+        } else {
+            None
+        };
         say(&format!("starting nats-server on {}", ports.nats.addr));
-        let nats = servers::nats(ports.nats.port(), &logs).await?;
+        let nats = servers::nats(ports.nats.port(), config.as_deref(), &logs).await?;
         system.push(nats, Role::Server);
         say(&format!("starting PostgreSQL on {}", ports.postgres.addr));
         let postgres = servers::postgres(
@@ -343,6 +366,9 @@ impl Builder {
             ),
             (env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()),
         ];
+        if let Some(users) = &system.nats_users {
+            spec.env.extend(users.env_of(name));
+        }
         spec.env.extend(self.env.iter().cloned());
         spec
     }

@@ -39,6 +39,7 @@ pub struct System {
     pub(crate) ports: Ports,
     pub(crate) admin: Option<(String, String)>,
     pub(crate) logs: PathBuf,
+    pub(crate) nats_users: Option<crate::nats_auth::NatsUsers>,
     // Dropped after the processes have stopped (Drop stops them first).
     pub(crate) _temp: Option<TempDir>,
 }

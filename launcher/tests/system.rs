@@ -136,8 +136,13 @@ async fn a_port_in_use_names_the_variable_to_set() {
 }
 
 /// Starts `natstack-run` on free ports with its data in `data` (and `admin`'s login from the
-/// environment, if given), waits for its banner and returns it with its process tree.
-async fn natstack_run(data: &Path, admin: Option<(&str, &str)>) -> (std::process::Child, Vec<u32>) {
+/// environment, if given), waits for its banner and returns it with its process tree and its
+/// NATS port.
+async fn natstack_run(
+    data: &Path,
+    admin: Option<(&str, &str)>,
+) -> (std::process::Child, Vec<u32>, u16) {
+    let nats_port = free_port();
     // PostgreSQL runs as its own user under root and must reach its data inside.
     std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let addr = |p: u16| format!("127.0.0.1:{p}");
@@ -154,7 +159,7 @@ async fn natstack_run(data: &Path, admin: Option<(&str, &str)>) -> (std::process
         .arg("--data-dir")
         .arg(data)
         .env("GATEWAY_ADDR", addr(free_port()))
-        .env("NATS_PORT", free_port().to_string())
+        .env("NATS_PORT", nats_port.to_string())
         .env("PG_PORT", free_port().to_string())
         .env("MONGO_PORT", free_port().to_string())
         .env("HEALTH_GATEWAY", addr(free_port()))
@@ -183,18 +188,51 @@ async fn natstack_run(data: &Path, admin: Option<(&str, &str)>) -> (std::process
         pids.len() > 8,
         "the launcher, 7 processes and PostgreSQL's: {pids:?}"
     );
-    (run, pids)
+    (run, pids, nats_port)
+}
+
+/// What nats-server answers a client that connects without credentials.
+fn anonymous_connect(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the server answers the PING or refuses (and closes).
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if text.contains("PONG") || text.contains("-ERR") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_children_of_a_killed_natstack_run_die_with_it() {
     let data = tempfile::tempdir().unwrap();
-    let (mut run, pids) = natstack_run(data.path(), None).await;
+    let (mut run, pids, nats_port) = natstack_run(data.path(), None).await;
+    // The components are up with their own NATS users; a client without one is refused.
+    let answer = anonymous_connect(nats_port);
+    assert!(
+        answer.contains("-ERR 'Authorization Violation'") && !answer.contains("PONG"),
+        "{answer}"
+    );
     // The generated login is kept in the data directory, readable by its owner only.
     let admin = std::fs::read_to_string(data.path().join("admin.env")).unwrap();
     assert!(admin.starts_with("ADMIN_EMAIL=admin@example.com\nADMIN_PASSWORD="));
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data.path().join("admin.env")), 0o600);
+    assert_eq!(mode(&data.path().join("nats.conf")), 0o600);
     for dir in ["logs", "mongo"] {
         assert_eq!(mode(&data.path().join(dir)), 0o700, "{dir}");
     }
@@ -212,7 +250,7 @@ async fn the_children_of_a_killed_natstack_run_die_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_does_not_cut_the_stop_short() {
     let data = tempfile::tempdir().unwrap();
-    let (mut run, pids) = natstack_run(
+    let (mut run, pids, _) = natstack_run(
         data.path(),
         Some(("root@example.com", "given-password-123")),
     )

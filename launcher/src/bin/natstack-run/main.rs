@@ -77,6 +77,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .data_dir(&data)
         .ports(ports)
         .admin(&email, &password)
+        // As in a cluster: each component its own NATS user, no anonymous clients.
+        .nats_auth(true)
         .env(env::RUST_LOG, &cli.rust_log)
         .env(env::LOG_FORMAT, &cli.log_format)
         .component_env(deploy::GATEWAY, env::RATE_LIMITS, &cli.rate_limits)
