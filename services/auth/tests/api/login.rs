@@ -50,6 +50,22 @@ async fn login_from(
     app.send_with::<Login>(body, options).await
 }
 
+/// Fails unless one log line holds every one of `parts`.
+fn assert_logged(parts: &[&str]) {
+    let logs = logs();
+    assert!(
+        logs.lines().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no line with {parts:?} in\n{logs}"
+    );
+}
+
+/// A wrong password for `email` from `addr`: the refusal.
+async fn guess_from(app: &impl AuthApp, addr: &str, email: &str) -> ServiceError {
+    login_from(app, addr, email, "bad-password")
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_guesser_is_locked_out_of_the_account_only_at_its_address() {
     let (_servers, app) = start().await; // 3 failures per pair allowed
@@ -59,9 +75,7 @@ async fn a_guesser_is_locked_out_of_the_account_only_at_its_address() {
         .await;
 
     for _ in 0..3 {
-        let e = login_from(&app, "203.0.113.7", "frank@example.com", "bad-password")
-            .await
-            .unwrap_err();
+        let e = guess_from(&app, "203.0.113.7", "frank@example.com").await;
         assert_eq!(e.code, ErrorCode::Unauthenticated);
     }
     // The guesser is throttled, even when it finally has the right password.
@@ -78,13 +92,9 @@ async fn a_guesser_is_locked_out_of_the_account_only_at_its_address() {
         .unwrap();
     // Unknown emails are throttled the same way (no enumeration through 429s).
     for _ in 0..3 {
-        login_from(&app, "203.0.113.7", "ghost@example.com", "bad-password")
-            .await
-            .unwrap_err();
+        guess_from(&app, "203.0.113.7", "ghost@example.com").await;
     }
-    let ghost = login_from(&app, "203.0.113.7", "ghost@example.com", "bad-password")
-        .await
-        .unwrap_err();
+    let ghost = guess_from(&app, "203.0.113.7", "ghost@example.com").await;
     assert_eq!(ghost.code, ErrorCode::RateLimited);
     // Without an address (a NATS caller that is not the gateway) the account is the pair.
     for _ in 0..3 {
@@ -98,13 +108,7 @@ async fn a_guesser_is_locked_out_of_the_account_only_at_its_address() {
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::RateLimited);
     app.stop().await;
-    let logs = logs();
-    assert!(
-        logs.lines().any(|l| l.contains("login throttled")
-            && l.contains("frank@example.com")
-            && l.contains("203.0.113.7")),
-        "{logs}"
-    );
+    assert_logged(&["login throttled", "frank@example.com", "203.0.113.7"]);
 }
 
 #[tokio::test]
@@ -116,9 +120,7 @@ async fn guesses_from_elsewhere_cannot_lock_the_admin_out() {
     for i in 0..5 {
         let addr = format!("198.51.100.{i}");
         for _ in 0..4 {
-            login_from(&app, &addr, "admin@example.com", "bad-password")
-                .await
-                .unwrap_err();
+            guess_from(&app, &addr, "admin@example.com").await;
         }
     }
     // The owner at another address, with the right password, gets in (after a delay).
@@ -131,30 +133,17 @@ async fn guesses_from_elsewhere_cannot_lock_the_admin_out() {
 #[tokio::test]
 async fn wrong_guesses_from_an_address_do_not_stop_others_there() {
     let (_servers, app) = start().await;
-    app.registered("heidi", "heidi@example.com", "password123")
-        .await;
     // One address (an office behind NAT, say) sprays wrong passwords at many accounts.
     for i in 0..8 {
-        login_from(
-            &app,
-            "203.0.113.50",
-            &format!("spray{i}@example.com"),
-            "bad-password",
-        )
-        .await
-        .unwrap_err();
+        guess_from(&app, "203.0.113.50", &format!("spray{i}@example.com")).await;
     }
     // Someone else at that address, with the right password, still gets in.
+    app.registered("heidi", "heidi@example.com", "password123")
+        .await;
     login_from(&app, "203.0.113.50", "heidi@example.com", "password123")
         .await
         .unwrap();
     app.stop().await;
     // The failures are traceable: each line names the account and the client address.
-    let logs = logs();
-    assert!(
-        logs.lines().any(|l| l.contains("login failed")
-            && l.contains("spray7@example.com")
-            && l.contains("203.0.113.50")),
-        "{logs}"
-    );
+    assert_logged(&["login failed", "spray7@example.com", "203.0.113.50"]);
 }
