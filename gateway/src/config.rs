@@ -67,7 +67,7 @@ pub struct GatewayArgs {
     pub max_connections: u32,
     /// Rate limits per route class (`auth`, `write`, `read`), e.g.
     /// `auth=10/s:burst 20,write=50/s,read=200/s`; `off` limits nothing.
-    #[arg(long, env = env::RATE_LIMITS, default_value = "off",
+    #[arg(long, env = env::RATE_LIMITS, default_value = deploy::DEFAULT_RATE_LIMITS,
           value_parser = crate::limit::RateLimits::parse)]
     pub rate_limits: crate::limit::RateLimits,
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
@@ -79,10 +79,25 @@ pub struct GatewayArgs {
     #[arg(long, env = env::MAX_IN_FLIGHT, default_value_t = crate::limit::DEFAULT_MAX_IN_FLIGHT,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_in_flight: u32,
+    /// Where `/metrics` and `/services` answer: `health` (only on the health listener,
+    /// `HEALTH_ADDR`) or `admin` (there, and on the API port for a token with the admin role).
+    #[arg(long, env = "OPS_ENDPOINTS", default_value = "health", value_enum)]
+    pub ops_endpoints: OpsEndpoints,
     /// Serve the interactive API page `/docs` (`on`/`off`).
     #[arg(long, env = env::API_DOCS, default_value = "on", action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub api_docs: bool,
+}
+
+/// Where the operational endpoints (`/metrics`, `/services`) answer. `/openapi.json` is not
+/// one of them: it describes only what any client may call, and stays public on the API port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpsEndpoints {
+    /// Only on the health listener, which a cluster keeps off its public Service.
+    #[default]
+    Health,
+    /// On the health listener, and on the API port to callers with the admin role.
+    Admin,
 }
 
 /// The parsed `TRUSTED_PROXIES` (a named type, so clap does not read it as a list flag).
@@ -113,6 +128,8 @@ pub struct Config {
     pub server: crate::server::Limits,
     /// Rate limits and load shedding of proxied requests.
     pub limits: crate::limit::LimitConfig,
+    /// Where `/metrics` and `/services` answer.
+    pub ops: OpsEndpoints,
     /// Whether `/docs` is served.
     pub docs: bool,
 }
@@ -171,7 +188,8 @@ impl DiscoveryConfig {
 }
 
 impl Config {
-    /// A configuration for NATS at `url` with every other setting at its default.
+    /// A configuration for NATS at `url` with every other setting at its default, except rate
+    /// limits: off here (tests that exercise them set them), on in the binary's defaults.
     pub fn new(nats: runtime::config::NatsArgs) -> Self {
         Self {
             nats,
@@ -185,6 +203,7 @@ impl Config {
             token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
             server: crate::server::Limits::default(),
             limits: crate::limit::LimitConfig::default(),
+            ops: OpsEndpoints::Health,
             docs: true,
         }
     }
@@ -213,6 +232,7 @@ impl From<&Cli> for Config {
                 trusted_proxies: g.trusted_proxies.clone(),
                 max_in_flight: g.max_in_flight,
             },
+            ops: g.ops_endpoints,
             docs: g.api_docs,
         }
     }
@@ -250,8 +270,31 @@ mod tests {
         assert_eq!(config.jwt_audience, "natstack");
         assert_eq!(config.token_cache_size, 4096);
         assert_eq!(config.server, crate::server::Limits::default());
-        assert_eq!(config.limits, crate::limit::LimitConfig::default());
+        // Rate limits are on by default; everything else is `LimitConfig`'s default.
+        let limits = &config.limits;
+        assert!(limits.rates.auth.is_some() && limits.rates.write.is_some());
+        assert!(limits.rates.read.is_some());
+        assert_eq!(
+            crate::limit::LimitConfig {
+                rates: crate::limit::RateLimits::OFF,
+                ..limits.clone()
+            },
+            crate::limit::LimitConfig::default()
+        );
+        let off = Cli::try_parse_from(["gateway", "--rate-limits", "off"]).unwrap();
+        assert_eq!(
+            Config::from(&off).limits.rates,
+            crate::limit::RateLimits::OFF
+        );
         assert!(config.docs, "the API page is on by default");
+        assert_eq!(
+            config.ops,
+            OpsEndpoints::Health,
+            "operational endpoints off the API"
+        );
+        let admin = Cli::try_parse_from(["gateway", "--ops-endpoints", "admin"]).unwrap();
+        assert_eq!(Config::from(&admin).ops, OpsEndpoints::Admin);
+        assert!(Cli::try_parse_from(["gateway", "--ops-endpoints", "all"]).is_err());
         let off = Cli::try_parse_from(["gateway", "--api-docs", "off"]).unwrap();
         assert!(!Config::from(&off).docs);
         let cli = Cli::try_parse_from([

@@ -7,10 +7,13 @@
 //!   envelope, one NATS request with a deadline (sent again in the cases [`retry`] allows),
 //!   and the reply mapped to HTTP, within the rate limits and in-flight budget of [`limit`];
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
-//!   [`metrics`]; [`error`] gives gateway and service errors one JSON shape;
+//!   [`metrics`]; [`refusals`] sums 401/403/429 answers per client address into a few log
+//!   lines; [`error`] gives gateway and service errors one JSON shape;
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
-//! - [`own`] serves `/healthz`, `/readyz`, `/metrics`, `/services` and `/openapi.json`; the
-//!   [`openapi`] document is assembled from the routes and the [`schemas`] services publish.
+//! - [`own`] serves `/healthz`, `/readyz` and `/openapi.json` on the API port, and the
+//!   operational `/metrics` and `/services` on the health listener (with `/livez` and
+//!   `/readyz`), or on the API port too for the admin role ([`config::OpsEndpoints`]).
+//!   The [`openapi`] document is assembled from the routes and the [`schemas`] services publish.
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
 
@@ -26,6 +29,7 @@ pub mod observe;
 pub mod openapi;
 pub mod own;
 pub mod proxy;
+pub mod refusals;
 pub mod request_id;
 pub mod retry;
 pub mod schemas;
@@ -35,7 +39,7 @@ pub mod table;
 pub mod token_cache;
 pub mod version;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 use axum::Router;
@@ -48,7 +52,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::info;
 
-pub use config::{Cli, Config, Cors};
+pub use config::{Cli, Config, Cors, OpsEndpoints};
 
 use crate::discovery::Catalog;
 use crate::error::ApiError;
@@ -70,8 +74,8 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-/// Runs the gateway: the API on `listener`, `/livez`, `/readyz` and `/metrics` on
-/// `health_listener`, until `shutdown` resolves; then finishes in-flight requests and returns.
+/// Runs the gateway: the API on `listener`, `/livez`, `/readyz`, `/metrics` and `/services`
+/// on `health_listener`, until `shutdown` resolves; then finishes in-flight requests and returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -123,11 +127,13 @@ pub async fn run(
         metrics,
         shutdown.clone(),
     ));
-    let health_server = tokio::spawn(runtime::health::serve(
-        health_listener,
-        health,
-        shutdown.clone(),
-    ));
+    let ops = health.router().merge(own::ops_router(state.clone()));
+    tracing::info!(addr = %health_listener.local_addr()?, "health server listening");
+    let health_server = tokio::spawn(
+        axum::serve(health_listener, ops)
+            .with_graceful_shutdown(shutdown.clone())
+            .into_future(),
+    );
 
     info!(addr = %listener.local_addr()?, "gateway listening");
     let app = router(state);
@@ -149,8 +155,8 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/healthz", get(own::healthz))
         .route("/readyz", get(own::readyz))
-        .route("/metrics", get(own::metrics))
-        .route("/services", get(own::services))
+        .route("/metrics", get(own::metrics_on_api))
+        .route("/services", get(own::services_on_api))
         .route("/openapi.json", get(own::openapi_json));
     if state.config.docs {
         app = app.merge(docs::router());
@@ -166,6 +172,12 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors_layer(&state.config.cors) {
         app = app.layer(cors);
     }
+    // 401/403/429 floods summed per client address (the access log has them at DEBUG only).
+    let refusals = refusals::Refusals::default();
+    let trusted: Arc<[ipnet::IpNet]> = state.config.limits.trusted_proxies.clone().into();
+    app = app.layer(axum::middleware::from_fn(move |request, next| {
+        refusals.clone().watch(trusted.clone(), request, next)
+    }));
     observe::wrap(app, &state).with_state(state)
 }
 

@@ -1,18 +1,24 @@
-//! The gateway's own endpoints: `/healthz`, `/readyz`, `/metrics`, `/services`,
-//! `/openapi.json`.
+//! The gateway's own endpoints: `/healthz`, `/readyz`, `/openapi.json` on the API port;
+//! `/metrics` and `/services` on the health listener ([`ops_router`]), and on the API port
+//! only when [`OpsEndpoints::Admin`] allows it, to the admin role.
+//!
+//! `/metrics` and `/services` tell an attacker what runs, which versions, and how loaded the
+//! system is; `/openapi.json` tells a client only what it may call anyway, so it stays public.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use contract::ErrorCode;
+use contract::{AuthLevel, ErrorCode};
 
+use crate::config::OpsEndpoints;
 use crate::error::ApiError;
 use crate::openapi::ApiDocument;
 use crate::schemas::SchemaCache;
@@ -28,9 +34,39 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     state.health.readyz_response().await
 }
 
-/// Prometheus metrics.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    state.health.metrics_response()
+/// The operational routes served beside the health ones on the health listener.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .route("/services", get(services))
+        .with_state(state)
+}
+
+/// Whether the caller may see an operational endpoint on the API port: 404 as if it did not
+/// exist when they are served only on the health listener; else 401/403 without the admin role.
+async fn ops_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    if state.config.ops == OpsEndpoints::Health {
+        return Err(ApiError::no_route().into_response());
+    }
+    match state.auth.authorize(headers, AuthLevel::Admin).await {
+        Ok(_) => Ok(()),
+        Err(refused) => Err(refused.into_response()),
+    }
+}
+
+/// `/metrics` on the API port (see [`ops_allowed`]).
+pub async fn metrics_on_api(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match ops_allowed(&state, &headers).await {
+        Ok(()) => state.health.metrics_response(),
+        Err(refused) => refused,
+    }
+}
+
+/// `/services` on the API port (see [`ops_allowed`]).
+pub async fn services_on_api(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match ops_allowed(&state, &headers).await {
+        Ok(()) => services(State(state)).await,
+        Err(refused) => refused,
+    }
 }
 
 /// The OpenAPI document of the discovered routes, as discovery last built it, with a strong

@@ -2,7 +2,8 @@
 //!
 //! Start order: nats-server, PostgreSQL (databases `customers` and `products`), nx-27017, then
 //! auth, customers, products, any extra [`Service`], then the gateway. Each server accepts
-//! connections before the next one starts; the start ends when the gateway's `/services` routes
+//! connections before the next one starts; the start ends when the gateway's `/services` (on its
+//! health listener) routes
 //! a subject of every service. A process that exits meanwhile fails the start with the end of its
 //! log, and whatever was started is stopped again.
 
@@ -15,8 +16,10 @@ use contract::deploy::{self, env};
 use crate::binaries::{self, SYSTEM_BINARIES};
 use crate::child::{Child, Spec};
 use crate::error::LaunchError;
+use crate::files;
 use crate::http::Api;
-use crate::ports::Ports;
+use crate::nats_auth::NatsUsers;
+use crate::ports::{Address, Ports};
 use crate::servers::{self, Durability};
 use crate::system::{Role, System};
 
@@ -79,6 +82,7 @@ pub struct Builder {
     component_env: Vec<(&'static str, String, String)>,
     admin: Option<(String, String)>,
     extra: Vec<Service>,
+    nats_auth: bool,
     progress: Progress,
 }
 
@@ -106,10 +110,14 @@ impl Builder {
                 (env::RUST_LOG.to_owned(), "info".to_owned()),
                 (env::LOG_FORMAT.to_owned(), "pretty".to_owned()),
                 (env::DISCOVERY_INTERVAL_MS.to_owned(), "1000".to_owned()),
+                // Tests, benchmarks and the resilience suite load the system from one address
+                // far beyond what a person sends; `make run` sets the gateway's default back.
+                (env::RATE_LIMITS.to_owned(), "off".to_owned()),
             ],
             component_env: Vec::new(),
             admin: None,
             extra: Vec::new(),
+            nats_auth: false,
             progress: Box::new(|_| {}),
         }
     }
@@ -144,7 +152,8 @@ impl Builder {
     }
 
     /// Sets a variable of every service and the gateway (later settings win): `RUST_LOG`
-    /// (default `info`), `LOG_FORMAT` (`pretty`), `DISCOVERY_INTERVAL_MS` (`1000`), ….
+    /// (default `info`), `LOG_FORMAT` (`pretty`), `DISCOVERY_INTERVAL_MS` (`1000`),
+    /// `RATE_LIMITS` (`off`), ….
     #[must_use]
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
         self.env.push((name.to_owned(), value.into()));
@@ -179,6 +188,15 @@ impl Builder {
         self
     }
 
+    /// Gives every component its own NATS user with the permissions a cluster gives it, and
+    /// refuses anonymous NATS clients (default: off, so tests and benchmarks may talk to NATS
+    /// directly; `make run` turns it on).
+    #[must_use]
+    pub fn nats_auth(mut self, on: bool) -> Self {
+        self.nats_auth = on;
+        self
+    }
+
     /// Calls `progress` with a line on every step (`starting nats-server on …`).
     #[must_use]
     pub fn progress(mut self, progress: impl Fn(&str) + Send + Sync + 'static) -> Self {
@@ -197,11 +215,14 @@ impl Builder {
         self.ports.check_free()?;
         let (data, temp) = match &self.data_dir {
             // Absolute: PostgreSQL resolves paths from inside its data directory.
-            Some(dir) => (
-                std::path::absolute(dir)
-                    .map_err(LaunchError::io(format!("cannot resolve {}", dir.display())))?,
-                None,
-            ),
+            Some(dir) => {
+                files::data_dir(dir)?;
+                (
+                    std::path::absolute(dir)
+                        .map_err(LaunchError::io(format!("cannot resolve {}", dir.display())))?,
+                    None,
+                )
+            }
             None => {
                 let temp = tempfile::Builder::new()
                     .prefix("natstack-system-")
@@ -222,13 +243,28 @@ impl Builder {
             Durability::Durable
         };
         let logs = self.log_dir.clone().unwrap_or_else(|| data.join("logs"));
-        std::fs::create_dir_all(&logs)
-            .map_err(LaunchError::io(format!("cannot create {}", logs.display())))?;
+        // Logs name accounts and client addresses.
+        files::private_dir(&logs)?;
+        // Every health address is fixed here, so the system can name them later.
+        let mut ports = self.ports.clone();
+        let names = [
+            deploy::AUTH,
+            deploy::CUSTOMERS,
+            deploy::PRODUCTS,
+            deploy::GATEWAY,
+        ];
+        for name in names
+            .into_iter()
+            .chain(self.extra.iter().map(|s| s.spec.name))
+        {
+            ports.health.entry(name).or_insert_with(Address::free);
+        }
         let mut system = System {
             children: Vec::new(),
-            ports: self.ports.clone(),
+            ports,
             admin: self.admin.clone(),
             logs,
+            nats_users: None,
             _temp: temp,
         };
         self.start_into(&mut system, &data, durability).await?;
@@ -244,8 +280,18 @@ impl Builder {
         let ports = &self.ports;
         let say = &self.progress;
         let logs = system.logs.clone();
+        let config = if self.nats_auth {
+            let mut services = vec![deploy::AUTH, deploy::CUSTOMERS, deploy::PRODUCTS];
+            services.extend(self.extra.iter().map(|s| s.spec.name));
+            let users = NatsUsers::new(&services);
+            let config = users.write_config(data)?;
+            system.nats_users = Some(users);
+            Some(config)
+        } else {
+            None
+        };
         say(&format!("starting nats-server on {}", ports.nats.addr));
-        let nats = servers::nats(ports.nats.port(), &logs).await?;
+        let nats = servers::nats(ports.nats.port(), config.as_deref(), &logs).await?;
         system.push(nats, Role::Server);
         say(&format!("starting PostgreSQL on {}", ports.postgres.addr));
         let postgres = servers::postgres(
@@ -320,6 +366,9 @@ impl Builder {
             ),
             (env::OTEL_SERVICE_NAME.to_owned(), name.to_owned()),
         ];
+        if let Some(users) = &system.nats_users {
+            spec.env.extend(users.env_of(name));
+        }
         spec.env.extend(self.env.iter().cloned());
         spec
     }
@@ -328,7 +377,8 @@ impl Builder {
     async fn wait_routed(&self, system: &mut System) -> Result<(), LaunchError> {
         let mut subjects: Vec<String> = ROUTED.iter().map(|s| (*s).to_owned()).collect();
         subjects.extend(self.extra.iter().flat_map(|s| s.routes.iter().cloned()));
-        let api = Api::new(&system.gateway_url());
+        // `/services` is served on the gateway's health listener, not on its API port.
+        let api = Api::new(&system.gateway_health_url());
         let deadline = tokio::time::Instant::now() + ROUTED_TIMEOUT;
         loop {
             if api.routes_all(&subjects).await {

@@ -99,6 +99,9 @@ impl Child {
             .args(["--pdeathsig", "KILL", "--"])
             .arg(&spec.program)
             .args(&spec.args)
+            // Secrets the launcher itself may have been given reach only the process whose
+            // spec names them (auth), not every child by inheritance.
+            .env_remove(contract::deploy::env::ADMIN_PASSWORD)
             .envs(spec.env)
             .process_group(0)
             .stdin(Stdio::null())

@@ -12,7 +12,9 @@
 //! - [`system`]: the running system and stopping it;
 //! - [`ports`]: free ports (tests, bench) or fixed ones (`make run`);
 //! - [`binaries`]: finding the project's built binaries;
+//! - [`files`]: the data directory and files, readable by their owner only;
 //! - [`http`]: a small JSON client of the gateway;
+//! - `nats_auth`: per-component NATS users ([`Builder::nats_auth`]);
 //! - `child`: process groups, parent-death signal and stopping everything at once;
 //! - `servers`: nats-server, PostgreSQL and nx-27017.
 
@@ -20,7 +22,9 @@ pub mod binaries;
 pub mod builder;
 mod child;
 mod error;
+pub mod files;
 pub mod http;
+mod nats_auth;
 pub mod ports;
 mod servers;
 pub mod system;

@@ -45,10 +45,19 @@ pub(crate) async fn accepts(port: u16) -> bool {
         .is_ok()
 }
 
-/// Starts nats-server on loopback `port` and waits until it accepts connections.
-pub(crate) async fn nats(port: u16, logs: &Path) -> Result<Child, LaunchError> {
+/// Starts nats-server on loopback `port` (with the users in `config`, if given) and waits
+/// until it accepts connections.
+pub(crate) async fn nats(
+    port: u16,
+    config: Option<&Path>,
+    logs: &Path,
+) -> Result<Child, LaunchError> {
     let bin = nats_server_bin()?;
-    let spec = Spec::new("nats-server", bin).args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+    let mut spec = Spec::new("nats-server", bin);
+    if let Some(config) = config {
+        spec = spec.args(["-c".as_ref(), config.as_os_str()]);
+    }
+    let spec = spec.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
     let mut child = Child::spawn(spec, &logs.join("nats.log"))?;
     wait_ready(&mut child, "nats-server", Duration::from_secs(20), || {
         accepts(port)
@@ -66,8 +75,8 @@ pub(crate) async fn mongo(port: u16, data: &Path, logs: &Path) -> Result<Child, 
         "NX_27017_BIN",
         "run `make setup` (installs the PyPI package `nx-27017` into .venv)",
     )?;
-    std::fs::create_dir_all(data)
-        .map_err(LaunchError::io(format!("cannot create {}", data.display())))?;
+    // auth's users and refresh tokens.
+    crate::files::private_dir(data)?;
     let pid_file = data.join("nx-27017.pid");
     // A pid file left by a killed server names a pid that may be reused by now.
     let _ = std::fs::remove_file(&pid_file);

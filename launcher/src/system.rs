@@ -39,6 +39,7 @@ pub struct System {
     pub(crate) ports: Ports,
     pub(crate) admin: Option<(String, String)>,
     pub(crate) logs: PathBuf,
+    pub(crate) nats_users: Option<crate::nats_auth::NatsUsers>,
     // Dropped after the processes have stopped (Drop stops them first).
     pub(crate) _temp: Option<TempDir>,
 }
@@ -61,6 +62,21 @@ impl System {
     /// The gateway's base URL (`http://127.0.0.1:port`).
     pub fn gateway_url(&self) -> String {
         format!("http://{}", self.ports.gateway.addr)
+    }
+
+    /// The health address (`/livez`, `/readyz`, `/metrics`) of `component` (`auth`, …,
+    /// `gateway`, or an extra service's name), if it is one of the system's.
+    pub fn health_addr(&self, component: &str) -> Option<SocketAddr> {
+        self.ports.health.get(component).map(|a| a.addr)
+    }
+
+    /// The base URL of the gateway's health listener, which also serves the operational
+    /// `/metrics` and `/services`.
+    pub fn gateway_health_url(&self) -> String {
+        let addr = self
+            .health_addr(contract::deploy::GATEWAY)
+            .expect("the builder fixes the gateway's health address");
+        format!("http://{addr}")
     }
 
     /// A JSON client of the gateway.

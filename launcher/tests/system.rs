@@ -4,6 +4,7 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -76,8 +77,16 @@ async fn start_and_stop_leave_no_process_even_beside_another_nx_27017() {
         .start()
         .await
         .unwrap_or_else(|e| panic!("the system did not start: {e}"));
-    let services = system.api().call("GET", "/services", None, None).await;
-    assert_eq!(services.status, 200);
+    // The operational endpoints answer on the gateway's health listener, not on the API.
+    let health = launcher::http::Api::new(&system.gateway_health_url());
+    assert_eq!(
+        health.call("GET", "/services", None, None).await.status,
+        200
+    );
+    assert_eq!(health.call("GET", "/metrics", None, None).await.status, 200);
+    for path in ["/services", "/metrics"] {
+        assert_eq!(system.api().call("GET", path, None, None).await.status, 404);
+    }
     let names: Vec<&str> = system.processes().iter().map(|p| p.name).collect();
     assert_eq!(
         names,
@@ -126,25 +135,37 @@ async fn a_port_in_use_names_the_variable_to_set() {
     );
 }
 
-/// Starts `natstack-run` on free ports with its data in `data`, waits for its banner and
-/// returns it with its process tree.
-async fn natstack_run(data: &Path) -> (std::process::Child, Vec<u32>) {
+/// Starts `natstack-run` on free ports with its data in `data` (and `admin`'s login from the
+/// environment, if given), waits for its banner and returns it with its process tree and its
+/// NATS port.
+async fn natstack_run(
+    data: &Path,
+    admin: Option<(&str, &str)>,
+) -> (std::process::Child, Vec<u32>, u16) {
+    let nats_port = free_port();
     // PostgreSQL runs as its own user under root and must reach its data inside.
     std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let addr = |p: u16| format!("127.0.0.1:{p}");
-    let mut run = Command::new(debug_dir(&["natstack-run"]).join("natstack-run"))
+    let mut command = Command::new(debug_dir(&["natstack-run"]).join("natstack-run"));
+    command
+        .env_remove("ADMIN_EMAIL")
+        .env_remove("ADMIN_PASSWORD");
+    if let Some((email, password)) = admin {
+        command
+            .env("ADMIN_EMAIL", email)
+            .env("ADMIN_PASSWORD", password);
+    }
+    let mut run = command
         .arg("--data-dir")
         .arg(data)
         .env("GATEWAY_ADDR", addr(free_port()))
-        .env("NATS_PORT", free_port().to_string())
+        .env("NATS_PORT", nats_port.to_string())
         .env("PG_PORT", free_port().to_string())
         .env("MONGO_PORT", free_port().to_string())
         .env("HEALTH_GATEWAY", addr(free_port()))
         .env("HEALTH_AUTH", addr(free_port()))
         .env("HEALTH_CUSTOMERS", addr(free_port()))
         .env("HEALTH_PRODUCTS", addr(free_port()))
-        .env_remove("ADMIN_EMAIL")
-        .env_remove("ADMIN_PASSWORD")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -167,16 +188,59 @@ async fn natstack_run(data: &Path) -> (std::process::Child, Vec<u32>) {
         pids.len() > 8,
         "the launcher, 7 processes and PostgreSQL's: {pids:?}"
     );
-    (run, pids)
+    (run, pids, nats_port)
+}
+
+/// What nats-server answers a client that connects without credentials.
+fn anonymous_connect(port: u16) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Until the server answers the PING or refuses (and closes).
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if text.contains("PONG") || text.contains("-ERR") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_children_of_a_killed_natstack_run_die_with_it() {
     let data = tempfile::tempdir().unwrap();
-    let (mut run, pids) = natstack_run(data.path()).await;
-    // The generated login is kept in the data directory.
+    let (mut run, pids, nats_port) = natstack_run(data.path(), None).await;
+    // The components are up with their own NATS users; a client without one is refused.
+    let answer = anonymous_connect(nats_port);
+    assert!(
+        answer.contains("-ERR 'Authorization Violation'") && !answer.contains("PONG"),
+        "{answer}"
+    );
+    // The generated login is kept in the data directory, readable by its owner only.
     let admin = std::fs::read_to_string(data.path().join("admin.env")).unwrap();
     assert!(admin.starts_with("ADMIN_EMAIL=admin@example.com\nADMIN_PASSWORD="));
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.path().join("admin.env")), 0o600);
+    assert_eq!(mode(&data.path().join("nats.conf")), 0o600);
+    for dir in ["logs", "mongo"] {
+        assert_eq!(mode(&data.path().join(dir)), 0o700, "{dir}");
+    }
+    // Others may at most pass through the data directory (PostgreSQL's user, under root).
+    assert_eq!(mode(data.path()) & 0o066, 0, "{:o}", mode(data.path()));
+    if data.path().join("jwt.pem").exists() {
+        assert_eq!(mode(&data.path().join("jwt.pem")), 0o600);
+    }
 
     run.kill().unwrap();
     run.wait().unwrap();
@@ -186,7 +250,28 @@ async fn the_children_of_a_killed_natstack_run_die_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_does_not_cut_the_stop_short() {
     let data = tempfile::tempdir().unwrap();
-    let (mut run, pids) = natstack_run(data.path()).await;
+    let (mut run, pids, _) = natstack_run(
+        data.path(),
+        Some(("root@example.com", "given-password-123")),
+    )
+    .await;
+    // The password given to the launcher reaches auth only, not every process.
+    let with_password: Vec<String> = pids[1..]
+        .iter()
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/environ")).is_ok_and(|env| {
+                env.split(|b| *b == 0)
+                    .any(|v| v.starts_with(b"ADMIN_PASSWORD="))
+            })
+        })
+        .map(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(with_password, ["auth"]);
     let launcher = Pid::from_raw(i32::try_from(run.id()).unwrap());
     kill(launcher, Signal::SIGTERM).unwrap();
     // The second signal must come during the stop, not race the first one (both pending at

@@ -43,7 +43,7 @@ async fn conflicts_are_resolved_by_version_and_reported() {
     gateway.wait_routed("widgets.get").await;
     gateway.wait_routed("gadgets.list").await;
     assert_eq!(gateway.http.get("/widgets").await.json(), "gadgets");
-    let view = gateway.http.get("/services").await.json();
+    let view = gateway.health.get("/services").await.json();
     let conflict = &view["conflicts"][0];
     assert_eq!(conflict["path"], "/widgets");
     assert_eq!(conflict["winner"], "gadgets@2.0.0 (gadgets.list)");
@@ -51,7 +51,7 @@ async fn conflicts_are_resolved_by_version_and_reported() {
         conflict["losers"][0],
         format!("widgets@1.0.0 ({})", ListWidgets::subject())
     );
-    let metrics = String::from_utf8(gateway.http.get("/metrics").await.body.to_vec()).unwrap();
+    let metrics = String::from_utf8(gateway.health.get("/metrics").await.body.to_vec()).unwrap();
     assert!(
         metrics.contains("natstack_gateway_route_conflicts 1"),
         "{metrics}"

@@ -102,7 +102,7 @@ async fn slow_services_time_out_with_504() {
         2
     );
     world.widgets.open_gate();
-    let metrics = world.http().get("/metrics").await;
+    let metrics = world.gateway.health.get("/metrics").await;
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
         text.contains("natstack_gateway_upstream_errors_total{kind=\"timeout\"} 1"),

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::support::{Http, Reply, World, user_token};
+use super::support::{Http, Reply, World, admin_token, user_token};
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
@@ -21,7 +21,8 @@ async fn health_readiness_and_metrics() {
         200
     );
     assert_eq!(http.get("/nope").await.status, 404);
-    let text = String::from_utf8(http.get("/metrics").await.body.to_vec()).unwrap();
+    let health = &world.gateway.health;
+    let text = String::from_utf8(health.get("/metrics").await.body.to_vec()).unwrap();
     for needle in [
         r#"natstack_gateway_http_requests_total{method="GET",route="/widgets/{id}",status="200"} 1"#,
         r#"natstack_gateway_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
@@ -32,10 +33,6 @@ async fn health_readiness_and_metrics() {
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
-    // The same registry on the health port.
-    let health_text =
-        String::from_utf8(world.gateway.health.get("/metrics").await.body.to_vec()).unwrap();
-    assert!(health_text.contains("natstack_gateway_routes"));
     world.stop().await;
 }
 
@@ -127,7 +124,7 @@ async fn openapi_is_served_with_a_strong_etag() {
 #[tokio::test]
 async fn services_shows_what_discovery_sees() {
     let world = World::start().await;
-    let view = world.http().get("/services").await.json();
+    let view = world.gateway.health.get("/services").await.json();
     let services = view["services"].as_array().unwrap();
     let names: Vec<&str> = services
         .iter()
@@ -205,7 +202,7 @@ async fn without_nats_it_is_not_ready_and_answers_503() {
     let reply = gateway.http.get("/widgets").await;
     assert_eq!(reply.status, 503, "not 404: the gateway cannot know yet");
     assert_eq!(reply.error_code(), "unavailable");
-    assert_eq!(gateway.http.get("/services").await.status, 503);
+    assert_eq!(gateway.health.get("/services").await.status, 503);
     assert_eq!(
         gateway.http.get("/healthz").await.status,
         200,
@@ -218,7 +215,8 @@ async fn without_nats_it_is_not_ready_and_answers_503() {
 async fn client_chosen_methods_and_paths_leave_metrics_small() {
     let world = World::start().await;
     let http = world.http();
-    let before = http.get("/metrics").await.body.len();
+    let health = &world.gateway.health;
+    let before = health.get("/metrics").await.body.len();
     for i in 0..2000 {
         let method = format!("M{i:x}");
         let path = if i % 2 == 0 {
@@ -228,7 +226,7 @@ async fn client_chosen_methods_and_paths_leave_metrics_small() {
         };
         http.send(&method, &path, &[], None).await;
     }
-    let text = String::from_utf8(http.get("/metrics").await.body.to_vec()).unwrap();
+    let text = String::from_utf8(health.get("/metrics").await.body.to_vec()).unwrap();
     assert!(
         text.len() < before + 16 * 1024,
         "metrics grew from {before} to {} bytes",
@@ -238,5 +236,39 @@ async fn client_chosen_methods_and_paths_leave_metrics_small() {
         text.contains(r#"natstack_gateway_http_requests_total{method="OTHER",route="unmatched","#),
         "{text}"
     );
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn operational_endpoints_stay_off_the_api_port() {
+    let world = World::start().await;
+    let (http, health) = (world.http(), &world.gateway.health);
+    for path in ["/metrics", "/services"] {
+        let reply = http.get(path).await;
+        assert_eq!(reply.status, 404, "{path} on the API port");
+        assert_eq!(reply.error_code(), "not_found");
+        // Not even an admin token opens them there by default.
+        assert_eq!(http.get_as(path, &admin_token("a")).await.status, 404);
+        assert_eq!(
+            health.get(path).await.status,
+            200,
+            "{path} on the health port"
+        );
+    }
+    // The API description stays public by choice.
+    assert_eq!(http.get("/openapi.json").await.status, 200);
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn operational_endpoints_can_open_to_the_admin_role() {
+    let world = World::start_with(|c| c.ops = gateway::OpsEndpoints::Admin).await;
+    let http = world.http();
+    for path in ["/metrics", "/services"] {
+        assert_eq!(http.get(path).await.status, 401, "{path} without a token");
+        assert_eq!(http.get_as(path, &user_token("u")).await.status, 403);
+        assert_eq!(http.get_as(path, &admin_token("a")).await.status, 200);
+        assert_eq!(world.gateway.health.get(path).await.status, 200);
+    }
     world.stop().await;
 }

@@ -189,7 +189,7 @@ impl Gateway {
 
     /// Waits until `subject` is routed.
     pub async fn wait_routed(&self, subject: &str) {
-        let http = self.http.clone();
+        let http = self.health.clone();
         wait_until(&format!("{subject} is routed"), WAIT, || {
             let http = http.clone();
             async move { routed(&http).await.contains(&subject.to_owned()) }
@@ -199,7 +199,7 @@ impl Gateway {
 
     /// Waits until `subject` is no longer routed.
     pub async fn wait_unrouted(&self, subject: &str) {
-        let http = self.http.clone();
+        let http = self.health.clone();
         wait_until(&format!("{subject} is dropped"), WAIT, || {
             let http = http.clone();
             async move { !routed(&http).await.contains(&subject.to_owned()) }

@@ -201,11 +201,11 @@ async fn lifecycle(client: &Client, ns: &str) -> anyhow::Result<()> {
 
     step("the gateway answers");
     eventually(
-        "GET /healthz and /services through the gateway Service",
+        "GET /healthz through the gateway Service, /services through its health Service",
         READY_TIMEOUT,
         move || async move {
             let health = gateway_get(client, ns, "healthz").await;
-            let services = gateway_get(client, ns, "services")
+            let services = gateway_get(client, ns, "health:services")
                 .await
                 .unwrap_or_default();
             Ok(health.is_ok()
@@ -339,9 +339,15 @@ async fn wait_ready(stacks: &Api<MicroserviceStack>, generation: i64) -> anyhow:
     .await
 }
 
-/// GET a gateway path through the API server's Service proxy (no port mapping needed).
+/// GET a gateway path through the API server's Service proxy (no port mapping needed): on the
+/// public Service, or on the health Service (`/services`, `/metrics`) for `health:path`.
 async fn gateway_get(client: &Client, ns: &str, path: &str) -> anyhow::Result<String> {
-    let uri = format!("/api/v1/namespaces/{ns}/services/{STACK}-gateway:http/proxy/{path}");
+    let uri = match path.strip_prefix("health:") {
+        Some(path) => {
+            format!("/api/v1/namespaces/{ns}/services/{STACK}-gateway-health:health/proxy/{path}")
+        }
+        None => format!("/api/v1/namespaces/{ns}/services/{STACK}-gateway:http/proxy/{path}"),
+    };
     Ok(client
         .request_text(http::Request::get(uri).body(Vec::new())?)
         .await?)

@@ -63,18 +63,39 @@ fn cgroup_memory_limit() -> Option<u64> {
         .filter(|&limit| limit < 1 << 62)
 }
 
-/// Failed-login throttling.
+/// Failed-login throttling (see `crate::throttle` for the scheme).
 #[derive(Debug, Clone, Copy, Args)]
 pub struct ThrottleArgs {
-    /// Failed logins per account (or per client address) allowed within the window.
+    /// Failed logins per (account, client address) pair within the window before that pair
+    /// is locked.
     #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5)]
     pub login_max_failures: u32,
     /// The window failures are counted in, in seconds.
     #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900)]
     pub login_window_secs: u64,
-    /// How long an account or client is refused after too many failures, in seconds.
+    /// How long a locked (account, client address) pair is refused, in seconds.
     #[arg(long, env = "LOGIN_LOCKOUT_SECS", default_value_t = 300)]
     pub login_lockout_secs: u64,
+    /// Failed logins per account (over every address) or per address (over every account)
+    /// within the window before attempts touching it are delayed.
+    #[arg(long, env = "LOGIN_DELAY_AFTER", default_value_t = 10)]
+    pub login_delay_after: u32,
+    /// The longest progressive delay, in milliseconds (keep it well under the gateway's
+    /// request timeout).
+    #[arg(long, env = "LOGIN_MAX_DELAY_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub login_max_delay_ms: u64,
+}
+
+impl Default for ThrottleArgs {
+    fn default() -> Self {
+        Self {
+            login_max_failures: 5,
+            login_window_secs: 900,
+            login_lockout_secs: 300,
+            login_delay_after: 10,
+            login_max_delay_ms: 2000,
+        }
+    }
 }
 
 /// Everything the auth service needs besides the settings every service shares
@@ -149,11 +170,7 @@ impl Config {
                 argon2_parallelism: 1,
                 argon2_max_concurrent: None,
             },
-            throttle: ThrottleArgs {
-                login_max_failures: 5,
-                login_window_secs: 900,
-                login_lockout_secs: 300,
-            },
+            throttle: ThrottleArgs::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! One handler per auth operation, and the state they share.
 //!
 //! Nothing secret is ever logged: passwords, hashes and tokens stay out of every log line
-//! (the request DTOs redact them in `Debug` too); users appear by id only.
+//! (the request DTOs redact them in `Debug` too); users appear by id, except in the login
+//! lines, which name the attempted account (the normalised email) and the client address so
+//! that guessing can be traced.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use tracing::{error, info, warn};
 
 use crate::password::{MAX_PASSWORD_CHARS, Passwords};
 use crate::store::{Claim, RefreshDoc, Store, StoreError, UserDoc};
-use crate::throttle::{self, Throttle};
+use crate::throttle::{Attempt, Throttle, Verdict};
 use crate::tokens::{self, Issuer, Subject};
 use crate::validate::{self, MAX_EMAIL_LEN};
 
@@ -143,22 +145,26 @@ pub async fn login(
         return Err(ServiceError::validation(fields));
     }
 
-    let account = throttle::account_key(&email);
-    let mut keys = vec![account.clone()];
-    if let Some(addr) = ctx
+    let addr = ctx
         .headers
         .get(contract::auth::CLIENT_ADDR_HEADER)
         .map(|v| v.as_str().trim())
-        .filter(|a| !a.is_empty() && a.len() <= MAX_CLIENT_ADDR_LEN)
-    {
-        keys.push(throttle::client_key(addr));
-    }
-    if let Some(secs) = state.throttle.retry_after(&keys) {
-        warn!(retry_after = secs, "login throttled");
-        return Err(ServiceError::rate_limited(
-            "too many failed logins; try again later",
-            secs,
-        ));
+        .filter(|a| !a.is_empty() && a.len() <= MAX_CLIENT_ADDR_LEN);
+    let client = addr.unwrap_or("-");
+    let attempt = Attempt::new(&email, addr);
+    match state.throttle.check(&attempt) {
+        Verdict::Locked(secs) => {
+            warn!(account = %email, client, retry_after = secs, "login throttled");
+            return Err(ServiceError::rate_limited(
+                "too many failed logins; try again later",
+                secs,
+            ));
+        }
+        Verdict::Proceed(delay) if !delay.is_zero() => {
+            info!(account = %email, client, delay_ms = delay.as_millis() as u64, "login delayed");
+            tokio::time::sleep(delay).await;
+        }
+        Verdict::Proceed(_) => {}
     }
 
     let user = state
@@ -169,11 +175,11 @@ pub async fn login(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matched = state.passwords.verify(password, stored).await;
     let Some(user) = user.filter(|_| matched) else {
-        state.throttle.failure(&keys);
-        info!("login failed");
+        state.throttle.failure(&attempt);
+        info!(account = %email, client, "login failed");
         return Err(ServiceError::unauthenticated(BAD_CREDENTIALS));
     };
-    state.throttle.success(&account);
+    state.throttle.success(&attempt);
     let pair = issue(&state, &user, uuid::Uuid::new_v4().to_string()).await?;
     info!(user_id = %user.id, "logged in");
     Ok(pair)

@@ -23,7 +23,8 @@
 //! | `ADMIN_EMAIL` / `ADMIN_PASSWORD` | none | admin account ensured at start-up (both or neither) |
 //! | `ARGON2_MEMORY_KIB` / `ARGON2_ITERATIONS` / `ARGON2_PARALLELISM` | 19456 / 2 / 1 | argon2id cost |
 //! | `ARGON2_MAX_CONCURRENT` | cores, within the cgroup memory limit | hashes computed at once (memory: this × `ARGON2_MEMORY_KIB`) |
-//! | `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECS` / `LOGIN_LOCKOUT_SECS` | 5 / 900 / 300 | login throttling |
+//! | `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECS` / `LOGIN_LOCKOUT_SECS` | 5 / 900 / 300 | lockout of one (account, client address) pair |
+//! | `LOGIN_DELAY_AFTER` / `LOGIN_MAX_DELAY_MS` | 10 / 2000 | progressive delay per account and per address ([`throttle`]) |
 //!
 //! Key rotation: make a new key (`openssl genpkey -algorithm ed25519`), mount it as
 //! `JWT_PRIVATE_KEY_FILE` and the old one in `JWT_PREVIOUS_KEY_FILES`, roll out; the gateway

@@ -93,6 +93,10 @@ pub const DEFAULT_INBOX_PREFIX: &str = "_INBOX";
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 /// The gateway's default service-call deadline in milliseconds.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
+/// The gateway's default [`env::RATE_LIMITS`]: on, and generous, per user (else client
+/// address). A person never comes near them; a script flooding registrations (each an
+/// argon2 hash) or writes does.
+pub const DEFAULT_RATE_LIMITS: &str = "auth=2/s:burst 20,write=50/s:burst 100,read=200/s:burst 400";
 
 /// Liveness path (the process runs).
 pub const LIVEZ_PATH: &str = "/livez";

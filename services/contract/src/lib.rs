@@ -10,6 +10,7 @@
 //! - [`deploy`]: the deployment contract: env var names, default ports, health paths, service
 //!   names, default token issuer and audience (the operator renders them, the binaries read them).
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
+//! - [`nats_users`]: the NATS user of each component and its subject permissions.
 //! - [`operation`]: a typed name for one operation (subject, HTTP mapping, request and response
 //!   types), declared with [`operation!`].
 //! - [`auth`]: the auth service's operations and DTOs (accounts, tokens, JWKS).
@@ -32,6 +33,7 @@ pub mod envelope;
 pub mod error;
 pub mod headers;
 pub mod metadata;
+pub mod nats_users;
 pub mod operation;
 pub mod page;
 pub mod products;

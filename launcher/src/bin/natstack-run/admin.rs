@@ -2,7 +2,6 @@
 //! `ADMIN_EMAIL`/`ADMIN_PASSWORD`, or generated once into `.run/admin.env`) and auth's signing
 //! key (`.run/jwt.pem`), so logins and tokens survive a restart.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -10,6 +9,8 @@ use anyhow::Context;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
+
+use launcher::files;
 
 use crate::cli::Cli;
 
@@ -26,17 +27,14 @@ pub fn login(cli: &Cli, data: &Path) -> anyhow::Result<(String, String)> {
         return Ok((email.clone(), password.clone()));
     }
     let file = data.join("admin.env");
-    if !file.is_file() {
+    if file.is_file() {
+        files::restrict(&file)?;
+    } else {
         let mut bytes = [0u8; 18];
         rand::thread_rng().fill_bytes(&mut bytes);
         let password = URL_SAFE_NO_PAD.encode(bytes);
-        std::fs::write(
-            &file,
-            format!("ADMIN_EMAIL={DEFAULT_EMAIL}\nADMIN_PASSWORD={password}\n"),
-        )
-        .with_context(|| format!("cannot write {}", file.display()))?;
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("cannot restrict {}", file.display()))?;
+        let text = format!("ADMIN_EMAIL={DEFAULT_EMAIL}\nADMIN_PASSWORD={password}\n");
+        files::write_private(&file, text.as_bytes())?;
     }
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
@@ -53,7 +51,11 @@ pub fn login(cli: &Cli, data: &Path) -> anyhow::Result<(String, String)> {
 /// openssl (auth then signs with a key of its own per start).
 pub fn signing_key(data: &Path) -> Option<PathBuf> {
     let key = std::path::absolute(data.join("jwt.pem")).ok()?;
-    if !key.is_file() {
+    if key.is_file() {
+        files::restrict(&key).ok()?;
+    } else {
+        // Created 0600 first: openssl then writes into it, keeping the mode.
+        files::write_private(&key, b"").ok()?;
         let made = Command::new("openssl")
             .args(["genpkey", "-algorithm", "ed25519", "-out"])
             .arg(&key)
@@ -61,9 +63,9 @@ pub fn signing_key(data: &Path) -> Option<PathBuf> {
             .status()
             .is_ok_and(|s| s.success());
         if !made {
+            let _ = std::fs::remove_file(&key);
             return None;
         }
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).ok()?;
     }
     Some(key)
 }

@@ -2,8 +2,9 @@
 
 use std::io::Write as _;
 
-/// Prints the banner for the gateway at `url` (a closed stdout is ignored, as in `say`).
-pub fn print(url: &str, email: &str, password: &str) {
+/// Prints the banner for the gateway at `url`, its health listener at `health` (a closed
+/// stdout is ignored, as in `say`).
+pub fn print(url: &str, health: &str, email: &str, password: &str) {
     let _ = writeln!(
         std::io::stdout(),
         r#"
@@ -20,8 +21,9 @@ pub fn print(url: &str, email: &str, password: &str) {
     curl -s "{url}/categories" -H "authorization: Bearer $TOKEN"
     curl -s -X POST {url}/auth/register -H 'content-type: application/json' \
       -d '{{"username":"ada","email":"ada@example.com","password":"correct-horse-battery"}}'
-    curl -s {url}/services          # what discovery sees
     curl -s {url}/openapi.json      # the API, assembled from the services
+    curl -s {health}/services       # what discovery sees (health port only)
+    curl -s {health}/metrics        # Prometheus metrics (health port only)
 "#
     );
 }

@@ -51,6 +51,9 @@ pub struct Cli {
     /// Log filter of the services and the gateway.
     #[arg(long, env = deploy::env::RUST_LOG, default_value = "info")]
     pub rust_log: String,
+    /// The gateway's rate limits (`off` turns them off).
+    #[arg(long, env = deploy::env::RATE_LIMITS, default_value = deploy::DEFAULT_RATE_LIMITS)]
+    pub rate_limits: String,
     /// Log format of the services and the gateway (`pretty` or `json`).
     #[arg(long, env = deploy::env::LOG_FORMAT, default_value = "pretty")]
     pub log_format: String,

@@ -68,8 +68,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ports = cli.ports();
     ports.check_free()?;
     let data = cli.data_dir.clone();
-    std::fs::create_dir_all(data.join("logs"))
-        .with_context(|| format!("cannot create {}", data.display()))?;
+    launcher::files::data_dir(&data)?;
+    launcher::files::private_dir(&data.join("logs"))?;
     let (email, password) = admin::login(&cli, &data)?;
     let bin_dir = launcher::binaries::beside_current_exe()?;
     let mut builder = System::builder(bin_dir)
@@ -77,8 +77,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .data_dir(&data)
         .ports(ports)
         .admin(&email, &password)
+        // As in a cluster: each component its own NATS user, no anonymous clients.
+        .nats_auth(true)
         .env(env::RUST_LOG, &cli.rust_log)
         .env(env::LOG_FORMAT, &cli.log_format)
+        .component_env(deploy::GATEWAY, env::RATE_LIMITS, &cli.rate_limits)
         .progress(say);
     // A signing key kept in .run/, so tokens survive a restart.
     if let Some(key) = admin::signing_key(&data) {
@@ -94,7 +97,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         () = recv(&mut interrupt) => return Ok(stopped(130)),
         () = recv(&mut terminate) => return Ok(stopped(143)),
     };
-    banner::print(&system.gateway_url(), &email, &password);
+    banner::print(
+        &system.gateway_url(),
+        &system.gateway_health_url(),
+        &email,
+        &password,
+    );
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let code = loop {

@@ -17,53 +17,15 @@ use crate::manifests::SecretData;
 use crate::manifests::common::{Ctx, NATS_PORT, secret_value};
 use crate::manifests::secrets::{encode, nats_users};
 
-/// Subjects a component may publish to and subscribe on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Permissions {
-    /// Allowed publish subjects.
-    pub publish: Vec<String>,
-    /// Allowed subscribe subjects.
-    pub subscribe: Vec<String>,
-    /// May reply (once) to the reply subject of a request it received, and publish nothing else.
-    pub allow_responses: bool,
-}
+use contract::nats_users::quote;
+pub use contract::nats_users::{Permissions, inbox_prefix};
 
-/// The prefix of `user`'s reply inboxes: `_INBOX_<user>`, subscribable by that user alone.
-#[must_use]
-pub fn inbox_prefix(user: &str) -> String {
-    format!("_INBOX_{user}")
-}
-
-/// The permissions of `user`. The gateway calls every service and discovery and reads its own
-/// inbox; a service serves `<name>.>` and its Services API subjects and may only answer the
-/// requests it receives, so it can neither read nor write anyone else's replies.
+/// The permissions of `user` in this stack (see [`contract::nats_users`], shared with
+/// `make run`).
 #[must_use]
 pub fn permissions(ctx: &Ctx<'_>, user: &str) -> Permissions {
-    let inbox = format!("{}.>", inbox_prefix(user));
-    if user == "gateway" {
-        // `auth.jwks` even without an auth service: the gateway then hears "no responders"
-        // at once instead of a permission error and a timeout.
-        let mut publish = vec!["$SRV.>".to_owned(), "auth.jwks".to_owned()];
-        publish.extend(ctx.spec.services.iter().map(|s| format!("{}.>", s.name)));
-        Permissions {
-            publish,
-            subscribe: vec![inbox],
-            allow_responses: false,
-        }
-    } else {
-        Permissions {
-            publish: Vec::new(),
-            subscribe: vec![
-                format!("{user}.>"),
-                // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>` (ADR-32).
-                "$SRV.*".into(),
-                format!("$SRV.*.{user}"),
-                format!("$SRV.*.{user}.*"),
-                inbox,
-            ],
-            allow_responses: true,
-        }
-    }
+    let services: Vec<&str> = ctx.spec.services.iter().map(|s| s.name.as_str()).collect();
+    contract::nats_users::permissions(user, &services)
 }
 
 /// The `max_payload` that fits the gateway's largest body in one request: the body plus the
@@ -150,38 +112,17 @@ pub fn users_config(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<String, Error
     if !ctx.spec.nats.auth {
         return Ok("# NATS auth is off: clients connect without credentials.\n".to_owned());
     }
-    let mut conf = String::from("authorization {\n  users: [\n");
-    for user in nats_users(ctx) {
-        let password = secret_value(secrets, &ctx.nats_user_secret(&user), "password")?;
-        let p = permissions(ctx, &user);
-        let mut rules = Vec::new();
-        if !p.publish.is_empty() {
-            rules.push(format!("publish: {{ allow: {} }}", list(&p.publish)));
-        }
-        rules.push(format!("subscribe: {{ allow: {} }}", list(&p.subscribe)));
-        if p.allow_responses {
-            rules.push("allow_responses: true".to_owned());
-        }
-        let _ = writeln!(
-            conf,
-            "    {{ user: {}, password: {}, permissions: {{ {} }} }}",
-            quote(&user),
-            quote(password),
-            rules.join(", "),
-        );
-    }
-    conf.push_str("  ]\n}\n");
-    Ok(conf)
-}
-
-/// A double-quoted config string (JSON escaping, which nats-server's parser reads).
-fn quote(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
-
-fn list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
-    format!("[{}]", quoted.join(", "))
+    let users = nats_users(ctx);
+    let passwords = users
+        .iter()
+        .map(|user| secret_value(secrets, &ctx.nats_user_secret(user), "password"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(contract::nats_users::authorization(
+        users
+            .iter()
+            .zip(passwords)
+            .map(|(user, password)| (user.as_str(), password, permissions(ctx, user))),
+    ))
 }
 
 /// The ConfigMap holding `nats.conf`.

@@ -92,12 +92,15 @@ impl Servers {
         }
     }
 
-    /// A test configuration: cheap argon2, a small throttle limit.
+    /// A test configuration: cheap argon2, small throttle limits and delays.
     pub fn config(&self) -> Config {
         let mut config = Config::new(self.mongo.url());
         config.argon2.argon2_memory_kib = 256;
         config.argon2.argon2_iterations = 1;
         config.throttle.login_max_failures = 3;
+        // Delays that show in a test but keep it quick.
+        config.throttle.login_delay_after = 4;
+        config.throttle.login_max_delay_ms = 200;
         config
     }
 

@@ -1,10 +1,10 @@
 //! Login: one uniform 401 with the same work for unknown emails, and throttling.
 
-use contract::ErrorCode;
-use contract::auth::{CLIENT_ADDR_HEADER, Login, LoginRequest};
+use contract::auth::{CLIENT_ADDR_HEADER, Login, LoginRequest, TokenPair};
+use contract::{ErrorCode, ServiceError};
 use runtime::CallOptions;
 
-use super::helpers::{AuthApp, start};
+use super::helpers::{AuthApp, logs, start};
 
 #[tokio::test]
 async fn wrong_password_and_unknown_email_are_indistinguishable() {
@@ -35,67 +35,115 @@ async fn wrong_password_and_unknown_email_are_indistinguishable() {
     app.stop().await;
 }
 
+/// A login from `addr`.
+async fn login_from(
+    app: &impl AuthApp,
+    addr: &str,
+    email: &str,
+    password: &str,
+) -> Result<TokenPair, ServiceError> {
+    let body = LoginRequest {
+        email: email.into(),
+        password: password.into(),
+    };
+    let options = CallOptions::default().header(CLIENT_ADDR_HEADER, addr);
+    app.send_with::<Login>(body, options).await
+}
+
+/// Fails unless one log line holds every one of `parts`.
+fn assert_logged(parts: &[&str]) {
+    let logs = logs();
+    assert!(
+        logs.lines().any(|l| parts.iter().all(|p| l.contains(p))),
+        "no line with {parts:?} in\n{logs}"
+    );
+}
+
+/// A wrong password for `email` from `addr`: the refusal.
+async fn guess_from(app: &impl AuthApp, addr: &str, email: &str) -> ServiceError {
+    login_from(app, addr, email, "bad-password")
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_account_and_per_client() {
-    let (_servers, app) = start().await; // 3 failures allowed
+async fn a_guesser_is_locked_out_of_the_account_only_at_its_address() {
+    let (_servers, app) = start().await; // 3 failures per pair allowed
     app.registered("frank", "frank@example.com", "password123")
         .await;
     app.registered("grace", "grace@example.com", "password123")
         .await;
 
-    // Per account (no client address): the third failure locks the account.
     for _ in 0..3 {
-        let e = app
-            .login("frank@example.com", "bad-password")
-            .await
-            .unwrap_err();
+        let e = guess_from(&app, "203.0.113.7", "frank@example.com").await;
         assert_eq!(e.code, ErrorCode::Unauthenticated);
     }
-    let locked = app
-        .login("frank@example.com", "password123")
+    // The guesser is throttled, even when it finally has the right password.
+    let locked = login_from(&app, "203.0.113.7", "frank@example.com", "password123")
         .await
         .unwrap_err();
     assert_eq!(locked.code, ErrorCode::RateLimited);
     assert_eq!(locked.status(), 429);
     let retry = locked.retry_after_secs.expect("Retry-After is sent");
     assert!((1..=300).contains(&retry), "{retry}");
-    // Other accounts are unaffected.
-    app.login("grace@example.com", "password123").await.unwrap();
+    // Another account at the guesser's address is not.
+    login_from(&app, "203.0.113.7", "grace@example.com", "password123")
+        .await
+        .unwrap();
     // Unknown emails are throttled the same way (no enumeration through 429s).
     for _ in 0..3 {
-        app.login("ghost@example.com", "bad-password")
-            .await
-            .unwrap_err();
+        guess_from(&app, "203.0.113.7", "ghost@example.com").await;
     }
-    let ghost = app
-        .login("ghost@example.com", "bad-password")
-        .await
-        .unwrap_err();
+    let ghost = guess_from(&app, "203.0.113.7", "ghost@example.com").await;
     assert_eq!(ghost.code, ErrorCode::RateLimited);
-
-    // Per client: failures spread over accounts from one address lock that address.
-    let from = |addr: &str| CallOptions::default().header(CLIENT_ADDR_HEADER, addr);
-    for i in 0..3 {
-        let body = LoginRequest {
-            email: format!("spray{i}@example.com"),
-            password: "bad-password".into(),
-        };
-        app.send_with::<Login>(body, from("203.0.113.7"))
+    // Without an address (a NATS caller that is not the gateway) the account is the pair.
+    for _ in 0..3 {
+        app.login("frank@example.com", "bad-password")
             .await
             .unwrap_err();
     }
-    let good = || LoginRequest {
-        email: "grace@example.com".into(),
-        password: "password123".into(),
-    };
     let e = app
-        .send_with::<Login>(good(), from("203.0.113.7"))
+        .login("frank@example.com", "password123")
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::RateLimited);
-    // The same account from another address still logs in.
-    app.send_with::<Login>(good(), from("198.51.100.1"))
+    app.stop().await;
+    assert_logged(&["login throttled", "frank@example.com", "203.0.113.7"]);
+}
+
+#[tokio::test]
+async fn guesses_from_elsewhere_cannot_lock_the_admin_out() {
+    let (_servers, app) = start().await;
+    app.registered("admin", "admin@example.com", "password123")
+        .await;
+    // Many guessers, each until its pair is locked: far past the account's delay threshold.
+    for i in 0..5 {
+        let addr = format!("198.51.100.{i}");
+        for _ in 0..4 {
+            guess_from(&app, &addr, "admin@example.com").await;
+        }
+    }
+    // The owner at another address, with the right password, gets in (after a delay).
+    login_from(&app, "192.0.2.10", "admin@example.com", "password123")
         .await
         .unwrap();
     app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_guesses_from_an_address_do_not_stop_others_there() {
+    let (_servers, app) = start().await;
+    // One address (an office behind NAT, say) sprays wrong passwords at many accounts.
+    for i in 0..8 {
+        guess_from(&app, "203.0.113.50", &format!("spray{i}@example.com")).await;
+    }
+    // Someone else at that address, with the right password, still gets in.
+    app.registered("heidi", "heidi@example.com", "password123")
+        .await;
+    login_from(&app, "203.0.113.50", "heidi@example.com", "password123")
+        .await
+        .unwrap();
+    app.stop().await;
+    // The failures are traceable: each line names the account and the client address.
+    assert_logged(&["login failed", "spray7@example.com", "203.0.113.50"]);
 }

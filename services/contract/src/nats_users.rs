@@ -1,0 +1,122 @@
+//! The NATS users of a system: one per component, each allowed only the subjects its job
+//! needs. The operator renders them into a cluster's `users.conf`, and `make run` into its
+//! local nats-server's config, from these same definitions.
+//!
+//! The gateway may call every service, discovery (`$SRV.>`) and `auth.jwks`, and read its own
+//! inbox; a service may serve `<name>.>` and its Services API subjects and only answer the
+//! requests it receives, so it can neither read nor write anyone else's replies, and no one
+//! but the gateway can publish `products.delete` claiming the admin role.
+
+use std::fmt::Write as _;
+
+/// Subjects a component may publish to and subscribe on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Permissions {
+    /// Allowed publish subjects.
+    pub publish: Vec<String>,
+    /// Allowed subscribe subjects.
+    pub subscribe: Vec<String>,
+    /// May reply (once) to the reply subject of a request it received, and publish nothing else.
+    pub allow_responses: bool,
+}
+
+/// The prefix of `user`'s reply inboxes: `_INBOX_<user>`, subscribable by that user alone
+/// (the value of [`NATS_INBOX_PREFIX`](crate::deploy::env::NATS_INBOX_PREFIX)).
+#[must_use]
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
+}
+
+/// The permissions of `user` (the gateway, or a service's name) in a system whose services
+/// are `services`.
+#[must_use]
+pub fn permissions<S: AsRef<str>>(user: &str, services: &[S]) -> Permissions {
+    let inbox = format!("{}.>", inbox_prefix(user));
+    if user == crate::deploy::GATEWAY {
+        // `auth.jwks` even without an auth service: the gateway then hears "no responders"
+        // at once instead of a permission error and a timeout.
+        let mut publish = vec!["$SRV.>".to_owned(), "auth.jwks".to_owned()];
+        publish.extend(services.iter().map(|s| format!("{}.>", s.as_ref())));
+        Permissions {
+            publish,
+            subscribe: vec![inbox],
+            allow_responses: false,
+        }
+    } else {
+        Permissions {
+            publish: Vec::new(),
+            subscribe: vec![
+                format!("{user}.>"),
+                // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>` (ADR-32).
+                "$SRV.*".into(),
+                format!("$SRV.*.{user}"),
+                format!("$SRV.*.{user}.*"),
+                inbox,
+            ],
+            allow_responses: true,
+        }
+    }
+}
+
+/// nats-server's `authorization` block for `users` (name, password, permissions): the whole
+/// of a `users.conf`.
+#[must_use]
+pub fn authorization<'a>(
+    users: impl IntoIterator<Item = (&'a str, &'a str, Permissions)>,
+) -> String {
+    let mut conf = String::from("authorization {\n  users: [\n");
+    for (user, password, p) in users {
+        let mut rules = Vec::new();
+        if !p.publish.is_empty() {
+            rules.push(format!("publish: {{ allow: {} }}", list(&p.publish)));
+        }
+        rules.push(format!("subscribe: {{ allow: {} }}", list(&p.subscribe)));
+        if p.allow_responses {
+            rules.push("allow_responses: true".to_owned());
+        }
+        let _ = writeln!(
+            conf,
+            "    {{ user: {}, password: {}, permissions: {{ {} }} }}",
+            quote(user),
+            quote(password),
+            rules.join(", "),
+        );
+    }
+    conf.push_str("  ]\n}\n");
+    conf
+}
+
+/// A double-quoted config string (JSON escaping, which nats-server's parser reads).
+#[must_use]
+pub fn quote(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| quote(s)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gateway_calls_services_and_services_only_answer() {
+        let gateway = permissions("gateway", &["auth", "products"]);
+        assert_eq!(
+            gateway.publish,
+            ["$SRV.>", "auth.jwks", "auth.>", "products.>"]
+        );
+        assert_eq!(gateway.subscribe, ["_INBOX_gateway.>"]);
+        let products = permissions("products", &["auth", "products"]);
+        assert!(products.publish.is_empty() && products.allow_responses);
+        assert!(products.subscribe.contains(&"products.>".to_owned()));
+        let conf = authorization([("products", "p\"w", products)]);
+        assert!(conf.contains(r#"{ user: "products", password: "p\"w", permissions: { subscribe: { allow: ["products.>""#), "{conf}");
+        assert!(
+            conf.ends_with("allow_responses: true } }\n  ]\n}\n"),
+            "{conf}"
+        );
+    }
+}
