@@ -81,7 +81,7 @@ pub struct GatewayArgs {
     pub max_in_flight: u32,
     /// Where `/metrics` and `/services` answer: `health` (only on the health listener,
     /// `HEALTH_ADDR`) or `admin` (there, and on the API port for a token with the admin role).
-    #[arg(long, env = "OPS_ENDPOINTS", default_value = "health", value_enum)]
+    #[arg(long, env = env::OPS_ENDPOINTS, default_value = "health", value_enum)]
     pub ops_endpoints: OpsEndpoints,
     /// Serve the interactive API page `/docs` (`on`/`off`).
     #[arg(long, env = env::API_DOCS, default_value = "on", action = clap::ArgAction::Set,

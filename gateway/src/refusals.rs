@@ -131,7 +131,7 @@ impl Refusals {
                 Who::Others => "others".to_owned(),
             };
             warn!(
-                client,
+                client = %client,
                 unauthenticated = counts.unauthenticated,
                 forbidden = counts.forbidden,
                 rate_limited = counts.rate_limited,

@@ -191,15 +191,15 @@ async fn natstack_run(
     (run, pids, nats_port)
 }
 
-/// What nats-server answers a client that connects without credentials.
-fn anonymous_connect(port: u16) -> String {
+/// What nats-server answers a client that sends `commands` (a `CONNECT` first), then a `PING`.
+fn nats_session(port: u16, commands: &str) -> String {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     stream
-        .write_all(b"CONNECT {\"verbose\":false}\r\nPING\r\n")
+        .write_all(format!("{commands}PING\r\n").as_bytes())
         .unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
@@ -222,9 +222,25 @@ async fn the_children_of_a_killed_natstack_run_die_with_it() {
     let data = tempfile::tempdir().unwrap();
     let (mut run, pids, nats_port) = natstack_run(data.path(), None).await;
     // The components are up with their own NATS users; a client without one is refused.
-    let answer = anonymous_connect(nats_port);
+    let answer = nats_session(nats_port, "CONNECT {\"verbose\":false}\r\n");
     assert!(
         answer.contains("-ERR 'Authorization Violation'") && !answer.contains("PONG"),
+        "{answer}"
+    );
+    // Nor may a component publish what only the gateway may: customers cannot delete products.
+    let conf = std::fs::read_to_string(data.path().join("nats.conf")).unwrap();
+    let password = conf
+        .split("user: \"customers\", password: \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let connect = format!(
+        "CONNECT {{\"verbose\":false,\"user\":\"customers\",\"pass\":\"{password}\"}}\r\n\
+         PUB products.delete 2\r\n{{}}\r\n"
+    );
+    let answer = nats_session(nats_port, &connect);
+    assert!(
+        answer.contains("Permissions Violation for Publish to \"products.delete\""),
         "{answer}"
     );
     // The generated login is kept in the data directory, readable by its owner only.

@@ -151,3 +151,61 @@ async fn requests_beyond_the_in_flight_budget_are_shed() {
     assert_eq!(http.get("/widgets").await.status, 200);
     world.stop().await;
 }
+
+/// A stand-in auth service whose login records the client address the gateway forwards.
+async fn start_recording_login(
+    world: &World,
+) -> (Running, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let service = ServiceBuilder::new("auth", "1.0.0", "records logins", seen.clone())
+        .endpoint::<Login, _>(
+            |seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+             ctx: RequestContext,
+             _: RequestOf<Login>| async move {
+                let addr = ctx
+                    .headers
+                    .get(contract::auth::CLIENT_ADDR_HEADER)
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default();
+                seen.lock().unwrap().push(addr);
+                Err::<<Login as Operation>::Response, _>(ServiceError::new(
+                    contract::ErrorCode::Unauthenticated,
+                    "wrong password",
+                ))
+            },
+        );
+    (world.serve(service, &Login::subject()).await, seen)
+}
+
+#[tokio::test]
+async fn auth_hears_the_client_address_the_limiter_resolved() {
+    let trusted = gateway::limit::config::parse_trusted_proxies("127.0.0.1").unwrap();
+    let world = World::start_with(move |c| c.limits.trusted_proxies = trusted).await;
+    let (login, seen) = start_recording_login(&world).await;
+    let credentials = json!({"email": "a@example.com", "password": "guess"});
+    let via_proxy = [
+        ("x-forwarded-for", "198.51.100.1, 203.0.113.9"),
+        ("content-type", "application/json"),
+    ];
+    let body = serde_json::to_vec(&credentials).unwrap();
+    let reply = world
+        .http()
+        .send("POST", "/auth/login", &via_proxy, Some(body.clone()))
+        .await;
+    assert_eq!(reply.status, 401);
+    // The rightmost untrusted hop, not the proxy and not what the client wrote leftmost.
+    assert_eq!(*seen.lock().unwrap(), ["203.0.113.9"]);
+    login.stop().await;
+    world.stop().await;
+
+    // Without trusted proxies the header is the client's own claim: the peer is forwarded.
+    let world = World::start().await;
+    let (login, seen) = start_recording_login(&world).await;
+    world
+        .http()
+        .send("POST", "/auth/login", &via_proxy, Some(body))
+        .await;
+    assert_eq!(*seen.lock().unwrap(), ["127.0.0.1"]);
+    login.stop().await;
+    world.stop().await;
+}

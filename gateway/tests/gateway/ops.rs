@@ -272,3 +272,47 @@ async fn operational_endpoints_can_open_to_the_admin_role() {
     }
     world.stop().await;
 }
+
+/// A log writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // This test's process only (nextest runs each test in its own).
+    tracing_subscriber::fmt()
+        .with_env_filter("gateway=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let world = World::start().await;
+    for _ in 0..50 {
+        assert_eq!(world.http().get("/widgets/7").await.status, 401);
+    }
+    world.stop().await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let refused: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("requests refused"))
+        .collect();
+    // The first refusal at once, the other 49 summed until the next line is due.
+    assert_eq!(refused.len(), 1, "{logs}");
+    assert!(
+        refused[0].contains("WARN")
+            && refused[0].contains("client=127.0.0.1")
+            && refused[0].contains("unauthenticated=1"),
+        "{logs}"
+    );
+}

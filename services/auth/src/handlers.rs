@@ -150,18 +150,19 @@ pub async fn login(
         .get(contract::auth::CLIENT_ADDR_HEADER)
         .map(|v| v.as_str().trim())
         .filter(|a| !a.is_empty() && a.len() <= MAX_CLIENT_ADDR_LEN);
+    // Logged with `?` (escaped): both come from callers and must not forge log lines.
     let client = addr.unwrap_or("-");
     let attempt = Attempt::new(&email, addr);
     match state.throttle.check(&attempt) {
         Verdict::Locked(secs) => {
-            warn!(account = %email, client, retry_after = secs, "login throttled");
+            warn!(account = ?email, client = ?client, retry_after = secs, "login throttled");
             return Err(ServiceError::rate_limited(
                 "too many failed logins; try again later",
                 secs,
             ));
         }
         Verdict::Proceed(delay) if !delay.is_zero() => {
-            info!(account = %email, client, delay_ms = delay.as_millis() as u64, "login delayed");
+            info!(account = ?email, client = ?client, delay_ms = delay.as_millis() as u64, "login delayed");
             tokio::time::sleep(delay).await;
         }
         Verdict::Proceed(_) => {}
@@ -176,7 +177,7 @@ pub async fn login(
     let matched = state.passwords.verify(password, stored).await;
     let Some(user) = user.filter(|_| matched) else {
         state.throttle.failure(&attempt);
-        info!(account = %email, client, "login failed");
+        info!(account = ?email, client = ?client, "login failed");
         return Err(ServiceError::unauthenticated(BAD_CREDENTIALS));
     };
     state.throttle.success(&attempt);

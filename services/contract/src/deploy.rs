@@ -73,6 +73,9 @@ pub mod env {
     pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
     /// Serve the interactive API page `/docs`: `on` (default) or `off` (gateway).
     pub const API_DOCS: &str = "API_DOCS";
+    /// Where `/metrics` and `/services` answer: `health` (default: the health listener only)
+    /// or `admin` (also on the API port, to the admin role) (gateway).
+    pub const OPS_ENDPOINTS: &str = "OPS_ENDPOINTS";
     /// Proxied requests in flight at once; beyond it 503 (gateway).
     pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
 }
