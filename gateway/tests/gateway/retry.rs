@@ -127,3 +127,31 @@ async fn no_responders_is_retried_once_for_any_method() {
     );
     world.stop().await;
 }
+
+#[tokio::test]
+async fn services_are_told_the_time_left() {
+    let world = World::start_with(|c| c.request_timeout = DEADLINE).await;
+    // A plain subscription sees a copy of what the queue group's instance gets.
+    let mut copies = world
+        .client
+        .subscribe(ListWidgets::subject())
+        .await
+        .unwrap();
+    world.client.flush().await.unwrap();
+    let reply = world.http().get("/widgets").await;
+    assert_eq!(reply.status, 200);
+    let copy = tokio::time::timeout(support::WAIT, copies.next())
+        .await
+        .expect("a copy of the request")
+        .unwrap();
+    let left: u128 = copy
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(contract::headers::DEADLINE_MS))
+        .expect("the deadline header")
+        .as_str()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left <= DEADLINE.as_millis(), "{left}");
+    world.stop().await;
+}
