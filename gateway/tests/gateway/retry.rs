@@ -137,7 +137,18 @@ async fn services_are_told_the_time_left() {
         .subscribe(ListWidgets::subject())
         .await
         .unwrap();
-    world.client.flush().await.unwrap();
+    // A flush does not wait for the server: a probe from this connection coming back means
+    // the subscription is in place for what other connections send from now on.
+    world
+        .client
+        .publish(ListWidgets::subject(), "probe".into())
+        .await
+        .unwrap();
+    let probe = tokio::time::timeout(support::WAIT, copies.next()).await;
+    assert_eq!(
+        probe.expect("the probe").unwrap().payload.as_ref(),
+        b"probe"
+    );
     let reply = world.http().get("/widgets").await;
     assert_eq!(reply.status, 200);
     let copy = tokio::time::timeout(support::WAIT, copies.next())
