@@ -36,6 +36,12 @@ async fn metrics(world: &World) -> String {
     String::from_utf8_lossy(&world.gateway.health.get("/metrics").await.body).into_owned()
 }
 
+async fn assert_retried_once(world: &World, reason: &str) {
+    let text = metrics(world).await;
+    let line = format!("natstack_gateway_upstream_retries_total{{reason=\"{reason}\"}} 1");
+    assert!(text.contains(&line), "{text}");
+}
+
 const DEADLINE: Duration = Duration::from_millis(2000);
 
 #[tokio::test]
@@ -64,11 +70,7 @@ async fn a_get_lost_with_an_instance_is_answered_by_the_other() {
             break;
         }
     }
-    let text = metrics(&world).await;
-    assert!(
-        text.contains("natstack_gateway_upstream_retries_total{reason=\"timeout\"} 1"),
-        "{text}"
-    );
+    assert_retried_once(&world, "timeout").await;
     world.stop().await;
 }
 
@@ -120,11 +122,7 @@ async fn no_responders_is_retried_once_for_any_method() {
         "{:?}",
         started.elapsed()
     );
-    let text = metrics(&world).await;
-    assert!(
-        text.contains("natstack_gateway_upstream_retries_total{reason=\"no_responders\"} 1"),
-        "{text}"
-    );
+    assert_retried_once(&world, "no_responders").await;
     world.stop().await;
 }
 
