@@ -9,7 +9,8 @@
 //! configures them.
 //!
 //! - [`builder`]: what to start and where;
-//! - [`system`]: the running system and stopping it;
+//! - [`system`]: the running system, restarting one of its processes (the resilience suite),
+//!   and stopping it;
 //! - [`ports`]: free ports (tests, bench) or fixed ones (`make run`);
 //! - [`binaries`]: finding the project's built binaries;
 //! - [`files`]: the data directory and files, readable by their owner only;

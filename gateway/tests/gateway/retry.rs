@@ -36,6 +36,12 @@ async fn metrics(world: &World) -> String {
     String::from_utf8_lossy(&world.gateway.health.get("/metrics").await.body).into_owned()
 }
 
+async fn assert_retried_once(world: &World, reason: &str) {
+    let text = metrics(world).await;
+    let line = format!("natstack_gateway_upstream_retries_total{{reason=\"{reason}\"}} 1");
+    assert!(text.contains(&line), "{text}");
+}
+
 const DEADLINE: Duration = Duration::from_millis(2000);
 
 #[tokio::test]
@@ -64,11 +70,7 @@ async fn a_get_lost_with_an_instance_is_answered_by_the_other() {
             break;
         }
     }
-    let text = metrics(&world).await;
-    assert!(
-        text.contains("natstack_gateway_upstream_retries_total{reason=\"timeout\"} 1"),
-        "{text}"
-    );
+    assert_retried_once(&world, "timeout").await;
     world.stop().await;
 }
 
@@ -120,10 +122,45 @@ async fn no_responders_is_retried_once_for_any_method() {
         "{:?}",
         started.elapsed()
     );
-    let text = metrics(&world).await;
-    assert!(
-        text.contains("natstack_gateway_upstream_retries_total{reason=\"no_responders\"} 1"),
-        "{text}"
+    assert_retried_once(&world, "no_responders").await;
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn services_are_told_the_time_left() {
+    let world = World::start_with(|c| c.request_timeout = DEADLINE).await;
+    // A plain subscription sees a copy of what the queue group's instance gets.
+    let mut copies = world
+        .client
+        .subscribe(ListWidgets::subject())
+        .await
+        .unwrap();
+    // A flush does not wait for the server: a probe from this connection coming back means
+    // the subscription is in place for what other connections send from now on.
+    world
+        .client
+        .publish(ListWidgets::subject(), "probe".into())
+        .await
+        .unwrap();
+    let probe = tokio::time::timeout(support::WAIT, copies.next()).await;
+    assert_eq!(
+        probe.expect("the probe").unwrap().payload.as_ref(),
+        b"probe"
     );
+    let reply = world.http().get("/widgets").await;
+    assert_eq!(reply.status, 200);
+    let copy = tokio::time::timeout(support::WAIT, copies.next())
+        .await
+        .expect("a copy of the request")
+        .unwrap();
+    let left: u128 = copy
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(contract::headers::DEADLINE_MS))
+        .expect("the deadline header")
+        .as_str()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left <= DEADLINE.as_millis(), "{left}");
     world.stop().await;
 }

@@ -26,6 +26,16 @@ async fn setup() -> (
     (nats, client, state, running, caller)
 }
 
+/// Calls `Slow` with a deadline of `ms`, which passes.
+async fn call_slow(caller: &Requester, ms: u64) {
+    let options = CallOptions::timeout(Duration::from_millis(ms));
+    let result = caller.call::<Slow>(&Envelope::default(), options).await;
+    assert!(
+        matches!(result, Err(CallError::TimedOut { .. })),
+        "{result:?}"
+    );
+}
+
 /// Waits until the `Slow` handler has been cancelled once.
 async fn wait_cancelled(state: &State) {
     wait_until(
@@ -49,16 +59,7 @@ async fn a_request_that_arrives_expired_does_no_work() {
         .unwrap();
     // Then one with time left: it starts, and the service takes requests in order, so the
     // expired one has been taken before this one starts.
-    let timely = caller
-        .call::<Slow>(
-            &Envelope::default(),
-            CallOptions::timeout(Duration::from_millis(300)),
-        )
-        .await;
-    assert!(
-        matches!(timely, Err(CallError::TimedOut { .. })),
-        "{timely:?}"
-    );
+    call_slow(&caller, 300).await;
     wait_cancelled(&state).await;
     assert_eq!(
         state.slow_started.load(Ordering::SeqCst),
@@ -73,16 +74,7 @@ async fn a_handler_is_cancelled_at_the_deadline() {
     let (_nats, _client, state, running, caller) = setup().await;
 
     let sent = std::time::Instant::now();
-    let result = caller
-        .call::<Slow>(
-            &Envelope::default(),
-            CallOptions::timeout(Duration::from_millis(400)),
-        )
-        .await;
-    assert!(
-        matches!(result, Err(CallError::TimedOut { .. })),
-        "{result:?}"
-    );
+    call_slow(&caller, 400).await;
     // The handler sleeps a minute; it is dropped at the caller's deadline instead, and the
     // drain on stop has nothing left to wait for.
     wait_cancelled(&state).await;
