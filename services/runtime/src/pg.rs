@@ -74,7 +74,7 @@ pub enum PgError {
 /// - a connection idle for [`PING_WHEN_IDLE`] or more is pinged before use, and replaced by a
 ///   fresh one when the ping fails (a busy pool never pays for it; an idle service that
 ///   outlived a restart answers its first request from a fresh connection);
-/// - once any statement fails because its connection broke ([`reply_error`], [`ping`]), every
+/// - once any ping or statement finds its connection broken ([`reply_error`], [`ping`]), every
 ///   connection opened before that moment is discarded on its next acquire instead of being
 ///   used, so one failure, not one per pooled connection, is what a restart costs;
 /// - connections are closed after [`IDLE_TIMEOUT`] unused and [`MAX_LIFETIME`] in all.
@@ -92,9 +92,14 @@ pub fn pool(args: &PgArgs) -> Result<PgPool, PgError> {
                 if broken::opened_before_last_break(meta.age) {
                     return Ok(false);
                 }
-                if meta.idle_for >= PING_WHEN_IDLE {
-                    // An error here discards this connection; the pool opens a fresh one.
-                    sqlx::Connection::ping(conn).await?;
+                if meta.idle_for >= PING_WHEN_IDLE
+                    && let Err(e) = sqlx::Connection::ping(conn).await
+                {
+                    // The error discards this connection; recording the break discards the
+                    // others opened before it too, even those idle for less than the ping
+                    // threshold, which the same restart broke just as surely.
+                    broken::record();
+                    return Err(e);
                 }
                 Ok(true)
             })
