@@ -7,14 +7,13 @@
 
 use std::time::Duration;
 
-use axum::http::{Method, Uri};
+use axum::http::Method;
 use tracing::{Level, debug, enabled, warn};
 
 /// Logs one answered request. Whether DEBUG is on is asked first, so a request that is not
 /// logged costs no formatting.
-pub fn log(method: &Method, uri: &Uri, route: &str, status: u16, elapsed: Duration) {
+pub fn log(method: &Method, path: &str, route: &str, status: u16, elapsed: Duration) {
     let elapsed_ms = elapsed.as_secs_f64() * 1e3;
-    let path = uri.path();
     if status >= 500 {
         warn!(method = %method, route = %route, path = %path, status, elapsed_ms, "request");
     } else if enabled!(Level::DEBUG) {
