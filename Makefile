@@ -82,7 +82,7 @@ chaos-fast: setup
 	$(CARGO) build --bins -p chaos -p gateway -p auth -p customers -p products
 	"$${CARGO_TARGET_DIR:-target}/debug/chaos" --fast
 
-## bench: measure the whole path on this machine (release build, a few minutes); BENCH_ARGS=--help
+## bench: measure the whole path on this machine (release build, a few minutes; table, JSON and SVG in target/bench/); BENCH_ARGS=--help
 bench: setup
 	$(CARGO) build --release -p gateway -p auth -p customers -p products -p bench
 	"$${CARGO_TARGET_DIR:-target}/release/bench" $(BENCH_ARGS)

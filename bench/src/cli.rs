@@ -23,7 +23,7 @@ impl Cli {
     /// Worker threads of this process's runtime: the load generator's, or the echo service's.
     pub fn worker_threads(&self) -> usize {
         match self.command {
-            Some(Command::ServeEcho(_)) => available_cores(),
+            Some(Command::ServeEcho(_) | Command::ServeFloor) => available_cores(),
             None => self.options.threads.unwrap_or_else(available_cores),
         }
     }
@@ -35,6 +35,9 @@ pub enum Command {
     /// Run the database-free echo service (the benchmark starts it as its own process).
     #[command(hide = true)]
     ServeEcho(EchoArgs),
+    /// Run the floor: a bare HTTP server answering `GET /echo` with no NATS hop.
+    #[command(hide = true)]
+    ServeFloor,
 }
 
 /// The echo service's configuration: the same variables as every service's.
@@ -70,9 +73,13 @@ pub struct Options {
     /// Where to write the figures as JSON.
     #[arg(long, env = "BENCH_JSON", default_value = "target/bench/latest.json")]
     pub json: PathBuf,
-    /// A JSON file of an earlier run to compare against (adds a column of ratios).
+    /// A JSON file of an earlier run to compare against (adds a column of ratios, and its
+    /// curves to the picture).
     #[arg(long, env = "BENCH_BASELINE")]
     pub baseline: Option<PathBuf>,
+    /// Where to draw throughput and p99 against concurrency (SVG).
+    #[arg(long, env = "BENCH_SVG", default_value = "target/bench/latest.svg")]
+    pub svg: PathBuf,
     /// Where the processes' logs go.
     #[arg(long, env = "BENCH_LOGS", default_value = "target/bench/logs")]
     pub logs: PathBuf,
@@ -129,5 +136,7 @@ mod tests {
 
         let cli = Cli::try_parse_from(["bench", "serve-echo"]).unwrap();
         assert!(matches!(cli.command, Some(Command::ServeEcho(_))));
+        let cli = Cli::try_parse_from(["bench", "serve-floor"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::ServeFloor)));
     }
 }

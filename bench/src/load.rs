@@ -3,6 +3,7 @@
 //! kept, so percentiles are exact. HTTP clients each hold one keep-alive HTTP/1.1 connection;
 //! NATS requesters share one connection, as the gateway does.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -16,6 +17,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use runtime::{CallOptions, Requester};
 use tokio::net::TcpStream;
+
+use crate::cpu::CpuMeter;
 
 /// How long a request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,6 +77,8 @@ pub struct Outcome {
     pub errors: u64,
     /// The first few errors.
     pub error_samples: Vec<String>,
+    /// Microseconds of CPU per request answered in the measured window, by process.
+    pub cpu_us: BTreeMap<String, f64>,
 }
 
 impl Outcome {
@@ -119,12 +124,14 @@ impl Worker {
     }
 }
 
-/// Drives `target` with `concurrency` clients: `warmup`, then `duration` measured.
+/// Drives `target` with `concurrency` clients: `warmup`, then `duration` measured, reading
+/// `cpu` at both ends of the measured window.
 pub async fn run(
     target: &Target,
     concurrency: usize,
     warmup: Duration,
     duration: Duration,
+    cpu: &CpuMeter,
 ) -> Outcome {
     let phase = Arc::new(AtomicU8::new(WARMUP));
     let workers: Vec<_> = (0..concurrency.max(1))
@@ -137,11 +144,13 @@ pub async fn run(
         })
         .collect();
     tokio::time::sleep(warmup).await;
+    let cpu_before = cpu.sample();
     phase.store(MEASURE, Ordering::SeqCst);
     let started = Instant::now();
     tokio::time::sleep(duration).await;
     phase.store(STOP, Ordering::SeqCst);
     let elapsed = started.elapsed();
+    let cpu_after = cpu.sample();
 
     let mut outcome = Outcome {
         elapsed,
@@ -159,6 +168,7 @@ pub async fn run(
         }
     }
     outcome.latencies.sort_unstable();
+    outcome.cpu_us = cpu.per_request(&cpu_before, &cpu_after, outcome.latencies.len() as u64);
     outcome
 }
 

@@ -8,20 +8,29 @@
 //!
 //! - [`system`]: starting and stopping the processes, and the admin token;
 //! - [`echo`]: the echo service (this binary again, as `bench serve-echo`);
+//! - [`floor`]: a bare HTTP server answering the echo route's bytes with no NATS hop (this
+//!   binary again, as `bench serve-floor`): the floor of the gateway's CPU per request;
 //! - [`scenario`]: what is measured, in which order;
 //! - [`load`]: the closed-loop load generators (HTTP/1.1 keep-alive and NATS);
 //! - [`memory`]: resident memory of each process, from `/proc`;
-//! - [`report`]: the table and the JSON file.
+//! - [`cpu`]: CPU time of each process per request served, from `/proc`;
+//! - [`report`]: the tables and the JSON file;
+//! - [`targets`]: what a run must reach, met or missed;
+//! - [`plot`]: throughput and p99 against concurrency, as an SVG.
 //!
 //! It is an application, not a library, so errors are `anyhow` throughout.
 
 mod cli;
+mod cpu;
 mod echo;
+mod floor;
 mod load;
 mod memory;
+mod plot;
 mod report;
 mod scenario;
 mod system;
+mod targets;
 
 use anyhow::Context;
 use clap::Parser;
@@ -37,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot start the tokio runtime")?;
     match cli.command {
         Some(Command::ServeEcho(args)) => runtime.block_on(echo::serve(args)),
+        Some(Command::ServeFloor) => runtime.block_on(floor::serve()),
         None => runtime.block_on(scenario::run(cli.options)),
     }
 }

@@ -77,7 +77,7 @@ fn field_kib(text: &str, name: &str) -> Option<u64> {
 }
 
 /// `root` and every process descended from it.
-fn tree(root: u32) -> Vec<u32> {
+pub fn tree(root: u32) -> Vec<u32> {
     let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()

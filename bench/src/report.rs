@@ -1,6 +1,7 @@
 //! The figures: one record per run and per process, printed as tables and written as JSON
 //! (the same numbers), optionally next to an earlier run's.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -10,15 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::Outcome;
 use crate::memory::Kind;
-
-/// The budget of natstack's own processes under load.
-pub const MEMORY_BUDGET_KIB: u64 = 30 * 1024;
-/// The throughput target of `GET /products/{id}` through the gateway at 64 connections.
-pub const TARGET_RPS: f64 = 12_000.0;
-/// The p99 target of the same run.
-pub const TARGET_P99_MS: f64 = 10.0;
-/// The share of direct-NATS throughput the gateway hop must keep.
-pub const TARGET_RATIO: f64 = 0.5;
+use crate::targets::{self, Verdict};
 
 /// A whole benchmark run.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,6 +28,9 @@ pub struct Report {
     pub runs: Vec<RunRecord>,
     /// One record per process.
     pub memory: Vec<MemoryRecord>,
+    /// The targets, met or missed (see [`targets`]).
+    #[serde(default)]
+    pub targets: Vec<Verdict>,
 }
 
 /// The machine the figures come from.
@@ -88,6 +84,12 @@ pub struct Settings {
     pub rust_log: String,
     /// Load-generator worker threads.
     pub load_threads: usize,
+    /// auth's `ARGON2_MAX_CONCURRENT` (its memory budget depends on it).
+    #[serde(default)]
+    pub argon2_max_concurrent: u64,
+    /// auth's `ARGON2_MEMORY_KIB`.
+    #[serde(default)]
+    pub argon2_memory_kib: u64,
 }
 
 /// How a run reached the service.
@@ -98,6 +100,8 @@ pub enum Via {
     Gateway,
     /// A NATS request straight to the service.
     Nats,
+    /// HTTP to the floor: a bare server answering the same bytes with no NATS hop.
+    Floor,
 }
 
 impl Via {
@@ -105,6 +109,7 @@ impl Via {
         match self {
             Self::Gateway => "gateway",
             Self::Nats => "nats",
+            Self::Floor => "floor",
         }
     }
 }
@@ -138,6 +143,10 @@ pub struct RunRecord {
     /// Throughput through the gateway over throughput directly, for gateway runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_over_direct: Option<f64>,
+    /// Microseconds of CPU (user + system) per request answered, by process, over the
+    /// measured window.
+    #[serde(default)]
+    pub cpu_us_per_request: BTreeMap<String, f64>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -160,6 +169,7 @@ impl RunRecord {
             errors: outcome.errors,
             error_samples: outcome.error_samples.clone(),
             gateway_over_direct: None,
+            cpu_us_per_request: outcome.cpu_us.clone(),
         }
     }
 
@@ -239,10 +249,104 @@ impl Report {
             self.settings.warmup_s
         );
         self.render_runs(&mut out, baseline);
+        self.render_cpu(&mut out);
+        self.render_floor(&mut out);
         self.render_memory(&mut out);
         self.render_targets(&mut out);
         self.render_errors(&mut out);
         out
+    }
+
+    /// Judges the targets and keeps the verdicts in the report.
+    pub fn judge(&mut self) {
+        self.targets = targets::judge(self);
+    }
+
+    fn render_cpu(&self, out: &mut String) {
+        let processes: BTreeSet<&str> = self
+            .runs
+            .iter()
+            .flat_map(|r| r.cpu_us_per_request.keys().map(String::as_str))
+            .collect();
+        if processes.is_empty() {
+            return;
+        }
+        // natstack's own processes in the order they were tracked, then the rest.
+        let order: Vec<&str> = self
+            .memory
+            .iter()
+            .map(|m| m.process.as_str())
+            .filter(|p| processes.contains(p))
+            .chain(
+                processes
+                    .iter()
+                    .copied()
+                    .filter(|p| !self.memory.iter().any(|m| m.process == *p)),
+            )
+            .collect();
+        let _ = write!(
+            out,
+            "\nCPU µs per request (user + system, measured window)\n{:<24} {:<8} {:>5}",
+            "operation", "via", "conns"
+        );
+        for p in &order {
+            let _ = write!(out, " {:>w$}", p, w = p.len().max(6));
+        }
+        out.push('\n');
+        for run in &self.runs {
+            let _ = write!(
+                out,
+                "{:<24} {:<8} {:>5}",
+                run.operation,
+                run.via.label(),
+                run.concurrency
+            );
+            for p in &order {
+                let value = run
+                    .cpu_us_per_request
+                    .get(*p)
+                    .filter(|us| **us >= 0.05)
+                    .map_or_else(|| "·".to_owned(), |us| format!("{us:.1}"));
+                let _ = write!(out, " {:>w$}", value, w = p.len().max(6));
+            }
+            out.push('\n');
+        }
+    }
+
+    fn render_floor(&self, out: &mut String) {
+        let gateway = contract::deploy::GATEWAY;
+        let pairs: Vec<(&RunRecord, f64, f64)> = self
+            .runs
+            .iter()
+            .filter(|r| r.via == Via::Gateway)
+            .filter_map(|r| {
+                let floor = self.runs.iter().find(|f| {
+                    f.via == Via::Floor
+                        && f.operation == r.operation
+                        && f.concurrency == r.concurrency
+                })?;
+                Some((
+                    r,
+                    *r.cpu_us_per_request.get(gateway)?,
+                    *floor.cpu_us_per_request.get(FLOOR)?,
+                ))
+            })
+            .collect();
+        if pairs.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\ngateway CPU per request against the floor (a bare HTTP server, same bytes, no NATS)"
+        );
+        for (run, gw, floor) in pairs {
+            let _ = writeln!(
+                out,
+                "  {:<40} gateway {gw:>6.1} µs   floor {floor:>6.1} µs   ×{:.1}",
+                run.title(),
+                gw / floor.max(f64::EPSILON)
+            );
+        }
     }
 
     fn render_runs(&self, out: &mut String, baseline: Option<&Self>) {
@@ -328,86 +432,13 @@ impl Report {
 
     fn render_targets(&self, out: &mut String) {
         let _ = writeln!(out, "\ntargets:");
-        let products_64 = self.runs.iter().find(|r| {
-            r.operation == crate::scenario::PRODUCTS_GET
-                && r.via == Via::Gateway
-                && r.concurrency == 64
-        });
-        match products_64 {
-            Some(r) => {
-                let _ = writeln!(
-                    out,
-                    "  {} {}: {} req/s (≥ {}), p99 {:.2} ms (≤ {TARGET_P99_MS}), {} errors",
-                    verdict(r.rps >= TARGET_RPS && r.p99_ms <= TARGET_P99_MS && r.errors == 0),
-                    r.title(),
-                    thousands(r.rps),
-                    thousands(TARGET_RPS),
-                    r.p99_ms,
-                    r.errors
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "  –    {} via gateway ×64 was not run",
-                    crate::scenario::PRODUCTS_GET
-                );
-            }
+        for verdict in &self.targets {
+            let _ = writeln!(out, "  {} {}", verdict.mark(), verdict.detail);
         }
-        let ratios: Vec<&RunRecord> = self
-            .runs
-            .iter()
-            .filter(|r| r.gateway_over_direct.is_some())
-            .collect();
-        if let Some(worst) = ratios.iter().min_by(|a, b| {
-            a.gateway_over_direct
-                .partial_cmp(&b.gateway_over_direct)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        }) {
-            let value = worst.gateway_over_direct.unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {} gateway keeps ≥ {:.0} % of direct NATS throughput: lowest {:.0} % ({})",
-                verdict(value >= TARGET_RATIO),
-                TARGET_RATIO * 100.0,
-                value * 100.0,
-                worst.title()
-            );
-        }
-        let over: Vec<String> = self
-            .memory
-            .iter()
-            .filter(|p| p.kind == Kind::Ours && p.peak_kib > MEMORY_BUDGET_KIB)
-            .map(|p| {
-                format!(
-                    "{} {:.1} MiB during {}",
-                    p.process,
-                    mib(p.peak_kib),
-                    p.peak_during
-                )
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "  {} every natstack process under {} MiB resident under load{}",
-            verdict(over.is_empty()),
-            MEMORY_BUDGET_KIB / 1024,
-            if over.is_empty() {
-                String::new()
-            } else {
-                format!(": over: {}", over.join("; "))
-            }
-        );
     }
 
     fn render_errors(&self, out: &mut String) {
         let failed: Vec<&RunRecord> = self.runs.iter().filter(|r| r.errors > 0).collect();
-        let _ = writeln!(
-            out,
-            "  {} every request succeeded ({} failed)",
-            verdict(failed.is_empty()),
-            self.errors()
-        );
         for run in failed {
             let _ = writeln!(
                 out,
@@ -422,9 +453,8 @@ impl Report {
     }
 }
 
-fn verdict(met: bool) -> &'static str {
-    if met { "met " } else { "MISS" }
-}
+/// The floor server's name in the CPU figures.
+pub const FLOOR: &str = "floor";
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
@@ -460,7 +490,10 @@ mod tests {
             max_ms: 9.0,
             errors: 0,
             error_samples: Vec::new(),
-            gateway_over_direct: (via == Via::Gateway).then_some(0.6),
+            gateway_over_direct: (via == Via::Gateway).then_some(rps / 20_000.0),
+            cpu_us_per_request: [("gateway".to_owned(), 18.5), ("floor".to_owned(), 6.0)]
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -479,6 +512,8 @@ mod tests {
                 warmup_s: 1.0,
                 rust_log: "info".into(),
                 load_threads: 2,
+                argon2_max_concurrent: 2,
+                argon2_memory_kib: 19_456,
             },
             runs: vec![
                 run(crate::scenario::PRODUCTS_GET, Via::Nats, 64, 20_000.0, 3.0),
@@ -486,18 +521,33 @@ mod tests {
                     crate::scenario::PRODUCTS_GET,
                     Via::Gateway,
                     64,
-                    12_500.0,
+                    18_500.0,
                     8.0,
                 ),
+                run(crate::scenario::ECHO_GET, Via::Nats, 64, 20_000.0, 3.0),
+                run(crate::scenario::ECHO_GET, Via::Floor, 64, 40_000.0, 1.0),
+                run(crate::scenario::ECHO_GET, Via::Gateway, 64, 12_500.0, 8.0),
             ],
-            memory: vec![MemoryRecord {
-                process: "gateway".into(),
-                kind: Kind::Ours,
-                at_rest_kib: 8 * 1024,
-                peak_kib: 31 * 1024,
-                peak_during: "x".into(),
-                after_kib: 9 * 1024,
-            }],
+            memory: vec![
+                MemoryRecord {
+                    process: "gateway".into(),
+                    kind: Kind::Ours,
+                    at_rest_kib: 8 * 1024,
+                    peak_kib: 31 * 1024,
+                    peak_during: "x".into(),
+                    after_kib: 9 * 1024,
+                },
+                // Within 2 × 19 MiB + 48 MiB.
+                MemoryRecord {
+                    process: "auth".into(),
+                    kind: Kind::Ours,
+                    at_rest_kib: 18 * 1024,
+                    peak_kib: 80 * 1024,
+                    peak_during: "y".into(),
+                    after_kib: 20 * 1024,
+                },
+            ],
+            targets: Vec::new(),
         }
     }
 
@@ -510,27 +560,33 @@ mod tests {
     }
 
     #[test]
-    fn render_shows_targets_memory_and_baseline() {
-        let report = report();
+    fn render_shows_targets_memory_cpu_and_baseline() {
+        let mut report = report();
+        report.judge();
         let text = report.render(None);
-        assert!(text.contains("12,500"), "{text}");
+        for line in [
+            "12,500",
+            "met  GET /products/{id} via gateway ×64 ≥ 0.9 of direct, p99 ≤ 8 ms: 0.93, p99 8.00 ms",
+            "met  GET /echo (no database) via gateway ×64 ≥ 0.6 of direct NATS: 0.62",
+            "–    GET /echo (no database) via gateway ×256 ≥ 0.5 of direct NATS: not run",
+            "met  gateway ≤ 20 µs CPU per proxied request (every run ×64): worst 18.5 µs",
+            "MISS every natstack process under 30 MiB resident under load; auth under 86.0 MiB",
+            "over: gateway 31.0 MiB during x",
+            "met  every request succeeded (0 failed)",
+            "CPU µs per request",
+            "gateway   18.5 µs   floor    6.0 µs   ×3.1",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
         assert!(
-            text.contains("met  GET /products/{id} via gateway ×64"),
-            "{text}"
-        );
-        assert!(
-            text.contains("MISS every natstack process under 30 MiB"),
-            "{text}"
-        );
-        assert!(
-            text.contains("met  every request succeeded (0 failed)"),
-            "{text}"
+            !text.contains("auth 80.0 MiB"),
+            "auth is within its budget: {text}"
         );
         assert!(!text.contains("vs base"));
 
-        let mut base = report;
-        base.runs[1].rps = 10_000.0;
-        let text = self::report().render(Some(&base));
+        let mut base = self::report();
+        base.runs[1].rps = 14_800.0;
+        let text = report.render(Some(&base));
         assert!(text.contains("vs base"));
         assert!(text.contains("1.25"), "{text}");
     }
@@ -540,6 +596,7 @@ mod tests {
         let mut report = report();
         report.runs[1].errors = 3;
         report.runs[1].error_samples = vec!["HTTP 503: unavailable".into()];
+        report.judge();
         let text = report.render(None);
         for line in [
             "MISS every request succeeded (3 failed)",
@@ -554,10 +611,21 @@ mod tests {
     fn json_round_trips() {
         let dir = tempfile_dir();
         let path = dir.join("nested/report.json");
-        report().write(&path).unwrap();
+        let mut report = report();
+        report.judge();
+        report.write(&path).unwrap();
         let back = Report::read(&path).unwrap();
-        assert_eq!(back.runs.len(), 2);
-        assert_eq!(back.runs[1].gateway_over_direct, Some(0.6));
+        assert_eq!(back.runs.len(), 5);
+        assert_eq!(back.runs[1].gateway_over_direct, Some(0.925));
+        assert_eq!(back.runs[1].cpu_us_per_request["gateway"], 18.5);
+        assert_eq!(back.targets.len(), report.targets.len());
+        assert_eq!(back.targets[0].met, Some(true));
+        crate::plot::write(&back, Some(&report), &dir.join("nested/report.svg")).unwrap();
+        let svg = std::fs::read_to_string(dir.join("nested/report.svg")).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("gateway (baseline)"),
+            "{svg}"
+        );
         assert!(Report::read(&dir.join("missing.json")).is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -1,6 +1,7 @@
 //! What is measured, in which order: for each operation and concurrency level, the direct NATS
-//! request first (the ceiling), then the same operation through the gateway, so the two runs
-//! of a pair see the same warm system. Login is measured through the gateway only.
+//! request first (the ceiling), then, for the echo operation, the floor server (the same bytes
+//! over HTTP with no NATS hop), then the same operation through the gateway, so the runs of a
+//! level see the same warm system. Login is measured through the gateway only.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,13 +17,17 @@ use runtime::config::{LogFormat, TelemetryArgs};
 use tracing::info;
 
 use crate::cli::Options;
+use crate::cpu::CpuMeter;
+use crate::floor::Floor;
 use crate::load::{self, HttpRequest, NatsRequest, Target};
-use crate::memory::Sampler;
-use crate::report::{Machine, MemoryRecord, Report, RunRecord, Settings, Via};
+use crate::memory::{Kind, Sampler, Tracked};
+use crate::report::{FLOOR, Machine, MemoryRecord, Report, RunRecord, Settings, Via};
 use crate::system::{ADMIN_EMAIL, System};
 
 /// The headline operation.
 pub const PRODUCTS_GET: &str = "GET /products/{id}";
+/// The database-free operation: what the gateway hop itself costs.
+pub const ECHO_GET: &str = "GET /echo (no database)";
 
 /// One operation, as HTTP and (unless HTTP-only) as its NATS subject and envelope.
 struct Operation {
@@ -32,6 +37,8 @@ struct Operation {
     body: Option<serde_json::Value>,
     /// The same request straight to the service, when measured directly too.
     direct: Option<Direct>,
+    /// Whether the floor server answers it too.
+    floor: bool,
     login: bool,
 }
 
@@ -54,6 +61,7 @@ fn operations(admin_password: &str) -> Vec<Operation> {
                 params: &[("id", "7")],
                 query: &[],
             }),
+            floor: false,
             login: false,
         },
         Operation {
@@ -66,10 +74,11 @@ fn operations(admin_password: &str) -> Vec<Operation> {
                 params: &[],
                 query: &[("limit", "20")],
             }),
+            floor: false,
             login: false,
         },
         Operation {
-            name: "GET /echo (no database)",
+            name: ECHO_GET,
             method: Method::GET,
             path: "/echo?msg=hello",
             body: None,
@@ -78,6 +87,7 @@ fn operations(admin_password: &str) -> Vec<Operation> {
                 params: &[],
                 query: &[("msg", "hello")],
             }),
+            floor: true,
             login: false,
         },
         Operation {
@@ -86,6 +96,7 @@ fn operations(admin_password: &str) -> Vec<Operation> {
             path: "/auth/login",
             body: Some(serde_json::json!({ "email": ADMIN_EMAIL, "password": admin_password })),
             direct: None,
+            floor: false,
             login: true,
         },
     ]
@@ -112,6 +123,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     let mut system = System::start(&options.logs, &options.rust_log).await?;
     info!(gateway = %system.gateway, logs = %options.logs.display(), "system up");
+    let floor = Floor::start().await?;
     let (token, identity) = log_in(system.gateway, &system.admin_password).await?;
     let client = async_nats::connect(system.nats_url())
         .await
@@ -121,7 +133,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     nats_headers.insert(headers::USER_ID, identity.user_id.as_str());
     nats_headers.insert(headers::ROLES, identity.roles_header());
 
-    let sampler = Sampler::start(system.tracked());
+    let mut tracked = system.tracked();
+    tracked.push(Tracked::new(FLOOR, floor.pid(), Kind::LoadGenerator));
+    let cpu = CpuMeter::new(tracked.clone());
+    let sampler = Sampler::start(tracked);
     let at_rest = sampler.now();
     let mut peaks: Vec<(u64, String)> = at_rest.iter().map(|k| (*k, "rest".to_owned())).collect();
     let mut runs = Vec::new();
@@ -146,7 +161,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 headers: nats_headers.clone(),
             })
         });
+        let floor = op.floor.then(|| match &http {
+            Target::Http(request) => Target::Http(HttpRequest {
+                addr: floor.addr,
+                ..request.clone()
+            }),
+            Target::Nats(_) => unreachable!("the gateway is reached over HTTP"),
+        });
         probe(&http, direct.as_ref(), op.name).await?;
+        if let Some(floor) = &floor {
+            probe(floor, None, op.name).await?;
+        }
         let levels = if op.login {
             &options.login_concurrency
         } else {
@@ -158,11 +183,20 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             if let Some(direct) = &direct {
                 measured.push((Via::Nats, direct));
             }
+            if let Some(floor) = &floor {
+                measured.push((Via::Floor, floor));
+            }
             measured.push((Via::Gateway, &http));
             for (via, target) in measured {
                 sampler.reset();
-                let outcome =
-                    load::run(target, concurrency, options.warmup(), options.duration()).await;
+                let outcome = load::run(
+                    target,
+                    concurrency,
+                    options.warmup(),
+                    options.duration(),
+                    &cpu,
+                )
+                .await;
                 let mut record = RunRecord::new(op.name, via, concurrency, &outcome);
                 match via {
                     Via::Nats => direct_rps = Some(record.rps),
@@ -170,6 +204,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                         record.gateway_over_direct =
                             direct_rps.filter(|d| *d > 0.0).map(|d| record.rps / d);
                     }
+                    Via::Floor => {}
                 }
                 for ((peak, during), now) in peaks.iter_mut().zip(sampler.peaks()) {
                     if now > *peak {
@@ -181,6 +216,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                     run = %record.title(),
                     rps = record.rps.round(),
                     p99_ms = record.p99_ms,
+                    gateway_cpu_us = record.cpu_us_per_request.get(contract::deploy::GATEWAY),
                     errors = record.errors,
                     "measured"
                 );
@@ -208,7 +244,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             },
         )
         .collect();
-    let report = Report {
+    let mut report = Report {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at,
         machine: Machine::detect(),
@@ -217,15 +253,22 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             warmup_s: options.warmup().as_secs_f64(),
             rust_log: options.rust_log.clone(),
             load_threads: options.threads.unwrap_or_else(crate::cli::available_cores),
+            argon2_max_concurrent: system.argon2_max_concurrent,
+            argon2_memory_kib: system.argon2_memory_kib,
         },
         runs,
         memory,
+        targets: Vec::new(),
     };
+    report.judge();
     drop(sampler);
+    drop(floor);
     drop(system);
     report.write(&options.json)?;
     print(&report.render(baseline.as_ref()));
     print(&format!("figures written to {}\n", options.json.display()));
+    crate::plot::write(&report, baseline.as_ref(), &options.svg)?;
+    print(&format!("picture written to {}\n", options.svg.display()));
     if report.errors() > 0 {
         bail!("{} requests failed (see above)", report.errors());
     }

@@ -24,6 +24,10 @@ pub struct System {
     pub gateway: SocketAddr,
     /// The admin's password (generated for this run).
     pub admin_password: String,
+    /// auth's `ARGON2_MAX_CONCURRENT`, set here so its memory budget is known.
+    pub argon2_max_concurrent: u64,
+    /// auth's `ARGON2_MEMORY_KIB`.
+    pub argon2_memory_kib: u64,
 }
 
 impl System {
@@ -32,6 +36,9 @@ impl System {
         let this = std::env::current_exe().context("cannot find this executable")?;
         let bin_dir = launcher::binaries::beside_current_exe()?;
         let admin_password = format!("bench-{}", nuid::next());
+        // One hash per core at the default cost: what auth would choose with no memory limit.
+        let argon2_max_concurrent = crate::cli::available_cores() as u64;
+        let argon2_memory_kib = u64::from(contract::deploy::DEFAULT_ARGON2_MEMORY_KIB);
         let echo = launcher::Service::new(echo::SERVICE, this)
             .arg("serve-echo")
             .routes("echo.get");
@@ -45,6 +52,18 @@ impl System {
             .admin(ADMIN_EMAIL, &admin_password)
             // Tokens outlive the longest run, so the measured requests never need a new one.
             .component_env(contract::deploy::AUTH, env::ACCESS_TOKEN_TTL_MINUTES, "120")
+            .component_env(
+                contract::deploy::AUTH,
+                env::ARGON2_MAX_CONCURRENT,
+                argon2_max_concurrent.to_string(),
+            )
+            .component_env(
+                contract::deploy::AUTH,
+                env::ARGON2_MEMORY_KIB,
+                argon2_memory_kib.to_string(),
+            )
+            // Rate limits would cap what is measured; off whatever the default becomes.
+            .component_env(contract::deploy::GATEWAY, env::RATE_LIMITS, "off")
             .service(echo)
             .progress(|line| info!("{line}"))
             .start()
@@ -53,6 +72,8 @@ impl System {
             gateway: inner.gateway_addr(),
             inner,
             admin_password,
+            argon2_max_concurrent,
+            argon2_memory_kib,
         })
     }
 

@@ -1,15 +1,21 @@
 //! Writes the JSON body of error responses, once the request id is known (see
 //! [`crate::error`]).
 
-use axum::extract::Request;
-use axum::middleware::Next;
+use axum::http::Extensions;
 use axum::response::Response;
+use tower_http::request_id::RequestId;
 
-use crate::{error, request_id};
+use crate::error;
+
+/// The request's id, kept for [`render`] (a cheap clone of the header value).
+pub fn id_of(extensions: &Extensions) -> Option<RequestId> {
+    extensions.get::<RequestId>().cloned()
+}
 
 /// Renders the body of an error response with the request's id.
-pub async fn render(request: Request, next: Next) -> Response {
-    let id = request_id::get(request.extensions()).to_owned();
-    let response = next.run(request).await;
-    error::render(response, &id)
+pub fn render(response: Response, id: Option<&RequestId>) -> Response {
+    let id = id
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default();
+    error::render(response, id)
 }

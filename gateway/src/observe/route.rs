@@ -3,8 +3,7 @@
 //! The proxy sets it to the matched template; the gateway's own paths get axum's matched
 //! path; anything else is [`UNMATCHED`], so unknown paths cannot blow up label cardinality.
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
+use axum::extract::MatchedPath;
 use axum::response::Response;
 
 use crate::metrics::UNMATCHED;
@@ -13,18 +12,13 @@ use crate::metrics::UNMATCHED;
 #[derive(Debug, Clone)]
 pub struct RouteLabel(pub String);
 
-/// Labels the response with its route unless the handler already did.
-pub async fn label(request: Request, next: Next) -> Response {
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let mut response = next.run(request).await;
+/// Labels the response with `matched` (axum's matched path, taken from the request) unless
+/// the handler already labelled it.
+pub fn label(matched: Option<MatchedPath>, response: &mut Response) {
     if response.extensions().get::<RouteLabel>().is_none() {
-        let label = matched.unwrap_or_else(|| UNMATCHED.to_owned());
+        let label = matched.map_or_else(|| UNMATCHED.to_owned(), |p| p.as_str().to_owned());
         response.extensions_mut().insert(RouteLabel(label));
     }
-    response
 }
 
 /// The route label of a response from inside [`label`].

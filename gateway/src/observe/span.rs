@@ -46,9 +46,16 @@ impl<B> MakeSpan<B> for RequestSpan {
         if let Some(route) = request.extensions().get::<MatchedPath>() {
             span.record("http.route", route.as_str());
         }
-        let parent = TraceContextPropagator::new().extract(&HttpHeaders(request.headers()));
-        // Fails only without an OpenTelemetry layer, where there is no trace to join.
-        let _ = span.set_parent(parent);
+        // Without a `traceparent` there is no trace to join: the span is a root either way, so
+        // the extraction (and its allocations) is skipped.
+        if request
+            .headers()
+            .contains_key(contract::headers::TRACEPARENT)
+        {
+            let parent = TraceContextPropagator::new().extract(&HttpHeaders(request.headers()));
+            // Fails only without an OpenTelemetry layer, where there is no trace to join.
+            let _ = span.set_parent(parent);
+        }
         span
     }
 }

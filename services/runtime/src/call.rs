@@ -225,7 +225,8 @@ impl Requester {
         options: CallOptions,
     ) -> Result<Message, CallError> {
         let inner = &*self.inner;
-        let max = inner.client.server_info().max_payload;
+        // An atomic read: `server_info()` would clone the server's whole INFO per request.
+        let max = inner.client.max_payload();
         if max > 0 && payload.len() > max {
             return Err(CallError::PayloadTooLarge {
                 size: payload.len(),
