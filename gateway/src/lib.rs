@@ -118,6 +118,7 @@ pub async fn run(
         auth,
         metrics: metrics.clone(),
         health: health.clone(),
+        retry_budget: retry::Budget::default(),
     }));
 
     let discovery = tokio::spawn(discovery::run(

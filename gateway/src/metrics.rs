@@ -92,6 +92,7 @@ pub struct GatewayMetrics {
     last_discovery: Gauge,
     jwks_fetches: Family<PollLabels, Counter>,
     upstream_retries: Family<RetryLabels, Counter>,
+    upstream_retries_denied: Family<RetryLabels, Counter>,
 }
 
 impl GatewayMetrics {
@@ -112,6 +113,7 @@ impl GatewayMetrics {
             last_discovery: Gauge::default(),
             jwks_fetches: Family::default(),
             upstream_retries: Family::default(),
+            upstream_retries_denied: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("natstack_gateway");
         r.register(
@@ -133,6 +135,11 @@ impl GatewayMetrics {
             "upstream_retries",
             "Calls to services sent a second time, by reason",
             m.upstream_retries.clone(),
+        );
+        r.register(
+            "upstream_retries_denied",
+            "Retries not sent because the retry budget was spent, by reason",
+            m.upstream_retries_denied.clone(),
         );
         r.register(
             "discovery_polls",
@@ -208,6 +215,13 @@ impl GatewayMetrics {
     /// Records a call sent a second time.
     pub fn upstream_retry(&self, reason: &'static str) {
         self.upstream_retries
+            .get_or_create(&RetryLabels { reason })
+            .inc();
+    }
+
+    /// Records a retry the budget refused.
+    pub fn upstream_retry_denied(&self, reason: &'static str) {
+        self.upstream_retries_denied
             .get_or_create(&RetryLabels { reason })
             .inc();
     }

@@ -104,12 +104,10 @@ async fn forward(
     let client = client.map(|addr| addr.to_string());
     let headers = nats_headers(request_id, caller.as_ref(), client.as_deref());
     let outcome = retry::request(
-        &state.caller,
-        &state.metrics,
+        state,
         &route.subject,
         payload.into(),
         headers,
-        state.config.request_timeout,
         retry::is_safe(&parts.method),
     )
     .await;

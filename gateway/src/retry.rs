@@ -14,7 +14,14 @@
 //! Nothing else is sent twice: a POST, PATCH, PUT or DELETE that timed out may have been
 //! carried out, so it ends in the 504. Every retry is counted in
 //! `natstack_gateway_upstream_retries_total{reason}`.
+//!
+//! Retries are paid from a [`Budget`] (as Finagle's and Envoy's retry budgets do): each call
+//! earns a tenth of a retry, up to a cap. When a service is slow for everyone, hedging every
+//! GET would double its load exactly when it can least take it; with the budget, at most about
+//! one call in ten is sent twice, and the refused retries are counted in
+//! `natstack_gateway_upstream_retries_denied_total{reason}`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Message};
@@ -24,7 +31,7 @@ use futures::future::{Either, select};
 use runtime::{CallError, CallOptions, Requester};
 use tokio::time::Instant;
 
-use crate::metrics::GatewayMetrics;
+use crate::state::Shared;
 
 /// The pause before resending a request nobody received.
 pub const NO_RESPONDERS_PAUSE: Duration = Duration::from_millis(250);
@@ -34,17 +41,70 @@ pub fn is_safe(method: &Method) -> bool {
     method == Method::GET || method == Method::HEAD
 }
 
-/// One call to a service: `subject`, `payload` and `headers` sent with `timeout` as the
-/// deadline, retried as the module docs say.
+/// Retries earned per call, in thousandths of a retry: one call in ten may be sent twice.
+const EARNED_PER_CALL: i64 = 100;
+/// The cost of one retry, in thousandths.
+const RETRY_COST: i64 = 1_000;
+/// Most retries saved up (and what a new gateway starts with, so a quiet one can retry too).
+const MAX_SAVED: i64 = 100 * RETRY_COST;
+
+/// The retries the gateway may still send (see the module docs).
+#[derive(Debug)]
+pub struct Budget {
+    /// Thousandths of a retry.
+    balance: AtomicI64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            balance: AtomicI64::new(MAX_SAVED),
+        }
+    }
+}
+
+impl Budget {
+    /// Credits one call.
+    fn earn(&self) {
+        // Cheap on the hot path: a plain add, clamped only when over the cap.
+        if self.balance.fetch_add(EARNED_PER_CALL, Ordering::Relaxed) > MAX_SAVED {
+            self.balance.fetch_min(MAX_SAVED, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes one retry when the budget holds one.
+    fn spend(&self) -> bool {
+        self.balance
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                (b >= RETRY_COST).then_some(b - RETRY_COST)
+            })
+            .is_ok()
+    }
+}
+
+/// Whether a retry for `reason` may go out: paid from the budget, counted either way.
+fn may_retry(shared: &Shared, reason: &'static str) -> bool {
+    let granted = shared.retry_budget.spend();
+    if granted {
+        shared.metrics.upstream_retry(reason);
+    } else {
+        shared.metrics.upstream_retry_denied(reason);
+    }
+    granted
+}
+
+/// One call to a service: `subject`, `payload` and `headers` sent with the configured request
+/// timeout as the deadline, retried as the module docs say (`safe`: a GET or HEAD).
 pub async fn request(
-    caller: &Requester,
-    metrics: &GatewayMetrics,
+    shared: &Shared,
     subject: &str,
     payload: Bytes,
     headers: HeaderMap,
-    timeout: Duration,
     safe: bool,
 ) -> Result<Message, CallError> {
+    let caller: &Requester = &shared.caller;
+    let timeout = shared.config.request_timeout;
+    shared.retry_budget.earn();
     let deadline = Instant::now() + timeout;
     let attempt = || {
         let options = CallOptions {
@@ -62,15 +122,19 @@ pub async fn request(
         }
     });
     match select(first, hedge).await {
-        Either::Left((Err(CallError::NoResponders { .. }), _)) => {
+        Either::Left((outcome @ Err(CallError::NoResponders { .. }), _)) => {
+            if !may_retry(shared, "no_responders") {
+                return outcome;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::time::sleep(NO_RESPONDERS_PAUSE.min(left / 2)).await;
-            metrics.upstream_retry("no_responders");
             attempt().await
         }
         Either::Left((outcome, _)) => outcome,
         Either::Right(((), first)) => {
-            metrics.upstream_retry("timeout");
+            if !may_retry(shared, "timeout") {
+                return first.await;
+            }
             first_answer(first, Box::pin(attempt())).await
         }
     }
@@ -100,6 +164,26 @@ fn is_lost(outcome: &Result<Message, CallError>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_budget_allows_one_retry_in_ten_calls_once_its_savings_are_spent() {
+        let budget = Budget::default();
+        let saved = (0..).take_while(|_| budget.spend()).count();
+        assert_eq!(saved, 100, "a new gateway starts with its savings");
+        let mut granted = 0;
+        for _ in 0..1_000 {
+            budget.earn();
+            if budget.spend() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 100, "one retry per ten calls");
+        for _ in 0..10_000 {
+            budget.earn();
+        }
+        let capped = (0..).take_while(|_| budget.spend()).count();
+        assert_eq!(capped, 100, "savings are capped");
+    }
 
     #[test]
     fn only_get_and_head_are_safe_to_send_twice() {

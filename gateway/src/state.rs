@@ -27,6 +27,8 @@ pub struct Shared {
     pub metrics: GatewayMetrics,
     /// Readiness checks and the metrics registry.
     pub health: Health,
+    /// The retries the gateway may still send to services.
+    pub retry_budget: crate::retry::Budget,
 }
 
 /// Handler state: a cheap handle to [`Shared`].
@@ -45,7 +47,7 @@ impl Shared {
     /// The largest body accepted: the configured limit, and never more than fits in one NATS
     /// message with the envelope around it.
     pub fn body_limit(&self) -> usize {
-        let max_payload = self.caller.client().server_info().max_payload;
+        let max_payload = self.caller.client().max_payload();
         let fits = if max_payload == 0 {
             usize::MAX
         } else {

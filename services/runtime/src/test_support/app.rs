@@ -89,9 +89,27 @@ impl ServiceApp {
     }
 
     /// Waits until `/readyz` answers 200.
+    ///
+    /// Then it waits for one Services API ping answer on its own connection: the service
+    /// flushed its subscriptions before reporting ready, but the NATS server may not have
+    /// processed them yet, and a call in that moment meets "no responders". The server handles
+    /// one connection's messages in order, so an answer the service sends after it is ready
+    /// arrives only once its subscriptions are in place (exact when it is the only service on
+    /// the server; with others, their instances already answer the calls).
     pub async fn wait_ready(&self) {
         wait_until("the service is ready", READY, || async {
             self.readyz().await == 200
+        })
+        .await;
+        let options = crate::discover::GatherOptions {
+            total: Duration::from_millis(500),
+            stall: Duration::from_millis(50),
+            max: 1,
+        };
+        wait_until("the service answers a ping", READY, || async {
+            crate::discover::ping(self.requester.client(), None, options)
+                .await
+                .is_ok_and(|pings| !pings.is_empty())
         })
         .await;
     }
