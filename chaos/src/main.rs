@@ -61,7 +61,9 @@ async fn main() -> Result<()> {
         scenarios::id_exhaustion(&mut chaos).await?,
     ];
     if !args.fast {
-        outcomes.push(scenarios::slow_clients(&mut chaos, 300).await?);
+        // Below the cap: these connections are served, and so is everyone else.
+        outcomes.push(scenarios::slow_clients(&mut chaos, 200).await?);
+        outcomes.push(scenarios::connection_cap(&mut chaos).await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "nats-server").await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "postgres").await?);
     }
@@ -95,6 +97,11 @@ async fn start(bin_dir: &std::path::Path) -> Result<Chaos> {
         .env(env::RATE_LIMITS, "off")
         .env(env::RUST_LOG, "warn")
         .env(env::DISCOVERY_INTERVAL_MS, "200")
+        .component_env(
+            deploy::GATEWAY,
+            env::MAX_CONNECTIONS,
+            scenarios::CONNECTION_CAP.to_string(),
+        )
         .service(second)
         .start()
         .await

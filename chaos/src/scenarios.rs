@@ -10,7 +10,7 @@ use launcher::http::Api;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use runtime::test_support::{http_get, poll};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::time::Instant;
 
 use crate::load::{Kind, Load, Tally};
@@ -323,19 +323,10 @@ pub async fn id_exhaustion(c: &mut Chaos) -> Result<Outcome> {
 /// still answered.
 pub async fn slow_clients(c: &mut Chaos, connections: usize) -> Result<Outcome> {
     let mut o = Outcome::new("slow clients");
-    let addr: SocketAddr = c
-        .api
-        .base()
-        .trim_start_matches("http://")
-        .parse()
-        .context("the gateway address")?;
+    let addr = api_addr(&c.api)?;
     let mut held = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream
-            .write_all(b"GET /products HTTP/1.1\r\nHost: chaos\r\n")
-            .await?;
-        held.push(stream);
+        held.push(half_sent(addr).await?);
     }
     let started = Instant::now();
     let product = c
@@ -361,4 +352,83 @@ pub async fn slow_clients(c: &mut Chaos, connections: usize) -> Result<Outcome> 
         format!("answered after {took:?}")
     });
     Ok(o)
+}
+
+/// The gateway's connection cap in the suite (`MAX_CONNECTIONS`), low enough to reach.
+pub const CONNECTION_CAP: u32 = 256;
+
+/// Descriptor pressure: more half-sent connections than the gateway's cap. Beyond the cap a
+/// connection is closed at once (never queued in the backlog until the process runs out of
+/// descriptors), health keeps answering on its own listener, and the API serves new clients
+/// again as soon as the holders let go.
+pub async fn connection_cap(c: &mut Chaos) -> Result<Outcome> {
+    let mut o = Outcome::new("connection cap");
+    let addr = api_addr(&c.api)?;
+    let over = 64;
+    let mut held = Vec::new();
+    for _ in 0..CONNECTION_CAP {
+        held.push(half_sent(addr).await?);
+    }
+    // Every connection over the cap must be closed by the gateway, promptly.
+    let mut closed = 0;
+    for _ in 0..over {
+        let mut stream = half_sent(addr).await?;
+        let mut byte = [0_u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut byte)).await;
+        // End of stream or a reset: the gateway closed it. A timeout: it left it hanging.
+        if let Ok(Ok(0) | Err(_)) = read {
+            closed += 1;
+        }
+    }
+    let health = http_get(c.gateway_health, "/readyz").await.0;
+    let released = Instant::now();
+    drop(held);
+    let (api, token) = (&c.api, c.token.as_str());
+    let recovered = poll(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || async move {
+            api.try_call("GET", "/products?limit=1", Some(token), None)
+                .await
+                .is_ok_and(|r| r.status == 200)
+        },
+        || Ok::<_, anyhow::Error>(()),
+    )
+    .await?;
+    o.sent = u64::from(CONNECTION_CAP) + over + 2;
+    o.recovery = Some(released.elapsed());
+    if health != 200 {
+        *o.failed.entry(health).or_default() += 1;
+    }
+    o.note = format!(
+        "cap {CONNECTION_CAP}: {closed} of {over} over it closed at once; /readyz {health}"
+    );
+    o.require(closed == over, || {
+        format!(
+            "{} connections over the cap were left hanging",
+            over - closed
+        )
+    });
+    o.require(health == 200, || format!("/readyz answered {health}"));
+    o.require(recovered, || {
+        "no new client served 10 s after the holders left".to_owned()
+    });
+    Ok(o)
+}
+
+/// The gateway's API address.
+fn api_addr(api: &Api) -> Result<SocketAddr> {
+    api.base()
+        .trim_start_matches("http://")
+        .parse()
+        .context("the gateway address")
+}
+
+/// A connection that sent half a request head and waits.
+async fn half_sent(addr: SocketAddr) -> Result<tokio::net::TcpStream> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /products HTTP/1.1\r\nHost: chaos\r\n")
+        .await?;
+    Ok(stream)
 }
