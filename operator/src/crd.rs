@@ -340,6 +340,61 @@ pub struct GatewaySpec {
     /// Serve the interactive API page `/docs` (`API_DOCS`).
     #[serde(default = "yes")]
     pub docs: bool,
+    /// Rate limits per route class and per client (`RATE_LIMITS`): `off`, or comma-separated
+    /// `auth|write|read=N/s|m|h[:burst M]` entries (a class may be `off`; one left out is not
+    /// limited), e.g. `auth=10/s:burst 20,write=50/s,read=off`.
+    #[serde(default = "default_rate_limits")]
+    #[schemars(length(max = RATE_LIMITS_MAX_LEN))]
+    #[x_kube(validation = Rule::new(RATE_LIMITS_RULE).message("rateLimits must be `off` or comma-separated `auth|write|read=N/s|m|h[:burst M]` (or `=off`) entries"))]
+    pub rate_limits: String,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For`/`Forwarded` names the client
+    /// (`TRUSTED_PROXIES`). Behind an ingress, the ingress controller's pod CIDR: without it
+    /// every client shares the ingress's address for per-address limits and login throttling.
+    #[serde(default)]
+    #[schemars(length(max = 64), inner(length(max = 50)))]
+    #[x_kube(validation = Rule::new(TRUSTED_PROXIES_RULE).message("trustedProxies entries must be IP addresses or CIDR ranges"))]
+    pub trusted_proxies: Vec<String>,
+    /// Where `/metrics` and `/services` answer (`OPS_ENDPOINTS`).
+    #[serde(default)]
+    pub ops_endpoints: OpsEndpoints,
+}
+
+/// Longest `gateway.rateLimits` (a bound keeps the CEL rule's cost estimate small).
+pub const RATE_LIMITS_MAX_LEN: u32 = 512;
+
+/// The CEL rule of `gateway.rateLimits`: `off`, empty, or comma-separated `class=rate` entries.
+/// [`contract::limits`] is the exact syntax (the operator's validation applies it); this is
+/// its cheap approximation for the apiserver (it does not bound the numbers).
+pub const RATE_LIMITS_RULE: &str = concat!(
+    r"self.matches('^\\s*((?i:off)\\s*)?$') || ",
+    r"self.matches('^\\s*((auth|write|read)\\s*=\\s*((?i:off)|\\+?0*[1-9][0-9]*\\s*/\\s*[smh](\\s*:\\s*burst\\s*\\+?0*[1-9][0-9]*)?))?\\s*(,\\s*((auth|write|read)\\s*=\\s*((?i:off)|\\+?0*[1-9][0-9]*\\s*/\\s*[smh](\\s*:\\s*burst\\s*\\+?0*[1-9][0-9]*)?))?\\s*)*$')"
+);
+
+/// The CEL rule of `gateway.trustedProxies`: hex digits, dots and colons with an optional
+/// prefix length (a cheap check; the operator's validation parses each entry exactly).
+pub const TRUSTED_PROXIES_RULE: &str =
+    r"self.all(p, p.matches('^\\s*[0-9a-fA-F:.]+(/[0-9]{1,3})?\\s*$'))";
+
+/// Where the gateway's operational endpoints (`/metrics`, `/services`) answer.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsEndpoints {
+    /// Only on the health port, which the gateway's public Service does not carry.
+    #[default]
+    Health,
+    /// There, and on the API port to callers with the admin role.
+    Admin,
+}
+
+impl OpsEndpoints {
+    /// The gateway's `OPS_ENDPOINTS` value.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::Admin => "admin",
+        }
+    }
 }
 
 impl Default for GatewaySpec {
@@ -354,6 +409,9 @@ impl Default for GatewaySpec {
             max_body_bytes: default_max_body(),
             resources: None,
             docs: true,
+            rate_limits: default_rate_limits(),
+            trusted_proxies: Vec::new(),
+            ops_endpoints: OpsEndpoints::Health,
         }
     }
 }
@@ -507,6 +565,10 @@ fn default_timeout_ms() -> i64 {
 
 fn default_max_body() -> i64 {
     1_048_576
+}
+
+fn default_rate_limits() -> String {
+    contract::deploy::DEFAULT_RATE_LIMITS.into()
 }
 
 fn one() -> i32 {

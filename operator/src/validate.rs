@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use kube::ResourceExt;
 
-use crate::crd::{DatabaseKind, MicroserviceStack, ServiceType};
+use contract::limits::{RateLimits, parse_trusted_proxy};
+
+use crate::crd::{DatabaseKind, GatewaySpec, MicroserviceStack, ServiceType};
 
 /// Names a service may not take (they collide with other children's names).
 pub const RESERVED: [&str; 5] = ["gateway", "nats", "postgres", "mongodb", "operator"];
@@ -39,6 +41,7 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
     if spec.gateway.node_port.is_some() && spec.gateway.service_type == ServiceType::ClusterIP {
         out.push("nodePort needs serviceType NodePort or LoadBalancer".to_owned());
     }
+    gateway_limits(&spec.gateway, &mut out);
     let mut seen = BTreeSet::new();
     for service in &spec.services {
         let name = service.name.as_str();
@@ -68,6 +71,22 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
         }
     }
     out
+}
+
+/// `rateLimits` and `trustedProxies` checked with the gateway's own parsers, so a stack the
+/// operator accepts never renders a gateway that refuses to start.
+fn gateway_limits(gateway: &GatewaySpec, out: &mut Vec<String>) {
+    if let Err(e) = RateLimits::parse(&gateway.rate_limits) {
+        out.push(format!("gateway rateLimits: {e}"));
+    }
+    for proxy in &gateway.trusted_proxies {
+        // One entry of the comma-separated TRUSTED_PROXIES: a comma would split it.
+        if proxy.contains(',') || parse_trusted_proxy(proxy.trim()).is_err() {
+            out.push(format!(
+                "gateway trustedProxies: {proxy:?} is not an IP address or CIDR range"
+            ));
+        }
+    }
 }
 
 fn is_service_name(name: &str) -> bool {

@@ -4,11 +4,14 @@
 //! `RATE_LIMITS` is `off`, or comma-separated `class=rate` entries, a rate being `N/s`, `N/m`
 //! or `N/h` with an optional `:burst M` (the default burst is `N`), or `off` for that class:
 //! `auth=10/s:burst 20,write=50/s,read=off`. A class left out is not limited.
+//!
+//! The syntax lives in [`contract::limits`], so the operator checks exactly what is accepted
+//! here; this module turns each class's rate into a governor [`Quota`].
 
-use std::num::NonZeroU32;
-
+use contract::limits::{Per, Rate};
 use governor::Quota;
-use ipnet::IpNet;
+
+pub use contract::limits::{LimitConfigError, parse_trusted_proxies};
 
 use super::Class;
 
@@ -23,17 +26,6 @@ pub struct RateLimits {
     pub read: Option<Quota>,
 }
 
-/// Why a `RATE_LIMITS` or `TRUSTED_PROXIES` value was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitConfigError {
-    /// An entry is not `class=rate`, or names no class.
-    #[error("`{0}` is not `auth|write|read=N/s|m|h[:burst M]` or `off`")]
-    Entry(String),
-    /// A trusted proxy is neither an address nor a CIDR range.
-    #[error("`{0}` is not an IP address or CIDR range")]
-    Proxy(String),
-}
-
 impl RateLimits {
     /// No class limited.
     pub const OFF: Self = Self {
@@ -44,23 +36,7 @@ impl RateLimits {
 
     /// Parses a `RATE_LIMITS` value.
     pub fn parse(value: &str) -> Result<Self, LimitConfigError> {
-        let mut limits = Self::OFF;
-        let value = value.trim();
-        if value.is_empty() || value.eq_ignore_ascii_case("off") {
-            return Ok(limits);
-        }
-        for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let bad = || LimitConfigError::Entry(entry.to_owned());
-            let (class, rate) = entry.split_once('=').ok_or_else(bad)?;
-            let slot = match class.trim() {
-                "auth" => &mut limits.auth,
-                "write" => &mut limits.write,
-                "read" => &mut limits.read,
-                _ => return Err(bad()),
-            };
-            *slot = quota(rate.trim()).ok_or_else(bad)?;
-        }
-        Ok(limits)
+        contract::limits::RateLimits::parse(value).map(Self::from)
     }
 
     /// The quota of `class`, if it is limited.
@@ -73,48 +49,32 @@ impl RateLimits {
     }
 }
 
-/// `N/s|m|h[:burst M]` as a quota (`Some(None)`: `off`); `None` when malformed.
-fn quota(rate: &str) -> Option<Option<Quota>> {
-    if rate.eq_ignore_ascii_case("off") {
-        return Some(None);
+impl From<contract::limits::RateLimits> for RateLimits {
+    fn from(limits: contract::limits::RateLimits) -> Self {
+        Self {
+            auth: limits.auth.map(quota),
+            write: limits.write.map(quota),
+            read: limits.read.map(quota),
+        }
     }
-    let (rate, burst) = match rate.split_once(':') {
-        Some((rate, burst)) => (
-            rate.trim(),
-            Some(burst.trim().strip_prefix("burst")?.trim()),
-        ),
-        None => (rate, None),
-    };
-    let (count, unit) = rate.split_once('/')?;
-    let count = count.trim().parse::<NonZeroU32>().ok()?;
-    let quota = match unit.trim() {
-        "s" => Quota::per_second(count),
-        "m" => Quota::per_minute(count),
-        "h" => Quota::per_hour(count),
-        _ => return None,
-    };
-    Some(Some(match burst {
-        Some(burst) => quota.allow_burst(burst.parse::<NonZeroU32>().ok()?),
-        None => quota,
-    }))
 }
 
-/// Parses `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges.
-pub fn parse_trusted_proxies(value: &str) -> Result<Vec<IpNet>, LimitConfigError> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| LimitConfigError::Proxy(p.to_owned()))
-        })
-        .collect()
+/// The governor quota of `rate`.
+fn quota(rate: Rate) -> Quota {
+    let quota = match rate.per {
+        Per::Second => Quota::per_second(rate.count),
+        Per::Minute => Quota::per_minute(rate.count),
+        Per::Hour => Quota::per_hour(rate.count),
+    };
+    match rate.burst {
+        Some(burst) => quota.allow_burst(burst),
+        None => quota,
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU32;
     use std::time::Duration;
 
     use super::*;

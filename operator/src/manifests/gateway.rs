@@ -37,6 +37,15 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
             contract::deploy::env::API_DOCS,
             if spec.docs { "on" } else { "off" },
         ),
+        env(contract::deploy::env::RATE_LIMITS, &spec.rate_limits),
+        env(
+            contract::deploy::env::TRUSTED_PROXIES,
+            &spec.trusted_proxies.join(","),
+        ),
+        env(
+            contract::deploy::env::OPS_ENDPOINTS,
+            spec.ops_endpoints.as_str(),
+        ),
     ]);
     env_vars.extend(ctx.token_env());
     let referenced = [ctx.nats_user_secret(COMPONENT)];

@@ -226,6 +226,13 @@ fn services_get_the_env_contract() {
         "the API page is on by default"
     );
     assert_eq!(literal(&gateway, "NATS_USER"), "gateway");
+    assert_eq!(
+        literal(&gateway, "RATE_LIMITS"),
+        contract::deploy::DEFAULT_RATE_LIMITS,
+        "the gateway's own default"
+    );
+    assert_eq!(literal(&gateway, "TRUSTED_PROXIES"), "");
+    assert_eq!(literal(&gateway, "OPS_ENDPOINTS"), "health");
 
     for (secret, url) in [
         (
@@ -290,6 +297,9 @@ fn spec_settings_reach_the_pods() {
             ("REQUEST_TIMEOUT_MS", "5000"),
             ("MAX_BODY_BYTES", "2097152"),
             ("API_DOCS", "off"),
+            ("RATE_LIMITS", "auth=5/s:burst 10,write=20/s,read=off"),
+            ("TRUSTED_PROXIES", "10.244.0.0/16,192.168.1.10"),
+            ("OPS_ENDPOINTS", "admin"),
             ("LOG_FORMAT", "pretty"),
             ("RUST_LOG", "debug,kube=info"),
             (

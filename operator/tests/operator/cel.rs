@@ -94,6 +94,8 @@ fn cel_messages_name_the_broken_invariant() {
         ),
         ("invalid/node-port-cluster-ip", "nodePort needs serviceType"),
         ("invalid/reserved-name", "reserved"),
+        ("invalid/rate-limits", "rateLimits must be"),
+        ("invalid/trusted-proxies", "trustedProxies entries must be"),
     ];
     for (name, expected) in cases {
         let errors = validate_cel(&common::load(name)).expect_err(name);
@@ -134,4 +136,92 @@ fn examples_are_valid_stacks() {
         assert!(operator::validate::problems(stack).is_empty(), "{name}");
         assert!(common::build(stack).iter().count() > 5, "{name}");
     }
+}
+
+/// The stack `minimal` with gateway settings changed by `edit`: (CEL passes, validation passes).
+fn gateway_verdicts(edit: impl FnOnce(&mut operator::crd::GatewaySpec)) -> (bool, Vec<String>) {
+    let mut stack = common::load("minimal");
+    edit(&mut stack.spec.gateway);
+    (
+        validate_cel(&stack).is_ok(),
+        operator::validate::problems(&stack),
+    )
+}
+
+#[test]
+fn rate_limits_rule_and_validation_agree_with_the_gateway_syntax() {
+    let valid = [
+        contract::deploy::DEFAULT_RATE_LIMITS,
+        "off",
+        "OFF",
+        "",
+        " auth=10/s:burst 20 , write=30/m ,read=off",
+        "read=3600/h",
+        "auth=1/s:burst5,",
+        "write=OFF",
+    ];
+    for value in valid {
+        assert!(
+            contract::limits::RateLimits::parse(value).is_ok(),
+            "{value:?}: the gateway refuses it, so the case is wrong"
+        );
+        let (cel, problems) = gateway_verdicts(|g| g.rate_limits = value.into());
+        assert!(cel, "{value:?} failed the CEL rule");
+        assert!(problems.is_empty(), "{value:?}: {problems:?}");
+    }
+    let invalid = [
+        "read=1/s;write=2/s",
+        "write=0/m",
+        "auth=1/day",
+        "write",
+        "read=1/s:burst",
+        "auth=1/s:burst=2",
+        "all=1/s",
+    ];
+    for value in invalid {
+        let (cel, problems) = gateway_verdicts(|g| g.rate_limits = value.into());
+        assert!(!cel, "{value:?} passed the CEL rule");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("gateway rateLimits:")),
+            "{value:?}: {problems:?}"
+        );
+    }
+    // Beyond what the rule checks cheaply: the count does not fit the gateway's u32.
+    let (_, problems) = gateway_verdicts(|g| g.rate_limits = "auth=99999999999/s".into());
+    assert!(
+        problems.iter().any(|p| p.contains("auth=99999999999/s")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn trusted_proxies_rule_and_validation_agree_with_the_gateway_syntax() {
+    let valid = [
+        "10.244.0.0/16",
+        "127.0.0.1",
+        "::1",
+        "fd00::/8",
+        " 10.0.0.1 ",
+    ];
+    let (cel, problems) =
+        gateway_verdicts(|g| g.trusted_proxies = valid.map(String::from).to_vec());
+    assert!(cel && problems.is_empty(), "{problems:?}");
+    for value in ["ingress.local", "10.0.0.0/8,10.1.0.0/16", "", "10.0.0.0/x"] {
+        let (cel, problems) = gateway_verdicts(|g| g.trusted_proxies = vec![value.into()]);
+        assert!(!cel, "{value:?} passed the CEL rule");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("gateway trustedProxies:")),
+            "{value:?}: {problems:?}"
+        );
+    }
+    // Beyond what the rule checks cheaply: an IPv4 prefix longer than 32 bits.
+    let (_, problems) = gateway_verdicts(|g| g.trusted_proxies = vec!["10.0.0.0/33".into()]);
+    assert!(
+        problems.iter().any(|p| p.contains("10.0.0.0/33")),
+        "{problems:?}"
+    );
 }

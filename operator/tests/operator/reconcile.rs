@@ -365,6 +365,27 @@ async fn invalid_stack_is_degraded_with_an_event_and_no_writes() {
 }
 
 #[tokio::test]
+async fn invalid_gateway_limits_are_degraded_naming_the_field() {
+    let (fake, ctx, _) = setup("invalid/rate-limits");
+    let stack = stored_stack(&fake, "lim");
+    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::await_change());
+    assert!(child_writes(&fake.log()).is_empty());
+    let stored = stored_stack(&fake, "lim");
+    assert_eq!(
+        condition(&stored, "Degraded"),
+        ("True".into(), "InvalidSpec".into())
+    );
+    let events = events(&fake.log());
+    let note = events
+        .iter()
+        .find(|e| e["reason"] == "InvalidSpec")
+        .and_then(|e| e["note"].as_str())
+        .expect("InvalidSpec event")
+        .to_owned();
+    assert!(note.contains("gateway rateLimits: `auth=0/s`"), "{note}");
+}
+
+#[tokio::test]
 async fn undeserializable_stack_gets_an_event_and_waits() {
     let (fake, ctx, _) = setup("minimal");
     let guard = DeserializeGuard::<MicroserviceStack>(Err(InvalidObject {

@@ -9,6 +9,8 @@
 //! - [`headers`]: names of the NATS and HTTP headers the components agree on.
 //! - [`deploy`]: the deployment contract: env var names, default ports, health paths, service
 //!   names, default token issuer and audience (the operator renders them, the binaries read them).
+//! - [`limits`]: the syntax of the gateway's `RATE_LIMITS` and `TRUSTED_PROXIES` (parsed by the
+//!   gateway, checked by the operator).
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
 //! - [`nats_users`]: the NATS user of each component and its subject permissions.
 //! - [`operation`]: a typed name for one operation (subject, HTTP mapping, request and response
@@ -32,6 +34,7 @@ pub mod deploy;
 pub mod envelope;
 pub mod error;
 pub mod headers;
+pub mod limits;
 pub mod metadata;
 pub mod nats_users;
 pub mod operation;

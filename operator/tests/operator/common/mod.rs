@@ -21,7 +21,7 @@ pub const VALID: [&str; 6] = [
     "paused",
 ];
 /// Names of the invalid fixture stacks.
-pub const INVALID: [&str; 8] = [
+pub const INVALID: [&str; 10] = [
     "invalid/duplicate-names",
     "invalid/nats-replicas",
     "invalid/database-disabled",
@@ -30,6 +30,8 @@ pub const INVALID: [&str; 8] = [
     "invalid/long-name",
     "invalid/dotted-name",
     "invalid/digit-name",
+    "invalid/rate-limits",
+    "invalid/trusted-proxies",
 ];
 /// Invalid fixtures whose broken invariant is on `metadata.name`.
 pub const INVALID_NAMES: [&str; 3] = [
