@@ -13,7 +13,7 @@
 //!   gateway, checked by the operator).
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
 //! - [`nats_users`]: the NATS user of each component and its subject permissions.
-//! - [`operation`]: a typed name for one operation (subject, HTTP mapping, request and response
+//! - [`operation`](mod@operation): a typed name for one operation (subject, HTTP mapping, request and response
 //!   types), declared with [`operation!`].
 //! - [`auth`]: the auth service's operations and DTOs (accounts, tokens, JWKS).
 //! - [`caller`]: the verified identity the gateway forwards with each request.
