@@ -19,6 +19,7 @@ use tracing::{debug, error, warn};
 use crate::error::ApiError;
 use crate::limit::{Class, Guard};
 use crate::observe::RouteLabel;
+use crate::refusals::ClientAddr;
 use crate::state::AppState;
 use crate::table::{Match, Route};
 use crate::{request_id, retry};
@@ -72,13 +73,15 @@ async fn forward(
         Ok(caller) => caller,
         Err(refused) => return refused.into_response(),
     };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let client = match (&guard, peer) {
-        (Some(guard), Some(peer)) => Some(guard.client_addr(peer, &parts.headers)),
-        _ => peer,
+    // With limits, the address resolved through `TRUSTED_PROXIES` (once, by the refusals
+    // layer); without, the socket's peer.
+    let client = if guard.is_some() {
+        parts.extensions.get::<ClientAddr>().map(|c| c.0)
+    } else {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
     };
     // Before the body is read: a refused request costs no more than its head.
     if let Some(guard) = &guard {

@@ -58,6 +58,11 @@ struct Entry {
     pending: Counts,
 }
 
+/// The client address of a request, resolved once by [`Refusals::watch`] (the outermost user
+/// of it) and left in the request's extensions for the rate limits to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
 /// Who a report is about: one address, or every address past the table's bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Who {
@@ -116,11 +121,14 @@ impl Refusals {
     }
 
     /// The middleware: passes the request on and sums the response when it is a refusal.
-    pub async fn watch(self, trusted: Arc<[IpNet]>, request: Request, next: Next) -> Response {
+    pub async fn watch(self, trusted: Arc<[IpNet]>, mut request: Request, next: Next) -> Response {
         let peer = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| client_addr(c.0.ip(), request.headers(), &trusted));
+        if let Some(addr) = peer {
+            request.extensions_mut().insert(ClientAddr(addr));
+        }
         let response = next.run(request).await;
         let status = response.status().as_u16();
         if let Some(addr) = peer.filter(|_| is_refusal(status))

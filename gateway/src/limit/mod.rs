@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::HeaderMap;
 use contract::{AuthLevel, ErrorCode, HttpMethod, ServiceError};
 use governor::DefaultKeyedRateLimiter;
 use governor::RateLimiter;
@@ -99,7 +98,6 @@ pub struct Guard {
     auth: Option<DefaultKeyedRateLimiter<Key>>,
     write: Option<DefaultKeyedRateLimiter<Key>>,
     read: Option<DefaultKeyedRateLimiter<Key>>,
-    trusted_proxies: Vec<IpNet>,
     in_flight: Arc<Semaphore>,
     checks: AtomicU64,
 }
@@ -112,15 +110,9 @@ impl Guard {
             auth: limiter(Class::Auth),
             write: limiter(Class::Write),
             read: limiter(Class::Read),
-            trusted_proxies: config.trusted_proxies.clone(),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight as usize)),
             checks: AtomicU64::new(0),
         }
-    }
-
-    /// The client address of a request from `peer` (see [`client`]).
-    pub fn client_addr(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        client::client_addr(peer, headers, &self.trusted_proxies)
     }
 
     /// A slot among the requests in flight, held until the reply; 503 when none is free.
