@@ -5,6 +5,9 @@ use clap::Parser as _;
 use gateway::{Cli, Config};
 use tokio::net::TcpListener;
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
