@@ -87,6 +87,11 @@ bench: setup
 	$(CARGO) build --release -p gateway -p auth -p customers -p products -p bench
 	"$${CARGO_TARGET_DIR:-target}/release/bench" $(BENCH_ARGS)
 
+## bench-instructions: the gateway's instructions per proxied request, counted by valgrind's callgrind (repeatable where CPU time is not; a few minutes)
+bench-instructions: setup
+	$(CARGO) build --release --bins -p launcher -p gateway -p auth -p customers -p products
+	scripts/bench/instructions.sh
+
 ## crds: regenerate crds/ (and the chart's copy) from the operator's Rust types
 crds:
 	$(CARGO) run -q -p operator --bin crdgen > crds/microservicestacks.yaml

@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::observe::RouteLabel;
 use crate::table::RouteTable;
 
 /// The route label of requests no route matched.
@@ -42,7 +43,7 @@ pub struct RequestLabels {
     /// The HTTP method, from [`method_label`].
     pub method: &'static str,
     /// The route template, or [`UNMATCHED`].
-    pub route: String,
+    pub route: RouteLabel,
     /// The response status.
     pub status: u16,
 }
@@ -53,7 +54,7 @@ pub struct RouteLabels {
     /// The HTTP method, from [`method_label`].
     pub method: &'static str,
     /// The route template, or [`UNMATCHED`].
-    pub route: String,
+    pub route: RouteLabel,
 }
 
 /// Labels of an upstream failure.
@@ -177,20 +178,17 @@ impl GatewayMetrics {
     }
 
     /// Records one answered request.
-    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn observe(&self, method: &str, route: RouteLabel, status: u16, elapsed: Duration) {
         let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
                 method,
-                route: route.to_owned(),
+                route: route.clone(),
                 status,
             })
             .inc();
         self.duration
-            .get_or_create(&RouteLabels {
-                method,
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { method, route })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -199,7 +197,7 @@ impl GatewayMetrics {
         self.requests
             .get_or_create(&RequestLabels {
                 method: method_label(method),
-                route: route.to_owned(),
+                route: RouteLabel(route.into()),
                 status,
             })
             .get()

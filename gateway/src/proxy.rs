@@ -2,23 +2,21 @@
 //! translate the reply.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_nats::HeaderMap as NatsHeaders;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use contract::auth::CLIENT_ADDR_HEADER;
-use contract::{Caller, Envelope, ErrorCode, headers};
-use runtime::CallError;
+use contract::{Caller, Envelope, ErrorCode};
+use runtime::{CallError, header_names};
 use tracing::{debug, error, warn};
 
 use crate::error::ApiError;
 use crate::limit::{Class, Guard};
-use crate::observe::RouteLabel;
+use crate::observe::{RouteLabel, span};
 use crate::refusals::ClientAddr;
 use crate::state::AppState;
 use crate::table::{Match, Route};
@@ -50,7 +48,7 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
         }
     };
     let label = RouteLabel(route.path.clone());
-    tracing::Span::current().record("http.route", route.path.as_str());
+    span::record_route(&route.path);
     let mut response = forward(&state, route, params, parts, body).await;
     response.extensions_mut().insert(label);
     response
@@ -73,16 +71,9 @@ async fn forward(
         Ok(caller) => caller,
         Err(refused) => return refused.into_response(),
     };
-    // With limits, the address resolved through `TRUSTED_PROXIES` (once, by the refusals
-    // layer); without, the socket's peer.
-    let client = if guard.is_some() {
-        parts.extensions.get::<ClientAddr>().map(|c| c.0)
-    } else {
-        parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-    };
+    // The address resolved through `TRUSTED_PROXIES`, once, by the refusals layer (the
+    // socket's peer when no proxy is trusted), with or without rate limits.
+    let client = parts.extensions.get::<ClientAddr>().map(|c| c.0);
     // Before the body is read: a refused request costs no more than its head.
     if let Some(guard) = &guard {
         let user = caller.as_ref().map(|c| c.user_id.as_str());
@@ -105,7 +96,7 @@ async fn forward(
     };
     let request_id = request_id::get(&parts.extensions);
     let client = client.map(|addr| addr.to_string());
-    let headers = nats_headers(request_id, caller.as_ref(), client.as_deref());
+    let headers = || nats_headers(request_id, caller.as_ref(), client.as_deref());
     let outcome = retry::request(
         state,
         &route.subject,
@@ -142,14 +133,14 @@ fn closing(error: ApiError) -> Response {
 fn nats_headers(request_id: &str, caller: Option<&Caller>, peer: Option<&str>) -> NatsHeaders {
     let mut out = NatsHeaders::new();
     if !request_id.is_empty() {
-        out.insert(headers::REQUEST_ID, request_id);
+        out.insert(header_names::REQUEST_ID, request_id);
     }
     if let Some(caller) = caller {
-        out.insert(headers::USER_ID, caller.user_id.as_str());
-        out.insert(headers::ROLES, caller.roles_header());
+        out.insert(header_names::USER_ID, caller.user_id.as_str());
+        out.insert(header_names::ROLES, caller.roles_header());
     }
     if let Some(peer) = peer {
-        out.insert(CLIENT_ADDR_HEADER, peer);
+        out.insert(header_names::CLIENT_ADDR, peer);
     }
     out
 }

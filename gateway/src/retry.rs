@@ -21,6 +21,7 @@
 //! one call in ten is sent twice, and the refused retries are counted in
 //! `natstack_gateway_upstream_retries_denied_total{reason}`.
 
+use std::pin::pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -93,13 +94,15 @@ fn may_retry(shared: &Shared, reason: &'static str) -> bool {
     granted
 }
 
-/// One call to a service: `subject`, `payload` and `headers` sent with the configured request
-/// timeout as the deadline, retried as the module docs say (`safe`: a GET or HEAD).
+/// One call to a service: `subject` and `payload` with the headers `headers` makes (called
+/// again for a second attempt, which is cheaper than copying them for every call), sent with
+/// the configured request timeout as the deadline, retried as the module docs say (`safe`: a
+/// GET or HEAD).
 pub async fn request(
     shared: &Shared,
     subject: &str,
     payload: Bytes,
-    headers: HeaderMap,
+    headers: impl Fn() -> HeaderMap,
     safe: bool,
 ) -> Result<Message, CallError> {
     let caller: &Requester = &shared.caller;
@@ -109,35 +112,30 @@ pub async fn request(
     let attempt = || {
         let options = CallOptions {
             timeout: deadline.saturating_duration_since(Instant::now()),
-            headers: headers.clone(),
+            headers: headers(),
         };
         caller.request(subject, payload.clone(), options)
     };
-    let first = Box::pin(attempt());
-    let hedge = Box::pin(async {
-        if safe {
-            tokio::time::sleep_until(Instant::now() + timeout / 2).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    });
-    match select(first, hedge).await {
-        Either::Left((outcome @ Err(CallError::NoResponders { .. }), _)) => {
-            if !may_retry(shared, "no_responders") {
-                return outcome;
+    // Pinned in place: the first attempt may outlive the hedge timer and race a second one.
+    let mut first = pin!(attempt());
+    let outcome = if safe {
+        match tokio::time::timeout(timeout / 2, &mut first).await {
+            Ok(outcome) => outcome,
+            Err(_) if may_retry(shared, "timeout") => {
+                return first_answer(first, pin!(attempt())).await;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(NO_RESPONDERS_PAUSE.min(left / 2)).await;
-            attempt().await
+            Err(_) => return first.await,
         }
-        Either::Left((outcome, _)) => outcome,
-        Either::Right(((), first)) => {
-            if !may_retry(shared, "timeout") {
-                return first.await;
-            }
-            first_answer(first, Box::pin(attempt())).await
-        }
+    } else {
+        first.await
+    };
+    if matches!(outcome, Err(CallError::NoResponders { .. })) && may_retry(shared, "no_responders")
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        tokio::time::sleep(NO_RESPONDERS_PAUSE.min(left / 2)).await;
+        return attempt().await;
     }
+    outcome
 }
 
 /// Whichever of two attempts answers first; when one of them is lost (no answer, nobody

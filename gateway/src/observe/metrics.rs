@@ -5,10 +5,17 @@ use std::time::Duration;
 
 use axum::http::Method;
 
+use super::RouteLabel;
 use crate::state::AppState;
 
 /// Records one answered request.
-pub fn record(state: &AppState, method: &Method, route: &str, status: u16, elapsed: Duration) {
+pub fn record(
+    state: &AppState,
+    method: &Method,
+    route: RouteLabel,
+    status: u16,
+    elapsed: Duration,
+) {
     state
         .metrics
         .observe(method.as_str(), route, status, elapsed);

@@ -49,8 +49,8 @@ pub fn wrap(app: Router<AppState>, state: &AppState) -> Router<AppState> {
 pub async fn finish(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    // Kept for the log line, after the handler has consumed the request.
-    let path = request.uri().path().to_owned();
+    // Kept for the log line, after the handler has consumed the request (a shared copy).
+    let uri = request.uri().clone();
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let id = error_body::id_of(request.extensions());
     let mut response = next.run(request).await;
@@ -58,7 +58,7 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     route::label(matched, &mut response);
     let route = route::of(&response);
     let status = response.status().as_u16();
+    access_log::log(&method, uri.path(), route.as_str(), status, elapsed);
     metrics::record(&state, &method, route, status, elapsed);
-    access_log::log(&method, &path, route, status, elapsed);
     error_body::render(response, id.as_ref())
 }

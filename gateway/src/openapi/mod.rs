@@ -66,7 +66,7 @@ pub fn document(routes: &[Route], schemas: &SchemaCache) -> Value {
         });
         let method = route.method.as_str().to_ascii_lowercase();
         paths
-            .entry(route.path.as_str())
+            .entry(&*route.path)
             .or_default()
             .insert(method, operation::operation(route, published));
     }

@@ -10,7 +10,7 @@ fn route<O: Operation>(hash: Option<&str>) -> Route {
     let meta = O::meta();
     Route {
         method: meta.method,
-        path: meta.path,
+        path: meta.path.into(),
         auth: meta.auth,
         success_status: meta.success_status,
         summary: meta.summary,

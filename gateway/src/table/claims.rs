@@ -72,7 +72,7 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
             let claim = Claim {
                 route: Route {
                     method: meta.method,
-                    path: meta.path,
+                    path: meta.path.into(),
                     auth: meta.auth,
                     success_status: meta.success_status,
                     summary: meta.summary,
@@ -85,7 +85,7 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
                 version: version.clone(),
             };
             let by_subject = claims
-                .entry((claim.route.method, claim.route.path.clone()))
+                .entry((claim.route.method, claim.route.path.to_string()))
                 .or_default();
             match by_subject.get(&endpoint.subject) {
                 // Instances of one subject: the newest describes the route.

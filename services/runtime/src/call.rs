@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::{deadline, propagation};
+use crate::{deadline, header_names, propagation};
 
 /// Default deadline for a call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -243,7 +243,7 @@ impl Requester {
             });
         }
         let mut headers = options.headers;
-        headers.insert(headers::DEADLINE_MS, deadline::header_value(timeout));
+        headers.insert(header_names::DEADLINE_MS, deadline::header_value(timeout));
         propagation::inject_current(&mut headers);
 
         let token = inner.next.fetch_add(1, Ordering::Relaxed);

@@ -29,6 +29,7 @@ pub mod config;
 pub mod connect;
 pub mod deadline;
 pub mod discover;
+pub mod header_names;
 pub mod health;
 pub mod host;
 #[cfg(feature = "jwt")]

@@ -1,6 +1,8 @@
 //! Logging and tracing set-up: `RUST_LOG` filtering, JSON or human-readable output, and
 //! OpenTelemetry export over OTLP/HTTP when an endpoint is configured.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::io::IsTerminal as _;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -25,6 +27,16 @@ pub enum TelemetryError {
     /// A global subscriber was already installed.
     #[error("tracing is already initialised: {0}")]
     AlreadySet(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Whether an [`otel_layer`] was made in this process ([`init`] makes one for an OTLP endpoint).
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans may leave the process (an [`otel_layer`] was made). Span fields only the
+/// exported trace shows can be skipped when not: with logs alone, recording a field costs a
+/// re-formatting of the span's fields and shows nowhere the event itself does not.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
 }
 
 /// Keeps trace export alive; dropping it flushes and stops the exporter.
@@ -66,6 +78,7 @@ pub fn otel_layer<S>(provider: &SdkTracerProvider, service: &str) -> impl Layer<
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    EXPORTING.store(true, Ordering::Relaxed);
     tracing_opentelemetry::layer().with_tracer(provider.tracer(service.to_owned()))
 }
 
