@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contract::{Caller, Envelope, ErrorCode};
 use runtime::{CallError, header_names};
+use serde_json::value::RawValue;
 use tracing::{debug, error, warn};
 
 use crate::error::ApiError;
@@ -86,7 +87,7 @@ async fn forward(
         Ok(body) => body,
         Err(e) => return closing(e),
     };
-    let envelope = Envelope::new(params, query, body);
+    let envelope = Envelope::new(params, query, body.as_deref().unwrap_or(RawValue::NULL));
     let payload = match serde_json::to_vec(&envelope) {
         Ok(payload) => payload,
         Err(e) => {
@@ -155,12 +156,14 @@ pub fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
     out
 }
 
-/// The body as JSON (`null` when empty), within the size limit, only as `application/json`.
+/// The body as JSON (`None` when empty), within the size limit, only as `application/json`.
+/// It is checked to be one well-formed JSON value but not parsed into a tree: the envelope
+/// carries it as it came, so the service decodes it once, into its own types.
 async fn read_json_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<Option<Box<RawValue>>, ApiError> {
     let limit = state.body_limit();
     let too_large = || {
         ApiError::new(
@@ -177,7 +180,7 @@ async fn read_json_body(
     }
     // A request without a body (most GETs) needs no timer and no read.
     if axum::body::HttpBody::is_end_stream(&body) {
-        return Ok(serde_json::Value::Null);
+        return Ok(None);
     }
     let deadline = state.config.server.body_read_timeout;
     let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await;
@@ -204,7 +207,7 @@ async fn read_json_body(
         }
     };
     if bytes.is_empty() {
-        return Ok(serde_json::Value::Null);
+        return Ok(None);
     }
     if !is_json(headers.get(header::CONTENT_TYPE)) {
         return Err(ApiError::new(
@@ -212,7 +215,8 @@ async fn read_json_body(
             "request body must be JSON (Content-Type: application/json)",
         ));
     }
-    serde_json::from_slice(&bytes)
+    serde_json::from_slice::<Box<RawValue>>(&bytes)
+        .map(Some)
         .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("malformed JSON body: {e}")))
 }
 

@@ -7,10 +7,15 @@
 # real load: compare counts with counts, not with `make bench`'s microseconds.
 #
 # Starts ONE whole system (release binaries, free loopback ports, a throw-away data directory)
-# with the gateway under callgrind, logs in, warms up, then counts REQUESTS (default 4000)
-# `GET /products/7` with a bearer token over CONCURRENCY (default 8) keep-alive connections.
-# Env: CARGO_TARGET_DIR, PYTHON (default .venv/bin/python), REQUESTS, CONCURRENCY,
-#      CALLGRIND_OUT (keep the profile there, for callgrind_annotate).
+# with the gateway under callgrind, logs in as the admin, warms up, then counts REQUESTS
+# (default 4000) `TARGET_METHOD TARGET_PATH` (default `GET /products/7`), with TARGET_BODY as a
+# JSON body if set, and the admin's bearer token, over CONCURRENCY (default 8) keep-alive
+# connections. A write should be one that can be repeated, e.g.
+#   TARGET_METHOD=PATCH TARGET_PATH=/customers/ALFKI TARGET_BODY='{"contact_title":"Owner"}'
+# Env: CARGO_TARGET_DIR, PYTHON (default .venv/bin/python), GATEWAY_BIN (the gateway binary
+#      counted, default the release build's: for A/B runs), REQUESTS, CONCURRENCY,
+#      TARGET_METHOD, TARGET_PATH, TARGET_BODY, CALLGRIND_OUT (keep the profile there, for
+#      callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,6 +23,10 @@ python=${PYTHON:-.venv/bin/python}
 release=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)
 requests=${REQUESTS:-4000}
 concurrency=${CONCURRENCY:-8}
+target_method=${TARGET_METHOD:-GET}
+target_path=${TARGET_PATH:-/products/7}
+target_body=${TARGET_BODY:-}
+gateway_bin=$(realpath "${GATEWAY_BIN:-$release/gateway}")
 command -v valgrind >/dev/null || {
   echo "bench-instructions: installing valgrind" >&2
   if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
@@ -40,7 +49,7 @@ for program in auth customers products; do ln -s "$release/$program" "$bin/"; do
 cat >"$bin/gateway" <<WRAPPER
 #!/bin/sh
 exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$data/callgrind.out" \
-  --log-file="$data/valgrind.log" "$release/gateway" "\$@"
+  --log-file="$data/valgrind.log" "$gateway_bin" "\$@"
 WRAPPER
 chmod +x "$bin/gateway"
 
@@ -54,13 +63,14 @@ up_start "$log" "$log" "$bin/natstack-run" --data-dir "$data/run" --rate-limits 
   --health-customers "127.0.0.1:$(free_port)" --health-products "127.0.0.1:$(free_port)"
 url=$(up_wait "$log" 600) || exit 1
 . "$data/run/admin.env"
-gateway=$(pgrep -f "callgrind.*$release/gateway" | head -n 1)
+gateway=$(pgrep -f "callgrind.*$gateway_bin" | head -n 1)
 
-"$python" -B - "$url" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$requests" "$concurrency" "$gateway" <<'PY'
+"$python" -B - "$url" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$requests" "$concurrency" "$gateway" \
+  "$target_method" "$target_path" "$target_body" <<'PY'
 """Logs in, warms up, then sends the counted requests with callgrind's counting switched on."""
 import http.client, json, subprocess, sys, threading, urllib.parse
 
-url, email, password, requests, concurrency, pid = sys.argv[1:]
+url, email, password, requests, concurrency, pid, method, path, body = sys.argv[1:]
 requests, concurrency = int(requests), int(concurrency)
 host = urllib.parse.urlsplit(url).netloc
 
@@ -73,17 +83,22 @@ c.request("POST", "/auth/login", json.dumps({"email": email, "password": passwor
 reply = c.getresponse()
 token = json.loads(reply.read())["access_token"]
 headers = {"authorization": f"Bearer {token}"}
+if body:
+    headers["content-type"] = "application/json"
 errors = []
 
 def send(count):
-    c = connection()
-    for _ in range(count):
-        c.request("GET", "/products/7", headers=headers)
-        r = c.getresponse()
-        body = r.read()
-        if r.status != 200:
-            errors.append(f"{r.status} {body[:200]!r}")
-            return
+    try:
+        c = connection()
+        for _ in range(count):
+            c.request(method, path, body.encode() or None, headers=headers)
+            r = c.getresponse()
+            answer = r.read()
+            if r.status >= 300:
+                errors.append(f"{r.status} {answer[:200]!r}")
+                return
+    except Exception as e:  # a thread's exception would otherwise only be printed
+        errors.append(repr(e))
 
 def load(total):
     threads = [threading.Thread(target=send, args=(total // concurrency,)) for _ in range(concurrency)]
@@ -109,4 +124,4 @@ done
 total=$(grep -hE '^(summary|totals):' "$out" | head -n 1 | awk '{print $2}')
 [ -n "$total" ] || { echo "bench-instructions: no callgrind dump" >&2; exit 1; }
 if [ -n "${CALLGRIND_OUT:-}" ]; then cp "$out" "$CALLGRIND_OUT"; fi
-echo "gateway instructions per proxied request (GET /products/7, $requests requests over $concurrency connections): $((total / requests))"
+echo "gateway instructions per proxied request ($target_method $target_path, $requests requests over $concurrency connections): $((total / requests))"
