@@ -20,6 +20,7 @@
 //!
 //! It is an application, not a library, so errors are `anyhow` throughout.
 
+mod bound;
 mod cli;
 mod cpu;
 mod echo;

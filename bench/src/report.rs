@@ -251,6 +251,7 @@ impl Report {
         self.render_runs(&mut out, baseline);
         self.render_cpu(&mut out);
         self.render_floor(&mut out);
+        self.render_bounds(&mut out);
         self.render_memory(&mut out);
         self.render_targets(&mut out);
         self.render_errors(&mut out);
@@ -345,6 +346,28 @@ impl Report {
                 "  {:<40} gateway {gw:>6.1} µs   floor {floor:>6.1} µs   ×{:.1}",
                 run.title(),
                 gw / floor.max(f64::EPSILON)
+            );
+        }
+    }
+
+    /// The best a gateway could do on this machine (see [`crate::bound`]).
+    fn render_bounds(&self, out: &mut String) {
+        let bounds = crate::bound::bounds(self);
+        if bounds.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\nthe best a gateway could do here: only HTTP (the floor) and one NATS request (the load \
+             generator's NATS client)"
+        );
+        for b in bounds {
+            let _ = writeln!(
+                out,
+                "  {:<40} {:>6.1} µs per request, at most {:.2} of direct NATS",
+                format!("{} ×{}", b.operation, b.concurrency),
+                b.minimal_gateway_us,
+                b.ratio
             );
         }
     }
@@ -455,6 +478,8 @@ impl Report {
 
 /// The floor server's name in the CPU figures.
 pub const FLOOR: &str = "floor";
+/// The load generator's (this process's) name in the CPU figures.
+pub const LOAD_GENERATOR: &str = "bench";
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
@@ -474,7 +499,7 @@ fn thousands(value: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn run(operation: &str, via: Via, concurrency: usize, rps: f64, p99: f64) -> RunRecord {
@@ -497,7 +522,7 @@ mod tests {
         }
     }
 
-    fn report() -> Report {
+    pub(crate) fn report() -> Report {
         Report {
             version: "0.1.0".into(),
             started_at: "2026-01-01T00:00:00Z".into(),

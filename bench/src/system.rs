@@ -101,7 +101,7 @@ impl System {
         // Ours first, then the servers, as the report lists them.
         out.sort_by_key(|t| t.kind != Kind::Ours);
         out.push(Tracked::new(
-            "bench",
+            crate::report::LOAD_GENERATOR,
             std::process::id(),
             Kind::LoadGenerator,
         ));
