@@ -20,6 +20,14 @@ ARG BIN
 # link the builder's glibc.
 FROM ${BUILDER_IMAGE} AS build
 ARG BINARIES
+# The gateway's allocator (jemalloc) is built by its crate with `make`, which the slim Rust
+# image leaves out. Before the sources: this layer is cached across source changes.
+RUN set -eu; \
+    if ! command -v make >/dev/null; then \
+      apt-get update -qq; \
+      apt-get install -y -qq --no-install-recommends make >/dev/null; \
+      rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /src
 COPY . .
 # sqlx query macros, if any, compile against the committed .sqlx data, never a live database.
