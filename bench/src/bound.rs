@@ -10,8 +10,11 @@
 //! request (what the load generator's NATS client, the same `runtime::Requester`, spends on
 //! one). So no gateway keeps more than
 //! `direct / (direct + floor + nats_client + http_client − nats_client)` here.
+//!
+//! The bare proxy ([`crate::proxy`]) is that gateway built and run: where the run has it, its
+//! measured CPU per request and share of direct throughput are shown beside the sum.
 
-use crate::report::{FLOOR, LOAD_GENERATOR, Report, RunRecord, Via};
+use crate::report::{FLOOR, LOAD_GENERATOR, PROXY, Report, RunRecord, Via};
 
 /// The bound at one concurrency level.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +27,8 @@ pub struct Bound {
     pub minimal_gateway_us: f64,
     /// The share of direct throughput such a gateway would keep.
     pub ratio: f64,
+    /// The bare proxy's measured µs of CPU per request and share of direct throughput.
+    pub measured: Option<(f64, f64)>,
 }
 
 fn find<'a>(report: &'a Report, like: &RunRecord, via: Via) -> Option<&'a RunRecord> {
@@ -46,11 +51,18 @@ pub fn bounds(report: &Report) -> Vec<Bound> {
             let direct_total: f64 = direct.cpu_us_per_request.values().sum();
             let minimal_gateway_us = floor + nats_client;
             let through = direct_total + minimal_gateway_us + (http_client - nats_client);
+            let measured = find(report, floor_run, Via::Proxy).and_then(|proxy| {
+                Some((
+                    *proxy.cpu_us_per_request.get(PROXY)?,
+                    proxy.gateway_over_direct?,
+                ))
+            });
             Some(Bound {
                 operation: floor_run.operation.clone(),
                 concurrency: floor_run.concurrency,
                 minimal_gateway_us,
                 ratio: direct_total / through.max(f64::EPSILON),
+                measured,
             })
         })
         .collect()
@@ -101,9 +113,21 @@ mod tests {
         // 22.6 / (22.6 + 13.2 + 1.4)
         assert!((b.ratio - 22.6 / 37.2).abs() < 1e-9, "{b:?}");
 
+        assert_eq!(b.measured, None, "no bare proxy run");
         let text = report.render(None);
         assert!(
             text.contains("13.2 µs per request, at most 0.61 of direct NATS"),
+            "{text}"
+        );
+
+        // The bare proxy's run, when there is one, is shown beside the sum.
+        let mut proxy = run(Via::Proxy, &[(PROXY, 12.4), (LOAD_GENERATOR, 7.4)]);
+        proxy.gateway_over_direct = Some(0.57);
+        report.runs.push(proxy);
+        assert_eq!(super::bounds(&report)[0].measured, Some((12.4, 0.57)));
+        let text = report.render(None);
+        assert!(
+            text.contains("measured: the bare proxy 12.4 µs, 0.57 of direct"),
             "{text}"
         );
 

@@ -23,7 +23,7 @@ impl Cli {
     /// Worker threads of this process's runtime: the load generator's, or the echo service's.
     pub fn worker_threads(&self) -> usize {
         match self.command {
-            Some(Command::ServeEcho(_) | Command::ServeFloor) => available_cores(),
+            Some(Command::Echo(_) | Command::Floor | Command::Proxy(_)) => available_cores(),
             None => self.options.threads.unwrap_or_else(available_cores),
         }
     }
@@ -33,11 +33,31 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the database-free echo service (the benchmark starts it as its own process).
-    #[command(hide = true)]
-    ServeEcho(EchoArgs),
+    #[command(hide = true, name = "serve-echo")]
+    Echo(EchoArgs),
     /// Run the floor: a bare HTTP server answering `GET /echo` with no NATS hop.
-    #[command(hide = true)]
-    ServeFloor,
+    #[command(hide = true, name = "serve-floor")]
+    Floor,
+    /// Run the bare proxy: HTTP in, one NATS request out, nothing else.
+    #[command(hide = true, name = "serve-proxy")]
+    Proxy(ProxyArgs),
+}
+
+/// The bare proxy's configuration (the benchmark passes it; no environment).
+#[derive(Debug, Clone, Args)]
+pub struct ProxyArgs {
+    /// The NATS server.
+    #[arg(long)]
+    pub nats_url: String,
+    /// The subject `GET /echo` is relayed to.
+    #[arg(long)]
+    pub subject: String,
+    /// The caller's user id, sent as the gateway sends it.
+    #[arg(long)]
+    pub user_id: String,
+    /// The caller's roles, in the header's form.
+    #[arg(long)]
+    pub roles: String,
 }
 
 /// The echo service's configuration: the same variables as every service's.
@@ -135,8 +155,26 @@ mod tests {
         assert!(!cli.options.selects("products GET /products/{id}"));
 
         let cli = Cli::try_parse_from(["bench", "serve-echo"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::ServeEcho(_))));
+        assert!(matches!(cli.command, Some(Command::Echo(_))));
         let cli = Cli::try_parse_from(["bench", "serve-floor"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::ServeFloor)));
+        assert!(matches!(cli.command, Some(Command::Floor)));
+        let cli = Cli::try_parse_from([
+            "bench",
+            "serve-proxy",
+            "--nats-url",
+            "nats://127.0.0.1:4222",
+            "--subject",
+            "echo.get",
+            "--user-id",
+            "u1",
+            "--roles",
+            "admin,user",
+        ])
+        .unwrap();
+        let Some(Command::Proxy(proxy)) = cli.command else {
+            panic!("serve-proxy parses as the bare proxy");
+        };
+        assert_eq!(proxy.subject, "echo.get");
+        assert_eq!(proxy.roles, "admin,user");
     }
 }

@@ -10,6 +10,9 @@
 //! - [`echo`]: the echo service (this binary again, as `bench serve-echo`);
 //! - [`floor`]: a bare HTTP server answering the echo route's bytes with no NATS hop (this
 //!   binary again, as `bench serve-floor`): the floor of the gateway's CPU per request;
+//! - [`proxy`]: the bare proxy, HTTP in and one NATS request out with nothing else (this
+//!   binary again, as `bench serve-proxy`): the least any gateway on these crates spends;
+//! - [`served`]: starting those helper servers as child processes;
 //! - [`scenario`]: what is measured, in which order;
 //! - [`load`]: the closed-loop load generators (HTTP/1.1 keep-alive and NATS);
 //! - [`memory`]: resident memory of each process, from `/proc`;
@@ -28,8 +31,10 @@ mod floor;
 mod load;
 mod memory;
 mod plot;
+mod proxy;
 mod report;
 mod scenario;
+mod served;
 mod system;
 mod targets;
 
@@ -37,6 +42,11 @@ use anyhow::Context;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+
+/// The gateway's allocator, so the bare proxy and the floor (this binary too) allocate as the
+/// gateway does, and the comparison with them is of the work done, not of the allocators.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -46,8 +56,9 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("cannot start the tokio runtime")?;
     match cli.command {
-        Some(Command::ServeEcho(args)) => runtime.block_on(echo::serve(args)),
-        Some(Command::ServeFloor) => runtime.block_on(floor::serve()),
+        Some(Command::Echo(args)) => runtime.block_on(echo::serve(args)),
+        Some(Command::Floor) => runtime.block_on(floor::serve()),
+        Some(Command::Proxy(args)) => runtime.block_on(proxy::serve(args)),
         None => runtime.block_on(scenario::run(cli.options)),
     }
 }

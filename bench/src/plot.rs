@@ -41,6 +41,7 @@ fn colour(via: Via) -> RGBColor {
         Via::Gateway => RGBColor(0xd6, 0x27, 0x28),
         Via::Nats => RGBColor(0x1f, 0x77, 0xb4),
         Via::Floor => RGBColor(0x2c, 0xa0, 0x2c),
+        Via::Proxy => RGBColor(0x94, 0x67, 0xbd),
     }
 }
 
@@ -124,7 +125,7 @@ fn chart(
         .x_label_formatter(&|x| format!("{x:.0}"))
         .draw()
         .map_err(drawing)?;
-    for via in [Via::Gateway, Via::Nats, Via::Floor] {
+    for via in [Via::Gateway, Via::Nats, Via::Floor, Via::Proxy] {
         if let Some(base) = baseline {
             let line = points(base, operation, via, measure);
             if !line.is_empty() {
@@ -161,5 +162,6 @@ fn label(via: Via) -> &'static str {
         Via::Gateway => "gateway",
         Via::Nats => "direct NATS",
         Via::Floor => "floor (bare HTTP)",
+        Via::Proxy => "bare proxy (HTTP + one NATS request)",
     }
 }

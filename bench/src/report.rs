@@ -102,6 +102,8 @@ pub enum Via {
     Nats,
     /// HTTP to the floor: a bare server answering the same bytes with no NATS hop.
     Floor,
+    /// HTTP to the bare proxy: one NATS request per HTTP request and nothing else.
+    Proxy,
 }
 
 impl Via {
@@ -110,6 +112,7 @@ impl Via {
             Self::Gateway => "gateway",
             Self::Nats => "nats",
             Self::Floor => "floor",
+            Self::Proxy => "proxy",
         }
     }
 }
@@ -140,7 +143,7 @@ pub struct RunRecord {
     /// The first few failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_samples: Vec<String>,
-    /// Throughput through the gateway over throughput directly, for gateway runs.
+    /// Throughput over throughput directly, for runs through the gateway or the bare proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_over_direct: Option<f64>,
     /// Microseconds of CPU (user + system) per request answered, by process, over the
@@ -362,9 +365,12 @@ impl Report {
              generator's NATS client)"
         );
         for b in bounds {
+            let measured = b.measured.map_or_else(String::new, |(us, ratio)| {
+                format!("; measured: the bare proxy {us:.1} µs, {ratio:.2} of direct")
+            });
             let _ = writeln!(
                 out,
-                "  {:<40} {:>6.1} µs per request, at most {:.2} of direct NATS",
+                "  {:<40} {:>6.1} µs per request, at most {:.2} of direct NATS{measured}",
                 format!("{} ×{}", b.operation, b.concurrency),
                 b.minimal_gateway_us,
                 b.ratio
@@ -478,6 +484,8 @@ impl Report {
 
 /// The floor server's name in the CPU figures.
 pub const FLOOR: &str = "floor";
+/// The bare proxy's name in the CPU figures.
+pub const PROXY: &str = "proxy";
 /// The load generator's (this process's) name in the CPU figures.
 pub const LOAD_GENERATOR: &str = "bench";
 

@@ -1,7 +1,8 @@
 //! What is measured, in which order: for each operation and concurrency level, the direct NATS
 //! request first (the ceiling), then, for the echo operation, the floor server (the same bytes
-//! over HTTP with no NATS hop), then the same operation through the gateway, so the runs of a
-//! level see the same warm system. Login is measured through the gateway only.
+//! over HTTP with no NATS hop) and the bare proxy (HTTP plus one NATS request, nothing else),
+//! then the same operation through the gateway, so the runs of a level see the same warm
+//! system. Login is measured through the gateway only.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,16 +19,17 @@ use tracing::info;
 
 use crate::cli::Options;
 use crate::cpu::CpuMeter;
-use crate::floor::Floor;
 use crate::load::{self, HttpRequest, NatsRequest, Target};
 use crate::memory::{Kind, Sampler, Tracked};
-use crate::report::{FLOOR, Machine, MemoryRecord, Report, RunRecord, Settings, Via};
+use crate::report::{FLOOR, Machine, MemoryRecord, PROXY, Report, RunRecord, Settings, Via};
 use crate::system::{ADMIN_EMAIL, System};
 
 /// The headline operation.
 pub const PRODUCTS_GET: &str = "GET /products/{id}";
 /// The database-free operation: what the gateway hop itself costs.
 pub const ECHO_GET: &str = "GET /echo (no database)";
+/// The echo operation's subject.
+const ECHO_SUBJECT: &str = "echo.get";
 
 /// One operation, as HTTP and (unless HTTP-only) as its NATS subject and envelope.
 struct Operation {
@@ -37,7 +39,8 @@ struct Operation {
     body: Option<serde_json::Value>,
     /// The same request straight to the service, when measured directly too.
     direct: Option<Direct>,
-    /// Whether the floor server answers it too.
+    /// Whether the floor server and the bare proxy answer it too (they serve the echo route
+    /// only).
     floor: bool,
     login: bool,
 }
@@ -83,7 +86,7 @@ fn operations(admin_password: &str) -> Vec<Operation> {
             path: "/echo?msg=hello",
             body: None,
             direct: Some(Direct {
-                subject: "echo.get",
+                subject: ECHO_SUBJECT,
                 params: &[],
                 query: &[("msg", "hello")],
             }),
@@ -123,8 +126,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     let mut system = System::start(&options.logs, &options.rust_log).await?;
     info!(gateway = %system.gateway, logs = %options.logs.display(), "system up");
-    let floor = Floor::start().await?;
+    let floor = crate::floor::start().await?;
     let (token, identity) = log_in(system.gateway, &system.admin_password).await?;
+    let proxy = crate::proxy::start(
+        &system.nats_url(),
+        ECHO_SUBJECT,
+        &identity.user_id,
+        &identity.roles_header(),
+    )
+    .await?;
     let client = async_nats::connect(system.nats_url())
         .await
         .context("cannot connect to NATS")?;
@@ -135,6 +145,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     let mut tracked = system.tracked();
     tracked.push(Tracked::new(FLOOR, floor.pid(), Kind::LoadGenerator));
+    tracked.push(Tracked::new(PROXY, proxy.pid(), Kind::LoadGenerator));
     let cpu = CpuMeter::new(tracked.clone());
     let sampler = Sampler::start(tracked);
     let at_rest = sampler.now();
@@ -161,16 +172,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 headers: nats_headers.clone(),
             })
         });
-        let floor = op.floor.then(|| match &http {
+        // The same HTTP request to the floor and to the bare proxy.
+        let elsewhere = |addr| match &http {
             Target::Http(request) => Target::Http(HttpRequest {
-                addr: floor.addr,
+                addr,
                 ..request.clone()
             }),
             Target::Nats(_) => unreachable!("the gateway is reached over HTTP"),
-        });
+        };
+        let floor = op.floor.then(|| elsewhere(floor.addr));
+        let proxy = op.floor.then(|| elsewhere(proxy.addr));
         probe(&http, direct.as_ref(), op.name).await?;
-        if let Some(floor) = &floor {
-            probe(floor, None, op.name).await?;
+        for helper in floor.iter().chain(&proxy) {
+            probe(helper, None, op.name).await?;
         }
         let levels = if op.login {
             &options.login_concurrency
@@ -186,6 +200,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             if let Some(floor) = &floor {
                 measured.push((Via::Floor, floor));
             }
+            if let Some(proxy) = &proxy {
+                measured.push((Via::Proxy, proxy));
+            }
             measured.push((Via::Gateway, &http));
             for (via, target) in measured {
                 sampler.reset();
@@ -200,7 +217,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 let mut record = RunRecord::new(op.name, via, concurrency, &outcome);
                 match via {
                     Via::Nats => direct_rps = Some(record.rps),
-                    Via::Gateway => {
+                    Via::Gateway | Via::Proxy => {
                         record.gateway_over_direct =
                             direct_rps.filter(|d| *d > 0.0).map(|d| record.rps / d);
                     }
@@ -263,6 +280,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     report.judge();
     drop(sampler);
     drop(floor);
+    drop(proxy);
     drop(system);
     report.write(&options.json)?;
     print(&report.render(baseline.as_ref()));
@@ -337,7 +355,7 @@ async fn probe(http: &Target, direct: Option<&Target>, name: &str) -> anyhow::Re
         let mut connection = load::connect(request.addr).await?;
         fetch::<serde::de::IgnoredAny>(&mut connection, request)
             .await
-            .with_context(|| format!("{name} through the gateway fails"))?;
+            .with_context(|| format!("{name} over HTTP to {} fails", request.addr))?;
     }
     if let Some(Target::Nats(request)) = direct {
         load::send_nats(request)
