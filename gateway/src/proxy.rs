@@ -261,14 +261,22 @@ fn reply_to_response(state: &AppState, route: &Route, reply: &async_nats::Messag
         return status.into_response();
     }
     // A service's success body must be JSON; anything else is the gateway's 502, not the
-    // client's problem to decode.
-    if serde_json::from_slice::<serde::de::IgnoredAny>(&reply.payload).is_err() {
+    // client's problem to decode. JSON is UTF-8, and serde_json skips the strings of ignored
+    // values without checking it, so the bytes are checked as UTF-8 first (std's check is a
+    // fraction of the parse).
+    if !is_json_value(&reply.payload) {
         warn!(subject = %route.subject, bytes = reply.payload.len(), "service replied with invalid JSON");
         state.metrics.upstream_error("bad_reply");
         return ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply")
             .into_response();
     }
     json_response(status, reply.payload.clone())
+}
+
+/// Whether `bytes` are one JSON value (RFC 8259, UTF-8 included).
+fn is_json_value(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
 }
 
 fn call_error(state: &AppState, route: &Route, error: &CallError) -> Response {
@@ -320,6 +328,24 @@ mod tests {
         assert_eq!(q["flag"], "");
         assert_eq!(q["x"], "✓");
         assert!(parse_query(None).is_empty());
+    }
+
+    #[test]
+    fn a_reply_is_json_only_when_it_is_one_utf8_json_value() {
+        assert!(is_json_value(
+            br#"{"name":"caf\u00e9","n":[1,2.5,null,true]}"#
+        ));
+        assert!(is_json_value("{\"name\":\"café\"}".as_bytes()));
+        assert!(is_json_value(b" 7 "));
+        for bad in [
+            &b"{\"name\":\"caf\xe9\"}"[..], // Latin-1 in a string
+            b"{\"a\":1,}",
+            b"{not json",
+            b"{} {}",
+            b"",
+        ] {
+            assert!(!is_json_value(bad), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

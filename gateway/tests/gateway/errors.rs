@@ -118,6 +118,9 @@ async fn undecodable_replies_are_502() {
     world.gateway.wait_routed("garbage.get").await;
     let reply = world.http().get("/garbage").await;
     reply.assert_error(502, "bad_gateway");
+    // JSON is UTF-8 (RFC 8259): a Latin-1 byte in a string is not passed on as JSON either.
+    let reply = world.http().get("/garbage?kind=utf8").await;
+    reply.assert_error(502, "bad_gateway");
     world.stop().await;
 }
 

@@ -470,7 +470,8 @@ pub async fn start_widgets(client: &async_nats::Client, state: Widgets) -> Runni
     Running::spawn(widgets(state, "1.0.0").start(client).await.unwrap())
 }
 
-/// A raw Services API service whose endpoint answers with bytes that are not JSON.
+/// A raw Services API service whose endpoint answers with bytes that are not JSON: a cut-off
+/// object, or (when the query says `kind=utf8`) a well-formed object whose string is not UTF-8.
 pub async fn start_garbage(client: &async_nats::Client) -> JoinHandle<()> {
     use async_nats::service::ServiceExt;
     use futures::StreamExt;
@@ -495,7 +496,12 @@ pub async fn start_garbage(client: &async_nats::Client) -> JoinHandle<()> {
     tokio::spawn(async move {
         let _service = service;
         while let Some(request) = endpoint.next().await {
-            let _ = request.respond(Ok(Bytes::from_static(b"{not json"))).await;
+            let reply: &'static [u8] = if request.message.payload.windows(4).any(|w| w == b"utf8") {
+                b"{\"name\":\"caf\xe9\"}"
+            } else {
+                b"{not json"
+            };
+            let _ = request.respond(Ok(Bytes::from_static(reply))).await;
         }
     })
 }
