@@ -28,8 +28,6 @@ use crate::system::{ADMIN_EMAIL, System};
 pub const PRODUCTS_GET: &str = "GET /products/{id}";
 /// The database-free operation: what the gateway hop itself costs.
 pub const ECHO_GET: &str = "GET /echo (no database)";
-/// The echo operation's subject.
-const ECHO_SUBJECT: &str = "echo.get";
 
 /// One operation, as HTTP and (unless HTTP-only) as its NATS subject and envelope.
 struct Operation {
@@ -86,7 +84,7 @@ fn operations(admin_password: &str) -> Vec<Operation> {
             path: "/echo?msg=hello",
             body: None,
             direct: Some(Direct {
-                subject: ECHO_SUBJECT,
+                subject: "echo.get",
                 params: &[],
                 query: &[("msg", "hello")],
             }),
@@ -130,7 +128,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let (token, identity) = log_in(system.gateway, &system.admin_password).await?;
     let proxy = crate::proxy::start(
         &system.nats_url(),
-        ECHO_SUBJECT,
+        &<crate::echo::Echo as contract::Operation>::subject(),
         &identity.user_id,
         &identity.roles_header(),
     )
