@@ -82,6 +82,7 @@ async fn forward(
             return limited.into_response();
         }
     }
+    let request_id = request_id::get(&parts.extensions);
     let query = parse_query(parts.uri.query());
     let body = match read_json_body(state, &parts.headers, body).await {
         Ok(body) => body,
@@ -91,11 +92,10 @@ async fn forward(
     let payload = match serde_json::to_vec(&envelope) {
         Ok(payload) => payload,
         Err(e) => {
-            error!(error = %e, "envelope could not be encoded");
+            error!(request_id, error = %e, "envelope could not be encoded");
             return ApiError::new(ErrorCode::Internal, "internal error").into_response();
         }
     };
-    let request_id = request_id::get(&parts.extensions);
     let client = client.map(|addr| addr.to_string());
     let headers = || nats_headers(request_id, caller.as_ref(), client.as_deref());
     let outcome = retry::request(
@@ -107,8 +107,8 @@ async fn forward(
     )
     .await;
     match outcome {
-        Ok(reply) => reply_to_response(state, route, &reply),
-        Err(e) => call_error(state, route, &e),
+        Ok(reply) => reply_to_response(state, route, &reply, request_id),
+        Err(e) => call_error(state, route, &e, request_id),
     }
 }
 
@@ -249,7 +249,12 @@ fn json_response(status: StatusCode, body: Bytes) -> Response {
         .into_response()
 }
 
-fn reply_to_response(state: &AppState, route: &Route, reply: &async_nats::Message) -> Response {
+fn reply_to_response(
+    state: &AppState,
+    route: &Route,
+    reply: &async_nats::Message,
+    request_id: &str,
+) -> Response {
     if let Some(error) = runtime::call::error_of(reply) {
         if error.code == ErrorCode::BadGateway {
             state.metrics.upstream_error("bad_reply");
@@ -265,7 +270,12 @@ fn reply_to_response(state: &AppState, route: &Route, reply: &async_nats::Messag
     // values without checking it, so the bytes are checked as UTF-8 first (std's check is a
     // fraction of the parse).
     if !is_json_value(&reply.payload) {
-        warn!(subject = %route.subject, bytes = reply.payload.len(), "service replied with invalid JSON");
+        warn!(
+            request_id,
+            subject = %route.subject,
+            bytes = reply.payload.len(),
+            "service replied with invalid JSON"
+        );
         state.metrics.upstream_error("bad_reply");
         return ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply")
             .into_response();
@@ -279,7 +289,7 @@ fn is_json_value(bytes: &[u8]) -> bool {
         .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
 }
 
-fn call_error(state: &AppState, route: &Route, error: &CallError) -> Response {
+fn call_error(state: &AppState, route: &Route, error: &CallError, request_id: &str) -> Response {
     let (kind, api) = match error {
         CallError::NoResponders { .. } => {
             state.catalog.trigger("no responders");
@@ -311,7 +321,7 @@ fn call_error(state: &AppState, route: &Route, error: &CallError) -> Response {
             ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply"),
         ),
     };
-    warn!(subject = %route.subject, error = %error, kind, "upstream call failed");
+    warn!(request_id, subject = %route.subject, error = %error, kind, "upstream call failed");
     state.metrics.upstream_error(kind);
     api.into_response()
 }

@@ -1,5 +1,6 @@
-//! The access log: server errors at WARN, everything else at DEBUG, inside the request's
-//! span.
+//! The access log: server errors at WARN, everything else at DEBUG, each line with the
+//! request id (the request's span exists only at DEBUG or when traces are exported: see
+//! [`super::span`]).
 //!
 //! Metrics count every request by route and status; a line per request at INFO would cost
 //! the gateway about a tenth of its CPU at high rates (`make bench`).
@@ -10,13 +11,38 @@ use std::time::Duration;
 use axum::http::Method;
 use tracing::{Level, debug, enabled, warn};
 
+/// What one answered request was.
+#[derive(Debug)]
+pub struct Line<'a> {
+    /// Its id.
+    pub request_id: &'a str,
+    /// The method.
+    pub method: &'a Method,
+    /// The path as sent.
+    pub path: &'a str,
+    /// The matched route template, or the fixed label of an unmatched request.
+    pub route: &'a str,
+    /// The response's status.
+    pub status: u16,
+    /// From the request's arrival to its response.
+    pub elapsed: Duration,
+}
+
 /// Logs one answered request. Whether DEBUG is on is asked first, so a request that is not
 /// logged costs no formatting.
-pub fn log(method: &Method, path: &str, route: &str, status: u16, elapsed: Duration) {
+pub fn log(line: &Line<'_>) {
+    let Line {
+        request_id,
+        method,
+        path,
+        route,
+        status,
+        elapsed,
+    } = *line;
     let elapsed_ms = elapsed.as_secs_f64() * 1e3;
     if status >= 500 {
-        warn!(method = %method, route = %route, path = %path, status, elapsed_ms, "request");
+        warn!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, "request");
     } else if enabled!(Level::DEBUG) {
-        debug!(method = %method, route = %route, path = %path, status, elapsed_ms, "request");
+        debug!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, "request");
     }
 }

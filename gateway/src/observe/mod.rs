@@ -58,7 +58,17 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     route::label(matched, &mut response);
     let route = route::of(&response);
     let status = response.status().as_u16();
-    access_log::log(&method, uri.path(), route.as_str(), status, elapsed);
+    access_log::log(&access_log::Line {
+        request_id: id
+            .as_ref()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or_default(),
+        method: &method,
+        path: uri.path(),
+        route: route.as_str(),
+        status,
+        elapsed,
+    });
     metrics::record(&state, &method, route, status, elapsed);
     error_body::render(response, id.as_ref())
 }

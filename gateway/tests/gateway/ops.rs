@@ -316,3 +316,42 @@ async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // This test's process only (nextest runs each test in its own). `info`, as deployed: the
+    // request's span is a DEBUG span then, so the id must be on the lines themselves.
+    tracing_subscriber::fmt()
+        .with_env_filter("gateway=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let world = World::start().await;
+    let _garbage = super::support::start_garbage(&world.client).await;
+    world.gateway.wait_routed("garbage.get").await;
+    let reply = world
+        .http()
+        .send("GET", "/garbage", &[("x-request-id", "req-7f3a")], None)
+        .await;
+    assert_eq!(reply.status, 502);
+    world.stop().await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = |what: &str| {
+        logs.lines()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no line with {what:?} in:\n{logs}"))
+            .to_owned()
+    };
+    let upstream = line("service replied with invalid JSON");
+    assert!(
+        upstream.contains("WARN") && upstream.contains("req-7f3a"),
+        "{upstream}"
+    );
+    let access = line("status=502");
+    assert!(
+        access.contains("WARN") && access.contains("req-7f3a"),
+        "{access}"
+    );
+}
