@@ -277,6 +277,26 @@ async fn operational_endpoints_can_open_to_the_admin_role() {
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+impl Captured {
+    /// Sends this process's logs at `gateway=info`, as deployed, to a new buffer. For this
+    /// test's process only: nextest runs each test in its own.
+    fn install() -> Self {
+        let captured = Self::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("gateway=info")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .init();
+        captured
+    }
+
+    /// What was logged so far.
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
 impl std::io::Write for Captured {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(data);
@@ -289,20 +309,13 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // This test's process only (nextest runs each test in its own).
-    tracing_subscriber::fmt()
-        .with_env_filter("gateway=info")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = Captured::install();
     let world = World::start().await;
     for _ in 0..50 {
         assert_eq!(world.http().get("/widgets/7").await.status, 401);
     }
     world.stop().await;
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let refused: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("requests refused"))
@@ -319,15 +332,8 @@ async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
 
 #[tokio::test]
 async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    // This test's process only (nextest runs each test in its own). `info`, as deployed: the
-    // request's span is a DEBUG span then, so the id must be on the lines themselves.
-    tracing_subscriber::fmt()
-        .with_env_filter("gateway=info")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    // At `info` the request's span is a DEBUG span, so the id must be on the lines themselves.
+    let captured = Captured::install();
     let world = World::start().await;
     let _garbage = super::support::start_garbage(&world.client).await;
     world.gateway.wait_routed("garbage.get").await;
@@ -337,7 +343,7 @@ async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
         .await;
     assert_eq!(reply.status, 502);
     world.stop().await;
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let line = |what: &str| {
         logs.lines()
             .find(|l| l.contains(what))
