@@ -42,9 +42,12 @@ pub fn drop_invalid(mut request: Request) -> Request {
 
 /// The request id tower-http attached to a request, or `""` outside its layer.
 pub fn get(extensions: &Extensions) -> &str {
-    extensions
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
+    text(extensions.get::<RequestId>())
+}
+
+/// A request id as text, or `""` when there is none.
+pub fn text(id: Option<&RequestId>) -> &str {
+    id.and_then(|id| id.header_value().to_str().ok())
         .unwrap_or_default()
 }
 

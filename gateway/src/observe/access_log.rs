@@ -9,13 +9,16 @@
 use std::time::Duration;
 
 use axum::http::Method;
+use tower_http::request_id::RequestId;
 use tracing::{Level, debug, enabled, warn};
+
+use crate::request_id;
 
 /// What one answered request was.
 #[derive(Debug)]
 pub struct Line<'a> {
-    /// Its id.
-    pub request_id: &'a str,
+    /// Its id (read as text only when a line is written).
+    pub request_id: Option<&'a RequestId>,
     /// The method.
     pub method: &'a Method,
     /// The path as sent.
@@ -32,7 +35,7 @@ pub struct Line<'a> {
 /// logged costs no formatting.
 pub fn log(line: &Line<'_>) {
     let Line {
-        request_id,
+        request_id: id,
         method,
         path,
         route,
@@ -41,8 +44,10 @@ pub fn log(line: &Line<'_>) {
     } = *line;
     let elapsed_ms = elapsed.as_secs_f64() * 1e3;
     if status >= 500 {
+        let request_id = request_id::text(id);
         warn!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, "request");
     } else if enabled!(Level::DEBUG) {
+        let request_id = request_id::text(id);
         debug!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, "request");
     }
 }

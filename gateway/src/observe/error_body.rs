@@ -14,8 +14,5 @@ pub fn id_of(extensions: &Extensions) -> Option<RequestId> {
 
 /// Renders the body of an error response with the request's id.
 pub fn render(response: Response, id: Option<&RequestId>) -> Response {
-    let id = id
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default();
-    error::render(response, id)
+    error::render(response, crate::request_id::text(id))
 }

@@ -59,10 +59,7 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     let route = route::of(&response);
     let status = response.status().as_u16();
     access_log::log(&access_log::Line {
-        request_id: id
-            .as_ref()
-            .and_then(|id| id.header_value().to_str().ok())
-            .unwrap_or_default(),
+        request_id: id.as_ref(),
         method: &method,
         path: uri.path(),
         route: route.as_str(),
