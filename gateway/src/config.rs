@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use contract::deploy::{self, DEFAULT_AUDIENCE, DEFAULT_ISSUER, env};
+use contract::routes::RouteOwners;
 use runtime::config::CommonArgs;
 
 /// Default largest request body: 1 MiB.
@@ -39,8 +40,14 @@ pub struct GatewayArgs {
     /// Largest accepted request body, in bytes (never above the NATS server's max_payload).
     #[arg(long, env = env::MAX_BODY_BYTES, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// The services discovery asks for (`$SRV.INFO.<name>`) and the path prefixes each owns,
+    /// e.g. `auth=/auth,/.well-known/jwks.json;orders=/orders`: a service's claim of a path
+    /// outside its prefixes is refused.
+    #[arg(long, env = env::ROUTE_OWNERS, default_value = deploy::DEFAULT_ROUTE_OWNERS,
+          value_parser = RouteOwners::parse)]
+    pub route_owners: RouteOwners,
     /// How often discovery polls `$SRV.INFO`, in milliseconds.
-    #[arg(long, env = "DISCOVERY_INTERVAL_MS", default_value_t = 5_000,
+    #[arg(long, env = env::DISCOVERY_INTERVAL_MS, default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub discovery_interval_ms: u64,
     /// The `iss` every token must carry.
@@ -168,6 +175,8 @@ impl Cors {
 /// How discovery runs.
 #[derive(Debug, Clone)]
 pub struct DiscoveryConfig {
+    /// The services asked (each by name) and the path prefixes each owns.
+    pub owners: RouteOwners,
     /// Time between polls.
     pub interval: Duration,
     /// Polls an instance may miss before it stops being routed.
@@ -177,9 +186,11 @@ pub struct DiscoveryConfig {
 }
 
 impl DiscoveryConfig {
-    /// Discovery polling every `interval`, dropping instances after 3 missed polls.
+    /// Discovery of the built-in services polling every `interval`, dropping instances after
+    /// 3 missed polls.
     pub fn every(interval: Duration) -> Self {
         Self {
+            owners: RouteOwners::builtin(),
             interval,
             missed_polls: 3,
             trigger_throttle: interval.min(Duration::from_secs(1)),
@@ -217,7 +228,10 @@ impl From<&Cli> for Config {
             cors: Cors::parse(g.cors_origins.as_deref()),
             request_timeout: Duration::from_millis(g.request_timeout_ms),
             max_body_bytes: g.max_body_bytes,
-            discovery: DiscoveryConfig::every(Duration::from_millis(g.discovery_interval_ms)),
+            discovery: DiscoveryConfig {
+                owners: g.route_owners.clone(),
+                ..DiscoveryConfig::every(Duration::from_millis(g.discovery_interval_ms))
+            },
             jwt_issuer: g.jwt_issuer.clone(),
             jwt_audience: g.jwt_audience.clone(),
             jwks: crate::jwks::JwksConfig::default(),
@@ -310,5 +324,10 @@ mod tests {
         assert_eq!(config.limits.trusted_proxies.len(), 1);
         assert!(Cli::try_parse_from(["gateway", "--rate-limits", "auth=5"]).is_err());
         assert!(Cli::try_parse_from(["gateway", "--request-timeout-ms", "0"]).is_err());
+        assert_eq!(config.discovery.owners, RouteOwners::builtin());
+        let error = Cli::try_parse_from(["gateway", "--route-owners", "auth=/a;orders=/a/b"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("overlaps"), "{error}");
     }
 }

@@ -1,4 +1,10 @@
-//! Discovery: polls `$SRV.INFO`, tracks the live instances and swaps in a fresh routing table.
+//! Discovery: polls `$SRV.INFO.<name>` of every declared service, tracks the live instances
+//! and swaps in a fresh routing table.
+//!
+//! Each service is asked by name, never with the bare `$SRV.INFO` any service could answer:
+//! NATS permissions let only a service's own user subscribe to `$SRV.INFO.<name>`, so a reply
+//! there speaks for that service, and a reply naming another service is dropped. The table then
+//! routes only the paths each service owns ([`crate::table`]).
 //!
 //! The loop polls every `interval`, and sooner (throttled) when a request asks for it: a
 //! route miss may mean a service just appeared, "no responders" that one just went away. An
@@ -127,7 +133,7 @@ pub async fn run(
         // poll succeeds there is no table, so readiness says so and requests get 503, not 404.
         if poll(&client, &mut instances, &config, options, &metrics).await {
             let infos: Vec<ServiceInfo> = instances.values().map(|i| i.info.clone()).collect();
-            let table = RouteTable::build(&infos);
+            let table = RouteTable::build(&infos, &config.owners);
             report_changes(&table, &mut last_table);
             metrics.discovered(&table, instances.len());
             let fetch_timeout = options.total.min(SCHEMA_TIMEOUT);
@@ -195,8 +201,24 @@ async fn poll(
         metrics.discovery_run("disconnected");
         return false;
     }
-    let infos = match discover::info(client, None, options).await {
-        Ok(infos) => infos,
+    let asked = config.owners.services().map(|name| async move {
+        let infos = discover::info(client, Some(name), options).await?;
+        Ok::<_, discover::DiscoverError>(
+            infos
+                .into_iter()
+                .filter(|info| {
+                    let speaks_for_itself = info.name == name;
+                    if !speaks_for_itself {
+                        warn!(asked = name, answered = %info.name, id = %info.id,
+                            "an instance answered discovery for another service; ignored");
+                    }
+                    speaks_for_itself
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    let infos = match futures::future::try_join_all(asked).await {
+        Ok(infos) => infos.into_iter().flatten(),
         Err(e) => {
             warn!(error = %e, "discovery failed; keeping the previous table");
             metrics.discovery_run("error");
@@ -231,23 +253,31 @@ async fn poll(
     true
 }
 
-type Reported = Option<(Vec<Route>, Vec<crate::table::Conflict>)>;
+type Reported = Option<(
+    Vec<Route>,
+    Vec<crate::table::Conflict>,
+    Vec<crate::table::Refused>,
+)>;
 
 /// Logs the table when it changed, and each conflict when the set of conflicts changed.
 fn report_changes(table: &RouteTable, last: &mut Reported) {
-    let changed = last.as_ref().is_none_or(|(routes, conflicts)| {
-        routes != table.routes() || conflicts != table.conflicts()
+    let changed = last.as_ref().is_none_or(|(routes, conflicts, refused)| {
+        routes != table.routes() || conflicts != table.conflicts() || refused != table.refused()
     });
     if !changed {
         return;
     }
     let conflicts_changed = last
         .as_ref()
-        .is_none_or(|(_, conflicts)| conflicts != table.conflicts());
+        .is_none_or(|(_, conflicts, _)| conflicts != table.conflicts());
+    let refused_changed = last
+        .as_ref()
+        .is_none_or(|(_, _, refused)| refused != table.refused());
     info!(
         routes = table.routes().len(),
         services = table.services().len(),
         conflicts = table.conflicts().len(),
+        refused = table.refused().len(),
         "routing table updated"
     );
     if conflicts_changed {
@@ -256,9 +286,19 @@ fn report_changes(table: &RouteTable, last: &mut Reported) {
                 "conflicting routes; the winner is served");
         }
     }
+    if refused_changed {
+        for r in table.refused() {
+            warn!(service = %r.service, subject = %r.subject, method = %r.method, path = %r.path,
+                reason = %r.reason, "route claim refused; not served");
+        }
+    }
     for bad in table.invalid() {
         warn!(service = %bad.service, subject = %bad.subject, reason = %bad.reason,
             "endpoint has invalid HTTP metadata; not routed");
     }
-    *last = Some((table.routes().to_vec(), table.conflicts().to_vec()));
+    *last = Some((
+        table.routes().to_vec(),
+        table.conflicts().to_vec(),
+        table.refused().to_vec(),
+    ));
 }

@@ -90,6 +90,7 @@ pub struct GatewayMetrics {
     instances: Gauge,
     conflicts: Gauge,
     invalid: Gauge,
+    refused: Gauge,
     last_discovery: Gauge,
     jwks_fetches: Family<PollLabels, Counter>,
     upstream_retries: Family<RetryLabels, Counter>,
@@ -111,6 +112,7 @@ impl GatewayMetrics {
             instances: Gauge::default(),
             conflicts: Gauge::default(),
             invalid: Gauge::default(),
+            refused: Gauge::default(),
             last_discovery: Gauge::default(),
             jwks_fetches: Family::default(),
             upstream_retries: Family::default(),
@@ -156,13 +158,18 @@ impl GatewayMetrics {
         );
         r.register(
             "route_conflicts",
-            "Method and path pairs claimed by more than one subject",
+            "Method and path pairs claimed by more than one subject of one service",
             m.conflicts.clone(),
         );
         r.register(
             "invalid_endpoints",
             "Endpoints not routed because of invalid metadata",
             m.invalid.clone(),
+        );
+        r.register(
+            "route_claims_refused",
+            "Route claims not served: the path is not the service's own, or the subject is not",
+            m.refused.clone(),
         );
         r.register(
             "discovery_last_success_timestamp_seconds",
@@ -244,6 +251,7 @@ impl GatewayMetrics {
         self.instances.set(count(instances));
         self.conflicts.set(count(table.conflicts().len()));
         self.invalid.set(count(table.invalid().len()));
+        self.refused.set(count(table.refused().len()));
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

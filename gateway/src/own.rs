@@ -103,7 +103,7 @@ pub async fn openapi_json(State(state): State<AppState>, headers: HeaderMap) -> 
         .into_response()
 }
 
-/// What discovery sees: services, versions, instances, endpoints, conflicts.
+/// What discovery sees: services, versions, instances, endpoints, conflicts, refused claims.
 pub async fn services(State(state): State<AppState>) -> Response {
     let Some(snapshot) = state.catalog.snapshot() else {
         return ApiError::new(ErrorCode::Unavailable, "discovery has not finished yet")
@@ -180,6 +180,7 @@ pub async fn services(State(state): State<AppState>) -> Response {
         "routes": snapshot.table.routes(),
         "conflicts": snapshot.table.conflicts(),
         "invalid_endpoints": snapshot.table.invalid(),
+        "refused_claims": snapshot.table.refused(),
     });
     Json(body).into_response()
 }

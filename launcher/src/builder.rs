@@ -35,6 +35,7 @@ const ROUTED: [&str; 3] = ["auth.login", "customers.list", "products.list"];
 pub struct Service {
     spec: Spec,
     routes: Vec<String>,
+    prefixes: Vec<String>,
 }
 
 impl Service {
@@ -43,6 +44,7 @@ impl Service {
         Self {
             spec: Spec::new(name, program),
             routes: Vec::new(),
+            prefixes: contract::routes::default_prefixes(name),
         }
     }
 
@@ -57,6 +59,14 @@ impl Service {
     #[must_use]
     pub fn env(mut self, name: &str, value: impl Into<String>) -> Self {
         self.spec.env.push((name.to_owned(), value.into()));
+        self
+    }
+
+    /// The HTTP path prefixes the service owns (default: `/<name>`), rendered into the
+    /// gateway's `ROUTE_OWNERS` as the operator renders a stack's.
+    #[must_use]
+    pub fn route_prefixes(mut self, prefixes: &[&str]) -> Self {
+        self.prefixes = prefixes.iter().map(|p| (*p).to_owned()).collect();
         self
     }
 
@@ -317,10 +327,23 @@ impl Builder {
         gateway
             .env
             .push((env::LISTEN_ADDR.to_owned(), ports.gateway.addr.to_string()));
+        gateway.env.push((
+            env::ROUTE_OWNERS.to_owned(),
+            self.route_owners()?.to_string(),
+        ));
         apply_overrides(&mut gateway.env, &self.component_env, deploy::GATEWAY);
         let child = Child::spawn(gateway, &logs.join("gateway.log"))?;
         system.push(child, Role::Ours);
         self.wait_routed(system).await
+    }
+
+    /// The built-in services with their default prefixes and the extra ones with theirs.
+    fn route_owners(&self) -> Result<contract::routes::RouteOwners, LaunchError> {
+        let builtin = [deploy::AUTH, deploy::CUSTOMERS, deploy::PRODUCTS]
+            .map(|name| (name, contract::routes::default_prefixes(name)));
+        let extra = self.extra.iter().map(|s| (s.spec.name, s.prefixes.clone()));
+        contract::routes::RouteOwners::new(builtin.into_iter().chain(extra))
+            .map_err(|e| LaunchError::Setup(format!("route prefixes: {e}")))
     }
 
     /// auth, customers, products and the extra services, with their variables.

@@ -89,6 +89,16 @@ impl System {
         format!("nats://{}", self.ports.nats.addr)
     }
 
+    /// The variables that connect as `component`'s NATS user (`NATS_USER`, `NATS_PASSWORD`,
+    /// `NATS_INBOX_PREFIX`), empty when NATS users are off: what a test needs to act as one
+    /// component, a compromised one included.
+    pub fn nats_env_of(&self, component: &str) -> Vec<(String, String)> {
+        self.nats_users
+            .as_ref()
+            .map(|users| users.env_of(component))
+            .unwrap_or_default()
+    }
+
     /// The MongoDB URL auth uses (a single server, no replica set).
     pub fn mongo_url(&self) -> String {
         format!("mongodb://{}/?directConnection=true", self.ports.mongo.addr)

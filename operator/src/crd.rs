@@ -456,9 +456,29 @@ pub struct ServiceSpec {
     /// Compute resources of each pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// HTTP path prefixes this service owns at the gateway: it may serve routes only under
+    /// them, and no other service may serve routes under them. Default: `/<name>` (auth:
+    /// `/auth` and `/.well-known/jwks.json`; products: `/products`, `/categories`,
+    /// `/suppliers`). Prefixes of two services may not overlap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = 16),
+        inner(length(min = 2, max = 100), regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"))
+    )]
+    pub route_prefixes: Vec<String>,
 }
 
 impl ServiceSpec {
+    /// The path prefixes the service owns: its `routePrefixes`, or the defaults for its name.
+    #[must_use]
+    pub fn owned_prefixes(&self) -> Vec<String> {
+        if self.route_prefixes.is_empty() {
+            contract::routes::default_prefixes(&self.name)
+        } else {
+            self.route_prefixes.clone()
+        }
+    }
+
     /// A service with defaults for everything but its name and database.
     #[must_use]
     pub fn new(name: &str, database: DatabaseKind) -> Self {
@@ -469,6 +489,7 @@ impl ServiceSpec {
             database,
             env: BTreeMap::new(),
             resources: None,
+            route_prefixes: Vec::new(),
         }
     }
 }

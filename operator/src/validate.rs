@@ -9,8 +9,11 @@ use std::collections::BTreeSet;
 use kube::ResourceExt;
 
 use contract::limits::{RateLimits, parse_trusted_proxy};
+use contract::routes::RouteOwners;
 
-use crate::crd::{DatabaseKind, GatewaySpec, MicroserviceStack, ServiceType};
+use crate::crd::{
+    DatabaseKind, GatewaySpec, MicroserviceStack, MicroserviceStackSpec, ServiceType,
+};
 
 /// Names a service may not take (they collide with other children's names).
 pub const RESERVED: [&str; 5] = ["gateway", "nats", "postgres", "mongodb", "operator"];
@@ -70,7 +73,24 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
             ));
         }
     }
+    if let Err(e) = route_owners(spec) {
+        out.push(format!("services routePrefixes: {e}"));
+    }
     out
+}
+
+/// Every service's route prefixes, checked as the gateway checks its `ROUTE_OWNERS`.
+///
+/// # Errors
+/// When a prefix is malformed or two services' prefixes overlap.
+pub fn route_owners(
+    spec: &MicroserviceStackSpec,
+) -> Result<RouteOwners, contract::routes::OwnersError> {
+    RouteOwners::new(
+        spec.services
+            .iter()
+            .map(|s| (s.name.clone(), s.owned_prefixes())),
+    )
 }
 
 /// `rateLimits` and `trustedProxies` checked with the gateway's own parsers, so a stack the

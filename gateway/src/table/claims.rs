@@ -1,16 +1,25 @@
-//! Turning every instance's endpoint claims into routes, conflicts and invalid endpoints.
+//! Turning every instance's endpoint claims into routes, refusals, conflicts and invalid
+//! endpoints.
 //!
-//! A pure function of its input, so conflict resolution is deterministic whatever order
-//! discovery heard the instances in.
+//! A claim is routed only when its service owns its path ([`RouteOwners`]) and serves it on a
+//! subject under its own name (`<service>.…`), which NATS lets only that service's user
+//! subscribe. Everything else is refused and reported, never served: so two services never
+//! compete for a path, and a version number decides nothing between them. Within one service,
+//! two subjects claiming one method and path (a rolling upgrade that moved a route) are a
+//! conflict the newest version wins.
+//!
+//! A pure function of its input, so resolution is deterministic whatever order discovery
+//! heard the instances in.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use contract::routes::RouteOwners;
 use contract::{EndpointMeta, HttpMethod, metadata};
 use runtime::discover::ServiceInfo;
 
 use super::RESERVED_PATHS;
-use super::route::{Conflict, InvalidEndpoint, Route};
+use super::route::{Conflict, InvalidEndpoint, Refused, Route};
 use crate::version::Version;
 
 /// What resolving the claims gives.
@@ -21,6 +30,8 @@ pub(super) struct Resolved {
     pub conflicts: Vec<Conflict>,
     /// Endpoints left out because of bad metadata.
     pub invalid: Vec<InvalidEndpoint>,
+    /// Claims refused because the service does not own the path or the subject.
+    pub refused: Vec<Refused>,
 }
 
 /// One claim of a method and path by one subject.
@@ -37,7 +48,8 @@ impl Claim {
         )
     }
 
-    /// Orders claims best first: highest version, then smallest service name, then subject.
+    /// Orders one service's claims best first: highest version, then smallest subject (the
+    /// service name breaks ties only for determinism: claims of two services never meet).
     fn rank(&self, other: &Self) -> Ordering {
         other
             .version
@@ -47,11 +59,45 @@ impl Claim {
     }
 }
 
-/// Resolves every endpoint claim of `instances`.
-pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
+/// Why `service` may not serve `path` on `subject`, if it may not.
+fn refusal(owners: &RouteOwners, service: &str, subject: &str, path: &str) -> Option<String> {
+    let own_subject = subject
+        .strip_prefix(service)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .split('.')
+                    .all(|t| !t.is_empty() && t != "*" && t != ">")
+                && !rest.contains(char::is_whitespace)
+        });
+    if !own_subject {
+        return Some(format!(
+            "subject {subject} is not under the service's own name ({service}.…)"
+        ));
+    }
+    if RESERVED_PATHS.contains(&path) {
+        return Some(format!("the gateway serves {path} itself"));
+    }
+    match owners.owner_of(path) {
+        Some(owner) if owner == service => None,
+        Some(owner) => Some(format!("{path} belongs to {owner}")),
+        None => Some(format!(
+            "{path} is under no prefix of {service} (its route prefixes: {})",
+            owners.prefixes(service).map_or_else(
+                || "none: the stack does not declare it".to_owned(),
+                |p| p.join(", ")
+            )
+        )),
+    }
+}
+
+/// Resolves every endpoint claim of `instances` against the declared `owners`.
+pub(super) fn resolve(instances: &[ServiceInfo], owners: &RouteOwners) -> Resolved {
     // (method, path) → subject → best claim for that subject.
     let mut claims: BTreeMap<(HttpMethod, String), BTreeMap<String, Claim>> = BTreeMap::new();
     let mut invalid = BTreeMap::new();
+    let mut refused = BTreeMap::new();
     for info in instances {
         let version = Version::parse(&info.version);
         for endpoint in &info.endpoints {
@@ -69,6 +115,18 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
                     continue;
                 }
             };
+            if let Some(reason) = refusal(owners, &info.name, &endpoint.subject, &meta.path) {
+                refused.insert(
+                    (
+                        info.name.clone(),
+                        endpoint.subject.clone(),
+                        meta.method,
+                        meta.path,
+                    ),
+                    reason,
+                );
+                continue;
+            }
             let claim = Claim {
                 route: Route {
                     method: meta.method,
@@ -102,15 +160,6 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
     for ((method, path), by_subject) in claims {
         let mut ranked: Vec<Claim> = by_subject.into_values().collect();
         ranked.sort_by(Claim::rank);
-        if RESERVED_PATHS.contains(&path.as_str()) {
-            conflicts.push(Conflict {
-                method,
-                path,
-                winner: "gateway".to_owned(),
-                losers: ranked.iter().map(Claim::label).collect(),
-            });
-            continue;
-        }
         let mut ranked = ranked.into_iter();
         let Some(winner) = ranked.next() else {
             continue;
@@ -135,6 +184,16 @@ pub(super) fn resolve(instances: &[ServiceInfo]) -> Resolved {
             .map(|((service, subject), reason)| InvalidEndpoint {
                 service,
                 subject,
+                reason,
+            })
+            .collect(),
+        refused: refused
+            .into_iter()
+            .map(|((service, subject, method, path), reason)| Refused {
+                service,
+                subject,
+                method,
+                path,
                 reason,
             })
             .collect(),

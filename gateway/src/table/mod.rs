@@ -4,10 +4,13 @@
 //! whole, so a request always matches against one consistent table. Building is a pure
 //! function of its input, which keeps conflict resolution deterministic and testable:
 //!
+//! - a service may claim only paths under its own route prefixes ([`RouteOwners`], declared in
+//!   the stack), on subjects under its own name; any other claim is refused and reported,
+//!   never served, so no service can take over another's routes or change their auth level;
 //! - every instance of a service serves the same subjects (queue group `q`), so claims of
 //!   one method and path on one subject are one route, described by the newest version;
-//! - two different subjects claiming one method and path conflict: the highest semver wins,
-//!   then the smaller service name, then the smaller subject. The losers are reported;
+//! - two subjects of one service claiming one method and path conflict: the highest semver
+//!   wins, then the smaller subject. The losers are reported;
 //! - the gateway's own paths (`/healthz`, `/metrics`, …) are never given to a service;
 //! - endpoints with no HTTP mapping are internal and not routed; endpoints with an invalid
 //!   mapping are reported.
@@ -21,18 +24,20 @@ mod route;
 
 use std::collections::BTreeSet;
 
+use contract::routes::RouteOwners;
 use runtime::discover::ServiceInfo;
 
 pub use matcher::Match;
-pub use route::{Conflict, InvalidEndpoint, Route};
+pub use route::{Conflict, InvalidEndpoint, Refused, Route};
 
 /// Paths the gateway serves itself.
-pub const RESERVED_PATHS: [&str; 5] = [
+pub const RESERVED_PATHS: [&str; 6] = [
     "/healthz",
     "/readyz",
     "/metrics",
     "/openapi.json",
     "/services",
+    "/docs",
 ];
 
 /// The routing table.
@@ -46,18 +51,27 @@ pub struct RouteTable {
     conflicts: Vec<Conflict>,
     /// Endpoints left out because of bad metadata.
     invalid: Vec<InvalidEndpoint>,
+    /// Claims refused: the service does not own the path or the subject.
+    refused: Vec<Refused>,
 }
 
 impl RouteTable {
-    /// Builds the table from every instance discovery sees.
-    pub fn build(instances: &[ServiceInfo]) -> Self {
-        let resolved = claims::resolve(instances);
+    /// Builds the table from every instance discovery sees, routing only the claims each
+    /// service may make under `owners`.
+    pub fn build(instances: &[ServiceInfo], owners: &RouteOwners) -> Self {
+        let resolved = claims::resolve(instances, owners);
         Self {
             matcher: matcher::Matcher::new(&resolved.routes),
             routes: resolved.routes,
             conflicts: resolved.conflicts,
             invalid: resolved.invalid,
+            refused: resolved.refused,
         }
+    }
+
+    /// Claims refused because their service does not own the path or the subject.
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
     }
 
     /// Every route, sorted by method then path.
@@ -129,6 +143,18 @@ mod tests {
         vec![info(name, &format!("{name}-1"), "1.0.0", endpoints)]
     }
 
+    /// The owners every test table is built with.
+    fn owners() -> RouteOwners {
+        RouteOwners::parse(
+            "auth=/auth;products=/products;things=/things;widgets=/widgets;evil=/evil;catalog=/catalog",
+        )
+        .unwrap()
+    }
+
+    fn build(instances: &[ServiceInfo]) -> RouteTable {
+        RouteTable::build(instances, &owners())
+    }
+
     fn catalog() -> Vec<ServiceInfo> {
         service(
             "products",
@@ -166,7 +192,7 @@ mod tests {
 
     #[test]
     fn literals_beat_parameters_and_params_are_decoded() {
-        let table = RouteTable::build(&catalog());
+        let table = build(&catalog());
         assert_subjects(
             &table,
             &[(http::Method::GET, "/products/search", "products.search")],
@@ -185,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_literal_that_leads_nowhere_falls_back_to_the_parameter() {
-        let table = RouteTable::build(&catalog());
+        let table = build(&catalog());
         assert_subjects(
             &table,
             &[(
@@ -198,7 +224,7 @@ mod tests {
 
     #[test]
     fn templates_differing_only_in_parameter_names_share_a_path() {
-        let table = RouteTable::build(&service(
+        let table = build(&service(
             "things",
             &[
                 ("things.get", "GET", "/things/{id}", "public"),
@@ -216,7 +242,7 @@ mod tests {
 
     #[test]
     fn misses_are_told_apart() {
-        let table = RouteTable::build(&catalog());
+        let table = build(&catalog());
         for path in ["/nope", "/products/", "/products//x", "/"] {
             assert!(
                 matches!(table.find(&http::Method::GET, path), Match::NotFound),
@@ -240,38 +266,145 @@ mod tests {
         ));
     }
 
+    /// The refusals of `table`, as `(service, subject, path, reason)`.
+    fn refusals(table: &RouteTable) -> Vec<(&str, &str, &str, &str)> {
+        table
+            .refused()
+            .iter()
+            .map(|r| {
+                (
+                    r.service.as_str(),
+                    r.subject.as_str(),
+                    r.path.as_str(),
+                    r.reason.as_str(),
+                )
+            })
+            .collect()
+    }
+
     #[test]
-    fn conflicts_resolve_by_version_then_name() {
+    fn claims_outside_the_owners_prefixes_are_refused_whatever_their_version() {
         let mut instances = catalog();
+        // A newer, public claim of another service's path, and one of a service nobody
+        // declared: neither is served, and the owner's routes stay as they were.
         instances.push(info(
             "catalog",
             "c1",
-            "2.0.0",
+            "99.0.0",
             vec![endpoint("catalog.list", "GET", "/products", "public")],
         ));
         instances.push(info(
-            "aardvark",
+            "aaa",
             "a1",
-            "1.0.0",
-            vec![endpoint("aardvark.get", "GET", "/products/{id}", "public")],
+            "99.0.0",
+            vec![endpoint("aaa.get", "GET", "/products/{id}", "public")],
         ));
         // Input order must not matter.
         for _ in 0..2 {
-            let table = RouteTable::build(&instances);
+            let table = build(&instances);
             assert_subjects(
                 &table,
                 &[
-                    (http::Method::GET, "/products", "catalog.list"),
-                    (http::Method::GET, "/products/1", "aardvark.get"),
+                    (http::Method::GET, "/products", "products.list"),
+                    (http::Method::GET, "/products/1", "products.get"),
                 ],
             );
-            let conflicts = table.conflicts();
-            assert_eq!(conflicts.len(), 2, "{conflicts:?}");
-            assert_eq!(conflicts[0].path, "/products");
-            assert_eq!(conflicts[0].winner, "catalog@2.0.0 (catalog.list)");
-            assert_eq!(conflicts[0].losers, ["products@1.0.0 (products.list)"]);
+            assert!(table.conflicts().is_empty(), "{:?}", table.conflicts());
+            assert_eq!(
+                refusals(&table),
+                [
+                    (
+                        "aaa",
+                        "aaa.get",
+                        "/products/{id}",
+                        "/products/{id} belongs to products"
+                    ),
+                    (
+                        "catalog",
+                        "catalog.list",
+                        "/products",
+                        "/products belongs to products"
+                    ),
+                ]
+            );
             instances.reverse();
         }
+    }
+
+    #[test]
+    fn a_service_cannot_take_over_login_or_downgrade_another_services_auth_level() {
+        // The products user, answering discovery for its own service, claims auth's login and
+        // a public `/auth/me` on a subject of its own, and serves a path of its own on a
+        // subject of another service (`auth.login`), which it could never subscribe to.
+        let mut instances = catalog();
+        instances.push(info(
+            "auth",
+            "auth-1",
+            "1.0.0",
+            vec![
+                endpoint("auth.login", "POST", "/auth/login", "public"),
+                endpoint("auth.me", "GET", "/auth/me", "user"),
+            ],
+        ));
+        instances.push(info(
+            "products",
+            "rogue",
+            "99.0.0",
+            vec![
+                endpoint("products.evil", "POST", "/auth/login", "public"),
+                endpoint("products.me", "GET", "/auth/me", "public"),
+                endpoint("auth.login", "GET", "/products/login", "public"),
+                endpoint("products.*", "GET", "/products/any", "public"),
+            ],
+        ));
+        let table = build(&instances);
+        assert_subjects(
+            &table,
+            &[
+                (http::Method::POST, "/auth/login", "auth.login"),
+                (http::Method::GET, "/auth/me", "auth.me"),
+            ],
+        );
+        let me = table
+            .routes()
+            .iter()
+            .find(|r| &*r.path == "/auth/me")
+            .unwrap();
+        assert_eq!(me.auth, AuthLevel::User, "the owner's auth level stands");
+        let reasons: Vec<&str> = refusals(&table).into_iter().map(|r| r.3).collect();
+        assert_eq!(
+            reasons,
+            [
+                "subject auth.login is not under the service's own name (products.…)",
+                "subject products.* is not under the service's own name (products.…)",
+                "/auth/login belongs to auth",
+                "/auth/me belongs to auth",
+            ]
+        );
+        assert!(matches!(
+            table.find(&http::Method::GET, "/products/login"),
+            Match::Found(route, _) if route.subject == "products.get"
+        ));
+    }
+
+    #[test]
+    fn two_subjects_of_one_service_conflict_and_the_newest_version_wins() {
+        let mut instances = catalog();
+        instances.push(info(
+            "products",
+            "p2",
+            "2.0.0",
+            vec![endpoint("products.browse", "GET", "/products", "user")],
+        ));
+        let table = build(&instances);
+        assert_subjects(
+            &table,
+            &[(http::Method::GET, "/products", "products.browse")],
+        );
+        let conflicts = table.conflicts();
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(conflicts[0].winner, "products@2.0.0 (products.browse)");
+        assert_eq!(conflicts[0].losers, ["products@1.0.0 (products.list)"]);
     }
 
     #[test]
@@ -288,7 +421,7 @@ mod tests {
             "1.1.0",
             vec![endpoint("products.list", "GET", "/products", "public")],
         );
-        let table = RouteTable::build(&[old, new]);
+        let table = build(&[old, new]);
         assert!(table.conflicts().is_empty());
         assert_eq!(table.routes().len(), 1);
         assert_eq!(table.routes()[0].version, "1.1.0");
@@ -307,9 +440,17 @@ mod tests {
             queue_group: None,
             metadata: HashMap::new(),
         };
-        let table = RouteTable::build(&[info("evil", "e1", "1.0.0", vec![bad, broken, internal])]);
+        let table = build(&[info("evil", "e1", "1.0.0", vec![bad, broken, internal])]);
         assert!(table.routes().is_empty());
-        assert_eq!(table.conflicts()[0].winner, "gateway");
+        assert_eq!(
+            refusals(&table),
+            [(
+                "evil",
+                "evil.metrics",
+                "/metrics",
+                "the gateway serves /metrics itself"
+            )]
+        );
         assert_eq!(table.invalid().len(), 1);
         assert!(
             table.invalid()[0].reason.contains("auth"),
@@ -331,7 +472,7 @@ mod tests {
             contract::metadata::KIND.into(),
             contract::metadata::KIND_SCHEMA.into(),
         );
-        let table = RouteTable::build(&[info("widgets", "w1", "1.0.0", vec![list, schema])]);
+        let table = build(&[info("widgets", "w1", "1.0.0", vec![list, schema])]);
         assert_eq!(table.routes().len(), 1, "{:?}", table.routes());
         assert_eq!(
             table.routes()[0].schema_hash.as_deref(),

@@ -1,4 +1,5 @@
-//! What a built table holds and reports: routes, conflicts and unusable endpoints.
+//! What a built table holds and reports: routes, conflicts, refused claims and unusable
+//! endpoints.
 
 use std::sync::Arc;
 
@@ -42,14 +43,30 @@ impl Route {
     }
 }
 
-/// A method and path claimed by more than one subject, and who got it.
+/// A claim the gateway will not route: the service does not own the path, or serves it on a
+/// subject outside its own name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    /// The service that claimed it.
+    pub service: String,
+    /// The subject it named.
+    pub subject: String,
+    /// The HTTP method claimed.
+    pub method: HttpMethod,
+    /// The path template claimed.
+    pub path: String,
+    /// Why it is refused.
+    pub reason: String,
+}
+
+/// A method and path claimed by more than one subject of one service, and which one serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conflict {
     /// The HTTP method.
     pub method: HttpMethod,
     /// The path template.
     pub path: String,
-    /// `service@version (subject)` of the winner, or `gateway` for a reserved path.
+    /// `service@version (subject)` of the winner.
     pub winner: String,
     /// The same for every claim that lost.
     pub losers: Vec<String>,

@@ -1,4 +1,4 @@
-//! Discovery at run time: new services, conflicts.
+//! Discovery at run time: new services, refused claims.
 
 use contract::Operation;
 use runtime::test_support::wait_until;
@@ -23,10 +23,10 @@ async fn a_service_registered_later_becomes_routable() {
 }
 
 #[tokio::test]
-async fn conflicts_are_resolved_by_version_and_reported() {
+async fn a_claim_of_another_services_path_is_refused_whatever_its_version() {
     let nats = runtime::test_support::NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    // "gadgets" 2.0.0 claims GET /widgets too; it wins over widgets 1.0.0.
+    // "gadgets" 2.0.0 claims widgets' GET /widgets, publicly: widgets 1.0.0 keeps it.
     let gadgets =
         runtime::ServiceBuilder::new("gadgets", "2.0.0", "conflicting", Widgets::default())
             .endpoint::<GadgetList, _>(
@@ -41,19 +41,43 @@ async fn conflicts_are_resolved_by_version_and_reported() {
     let widgets = support::start_widgets(&client, Widgets::default()).await;
     let gateway = Gateway::start(support::config(&nats.url())).await;
     gateway.wait_routed("widgets.get").await;
-    gateway.wait_routed("gadgets.list").await;
-    assert_eq!(gateway.http.get("/widgets").await.json(), "gadgets");
+    let health = gateway.health.clone();
+    wait_until("the gadgets claim is reported", WAIT, || {
+        let health = health.clone();
+        async move {
+            let view = health.get("/services").await.json();
+            view["refused_claims"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+        }
+    })
+    .await;
+    let reply = gateway.http.get("/widgets").await;
+    assert_eq!(reply.status, 200);
+    assert_ne!(reply.json(), "gadgets", "widgets still serves its own path");
     let view = gateway.health.get("/services").await.json();
-    let conflict = &view["conflicts"][0];
-    assert_eq!(conflict["path"], "/widgets");
-    assert_eq!(conflict["winner"], "gadgets@2.0.0 (gadgets.list)");
     assert_eq!(
-        conflict["losers"][0],
-        format!("widgets@1.0.0 ({})", ListWidgets::subject())
+        view["refused_claims"],
+        serde_json::json!([{
+            "service": "gadgets",
+            "subject": "gadgets.list",
+            "method": "GET",
+            "path": "/widgets",
+            "reason": "/widgets belongs to widgets",
+        }])
     );
+    assert_eq!(view["conflicts"], serde_json::json!([]));
+    let routed: Vec<&str> = view["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/widgets" && r["method"] == "GET")
+        .map(|r| r["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(routed, [ListWidgets::subject()]);
     let metrics = String::from_utf8(gateway.health.get("/metrics").await.body.to_vec()).unwrap();
     assert!(
-        metrics.contains("natstack_gateway_route_conflicts 1"),
+        metrics.contains("natstack_gateway_route_claims_refused 1"),
         "{metrics}"
     );
     gateway.stop().await;

@@ -144,10 +144,16 @@ pub struct Gateway {
     pub task: JoinHandle<Result<(), gateway::Error>>,
 }
 
-/// A configuration for tests: fast discovery.
+/// The services the test gateways discover and the paths each owns.
+pub const OWNERS: &str =
+    "auth=/auth,/.well-known/jwks.json;widgets=/widgets;gadgets=/gadgets;garbage=/garbage;\
+     products=/products";
+
+/// A configuration for tests: fast discovery of the test services ([`OWNERS`]).
 pub fn config(nats_url: &str) -> Config {
     let mut config = Config::new(NatsArgs::url(nats_url));
     config.discovery = gateway::config::DiscoveryConfig {
+        owners: contract::routes::RouteOwners::parse(OWNERS).unwrap(),
         interval: Duration::from_millis(100),
         missed_polls: 3,
         trigger_throttle: Duration::from_millis(50),

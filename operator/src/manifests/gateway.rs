@@ -24,9 +24,11 @@ pub const HEALTH_SERVICE_SUFFIX: &str = "gateway-health";
 /// Deployment, Service and PDB of the gateway.
 ///
 /// # Errors
-/// Never today; kept fallible like the other builders.
+/// When the services' route prefixes overlap (validation reports it first).
 pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error> {
     let spec = &ctx.spec.gateway;
+    let owners = crate::validate::route_owners(ctx.spec)
+        .map_err(|e| Error::Invalid(format!("services routePrefixes: {e}")))?;
     let mut env_vars = ctx.shared_env(COMPONENT);
     env_vars.extend([
         env("LISTEN_ADDR", &format!("0.0.0.0:{HTTP_PORT}")),
@@ -46,6 +48,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
             contract::deploy::env::OPS_ENDPOINTS,
             spec.ops_endpoints.as_str(),
         ),
+        env(contract::deploy::env::ROUTE_OWNERS, &owners.to_string()),
     ]);
     env_vars.extend(ctx.token_env());
     let referenced = [ctx.nats_user_secret(COMPONENT)];

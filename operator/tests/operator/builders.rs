@@ -507,7 +507,7 @@ fn nats_cluster_has_authenticated_routes_permissions_and_a_pdb() {
     assert!(users.contains("user: \"customers\""));
     assert!(
         users.contains(
-            "subscribe: { allow: [\"customers.>\", \"$SRV.*\", \"$SRV.*.customers\", \"$SRV.*.customers.*\", \"_INBOX_customers.>\"] }, allow_responses: true"
+            "subscribe: { allow: [\"customers.>\", \"$SRV.PING\", \"$SRV.INFO\", \"$SRV.STATS\", \"$SRV.*.customers\", \"$SRV.*.customers.*\", \"_INBOX_customers.>\"] }, allow_responses: true"
         ),
         "{users}"
     );

@@ -78,6 +78,10 @@ pub mod env {
     pub const OPS_ENDPOINTS: &str = "OPS_ENDPOINTS";
     /// Proxied requests in flight at once; beyond it 503 (gateway).
     pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
+    /// The services the gateway discovers and the path prefixes each owns, e.g.
+    /// `auth=/auth,/.well-known/jwks.json;orders=/orders` (gateway; syntax in
+    /// [`crate::routes`]).
+    pub const ROUTE_OWNERS: &str = "ROUTE_OWNERS";
 }
 
 /// Port of `/livez`, `/readyz` and `/metrics` in every binary.
@@ -116,6 +120,10 @@ pub const CUSTOMERS: &str = "customers";
 pub const PRODUCTS: &str = "products";
 /// The gateway's component name (and NATS user).
 pub const GATEWAY: &str = "gateway";
+
+/// The gateway's default [`env::ROUTE_OWNERS`]: the built-in services and their paths
+/// ([`crate::routes::RouteOwners::builtin`]).
+pub const DEFAULT_ROUTE_OWNERS: &str = "auth=/.well-known/jwks.json,/auth;customers=/customers;products=/categories,/products,/suppliers";
 
 /// The `iss` auth puts in access tokens and the gateway requires, unless configured otherwise.
 pub const DEFAULT_ISSUER: &str = "natstack-auth";

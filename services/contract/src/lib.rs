@@ -13,6 +13,7 @@
 //!   gateway, checked by the operator).
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.
 //! - [`nats_users`]: the NATS user of each component and its subject permissions.
+//! - [`routes`]: which service owns which HTTP path prefixes (the gateway's `ROUTE_OWNERS`).
 //! - [`operation`](mod@operation): a typed name for one operation (subject, HTTP mapping, request and response
 //!   types), declared with [`operation!`].
 //! - [`auth`]: the auth service's operations and DTOs (accounts, tokens, JWKS).
@@ -40,6 +41,7 @@ pub mod nats_users;
 pub mod operation;
 pub mod page;
 pub mod products;
+pub mod routes;
 pub mod schema;
 
 pub use schemars;

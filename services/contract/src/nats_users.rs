@@ -3,9 +3,11 @@
 //! local nats-server's config, from these same definitions.
 //!
 //! The gateway may call every service, discovery (`$SRV.>`) and `auth.jwks`, and read its own
-//! inbox; a service may serve `<name>.>` and its Services API subjects and only answer the
-//! requests it receives, so it can neither read nor write anyone else's replies, and no one
-//! but the gateway can publish `products.delete` claiming the admin role.
+//! inbox; a service may serve `<name>.>` and its own Services API subjects and only answer the
+//! requests it receives, so it can neither read nor write anyone else's replies, no one
+//! but the gateway can publish `products.delete` claiming the admin role, and only the
+//! `products` user can answer the gateway's `$SRV.INFO.products`: a service cannot speak for
+//! another in discovery (the gateway's route ownership rests on this).
 
 use std::fmt::Write as _;
 
@@ -48,7 +50,14 @@ pub fn permissions<S: AsRef<str>>(user: &str, services: &[S]) -> Permissions {
             subscribe: vec![
                 format!("{user}.>"),
                 // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>` (ADR-32).
-                "$SRV.*".into(),
+                // The bare verbs are spelled out: nats-server matches a subscription's
+                // subject against the allow list token by token, so an allowed `$SRV.*`
+                // would admit a `$SRV.>` subscription, and with it every other service's
+                // discovery traffic. The gateway asks each service by name
+                // (`$SRV.INFO.<name>`), which only that service's user may subscribe.
+                "$SRV.PING".into(),
+                "$SRV.INFO".into(),
+                "$SRV.STATS".into(),
                 format!("$SRV.*.{user}"),
                 format!("$SRV.*.{user}.*"),
                 inbox,

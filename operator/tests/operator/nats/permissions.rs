@@ -134,3 +134,34 @@ async fn max_payload_fits_the_largest_body_the_gateway_accepts() {
     let gateway = default.connect("gateway", &server.url()).await;
     assert!(gateway.server_info().max_payload >= body + 64 * 1024);
 }
+
+#[tokio::test]
+async fn a_service_hears_only_its_own_discovery_traffic() {
+    let rendered = Rendered::new(common::load("minimal"));
+    let server = Server::rendered(&rendered, "demo-nats-0", Ports::free(), &[]).await;
+    let products_pw = password(&rendered, "products");
+    // Every subscription that would hear another service's `$SRV.<verb>.<name>` is refused,
+    // wildcards included (`$SRV.>` matched an allowed `$SRV.*` token by token before); the
+    // products user's own discovery subjects and the bare verbs are not.
+    let errors = errors_for(
+        server.ports.client,
+        Some(("products", products_pw.as_str())),
+        "SUB $SRV.> 1\r\nSUB $SRV.*.* 2\r\nSUB $SRV.INFO.* 3\r\nSUB $SRV.INFO.auth 4\r\n\
+         SUB $SRV.*.auth.* 5\r\nSUB > 6\r\nSUB $SRV.INFO 7\r\nSUB $SRV.PING 8\r\n\
+         SUB $SRV.STATS 9\r\nSUB $SRV.INFO.products 10\r\nSUB $SRV.*.products.* 11\r\n",
+    )
+    .await;
+    let refused = [
+        "$SRV.>",
+        "$SRV.*.*",
+        "$SRV.INFO.*",
+        "$SRV.INFO.auth",
+        "$SRV.*.auth.*",
+        ">",
+    ];
+    let want: Vec<String> = refused
+        .iter()
+        .map(|s| format!("-ERR 'Permissions Violation for Subscription to \"{s}\"'"))
+        .collect();
+    assert_eq!(errors, want);
+}
