@@ -465,6 +465,7 @@ pub struct ServiceSpec {
         length(max = 16),
         inner(length(min = 2, max = 100), regex(pattern = r"^(/[A-Za-z0-9._~-]+)+$"))
     )]
+    #[x_kube(validation = Rule::new(r"self.all(p, p.matches('^(/[A-Za-z0-9._~-]+)+$'))").message("routePrefixes must be literal paths such as /orders (segments of letters, digits, '.', '_', '~', '-')"))]
     pub route_prefixes: Vec<String>,
 }
 

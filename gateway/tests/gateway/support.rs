@@ -145,8 +145,7 @@ pub struct Gateway {
 }
 
 /// The services the test gateways discover and the paths each owns.
-pub const OWNERS: &str =
-    "auth=/auth,/.well-known/jwks.json;widgets=/widgets;gadgets=/gadgets;garbage=/garbage;\
+pub const OWNERS: &str = "auth=/auth,/.well-known/jwks.json;widgets=/widgets;gadgets=/gadgets;garbage=/garbage;\
      products=/products";
 
 /// A configuration for tests: fast discovery of the test services ([`OWNERS`]).

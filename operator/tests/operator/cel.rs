@@ -225,3 +225,52 @@ fn trusted_proxies_rule_and_validation_agree_with_the_gateway_syntax() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn route_prefixes_are_paths_and_never_overlap_between_services() {
+    let with_prefixes = |prefixes: &[&str]| {
+        let mut stack = common::load("minimal");
+        let mut orders =
+            operator::crd::ServiceSpec::new("orders", operator::crd::DatabaseKind::None);
+        orders.route_prefixes = prefixes.iter().map(|p| (*p).to_owned()).collect();
+        stack.spec.services.push(orders);
+        stack
+    };
+    let fine = with_prefixes(&["/orders", "/baskets/open"]);
+    assert!(
+        validate_cel(&fine).is_ok(),
+        "{:?}",
+        validate_cel(&fine).err()
+    );
+    assert!(operator::validate::problems(&fine).is_empty());
+    let owners = operator::validate::route_owners(&fine.spec).unwrap();
+    assert_eq!(owners.owner_of("/baskets/open/7"), Some("orders"));
+    assert_eq!(owners.owner_of("/auth/login"), Some("auth"));
+
+    // Not a literal path: refused by the schema and by validation alike.
+    for bad in ["orders", "/orders/{id}", "/", "/a//b"] {
+        let stack = with_prefixes(&[bad]);
+        assert!(validate_cel(&stack).is_err(), "{bad} passed the schema");
+        assert!(
+            operator::validate::problems(&stack)
+                .iter()
+                .any(|p| p.contains("routePrefixes")),
+            "{bad}"
+        );
+    }
+    // Overlapping another service's prefix (a default one included): refused by validation,
+    // which reports the stack Degraded, and the gateway is never rendered with it.
+    for bad in ["/auth/orders", "/categories", "/"] {
+        let stack = with_prefixes(&[bad]);
+        let problems = operator::validate::problems(&stack);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("overlaps") || p.contains("is not a path")),
+            "{bad}: {problems:?}"
+        );
+    }
+    let overlapping = with_prefixes(&["/auth/orders"]);
+    let error = operator::manifests::build(&overlapping, &common::secret_data(&overlapping)).err();
+    assert!(format!("{error:?}").contains("overlaps"), "{error:?}");
+}
