@@ -48,7 +48,13 @@ fn parse_image(value: &str) -> Result<(String, PathBuf), String> {
 #[allow(clippy::print_stdout)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    // Pods run in directories of their own, so every path handed to them must be absolute:
+    // a relative state directory (the default) would name another file from a pod's cwd.
+    for dir in [&mut args.state_dir, &mut args.bin_dir] {
+        *dir = std::path::absolute(&*dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    }
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let input = render::parse(&text, args.namespace.as_deref())?;

@@ -3,6 +3,7 @@
 //! as rendered (see the crate docs for what stands in for the cluster), and must pass the HTTP
 //! suite through its gateway.
 
+mod command;
 #[path = "../common/mod.rs"]
 mod common;
 mod http;
