@@ -33,7 +33,7 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, P
 use kube::runtime::wait::{Condition, await_condition};
 use kube::{Client, Resource, ResourceExt};
 use operator::crd::{MicroserviceStack, MicroserviceStackSpec, ServiceSpec};
-use operator::manifests::common::CONFIG_HASH;
+use operator::manifests::common::{CONFIG_HASH, LABEL_RETAIN};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -269,21 +269,35 @@ async fn lifecycle(client: &Client, ns: &str) -> anyhow::Result<()> {
         "the other services are untouched",
     )?;
 
-    step("deleting the stack removes everything it owned");
+    step("deleting the stack removes everything it owned, and keeps its credentials");
+    let retained_selector = format!("{},{LABEL_RETAIN}=true", stack_selector());
+    let retained = names::<Secret>(client, ns, &retained_selector).await?;
+    ensure(
+        !retained.is_empty(),
+        "the stack has retained credential Secrets",
+    )?;
     stacks.delete(STACK, &DeleteParams::foreground()).await?;
+    // Retained Secrets carry no ownerReference on purpose: the kept volumes still hold those
+    // credentials. Everything else the stack made goes.
+    let owned_selector = format!("{},{LABEL_RETAIN}!=true", stack_selector());
     eventually(
         "the stack and all its children are gone",
         GONE_TIMEOUT,
-        move || async move {
-            let stack_left = stacks.get_opt(STACK).await?.is_some();
-            let left = owned_matching(client, ns, &stack_selector()).await?;
-            if !left.is_empty() {
-                println!("  still there: {left:?}");
+        move || {
+            let owned_selector = owned_selector.clone();
+            async move {
+                let stack_left = stacks.get_opt(STACK).await?.is_some();
+                let left = owned_matching(client, ns, &owned_selector).await?;
+                if !left.is_empty() {
+                    println!("  still there: {left:?}");
+                }
+                Ok(!stack_left && left.is_empty())
             }
-            Ok(!stack_left && left.is_empty())
         },
     )
-    .await
+    .await?;
+    let kept = names::<Secret>(client, ns, &retained_selector).await?;
+    ensure(kept == retained, "the retained credential Secrets stay")
 }
 
 /// A namespace with a unique name, so runs never collide.
