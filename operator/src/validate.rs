@@ -15,8 +15,26 @@ use crate::crd::{
     DatabaseKind, GatewaySpec, MicroserviceStack, MicroserviceStackSpec, ServiceType,
 };
 
-/// Names a service may not take (they collide with other children's names).
-pub const RESERVED: [&str; 5] = ["gateway", "nats", "postgres", "mongodb", "operator"];
+/// Names a service may not take: its Deployment and Service (`<stack>-<name>`) would be another
+/// child's (the gateway's health Service, the NATS headless Service, …).
+pub const RESERVED: [&str; 7] = [
+    "gateway",
+    "nats",
+    "postgres",
+    "mongodb",
+    "operator",
+    "nats-headless",
+    "gateway-health",
+];
+/// Endings a service name may not have: `<service>-db-init` names a service's provisioning Job,
+/// whose pods carry that name as their `app.kubernetes.io/name` label.
+pub const RESERVED_SUFFIXES: [&str; 1] = ["-db-init"];
+
+/// Whether `name` is one a service may not take.
+#[must_use]
+pub fn is_reserved(name: &str) -> bool {
+    RESERVED.contains(&name) || RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
 
 /// Every invariant `stack` breaks, as human-readable messages; empty when valid.
 #[must_use]
@@ -56,8 +74,13 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
                 "service name {name:?} must be 1-20 lowercase letters, digits or '-'"
             ));
         }
-        if RESERVED.contains(&name) {
-            out.push(format!("service name {name} is reserved"));
+        if is_reserved(name) {
+            out.push(format!(
+                "service name {name} is reserved: it would name another child of the stack \
+                 (reserved: {}, and names ending in {})",
+                RESERVED.join(", "),
+                RESERVED_SUFFIXES.join(", ")
+            ));
         }
         if !(0..=50).contains(&service.replicas) {
             out.push(format!("service {name}: replicas must be between 0 and 50"));

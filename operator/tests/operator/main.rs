@@ -16,6 +16,7 @@ mod common;
 mod crds;
 mod e2e;
 mod fake;
+mod names;
 mod nats;
 mod nats_objects;
 mod policies;
