@@ -302,6 +302,11 @@ pub fn container_security() -> SecurityContext {
     }
 }
 
+/// Seconds a probe waits for an answer: a second past the budget of one readiness check
+/// ([`contract::deploy::READINESS_CHECK_TIMEOUT_MS`]), so a slow check is answered as a 503
+/// naming it rather than becoming a probe timeout that names nothing.
+pub const PROBE_TIMEOUT_SECS: i32 = (deploy::READINESS_CHECK_TIMEOUT_MS / 1000) as i32 + 1;
+
 /// An HTTP GET probe.
 #[must_use]
 pub fn http_probe(path: &str, port: i32, period: i32) -> Probe {
@@ -312,7 +317,7 @@ pub fn http_probe(path: &str, port: i32, period: i32) -> Probe {
             ..HTTPGetAction::default()
         }),
         period_seconds: Some(period),
-        timeout_seconds: Some(2),
+        timeout_seconds: Some(PROBE_TIMEOUT_SECS),
         failure_threshold: Some(3),
         ..Probe::default()
     }

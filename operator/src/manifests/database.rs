@@ -21,6 +21,11 @@ use super::common::{
 use super::{Child, SecretData};
 use crate::crd::DatabaseSpec;
 
+/// Seconds a database server has to shut down cleanly once stopped (PostgreSQL's fast
+/// shutdown writes a checkpoint first, mongod flushes its journal): Kubernetes' default 30 s
+/// would SIGKILL a long checkpoint and leave crash recovery to the next start.
+pub const TERMINATION_GRACE_SECS: i64 = 120;
+
 /// How long a database server may take to start (initialise its volume, replay its log)
 /// before liveness checks begin.
 pub const STARTUP_SECONDS: i32 = 600;
@@ -209,6 +214,7 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
                 spec: Some(PodSpec {
                     containers: vec![container],
                     security_context: Some(pod_security(server.uid)),
+                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
                     enable_service_links: Some(false),
                     automount_service_account_token: Some(false),
                     volumes: Some(volumes),

@@ -5,7 +5,10 @@
 //! The health port never shares the public Service: with `NodePort` or `LoadBalancer` that
 //! Service is reachable from outside the cluster, and `/metrics` is for the cluster only.
 
-use k8s_openapi::api::core::v1::{ContainerPort, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    ContainerPort, Lifecycle, LifecycleHandler, Service, ServicePort, ServiceSpec, SleepAction,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, env, resources_or};
@@ -20,6 +23,33 @@ pub const HTTP_PORT: i32 = 8080;
 pub const SERVICE_PORT: i32 = 80;
 /// Suffix of the gateway's internal Service for its health port (`<stack>-gateway-health`).
 pub const HEALTH_SERVICE_SUFFIX: &str = "gateway-health";
+
+/// Seconds a stopping gateway pod keeps serving before it is sent SIGTERM: the time endpoint
+/// controllers, kube-proxy and ingress controllers take to stop routing new connections to it.
+/// Without it, a rollout refuses the connections that still arrive at a pod already gone.
+pub const DRAIN_DELAY_SECS: i64 = 5;
+
+/// Gives the gateway's container a `preStop` sleep of [`DRAIN_DELAY_SECS`] (the kubelet's own
+/// sleep action: the image has no shell), then the gateway's own graceful shutdown finishes the
+/// requests in flight within the default 30 s grace period.
+fn drain_before_stop(deployment: &mut Deployment) {
+    let containers = deployment
+        .spec
+        .iter_mut()
+        .filter_map(|s| s.template.spec.as_mut())
+        .flat_map(|p| p.containers.iter_mut());
+    for container in containers {
+        container.lifecycle = Some(Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: DRAIN_DELAY_SECS,
+                }),
+                ..LifecycleHandler::default()
+            }),
+            ..Lifecycle::default()
+        });
+    }
+}
 
 /// Deployment, Service and PDB of the gateway.
 ///
@@ -67,8 +97,10 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         }],
         volumes: Vec::new(),
     };
+    let mut gateway = deployment(ctx, app);
+    drain_before_stop(&mut gateway);
     let mut out = vec![
-        Child::Deployment(deployment(ctx, app)),
+        Child::Deployment(gateway),
         Child::Service(health_service(
             ctx,
             &ctx.child(HEALTH_SERVICE_SUFFIX),

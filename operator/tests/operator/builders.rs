@@ -403,6 +403,18 @@ fn every_pod_is_restricted_with_probes_and_resources() {
                     .as_ref()
                     .unwrap();
                 assert_eq!(probe.path.as_deref(), Some("/readyz"), "{what}");
+                // A slow readiness check must answer 503 naming itself before the probe
+                // gives up on the answer.
+                let timeout = pod.containers[0]
+                    .readiness_probe
+                    .as_ref()
+                    .unwrap()
+                    .timeout_seconds;
+                assert!(
+                    i64::from(timeout.unwrap()) * 1000
+                        > i64::try_from(contract::deploy::READINESS_CHECK_TIMEOUT_MS).unwrap(),
+                    "{what}"
+                );
                 assert_eq!(
                     probe.port,
                     k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9090),
@@ -410,6 +422,35 @@ fn every_pod_is_restricted_with_probes_and_resources() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn stopping_pods_drain_and_databases_get_time_to_shut_down() {
+    let children = common::build(&common::load("minimal"));
+    let gateway = container(&children, "Deployment", "demo-gateway");
+    let sleep = gateway
+        .lifecycle
+        .as_ref()
+        .and_then(|l| l.pre_stop.as_ref())
+        .and_then(|h| h.sleep.as_ref())
+        .expect("the gateway sleeps before SIGTERM");
+    assert_eq!(
+        sleep.seconds,
+        operator::manifests::gateway::DRAIN_DELAY_SECS
+    );
+    let services = container(&children, "Deployment", "demo-customers");
+    assert_eq!(
+        services.lifecycle, None,
+        "services take no traffic from endpoints"
+    );
+    for db in ["demo-postgres", "demo-mongodb"] {
+        let pod = pod(find(&children, "StatefulSet", db)).unwrap();
+        assert_eq!(
+            pod.termination_grace_period_seconds,
+            Some(operator::manifests::database::TERMINATION_GRACE_SECS),
+            "{db}"
+        );
     }
 }
 

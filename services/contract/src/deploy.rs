@@ -105,6 +105,10 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 5_000;
 /// argon2 hash) or writes does.
 pub const DEFAULT_RATE_LIMITS: &str = "auth=2/s:burst 20,write=50/s:burst 100,read=200/s:burst 400";
 
+/// How long one readiness check of `/readyz` may take before it counts as failed, in
+/// milliseconds; the operator's probes wait longer than this.
+pub const READINESS_CHECK_TIMEOUT_MS: u64 = 2_000;
+
 /// Liveness path (the process runs).
 pub const LIVEZ_PATH: &str = "/livez";
 /// Readiness path (connected to NATS and its database, registered).

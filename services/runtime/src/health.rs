@@ -22,7 +22,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 /// How long one readiness check may take before it counts as failed.
-pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+pub const CHECK_TIMEOUT: Duration =
+    Duration::from_millis(contract::deploy::READINESS_CHECK_TIMEOUT_MS);
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type Check = Arc<dyn Fn() -> CheckFuture + Send + Sync>;

@@ -12,7 +12,8 @@
 //!   the servers and their clients stay up.
 //!
 //! The pods share their process namespace so the sidecar can signal the server, and stopping a
-//! pod runs lame-duck mode first (a preStop hook) so clients move to another server.
+//! pod of a cluster runs lame-duck mode first (a preStop hook) so clients move to another
+//! server; a single server stops at once (its clients have nowhere else to go).
 //!
 //! `config` renders the three files and the permissions; `workload` builds the StatefulSet and
 //! the Services; this module holds the paths and limits both share, and what NATS clients

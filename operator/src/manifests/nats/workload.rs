@@ -152,9 +152,11 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
         env: Some(env),
         liveness_probe: Some(http_probe("/healthz", MONITOR_PORT, 10)),
         readiness_probe: Some(http_probe("/healthz", MONITOR_PORT, 5)),
-        // Lame duck: stop accepting clients and spread their disconnects over the duration.
-        // The server ignores the SIGTERM that follows while lame duck runs.
-        lifecycle: Some(Lifecycle {
+        // Lame duck: stop accepting clients and spread their disconnects over the duration,
+        // so they move to another server of the cluster. The server ignores the SIGTERM that
+        // follows while lame duck runs. A single server has nowhere to send its clients: lame
+        // duck would only make each restart last its whole duration, so it stops at once.
+        lifecycle: (nats.replicas > 1).then(|| Lifecycle {
             pre_stop: Some(LifecycleHandler {
                 exec: Some(ExecAction {
                     command: Some(vec![
@@ -204,7 +206,8 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
                     security_context: Some(pod_security(1000)),
                     enable_service_links: Some(false),
                     automount_service_account_token: Some(false),
-                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
+                    termination_grace_period_seconds: (nats.replicas > 1)
+                        .then_some(TERMINATION_GRACE_SECS),
                     volumes: Some(volumes),
                     // Servers of a cluster on different nodes where possible (a StatefulSet
                     // has no pod-template-hash: count every server).

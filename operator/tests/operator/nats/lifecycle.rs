@@ -164,9 +164,20 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
     );
 }
 
-#[tokio::test]
-async fn stopping_a_server_runs_lame_duck_and_outlasts_sigterm() {
+#[test]
+fn a_single_server_stops_at_once() {
+    // Lame duck moves clients to another server; alone, it would only make every restart
+    // last its whole duration.
     let rendered = Rendered::new(common::load("minimal"));
+    assert_eq!(rendered.pod().termination_grace_period_seconds, None);
+    assert_eq!(rendered.container("nats").lifecycle, None);
+}
+
+#[tokio::test]
+async fn stopping_a_server_of_a_cluster_runs_lame_duck_and_outlasts_sigterm() {
+    let mut stack = common::load("minimal");
+    stack.spec.nats.replicas = 3;
+    let rendered = Rendered::new(stack);
     let pod = rendered.pod();
     let grace = pod.termination_grace_period_seconds.unwrap();
     assert!(
