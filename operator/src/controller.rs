@@ -29,7 +29,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::apply::{self, Applied};
 use crate::crd::{ComponentStatus, MicroserviceStack};
@@ -148,6 +148,12 @@ pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, E
 }
 
 async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Action, Error> {
+    if stack.metadata.deletion_timestamp.is_some() {
+        // Being deleted: the garbage collector removes the children (all carry an
+        // ownerReference), and applying them again would re-create what it just removed.
+        debug!("stack is being deleted; nothing to reconcile");
+        return Ok(Action::await_change());
+    }
     let problems = validate::problems(stack);
     if !problems.is_empty() {
         let message = problems.join("; ");

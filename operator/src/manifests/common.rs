@@ -62,6 +62,11 @@ impl<'a> Ctx<'a> {
     pub fn new(stack: &'a MicroserviceStack) -> Result<Self, Error> {
         let owner = stack
             .controller_owner_ref(&())
+            .map(|owner| OwnerReference {
+                // A foreground delete of the stack waits for its children to go first.
+                block_owner_deletion: Some(true),
+                ..owner
+            })
             .ok_or(Error::MissingObjectKey("metadata.uid"))?;
         Ok(Self {
             name: stack.name_any(),

@@ -406,6 +406,31 @@ async fn undeserializable_stack_gets_an_event_and_waits() {
 }
 
 #[tokio::test]
+async fn a_stack_being_deleted_is_left_to_the_garbage_collector() {
+    // A foreground delete sets deletionTimestamp while the garbage collector removes the
+    // children: applying them again would re-create what it just deleted.
+    let (fake, ctx, mut stack) = setup("minimal");
+    stack.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        k8s_openapi::jiff::Timestamp::now(),
+    ));
+    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::await_change());
+    let log = fake.log();
+    assert!(log.iter().all(|c| c.method == "GET"), "{log:?}");
+}
+
+#[test]
+fn children_block_their_owners_foreground_deletion() {
+    let stack = common::load("minimal");
+    for child in common::build(&stack).iter() {
+        let owners = child.meta().owner_references.as_deref().unwrap_or_default();
+        for owner in owners {
+            assert_eq!(owner.block_owner_deletion, Some(true), "{}", child.name());
+            assert_eq!(owner.controller, Some(true), "{}", child.name());
+        }
+    }
+}
+
+#[tokio::test]
 async fn paused_stack_changes_nothing() {
     let (fake, ctx, stack) = setup("paused");
     assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(RESYNC));
