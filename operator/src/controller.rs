@@ -112,6 +112,10 @@ fn key(obj: &Guarded) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
+/// How soon a stack waiting for a Secret it references (missing, or lacking a key) is
+/// reconciled again.
+pub const SECRET_RETRY_AFTER: Duration = Duration::from_secs(15);
+
 /// Reconciles one stack.
 ///
 /// # Errors
@@ -184,7 +188,11 @@ async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Act
             if let Err(status_error) = finish(stack, ctx, &outcome).await {
                 warn!(error = %status_error, "status write failed");
             }
-            if e.is_permanent() {
+            if e.is_missing_secret() {
+                // Referenced Secrets are not watched (the operator lists and watches only its
+                // own): look again soon, so creating or fixing one needs no edit of the stack.
+                Ok(Action::requeue(SECRET_RETRY_AFTER.min(ctx.resync)))
+            } else if e.is_permanent() {
                 Ok(Action::await_change())
             } else {
                 Err(e)

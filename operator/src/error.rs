@@ -44,6 +44,13 @@ impl Error {
         )
     }
 
+    /// Whether the error is a referenced Secret that is missing or lacks a key: only a change
+    /// to that Secret, which the operator does not watch, can fix it.
+    #[must_use]
+    pub fn is_missing_secret(&self) -> bool {
+        matches!(self, Self::MissingSecretKey { .. } | Self::MissingSecret(_))
+    }
+
     /// Short label for metrics and event reasons.
     #[must_use]
     pub fn reason(&self) -> &'static str {

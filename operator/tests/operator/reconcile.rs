@@ -524,6 +524,49 @@ fn secret_requests(log: &[Call]) -> Vec<String> {
         .collect()
 }
 
+/// Inserts every Secret the stack references, `host` left out of `broken` (if any).
+fn insert_user_secrets(fake: &Fake, stack: &MicroserviceStack, broken: Option<&str>) {
+    for name in manifests::secrets::referenced(&stack.spec) {
+        let mut data = json!({"host": base64("db.example.com"), "username": base64("admin"),
+                              "password": base64("pw")});
+        if broken == Some(name.as_str()) {
+            data.as_object_mut().unwrap().remove("host");
+        }
+        fake.insert(
+            SECRETS,
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": name, "namespace": "shop"}, "data": data}),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_broken_user_secret_is_waited_for_and_the_stack_recovers_without_an_edit() {
+    // User Secrets are not watched (the operator lists and watches only its own), so fixing
+    // one is noticed by a retry, not by an event.
+    let (fake, ctx, stack) = setup("external-databases");
+    let retry = Action::requeue(operator::controller::SECRET_RETRY_AFTER);
+    assert_eq!(run(&ctx, &stack).await.unwrap(), retry);
+    assert_eq!(
+        condition(&stored_stack(&fake, "ext"), "Degraded"),
+        ("True".into(), "MissingSecret".into())
+    );
+    let referenced = manifests::secrets::referenced(&stack.spec);
+    insert_user_secrets(&fake, &stack, Some(&referenced[0]));
+    assert_eq!(run(&ctx, &stack).await.unwrap(), retry, "a key is missing");
+    assert_eq!(
+        condition(&stored_stack(&fake, "ext"), "Degraded"),
+        ("True".into(), "MissingSecret".into())
+    );
+    insert_user_secrets(&fake, &stack, None);
+    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(RESYNC));
+    assert_eq!(
+        condition(&stored_stack(&fake, "ext"), "Degraded").0,
+        "False",
+        "the same generation recovers once the Secret is right"
+    );
+}
+
 #[tokio::test]
 async fn user_secrets_are_read_by_name_and_no_secret_is_listed_or_deleted() {
     let (fake, ctx, stack) = setup("external-databases");
