@@ -62,14 +62,24 @@ pub fn compute(
         ),
     };
     let ready_count = components.iter().filter(|c| c.ready).count();
-    let [ready, progressing, degraded] = states(outcome, &components, old_conditions);
+    // The generation the workloads run: this one once applied; otherwise the last one applied.
+    // Advancing it on a failed, invalid or paused reconcile would tell `kubectl wait`, kstatus
+    // (Flux, Argo CD, kpt) and anyone reading it that a spec never applied is live.
+    let old_generation = old.and_then(|s| s.observed_generation);
+    let observed_generation = match outcome {
+        Outcome::Applied { .. } => generation,
+        _ => old_generation,
+    };
+    let applied_before = old_generation.is_some() && old_generation == generation;
+    let [ready, progressing, degraded] =
+        states(outcome, &components, old_conditions, applied_before);
     let conditions = Kind::ALL
         .into_iter()
         .zip([ready, progressing, degraded])
         .map(|(kind, state)| state.stamp(kind, old_conditions, generation, now))
         .collect();
     MicroserviceStackStatus {
-        observed_generation: generation,
+        observed_generation,
         conditions,
         ready_components: Some(format!("{ready_count}/{}", components.len())),
         components,
@@ -78,8 +88,22 @@ pub fn compute(
 }
 
 /// `Ready`, `Progressing` and `Degraded` for `outcome`. What a reconcile did not learn about
-/// (readiness while paused, invalid or failing) keeps its previous state.
-fn states(outcome: &Outcome, components: &[ComponentStatus], old: &[Condition]) -> [State; 3] {
+/// (readiness while paused, invalid or failing) keeps its previous state when that state was
+/// about this same generation (`applied_before`); a new generation that was not applied is not
+/// ready, whatever the previous one was.
+fn states(
+    outcome: &Outcome,
+    components: &[ComponentStatus],
+    old: &[Condition],
+    applied_before: bool,
+) -> [State; 3] {
+    let kept_ready = |fallback: State| {
+        if applied_before {
+            State::kept(old, Kind::Ready, fallback)
+        } else {
+            fallback
+        }
+    };
     let not_ready: Vec<&str> = components
         .iter()
         .filter(|c| !c.ready)
@@ -104,25 +128,17 @@ fn states(outcome: &Outcome, components: &[ComponentStatus], old: &[Condition]) 
             succeeded(),
         ],
         Outcome::Paused => [
-            State::kept(
-                old,
-                Kind::Ready,
-                State::unknown("Paused", "reconciliation is paused"),
-            ),
+            kept_ready(State::unknown("Paused", "reconciliation is paused")),
             State::no("Paused", "reconciliation is paused (spec.paused)"),
             State::no("Paused", "reconciliation is paused (spec.paused)"),
         ],
         Outcome::Invalid(message) => [
-            State::kept(old, Kind::Ready, State::no("InvalidSpec", message.as_str())),
+            kept_ready(State::no("InvalidSpec", message.as_str())),
             State::no("InvalidSpec", "waiting for a valid spec"),
             State::yes("InvalidSpec", message.as_str()),
         ],
         Outcome::Failed { reason, message } => [
-            State::kept(
-                old,
-                Kind::Ready,
-                State::no(reason.as_str(), message.as_str()),
-            ),
+            kept_ready(State::no(reason.as_str(), message.as_str())),
             State::yes("Retrying", "retrying after a failure"),
             State::yes(reason.as_str(), message.as_str()),
         ],
@@ -223,19 +239,47 @@ mod tests {
         );
         assert_eq!(degraded.last_transition_time, time(300));
         assert_eq!(
-            condition(&broken, "Ready").last_transition_time,
+            condition(&broken, "Progressing").last_transition_time,
             time(100),
-            "Ready did not change"
+            "Progressing did not change"
         );
+        // The new generation is not ready: the last applied one does not speak for it.
+        assert_eq!(condition(&broken, "Ready").last_transition_time, time(300));
         let changed: Vec<String> = transitions(Some(&first), &broken)
             .into_iter()
             .map(|c| c.type_)
             .collect();
-        assert_eq!(changed, ["Degraded"]);
+        assert_eq!(changed, ["Ready", "Degraded"]);
         assert_eq!(
             broken.components, first.components,
             "components kept from the last apply"
         );
+    }
+
+    #[test]
+    fn a_generation_that_was_not_applied_is_not_ready_and_not_observed() {
+        let ready = vec![deployment_component("a", &deployment(1, 1, 1, 1))];
+        let applied = compute(None, Some(1), &applied(ready), &time(100));
+        assert_eq!(condition(&applied, "Ready").status, "True");
+        let failed = Outcome::Failed {
+            reason: "ApiError".into(),
+            message: "immutable field".into(),
+        };
+        for outcome in [
+            failed.clone(),
+            Outcome::Invalid("bad".into()),
+            Outcome::Paused,
+        ] {
+            let edited = compute(Some(&applied), Some(2), &outcome, &time(200));
+            assert_eq!(edited.observed_generation, Some(1), "{outcome:?}");
+            let ready = condition(&edited, "Ready");
+            assert_ne!(ready.status, "True", "{outcome:?}");
+            assert_eq!(ready.observed_generation, Some(2), "{outcome:?}");
+        }
+        // A transient failure while re-reconciling the applied generation keeps it Ready.
+        let resync = compute(Some(&applied), Some(1), &failed, &time(300));
+        assert_eq!(condition(&resync, "Ready").status, "True");
+        assert_eq!(resync.observed_generation, Some(1));
     }
 
     #[test]
