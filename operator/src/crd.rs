@@ -166,8 +166,13 @@ impl Default for NatsSpec {
 }
 
 /// A database server: managed by the operator (a StatefulSet) or external.
+///
+/// Adding or removing `storageClassName` is checked here, on the parent: the API server skips a
+/// transition rule on a field absent from the old or the new object, so the field's own
+/// `self == oldSelf` sees only changes of a value that was and stays set.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName)").message("storageClassName cannot be added or removed after creation"))]
 pub struct DatabaseSpec {
     /// Runs an operator-managed server. Ignored when `existingSecret` is set.
     #[serde(default = "yes")]

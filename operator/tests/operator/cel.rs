@@ -115,6 +115,21 @@ fn volume_settings_are_immutable() {
         format!("{errors:?}").contains("storage cannot change"),
         "{errors:?}"
     );
+    // Setting or unsetting it is a change too (a rule on the optional field itself would not
+    // run: the API server skips transition rules where the old or new value is absent).
+    let mut classed = old.clone();
+    classed.spec.postgres.storage_class_name = Some("fast".into());
+    for (new, old) in [(&classed, &old), (&old, &classed)] {
+        let errors = kube::core::cel::validate_cel_update(new, old)
+            .expect_err("storageClassName is immutable");
+        assert!(
+            format!("{errors:?}").contains("storageClassName cannot be added or removed"),
+            "{errors:?}"
+        );
+    }
+    let mut reclassed = classed.clone();
+    reclassed.spec.postgres.storage_class_name = Some("slow".into());
+    assert!(kube::core::cel::validate_cel_update(&reclassed, &classed).is_err());
     let mut scaled = old.clone();
     scaled.spec.gateway.replicas = 4;
     assert!(kube::core::cel::validate_cel_update(&scaled, &old).is_ok());
