@@ -236,6 +236,9 @@ impl<'a> Ctx<'a> {
                     match_labels: Some(self.selector(component)),
                     match_expressions: None,
                 }),
+                // A pod that is not ready (crash-looping, say) protects nothing: evicting it
+                // must not block a node drain.
+                unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
                 ..PodDisruptionBudgetSpec::default()
             }),
             status: None,
@@ -278,6 +281,9 @@ pub fn pod_security(uid: i64) -> PodSecurityContext {
         run_as_user: Some(uid),
         run_as_group: Some(uid),
         fs_group: Some(uid),
+        // Change the volume's ownership only when its root is not the pod's group already:
+        // the default walks every file of a database volume on every start.
+        fs_group_change_policy: Some("OnRootMismatch".into()),
         seccomp_profile: Some(SeccompProfile {
             type_: "RuntimeDefault".into(),
             localhost_profile: None,

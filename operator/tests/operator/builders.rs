@@ -345,6 +345,19 @@ fn spec_settings_reach_the_pods() {
         .map(Child::name)
         .collect();
     assert_eq!(pdbs, ["shop-auth", "shop-customers", "shop-gateway"]);
+    for pdb in children.iter().filter_map(|c| match c {
+        Child::Pdb(pdb) => Some(pdb),
+        _ => None,
+    }) {
+        // A crash-looping replica must not block node drains.
+        let policy = pdb
+            .spec
+            .as_ref()
+            .unwrap()
+            .unhealthy_pod_eviction_policy
+            .as_deref();
+        assert_eq!(policy, Some("AlwaysAllow"));
+    }
     let Child::Service(svc) = find(&children, "Service", "shop-gateway") else {
         unreachable!()
     };
@@ -362,6 +375,11 @@ fn every_pod_is_restricted_with_probes_and_resources() {
             let what = format!("{name}: {}", child.name());
             let psc = pod.security_context.as_ref().expect("pod security context");
             assert_eq!(psc.run_as_non_root, Some(true), "{what}");
+            assert_eq!(
+                psc.fs_group_change_policy.as_deref(),
+                Some("OnRootMismatch"),
+                "{what}: no walk over the whole volume on every start"
+            );
             assert_eq!(
                 psc.seccomp_profile.as_ref().unwrap().type_,
                 "RuntimeDefault",
