@@ -64,6 +64,12 @@ impl System {
             )
             // Rate limits would cap what is measured; off whatever the default becomes.
             .component_env(contract::deploy::GATEWAY, env::RATE_LIMITS, "off")
+            // Up to 256 clients, all from this one address.
+            .component_env(
+                contract::deploy::GATEWAY,
+                env::MAX_CONNECTIONS_PER_ADDRESS,
+                contract::deploy::DEFAULT_MAX_CONNECTIONS.to_string(),
+            )
             .service(echo)
             .progress(|line| info!("{line}"))
             .start()

@@ -6,6 +6,7 @@
 //! `--fast` runs the quick subset `make test` runs: kill -9 and SIGTERM of an instance,
 //! random methods against `/metrics`, id exhaustion.
 
+mod floods;
 mod load;
 mod report;
 mod scenarios;
@@ -64,6 +65,8 @@ async fn main() -> Result<()> {
         // Below the cap: these connections are served, and so is everyone else.
         outcomes.push(scenarios::slow_clients(&mut chaos, 200).await?);
         outcomes.push(scenarios::connection_cap(&mut chaos).await?);
+        outcomes.push(floods::unfinished_heads(&mut chaos, 1000).await?);
+        outcomes.push(floods::slow_bodies(&mut chaos, 300).await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "nats-server").await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "postgres").await?);
     }
@@ -97,10 +100,18 @@ async fn start(bin_dir: &std::path::Path) -> Result<Chaos> {
         .env(env::RATE_LIMITS, "off")
         .env(env::RUST_LOG, "warn")
         .env(env::DISCOVERY_INTERVAL_MS, "200")
+        // The limits the operator renders for the gateway's default memory limit.
         .component_env(
             deploy::GATEWAY,
             env::MAX_CONNECTIONS,
-            scenarios::CONNECTION_CAP.to_string(),
+            scenarios::gateway_connection_cap().to_string(),
+        )
+        .component_env(
+            deploy::GATEWAY,
+            env::BODY_BUDGET_BYTES,
+            deploy::gateway_memory(floods::GATEWAY_MEMORY)
+                .body_budget_bytes
+                .to_string(),
         )
         .service(second)
         .start()

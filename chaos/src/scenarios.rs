@@ -44,7 +44,8 @@ pub struct Chaos {
 }
 
 impl Chaos {
-    fn pid_of(&self, name: &str) -> Result<Pid> {
+    /// The process id of the component `name`.
+    pub(crate) fn pid_of(&self, name: &str) -> Result<Pid> {
         let pid = self
             .system
             .processes()
@@ -335,8 +336,8 @@ pub async fn slow_clients(c: &mut Chaos, connections: usize) -> Result<Outcome> 
     let mut o = Outcome::new("slow clients");
     let addr = api_addr(&c.api)?;
     let mut held = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        held.push(half_sent(addr).await?);
+    for i in 0..connections {
+        held.push(half_sent(addr, i).await?);
     }
     let started = Instant::now();
     let product = c
@@ -364,8 +365,11 @@ pub async fn slow_clients(c: &mut Chaos, connections: usize) -> Result<Outcome> 
     Ok(o)
 }
 
-/// The gateway's connection cap in the suite (`MAX_CONNECTIONS`), low enough to reach.
-pub const CONNECTION_CAP: u32 = 256;
+/// The gateway's connection cap in the suite (`MAX_CONNECTIONS`): what the operator renders
+/// for its default memory limit.
+pub fn gateway_connection_cap() -> u32 {
+    contract::deploy::gateway_memory(crate::floods::GATEWAY_MEMORY).max_connections
+}
 
 /// Descriptor pressure: more half-sent connections than the gateway's cap. Beyond the cap a
 /// connection is closed at once (never queued in the backlog until the process runs out of
@@ -375,14 +379,15 @@ pub async fn connection_cap(c: &mut Chaos) -> Result<Outcome> {
     let mut o = Outcome::new("connection cap");
     let addr = api_addr(&c.api)?;
     let over = 64;
+    let cap = gateway_connection_cap();
     let mut held = Vec::new();
-    for _ in 0..CONNECTION_CAP {
-        held.push(half_sent(addr).await?);
+    for i in 0..cap as usize {
+        held.push(half_sent(addr, i).await?);
     }
     // Every connection over the cap must be closed by the gateway, promptly.
     let mut closed = 0;
-    for _ in 0..over {
-        let mut stream = half_sent(addr).await?;
+    for i in 0..over {
+        let mut stream = half_sent(addr, cap as usize + i).await?;
         let mut byte = [0_u8; 1];
         let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut byte)).await;
         // End of stream or a reset: the gateway closed it. A timeout: it left it hanging.
@@ -405,14 +410,12 @@ pub async fn connection_cap(c: &mut Chaos) -> Result<Outcome> {
         || Ok::<_, anyhow::Error>(()),
     )
     .await?;
-    o.sent = u64::from(CONNECTION_CAP) + over + 2;
+    o.sent = u64::from(cap) + over as u64 + 2;
     o.recovery = Some(released.elapsed());
     if health != 200 {
         *o.failed.entry(health).or_default() += 1;
     }
-    o.note = format!(
-        "cap {CONNECTION_CAP}: {closed} of {over} over it closed at once; /readyz {health}"
-    );
+    o.note = format!("cap {cap}: {closed} of {over} over it closed at once; /readyz {health}");
     o.require(closed == over, || {
         format!(
             "{} connections over the cap were left hanging",
@@ -427,16 +430,23 @@ pub async fn connection_cap(c: &mut Chaos) -> Result<Outcome> {
 }
 
 /// The gateway's API address.
-fn api_addr(api: &Api) -> Result<SocketAddr> {
+pub(crate) fn api_addr(api: &Api) -> Result<SocketAddr> {
     api.base()
         .trim_start_matches("http://")
         .parse()
         .context("the gateway address")
 }
 
-/// A connection that sent half a request head and waits.
-async fn half_sent(addr: SocketAddr) -> Result<tokio::net::TcpStream> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+/// Held connections from one loopback address (below the gateway's per-address cap).
+const HELD_PER_ADDRESS: usize = 32;
+
+/// Connection `i` of many held ones that sent half a request head and wait, from
+/// `127.0.0.<2 + i / HELD_PER_ADDRESS>`: the global cap is under test, not the per-address one.
+async fn half_sent(addr: SocketAddr, i: usize) -> Result<tokio::net::TcpStream> {
+    let host = u8::try_from(2 + i / HELD_PER_ADDRESS).context("too many held connections")?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from(([127, 0, 0, host], 0)))?;
+    let mut stream = socket.connect(addr).await?;
     stream
         .write_all(b"GET /products HTTP/1.1\r\nHost: chaos\r\n")
         .await?;

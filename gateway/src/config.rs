@@ -46,6 +46,10 @@ pub struct GatewayArgs {
     #[arg(long, env = env::ROUTE_OWNERS, default_value = deploy::DEFAULT_ROUTE_OWNERS,
           value_parser = RouteOwners::parse)]
     pub route_owners: RouteOwners,
+    /// Request-body bytes held at once across all connections; beyond it 503.
+    #[arg(long, env = env::BODY_BUDGET_BYTES, default_value_t = crate::admission::DEFAULT_BODY_BUDGET_BYTES,
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    pub body_budget_bytes: u64,
     /// How often discovery polls `$SRV.INFO`, in milliseconds.
     #[arg(long, env = env::DISCOVERY_INTERVAL_MS, default_value_t = 5_000,
           value_parser = clap::value_parser!(u64).range(50..=600_000))]
@@ -72,6 +76,12 @@ pub struct GatewayArgs {
     #[arg(long, env = env::MAX_CONNECTIONS, default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Client connections open at once from one address (the socket's peer; peers among the
+    /// trusted proxies are not capped); beyond it a new connection is closed at once.
+    #[arg(long, env = env::MAX_CONNECTIONS_PER_ADDRESS,
+          default_value_t = contract::deploy::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_address: u32,
     /// Rate limits per route class (`auth`, `write`, `read`), e.g.
     /// `auth=10/s:burst 20,write=50/s,read=200/s`; `off` limits nothing.
     #[arg(long, env = env::RATE_LIMITS, default_value = deploy::DEFAULT_RATE_LIMITS,
@@ -121,6 +131,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Request-body bytes held at once across all connections.
+    pub body_budget_bytes: u64,
     /// Discovery settings.
     pub discovery: DiscoveryConfig,
     /// Token issuer.
@@ -207,6 +219,7 @@ impl Config {
             cors: Cors::Off,
             request_timeout: Duration::from_millis(deploy::DEFAULT_REQUEST_TIMEOUT_MS),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_budget_bytes: crate::admission::DEFAULT_BODY_BUDGET_BYTES,
             discovery: DiscoveryConfig::every(Duration::from_secs(5)),
             jwt_issuer: DEFAULT_ISSUER.to_owned(),
             jwt_audience: DEFAULT_AUDIENCE.to_owned(),
@@ -228,6 +241,7 @@ impl From<&Cli> for Config {
             cors: Cors::parse(g.cors_origins.as_deref()),
             request_timeout: Duration::from_millis(g.request_timeout_ms),
             max_body_bytes: g.max_body_bytes,
+            body_budget_bytes: g.body_budget_bytes,
             discovery: DiscoveryConfig {
                 owners: g.route_owners.clone(),
                 ..DiscoveryConfig::every(Duration::from_millis(g.discovery_interval_ms))
@@ -240,6 +254,7 @@ impl From<&Cli> for Config {
                 header_read_timeout: Duration::from_millis(g.header_read_timeout_ms),
                 body_read_timeout: Duration::from_millis(g.body_read_timeout_ms),
                 max_connections: g.max_connections,
+                max_connections_per_address: g.max_connections_per_address,
             },
             limits: crate::limit::LimitConfig {
                 rates: g.rate_limits.clone(),

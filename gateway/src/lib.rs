@@ -9,7 +9,9 @@
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`refusals`] sums 401/403/429 answers per client address into a few log
 //!   lines; [`error`] gives gateway and service errors one JSON shape;
-//! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits;
+//! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits (with
+//!   [`addr_cap`] per client address); [`admission`] refuses malformed heads and bodies a
+//!   route does not take, and holds request bodies within one budget;
 //! - [`own`] serves `/healthz`, `/readyz` and `/openapi.json` on the API port, and the
 //!   operational `/metrics` and `/services` on the health listener (with `/livez` and
 //!   `/readyz`), or on the API port too for the admin role ([`config::OpsEndpoints`]).
@@ -17,6 +19,8 @@
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
 
+pub mod addr_cap;
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod discovery;
@@ -138,7 +142,8 @@ pub async fn run(
 
     info!(addr = %listener.local_addr()?, "gateway listening");
     let app = router(state);
-    server::serve(listener, app, &config.server, shutdown).await?;
+    let trusted = &config.limits.trusted_proxies;
+    server::serve(listener, app, &config.server, trusted, shutdown).await?;
     info!("HTTP server stopped; in-flight requests finished");
 
     // Both watch the same shutdown signal; they end promptly.
@@ -170,6 +175,11 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(Arc::new(limit::Guard::new(
             &state.config.limits,
         ))));
+    // Inside CORS, so its refusals carry CORS headers; around every route, own ones included.
+    let budget = admission::BodyBudget::new(state.config.body_budget_bytes);
+    app = app.layer(axum::middleware::from_fn(move |request, next| {
+        admission::admit(budget.clone(), request, next)
+    }));
     if let Some(cors) = cors_layer(&state.config.cors) {
         app = app.layer(cors);
     }

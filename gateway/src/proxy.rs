@@ -21,7 +21,7 @@ use crate::observe::{RouteLabel, span};
 use crate::refusals::ClientAddr;
 use crate::state::AppState;
 use crate::table::{Match, Route};
-use crate::{request_id, retry};
+use crate::{admission, request_id, retry};
 
 /// Room left in a NATS message for the envelope's own JSON around the body.
 pub(crate) const ENVELOPE_OVERHEAD: usize = 4 * 1024;
@@ -50,7 +50,13 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
     };
     let label = RouteLabel(route.path.clone());
     span::record_route(&route.path);
-    let mut response = forward(&state, route, params, parts, body).await;
+    // Refused unread: a body no one will decode must not be held (see `admission`).
+    let bodiless = snapshot.openapi.takes_no_body(route);
+    let mut response = if bodiless && !axum::body::HttpBody::is_end_stream(&body) {
+        admission::no_body_taken()
+    } else {
+        forward(&state, route, params, parts, body).await
+    };
     response.extensions_mut().insert(label);
     response
 }
@@ -115,9 +121,10 @@ async fn forward(
 /// The error response to a body that was not read (too large, too slow): it asks to close the
 /// connection, since what the client still sends can no longer be framed as a next request.
 fn closing(error: ApiError) -> Response {
+    // 503 here is the body budget's (`admission`): refused part-read.
     let unread = matches!(
         error.0.code,
-        ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+        ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout | ErrorCode::Unavailable
     );
     let mut response = error.into_response();
     if unread {
@@ -194,12 +201,14 @@ async fn read_json_body(
     let bytes: Bytes = match read {
         Ok(bytes) => bytes,
         Err(e) => {
+            let e = e.into_inner();
             let over = e
-                .into_inner()
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some();
             return Err(if over {
                 too_large()
+            } else if admission::is_over_budget(&*e) {
+                admission::over_budget()
             } else {
                 debug!("request body could not be read");
                 ApiError::new(ErrorCode::BadRequest, "request body could not be read")

@@ -12,6 +12,13 @@
 //! - **Connection cap** ([`Limits::max_connections`]): beyond it a new connection is accepted
 //!   and closed at once, so the listen backlog never fills and the gateway never reaches its
 //!   descriptor limit; clients already connected keep being served.
+//! - **Per-address cap** ([`Limits::max_connections_per_address`], [`crate::addr_cap`]): the
+//!   same, counted per client address, so one client cannot take every slot.
+//! - **Read buffer** ([`MAX_HEAD_BYTES`]): hyper's default buffer grows to ~400 KB, which an
+//!   unfinished head could hold until the header timeout; capped, a larger head is answered
+//!   431 and the connection closed. With the cap, what one connection costs is bounded, and
+//!   so is what [`Limits::max_connections`] of them cost (see
+//!   [`contract::deploy::gateway_memory`]).
 //! - **Body read timeout** ([`Limits::body_read_timeout`]): the proxy reads a body under this
 //!   deadline and answers 408 after it (see [`crate::proxy`]).
 //! - **Lingering close**: when hyper is done with a connection (say after a 413 answered before
@@ -41,14 +48,21 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use crate::addr_cap::{AddrCap, AddrSlot};
+
 /// Default of [`Limits::max_connections`].
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = contract::deploy::DEFAULT_MAX_CONNECTIONS;
+
+/// hyper's read buffer per connection, so the largest request head (request line and
+/// headers) accepted: a bearer token and the usual headers fit many times over.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Longest a closing connection is read from (and its input discarded) after the response.
 const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -66,6 +80,9 @@ pub struct Limits {
     pub body_read_timeout: Duration,
     /// Connections open at once.
     pub max_connections: u32,
+    /// Connections open at once from one client address (peers among the trusted proxies are
+    /// not capped).
+    pub max_connections_per_address: u32,
 }
 
 impl Default for Limits {
@@ -74,24 +91,28 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: contract::deploy::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }
     }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for every connection to
-/// finish its request in flight.
+/// finish its request in flight. Peers in `trusted_proxies` are not capped per address.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &Limits,
+    trusted_proxies: &[IpNet],
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
     let builder = Arc::new(builder);
     let permits = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let per_address = AddrCap::new(limits.max_connections_per_address, trusted_proxies.to_vec());
     let (stop, stopping) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {
@@ -111,13 +132,18 @@ pub async fn serve(
             drop(stream);
             continue;
         };
+        let Some(slot) = per_address.admit(peer.ip()) else {
+            debug!(%peer, "connection limit of the address reached; closing the new connection");
+            drop(stream);
+            continue;
+        };
         tokio::spawn(connection(
             stream,
             peer,
             app.clone(),
             builder.clone(),
             stopping.clone(),
-            permit,
+            (permit, slot),
         ));
     }
     drop(listener);
@@ -134,7 +160,7 @@ async fn connection(
     app: Router,
     builder: Arc<http1::Builder>,
     mut stopping: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    _slots: (OwnedSemaphorePermit, AddrSlot),
 ) {
     let service = service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));

@@ -339,6 +339,22 @@ pub struct GatewaySpec {
     #[serde(default = "default_max_body")]
     #[schemars(range(min = 1024, max = crate::manifests::nats::MAX_BODY_LIMIT))]
     pub max_body_bytes: i64,
+    /// Client connections each gateway pod holds open at once (`MAX_CONNECTIONS`). When unset,
+    /// sized to the pod's memory limit (1,536 at 128Mi; 4,096 without a limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections: Option<i32>,
+    /// Connections open at once from one client address (`MAX_CONNECTIONS_PER_ADDRESS`, 64 when
+    /// unset); `trustedProxies` are not capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1_000_000))]
+    pub max_connections_per_address: Option<i32>,
+    /// Request-body bytes each gateway pod holds at once (`BODY_BUDGET_BYTES`); beyond it 503.
+    /// When unset, sized to the pod's memory limit (12 MiB at 128Mi; 64 MiB without a limit),
+    /// and never below `maxBodyBytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024))]
+    pub body_budget_bytes: Option<i64>,
     /// Compute resources of each gateway pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
@@ -412,6 +428,9 @@ impl Default for GatewaySpec {
             cors_origins: Vec::new(),
             request_timeout_ms: default_timeout_ms(),
             max_body_bytes: default_max_body(),
+            max_connections: None,
+            max_connections_per_address: None,
+            body_budget_bytes: None,
             resources: None,
             docs: true,
             rate_limits: default_rate_limits(),

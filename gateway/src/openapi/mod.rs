@@ -19,13 +19,18 @@
 //!
 //! Discovery builds an [`ApiDocument`] when the routes or the schema documents change and
 //! stores it in the snapshot, so `/openapi.json` is served from memory with a strong `ETag`.
+//! It also keeps which operations are published as taking no body, for the proxy to refuse a
+//! body there unread ([`ApiDocument::takes_no_body`]).
 
 mod components;
 mod operation;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use bytes::Bytes;
+use contract::HttpMethod;
+use contract::schema::OperationSchemas;
 use serde_json::{Map, Value, json};
 
 use crate::schemas::SchemaCache;
@@ -40,6 +45,8 @@ pub struct ApiDocument {
     pub bytes: Bytes,
     /// A strong entity tag: a content hash of `bytes`, quoted.
     pub etag: String,
+    /// The routes (method and path template) whose service publishes that they take no body.
+    bodiless: HashSet<(HttpMethod, Arc<str>)>,
 }
 
 impl ApiDocument {
@@ -47,11 +54,29 @@ impl ApiDocument {
     pub fn build(routes: &[Route], schemas: &SchemaCache) -> Self {
         let bytes = serde_json::to_vec(&document(routes, schemas))
             .expect("a document of JSON values always serialises");
+        let bodiless = routes
+            .iter()
+            .filter(|route| published(route, schemas).is_some_and(|op| op.body.is_none()))
+            .map(|route| (route.method, route.path.clone()))
+            .collect();
         Self {
             etag: format!("\"{}\"", contract::schema::hash(&bytes)),
             bytes: bytes.into(),
+            bodiless,
         }
     }
+
+    /// Whether `route`'s service publishes that it takes no body (one that publishes no
+    /// schema may take one).
+    pub fn takes_no_body(&self, route: &Route) -> bool {
+        self.bodiless.contains(&(route.method, route.path.clone()))
+    }
+}
+
+/// The schemas `route`'s service publishes for it, if any.
+fn published<'a>(route: &Route, schemas: &'a SchemaCache) -> Option<&'a OperationSchemas> {
+    let doc = schemas.get(route.schema_hash.as_deref()?)?;
+    doc.operations.get(&route.endpoint)
 }
 
 /// The document for `routes`, with the schemas `schemas` holds.

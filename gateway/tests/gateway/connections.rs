@@ -1,5 +1,5 @@
 //! Abusive clients at the connection level, over raw TCP: slow or idle connections are closed,
-//! the connection cap holds, slow bodies get a 408, oversized bodies a readable 413, and h2c
+//! the connection caps (in all and per address) hold, slow bodies get a 408, oversized bodies a readable 413, and h2c
 //! is refused.
 
 use std::time::Duration;
@@ -11,14 +11,14 @@ use tokio::net::TcpStream;
 use super::support::{WAIT, World};
 
 /// A raw connection to the gateway's API.
-async fn connect(world: &World) -> TcpStream {
+pub async fn connect(world: &World) -> TcpStream {
     let addr = world.http().base.trim_start_matches("http://").to_owned();
     TcpStream::connect(addr).await.unwrap()
 }
 
 /// Everything the gateway sends until it closes the connection; `None` when it is still open
 /// after [`WAIT`]. A reset ends the read like a close, keeping what arrived before it.
-async fn read_to_close(stream: &mut TcpStream) -> Option<Vec<u8>> {
+pub async fn read_to_close(stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut received = Vec::new();
     let mut buf = [0; 4096];
     let read = tokio::time::timeout(WAIT, async {
@@ -35,7 +35,7 @@ async fn read_to_close(stream: &mut TcpStream) -> Option<Vec<u8>> {
 
 /// Reads one response on a kept-alive connection (head and a `Content-Length` body); `None`
 /// when the connection closes first.
-async fn read_response(stream: &mut TcpStream) -> Option<String> {
+pub async fn read_response(stream: &mut TcpStream) -> Option<String> {
     let mut received = Vec::new();
     let mut buf = [0; 4096];
     loop {
@@ -58,7 +58,7 @@ async fn read_response(stream: &mut TcpStream) -> Option<String> {
 }
 
 /// Asserts the gateway answers `status` with the error `code`, then closes the connection.
-async fn assert_error_then_close(conn: &mut TcpStream, status: u16, code: &str) {
+pub async fn assert_error_then_close(conn: &mut TcpStream, status: u16, code: &str) {
     let reply = read_to_close(conn)
         .await
         .expect("the gateway closes after answering");
@@ -67,7 +67,7 @@ async fn assert_error_then_close(conn: &mut TcpStream, status: u16, code: &str) 
     assert!(reply.contains(&format!("\"code\":\"{code}\"")), "{reply}");
 }
 
-const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n";
+pub const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n";
 
 #[tokio::test]
 async fn slow_headers_and_idle_connections_are_closed() {
@@ -122,6 +122,67 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
             conn.write_all(HEALTHZ).await.unwrap();
             read_response(&mut conn).await.is_some()
         }
+    })
+    .await;
+    world.stop().await;
+}
+
+/// A raw connection to the gateway's API from loopback address `127.0.0.<host>`.
+pub async fn connect_from(world: &World, host: u8) -> std::io::Result<TcpStream> {
+    let addr = world
+        .http()
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, host], 0)))?;
+    socket.connect(addr).await
+}
+
+/// Opens kept-alive connections from `127.0.0.<host>`, each served once, until one is
+/// refused or `most` are open; returns those served.
+async fn fill_from(world: &World, host: u8, most: u32) -> (Vec<TcpStream>, bool) {
+    let mut served = Vec::new();
+    for _ in 0..most {
+        let mut conn = connect_from(world, host).await.unwrap();
+        conn.write_all(HEALTHZ).await.unwrap();
+        if read_response(&mut conn).await.is_some() {
+            served.push(conn);
+        } else {
+            return (served, true);
+        }
+    }
+    (served, false)
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_of_an_address_are_closed_at_once() {
+    const CAP: u32 = 3;
+    let world = World::start_with(|c| {
+        c.server.max_connections_per_address = CAP;
+        c.limits.trusted_proxies = vec!["127.0.0.4/32".parse().unwrap()];
+    })
+    .await;
+    let (served, refused) = fill_from(&world, 2, CAP + 1).await;
+    assert!(
+        refused,
+        "{} connections open at once from one address",
+        served.len()
+    );
+    assert_eq!(served.len(), CAP as usize);
+    // Other addresses have their own; a trusted proxy is not capped.
+    let (other, refused) = fill_from(&world, 3, CAP).await;
+    assert!(!refused && other.len() == CAP as usize);
+    let (proxy, refused) = fill_from(&world, 4, 3 * CAP).await;
+    assert!(!refused, "a trusted proxy was capped at {}", proxy.len());
+
+    drop(served);
+    let w = &world;
+    wait_until("the address's slots are free again", WAIT, || async move {
+        let mut conn = connect_from(w, 2).await.unwrap();
+        conn.write_all(HEALTHZ).await.unwrap();
+        read_response(&mut conn).await.is_some()
     })
     .await;
     world.stop().await;

@@ -1,11 +1,13 @@
 //! Gateway tests over a real nats-server, with test services registered through the real
 //! Services API and the real gateway served on a loopback port.
 
+mod admission;
 mod auth;
 mod connections;
 mod discovery;
 mod docs;
 mod errors;
+mod floods;
 mod ids;
 mod limits;
 mod ops;

@@ -7,11 +7,12 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    ContainerPort, Lifecycle, LifecycleHandler, Service, ServicePort, ServiceSpec, SleepAction,
+    ContainerPort, EnvVar, Lifecycle, LifecycleHandler, ResourceRequirements, Service, ServicePort,
+    ServiceSpec, SleepAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::common::{Ctx, env, resources_or};
+use super::common::{Ctx, env, memory_bytes, resources_or};
 use super::services::{App, deployment, hash, health_service};
 use super::{Child, SecretData};
 use crate::error::Error;
@@ -51,6 +52,9 @@ fn drain_before_stop(deployment: &mut Deployment) {
     }
 }
 
+/// The gateway's memory request and limit when the stack sets no resources.
+const DEFAULT_MEMORY: &str = "128Mi";
+
 /// Deployment, Service and PDB of the gateway.
 ///
 /// # Errors
@@ -80,6 +84,8 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         ),
         env(contract::deploy::env::ROUTE_OWNERS, &owners.to_string()),
     ]);
+    let resources = resources_or(spec.resources.as_ref(), "100m", DEFAULT_MEMORY);
+    env_vars.extend(memory_bounds(spec, &resources));
     env_vars.extend(ctx.token_env());
     let referenced = [ctx.nats_user_secret(COMPONENT)];
     let app = App {
@@ -88,7 +94,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         replicas: spec.replicas,
         hash: hash(&env_vars, secrets, &referenced, &[]),
         env: env_vars,
-        resources: resources_or(spec.resources.as_ref(), "100m", "128Mi"),
+        resources,
         ports: vec![ContainerPort {
             name: Some("http".into()),
             container_port: HTTP_PORT,
@@ -110,6 +116,45 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     ];
     out.extend(ctx.pdb(COMPONENT, spec.replicas).map(Child::Pdb));
     Ok(out)
+}
+
+/// `MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_ADDRESS` and `BODY_BUDGET_BYTES`: as the stack sets
+/// them, else the first two sized to the container's memory limit by
+/// [`contract::deploy::gateway_memory`] (base, connections at their worst, bodies held twice;
+/// the formula and the measured per-connection cost are documented there). The budget is
+/// never below `maxBodyBytes`, so the largest body accepted always fits. Without a memory
+/// limit, the gateway's own defaults apply.
+fn memory_bounds(spec: &crate::crd::GatewaySpec, resources: &ResourceRequirements) -> Vec<EnvVar> {
+    use contract::deploy::env as names;
+    let sized = resources
+        .limits
+        .as_ref()
+        .and_then(|limits| limits.get("memory"))
+        .and_then(memory_bytes)
+        .map(contract::deploy::gateway_memory);
+    let max_body = u64::try_from(spec.max_body_bytes).unwrap_or(0);
+    let connections = spec
+        .max_connections
+        .map(|n| n.to_string())
+        .or_else(|| sized.map(|s| s.max_connections.to_string()));
+    let budget = spec
+        .body_budget_bytes
+        .and_then(|n| u64::try_from(n).ok())
+        .or_else(|| sized.map(|s| s.body_budget_bytes.max(max_body)));
+    let mut out = Vec::new();
+    if let Some(connections) = connections {
+        out.push(env(names::MAX_CONNECTIONS, &connections));
+    }
+    if let Some(per_address) = spec.max_connections_per_address {
+        out.push(env(
+            names::MAX_CONNECTIONS_PER_ADDRESS,
+            &per_address.to_string(),
+        ));
+    }
+    if let Some(budget) = budget {
+        out.push(env(names::BODY_BUDGET_BYTES, &budget.to_string()));
+    }
+    out
 }
 
 fn service(ctx: &Ctx<'_>) -> Service {

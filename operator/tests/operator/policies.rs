@@ -551,3 +551,55 @@ fn the_crd_bakes_no_version_and_defaults_the_timeout_like_the_gateway() {
     let gateway_image = &spec["gateway"]["properties"]["image"];
     assert!(gateway_image.is_object() && gateway_image.get("default").is_none());
 }
+
+fn gateway_env(stack: &MicroserviceStack) -> BTreeMap<String, String> {
+    let children = common::build(stack);
+    let name = format!("{}-gateway", stack.metadata.name.as_deref().unwrap());
+    common::env_map(common::container(&children, "Deployment", &name))
+        .into_iter()
+        .filter_map(|(k, e)| Some((k, e.value?)))
+        .collect()
+}
+
+#[test]
+fn gateway_connections_and_body_budget_fit_its_memory_limit() {
+    const MIB: u64 = 1024 * 1024;
+    // The default 128Mi: (128 - 32) MiB less twice a 12 MiB budget, at 48 KiB a connection.
+    let minimal = common::load("minimal");
+    let env = gateway_env(&minimal);
+    assert_eq!(env["MAX_CONNECTIONS"], "1536");
+    assert_eq!(env["BODY_BUDGET_BYTES"], (12 * MIB).to_string());
+    assert!(
+        !env.contains_key("MAX_CONNECTIONS_PER_ADDRESS"),
+        "the gateway's own default"
+    );
+
+    let limited = |limit: Option<&str>| {
+        let mut stack = common::load("minimal");
+        stack.spec.gateway.resources = Some(ResourceRequirements {
+            requests: Some([("memory".to_owned(), Quantity("64Mi".into()))].into()),
+            limits: limit.map(|l| [("memory".to_owned(), Quantity(l.into()))].into()),
+            ..ResourceRequirements::default()
+        });
+        stack
+    };
+    let big = gateway_env(&limited(Some("1Gi")));
+    assert_eq!(big["MAX_CONNECTIONS"], "15872");
+    assert_eq!(big["BODY_BUDGET_BYTES"], (124 * MIB).to_string());
+    let unlimited = gateway_env(&limited(None));
+    assert!(
+        !unlimited.contains_key("MAX_CONNECTIONS") && !unlimited.contains_key("BODY_BUDGET_BYTES")
+    );
+
+    // What the stack sets wins; the budget always holds the largest body.
+    let mut set = limited(Some("128Mi"));
+    set.spec.gateway.max_connections = Some(300);
+    set.spec.gateway.max_connections_per_address = Some(8);
+    set.spec.gateway.max_body_bytes = 32 * 1024 * 1024;
+    let env = gateway_env(&set);
+    assert_eq!(env["MAX_CONNECTIONS"], "300");
+    assert_eq!(env["MAX_CONNECTIONS_PER_ADDRESS"], "8");
+    assert_eq!(env["BODY_BUDGET_BYTES"], (32 * MIB).to_string());
+    set.spec.gateway.body_budget_bytes = Some(4096);
+    assert_eq!(gateway_env(&set)["BODY_BUDGET_BYTES"], "4096");
+}
