@@ -38,6 +38,17 @@ pub struct Refused {
     challenge: bool,
 }
 
+impl Refused {
+    /// Whether the client is refused for what it sent (401, 403), rather than because tokens
+    /// cannot be checked right now (503).
+    pub fn is_clients_fault(&self) -> bool {
+        matches!(
+            self.error.0.code,
+            ErrorCode::Unauthenticated | ErrorCode::Forbidden
+        )
+    }
+}
+
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         let mut response = self.error.into_response();

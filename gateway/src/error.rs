@@ -75,6 +75,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Adds `Retry-After` to a response that has none: every 503 says when to try again, also
+/// one a service sent without it (or one the gateway's own handlers answer).
+pub fn ensure_retry_after(response: &mut Response) {
+    response
+        .headers_mut()
+        .entry(header::RETRY_AFTER)
+        .or_insert(HeaderValue::from(
+            contract::error::UNAVAILABLE_RETRY_AFTER_SECS,
+        ));
+}
+
 /// Writes the JSON body of an error response, adding the request id.
 pub fn render(mut response: Response, request_id: &str) -> Response {
     let Some(error) = response.extensions_mut().remove::<ServiceError>() else {

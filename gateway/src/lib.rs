@@ -6,6 +6,7 @@
 //! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
 //!   envelope, one NATS request with a deadline (sent again in the cases [`retry`] allows),
 //!   and the reply mapped to HTTP, within the rate limits and in-flight budget of [`limit`];
+//!   [`idempotency`] checks and forwards a write's `Idempotency-Key`;
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`refusals`] sums 401/403/429 answers per client address into a few log
 //!   lines; [`error`] gives gateway and service errors one JSON shape;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod discovery;
 pub mod docs;
 pub mod error;
+pub mod idempotency;
 pub mod jwks;
 pub mod limit;
 pub mod metrics;
@@ -123,6 +125,7 @@ pub async fn run(
         metrics: metrics.clone(),
         health: health.clone(),
         retry_budget: retry::Budget::default(),
+        server_errors: Default::default(),
     }));
 
     let discovery = tokio::spawn(discovery::run(
@@ -218,11 +221,13 @@ fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
                 HeaderName::from_static(contract::headers::REQUEST_ID),
                 HeaderName::from_static(contract::headers::TRACEPARENT),
                 HeaderName::from_static(contract::headers::TRACESTATE),
+                HeaderName::from_static(contract::headers::IDEMPOTENCY_KEY),
             ])
             .expose_headers([
                 HeaderName::from_static(contract::headers::REQUEST_ID),
                 header::RETRY_AFTER,
                 header::ALLOW,
+                HeaderName::from_static(contract::headers::IDEMPOTENT_REPLAYED),
             ])
             .max_age(std::time::Duration::from_secs(600)),
     )

@@ -21,7 +21,7 @@ use crate::observe::{RouteLabel, span};
 use crate::refusals::ClientAddr;
 use crate::state::AppState;
 use crate::table::{Match, Route};
-use crate::{admission, request_id, retry};
+use crate::{admission, idempotency, request_id, retry};
 
 /// Room left in a NATS message for the envelope's own JSON around the body.
 pub(crate) const ENVELOPE_OVERHEAD: usize = 4 * 1024;
@@ -74,13 +74,23 @@ async fn forward(
         Ok(permit) => permit,
         Err(shed) => return shed.into_response(),
     };
-    let caller = match state.auth.authorize(&parts.headers, route.auth).await {
-        Ok(caller) => caller,
-        Err(refused) => return refused.into_response(),
-    };
     // The address resolved through `TRUSTED_PROXIES`, once, by the refusals layer (the
     // socket's peer when no proxy is trusted), with or without rate limits.
     let client = parts.extensions.get::<ClientAddr>().map(|c| c.0);
+    let caller = match state.auth.authorize(&parts.headers, route.auth).await {
+        Ok(caller) => caller,
+        Err(refused) => {
+            // A missing or bad token costs the client address's quota, so a flood of them is
+            // held to it like any anonymous traffic (429 once it is spent).
+            if let Some(guard) = &guard
+                && refused.is_clients_fault()
+                && let Err(limited) = guard.check_caller(Class::of(route), None, client)
+            {
+                return limited.into_response();
+            }
+            return refused.into_response();
+        }
+    };
     // Before the body is read: a refused request costs no more than its head.
     if let Some(guard) = &guard {
         let user = caller.as_ref().map(|c| c.user_id.as_str());
@@ -88,6 +98,10 @@ async fn forward(
             return limited.into_response();
         }
     }
+    let key = match idempotency::key_to_forward(route, &parts.headers) {
+        Ok(key) => key,
+        Err(bad) => return bad.into_response(),
+    };
     let request_id = request_id::get(&parts.extensions);
     let query = parse_query(parts.uri.query());
     let body = match read_json_body(state, &parts.headers, body).await {
@@ -103,7 +117,11 @@ async fn forward(
         }
     };
     let client = client.map(|addr| addr.to_string());
-    let headers = || nats_headers(request_id, caller.as_ref(), client.as_deref());
+    let headers = || {
+        let mut out = nats_headers(request_id, caller.as_ref(), client.as_deref());
+        idempotency::forward(key, &mut out);
+        out
+    };
     let outcome = retry::request(
         state,
         &route.subject,
@@ -272,24 +290,34 @@ fn reply_to_response(
     }
     let status = StatusCode::from_u16(route.success_status).unwrap_or(StatusCode::OK);
     if status == StatusCode::NO_CONTENT {
-        return status.into_response();
+        let mut response = status.into_response();
+        idempotency::copy_replayed(reply.headers.as_ref(), &mut response);
+        return response;
     }
     // A service's success body must be JSON; anything else is the gateway's 502, not the
     // client's problem to decode. JSON is UTF-8, and serde_json skips the strings of ignored
     // values without checking it, so the bytes are checked as UTF-8 first (std's check is a
     // fraction of the parse).
     if !is_json_value(&reply.payload) {
-        warn!(
-            request_id,
-            subject = %route.subject,
-            bytes = reply.payload.len(),
-            "service replied with invalid JSON"
-        );
+        if let Some(count) = state
+            .server_errors
+            .record_now(&route.path, 502, "bad_reply")
+        {
+            warn!(
+                request_id,
+                subject = %route.subject,
+                bytes = reply.payload.len(),
+                count,
+                "service replied with invalid JSON"
+            );
+        }
         state.metrics.upstream_error("bad_reply");
         return ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply")
             .into_response();
     }
-    json_response(status, reply.payload.clone())
+    let mut response = json_response(status, reply.payload.clone());
+    idempotency::copy_replayed(reply.headers.as_ref(), &mut response);
+    response
 }
 
 /// Whether `bytes` are one JSON value (RFC 8259, UTF-8 included).
@@ -330,7 +358,13 @@ fn call_error(state: &AppState, route: &Route, error: &CallError, request_id: &s
             ApiError::new(ErrorCode::BadGateway, "the service sent an invalid reply"),
         ),
     };
-    warn!(request_id, subject = %route.subject, error = %error, kind, "upstream call failed");
+    // Summed per route and kind, like the access log's 5xx lines.
+    if let Some(count) = state
+        .server_errors
+        .record_now(&route.path, api.0.status(), kind)
+    {
+        warn!(request_id, subject = %route.subject, error = %error, kind, count, "upstream call failed");
+    }
     state.metrics.upstream_error(kind);
     api.into_response()
 }

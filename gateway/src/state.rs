@@ -29,6 +29,8 @@ pub struct Shared {
     pub health: Health,
     /// The retries the gateway may still send to services.
     pub retry_budget: crate::retry::Budget,
+    /// Server-error log lines summed per route and status.
+    pub server_errors: crate::observe::server_errors::ServerErrors,
 }
 
 /// Handler state: a cheap handle to [`Shared`].

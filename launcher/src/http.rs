@@ -68,9 +68,24 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Result<Reply, HttpError> {
+        self.try_call_with(method, path, token, &[], body).await
+    }
+
+    /// [`try_call`](Self::try_call) with more request headers.
+    pub async fn try_call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Reply, HttpError> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }

@@ -1,5 +1,5 @@
-//! The access log: server errors at WARN, everything else at DEBUG, each line with the
-//! request id (the request's span exists only at DEBUG or when traces are exported: see
+//! The access log: server errors at WARN (summed: [`super::server_errors`]), everything else
+//! at DEBUG, each line with the request id (the request's span exists only at DEBUG or when traces are exported: see
 //! [`super::span`]).
 //!
 //! Metrics count every request by route and status; a line per request at INFO would cost
@@ -12,6 +12,7 @@ use axum::http::Method;
 use tower_http::request_id::RequestId;
 use tracing::{Level, debug, enabled, warn};
 
+use super::server_errors::{SUM_EVERY, ServerErrors};
 use crate::request_id;
 
 /// What one answered request was.
@@ -31,9 +32,10 @@ pub struct Line<'a> {
     pub elapsed: Duration,
 }
 
-/// Logs one answered request. Whether DEBUG is on is asked first, so a request that is not
-/// logged costs no formatting.
-pub fn log(line: &Line<'_>) {
+/// Logs one answered request: a 5xx at WARN, summed per route and status by `errors`; any
+/// other at DEBUG. Whether DEBUG is on is asked first, so a request that is not logged costs
+/// no formatting.
+pub fn log(line: &Line<'_>, errors: &ServerErrors) {
     let Line {
         request_id: id,
         method,
@@ -44,8 +46,10 @@ pub fn log(line: &Line<'_>) {
     } = *line;
     let elapsed_ms = elapsed.as_secs_f64() * 1e3;
     if status >= 500 {
-        let request_id = request_id::text(id);
-        warn!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, "request");
+        if let Some(count) = errors.record_now(route, status, "request") {
+            let request_id = request_id::text(id);
+            warn!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, count, every_secs = SUM_EVERY.as_secs(), "request");
+        }
     } else if enabled!(Level::DEBUG) {
         let request_id = request_id::text(id);
         debug!(request_id, method = %method, route = %route, path = %path, status, elapsed_ms, "request");

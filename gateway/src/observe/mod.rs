@@ -5,8 +5,9 @@
 //! 2. [`span`]: the request's span, a child of the client's `traceparent` (tower-http's
 //!    `TraceLayer`);
 //! 3. [`finish`]: once the response is ready, in this order: the [`route`] label, the
-//!    [`metrics`] by route, the [`access_log`] line, and the JSON body of error responses
-//!    ([`error_body`]), which carries the request id.
+//!    [`metrics`] by route, the [`access_log`] line (5xx lines summed by [`server_errors`]),
+//!    a `Retry-After` on every 503, and the JSON body of error responses ([`error_body`]),
+//!    which carries the request id.
 //!
 //! The steps of 3 are one middleware rather than four: each axum middleware clones the
 //! service below it and boxes a future per request, which `make bench` showed in the
@@ -16,6 +17,7 @@ pub mod access_log;
 pub mod error_body;
 pub mod metrics;
 pub mod route;
+pub mod server_errors;
 pub mod span;
 
 use std::time::Instant;
@@ -58,14 +60,20 @@ pub async fn finish(State(state): State<AppState>, request: Request, next: Next)
     route::label(matched, &mut response);
     let route = route::of(&response);
     let status = response.status().as_u16();
-    access_log::log(&access_log::Line {
-        request_id: id.as_ref(),
-        method: &method,
-        path: uri.path(),
-        route: route.as_str(),
-        status,
-        elapsed,
-    });
+    access_log::log(
+        &access_log::Line {
+            request_id: id.as_ref(),
+            method: &method,
+            path: uri.path(),
+            route: route.as_str(),
+            status,
+            elapsed,
+        },
+        &state.server_errors,
+    );
     metrics::record(&state, &method, route, status, elapsed);
+    if status == 503 {
+        crate::error::ensure_retry_after(&mut response);
+    }
     error_body::render(response, id.as_ref())
 }

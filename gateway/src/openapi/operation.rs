@@ -85,7 +85,29 @@ fn parameters(route: &Route, published: Option<(&OperationSchemas, &Renames)>) -
             ));
         }
     }
+    if crate::idempotency::takes_key(route) {
+        out.push(idempotency_key());
+    }
     out
+}
+
+/// The optional `Idempotency-Key` header of a POST that needs a token.
+fn idempotency_key() -> Value {
+    json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Names this write, so that sending it again returns the first result \
+            (with `Idempotent-Replayed: true`) instead of writing twice, for 24 hours, per user; \
+            honoured by services that store keys (customers and products creates). The same key \
+            with a different body is a 422; while the first request runs, a 409 with Retry-After.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": contract::idempotency::MAX_KEY_LEN,
+            "pattern": "^[!-~]+$",
+        },
+    })
 }
 
 fn properties(object: &Value) -> impl Iterator<Item = (&String, &Value)> {

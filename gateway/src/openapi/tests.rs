@@ -121,6 +121,21 @@ fn path_parameters_bodies_and_statuses_follow_the_schemas() {
     }
     assert!(create["responses"]["403"].is_null());
     assert!(create["responses"]["500"].is_null());
+    let key = param(create, "Idempotency-Key");
+    assert_eq!(
+        (key["in"].as_str(), key["required"].as_bool()),
+        (Some("header"), Some(false))
+    );
+    assert_eq!(key["schema"]["maxLength"], 255);
+    let no_key = |op: &Value| {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["name"] != "Idempotency-Key")
+    };
+    assert!(no_key(get), "only POSTs take a key");
+    assert!(no_key(&doc["paths"]["/products/{id}"]["patch"]));
 
     let delete = &doc["paths"]["/customers/{id}"]["delete"];
     assert!(delete["responses"]["204"]["content"].is_null());

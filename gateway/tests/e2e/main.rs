@@ -159,6 +159,7 @@ async fn the_whole_system_over_http() {
     }
     let bad_id = http.call("GET", "/products/not-a-number", user, None).await;
     assert_eq!(bad_id.status / 100, 4);
+    idempotent_creates(http, user, admin).await;
 
     // Refresh rotates; a reused refresh token is refused; logout revokes.
     let refresh = |token: &Value| Some(json!({"refresh_token": token}));
@@ -223,6 +224,65 @@ async fn the_whole_system_over_http() {
         "#/components/schemas/TokenPair"
     );
     drop(system);
+}
+
+/// A create sent again with its `Idempotency-Key` is not carried out twice: the repeat gets
+/// the first answer, marked replayed; the key with another body is refused; another user's
+/// same key is theirs alone; public routes ignore keys.
+async fn idempotent_creates(http: &Http, user: Option<&str>, admin: Option<&str>) {
+    let post = |token, key: &'static str, body: Value| async move {
+        http.try_call_with(
+            "POST",
+            "/products",
+            token,
+            &[("idempotency-key", key)],
+            Some(body),
+        )
+        .await
+        .unwrap()
+    };
+    let jam = json!({"product_name": "Idempotent Jam", "category_id": 2, "supplier_id": 1});
+    let first = post(user, "jam-order-1", jam.clone()).await;
+    let again = post(user, "jam-order-1", jam.clone()).await;
+    assert_eq!((first.status, again.status), (201, 201), "{}", again.body);
+    assert_eq!(
+        first.body, again.body,
+        "the repeat answers the first result"
+    );
+    assert!(!first.headers.contains_key("idempotent-replayed"));
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let found = http
+        .expect("GET", "/products?q=Idempotent%20Jam", user, None, 200)
+        .await;
+    assert_eq!(found.body["total"], 1, "one product, not two");
+
+    let other = json!({"product_name": "Other Jam", "category_id": 2, "supplier_id": 1});
+    let reused = post(user, "jam-order-1", other.clone()).await;
+    assert_eq!(reused.status, 422, "{}", reused.body);
+    let theirs = post(admin, "jam-order-1", other).await;
+    assert_eq!(theirs.status, 201, "another user's key: {}", theirs.body);
+    assert_ne!(theirs.body["product_id"], first.body["product_id"]);
+
+    let bad = post(user, "not a key", jam).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(
+        bad.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
+    let login = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+    let ignored = http
+        .try_call_with(
+            "POST",
+            "/auth/login",
+            None,
+            &[("idempotency-key", "not a key")],
+            Some(login),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ignored.status, 200, "public routes ignore keys");
 }
 
 const KEY_A: &str = "-----BEGIN PRIVATE KEY-----\n\

@@ -88,6 +88,35 @@ async fn service_errors_keep_their_status_and_body() {
     world.stop().await;
 }
 
+/// A service's 503 without `Retry-After` (one from an older service, or a direct NATS
+/// client's) still tells the HTTP client when to retry; one that names a time keeps it.
+#[tokio::test]
+async fn every_503_says_when_to_retry() {
+    let world = World::start().await;
+    let http = world.http();
+    let reply = http
+        .json(
+            "POST",
+            "/widgets/fail",
+            None,
+            &json!({"status": 503, "message": "down"}),
+        )
+        .await;
+    reply.assert_error(503, "unavailable");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    let reply = http
+        .json(
+            "POST",
+            "/widgets/fail",
+            None,
+            &json!({"status": 502, "message": "odd"}),
+        )
+        .await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(reply.header("retry-after"), None, "only 503s get one");
+    world.stop().await;
+}
+
 #[tokio::test]
 async fn slow_services_time_out_with_504() {
     let world = World::start_with(|c| c.request_timeout = Duration::from_millis(300)).await;

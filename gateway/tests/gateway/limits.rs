@@ -209,3 +209,37 @@ async fn auth_hears_the_client_address_the_limiter_resolved() {
     login.stop().await;
     world.stop().await;
 }
+
+/// Requests refused for a missing or bad token cost their address's quota like any anonymous
+/// request, so a flood of them meets 429; users with valid tokens are counted apart.
+#[tokio::test]
+async fn refused_tokens_count_against_the_client_address() {
+    let world = World::start_with(limited("read=6/m")).await;
+    let http = world.http();
+    let forged = super::support::sign(
+        super::support::KEY_B,
+        "key-b",
+        &super::support::claims("u", &["user"]),
+    );
+    for token in ["garbage", "also.not.valid", forged.as_str()] {
+        assert_eq!(
+            http.get_as("/widgets/1", token).await.status,
+            401,
+            "{token}"
+        );
+    }
+    for _ in 0..3 {
+        assert_eq!(http.get("/widgets/1").await.status, 401, "no token");
+    }
+    assert_limited(
+        &http.get_as("/widgets/1", "garbage").await,
+        "a bad token over the quota",
+    );
+    assert_limited(&http.get("/widgets/1").await, "no token over the quota");
+    assert_eq!(
+        http.get_as("/widgets/1", &user_token("u1")).await.status,
+        200,
+        "a valid user from the same address has a quota of its own"
+    );
+    world.stop().await;
+}

@@ -361,3 +361,67 @@ async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
         "{access}"
     );
 }
+
+/// A burst of 5xx answers on one route is not a WARN line each: the first is logged at once
+/// with its request id, the others summed into at most one line a second with their count.
+#[tokio::test]
+async fn a_burst_of_server_errors_is_summed_in_the_log() {
+    let captured = Captured::install();
+    let world = World::start().await;
+    let failing = serde_json::json!({"status": 503, "message": "down"});
+    let started = std::time::Instant::now();
+    let first = world
+        .http()
+        .send(
+            "POST",
+            "/widgets/fail",
+            &[
+                ("x-request-id", "first-503"),
+                ("content-type", "application/json"),
+            ],
+            Some(failing.to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(first.status, 503);
+    for _ in 1..200 {
+        let reply = world
+            .http()
+            .json("POST", "/widgets/fail", None, &failing)
+            .await;
+        assert_eq!(reply.status, 503);
+    }
+    let elapsed = started.elapsed();
+    world.stop().await;
+    let logs = captured.text();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("route=/widgets/fail") && l.contains("WARN"))
+        .collect();
+    assert!(
+        lines[0].contains("first-503") && lines[0].contains("count=1"),
+        "{logs}"
+    );
+    // At most one line a second after the first; the counts never exceed the requests.
+    let allowed = 1 + elapsed.as_secs() as usize + 1;
+    assert!(
+        lines.len() <= allowed,
+        "{} lines for 200 answers in {elapsed:?}:\n{logs}",
+        lines.len()
+    );
+    let counted: u64 = lines
+        .iter()
+        .filter_map(|l| {
+            l.split("count=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert!(counted <= 200, "{logs}");
+    eprintln!(
+        "200 answers of 503 in {elapsed:?}: {} WARN lines, {counted} counted",
+        lines.len()
+    );
+}

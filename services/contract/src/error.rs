@@ -14,6 +14,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The `Retry-After` of a 503 that names no other: an outage of a dependency is usually
+/// over (a restart, a failover) or answered by another instance within a second or so.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// What went wrong, as a stable machine-readable code that maps to one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,7 +237,8 @@ pub struct ServiceError {
     /// The request id, added by the gateway to what it sends the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// Seconds to wait before retrying (429); travels in the `Retry-After` header, not the body.
+    /// Seconds to wait before retrying (429, 503); travels in the `Retry-After` header, not the
+    /// body.
     #[serde(skip)]
     pub retry_after_secs: Option<u64>,
 }
@@ -312,9 +317,10 @@ impl ServiceError {
         Self::new(ErrorCode::Internal, "internal error")
     }
 
-    /// 503 with a message naming what is unavailable.
+    /// 503 with a message naming what is unavailable, and a `Retry-After` of
+    /// [`UNAVAILABLE_RETRY_AFTER_SECS`] (every 503 says when to try again).
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Unavailable, message)
+        Self::new(ErrorCode::Unavailable, message).with_retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
     }
 
     /// The HTTP status.
@@ -376,6 +382,13 @@ mod tests {
                 "is required"
             ]
         );
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let err = ServiceError::unavailable("database unavailable");
+        assert_eq!(err.status(), 503);
+        assert_eq!(err.retry_after_secs, Some(UNAVAILABLE_RETRY_AFTER_SECS));
     }
 
     #[test]

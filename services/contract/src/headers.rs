@@ -23,3 +23,11 @@ pub const RETRY_AFTER: &str = "Retry-After";
 /// service drops a request that arrives with no time left and cancels a handler whose time
 /// runs out, and the calls a handler makes inherit what remains.
 pub const DEADLINE_MS: &str = "natstack-deadline-ms";
+/// `Idempotency-Key` (in lower case, as HTTP/2 and hyper write names): a client's name for
+/// one write, so that sending it again cannot carry it out twice. Taken by the gateway on POST
+/// routes that need a token, checked there ([`crate::idempotency`]) and forwarded under the
+/// same name; services that store keys answer a repeat with the first result.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// `Idempotent-Replayed`: `true` on a reply that repeats the stored result of an earlier
+/// request with the same [`IDEMPOTENCY_KEY`]; copied to HTTP.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";

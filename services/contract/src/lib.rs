@@ -7,6 +7,7 @@
 //! - [`envelope`]: the request envelope (path parameters, query parameters, body).
 //! - [`error`]: the error model carried in the Services API error headers and a JSON body.
 //! - [`headers`]: names of the NATS and HTTP headers the components agree on.
+//! - [`idempotency`]: what an `Idempotency-Key` may be and how long it is remembered.
 //! - [`deploy`]: the deployment contract: env var names, default ports, health paths, service
 //!   names, default token issuer and audience (the operator renders them, the binaries read them).
 //! - [`limits`]: the syntax of the gateway's `RATE_LIMITS` and `TRUSTED_PROXIES` (parsed by the
@@ -35,6 +36,7 @@ pub mod deploy;
 pub mod envelope;
 pub mod error;
 pub mod headers;
+pub mod idempotency;
 pub mod limits;
 pub mod metadata;
 pub mod nats_users;

@@ -3,7 +3,7 @@
 
 use contract::customers::{Customer, CustomerSort};
 use contract::page::{PageSpec, Sort};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 /// The column list, as a macro so statements are `concat!`-ed `&'static str`s (sqlx only
 /// takes SQL it can see is not built from input).
@@ -156,8 +156,8 @@ pub async fn get(pool: &PgPool, id: &str) -> Result<Option<Customer>, sqlx::Erro
     Ok(row.map(Customer::from))
 }
 
-/// Inserts `c` and returns the stored row.
-pub async fn insert(pool: &PgPool, c: &Customer) -> Result<Customer, sqlx::Error> {
+/// Inserts `c` and returns the stored row; on a connection, so it can run in a transaction.
+pub async fn insert(db: &mut PgConnection, c: &Customer) -> Result<Customer, sqlx::Error> {
     let row: Row = sqlx::query_as(concat!(
         "INSERT INTO customers (",
         columns!(),
@@ -175,7 +175,7 @@ pub async fn insert(pool: &PgPool, c: &Customer) -> Result<Customer, sqlx::Error
     .bind(&c.country)
     .bind(&c.phone)
     .bind(&c.fax)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(row.into())
 }

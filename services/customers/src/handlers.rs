@@ -1,7 +1,8 @@
 //! One handler per operation. The runtime has already enforced the operation's declared auth
 //! level on the caller (the gateway does too; services do not trust that every NATS client is
 //! the gateway); each handler validates its input into 422 field errors, then queries the database
-//! (`db`: one statement, or a count and a page for lists).
+//! (`db`: one statement, or a count and a page for lists). A create runs once per
+//! `Idempotency-Key` ([`runtime::idempotency`]).
 
 use contract::customers::{
     CreateCustomer, Customer, CustomerIdParams, CustomerPatch, CustomerSort, DeleteCustomer,
@@ -9,6 +10,7 @@ use contract::customers::{
 };
 use contract::page::{Page, PageQuery, Sort};
 use contract::{FieldErrors, RequestOf, ServiceError};
+use runtime::idempotency::Idempotency;
 use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use sqlx::PgPool;
@@ -109,9 +111,10 @@ fn check_optional_columns(errors: &mut FieldErrors, columns: &[(&str, &Option<St
 
 async fn create(
     pool: PgPool,
-    _: RequestContext,
+    ctx: RequestContext,
     req: RequestOf<CreateCustomer>,
 ) -> Result<Customer, ServiceError> {
+    let idempotency = Idempotency::of::<CreateCustomer>(&ctx, &req)?;
     let new = req.body;
     let mut errors = FieldErrors::default();
     let id = match new.customer_id.as_deref() {
@@ -161,18 +164,24 @@ async fn create(
         phone: new.phone,
         fax: new.fax,
     };
-    db::insert(&pool, &customer).await.map_err(|e| {
-        let err = reply_error(e);
-        if err.status() == 409 {
-            ServiceError::conflict(format!(
-                "a customer with id `{}` already exists",
-                customer.customer_id
-            ))
-            .with_details(err.details.unwrap_or_default())
-        } else {
-            err
-        }
-    })
+    idempotency
+        .once(&pool, move |conn| {
+            Box::pin(async move {
+                db::insert(conn, &customer).await.map_err(|e| {
+                    let err = reply_error(e);
+                    if err.status() == 409 {
+                        ServiceError::conflict(format!(
+                            "a customer with id `{}` already exists",
+                            customer.customer_id
+                        ))
+                        .with_details(err.details.unwrap_or_default())
+                    } else {
+                        err
+                    }
+                })
+            })
+        })
+        .await
 }
 
 async fn update(

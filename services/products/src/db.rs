@@ -5,7 +5,7 @@ use contract::page::{PageSpec, Sort};
 use contract::products::{Category, Price, Product, ProductSort, Supplier};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 /// The product columns with the category and supplier names, selected from `p` (products or
 /// a CTE over it) joined to `c` and `s`. A macro so statements stay `&'static str`.
@@ -206,7 +206,7 @@ pub struct NewRow {
 }
 
 /// Inserts `p` (the id comes from the identity) and returns it with its names.
-pub async fn insert(pool: &PgPool, p: NewRow) -> Result<Product, sqlx::Error> {
+pub async fn insert(db: &mut PgConnection, p: NewRow) -> Result<Product, sqlx::Error> {
     let row: Row = sqlx::query_as(concat!(
         "WITH inserted AS (INSERT INTO products (product_name, supplier_id, category_id, \
          quantity_per_unit, unit_price, units_in_stock, units_on_order, reorder_level, \
@@ -222,7 +222,7 @@ pub async fn insert(pool: &PgPool, p: NewRow) -> Result<Product, sqlx::Error> {
     .bind(p.units_on_order)
     .bind(p.reorder_level)
     .bind(p.discontinued)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(row.into())
 }

@@ -1,7 +1,8 @@
 //! One handler per operation. The runtime has already enforced the operation's declared auth
 //! level on the caller (the gateway does too; services do not trust that every NATS client is
 //! the gateway); each handler validates its input into 422 field errors, then queries the database
-//! (`db`: one statement, or a count and a page for lists).
+//! (`db`: one statement, or a count and a page for lists). A create runs once per
+//! `Idempotency-Key` ([`runtime::idempotency`]).
 
 use std::str::FromStr;
 
@@ -11,6 +12,7 @@ use contract::products::{
     ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
 };
 use contract::{FieldErrors, Operation, RequestOf, ServiceError};
+use runtime::idempotency::Idempotency;
 use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use rust_decimal::Decimal;
@@ -126,9 +128,10 @@ async fn get(
 
 async fn create(
     pool: PgPool,
-    _: RequestContext,
+    ctx: RequestContext,
     req: RequestOf<CreateProduct>,
 ) -> Result<Product, ServiceError> {
+    let idempotency = Idempotency::of::<CreateProduct>(&ctx, &req)?;
     let body: NewProduct = req.body;
     let mut errors = FieldErrors::default();
     errors.required_text(
@@ -154,7 +157,11 @@ async fn create(
     };
     errors.finish()?;
     // A category or supplier that does not exist is a foreign-key violation: 422 on its field.
-    db::insert(&pool, row).await.map_err(reply_error)
+    idempotency
+        .once(&pool, move |conn| {
+            Box::pin(async move { db::insert(conn, row).await.map_err(reply_error) })
+        })
+        .await
 }
 
 async fn update(

@@ -4,7 +4,8 @@
 //! - [`handlers`]: one handler per operation, with authorization and validation;
 //! - `validate`: input rules (lengths, smallint ranges, exact prices) as 422 field errors;
 //! - `db`: the SQL, bind parameters only, sorting through a whitelist;
-//! - migrations (`migrations/`): schema, the Northwind seed once per database, then exact types and an identity.
+//! - migrations (`migrations/`): schema, the Northwind seed once per database, then exact types,
+//!   an identity and the idempotency keys (`runtime::idempotency`).
 //!
 //! [`run`] is the whole server, so tests run the real thing in-process; `main.rs` only parses
 //! the configuration and wires signals.
@@ -45,4 +46,15 @@ pub async fn run(
             handlers::service,
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_idempotency_migration_is_the_shared_schema() {
+        assert_eq!(
+            include_str!("../migrations/0005_idempotency_keys.sql"),
+            runtime::idempotency::SCHEMA
+        );
+    }
 }

@@ -18,7 +18,8 @@
 //!
 //! With the `jwt` feature, `jwt` verifies the auth service's access tokens against its JWKS.
 //! With the `postgres` feature, `pg` opens a PostgreSQL pool, migrates (retrying until the
-//! database is up) and maps sqlx errors to [`contract::ServiceError`]s.
+//! database is up) and maps sqlx errors to [`contract::ServiceError`]s, and `idempotency` runs
+//! a write once per `Idempotency-Key`, storing the key in the same transaction.
 //!
 //! With the `test-support` feature, [`test_support`] starts real servers (nats-server,
 //! PostgreSQL, a MongoDB-wire server) on free loopback ports for tests.
@@ -32,6 +33,8 @@ pub mod discover;
 pub mod header_names;
 pub mod health;
 pub mod host;
+#[cfg(feature = "postgres")]
+pub mod idempotency;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod metrics;

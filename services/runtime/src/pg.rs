@@ -9,8 +9,9 @@
 //! - [`found`]: a lookup's row, or 404 when there is none;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
-//!   an unreachable database → 503 "database unavailable", an exhausted id sequence or another
-//!   database limit → 503 saying so, anything else → 500 with the cause logged, never sent.
+//!   an unreachable database → 503 "database unavailable" (`Retry-After: 1`), an exhausted id
+//!   sequence or another database limit → 503 saying so (`Retry-After: 60`), anything else →
+//!   500 with the cause logged, never sent.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +23,11 @@ use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
 use tracing::{error, info, warn};
 
 use crate::config::{ExposeSecret, SecretString};
+
+/// The `Retry-After` of the 503 answered when a table cannot take more rows (an exhausted id
+/// sequence): nothing changes until an operator acts, so clients are asked to wait longer
+/// than for an outage.
+pub const LIMIT_RETRY_AFTER_SECS: u64 = 60;
 
 /// How long a request waits for a pooled connection before it is answered 503. Short, so an
 /// outage turns into a prompt, clear error instead of a gateway timeout.
@@ -298,7 +304,8 @@ pub fn reply_error(err: sqlx::Error) -> ServiceError {
             // will not help until an operator acts.
             "2200H" | "54000" => {
                 error!(error = %err, "database limit reached");
-                return ServiceError::unavailable("the database cannot store more of these");
+                return ServiceError::unavailable("the database cannot store more of these")
+                    .with_retry_after(LIMIT_RETRY_AFTER_SECS);
             }
             _ => {}
         }
@@ -361,6 +368,11 @@ mod tests {
         assert!(!is_unavailable(&sqlx::Error::RowNotFound));
         let err = reply_error(sqlx::Error::PoolTimedOut);
         assert_eq!((err.status(), err.message.as_str()), (503, UNAVAILABLE));
+        assert_eq!(
+            err.retry_after_secs,
+            Some(contract::error::UNAVAILABLE_RETRY_AFTER_SECS),
+            "a 503 says when to retry"
+        );
         let err = reply_error(sqlx::Error::ColumnNotFound("secret_column".into()));
         assert_eq!(err.status(), 500);
         assert!(!err.message.contains("secret_column"));

@@ -160,7 +160,7 @@ async fn hostile_text_is_stored_and_returned_literally() {
 }
 
 /// Ids go on past `smallint` (which ran out at 32,767), and an id sequence that does run out
-/// is a clear 503, not a 500.
+/// is a clear 503 with `Retry-After`, not a 500.
 #[tokio::test]
 async fn ids_outlast_smallint_and_an_exhausted_sequence_is_a_clear_503() {
     let (stack, env) = start().await;
@@ -191,4 +191,9 @@ async fn ids_outlast_smallint_and_an_exhausted_sequence_is_a_clear_503() {
     let err = create_widget(&env, "One too many").await.unwrap_err();
     assert_eq!(err.status(), 503, "{err:?}");
     assert!(err.to_string().contains("cannot store more"), "{err}");
+    assert_eq!(
+        err.retry_after_secs,
+        Some(runtime::pg::LIMIT_RETRY_AFTER_SECS),
+        "the 503 says when to retry"
+    );
 }

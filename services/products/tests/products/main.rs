@@ -4,6 +4,7 @@
 //! tested once in `runtime`.
 
 mod crud;
+mod idempotency;
 mod list;
 mod registration;
 mod support;

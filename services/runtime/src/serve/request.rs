@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_nats::HeaderMap;
@@ -28,6 +28,8 @@ pub struct RequestContext {
     pub caller: Option<Caller>,
     /// All request headers.
     pub headers: HeaderMap,
+    /// Headers the handler adds to a successful reply ([`RequestContext::set_reply_header`]).
+    reply_headers: Arc<Mutex<HeaderMap>>,
 }
 
 impl RequestContext {
@@ -43,7 +45,25 @@ impl RequestContext {
             request_id: get(headers::REQUEST_ID).map(str::to_owned),
             caller: Caller::from_headers(get(headers::USER_ID), get(headers::ROLES)),
             headers,
+            reply_headers: Arc::default(),
         }
+    }
+
+    /// Adds a header to the reply if the handler succeeds (an error reply carries only the
+    /// error headers). Clones of this context share the reply's headers.
+    pub fn set_reply_header(&self, name: &'static str, value: &str) {
+        self.reply_headers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name, value);
+    }
+
+    /// The headers set with [`RequestContext::set_reply_header`] so far.
+    pub fn reply_headers(&self) -> HeaderMap {
+        self.reply_headers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The caller, or 401 when the request carries none.
@@ -170,6 +190,8 @@ pub(super) async fn handle<S: Send + 'static>(
     let started = Instant::now();
     let _in_flight = metrics.as_ref().map(ServiceMetrics::start);
     let ctx = RequestContext::from_headers(request.message.headers.as_ref());
+    // The handler owns its context; this handle shares the headers it sets for the reply.
+    let reply_headers = Arc::clone(&ctx.reply_headers);
     let span = info_span!(
         "nats.request",
         otel.kind = "server",
@@ -208,7 +230,14 @@ pub(super) async fn handle<S: Send + 'static>(
             Err(ServiceError::internal())
         });
         let (status, headers, body) = match outcome {
-            Ok(body) => (def.success_status, HeaderMap::new(), body),
+            Ok(body) => {
+                let headers = std::mem::take(
+                    &mut *reply_headers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+                (def.success_status, headers, body)
+            }
             Err(err) => {
                 let (headers, body) = error_reply(&err);
                 (err.status(), headers, body)

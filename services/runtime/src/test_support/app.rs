@@ -196,6 +196,36 @@ impl ServiceApp {
         self.call_with::<O>(&request, options).await
     }
 
+    /// Calls `O` as signed-in user `user` with `Idempotency-Key: key`: the answer, and
+    /// whether the reply was marked as repeating an earlier result (`Idempotent-Replayed`).
+    pub async fn call_keyed<O: Operation>(
+        &self,
+        user: &str,
+        key: &str,
+        request: &RequestOf<O>,
+    ) -> (Result<O::Response, ServiceError>, bool) {
+        let options = CallOptions::timeout(CALL_TIMEOUT)
+            .header(headers::USER_ID, user)
+            .header(headers::ROLES, "user")
+            .header(headers::IDEMPOTENCY_KEY, key);
+        let payload = serde_json::to_vec(request).expect("the request encodes");
+        let reply = self
+            .requester
+            .request(&O::subject(), payload.into(), options)
+            .await
+            .unwrap_or_else(|e| panic!("{} failed in transport: {e}", O::subject()));
+        let replayed = reply
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(headers::IDEMPOTENT_REPLAYED))
+            .is_some_and(|v| v.as_str() == "true");
+        let answer = match crate::call::error_of(&reply) {
+            Some(error) => Err(error),
+            None => Ok(serde_json::from_slice(&reply.payload).expect("a JSON reply")),
+        };
+        (answer, replayed)
+    }
+
     /// Sends raw `payload` to `subject` without a caller identity: the error the service
     /// answered, or its JSON reply.
     pub async fn raw(
