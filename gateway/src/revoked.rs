@@ -63,7 +63,11 @@ impl Revoked {
 
     /// Replaces the list with `fetched`.
     pub fn replace(&self, fetched: RevokedUsers) {
-        let subjects = fetched.users.into_iter().map(|u| (u.sub, u.until)).collect();
+        let subjects = fetched
+            .users
+            .into_iter()
+            .map(|u| (u.sub, u.until))
+            .collect();
         self.subjects.store(Arc::new(subjects));
     }
 

@@ -26,7 +26,12 @@ async fn login(http: &Http, email: &str, password: &str) -> String {
             &json!({"email": email, "password": password}),
         )
         .await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     reply.json()["access_token"].as_str().unwrap().to_owned()
 }
 
@@ -42,6 +47,8 @@ async fn delete(http: &Http, id: &str, token: &str) -> u16 {
     .status
 }
 
+// The measured figure is part of what the test reports.
+#[allow(clippy::print_stdout)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_accounts_token_is_refused_within_the_poll_interval() {
     let nats = NatsServer::start().await.unwrap();
