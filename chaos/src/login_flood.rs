@@ -3,9 +3,9 @@
 //! of its own (127.0.x.y; Linux routes all of 127/8 to the loopback interface), so the
 //! gateway sees 400 clients, forwards 400 addresses and auth throttles 400 pairs.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -58,14 +58,11 @@ async fn login_from(api: SocketAddr, from: Ipv4Addr, password: &str) -> (u16, Op
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let retry_after = head
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("retry-after")
-                .then(|| value.trim().parse().ok())?
-        });
+    let retry_after = head.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().parse().ok())?
+    });
     (status, retry_after)
 }
 
