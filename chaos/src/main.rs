@@ -4,10 +4,13 @@
 //! when anything was lost that the README's reliability section says will not be.
 //!
 //! `--fast` runs the quick subset `make test` runs: kill -9 and SIGTERM of an instance,
-//! random methods against `/metrics`, id exhaustion.
+//! random methods against `/metrics`, id exhaustion. The full run adds slow clients, the
+//! connection cap, restarts of nats-server and PostgreSQL, and a login flood
+//! ([`login_flood`]).
 
 mod floods;
 mod load;
+mod login_flood;
 mod report;
 mod scenarios;
 
@@ -69,6 +72,8 @@ async fn main() -> Result<()> {
         outcomes.push(floods::slow_bodies(&mut chaos, 300).await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "nats-server").await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "postgres").await?);
+        // Last: it leaves 400 locked (address, account) pairs behind.
+        outcomes.push(login_flood::login_flood(&mut chaos).await?);
     }
     println!("{}", report::table(&outcomes));
     chaos.system.stop();

@@ -1,7 +1,8 @@
 //! Authentication and authorisation of one request.
 //!
 //! The bearer token is verified (EdDSA, keys from the [`JwksCache`], `iss`/`aud`/`exp` with a
-//! small leeway), then the endpoint's level is enforced: `public` needs nothing, `user` a
+//! small leeway) and its subject checked against the [`Revoked`] list (deleted accounts), then
+//! the endpoint's level is enforced: `public` needs nothing, `user` a
 //! valid token (401 otherwise), `admin` also the `admin` role (403 otherwise). A public
 //! endpoint still receives the caller when a valid token was sent, and ignores a bad one.
 
@@ -17,6 +18,7 @@ use tracing::debug;
 
 use crate::error::ApiError;
 use crate::jwks::JwksCache;
+use crate::revoked::Revoked;
 use crate::token_cache::TokenCache;
 
 /// Clock skew tolerated on `exp` and `iat`.
@@ -28,6 +30,7 @@ pub struct Authenticator {
     verifier: Verifier,
     jwks: JwksCache,
     verified: Arc<TokenCache>,
+    revoked: Revoked,
 }
 
 /// A refused request: 401 with `WWW-Authenticate`, 403, or 503 when keys are unavailable.
@@ -71,12 +74,20 @@ fn unauthenticated(message: &str) -> Refused {
 
 impl Authenticator {
     /// Verifies tokens of `issuer` for `audience` with keys from `jwks`, remembering up to
-    /// `cache_size` verified tokens (0: verify every time).
-    pub fn new(issuer: &str, audience: &str, jwks: JwksCache, cache_size: usize) -> Self {
+    /// `cache_size` verified tokens (0: verify every time), and refuses those of the subjects
+    /// `revoked` lists.
+    pub fn new(
+        issuer: &str,
+        audience: &str,
+        jwks: JwksCache,
+        cache_size: usize,
+        revoked: Revoked,
+    ) -> Self {
         Self {
             verifier: Verifier::new(issuer, audience, LEEWAY),
             jwks,
             verified: Arc::new(TokenCache::new(cache_size, LEEWAY)),
+            revoked,
         }
     }
 
@@ -114,6 +125,17 @@ impl Authenticator {
 
     async fn verify(&self, token: &str) -> Result<Caller, Refused> {
         let now = now_secs();
+        let caller = self.verify_signed(token, now).await?;
+        // After the cache too: a token verified before its account was deleted is refused.
+        if self.revoked.contains(&caller.user_id, now) {
+            debug!(user_id = %caller.user_id, "token of a revoked user refused");
+            return Err(unauthenticated("token revoked"));
+        }
+        Ok(caller)
+    }
+
+    /// The caller a token names, from the cache or verified with the keys.
+    async fn verify_signed(&self, token: &str, now: i64) -> Result<Caller, Refused> {
         if let Some(caller) = self.verified.get(token, now, |kid| self.jwks.knows(kid)) {
             return Ok(caller);
         }

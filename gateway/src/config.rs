@@ -141,6 +141,8 @@ pub struct Config {
     pub jwt_audience: String,
     /// JWKS cache timing.
     pub jwks: crate::jwks::JwksConfig,
+    /// Revocation-list polling.
+    pub revoked: crate::revoked::RevokedConfig,
     /// Verified tokens remembered (0: none).
     pub token_cache_size: usize,
     /// Limits on client connections.
@@ -224,6 +226,7 @@ impl Config {
             jwt_issuer: DEFAULT_ISSUER.to_owned(),
             jwt_audience: DEFAULT_AUDIENCE.to_owned(),
             jwks: crate::jwks::JwksConfig::default(),
+            revoked: crate::revoked::RevokedConfig::default(),
             token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
             server: crate::server::Limits::default(),
             limits: crate::limit::LimitConfig::default(),
@@ -249,6 +252,7 @@ impl From<&Cli> for Config {
             jwt_issuer: g.jwt_issuer.clone(),
             jwt_audience: g.jwt_audience.clone(),
             jwks: crate::jwks::JwksConfig::default(),
+            revoked: crate::revoked::RevokedConfig::default(),
             token_cache_size: g.token_cache_size,
             server: crate::server::Limits {
                 header_read_timeout: Duration::from_millis(g.header_read_timeout_ms),

@@ -3,10 +3,11 @@
 //!
 //! - [`discovery`] polls the NATS Services API (`$SRV.INFO`) and swaps in a fresh
 //!   [`table::RouteTable`] built from every endpoint's metadata;
-//! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache), the
-//!   envelope, one NATS request with a deadline (sent again in the cases [`retry`] allows),
-//!   and the reply mapped to HTTP, within the rate limits and in-flight budget of [`limit`];
-//!   [`idempotency`] checks and forwards a write's `Idempotency-Key`;
+//! - [`proxy`] serves each request: match, [`auth`] (JWT against the [`jwks`] cache and the
+//!   [`revoked`] list), the envelope, one NATS request with a deadline (sent again in the
+//!   cases [`retry`] allows), and the reply mapped to HTTP, within the rate limits and
+//!   in-flight budget of [`limit`]; [`idempotency`] checks and forwards a write's
+//!   `Idempotency-Key`;
 //! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
 //!   [`metrics`]; [`refusals`] sums 401/403/429 answers per client address into a few log
 //!   lines; [`error`] gives gateway and service errors one JSON shape;
@@ -38,6 +39,7 @@ pub mod proxy;
 pub mod refusals;
 pub mod request_id;
 pub mod retry;
+pub mod revoked;
 pub mod schemas;
 pub mod server;
 pub mod state;
@@ -111,11 +113,19 @@ pub async fn run(
             }
         });
     let jwks = JwksCache::new(caller.clone(), config.jwks, metrics.clone());
+    let revoked = revoked::Revoked::default();
+    let revocations = tokio::spawn(revoked::run(
+        caller.clone(),
+        revoked.clone(),
+        config.revoked,
+        shutdown.clone(),
+    ));
     let auth = auth::Authenticator::new(
         &config.jwt_issuer,
         &config.jwt_audience,
         jwks,
         config.token_cache_size,
+        revoked,
     );
     let state = AppState(Arc::new(Shared {
         config: config.clone(),
@@ -151,6 +161,7 @@ pub async fn run(
 
     // Both watch the same shutdown signal; they end promptly.
     let _ = discovery.await;
+    let _ = revocations.await;
     if let Ok(Err(e)) = health_server.await {
         tracing::warn!(error = %e, "health server failed");
     }

@@ -51,6 +51,7 @@ impl Gateway {
             .env(env::LISTEN_ADDR, api.to_string())
             .env(env::HEALTH_ADDR, health.to_string())
             .env(env::DISCOVERY_INTERVAL_MS, "100")
+            .env(env::ROUTE_OWNERS, super::support::OWNERS)
             // Each flood comes from a few addresses: the rate limits are not under test.
             .env(env::RATE_LIMITS, "off")
             // Held heads stay held while they are measured.

@@ -12,6 +12,7 @@ mod ids;
 mod limits;
 mod ops;
 mod retry;
+mod revocation;
 mod routing;
 mod shutdown;
 mod support;

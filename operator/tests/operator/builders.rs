@@ -572,7 +572,7 @@ fn nats_cluster_has_authenticated_routes_permissions_and_a_pdb() {
     );
     assert!(
         users.contains(
-            "publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"customers.>\"] }, subscribe: { allow: [\"_INBOX_gateway.>\"] } }"
+            "publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"auth.revoked\", \"customers.>\"] }, subscribe: { allow: [\"_INBOX_gateway.>\"] } }"
         ),
         "{users}"
     );

@@ -59,22 +59,38 @@ pub async fn ensure_admin(
         info!("admin account present; admin role ensured");
         return Ok(());
     }
-    let user = UserDoc {
-        id: uuid::Uuid::now_v7().to_string(),
-        username: ADMIN_USERNAME.to_owned(),
-        email: email.clone(),
-        password_hash: passwords.hash(admin_password.to_owned()).await?,
-        roles: vec![ROLE_USER.to_owned(), ROLE_ADMIN.to_owned()],
-        created_at: DateTime::now(),
-    };
-    match store.insert_user(&user).await {
-        Ok(()) => info!(user_id = %user.id, "admin account created"),
-        // Another replica won the race: make sure the role is there.
-        Err(StoreError::Duplicate) => {
-            store.add_role(&email, ROLE_ADMIN).await?;
-            info!("admin account present; admin role ensured");
+    let id = uuid::Uuid::now_v7().to_string();
+    let password_hash = passwords.hash(admin_password.to_owned()).await?;
+    // `admin`, unless someone registered that name first: then one of its own.
+    let names = [
+        ADMIN_USERNAME.to_owned(),
+        format!("{ADMIN_USERNAME}-{}", &id[id.len() - 8..]),
+    ];
+    for username in names {
+        let user = UserDoc {
+            id: id.clone(),
+            username_key: Some(validate::username_key(&username)),
+            username,
+            email: email.clone(),
+            password_hash: password_hash.clone(),
+            roles: vec![ROLE_USER.to_owned(), ROLE_ADMIN.to_owned()],
+            created_at: DateTime::now(),
+        };
+        match store.insert_user(&user).await {
+            Ok(()) => {
+                info!(user_id = %user.id, username = %user.username, "admin account created");
+                return Ok(());
+            }
+            // Another replica won the race: make sure the role is there.
+            Err(StoreError::Duplicate) if store.add_role(&email, ROLE_ADMIN).await? => {
+                info!("admin account present; admin role ensured");
+                return Ok(());
+            }
+            Err(StoreError::Duplicate) => {}
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     }
-    Ok(())
+    Err(BootstrapError::Invalid(
+        "no free username for the admin account".to_owned(),
+    ))
 }

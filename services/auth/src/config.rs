@@ -80,10 +80,14 @@ pub struct ThrottleArgs {
     /// within the window before attempts touching it are delayed.
     #[arg(long, env = "LOGIN_DELAY_AFTER", default_value_t = 10)]
     pub login_delay_after: u32,
-    /// The longest progressive delay, in milliseconds (keep it well under the gateway's
-    /// request timeout).
+    /// The longest progressive delay, in milliseconds: the `Retry-After` of a delayed attempt,
+    /// rounded up to whole seconds.
     #[arg(long, env = "LOGIN_MAX_DELAY_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub login_max_delay_ms: u64,
+    /// Password checks under way at once for one account, in each of two lanes (first
+    /// attempts of an address, and the rest); more are answered 429 with `Retry-After: 1`.
+    #[arg(long, env = "LOGIN_MAX_CONCURRENT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub login_max_concurrent: u32,
 }
 
 impl Default for ThrottleArgs {
@@ -94,6 +98,7 @@ impl Default for ThrottleArgs {
             login_lockout_secs: 300,
             login_delay_after: 10,
             login_max_delay_ms: 2000,
+            login_max_concurrent: 4,
         }
     }
 }

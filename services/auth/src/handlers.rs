@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use contract::auth::{
-    GetJwks, Jwks, Login, Logout, Me, Refresh, RefreshRequest, Register, TOKEN_TYPE, TokenPair,
-    User,
+    DeleteUser, GetJwks, GetRevoked, Jwks, Login, Logout, Me, Refresh, RefreshRequest, Register,
+    RevokedUser, RevokedUsers, TOKEN_TYPE, TokenPair, User,
 };
 use contract::caller::ROLE_USER;
 use contract::{FieldError, RequestOf, ServiceError};
@@ -20,7 +20,7 @@ use tracing::{error, info, warn};
 
 use crate::password::{MAX_PASSWORD_CHARS, Passwords};
 use crate::store::{Claim, RefreshDoc, Store, StoreError, UserDoc};
-use crate::throttle::{Attempt, Throttle, Verdict};
+use crate::throttle::{Attempt, Refusal, Throttle};
 use crate::tokens::{self, Issuer, Subject};
 use crate::validate::{self, MAX_EMAIL_LEN};
 
@@ -28,6 +28,15 @@ use crate::validate::{self, MAX_EMAIL_LEN};
 pub const BAD_CREDENTIALS: &str = "invalid email or password";
 /// The one answer to a refresh token that cannot be exchanged.
 pub const BAD_REFRESH_TOKEN: &str = "invalid or expired refresh token";
+/// The 409 of a registration whose email is taken.
+pub const EMAIL_TAKEN: &str = "an account with this email already exists";
+/// The 409 of a registration whose username is taken.
+pub const USERNAME_TAKEN: &str = "this username is taken (usernames are unique regardless of case)";
+/// How long a deleted account stays revoked beyond the access-token lifetime: more than the
+/// gateway's clock leeway on `exp`.
+const REVOCATION_MARGIN: Duration = Duration::from_secs(60);
+/// Longest user id looked up (ids are UUIDs).
+const MAX_USER_ID_LEN: usize = 64;
 /// Longest refresh token accepted before it is even looked at.
 const MAX_REFRESH_TOKEN_LEN: usize = 256;
 /// Longest client address accepted from the gateway header.
@@ -98,6 +107,7 @@ pub async fn register(
     })?;
     let user = UserDoc {
         id: uuid::Uuid::now_v7().to_string(),
+        username_key: Some(validate::username_key(&body.username)),
         username: body.username,
         email: validate::normalize_email(&body.email),
         password_hash,
@@ -109,10 +119,19 @@ pub async fn register(
             info!(user_id = %user.id, "account registered");
             Ok(user.profile())
         }
-        Err(StoreError::Duplicate) => Err(ServiceError::conflict(
-            "an account with this email already exists",
-        )),
+        Err(StoreError::Duplicate) => Err(duplicate(&state, &user).await),
         Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The 409 for a registration a unique index refused: which of the two names is taken. The
+/// index decided; this lookup only words the answer.
+async fn duplicate(state: &Auth, user: &UserDoc) -> ServiceError {
+    let key = user.username_key.as_deref().unwrap_or_default();
+    match state.store.username_taken(key).await {
+        Ok(true) => ServiceError::conflict(USERNAME_TAKEN),
+        Ok(false) => ServiceError::conflict(EMAIL_TAKEN),
+        Err(e) => store_error(e),
     }
 }
 
@@ -153,34 +172,42 @@ pub async fn login(
     // Logged with `?` (escaped): both come from callers and must not forge log lines.
     let client = addr.unwrap_or("-");
     let attempt = Attempt::new(&email, addr);
-    match state.throttle.check(&attempt) {
-        Verdict::Locked(secs) => {
-            warn!(account = ?email, client = ?client, retry_after = secs, "login throttled");
-            return Err(ServiceError::rate_limited(
-                "too many failed logins; try again later",
-                secs,
-            ));
+    // Nothing waits here: a delayed or crowded attempt is answered at once, so a flood holds
+    // no request slot and no hashing slot (see `throttle`).
+    let checking = match state.throttle.admit(&attempt) {
+        Ok(checking) => checking,
+        Err(refusal) => {
+            let retry_after = refusal.retry_after();
+            match refusal {
+                Refusal::Locked(_) => {
+                    warn!(account = ?email, client = ?client, retry_after, "login throttled");
+                }
+                Refusal::Delayed(_) => {
+                    info!(account = ?email, client = ?client, retry_after, "login delayed");
+                }
+                Refusal::Busy(_) => {
+                    info!(account = ?email, client = ?client, retry_after, "login busy");
+                }
+            }
+            return Err(ServiceError::rate_limited(refusal.message(), retry_after));
         }
-        Verdict::Proceed(delay) if !delay.is_zero() => {
-            info!(account = ?email, client = ?client, delay_ms = delay.as_millis() as u64, "login delayed");
-            tokio::time::sleep(delay).await;
-        }
-        Verdict::Proceed(_) => {}
-    }
+    };
 
-    let user = state
-        .store
-        .user_by_email(&email)
-        .await
-        .map_err(store_error)?;
+    let user = match state.store.user_by_email(&email).await {
+        Ok(user) => user,
+        Err(e) => {
+            checking.abandoned();
+            return Err(store_error(e));
+        }
+    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matched = state.passwords.verify(password, stored).await;
     let Some(user) = user.filter(|_| matched) else {
-        state.throttle.failure(&attempt);
+        checking.failed();
         info!(account = ?email, client = ?client, "login failed");
         return Err(ServiceError::unauthenticated(BAD_CREDENTIALS));
     };
-    state.throttle.success(&attempt);
+    checking.succeeded();
     let pair = issue(&state, &user, uuid::Uuid::new_v4().to_string()).await?;
     info!(user_id = %user.id, "logged in");
     Ok(pair)
@@ -338,4 +365,57 @@ pub async fn jwks(
     _: RequestOf<GetJwks>,
 ) -> Result<Jwks, ServiceError> {
     Ok(state.issuer.keys.jwks().clone())
+}
+
+/// `auth.delete_user` (admin): deletes an account and its refresh tokens, and lists it as
+/// revoked for one access-token lifetime so the gateway refuses its access tokens.
+pub async fn delete_user(
+    state: Auth,
+    ctx: RequestContext,
+    req: RequestOf<DeleteUser>,
+) -> Result<(), ServiceError> {
+    let caller = ctx.require_caller()?;
+    let id = req.params.id.as_str();
+    let not_found = || ServiceError::not_found("user not found");
+    if id.len() > MAX_USER_ID_LEN {
+        return Err(not_found());
+    }
+    if state
+        .store
+        .user_by_id(id)
+        .await
+        .map_err(store_error)?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    // Revoked first: once the account is gone, nothing else remembers its tokens' subject.
+    state
+        .store
+        .revoke_user(id, later(state.issuer.ttl + REVOCATION_MARGIN))
+        .await
+        .map_err(store_error)?;
+    if !state.store.delete_user(id).await.map_err(store_error)? {
+        // Deleted concurrently by another request: its outcome is the same.
+        return Err(not_found());
+    }
+    info!(user_id = %id, by = %caller.user_id, "account deleted");
+    Ok(())
+}
+
+/// `auth.revoked` (internal): the users whose access tokens the gateway must refuse.
+pub async fn revoked(
+    state: Auth,
+    _: RequestContext,
+    _: RequestOf<GetRevoked>,
+) -> Result<RevokedUsers, ServiceError> {
+    let docs = state.store.revoked_users().await.map_err(store_error)?;
+    let users = docs
+        .into_iter()
+        .map(|r| RevokedUser {
+            sub: r.user_id,
+            until: r.expires_at.timestamp_millis().div_euclid(1000),
+        })
+        .collect();
+    Ok(RevokedUsers { users })
 }

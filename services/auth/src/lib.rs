@@ -5,8 +5,9 @@
 //! tests run exactly this code against real NATS and MongoDB-wire servers.
 //!
 //! Operations (`contract::auth`): `auth.register`, `auth.login`, `auth.refresh`,
-//! `auth.logout`, `auth.me`, `auth.jwks`. The gateway verifies access tokens with
-//! `runtime::jwt::Verifier` against the JWKS from `auth.jwks`.
+//! `auth.logout`, `auth.me`, `auth.jwks`, `auth.delete_user` (admin), and the internal
+//! `auth.revoked`. The gateway verifies access tokens with `runtime::jwt::Verifier` against the
+//! JWKS from `auth.jwks`, and refuses those of the deleted accounts `auth.revoked` lists.
 //!
 //! Configuration ([`Config`], flags with environment fallbacks), besides the shared
 //! `NATS_*`, `LOG_FORMAT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `HEALTH_ADDR`:
@@ -14,7 +15,7 @@
 //! | Variable | Default | Meaning |
 //! |---|---|---|
 //! | `MONGODB_URL` | `mongodb://127.0.0.1:27017` | the server: `mongodb://` or `mongodb+srv://`, with `tls=true`, `tlsCAFile=` as needed |
-//! | `MONGODB_DATABASE` | the URL's database, else `auth` | collections `users`, `refresh_tokens`, `token_families` |
+//! | `MONGODB_DATABASE` | the URL's database, else `auth` | collections `users`, `refresh_tokens`, `token_families`, `revoked_users` |
 //! | `JWT_PRIVATE_KEY_FILE` | none: ephemeral key, warning | PKCS#8 PEM Ed25519 signing key |
 //! | `JWT_PREVIOUS_KEY_FILES` | none | comma-separated PEM files (private or public) still published during a rotation |
 //! | `JWT_ISSUER` / `JWT_AUDIENCE` | `natstack-auth` / `natstack` | `iss` / `aud` |
@@ -25,6 +26,7 @@
 //! | `ARGON2_MAX_CONCURRENT` | cores, within the cgroup memory limit | hashes computed at once (memory: this × `ARGON2_MEMORY_KIB`) |
 //! | `LOGIN_MAX_FAILURES` / `LOGIN_WINDOW_SECS` / `LOGIN_LOCKOUT_SECS` | 5 / 900 / 300 | lockout of one (account, client address) pair |
 //! | `LOGIN_DELAY_AFTER` / `LOGIN_MAX_DELAY_MS` | 10 / 2000 | progressive delay per account and per address ([`throttle`]) |
+//! | `LOGIN_MAX_CONCURRENT` | 4 | password checks at once per account, in each of two lanes ([`throttle`]) |
 //!
 //! Key rotation: make a new key (`openssl genpkey -algorithm ed25519`), mount it as
 //! `JWT_PRIVATE_KEY_FILE` and the old one in `JWT_PREVIOUS_KEY_FILES`, roll out; the gateway
@@ -42,7 +44,7 @@ pub mod validate;
 
 use std::future::Future;
 
-use contract::auth::{GetJwks, Login, Logout, Me, Refresh, Register};
+use contract::auth::{DeleteUser, GetJwks, GetRevoked, Login, Logout, Me, Refresh, Register};
 use prometheus_client::metrics::counter::Counter;
 use runtime::ServiceBuilder;
 use runtime::config::{ExposeSecret, NatsArgs};
@@ -114,6 +116,7 @@ pub async fn run(
             store::StoreError::is_unavailable,
         )
         .await?;
+        store.backfill_username_keys().await?;
         let keys = keys::Keys::load(
             config.jwt_private_key_file.as_deref(),
             &config.jwt_previous_key_files,
@@ -143,7 +146,9 @@ pub async fn run(
         .endpoint::<Refresh, _>(handlers::refresh)
         .endpoint::<Logout, _>(handlers::logout)
         .endpoint::<Me, _>(handlers::me)
-        .endpoint::<GetJwks, _>(handlers::jwks))
+        .endpoint::<GetJwks, _>(handlers::jwks)
+        .endpoint::<DeleteUser, _>(handlers::delete_user)
+        .endpoint::<GetRevoked, _>(handlers::revoked))
     })
     .await
 }

@@ -2,8 +2,11 @@
 //!
 //! Correctness never rests on a server-side feature a MongoDB-compatible server might lack:
 //!
-//! - email uniqueness is a unique index, and the insert's duplicate-key error is the answer
-//!   (no read-then-insert);
+//! - email and username uniqueness are unique indexes, and the insert's duplicate-key error is
+//!   the answer (no read-then-insert); usernames are unique case-insensitively through
+//!   `username_key`, the lower-cased username, whose index is sparse so that accounts from
+//!   before it (backfilled at start-up, [`Store::backfill_username_keys`]) that collide can
+//!   stay without one;
 //! - single use of a refresh token is one atomic `findAndModify` that flips `used_at` from
 //!   null, so of two concurrent refreshes exactly one wins;
 //! - the TTL indexes only reclaim space: expiry is always checked in code, so a server that
@@ -11,17 +14,20 @@
 //!   never lets an expired token through;
 //! - no multi-document transactions: revoking a family writes a family tombstone first, and
 //!   every refresh checks it, so a token minted concurrently with the revocation still dies;
+//! - a deleted account's id is kept in `revoked_users` (TTL) for one access-token lifetime,
+//!   so the gateway can refuse the access tokens it still holds;
 //! - dates are written by inserts only: nx-27017 stores a date set by `$set` as a string, so
 //!   update-time stamps are integers (Unix milliseconds).
 
 use std::time::Duration;
 
+use futures::TryStreamExt;
 use mongodb::bson::{DateTime, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
-use tracing::instrument;
+use tracing::{info, instrument, warn};
 
 /// The database used when neither `MONGODB_DATABASE` nor the URL names one.
 pub const DEFAULT_DATABASE: &str = "auth";
@@ -78,6 +84,10 @@ pub struct UserDoc {
     pub id: String,
     /// The display name.
     pub username: String,
+    /// The lower-cased username (unique); absent only on an account from before it whose
+    /// key another account already had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_key: Option<String>,
     /// The normalised email (unique).
     pub email: String,
     /// The argon2id PHC string.
@@ -129,6 +139,27 @@ struct FamilyDoc {
     expires_at: DateTime,
 }
 
+/// A deleted account whose access tokens are refused until `expires_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokedDoc {
+    /// The user id.
+    #[serde(rename = "_id")]
+    pub user_id: String,
+    /// When the account was deleted.
+    pub revoked_at: DateTime,
+    /// When every access token issued before the deletion has expired (TTL index).
+    pub expires_at: DateTime,
+}
+
+/// What [`Store::backfill_username_keys`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backfill {
+    /// Accounts given their `username_key`.
+    pub keyed: u64,
+    /// Accounts left without one: another account has that username.
+    pub duplicates: u64,
+}
+
 /// What presenting a refresh token found.
 #[derive(Debug)]
 pub enum Claim {
@@ -147,6 +178,7 @@ pub struct Store {
     users: Collection<UserDoc>,
     tokens: Collection<RefreshDoc>,
     families: Collection<FamilyDoc>,
+    revoked: Collection<RevokedDoc>,
 }
 
 impl Store {
@@ -174,6 +206,7 @@ impl Store {
             users: db.collection("users"),
             tokens: db.collection("refresh_tokens"),
             families: db.collection("token_families"),
+            revoked: db.collection("revoked_users"),
             db,
         })
     }
@@ -193,12 +226,68 @@ impl Store {
                     .build(),
             )
             .await?;
+        // Sparse: accounts without a key (see the module notes) are not in it.
+        let unique_username = IndexOptions::builder()
+            .unique(true)
+            .sparse(true)
+            .name("username_unique".to_owned())
+            .build();
+        self.users
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"username_key": 1})
+                    .options(unique_username)
+                    .build(),
+            )
+            .await?;
         self.tokens.create_index(expiry_index()).await?;
         self.tokens
             .create_index(IndexModel::builder().keys(doc! {"family": 1}).build())
             .await?;
+        self.tokens
+            .create_index(IndexModel::builder().keys(doc! {"user_id": 1}).build())
+            .await?;
         self.families.create_index(expiry_index()).await?;
+        self.revoked.create_index(expiry_index()).await?;
         Ok(())
+    }
+
+    /// Gives every account without a `username_key` its key, one by one; an account whose
+    /// key another account already has is logged and left as it is (renaming it is for a
+    /// person to decide). Idempotent; concurrent replicas only repeat each other's writes.
+    #[instrument(skip_all)]
+    pub async fn backfill_username_keys(&self) -> Result<Backfill, StoreError> {
+        let mut done = Backfill::default();
+        let mut unkeyed = self
+            .users
+            .find(doc! {"username_key": {"$exists": false}})
+            .await?;
+        while let Some(user) = unkeyed.try_next().await? {
+            let key = crate::validate::username_key(&user.username);
+            let update = self
+                .users
+                .update_one(
+                    doc! {"_id": &user.id, "username_key": {"$exists": false}},
+                    doc! {"$set": {"username_key": &key}},
+                )
+                .await;
+            match update {
+                Ok(_) => done.keyed += 1,
+                Err(e) if is_duplicate(&e) => {
+                    warn!(user_id = %user.id, username = ?user.username, "username taken by another account (case-insensitively); this account keeps it but is left out of the uniqueness index");
+                    done.duplicates += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if done != Backfill::default() {
+            info!(
+                keyed = done.keyed,
+                duplicates = done.duplicates,
+                "username keys backfilled"
+            );
+        }
+        Ok(done)
     }
 
     /// Round-trips a `ping` command (readiness).
@@ -207,7 +296,7 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts a user; [`StoreError::Duplicate`] when the email is taken.
+    /// Inserts a user; [`StoreError::Duplicate`] when the email or the username is taken.
     #[instrument(skip_all)]
     pub async fn insert_user(&self, user: &UserDoc) -> Result<(), StoreError> {
         match self.users.insert_one(user).await {
@@ -223,10 +312,53 @@ impl Store {
         Ok(self.users.find_one(doc! {"email": email}).await?)
     }
 
+    /// Whether an account has this `username_key`.
+    #[instrument(skip_all)]
+    pub async fn username_taken(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .users
+            .find_one(doc! {"username_key": key})
+            .await?
+            .is_some())
+    }
+
     /// The user with this id.
     #[instrument(skip_all)]
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserDoc>, StoreError> {
         Ok(self.users.find_one(doc! {"_id": id}).await?)
+    }
+
+    /// Deletes the user with this id and its refresh tokens; false if there was no such
+    /// user. Revoke the user first ([`Store::revoke_user`]): its access tokens outlive it.
+    #[instrument(skip_all)]
+    pub async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let deleted = self.users.delete_one(doc! {"_id": id}).await?;
+        // Refreshing needs the user too, so a token left by a failure here is dead anyway.
+        self.tokens.delete_many(doc! {"user_id": id}).await?;
+        Ok(deleted.deleted_count > 0)
+    }
+
+    /// Lists the user as revoked until `until`; a second revocation keeps the first.
+    #[instrument(skip_all)]
+    pub async fn revoke_user(&self, id: &str, until: DateTime) -> Result<(), StoreError> {
+        let doc = RevokedDoc {
+            user_id: id.to_owned(),
+            revoked_at: DateTime::now(),
+            expires_at: until,
+        };
+        match self.revoked.insert_one(&doc).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The revoked users whose revocation has not lapsed (decided here, not by the TTL index).
+    #[instrument(skip_all)]
+    pub async fn revoked_users(&self) -> Result<Vec<RevokedDoc>, StoreError> {
+        let now = DateTime::now();
+        let all: Vec<RevokedDoc> = self.revoked.find(doc! {}).await?.try_collect().await?;
+        Ok(all.into_iter().filter(|r| r.expires_at > now).collect())
     }
 
     /// Adds `role` to the user with this email (no-op when present); false if no such user.

@@ -1,4 +1,5 @@
-//! Failed-login throttling that slows guessing without handing attackers a lockout weapon.
+//! Failed-login throttling that slows guessing without handing attackers a lockout weapon,
+//! and without letting a flood of guesses queue ahead of the account's owner.
 //!
 //! Three counters see every failed login, each over a fixed window (`LOGIN_WINDOW_SECS`):
 //!
@@ -10,9 +11,31 @@
 //! - **the account** (over every address) and **the address** (over every account): past
 //!   `LOGIN_DELAY_AFTER` failures, every further attempt touching that key waits a progressive
 //!   delay (doubling per failure, at most `LOGIN_MAX_DELAY_MS`) before the password is
-//!   checked. The right password still gets through, only later; guessing from many addresses
-//!   (or at many accounts from one) is slowed, and nobody can lock an account or an address
-//!   for everyone. The delay applies to right and wrong passwords alike, so it reveals nothing.
+//!   checked. The client does the waiting, not the service: the attempt is answered 429 with
+//!   `Retry-After` (the delay in whole seconds, rounded up), and the pair's next attempt once
+//!   that time has come is checked. The right password still gets through, only later;
+//!   guessing from many addresses (or at many accounts from one) is slowed, and nobody can
+//!   lock an account or an address for everyone. The delay applies to right and wrong
+//!   passwords alike, so it reveals nothing. The account's count does not delay the first
+//!   attempt of a pair in the window (an address new to the account): a flood from many
+//!   addresses must not delay the owner logging in from elsewhere, and each address gets
+//!   that one undelayed attempt once per window, within the pair's allowance anyway.
+//!
+//! Two bounds keep a flood from queueing ahead of everyone, since checking a password is the
+//! scarce resource (an argon2 hash):
+//!
+//! - nothing waits inside the service: a delayed attempt holds no request slot and no
+//!   hashing slot, it is answered at once;
+//! - at most `LOGIN_MAX_CONCURRENT` attempts at one account are checked at once in each of
+//!   two lanes, one for the first attempt of a pair in the window and one for the pair's
+//!   further attempts (and for first attempts that found their lane full); beyond it the
+//!   attempt is answered 429 with `Retry-After: 1`. Guessers repeating themselves thus never
+//!   crowd out a first attempt from a new address, typically the owner's, and however many
+//!   addresses guess at an account, its checks queue at most two lanes deep.
+//!
+//! An attempt whose check starts but never finishes (the caller's deadline passes while it
+//! waits for a hashing slot, and the service drops it) counts as a failure: otherwise a
+//! flood that outlasts the gateway's deadline would cost the guessers nothing.
 //!
 //! This follows OWASP's authentication guidance: lock the guesser, not the account, and use
 //! delays rather than hard lockouts where a lockout would be a denial of service. What remains
@@ -35,6 +58,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tracing::info;
+
 use crate::config::ThrottleArgs;
 
 /// Most keys held before pruning; beyond it, the oldest windows are dropped first.
@@ -48,6 +73,37 @@ struct Entry {
     window_start: Instant,
     failures: u32,
     locked_until: Option<Instant>,
+    /// Pairs only: when the attempt told to wait may be checked.
+    ready_at: Option<Instant>,
+    /// Pairs only: an attempt was checked, or found its lane full, in this window.
+    seen: bool,
+}
+
+impl Entry {
+    fn new(now: Instant) -> Self {
+        Self {
+            window_start: now,
+            failures: 0,
+            locked_until: None,
+            ready_at: None,
+            seen: false,
+        }
+    }
+
+    /// Whether its window is over and it is not locked: it counts as absent.
+    fn is_stale(&self, now: Instant, window: Duration) -> bool {
+        now.duration_since(self.window_start) >= window
+            && self.locked_until.is_none_or(|u| u <= now)
+    }
+}
+
+/// The two lanes of checks per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// The first attempt of a pair in the window.
+    First = 0,
+    /// Every other attempt.
+    Repeat = 1,
 }
 
 /// Who is trying to log in: the normalised email and, when the gateway sent it, the client
@@ -89,20 +145,48 @@ impl Attempt {
     }
 }
 
-/// May an attempt go ahead?
+/// Why an attempt is refused before its password is checked; each is a 429 whose
+/// `Retry-After` is [`Refusal::retry_after`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Check the password after waiting this long (zero: at once).
-    Proceed(Duration),
-    /// Refused: this pair is locked for this many more seconds.
+pub enum Refusal {
+    /// The pair is locked for this many more seconds.
     Locked(u64),
+    /// The attempt must wait: the pair's attempt after this many seconds is checked.
+    Delayed(u64),
+    /// The account's lane is full: retry after this many seconds.
+    Busy(u64),
+}
+
+impl Refusal {
+    /// Seconds until a retry may be checked.
+    pub fn retry_after(self) -> u64 {
+        match self {
+            Self::Locked(s) | Self::Delayed(s) | Self::Busy(s) => s,
+        }
+    }
+
+    /// The client-facing message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Locked(_) => "too many failed logins; try again later",
+            Self::Delayed(_) => "login delayed after repeated failures; retry after Retry-After",
+            Self::Busy(_) => "too many logins to this account at once; retry after Retry-After",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    /// Checks under way per account key, by lane.
+    checking: HashMap<String, [u32; 2]>,
 }
 
 /// The throttle. Cheap to clone; clones share state.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     args: ThrottleArgs,
-    entries: Arc<Mutex<HashMap<String, Entry>>>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Throttle {
@@ -110,13 +194,13 @@ impl Throttle {
     pub fn new(args: ThrottleArgs) -> Self {
         Self {
             args,
-            entries: Arc::default(),
+            state: Arc::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // Entries are plain values updated in one step: a poisoned lock holds no torn state.
-        self.entries
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -125,26 +209,60 @@ impl Throttle {
         Duration::from_secs(self.args.login_window_secs)
     }
 
-    /// Whether `attempt` may check its password, and after which delay.
-    pub fn check(&self, attempt: &Attempt) -> Verdict {
+    /// Whether `attempt` may have its password checked now: the check to settle with its
+    /// outcome, or why not.
+    pub fn admit(&self, attempt: &Attempt) -> Result<Checking, Refusal> {
         let now = Instant::now();
-        let entries = self.lock();
-        if let Some(until) = entries
-            .get(&attempt.pair_key())
-            .and_then(|e| e.locked_until)
-            .filter(|until| *until > now)
-        {
-            let secs = (until - now).as_secs_f64().ceil() as u64;
-            return Verdict::Locked(secs.max(1));
+        let window = self.window();
+        let mut state = self.lock();
+        let State { entries, checking } = &mut *state;
+        let pair_key = attempt.pair_key();
+        let pair = entries.get(&pair_key).filter(|e| !e.is_stale(now, window));
+        if let Some(until) = pair.and_then(|e| e.locked_until).filter(|u| *u > now) {
+            return Err(Refusal::Locked(whole_secs(until - now)));
         }
-        let failures = attempt
+        let first = pair.is_none_or(|e| !e.seen);
+        // The account's count does not delay an address's first attempt at it (module notes).
+        let delaying = attempt
             .soft_keys()
+            .filter(|k| !(first && *k == attempt.account_key()))
             .filter_map(|k| entries.get(&k))
-            .filter(|e| now.duration_since(e.window_start) < self.window())
+            .filter(|e| now.duration_since(e.window_start) < window)
             .map(|e| e.failures)
             .max()
             .unwrap_or(0);
-        Verdict::Proceed(self.delay(failures))
+        let delay = self.delay(delaying);
+        let lane = if first { Lane::First } else { Lane::Repeat };
+        let account_key = attempt.account_key();
+        let busy = checking
+            .get(&account_key)
+            .is_some_and(|c| c[lane as usize] >= self.args.login_max_concurrent);
+        if entries.len() >= MAX_KEYS {
+            entries.retain(|_, e| !e.is_stale(now, window));
+        }
+        let pair = current(entries, pair_key, now, window);
+        if !delay.is_zero() {
+            match pair.ready_at {
+                Some(at) if at <= now => {}
+                Some(at) => return Err(Refusal::Delayed(whole_secs(at - now))),
+                None => {
+                    pair.ready_at = Some(now + delay);
+                    return Err(Refusal::Delayed(whole_secs(delay)));
+                }
+            }
+        }
+        pair.seen = true;
+        if busy {
+            return Err(Refusal::Busy(1));
+        }
+        pair.ready_at = None;
+        checking.entry(account_key).or_default()[lane as usize] += 1;
+        Ok(Checking {
+            throttle: self.clone(),
+            attempt: attempt.clone(),
+            lane,
+            settled: false,
+        })
     }
 
     /// The delay before an attempt whose busiest soft key counts `failures`.
@@ -161,54 +279,108 @@ impl Throttle {
     }
 
     /// Records a failed attempt; locks its pair when that reaches the limit.
-    pub fn failure(&self, attempt: &Attempt) {
+    fn failure(&self, attempt: &Attempt) {
         let now = Instant::now();
         let window = self.window();
         let lockout = Duration::from_secs(self.args.login_lockout_secs);
-        let mut entries = self.lock();
+        let mut state = self.lock();
+        let entries = &mut state.entries;
         if entries.len() >= MAX_KEYS {
-            entries.retain(|_, e| {
-                now.duration_since(e.window_start) < window
-                    || e.locked_until.is_some_and(|u| u > now)
-            });
+            entries.retain(|_, e| !e.is_stale(now, window));
         }
-        let pair = count(&mut entries, attempt.pair_key(), now, window);
+        let pair = current(entries, attempt.pair_key(), now, window);
+        pair.failures = pair.failures.saturating_add(1);
         if pair.failures >= self.args.login_max_failures {
             pair.locked_until = Some(now + lockout);
         }
         for key in attempt.soft_keys() {
-            count(&mut entries, key, now, window);
+            let entry = current(entries, key, now, window);
+            entry.failures = entry.failures.saturating_add(1);
         }
     }
 
     /// Clears the pair and the account after a successful login.
-    pub fn success(&self, attempt: &Attempt) {
-        let mut entries = self.lock();
-        entries.remove(&attempt.pair_key());
-        entries.remove(&attempt.account_key());
+    fn success(&self, attempt: &Attempt) {
+        let mut state = self.lock();
+        state.entries.remove(&attempt.pair_key());
+        state.entries.remove(&attempt.account_key());
     }
 }
 
-/// Counts one failure for `key`, starting a new window when its last one is over (and it is
-/// not locked); the entry, to lock it.
-fn count(
+/// An admitted attempt whose password is being checked; it holds its place in the
+/// account's lane until dropped. Settle it with its outcome: dropped unsettled (its request
+/// was cancelled at the caller's deadline) it counts as a failure.
+#[derive(Debug)]
+#[must_use = "an unsettled check counts as a failure"]
+pub struct Checking {
+    throttle: Throttle,
+    attempt: Attempt,
+    lane: Lane,
+    settled: bool,
+}
+
+impl Checking {
+    /// The password was right.
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.throttle.success(&self.attempt);
+    }
+
+    /// The password was wrong (or the account unknown).
+    pub fn failed(mut self) {
+        self.settled = true;
+        self.throttle.failure(&self.attempt);
+    }
+
+    /// The check could not be made for a reason of the service's (the database failed): the
+    /// attempt counts neither way.
+    pub fn abandoned(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Checking {
+    fn drop(&mut self) {
+        {
+            let mut state = self.throttle.lock();
+            let key = self.attempt.account_key();
+            let lane = self.lane as usize;
+            let idle = state.checking.get_mut(&key).is_some_and(|lanes| {
+                lanes[lane] = lanes[lane].saturating_sub(1);
+                *lanes == [0, 0]
+            });
+            if idle {
+                state.checking.remove(&key);
+            }
+        }
+        if !self.settled {
+            info!(
+                account = ?self.attempt.account,
+                client = ?self.attempt.addr.as_deref().unwrap_or("-"),
+                "login check cancelled at its deadline; counted as a failure"
+            );
+            self.throttle.failure(&self.attempt);
+        }
+    }
+}
+
+/// Whole seconds to wait for `d`, rounded up, at least 1 (the unit of `Retry-After`).
+fn whole_secs(d: Duration) -> u64 {
+    (d.as_secs_f64().ceil() as u64).max(1)
+}
+
+/// The live entry for `key`: a new one when it is absent or its window is over (and it is
+/// not locked).
+fn current(
     entries: &mut HashMap<String, Entry>,
     key: String,
     now: Instant,
     window: Duration,
 ) -> &mut Entry {
-    let fresh = Entry {
-        window_start: now,
-        failures: 0,
-        locked_until: None,
-    };
-    let entry = entries.entry(key).or_insert(fresh);
-    if now.duration_since(entry.window_start) >= window
-        && entry.locked_until.is_none_or(|u| u <= now)
-    {
-        *entry = fresh;
+    let entry = entries.entry(key).or_insert_with(|| Entry::new(now));
+    if entry.is_stale(now, window) {
+        *entry = Entry::new(now);
     }
-    entry.failures = entry.failures.saturating_add(1);
     entry
 }
 
@@ -223,7 +395,20 @@ mod tests {
             login_lockout_secs: 120,
             login_delay_after: 4,
             login_max_delay_ms: 1000,
+            login_max_concurrent: 2,
         })
+    }
+
+    /// Whether `attempt` would be checked now (the check itself is dropped as abandoned).
+    fn verdict(t: &Throttle, attempt: &Attempt) -> Result<(), Refusal> {
+        t.admit(attempt).map(Checking::abandoned)
+    }
+
+    /// Lets the wait `attempt` was told about pass, without sleeping through it.
+    fn wait_out(t: &Throttle, attempt: &Attempt) {
+        let mut state = t.lock();
+        let pair = state.entries.get_mut(&attempt.pair_key()).unwrap();
+        pair.ready_at = Some(Instant::now());
     }
 
     #[test]
@@ -233,53 +418,108 @@ mod tests {
         for _ in 0..2 {
             t.failure(&guess);
         }
-        assert_eq!(t.check(&guess), Verdict::Proceed(Duration::ZERO));
+        assert_eq!(verdict(&t, &guess), Ok(()));
         t.failure(&guess);
-        let Verdict::Locked(secs) = t.check(&guess) else {
+        let Err(Refusal::Locked(secs)) = verdict(&t, &guess) else {
             panic!("the pair is locked");
         };
         assert!((119..=120).contains(&secs), "{secs}");
         // The account from elsewhere, and another account from here, still get through.
-        assert!(matches!(
-            t.check(&Attempt::new("a@x.io", Some("10.0.0.2"))),
-            Verdict::Proceed(_)
-        ));
-        assert!(matches!(
-            t.check(&Attempt::new("b@x.io", Some("10.0.0.1"))),
-            Verdict::Proceed(_)
-        ));
+        assert_eq!(
+            verdict(&t, &Attempt::new("a@x.io", Some("10.0.0.2"))),
+            Ok(())
+        );
+        assert_eq!(
+            verdict(&t, &Attempt::new("b@x.io", Some("10.0.0.1"))),
+            Ok(())
+        );
         // Success elsewhere clears the account's count but not the locked pair.
-        t.success(&Attempt::new("a@x.io", Some("10.0.0.2")));
-        assert!(matches!(t.check(&guess), Verdict::Locked(_)));
+        t.admit(&Attempt::new("a@x.io", Some("10.0.0.2")))
+            .unwrap()
+            .succeeded();
+        assert!(matches!(verdict(&t, &guess), Err(Refusal::Locked(_))));
     }
 
     #[test]
-    fn many_failures_delay_progressively_up_to_the_cap() {
+    fn failures_delay_further_attempts_which_the_client_waits_out() {
         let t = throttle();
         // Five addresses, two guesses each, at one account: no pair locks.
-        for i in 0..5 {
-            let guess = Attempt::new("admin@x.io", Some(&format!("10.0.0.{i}")));
-            t.failure(&guess);
-            t.failure(&guess);
+        let guessers: Vec<_> = (0..5)
+            .map(|i| Attempt::new("admin@x.io", Some(&format!("10.0.0.{i}"))))
+            .collect();
+        for guess in &guessers {
+            t.admit(guess).unwrap().failed();
+            t.failure(guess);
         }
-        let owner = Attempt::new("admin@x.io", Some("192.0.2.1"));
         // Ten failures, four allowed: 100 ms doubled five times, capped at 1 s.
-        assert_eq!(t.check(&owner), Verdict::Proceed(Duration::from_secs(1)));
         assert_eq!(t.delay(4), Duration::ZERO);
         assert_eq!(t.delay(5), Duration::from_millis(100));
         assert_eq!(t.delay(6), Duration::from_millis(200));
         assert_eq!(t.delay(u32::MAX), Duration::from_secs(1));
+        // A guesser's next attempt is told to wait, and told again if it comes back early.
+        assert_eq!(verdict(&t, &guessers[0]), Err(Refusal::Delayed(1)));
+        assert_eq!(verdict(&t, &guessers[0]), Err(Refusal::Delayed(1)));
+        // Once the wait is over, that attempt is checked; the next one waits again.
+        wait_out(&t, &guessers[0]);
+        t.admit(&guessers[0]).unwrap().failed();
+        assert!(matches!(verdict(&t, &guessers[0]), Err(Refusal::Locked(_))));
+        assert_eq!(verdict(&t, &guessers[1]), Err(Refusal::Delayed(1)));
+        // The owner's first attempt from an address new to the account is not delayed.
+        let owner = Attempt::new("admin@x.io", Some("192.0.2.1"));
+        t.admit(&owner).unwrap().succeeded();
         // The owner's success ends the account's delay.
-        t.success(&owner);
-        assert_eq!(t.check(&owner), Verdict::Proceed(Duration::ZERO));
-        // The address's count stays: spraying many accounts from one address is slowed.
-        let spray = Attempt::new("c@x.io", Some("10.0.0.9"));
+        assert_eq!(verdict(&t, &guessers[2]), Ok(()));
+        // The address's count stays: spraying many accounts from one address is slowed,
+        // first attempts included.
         for i in 0..6 {
             t.failure(&Attempt::new(&format!("u{i}@x.io"), Some("10.0.0.9")));
         }
+        let spray = Attempt::new("c@x.io", Some("10.0.0.9"));
+        assert_eq!(verdict(&t, &spray), Err(Refusal::Delayed(1)));
+        wait_out(&t, &spray);
+        assert_eq!(verdict(&t, &spray), Ok(()));
+    }
+
+    #[test]
+    fn repeats_cannot_crowd_out_a_first_attempt() {
+        let t = throttle(); // two checks per lane
+        let a = Attempt::new("admin@x.io", Some("10.0.0.1"));
+        let b = Attempt::new("admin@x.io", Some("10.0.0.2"));
+        let c = Attempt::new("admin@x.io", Some("10.0.0.3"));
+        // Three first attempts: the first lane holds two, the third is turned away.
+        let first_a = t.admit(&a).unwrap();
+        let first_b = t.admit(&b).unwrap();
+        assert_eq!(verdict(&t, &c), Err(Refusal::Busy(1)));
+        first_a.failed();
+        first_b.failed();
+        // Their repeats (c's included: it had its turn) fill the other lane...
+        let held: Vec<_> = [&a, &b].map(|x| t.admit(x).unwrap()).into();
+        assert_eq!(verdict(&t, &c), Err(Refusal::Busy(1)));
+        // ...while a first attempt from a new address is still checked at once.
+        let owner = t
+            .admit(&Attempt::new("admin@x.io", Some("192.0.2.1")))
+            .unwrap();
+        // Another account is not affected at all.
         assert_eq!(
-            t.check(&spray),
-            Verdict::Proceed(Duration::from_millis(200))
+            verdict(&t, &Attempt::new("b@x.io", Some("10.0.0.1"))),
+            Ok(())
         );
+        drop(owner);
+        for check in held {
+            check.abandoned();
+        }
+        assert_eq!(verdict(&t, &c), Ok(()));
+        assert!(t.lock().checking.is_empty(), "nothing left counted");
+    }
+
+    #[test]
+    fn a_check_cancelled_at_its_deadline_counts_as_a_failure() {
+        let t = throttle();
+        let guess = Attempt::new("a@x.io", Some("10.0.0.1"));
+        for _ in 0..3 {
+            // The request's future is dropped while it waits for a hashing slot.
+            drop(t.admit(&guess).unwrap());
+        }
+        assert!(matches!(verdict(&t, &guess), Err(Refusal::Locked(_))));
     }
 }

@@ -43,6 +43,11 @@ pub fn check_email(email: &str) -> Option<FieldError> {
     (!valid).then(|| FieldError::new(field, "must be an email address like name@example.com"))
 }
 
+/// The form usernames are unique in: lower-cased, so `Admin` and `admin` are one name.
+pub fn username_key(username: &str) -> String {
+    username.to_lowercase()
+}
+
 /// Why a username is refused, if it is.
 pub fn check_username(username: &str) -> Option<FieldError> {
     let field = "username";

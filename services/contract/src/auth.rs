@@ -180,6 +180,31 @@ impl std::fmt::Debug for TokenPair {
     }
 }
 
+/// Path parameters of `/auth/users/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserIdParams {
+    /// The user id.
+    pub id: String,
+}
+
+/// One user whose access tokens are refused before they expire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevokedUser {
+    /// The user id (the tokens' `sub`).
+    pub sub: String,
+    /// Until when (seconds since the Unix epoch) its tokens are refused: past the expiry of
+    /// every access token issued before the revocation.
+    pub until: i64,
+}
+
+/// The users whose access tokens are refused before they expire: deleted accounts, for one
+/// access-token lifetime after their deletion.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RevokedUsers {
+    /// The revoked users.
+    pub users: Vec<RevokedUser>,
+}
+
 operation! {
     /// Create an account
     pub Register: "auth"."register", POST "/auth/register", auth Public, status 201,
@@ -216,6 +241,18 @@ operation! {
         params Empty, query Empty, body (), response Jwks
 }
 
+operation! {
+    /// Delete an account and end its sessions
+    pub DeleteUser: "auth"."delete_user", DELETE "/auth/users/{id}", auth Admin, status 204,
+        params UserIdParams, query Empty, body (), response ()
+}
+
+operation! {
+    /// The users whose access tokens are refused before they expire (the gateway polls it)
+    pub GetRevoked: "auth"."revoked", internal,
+        params Empty, query Empty, body (), response RevokedUsers
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +271,9 @@ mod tests {
         assert_eq!(Register::SUCCESS_STATUS, 201);
         assert_eq!(Logout::SUCCESS_STATUS, 204);
         assert_eq!(Me::AUTH, crate::AuthLevel::User);
+        assert_eq!(DeleteUser::meta().path_params(), ["id"]);
+        const { assert!(GetRevoked::INTERNAL && !DeleteUser::INTERNAL) };
+        assert_eq!(GetRevoked::subject(), "auth.revoked");
     }
 
     #[test]

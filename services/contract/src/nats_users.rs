@@ -2,12 +2,12 @@
 //! needs. The operator renders them into a cluster's `users.conf`, and `make run` into its
 //! local nats-server's config, from these same definitions.
 //!
-//! The gateway may call every service, discovery (`$SRV.>`) and `auth.jwks`, and read its own
-//! inbox; a service may serve `<name>.>` and its own Services API subjects and only answer the
-//! requests it receives, so it can neither read nor write anyone else's replies, no one
-//! but the gateway can publish `products.delete` claiming the admin role, and only the
-//! `products` user can answer the gateway's `$SRV.INFO.products`: a service cannot speak for
-//! another in discovery (the gateway's route ownership rests on this).
+//! The gateway may call every service, discovery (`$SRV.>`), `auth.jwks` and `auth.revoked`,
+//! and read its own inbox; a service may serve `<name>.>` and its own Services API subjects
+//! and only answer the requests it receives, so it can neither read nor write anyone else's
+//! replies, no one but the gateway can publish `products.delete` claiming the admin role, and
+//! only the `products` user can answer the gateway's `$SRV.INFO.products`: a service cannot
+//! speak for another in discovery (the gateway's route ownership rests on this).
 
 use std::fmt::Write as _;
 
@@ -35,9 +35,13 @@ pub fn inbox_prefix(user: &str) -> String {
 pub fn permissions<S: AsRef<str>>(user: &str, services: &[S]) -> Permissions {
     let inbox = format!("{}.>", inbox_prefix(user));
     if user == crate::deploy::GATEWAY {
-        // `auth.jwks` even without an auth service: the gateway then hears "no responders"
-        // at once instead of a permission error and a timeout.
-        let mut publish = vec!["$SRV.>".to_owned(), "auth.jwks".to_owned()];
+        // `auth.jwks` and `auth.revoked` even without an auth service: the gateway then
+        // hears "no responders" at once instead of a permission error and a timeout.
+        let mut publish = vec![
+            "$SRV.>".to_owned(),
+            "auth.jwks".to_owned(),
+            "auth.revoked".to_owned(),
+        ];
         publish.extend(services.iter().map(|s| format!("{}.>", s.as_ref())));
         Permissions {
             publish,
@@ -115,7 +119,13 @@ mod tests {
         let gateway = permissions("gateway", &["auth", "products"]);
         assert_eq!(
             gateway.publish,
-            ["$SRV.>", "auth.jwks", "auth.>", "products.>"]
+            [
+                "$SRV.>",
+                "auth.jwks",
+                "auth.revoked",
+                "auth.>",
+                "products.>"
+            ]
         );
         assert_eq!(gateway.subscribe, ["_INBOX_gateway.>"]);
         let products = permissions("products", &["auth", "products"]);

@@ -47,6 +47,9 @@ pub trait Operation: Send + Sync + 'static {
     const SUCCESS_STATUS: u16;
     /// A one-line summary for the OpenAPI document.
     const SUMMARY: &'static str;
+    /// Internal: served over NATS only, registered without an HTTP mapping, so the gateway
+    /// never routes to it (its method, path and status are then unused).
+    const INTERNAL: bool = false;
 
     /// Path parameters.
     type Params: Serialize + DeserializeOwned + Default + JsonSchema + Send + Sync + 'static;
@@ -90,9 +93,35 @@ pub type RequestOf<O> =
     Envelope<<O as Operation>::Params, <O as Operation>::Query, <O as Operation>::Body>;
 
 /// Declares a unit struct implementing [`Operation`]. The doc comment becomes the summary's
-/// documentation; the summary string is the first doc line.
+/// documentation; the summary string is the first doc line. `internal` in place of the HTTP
+/// mapping declares an [internal](Operation::INTERNAL) operation (public to its NATS callers,
+/// whom NATS permissions choose).
 #[macro_export]
 macro_rules! operation {
+    (
+        $(#[doc = $doc:literal])*
+        $vis:vis $name:ident : $service:literal . $op:literal, internal,
+        params $params:ty, query $query:ty, body $body:ty, response $response:ty
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $name;
+
+        impl $crate::Operation for $name {
+            const SERVICE: &'static str = $service;
+            const NAME: &'static str = $op;
+            const METHOD: $crate::HttpMethod = $crate::HttpMethod::Get;
+            const PATH: &'static str = "";
+            const AUTH: $crate::AuthLevel = $crate::AuthLevel::Public;
+            const SUCCESS_STATUS: u16 = 200;
+            const SUMMARY: &'static str = $crate::operation!(@summary $($doc)*);
+            const INTERNAL: bool = true;
+            type Params = $params;
+            type Query = $query;
+            type Body = $body;
+            type Response = $response;
+        }
+    };
     (
         $(#[doc = $doc:literal])*
         $vis:vis $name:ident : $service:literal . $op:literal,

@@ -137,13 +137,23 @@ async fn wrong_guesses_from_an_address_do_not_stop_others_there() {
     for i in 0..8 {
         guess_from(&app, "203.0.113.50", &format!("spray{i}@example.com")).await;
     }
-    // Someone else at that address, with the right password, still gets in.
+    // Someone else at that address, with the right password, still gets in: told at once to
+    // wait out the address's delay, and let in when back.
     app.registered("heidi", "heidi@example.com", "password123")
         .await;
+    let delayed = login_from(&app, "203.0.113.50", "heidi@example.com", "password123")
+        .await
+        .unwrap_err();
+    assert_eq!(delayed.code, ErrorCode::RateLimited);
+    let wait = delayed.retry_after_secs.expect("Retry-After is sent");
+    assert!((1..=2).contains(&wait), "{wait}");
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     login_from(&app, "203.0.113.50", "heidi@example.com", "password123")
         .await
         .unwrap();
     app.stop().await;
-    // The failures are traceable: each line names the account and the client address.
-    assert_logged(&["login failed", "spray7@example.com", "203.0.113.50"]);
+    // The failures are traceable: each line names the account and the client address; past
+    // the address's threshold, the guesses were told to wait instead.
+    assert_logged(&["login failed", "spray4@example.com", "203.0.113.50"]);
+    assert_logged(&["login delayed", "spray7@example.com", "203.0.113.50"]);
 }

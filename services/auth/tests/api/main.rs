@@ -1,7 +1,9 @@
 //! Auth service tests through NATS against real nats-server and nx-27017 servers.
 
+mod accounts;
 mod binary;
 mod bootstrap;
+mod flood;
 mod flows;
 mod health;
 mod helpers;

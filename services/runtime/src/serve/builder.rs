@@ -67,14 +67,21 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
         self
     }
 
-    /// Adds the endpoint of operation `O`, handled by `handler`.
+    /// Adds the endpoint of operation `O`, handled by `handler`; with its HTTP mapping as
+    /// metadata unless `O` is [internal](Operation::INTERNAL).
     #[must_use]
     pub fn endpoint<O: Operation, H: Handler<S, O>>(mut self, handler: H) -> Self {
         let meta = O::meta();
+        // An internal operation has no HTTP mapping for the gateway to route by.
+        let metadata = if O::INTERNAL {
+            std::collections::HashMap::new()
+        } else {
+            meta.to_metadata()
+        };
         self.endpoints.push(EndpointDef {
             name: O::NAME,
             subject: O::subject(),
-            metadata: meta.to_metadata(),
+            metadata,
             success_status: meta.success_status,
             handler: erase::<S, O, H>(handler),
         });
