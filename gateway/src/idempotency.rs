@@ -2,7 +2,7 @@
 //! on the routes where a key has an owner, and the service's `Idempotent-Replayed` copied back.
 //!
 //! A key is taken on POST routes that need a token, so the service can store it per verified
-//! user ([`runtime::idempotency`]). On public routes (register, login, refresh, logout) it is
+//! user (`runtime::idempotency`). On public routes (register, login, refresh, logout) it is
 //! ignored: anonymous callers have no identity to keep their keys apart, so one client could
 //! otherwise replay another's answer by guessing its key.
 
