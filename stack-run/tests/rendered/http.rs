@@ -14,7 +14,9 @@ pub async fn suite(api: &Api, admin: (&str, &str)) {
     let letter = |n: u32| char::from(b'A' + u8::try_from(n % 26).unwrap_or(0));
     let customer_id = format!("RN{}{}{}", letter(run / 676), letter(run / 26), letter(run));
     let password = "correct horse battery staple";
-    let account = json!({"username": "rendered-user", "email": email, "password": password});
+    // Usernames are unique too: two stacks may share one database server.
+    let username = format!("rendered-{}-{run}", std::process::id());
+    let account = json!({"username": username, "email": email, "password": password});
     api.expect("POST", "/auth/register", None, Some(account), 201)
         .await;
     // Logs in: the token pair.
