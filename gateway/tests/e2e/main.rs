@@ -40,15 +40,20 @@ struct System {
     _system: launcher::System,
 }
 
+/// The whole system of the debug binaries with the bootstrap admin, cheap password hashing
+/// (the tests log in many times on a loaded machine) and fast discovery.
+fn builder() -> launcher::Builder {
+    let bin_dir = launcher::binaries::debug_dir(&launcher::binaries::SYSTEM_BINARIES);
+    launcher::System::builder(bin_dir)
+        .admin(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .component_env(AUTH, env::ARGON2_MEMORY_KIB, (8 * 1024).to_string())
+        .component_env(AUTH, env::ARGON2_ITERATIONS, "1")
+        .env(env::DISCOVERY_INTERVAL_MS, "200")
+}
+
 impl System {
     async fn start() -> Self {
-        let bin_dir = launcher::binaries::debug_dir(&launcher::binaries::SYSTEM_BINARIES);
-        let system = launcher::System::builder(bin_dir)
-            .admin(ADMIN_EMAIL, ADMIN_PASSWORD)
-            // Cheap password hashing: the test logs in many times on a loaded machine.
-            .component_env(AUTH, env::ARGON2_MEMORY_KIB, (8 * 1024).to_string())
-            .component_env(AUTH, env::ARGON2_ITERATIONS, "1")
-            .env(env::DISCOVERY_INTERVAL_MS, "200")
+        let system = builder()
             .start()
             .await
             .unwrap_or_else(|e| panic!("the system did not start: {e}"));

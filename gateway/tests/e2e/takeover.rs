@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_nats::service::ServiceExt as _;
-use contract::deploy::{AUTH, PRODUCTS, env};
+use contract::deploy::{PRODUCTS, env};
 use contract::routes::RouteOwners;
 use futures::StreamExt as _;
 use launcher::http::Api as Http;
@@ -105,12 +105,7 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn a_compromised_service_cannot_divert_a_single_request_of_another() {
-    let bin_dir = launcher::binaries::debug_dir(&launcher::binaries::SYSTEM_BINARIES);
-    let system = launcher::System::builder(bin_dir)
-        .admin(ADMIN_EMAIL, ADMIN_PASSWORD)
-        .component_env(AUTH, env::ARGON2_MEMORY_KIB, (8 * 1024).to_string())
-        .component_env(AUTH, env::ARGON2_ITERATIONS, "1")
-        .env(env::DISCOVERY_INTERVAL_MS, "200")
+    let system = super::builder()
         .nats_auth(true)
         .start()
         .await
