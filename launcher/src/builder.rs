@@ -25,6 +25,8 @@ use crate::system::{Role, System};
 
 /// How long the gateway may take to route every service.
 const ROUTED_TIMEOUT: Duration = Duration::from_secs(120);
+/// How many times a start is tried when a free port was taken before its process bound it.
+const PORT_ATTEMPTS: u32 = 3;
 
 /// The subjects the gateway must route by default: one of every built-in service.
 const ROUTED: [&str; 3] = ["auth.login", "customers.list", "products.list"];
@@ -223,6 +225,25 @@ impl Builder {
     pub async fn start(self) -> Result<System, LaunchError> {
         binaries::check(&self.bin_dir, &SYSTEM_BINARIES, &self.build_hint)?;
         self.ports.check_free()?;
+        // A port found free may be taken (by a listener or by a client's outgoing connection)
+        // before the process binds it; such a start is tried again on other free ports. A
+        // fixed port is never moved, so a clash on it still ends the start.
+        let mut ports = self.ports.clone();
+        let mut attempts = 1;
+        loop {
+            match self.start_on(ports.clone()).await {
+                Err(e) if e.is_port_clash() && ports.has_free() && attempts < PORT_ATTEMPTS => {
+                    attempts += 1;
+                    (self.progress)(&format!("{e}\ntrying other free ports"));
+                    ports = ports.refreshed();
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One start on `ports`.
+    async fn start_on(&self, mut ports: Ports) -> Result<System, LaunchError> {
         let (data, temp) = match &self.data_dir {
             // Absolute: PostgreSQL resolves paths from inside its data directory.
             Some(dir) => {
@@ -256,7 +277,6 @@ impl Builder {
         // Logs name accounts and client addresses.
         files::private_dir(&logs)?;
         // Every health address is fixed here, so the system can name them later.
-        let mut ports = self.ports.clone();
         let names = [
             deploy::AUTH,
             deploy::CUSTOMERS,
@@ -287,7 +307,7 @@ impl Builder {
         data: &Path,
         durability: Durability,
     ) -> Result<(), LaunchError> {
-        let ports = &self.ports;
+        let ports = system.ports.clone();
         let say = &self.progress;
         let logs = system.logs.clone();
         let config = if self.nats_auth {

@@ -68,6 +68,19 @@ pub enum LaunchError {
 }
 
 impl LaunchError {
+    /// Whether a process exited because its address was taken.
+    pub fn is_port_clash(&self) -> bool {
+        match self {
+            Self::Exited { tail, .. } => {
+                let tail = tail.to_ascii_lowercase();
+                // nats-server, PostgreSQL and Python say "address already in use", Rust's
+                // standard library "Address in use (os error 98)".
+                tail.contains("address already in use") || tail.contains("address in use")
+            }
+            _ => false,
+        }
+    }
+
     /// An I/O error while doing `context`.
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();

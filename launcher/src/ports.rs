@@ -87,6 +87,35 @@ impl Ports {
         }
     }
 
+    /// Whether any address is a free port found at start (rather than a fixed one).
+    pub(crate) fn has_free(&self) -> bool {
+        self.all().any(|a| a.variable.is_none())
+    }
+
+    /// The same addresses with every free port found again; fixed ones stay.
+    pub(crate) fn refreshed(&self) -> Self {
+        let fresh = |a: &Address| {
+            if a.variable.is_some() {
+                *a
+            } else {
+                Address::free()
+            }
+        };
+        Self {
+            nats: fresh(&self.nats),
+            postgres: fresh(&self.postgres),
+            mongo: fresh(&self.mongo),
+            gateway: fresh(&self.gateway),
+            health: self.health.iter().map(|(k, a)| (*k, fresh(a))).collect(),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Address> {
+        [&self.nats, &self.postgres, &self.mongo, &self.gateway]
+            .into_iter()
+            .chain(self.health.values())
+    }
+
     /// The health address of `component`.
     pub(crate) fn health_of(&self, component: &str) -> Address {
         self.health
@@ -97,9 +126,6 @@ impl Ports {
 
     /// Fails, naming the variable to set, when a fixed port is taken.
     pub fn check_free(&self) -> Result<(), LaunchError> {
-        [self.nats, self.postgres, self.mongo, self.gateway]
-            .iter()
-            .chain(self.health.values())
-            .try_for_each(Address::check_free)
+        self.all().try_for_each(Address::check_free)
     }
 }

@@ -1,6 +1,6 @@
 //! The launcher against the real servers and the debug binaries: a start and stop leaves no
 //! process behind, another nx-27017 on the machine does not get in the way, a port in use is an
-//! error naming its variable, and the children of a killed `natstack-run` die with it.
+//! error naming its variable, a free port taken before its server binds it is replaced, and the children of a killed `natstack-run` die with it.
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -133,6 +133,33 @@ async fn a_port_in_use_names_the_variable_to_set() {
         err.to_string(),
         format!("port {port} is in use (set NATS_PORT to another one)")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_port_taken_before_its_server_binds_it_is_replaced() {
+    // As another test's client or server would take it between the check and the bind.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut ports = Ports::free();
+    ports.nats = Address {
+        addr: taken.local_addr().unwrap(),
+        variable: None,
+    };
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = lines.clone();
+    let system = System::builder(debug_dir(&SYSTEM_BINARIES))
+        .ports(ports)
+        .progress(move |l| seen.lock().unwrap().push(l.to_owned()))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("the system did not start: {e}"));
+    assert!(!system.nats_url().ends_with(&format!(":{port}")));
+    let lines = lines.lock().unwrap().join("\n");
+    assert!(
+        lines.contains("nats-server exited") && lines.contains("trying other free ports"),
+        "{lines}"
+    );
+    system.stop();
 }
 
 /// Starts `natstack-run` on free ports with its data in `data` (and `admin`'s login from the
