@@ -209,13 +209,8 @@ async fn second_reconcile_without_changes_writes_nothing() {
 async fn workload_readiness_makes_the_stack_ready() {
     let (fake, ctx, stack) = setup("minimal");
     run(&ctx, &stack).await.unwrap();
-    for collection in [DEPLOYMENTS, "/apis/apps/v1/namespaces/shop/statefulsets"] {
-        for name in fake.names(collection) {
-            let mut obj = fake.get(collection, &name).unwrap();
-            obj["status"] = json!({"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1});
-            fake.insert(collection, obj);
-        }
-    }
+    // The controllers report each rollout for the generation they observed.
+    fake.roll_out_all();
     fake.clear_log();
     run(&ctx, &stored_stack(&fake, "demo")).await.unwrap();
     let stored = stored_stack(&fake, "demo");
@@ -700,8 +695,13 @@ async fn credentials_guarding_kept_volumes_survive_deleting_the_stack_and_are_re
     );
 
     // `kubectl delete mss demo`: the garbage collector deletes what the stack owned.
-    let deleted = fake.collect_garbage(&uid);
-    assert!(deleted.contains(&"demo-customers-db-url".to_owned()));
+    let stacks: kube::Api<MicroserviceStack> = kube::Api::namespaced(ctx.client.clone(), "shop");
+    stacks
+        .delete("demo", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    let deleted = fake.collect_garbage();
+    assert!(deleted.contains(&"secrets/demo-customers-db-url".to_owned()));
     assert!(fake.get(SECRETS, "demo-customers-db").is_some());
 
     // The same stack again (a new uid): the kept credentials are used, not regenerated.

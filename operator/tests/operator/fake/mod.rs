@@ -1,126 +1,44 @@
-//! A small stateful fake of the Kubernetes API behind a `tower_test` mock: it stores objects by
-//! path, answers get/list/create/apply/delete like the apiserver, and logs every request so
-//! tests can assert what was written, in which order, and whether a write changed anything.
+//! A stateful fake of the Kubernetes API server behind a `tower_test` mock (a kube `Client`),
+//! as strict as the real one where an operator can go wrong:
+//!
+//! - [`store`]: uid, `resourceVersion` (409 on a stale one), `generation` (desired-state
+//!   changes only), the status subresource, defaults;
+//! - [`admission`]: immutable fields (422) and the CRD's CEL rules, transition rules included;
+//! - [`ssa`]: server-side apply and field ownership of `spec.replicas`;
+//! - [`gc`]: `deletionTimestamp`, finalizers, background and foreground garbage collection;
+//! - [`sim`]: the kubelet and built-in controllers, run when a test says so.
+//!
+//! It logs every request ([`Call`]) so tests can assert what was written, in which order, and
+//! whether a write changed anything.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+mod admission;
+mod api;
+mod gc;
+mod http;
+mod sim;
+mod ssa;
+mod store;
 
-use http::{Request, Response, StatusCode};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::Request;
 use kube::client::Body;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// One request the operator made.
-#[derive(Clone, Debug)]
-pub struct Call {
-    /// HTTP method.
-    pub method: String,
-    /// Collection path, e.g. `/apis/apps/v1/namespaces/shop/deployments`.
-    pub collection: String,
-    /// Object name, if any.
-    pub name: Option<String>,
-    /// Subresource, if any (`status`).
-    pub subresource: Option<String>,
-    /// Query string.
-    pub query: String,
-    /// Request body.
-    pub body: Option<Value>,
-    /// Whether the request changed stored state.
-    pub changed: bool,
-}
-
-impl Call {
-    /// The resource plural of the collection (`deployments`, `secrets`, ...).
-    pub fn resource(&self) -> &str {
-        self.collection.rsplit('/').next().unwrap_or_default()
-    }
-}
-
-#[derive(Default)]
-struct State {
-    objects: BTreeMap<(String, String), Value>,
-    log: Vec<Call>,
-    fail_writes: Option<u16>,
-    next_uid: u64,
-}
+pub use http::Call;
 
 /// Handle on the fake's state.
 #[derive(Clone, Default)]
 pub struct Fake {
-    state: Arc<Mutex<State>>,
-}
-
-fn status(code: u16, reason: &str, message: &str) -> (u16, Value) {
-    (
-        code,
-        json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-               "reason": reason, "message": message, "code": code}),
-    )
-}
-
-fn split(path: &str) -> (String, Option<String>, Option<String>) {
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let ns = parts
-        .iter()
-        .position(|p| *p == "namespaces")
-        .expect("namespaced path");
-    let resource_end = ns + 3;
-    let collection = format!("/{}", parts[..resource_end.min(parts.len())].join("/"));
-    (
-        collection,
-        parts.get(resource_end).map(|s| (*s).to_owned()),
-        parts.get(resource_end + 1).map(|s| (*s).to_owned()),
-    )
-}
-
-fn matches_selector(obj: &Value, query: &str) -> bool {
-    let Some(selector) = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("labelSelector="))
-    else {
-        return true;
-    };
-    let selector = selector
-        .replace("%3D", "=")
-        .replace("%2C", ",")
-        .replace("%2F", "/");
-    selector.split(',').all(|req| {
-        let (k, v) = req.split_once('=').expect("equality selector");
-        obj["metadata"]["labels"][k] == v
-    })
-}
-
-/// A JSON merge patch (RFC 7386): objects merge key by key, `null` deletes, anything else
-/// replaces.
-fn merge(target: &mut Value, patch: &Value) {
-    let Some(fields) = patch.as_object() else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = json!({});
-    }
-    let object = target.as_object_mut().expect("object");
-    for (k, v) in fields {
-        if v.is_null() {
-            object.remove(k);
-        } else {
-            merge(object.entry(k.clone()).or_insert(Value::Null), v);
-        }
-    }
-}
-
-fn strip_volatile(mut v: Value) -> Value {
-    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("resourceVersion");
-    }
-    v
+    state: Arc<Mutex<store::State>>,
 }
 
 impl Fake {
     /// A client talking to a new fake.
     pub fn start() -> (Self, kube::Client) {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let (service, mut handle) =
+            tower_test::mock::pair::<::http::Request<Body>, ::http::Response<Body>>();
         let fake = Self::default();
         let server = fake.clone();
         tokio::spawn(async move {
@@ -133,17 +51,17 @@ impl Fake {
                     .headers
                     .get("content-type")
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let (code, value) = server.handle(
+                    .unwrap_or_default();
+                let request = Request::new(
                     parts.method.as_str(),
                     parts.uri.path(),
                     parts.uri.query().unwrap_or_default(),
-                    &content_type,
+                    content_type,
                     body,
                 );
-                let response = Response::builder()
-                    .status(StatusCode::from_u16(code).expect("status"))
+                let (code, value) = server.handle(&request);
+                let response = ::http::Response::builder()
+                    .status(::http::StatusCode::from_u16(code).expect("status"))
                     .header("content-type", "application/json")
                     .body(Body::from(serde_json::to_vec(&value).expect("json")))
                     .expect("response");
@@ -153,21 +71,45 @@ impl Fake {
         (fake, kube::Client::new(service, "default"))
     }
 
-    /// Stores an object as if it existed already (its path from apiVersion, kind and namespace).
+    fn state(&self) -> MutexGuard<'_, store::State> {
+        self.state.lock().unwrap()
+    }
+
+    fn handle(&self, request: &Request) -> (u16, Value) {
+        let mut state = self.state();
+        let is_write = request.method != "GET";
+        let injected = state.fail_writes.filter(|_| {
+            is_write && request.resource() != "events" && request.subresource.is_none()
+        });
+        let (code, value, changed) = match injected {
+            Some(code) => {
+                let e = http::ApiError::new(code, "InternalError", "injected failure");
+                (code, e.body(), false)
+            }
+            None => api::serve(&mut state, request),
+        };
+        state.log.push(Call {
+            method: request.method.clone(),
+            collection: request.collection.clone(),
+            name: request.name.clone(),
+            subresource: request.subresource.clone(),
+            query: request.query.clone(),
+            body: request.body.clone(),
+            changed,
+            code,
+        });
+        (code, value)
+    }
+
+    /// Stores an object as if it had been written earlier (no admission): a fresh
+    /// `resourceVersion`, and a uid and generation 1 unless it has them.
     pub fn insert(&self, collection: &str, obj: Value) {
-        let name = obj["metadata"]["name"].as_str().expect("name").to_owned();
-        self.state
-            .lock()
-            .unwrap()
-            .objects
-            .insert((collection.to_owned(), name), obj);
+        self.state().insert(collection, obj);
     }
 
     /// A stored object.
     pub fn get(&self, collection: &str, name: &str) -> Option<Value> {
-        self.state
-            .lock()
-            .unwrap()
+        self.state()
             .objects
             .get(&(collection.to_owned(), name.to_owned()))
             .cloned()
@@ -175,8 +117,7 @@ impl Fake {
 
     /// Names of the stored objects of a collection.
     pub fn names(&self, collection: &str) -> Vec<String> {
-        let state = self.state.lock().unwrap();
-        state
+        self.state()
             .objects
             .keys()
             .filter(|(c, _)| c == collection)
@@ -184,152 +125,91 @@ impl Fake {
             .collect()
     }
 
-    /// Deletes every object owned by `owner_uid`, as the garbage collector does once the owner
-    /// is gone; returns the deleted objects' names.
-    pub fn collect_garbage(&self, owner_uid: &str) -> Vec<String> {
-        let mut state = self.state.lock().unwrap();
-        let owned: Vec<(String, String)> = state
+    /// Every stored object's `resource/name`.
+    pub fn all(&self) -> Vec<String> {
+        self.state()
             .objects
-            .iter()
-            .filter(|(_, obj)| {
-                obj["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == owner_uid))
-            })
-            .map(|(key, _)| key.clone())
+            .keys()
+            .map(|(c, n)| format!("{}/{n}", http::resource(c)))
+            .collect()
+    }
+
+    /// Runs the garbage collector until it has nothing left to do; returns what it deleted,
+    /// as `resource/name`.
+    pub fn collect_garbage(&self) -> Vec<String> {
+        gc::collect(&mut self.state())
+    }
+
+    /// The field managers owning `pointer` (a JSON pointer such as `/spec/replicas`) of an
+    /// object, for the fields whose ownership the fake tracks.
+    pub fn managers(&self, collection: &str, name: &str, pointer: &str) -> Vec<String> {
+        ssa::managers(
+            &self.state(),
+            &(collection.to_owned(), name.to_owned()),
+            pointer,
+        )
+    }
+
+    /// The Deployment or StatefulSet controller and the kubelet: the current generation is
+    /// rolled out and every replica available.
+    pub fn roll_out(&self, collection: &str, name: &str) {
+        let mut state = self.state();
+        let key = (collection.to_owned(), name.to_owned());
+        let status = sim::available(collection, &state.objects[&key]);
+        state.set_status(&key, status);
+    }
+
+    /// [`Self::roll_out`] for every Deployment and StatefulSet, and the StatefulSets' PVCs.
+    pub fn roll_out_all(&self) {
+        let keys: Vec<(String, String)> = self
+            .state()
+            .objects
+            .keys()
+            .filter(|(c, _)| matches!(http::resource(c), "deployments" | "statefulsets"))
+            .cloned()
             .collect();
-        for key in &owned {
-            state.objects.remove(key);
+        for (collection, name) in keys {
+            self.roll_out(&collection, &name);
+            if http::resource(&collection) == "statefulsets" {
+                self.provision_claims(&collection, &name);
+            }
         }
-        owned.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// The Deployment controller: the current generation's rollout cannot progress, its new
+    /// pods waiting with `waiting` (`ImagePullBackOff`, `CrashLoopBackOff`).
+    pub fn stall(&self, collection: &str, name: &str, waiting: &str) {
+        let mut state = self.state();
+        let key = (collection.to_owned(), name.to_owned());
+        let status = sim::stuck(&state.objects[&key], waiting);
+        state.set_status(&key, status);
+    }
+
+    /// The Job controller: the Job completed (or failed).
+    pub fn finish_job(&self, collection: &str, name: &str, succeeded: bool) {
+        let key = (collection.to_owned(), name.to_owned());
+        self.state().set_status(&key, sim::finished(succeeded));
+    }
+
+    /// The StatefulSet controller: the PVCs of its `volumeClaimTemplates`; returns the names
+    /// it created.
+    pub fn provision_claims(&self, collection: &str, name: &str) -> Vec<String> {
+        sim::claims(&mut self.state(), &(collection.to_owned(), name.to_owned()))
     }
 
     /// Every request so far.
     pub fn log(&self) -> Vec<Call> {
-        self.state.lock().unwrap().log.clone()
+        self.state().log.clone()
     }
 
     /// Forgets the request log.
     pub fn clear_log(&self) {
-        self.state.lock().unwrap().log.clear();
+        self.state().log.clear();
     }
 
     /// Makes every object write (apply, create, delete; not status or events) fail with `code`,
     /// or succeed again.
     pub fn fail_writes(&self, code: Option<u16>) {
-        self.state.lock().unwrap().fail_writes = code;
-    }
-
-    fn handle(
-        &self,
-        method: &str,
-        path: &str,
-        query: &str,
-        content_type: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let (collection, name, subresource) = split(path);
-        let mut state = self.state.lock().unwrap();
-        let is_event = collection.ends_with("/events");
-        let is_write = method != "GET";
-        let mut call = Call {
-            method: method.to_owned(),
-            collection: collection.clone(),
-            name: name.clone(),
-            subresource: subresource.clone(),
-            query: query.to_owned(),
-            body: body.clone(),
-            changed: false,
-        };
-        let injected = state
-            .fail_writes
-            .filter(|_| is_write && !is_event && subresource.is_none());
-        let result = if let Some(code) = injected {
-            status(code, "InternalError", "injected failure")
-        } else {
-            match (method, name) {
-                ("GET", Some(name)) => match state.objects.get(&(collection, name.clone())) {
-                    Some(obj) => (200, obj.clone()),
-                    None => status(404, "NotFound", &format!("{name} not found")),
-                },
-                ("GET", None) => {
-                    let items: Vec<Value> = state
-                        .objects
-                        .iter()
-                        .filter(|((c, _), obj)| *c == collection && matches_selector(obj, query))
-                        .map(|(_, obj)| obj.clone())
-                        .collect();
-                    (
-                        200,
-                        json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}),
-                    )
-                }
-                ("POST", _) => {
-                    let mut obj = body.expect("create body");
-                    let name = obj["metadata"]["name"].as_str().expect("name").to_owned();
-                    let key = (collection, name.clone());
-                    if state.objects.contains_key(&key) {
-                        status(409, "AlreadyExists", &format!("{name} already exists"))
-                    } else {
-                        state.next_uid += 1;
-                        obj["metadata"]["uid"] = json!(format!("uid-{}", state.next_uid));
-                        obj["metadata"]["resourceVersion"] = json!("1");
-                        state.objects.insert(key, obj.clone());
-                        call.changed = true;
-                        (201, obj)
-                    }
-                }
-                ("PATCH", Some(name)) => {
-                    let key = (collection, name.clone());
-                    let existing = state.objects.get(&key).cloned();
-                    let patch = body.expect("patch body");
-                    let new = if subresource.as_deref() == Some("status") {
-                        existing.clone().map(|mut o| {
-                            o["status"] = patch["status"].clone();
-                            o
-                        })
-                    } else if content_type.starts_with("application/apply-patch") {
-                        let mut o = patch;
-                        if let Some(old) = &existing {
-                            o["metadata"]["uid"] = old["metadata"]["uid"].clone();
-                            if let Some(s) = old.get("status") {
-                                o["status"] = s.clone();
-                            }
-                        } else {
-                            state.next_uid += 1;
-                            o["metadata"]["uid"] = json!(format!("uid-{}", state.next_uid));
-                        }
-                        Some(o)
-                    } else {
-                        existing.clone().map(|mut o| {
-                            merge(&mut o, &patch);
-                            o
-                        })
-                    };
-                    match new {
-                        Some(new) => {
-                            call.changed =
-                                existing.map(strip_volatile) != Some(strip_volatile(new.clone()));
-                            state.objects.insert(key, new.clone());
-                            (200, new)
-                        }
-                        None => status(404, "NotFound", &format!("{name} not found")),
-                    }
-                }
-                ("DELETE", Some(name)) => match state.objects.remove(&(collection, name.clone())) {
-                    Some(_) => {
-                        call.changed = true;
-                        (
-                            200,
-                            json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Success", "code": 200}),
-                        )
-                    }
-                    None => status(404, "NotFound", &format!("{name} not found")),
-                },
-                _ => status(405, "MethodNotAllowed", "unsupported"),
-            }
-        };
-        state.log.push(call);
-        result
+        self.state().fail_writes = code;
     }
 }
