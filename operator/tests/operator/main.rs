@@ -3,6 +3,7 @@
 //! - [`builders`], [`policies`], [`nats_objects`]: the pure builders over every fixture stack;
 //! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
 //! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
+//! - [`day2`]: day-2 scenarios (edits, Secrets, deletion, upgrades) against that server;
 //! - [`shutdown`]: stopping with the API server unreachable;
 //! - [`nats`], [`provisioning`]: what the operator renders, run for real (nats-server,
 //!   PostgreSQL);
@@ -14,6 +15,7 @@ mod builders;
 mod cel;
 mod common;
 mod crds;
+mod day2;
 mod e2e;
 mod fake;
 mod names;

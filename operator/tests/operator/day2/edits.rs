@@ -1,0 +1,107 @@
+//! Creating a stack, and editing it: Ready follows the rollouts of the current generation.
+
+use kube::api::PostParams;
+
+use super::{DEPLOYMENTS, STATEFUL_SETS, World};
+
+#[tokio::test]
+async fn a_new_stack_is_ready_once_its_workloads_are_rolled_out() {
+    let world = World::create("minimal").await;
+    world.reconcile().await;
+    let (ready, reason, _) = world.condition("Ready");
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "ComponentsNotReady")
+    );
+    assert_eq!(world.observed_generation(), Some(1));
+
+    // Every workload but one available: still not Ready, and the message names the one left.
+    let waiting = format!("{}-postgres", world.name);
+    for name in world.fake.names(DEPLOYMENTS) {
+        world.fake.roll_out(DEPLOYMENTS, &name);
+    }
+    for name in world.fake.names(STATEFUL_SETS) {
+        if name != waiting {
+            world.fake.roll_out(STATEFUL_SETS, &name);
+        }
+    }
+    world.reconcile().await;
+    let (ready, _, message) = world.condition("Ready");
+    assert_eq!(ready, "False");
+    assert!(message.contains("postgres"), "{message}");
+
+    world.fake.roll_out(STATEFUL_SETS, &waiting);
+    world.reconcile().await;
+    let (ready, reason, _) = world.condition("Ready");
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("True", "AllComponentsReady")
+    );
+    let status = world.stack().status.unwrap();
+    assert_eq!(status.ready_components.as_deref(), Some("7/7"));
+}
+
+#[tokio::test]
+async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
+    let world = World::ready("minimal").await;
+    let mut stack = world.stack();
+    let service = stack.spec.services[0].name.clone();
+    let deployment = format!("{}-{service}", world.name);
+    let before = world.fake.get(DEPLOYMENTS, &deployment).unwrap();
+    assert_eq!(before["metadata"]["generation"], 1);
+
+    stack.spec.services[0].image = Some("registry.example/shop/next:2.0".into());
+    world
+        .stacks
+        .replace(&world.name, &PostParams::default(), &stack)
+        .await
+        .unwrap();
+    assert_eq!(world.stack().metadata.generation, Some(2), "a spec edit");
+    world.reconcile().await;
+
+    // The new template is applied; its Deployment has not rolled it out yet.
+    let after = world.fake.get(DEPLOYMENTS, &deployment).unwrap();
+    assert_eq!(after["metadata"]["generation"], 2);
+    assert_eq!(
+        after["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/shop/next:2.0"
+    );
+    assert_eq!(after["status"]["observedGeneration"], 1, "the old rollout");
+    let (ready, reason, message) = world.condition("Ready");
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "ComponentsNotReady")
+    );
+    assert!(message.contains(&service), "{message}");
+    let component = world
+        .stack()
+        .status
+        .unwrap()
+        .components
+        .into_iter()
+        .find(|c| c.name == service)
+        .unwrap();
+    assert!(!component.ready);
+    assert_eq!(
+        component.message.as_deref(),
+        Some("rollout not yet observed")
+    );
+    // Nothing claims generation 2 is ready: observedGeneration says it was applied, and Ready
+    // (for that generation) is False, which kstatus and `kubectl wait` read as in progress.
+    let stack = world.stack();
+    let ready_condition = stack
+        .status
+        .as_ref()
+        .unwrap()
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready_condition.observed_generation, Some(2));
+    assert_eq!(ready_condition.status, "False");
+
+    world.fake.roll_out(DEPLOYMENTS, &deployment);
+    world.reconcile().await;
+    assert_eq!(world.condition("Ready").0, "True");
+    assert_eq!(world.observed_generation(), Some(2));
+}
