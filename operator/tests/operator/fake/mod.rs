@@ -19,6 +19,8 @@ mod http;
 mod sim;
 mod ssa;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
