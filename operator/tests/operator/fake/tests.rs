@@ -315,3 +315,59 @@ async fn finalizers_hold_deletion_and_orphaning_releases_dependents() {
     let orphan = fake.get(CONFIG_MAPS, "dep").unwrap();
     assert_eq!(orphan["metadata"]["ownerReferences"], json!([]));
 }
+
+#[tokio::test]
+async fn stack_rules_run_on_create_and_update_including_the_name_rules() {
+    let (fake, client) = Fake::start();
+    let stacks = api::<operator::crd::MicroserviceStack>(&client);
+    let mut stack = crate::common::load("minimal");
+    stack.metadata.namespace = Some("ns".into());
+    stack.metadata.name = Some("1demo".into());
+    let (status, message) = code(stacks.create(&PostParams::default(), &stack).await);
+    assert_eq!(status, 422);
+    assert!(message.contains("DNS-1035"), "{message}");
+
+    stack.metadata.name = Some("demo".into());
+    let created = stacks.create(&PostParams::default(), &stack).await.unwrap();
+    let mut resized = created.clone();
+    resized.spec.postgres.storage = "9Gi".into();
+    let (status, message) = code(
+        stacks
+            .replace("demo", &PostParams::default(), &resized)
+            .await,
+    );
+    assert_eq!(status, 422);
+    assert!(message.contains("storage cannot change"), "{message}");
+    assert_eq!(
+        fake.get(
+            "/apis/natstack.dev/v1alpha1/namespaces/ns/microservicestacks",
+            "demo"
+        )
+        .unwrap()["metadata"]["generation"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_jobs_template_is_immutable() {
+    let (_fake, client) = Fake::start();
+    let jobs = api::<k8s_openapi::api::batch::v1::Job>(&client);
+    let job = |image: &str| {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "init", "namespace": "ns"},
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                        "containers": [{"name": "init", "image": image}]}}}})
+    };
+    let params = PatchParams::apply("op").force();
+    jobs.patch("init", &params, &Patch::Apply(job("init:1")))
+        .await
+        .unwrap();
+    let (status, message) = code(
+        jobs.patch("init", &params, &Patch::Apply(job("init:2")))
+            .await,
+    );
+    assert_eq!(status, 422);
+    assert!(
+        message.starts_with("Job.batch \"init\" is invalid: spec.template: Invalid value"),
+        "{message}"
+    );
+}
