@@ -19,6 +19,7 @@ mod fake;
 mod names;
 mod nats;
 mod nats_objects;
+mod pipeline;
 mod policies;
 mod provisioning;
 mod reconcile;

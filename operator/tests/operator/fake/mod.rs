@@ -10,6 +10,8 @@ use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
 
+pub mod reject;
+
 /// One request the operator made.
 #[derive(Clone, Debug)]
 pub struct Call {
