@@ -234,3 +234,65 @@ pub async fn children(
     }
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    use serde_json::json;
+
+    use super::*;
+
+    fn status(value: serde_json::Value) -> Status {
+        serde_json::from_value(value).expect("status")
+    }
+
+    fn stateful_set() -> Child {
+        Child::StatefulSet(StatefulSet {
+            metadata: ObjectMeta {
+                name: Some("s-postgres".into()),
+                ..ObjectMeta::default()
+            },
+            ..StatefulSet::default()
+        })
+    }
+
+    #[test]
+    fn rejections_are_told_from_failures_worth_retrying() {
+        let forbidden = status(json!({"code": 422, "reason": "Invalid",
+            "message": "StatefulSet.apps \"s-postgres\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas' ... are forbidden",
+            "details": {"causes": [{"reason": "FieldValueForbidden", "field": "spec",
+                                    "message": "Forbidden: updates ... are forbidden"}]}}));
+        let rejection = Rejection::of(&stateful_set(), &forbidden).expect("rejected");
+        assert_eq!(rejection.fault, Fault::ImmutableField);
+        assert_eq!(rejection.fields, ["spec"]);
+        let explained = rejection.explain();
+        assert!(
+            explained.starts_with("StatefulSet s-postgres: spec cannot change"),
+            "{explained}"
+        );
+        assert!(explained.contains("--cascade=orphan"), "{explained}");
+
+        let immutable = status(json!({"code": 422, "reason": "Invalid",
+            "message": "Job.batch \"j\" is invalid: spec.template: Invalid value: ...: field is immutable"}));
+        let rejection = Rejection::of(&stateful_set(), &immutable).expect("rejected");
+        assert_eq!(rejection.fault, Fault::ImmutableField);
+
+        let invalid = status(json!({"code": 422, "reason": "Invalid",
+            "message": "x is invalid: data: Invalid value: too long",
+            "details": {"causes": [{"reason": "FieldValueInvalid", "field": "data"}]}}));
+        let rejection = Rejection::of(&stateful_set(), &invalid).expect("rejected");
+        assert_eq!(rejection.fault, Fault::ApplyFailed);
+        assert!(rejection.explain().contains("was rejected"));
+
+        let quota = status(json!({"code": 403, "reason": "Forbidden",
+            "message": "exceeded quota: compute, requested: limits.cpu=1"}));
+        assert_eq!(
+            Rejection::of(&stateful_set(), &quota).map(|r| r.fault),
+            Some(Fault::ApplyFailed)
+        );
+        for code in [404, 409, 429, 500, 503, 504] {
+            let transient = status(json!({"code": code, "message": "try again"}));
+            assert_eq!(Rejection::of(&stateful_set(), &transient), None, "{code}");
+        }
+    }
+}
