@@ -11,7 +11,7 @@
 //! of the cluster; a change to one of them reaches the stack on its next reconcile (any change
 //! to the stack or its children, or the resync period). API errors back off exponentially
 //! per object; a success resets the backoff. Every successful reconcile requeues after the
-//! resync period to correct drift.
+//! resync period to correct drift, and sooner while the stack is not ready.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -110,8 +110,8 @@ fn key(obj: &Guarded) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// How soon a stack waiting for a Secret it references (missing, or lacking a key) is
-/// reconciled again.
+/// How soon a stack waiting for a Secret is reconciled again: one it references (missing, or
+/// lacking a key), or a lost credential Secret someone must restore.
 pub const SECRET_RETRY_AFTER: Duration = Duration::from_secs(15);
 
 /// How soon a stack that is not ready is reconciled again, whatever its workloads do: a crash
