@@ -20,9 +20,9 @@ pub const STUCK_REASONS: [&str; 5] = [
     "InvalidImageName",
 ];
 
-/// Why components cannot start, one line each (sorted, without repeats across replicas):
-/// `<component>: container <name> <reason>: <kubelet message>`, or the Deployment's
-/// `ProgressDeadlineExceeded`.
+/// Why components cannot start, one line each (sorted; one per component, container and
+/// reason however many replicas share it): `<component>: container <name> <reason>: <kubelet
+/// message>`, or the Deployment's `ProgressDeadlineExceeded`.
 #[must_use]
 pub fn stuck(deployments: &[Deployment], pods: &[Pod]) -> Vec<String> {
     let mut out = BTreeSet::new();
@@ -31,6 +31,7 @@ pub fn stuck(deployments: &[Deployment], pods: &[Pod]) -> Vec<String> {
             out.insert(line);
         }
     }
+    let mut seen = BTreeSet::new();
     for pod in pods
         .iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
@@ -47,21 +48,32 @@ pub fn stuck(deployments: &[Deployment], pods: &[Pod]) -> Vec<String> {
             .iter()
             .chain(status.container_statuses.iter())
             .flatten();
-        out.extend(containers.filter_map(|c| waiting(component, c)));
+        for (container, reason, message) in containers.filter_map(waiting) {
+            if seen.insert((component, container, reason)) {
+                out.insert(format!(
+                    "{component}: container {container} {reason}: {message}"
+                ));
+            }
+        }
     }
     out.into_iter().collect()
 }
 
-fn waiting(component: &str, container: &ContainerStatus) -> Option<String> {
+/// Name, reason and message of a container waiting for a reason in [`STUCK_REASONS`].
+fn waiting(container: &ContainerStatus) -> Option<(&str, &str, &str)> {
     let waiting = container.state.as_ref()?.waiting.as_ref()?;
     let reason = waiting.reason.as_deref()?;
-    STUCK_REASONS.contains(&reason).then(|| {
-        let message = waiting.message.as_deref().unwrap_or("no message");
-        format!(
-            "{component}: container {} {reason}: {message}",
-            container.name
-        )
-    })
+    let message = waiting.message.as_deref().unwrap_or("no message");
+    // The kubelet's crash-loop message starts with the current back-off ("back-off 40s
+    // restarting failed container=..."), which doubles at every restart: without it the
+    // message stays the same, and so do the condition and its Event.
+    let message = message
+        .strip_prefix("back-off ")
+        .and_then(|rest| rest.split_once(' '))
+        .map_or(message, |(_, rest)| rest);
+    STUCK_REASONS
+        .contains(&reason)
+        .then_some((container.name.as_str(), reason, message))
 }
 
 fn past_deadline(deployment: &Deployment) -> Option<String> {
@@ -119,6 +131,19 @@ mod tests {
         assert_eq!(
             lines,
             ["orders: container orders ImagePullBackOff: Back-off pulling image \"shop/orders:9\""]
+        );
+    }
+
+    #[test]
+    fn a_crash_loop_reads_the_same_at_every_back_off() {
+        let at = |delay: &str| {
+            let message = format!("back-off {delay} restarting failed container=auth pod=a-0");
+            stuck(&[], &[pod("auth", "CrashLoopBackOff", &message)])
+        };
+        assert_eq!(at("10s"), at("5m0s"));
+        assert_eq!(
+            at("10s"),
+            ["auth: container auth CrashLoopBackOff: restarting failed container=auth pod=a-0"]
         );
     }
 
