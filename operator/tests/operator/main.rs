@@ -3,6 +3,8 @@
 //! - [`builders`], [`policies`], [`nats_objects`]: the pure builders over every fixture stack;
 //! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
 //! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
+//! - [`pipeline`]: the same on day 2: rejected children, stuck rollouts, lost credentials,
+//!   Events per message;
 //! - [`shutdown`]: stopping with the API server unreachable;
 //! - [`nats`], [`provisioning`]: what the operator renders, run for real (nats-server,
 //!   PostgreSQL);
