@@ -1,5 +1,6 @@
-//! The controller: watches stacks and their children, and runs the reconcile pipeline
-//! validate → resolve Secrets → build (pure) → apply (SSA, in order) → prune → status.
+//! The controller: watches stacks and their children and runs the reconcile
+//! [pipeline](crate::reconcile) for each; here are the kube `Controller` wiring, when to look
+//! at a stack again, and the per-object backoff.
 //!
 //! Invalid stacks (failing validation or deserialization) get a `Degraded` condition and a
 //! Warning Event and wait for a change instead of looping.
@@ -10,7 +11,7 @@
 //! of the cluster; a change to one of them reaches the stack on its next reconcile (any change
 //! to the stack or its children, or the resync period). API errors back off exponentially
 //! per object; a success resets the backoff. Every successful reconcile requeues after the
-//! resync period to correct drift.
+//! resync period to correct drift, and sooner while the stack is not ready.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -23,23 +24,20 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
-use tracing::{debug, info, instrument, warn};
+use tracing::{info, instrument, warn};
 
-use crate::apply::{self, Applied};
-use crate::crd::{ComponentStatus, MicroserviceStack};
+use crate::crd::MicroserviceStack;
 use crate::error::Error;
-use crate::manifests::common::{Ctx, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY};
-use crate::manifests::{self, gateway};
+use crate::manifests::common::{LABEL_MANAGED_BY, MANAGED_BY};
 use crate::metrics::Metrics;
+use crate::reconcile::{self as pipeline, events};
 use crate::server::Health;
 use crate::status::{self, Outcome};
-use crate::validate;
 
 /// Name of the controller in Events.
 pub const CONTROLLER_NAME: &str = "natstack-operator";
@@ -112,15 +110,20 @@ fn key(obj: &Guarded) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// How soon a stack waiting for a Secret it references (missing, or lacking a key) is
-/// reconciled again.
+/// How soon a stack waiting for a Secret is reconciled again: one it references (missing, or
+/// lacking a key), or a lost credential Secret someone must restore.
 pub const SECRET_RETRY_AFTER: Duration = Duration::from_secs(15);
 
-/// Reconciles one stack.
+/// How soon a stack that is not ready is reconciled again, whatever its workloads do: a crash
+/// loop or an image that cannot be pulled changes no watched object, and must still be noticed
+/// and reported (`RolloutStuck`) well before the resync period.
+pub const NOT_READY_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Reconciles one stack: runs the [pipeline](crate::reconcile) and records the result.
 ///
 /// # Errors
-/// Transient failures (API errors), after recording them in status and an Event; the
-/// controller then calls [`error_policy`].
+/// Transient failures (API errors), after recording them in status; the controller then calls
+/// [`error_policy`].
 #[instrument(skip_all, fields(stack = %key(&obj)))]
 pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
@@ -128,19 +131,13 @@ pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, E
         Ok(stack) => stack,
         Err(invalid) => {
             warn!(error = %invalid, "stack does not deserialize");
-            publish(
-                &ctx,
-                obj.as_ref(),
-                EventType::Warning,
-                "InvalidObject",
-                &invalid.to_string(),
-            )
-            .await;
+            let reason = events::Reason::InvalidObject;
+            events::publish(&ctx, obj.as_ref(), reason, &invalid.to_string()).await;
             ctx.metrics.record("invalid", started);
             return Ok(Action::await_change());
         }
     };
-    let result = reconcile_stack(stack, &ctx).await;
+    let result = pipeline::run(stack, &ctx).await;
     match &result {
         Ok(_) => {
             ctx.reset(&key(&obj));
@@ -151,159 +148,30 @@ pub async fn reconcile(obj: Arc<Guarded>, ctx: Arc<Context>) -> Result<Action, E
     result
 }
 
-async fn reconcile_stack(stack: &MicroserviceStack, ctx: &Context) -> Result<Action, Error> {
-    if stack.metadata.deletion_timestamp.is_some() {
-        // Being deleted: the garbage collector removes the children (all carry an
-        // ownerReference), and applying them again would re-create what it just removed.
-        debug!("stack is being deleted; nothing to reconcile");
-        return Ok(Action::await_change());
-    }
-    let problems = validate::problems(stack);
-    if !problems.is_empty() {
-        let message = problems.join("; ");
-        ctx.metrics.failure("InvalidSpec");
-        warn!(%message, "invalid stack");
-        publish(ctx, stack, EventType::Warning, "InvalidSpec", &message).await;
-        finish(stack, ctx, &Outcome::Invalid(message)).await?;
-        return Ok(Action::await_change());
-    }
-    if stack.spec.paused {
-        finish(stack, ctx, &Outcome::Paused).await?;
-        return Ok(Action::requeue(ctx.resync));
-    }
-    match converge(stack, ctx).await {
-        Ok(outcome) => {
-            finish(stack, ctx, &outcome).await?;
-            Ok(Action::requeue(requeue_after(&outcome, ctx.resync)))
-        }
-        Err(e) => {
-            warn!(error = %e, "reconcile failed");
-            ctx.metrics.failure(e.reason());
-            publish(ctx, stack, EventType::Warning, e.reason(), &e.to_string()).await;
-            let outcome = Outcome::Failed {
-                reason: e.reason().to_owned(),
-                message: e.to_string(),
-            };
-            // A failed status write must not hide the original error.
-            if let Err(status_error) = finish(stack, ctx, &outcome).await {
-                warn!(error = %status_error, "status write failed");
-            }
-            if e.is_missing_secret() {
-                // Referenced Secrets are not watched (the operator lists and watches only its
-                // own): look again soon, so creating or fixing one needs no edit of the stack.
-                Ok(Action::requeue(SECRET_RETRY_AFTER.min(ctx.resync)))
-            } else if e.is_permanent() {
-                Ok(Action::await_change())
-            } else {
-                Err(e)
-            }
-        }
-    }
-}
-
-async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, Error> {
-    let build_ctx = Ctx::new(stack)?;
-    let uid = stack.uid().ok_or(Error::MissingObjectKey("metadata.uid"))?;
-    let secret_data = apply::resolve_secrets(&ctx.client, &build_ctx).await?;
-    let children = manifests::build(stack, &secret_data)?;
-    let applied = apply::apply_all(&ctx.client, &build_ctx.namespace, &children).await?;
-    let pruned = apply::prune(&ctx.client, &build_ctx, &uid, &children).await?;
-    if !pruned.is_empty() {
-        let note = format!("deleted {}", pruned.join(", "));
-        publish(ctx, stack, EventType::Normal, "Pruned", &note).await;
-    }
-    Ok(outcome(&build_ctx, &applied))
-}
-
-/// When to reconcile again after a successful apply: after the resync period, or sooner while
-/// a provisioning Job has failed, so that it is run again [`status::JOB_RETRY_AFTER`] after.
+/// When to reconcile again after a reconcile that did not fail: after the resync period; at
+/// most [`NOT_READY_RETRY_AFTER`] while the stack is not ready or a child was rejected; at most
+/// [`status::JOB_RETRY_AFTER`] while a provisioning Job has failed, so that it is run again
+/// that soon.
 #[must_use]
 pub fn requeue_after(outcome: &Outcome, resync: Duration) -> Duration {
-    let failed_job = matches!(outcome, Outcome::Applied { components, .. }
-        if components.iter().any(|c| c.kind == "Job" && !c.ready));
-    if failed_job {
-        resync.min(status::JOB_RETRY_AFTER)
-    } else {
-        resync
-    }
-}
-
-/// The outcome of a successful apply, from the stored workloads and the gateway Service.
-#[must_use]
-pub fn outcome(ctx: &Ctx<'_>, applied: &Applied) -> Outcome {
-    let component_of = |labels: &std::collections::BTreeMap<String, String>| {
-        labels.get(LABEL_NAME).cloned().unwrap_or_default()
-    };
-    let mut components: Vec<ComponentStatus> = applied
-        .stateful_sets
-        .iter()
-        .map(|s| status::stateful_set_component(&component_of(s.labels()), s))
-        .collect();
-    components.extend(
-        applied
-            .deployments
-            .iter()
-            .map(|d| status::deployment_component(&component_of(d.labels()), d)),
-    );
-    components.extend(
-        applied
-            .jobs
-            .iter()
-            .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),
-    );
-    let gateway_address = applied
-        .services
-        .iter()
-        .find(|s| s.name_any() == ctx.child("gateway"))
-        .and_then(|s| status::gateway_address(s, &ctx.namespace, gateway::SERVICE_PORT));
-    Outcome::Applied {
-        components,
-        gateway_address,
-    }
-}
-
-async fn finish(stack: &MicroserviceStack, ctx: &Context, outcome: &Outcome) -> Result<(), Error> {
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let old = stack.status.as_ref();
-    let new = status::compute(old, stack.metadata.generation, outcome, &now);
-    if old == Some(&new) {
-        return Ok(());
-    }
-    for changed in status::transitions(old, &new) {
-        let was_true = old
-            .and_then(|o| o.conditions.iter().find(|c| c.type_ == changed.type_))
-            .is_some_and(|c| c.status == "True");
-        let event = match (changed.type_.as_str(), changed.status.as_str()) {
-            ("Ready", "True") => Some((EventType::Normal, "Ready")),
-            ("Ready", "False") if was_true => Some((EventType::Warning, "NotReady")),
-            ("Degraded", "True") => Some((EventType::Warning, "Degraded")),
-            ("Degraded", "False") if was_true => Some((EventType::Normal, "Recovered")),
-            _ => None,
-        };
-        if let Some((kind, reason)) = event {
-            publish(ctx, stack, kind, reason, &changed.message).await;
+    match outcome {
+        Outcome::Applied {
+            components, stuck, ..
+        } => {
+            let ready =
+                stuck.is_empty() && !components.is_empty() && components.iter().all(|c| c.ready);
+            let failed_job = components.iter().any(|c| c.kind == "Job" && !c.ready);
+            let mut delay = resync;
+            if !ready {
+                delay = delay.min(NOT_READY_RETRY_AFTER);
+            }
+            if failed_job {
+                delay = delay.min(status::JOB_RETRY_AFTER);
+            }
+            delay
         }
-    }
-    apply::write_status(&ctx.client, stack, &new).await
-}
-
-/// Publishes an Event about `object` (failures to publish are only logged).
-async fn publish<K: Resource<DynamicType = ()>>(
-    ctx: &Context,
-    object: &K,
-    kind: EventType,
-    reason: &str,
-    note: &str,
-) {
-    let event = Event {
-        type_: kind,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
-        warn!(error = %e, reason, "event not published");
+        Outcome::Failed { .. } => resync.min(NOT_READY_RETRY_AFTER),
+        Outcome::Paused | Outcome::Invalid(_) => resync,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Errors of the reconciler and the builders.
 
+use crate::status::Fault;
+
 /// Everything that can fail while reconciling a stack.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,6 +22,10 @@ pub enum Error {
     /// A user-referenced Secret does not exist.
     #[error("secret {0} not found")]
     MissingSecret(String),
+    /// Retained credential Secrets are gone while the volumes whose data they unlock remain;
+    /// the message names them and how to recover.
+    #[error("{0}")]
+    CredentialsLost(String),
     /// The resource lacks a field every stored object has.
     #[error("object has no {0}")]
     MissingObjectKey(&'static str),
@@ -41,26 +47,38 @@ impl Error {
                 | Self::InvalidObject(_)
                 | Self::MissingSecretKey { .. }
                 | Self::MissingSecret(_)
+                | Self::CredentialsLost(_)
         )
     }
 
-    /// Whether the error is a referenced Secret that is missing or lacks a key: only a change
-    /// to that Secret, which the operator does not watch, can fix it.
+    /// Whether the error waits for a Secret: a referenced one that is missing or lacks a key,
+    /// or a lost credential Secret someone must restore. Only a change to that Secret, which
+    /// the operator does not watch, can fix it.
     #[must_use]
-    pub fn is_missing_secret(&self) -> bool {
-        matches!(self, Self::MissingSecretKey { .. } | Self::MissingSecret(_))
+    pub fn awaits_secret(&self) -> bool {
+        matches!(
+            self,
+            Self::MissingSecretKey { .. } | Self::MissingSecret(_) | Self::CredentialsLost(_)
+        )
+    }
+
+    /// The cause, as the stack's `Degraded` reason.
+    #[must_use]
+    pub const fn fault(&self) -> Fault {
+        match self {
+            Self::Invalid(_) => Fault::InvalidSpec,
+            Self::InvalidObject(_) => Fault::InvalidObject,
+            Self::MissingSecretKey { .. } | Self::MissingSecret(_) => Fault::MissingSecret,
+            Self::CredentialsLost(_) => Fault::CredentialsLost,
+            Self::MissingObjectKey(_) => Fault::MissingObjectKey,
+            Self::Kube(_) => Fault::ApiError,
+            Self::KeyGeneration(_) => Fault::KeyGeneration,
+        }
     }
 
     /// Short label for metrics and event reasons.
     #[must_use]
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Invalid(_) => "InvalidSpec",
-            Self::InvalidObject(_) => "InvalidObject",
-            Self::MissingSecretKey { .. } | Self::MissingSecret(_) => "MissingSecret",
-            Self::MissingObjectKey(_) => "MissingObjectKey",
-            Self::Kube(_) => "ApiError",
-            Self::KeyGeneration(_) => "KeyGeneration",
-        }
+    pub const fn reason(&self) -> &'static str {
+        self.fault().as_str()
     }
 }

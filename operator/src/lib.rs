@@ -4,17 +4,18 @@
 //! Layout: [`crd`] holds the resource types; [`validate`] checks a spec; [`manifests`] builds
 //! every child object with pure functions; [`status`] turns workload states into conditions;
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
-//! offline (`operator render`, the rendered-stack harness); [`apply`] and [`controller`] do the I/O (server-side
-//! apply, pruning, status, events); [`metrics`], [`server`] and [`telemetry`] are the process
-//! plumbing of the `operator` binary.
+//! offline (`operator render`, the rendered-stack harness); [`reconcile`] is the pipeline of
+//! one reconcile, a step per module (validate, dereference, build, apply, prune, observe,
+//! status), and [`controller`] runs it for every stack; [`metrics`], [`server`] and
+//! [`telemetry`] are the process plumbing of the `operator` binary.
 
-pub mod apply;
 pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod generate;
 pub mod manifests;
 pub mod metrics;
+pub mod reconcile;
 pub mod render;
 pub mod server;
 pub mod status;

@@ -14,9 +14,10 @@ Obj = dict[str, Any]
 
 OWNED = {"get", "list", "watch", "create", "patch", "delete"}
 
-# What the operator does, kind by kind (operator/src/controller.rs watches,
-# apply.rs applies, creates Secrets once, prunes and patches status; Events go
-# through kube's Recorder): the RBAC must grant exactly this, no more, no less.
+# What the operator does, kind by kind (operator/src/controller.rs watches;
+# the steps of operator/src/reconcile/ create Secrets once, read database
+# volumes by name, apply, prune, list the stack's pods and patch status; Events
+# go through kube's Recorder): the RBAC must grant exactly this, no more, no less.
 # Secrets are never deleted (a removed component's Secrets go with the stack,
 # by ownerReference), and user-referenced ones are read by name.
 EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
@@ -31,6 +32,8 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("networking.k8s.io", "networkpolicies"): OWNED,
     ("batch", "jobs"): OWNED,
     ("policy", "poddisruptionbudgets"): OWNED,
+    ("", "pods"): {"list"},
+    ("", "persistentvolumeclaims"): {"get"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 

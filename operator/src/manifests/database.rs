@@ -30,6 +30,17 @@ pub const TERMINATION_GRACE_SECS: i64 = 120;
 /// before liveness checks begin.
 pub const STARTUP_SECONDS: i32 = 600;
 
+/// Name of the volume claim template of a managed database server's StatefulSet.
+pub const DATA_CLAIM: &str = "data";
+
+/// The PersistentVolumeClaim holding a managed database server's data: what the StatefulSet
+/// controller names the claim of pod 0 (`<template>-<statefulset>-0`). It outlives the stack
+/// (retention policy `Retain`), and with it the credentials the server was initialised with.
+#[must_use]
+pub fn data_claim(ctx: &Ctx<'_>, component: &str) -> String {
+    format!("{DATA_CLAIM}-{}-0", ctx.child(component))
+}
+
 /// A managed database server's workload: what differs between PostgreSQL and MongoDB.
 #[derive(Clone, Debug)]
 pub struct Workload<'a> {
@@ -175,7 +186,7 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
     };
     let claim = PersistentVolumeClaim {
         metadata: ObjectMeta {
-            name: Some("data".into()),
+            name: Some(DATA_CLAIM.into()),
             labels: Some(ctx.selector(component)),
             ..ObjectMeta::default()
         },

@@ -120,17 +120,36 @@ impl Child {
     }
 }
 
-/// Children applied together; a stage is applied only after the previous one succeeded.
+/// Children applied together, in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stage {
     /// Stage name, for logs and events.
     pub name: &'static str,
     /// Objects of the stage, in apply order.
     pub objects: Vec<Child>,
+    /// Whether the later stages need every object of this one: when the API server rejects
+    /// one of them, the later stages are not applied (see [`Children`]).
+    pub prerequisite: bool,
 }
 
 /// Every child of a stack, in dependency order: configuration and NetworkPolicies (so pods
 /// start isolated), then data stores and NATS, then services, then the gateway.
+///
+/// A child the API server rejects (an immutable field, a quota) does not stop the others,
+/// stage by stage:
+///
+/// - `config` is a prerequisite: the workloads after it read its Secrets and ConfigMap and
+///   are isolated by its NetworkPolicies, and their pod templates carry a hash of that
+///   configuration; rolling them onto configuration that was not written, or starting them
+///   unisolated, is worse than keeping what runs. Nothing after it is applied.
+/// - `data` (NATS and the database servers) is not: services and the gateway keep running
+///   against the servers as they are, so they still get their upgrades when, say, a database
+///   StatefulSet refuses a changed `storageClassName`.
+/// - `services` and `gateway` are not: each Deployment stands alone (the gateway finds the
+///   services through NATS, not through their objects).
+///
+/// Created-once Secrets come before every stage (the reconciler's dereference step): when one
+/// is missing or lost, nothing is applied at all.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Children {
     /// The stages, in apply order.
@@ -179,18 +198,22 @@ pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children
             Stage {
                 name: "config",
                 objects: config,
+                prerequisite: true,
             },
             Stage {
                 name: "data",
                 objects: data,
+                prerequisite: false,
             },
             Stage {
                 name: "services",
                 objects: apps,
+                prerequisite: false,
             },
             Stage {
                 name: "gateway",
                 objects: front,
+                prerequisite: false,
             },
         ],
     })

@@ -58,6 +58,11 @@ pub struct GeneratedSecret {
     pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
     /// Keys and how to fill them.
     pub keys: BTreeMap<String, Generator>,
+    /// The PersistentVolumeClaim whose data these credentials unlock (a managed database
+    /// server's volume): while it exists, a missing Secret must not be generated afresh, since
+    /// the data keeps the old password. `None` when the operator cannot see the data (an
+    /// external server) or nothing keeps it.
+    pub protects: Option<String>,
 }
 
 impl GeneratedSecret {
@@ -75,7 +80,18 @@ impl GeneratedSecret {
         Self {
             metadata,
             keys: BTreeMap::new(),
+            protects: None,
         }
+    }
+
+    /// Marks the credentials as unlocking the data of the managed `kind` server's volume, when
+    /// the stack runs that server.
+    fn protecting(mut self, ctx: &Ctx<'_>, kind: DatabaseKind) -> Self {
+        let (spec, component) = database(ctx, kind);
+        self.protects = spec
+            .is_managed()
+            .then(|| super::database::data_claim(ctx, component));
+        self
     }
 
     fn key(mut self, key: &str, generator: Generator) -> Self {
@@ -238,7 +254,8 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             out.push(
                 GeneratedSecret::new(ctx, &admin_secret(ctx, kind), component, true)
                     .key("username", Generator::Literal(user.into()))
-                    .key("password", Generator::Password),
+                    .key("password", Generator::Password)
+                    .protecting(ctx, kind),
             );
         }
     }
@@ -259,7 +276,8 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             .key("username", Generator::Literal(user))
             .key("password", Generator::Password)
             .key("database", Generator::Literal(db))
-            .key(OWNER_KEY, Generator::Password),
+            .key(OWNER_KEY, Generator::Password)
+            .protecting(ctx, service.database),
         );
     }
     if has_auth(ctx) {
@@ -267,11 +285,22 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             GeneratedSecret::new(ctx, &ctx.child("jwt"), "auth", false)
                 .key(JWT_KEY, Generator::Ed25519Pem),
         );
+        // Retained: auth creates the admin once and never overwrites an existing one, so the
+        // password must outlive the stack as long as auth's data does.
+        let auth_database = ctx
+            .spec
+            .services
+            .iter()
+            .find(|s| s.name == "auth")
+            .map(|s| s.database)
+            .filter(|kind| *kind != DatabaseKind::None);
         if ctx.spec.auth.admin_password_secret.is_none() {
-            out.push(
-                GeneratedSecret::new(ctx, &admin_password_secret(ctx), "auth", false)
-                    .key("password", Generator::Password),
-            );
+            let secret = GeneratedSecret::new(ctx, &admin_password_secret(ctx), "auth", true)
+                .key("password", Generator::Password);
+            out.push(match auth_database {
+                Some(kind) => secret.protecting(ctx, kind),
+                None => secret,
+            });
         }
     }
     out

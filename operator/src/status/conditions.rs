@@ -100,11 +100,16 @@ impl State {
     /// learned nothing new about it (paused, invalid, failed) reports.
     #[must_use]
     pub fn kept(old: &[Condition], kind: Kind, fallback: Self) -> Self {
-        old.iter()
+        Self::of(old, kind).unwrap_or(fallback)
+    }
+
+    /// The `kind` condition of `conditions`, if there is one.
+    #[must_use]
+    pub fn of(conditions: &[Condition], kind: Kind) -> Option<Self> {
+        conditions
+            .iter()
             .find(|c| c.type_ == kind.as_str())
-            .map_or(fallback, |c| {
-                Self::new(Truth::parse(&c.status), c.reason.clone(), c.message.clone())
-            })
+            .map(|c| Self::new(Truth::parse(&c.status), c.reason.clone(), c.message.clone()))
     }
 
     /// The Kubernetes condition: its transition time is `now` unless `old` holds the same

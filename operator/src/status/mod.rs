@@ -8,6 +8,8 @@
 
 pub mod components;
 pub mod conditions;
+pub mod fault;
+pub mod rollout;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -15,7 +17,8 @@ pub use components::{
     JOB_RETRY_AFTER, deployment_component, failed_job_component, gateway_address,
     job_due_for_retry, job_failure, stateful_set_component,
 };
-use conditions::{Kind, State};
+use conditions::{Kind, State, Truth};
+pub use fault::Fault;
 
 use crate::crd::{ComponentStatus, MicroserviceStackStatus};
 
@@ -28,18 +31,34 @@ pub enum Outcome {
         components: Vec<ComponentStatus>,
         /// Where the gateway answers, when known.
         gateway_address: Option<String>,
+        /// Why components cannot start (one line each: component, container, reason and the
+        /// kubelet's message); empty when nothing is stuck.
+        stuck: Vec<String>,
     },
     /// `spec.paused` is true; nothing was changed.
     Paused,
     /// The spec is invalid; nothing was changed.
     Invalid(String),
-    /// Applying failed.
+    /// The generation was not (or not wholly) applied.
     Failed {
-        /// Short reason (`ApiError`, `MissingSecret`, ...).
-        reason: String,
-        /// What failed.
+        /// Why.
+        fault: Fault,
+        /// What failed, and what to do about it.
         message: String,
     },
+}
+
+impl Outcome {
+    /// Why the stack is `Degraded`, if it is.
+    #[must_use]
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            Self::Applied { stuck, .. } if !stuck.is_empty() => Some(Fault::RolloutStuck),
+            Self::Applied { .. } | Self::Paused => None,
+            Self::Invalid(_) => Some(Fault::InvalidSpec),
+            Self::Failed { fault, .. } => Some(*fault),
+        }
+    }
 }
 
 /// The new status, keeping transition times of conditions whose status did not change.
@@ -55,6 +74,7 @@ pub fn compute(
         Outcome::Applied {
             components,
             gateway_address,
+            ..
         } => (components.clone(), gateway_address.clone()),
         _ => (
             old.map(|s| s.components.clone()).unwrap_or_default(),
@@ -110,17 +130,32 @@ fn states(
         .map(|c| c.name.as_str())
         .collect();
     let succeeded = || State::no("ReconcileSucceeded", "the last reconcile succeeded");
+    let readiness = || {
+        if !components.is_empty() && not_ready.is_empty() {
+            State::yes("AllComponentsReady", "every component is ready")
+        } else {
+            State::no(
+                "ComponentsNotReady",
+                format!("not ready: {}", not_ready.join(", ")),
+            )
+        }
+    };
     match outcome {
+        Outcome::Applied { stuck, .. } if !stuck.is_empty() => {
+            let reason = Fault::RolloutStuck.as_str();
+            [
+                readiness(),
+                State::no(reason, "a rollout cannot make progress (see Degraded)"),
+                State::yes(reason, stuck.join("; ")),
+            ]
+        }
         Outcome::Applied { .. } if !components.is_empty() && not_ready.is_empty() => [
-            State::yes("AllComponentsReady", "every component is ready"),
+            readiness(),
             State::no("ReconcileComplete", "every child is applied and ready"),
             succeeded(),
         ],
         Outcome::Applied { .. } => [
-            State::no(
-                "ComponentsNotReady",
-                format!("not ready: {}", not_ready.join(", ")),
-            ),
+            readiness(),
             State::yes(
                 "RollingOut",
                 format!("waiting for: {}", not_ready.join(", ")),
@@ -137,27 +172,52 @@ fn states(
             State::no("InvalidSpec", "waiting for a valid spec"),
             State::yes("InvalidSpec", message.as_str()),
         ],
-        Outcome::Failed { reason, message } => [
-            kept_ready(State::no(reason.as_str(), message.as_str())),
+        Outcome::Failed { fault, message } => [
+            kept_ready(State::no(fault.as_str(), message.as_str())),
             State::yes("Retrying", "retrying after a failure"),
-            State::yes(reason.as_str(), message.as_str()),
+            State::yes(fault.as_str(), message.as_str()),
         ],
     }
 }
 
-/// Conditions whose status differs between `old` and `new` (for Events).
+/// A condition that changed between two statuses: its kind, its status before (if it was
+/// there) and what it says now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Which condition.
+    pub kind: Kind,
+    /// Its status before.
+    pub before: Option<Truth>,
+    /// Its state now.
+    pub after: State,
+}
+
+impl Change {
+    /// Whether the status itself moved (not only the reason or the message).
+    #[must_use]
+    pub fn flipped(&self) -> bool {
+        self.before != Some(self.after.truth)
+    }
+}
+
+/// Conditions whose status, reason or message differ between `old` and `new` (for Events).
 #[must_use]
-pub fn transitions(
+pub fn changes(
     old: Option<&MicroserviceStackStatus>,
     new: &MicroserviceStackStatus,
-) -> Vec<Condition> {
-    new.conditions
-        .iter()
-        .filter(|c| {
-            let before = old.and_then(|o| o.conditions.iter().find(|p| p.type_ == c.type_));
-            before.is_none_or(|p| p.status != c.status)
+) -> Vec<Change> {
+    let old = old.map(|s| s.conditions.as_slice()).unwrap_or_default();
+    Kind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let after = State::of(&new.conditions, kind)?;
+            let before = State::of(old, kind);
+            (before.as_ref() != Some(&after)).then(|| Change {
+                kind,
+                before: before.map(|b| b.truth),
+                after,
+            })
         })
-        .cloned()
         .collect()
 }
 
@@ -176,6 +236,7 @@ mod tests {
         Outcome::Applied {
             components,
             gateway_address: Some("http://x".into()),
+            stuck: Vec::new(),
         }
     }
 
@@ -224,7 +285,7 @@ mod tests {
             first, same,
             "an unchanged state yields an identical status (no write, no re-trigger)"
         );
-        assert!(transitions(Some(&first), &same).is_empty());
+        assert!(changes(Some(&first), &same).is_empty());
 
         let broken = compute(
             Some(&first),
@@ -245,11 +306,12 @@ mod tests {
         );
         // The new generation is not ready: the last applied one does not speak for it.
         assert_eq!(condition(&broken, "Ready").last_transition_time, time(300));
-        let changed: Vec<String> = transitions(Some(&first), &broken)
+        let flipped: Vec<Kind> = changes(Some(&first), &broken)
             .into_iter()
-            .map(|c| c.type_)
+            .filter(Change::flipped)
+            .map(|c| c.kind)
             .collect();
-        assert_eq!(changed, ["Ready", "Degraded"]);
+        assert_eq!(flipped, [Kind::Ready, Kind::Degraded]);
         assert_eq!(
             broken.components, first.components,
             "components kept from the last apply"
@@ -262,7 +324,7 @@ mod tests {
         let applied = compute(None, Some(1), &applied(ready), &time(100));
         assert_eq!(condition(&applied, "Ready").status, "True");
         let failed = Outcome::Failed {
-            reason: "ApiError".into(),
+            fault: Fault::ApiError,
             message: "immutable field".into(),
         };
         for outcome in [
@@ -285,7 +347,7 @@ mod tests {
     #[test]
     fn failures_and_pause_are_reported() {
         let failed = Outcome::Failed {
-            reason: "ApiError".into(),
+            fault: Fault::ApiError,
             message: "boom".into(),
         };
         let status = compute(None, Some(1), &failed, &time(1));
@@ -295,5 +357,30 @@ mod tests {
         let paused = compute(None, Some(1), &Outcome::Paused, &time(1));
         assert_eq!(condition(&paused, "Progressing").reason, "Paused");
         assert_eq!(condition(&paused, "Ready").status, "Unknown");
+    }
+
+    #[test]
+    fn a_stuck_rollout_is_degraded_and_not_progressing() {
+        let components = vec![deployment_component("a", &deployment(1, 0, 1, 1))];
+        let outcome = Outcome::Applied {
+            components,
+            gateway_address: None,
+            stuck: vec!["a: container a ImagePullBackOff: no such image x:1".into()],
+        };
+        assert_eq!(outcome.fault(), Some(Fault::RolloutStuck));
+        let status = compute(None, Some(1), &outcome, &time(1));
+        let degraded = condition(&status, "Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "RolloutStuck")
+        );
+        assert!(degraded.message.contains("x:1"), "{}", degraded.message);
+        assert_eq!(condition(&status, "Progressing").status, "False");
+        assert_eq!(condition(&status, "Ready").status, "False");
+        assert_eq!(
+            status.observed_generation,
+            Some(1),
+            "the generation is applied"
+        );
     }
 }

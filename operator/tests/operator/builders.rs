@@ -737,13 +737,40 @@ fn generated_secrets_are_complete_and_retained_where_data_depends_on_them() {
             .unwrap()
             .get("natstack.dev/retain")
             .is_some();
+        // The API admin's password too: auth writes it once into its database.
         assert_eq!(
             retained,
-            g.name().ends_with("-db") || g.name().ends_with("-admin") && g.name() != "demo-admin",
+            g.name().ends_with("-db") || g.name().ends_with("-admin"),
             "{}",
             g.name()
         );
+        // The volume whose data each retained Secret unlocks (auth keeps its users in MongoDB).
+        let protects = match g.name() {
+            "demo-postgres-admin" | "demo-customers-db" | "demo-products-db" => {
+                Some("data-demo-postgres-0")
+            }
+            "demo-mongodb-admin" | "demo-auth-db" | "demo-admin" => Some("data-demo-mongodb-0"),
+            _ => None,
+        };
+        assert_eq!(g.protects.as_deref(), protects, "{}", g.name());
     }
+    // ... named as the StatefulSet controller names the claim of pod 0.
+    let children = common::build(&stack);
+    let Some(Child::StatefulSet(postgres)) = children.find("StatefulSet", "demo-postgres") else {
+        panic!("no postgres StatefulSet");
+    };
+    let templates = postgres
+        .spec
+        .as_ref()
+        .unwrap()
+        .volume_claim_templates
+        .as_ref()
+        .unwrap();
+    let template = templates[0].metadata.name.as_deref().unwrap();
+    assert_eq!(
+        format!("{template}-demo-postgres-0"),
+        "data-demo-postgres-0"
+    );
     let jwt = generated.iter().find(|g| g.name() == "demo-jwt").unwrap();
     let values = operator::generate::values(jwt, &mut rand::rngs::OsRng).unwrap();
     let pem = &values[secrets::JWT_KEY];

@@ -4,6 +4,8 @@
 //! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
 //! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
 //! - [`day2`]: day-2 scenarios (edits, Secrets, deletion, upgrades) against that server;
+//! - [`pipeline`]: the reconcile pipeline on day 2: rejected children, stuck rollouts, lost credentials,
+//!   Events per message;
 //! - [`shutdown`]: stopping with the API server unreachable;
 //! - [`nats`], [`provisioning`]: what the operator renders, run for real (nats-server,
 //!   PostgreSQL);
@@ -21,6 +23,7 @@ mod fake;
 mod names;
 mod nats;
 mod nats_objects;
+mod pipeline;
 mod policies;
 mod provisioning;
 mod reconcile;

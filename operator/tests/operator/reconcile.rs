@@ -23,6 +23,8 @@ const STACKS: &str = "/apis/natstack.dev/v1alpha1/namespaces/shop/microservicest
 const SECRETS: &str = "/api/v1/namespaces/shop/secrets";
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
 const RESYNC: Duration = Duration::from_secs(300);
+/// Nothing is ready on the fake (no kubelet): looked at again sooner than the resync period.
+const NOT_READY: Duration = operator::controller::NOT_READY_RETRY_AFTER;
 
 fn setup(fixture: &str) -> (Fake, Arc<Context>, MicroserviceStack) {
     let (fake, client) = Fake::start();
@@ -100,7 +102,7 @@ fn condition(stack: &MicroserviceStack, kind: &str) -> (String, String) {
 #[tokio::test]
 async fn first_apply_creates_everything_in_dependency_order() {
     let (fake, ctx, stack) = setup("minimal");
-    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(RESYNC));
+    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(NOT_READY));
     let log = fake.log();
 
     // Created-once Secrets come first, by create (never apply).
@@ -187,7 +189,7 @@ async fn second_reconcile_without_changes_writes_nothing() {
     run(&ctx, &stack).await.unwrap();
     fake.clear_log();
     let again = stored_stack(&fake, "demo");
-    assert_eq!(run(&ctx, &again).await.unwrap(), Action::requeue(RESYNC));
+    assert_eq!(run(&ctx, &again).await.unwrap(), Action::requeue(NOT_READY));
     let log = fake.log();
     let changed: Vec<String> = log
         .iter()
@@ -554,7 +556,7 @@ async fn a_missing_or_broken_user_secret_is_waited_for_and_the_stack_recovers_wi
         ("True".into(), "MissingSecret".into())
     );
     insert_user_secrets(&fake, &stack, None);
-    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(RESYNC));
+    assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(NOT_READY));
     assert_eq!(
         condition(&stored_stack(&fake, "ext"), "Degraded").0,
         "False",
@@ -774,8 +776,8 @@ async fn a_failed_provisioning_job_is_reported_then_run_again() {
     fake.clear_log();
     assert_eq!(
         run(&ctx, &stored_stack(&fake, "demo")).await.unwrap(),
-        Action::requeue(operator::status::JOB_RETRY_AFTER),
-        "looked at again when the retry is due, not at the next resync"
+        Action::requeue(NOT_READY.min(operator::status::JOB_RETRY_AFTER)),
+        "looked at again by the time the retry is due, not at the next resync"
     );
     assert!(fake.get(JOBS, &job).is_some());
     let stored = stored_stack(&fake, "demo");

@@ -29,6 +29,7 @@ use kube::client::Body;
 use serde_json::Value;
 
 pub use http::Call;
+pub mod reject;
 
 /// Handle on the fake's state.
 #[derive(Clone, Default)]

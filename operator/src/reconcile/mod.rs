@@ -1,0 +1,109 @@
+//! The reconcile pipeline, one step per module, in the order they run:
+//!
+//! [`validate`] → [`dereference`] (read and create Secrets) → [`build`] (pure) → [`apply`]
+//! (server-side apply, stage by stage, past rejected children) → [`prune`] → [`observe`]
+//! (workloads and pods that cannot start) → [`status`] (conditions, and Events from their
+//! typed transitions, see [`events`]).
+//!
+//! A step that fails stops the pipeline and is reported as `Degraded` with its
+//! [`Fault`](crate::status::Fault); children the API server rejects are collected instead, so
+//! that one immutable field does not freeze the whole stack.
+
+pub mod apply;
+pub mod build;
+pub mod dereference;
+pub mod events;
+pub mod observe;
+pub mod prune;
+pub mod status;
+pub mod validate;
+
+use kube::ResourceExt as _;
+use kube::runtime::controller::Action;
+use tracing::{debug, warn};
+
+use crate::controller::{self, Context};
+use crate::crd::MicroserviceStack;
+use crate::error::Error;
+use crate::manifests::common::Ctx;
+use crate::status::Outcome;
+
+/// Runs the pipeline for one stack and says when to look at it again.
+///
+/// # Errors
+/// Transient failures (API errors), after recording them in status; the controller backs off.
+pub async fn run(stack: &MicroserviceStack, ctx: &Context) -> Result<Action, Error> {
+    if stack.metadata.deletion_timestamp.is_some() {
+        // Being deleted: the garbage collector removes the children (all carry an
+        // ownerReference), and applying them again would re-create what it just removed.
+        debug!("stack is being deleted; nothing to reconcile");
+        return Ok(Action::await_change());
+    }
+    if let Err(invalid) = validate::spec(stack) {
+        return settle(stack, ctx, &invalid)
+            .await
+            .map(|()| Action::await_change());
+    }
+    if stack.spec.paused {
+        return settle(stack, ctx, &Outcome::Paused)
+            .await
+            .map(|()| Action::requeue(ctx.resync));
+    }
+    match converge(stack, ctx).await {
+        Ok(outcome) => settle(stack, ctx, &outcome)
+            .await
+            .map(|()| Action::requeue(controller::requeue_after(&outcome, ctx.resync))),
+        Err(e) => failed(stack, ctx, e).await,
+    }
+}
+
+async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, Error> {
+    let build_ctx = Ctx::new(stack)?;
+    let secrets = dereference::secrets(&ctx.client, &build_ctx).await?;
+    let children = build::children(stack, &secrets)?;
+    let applied = apply::children(&ctx.client, &build_ctx.namespace, &children).await?;
+    let pruned = prune::orphans(&ctx.client, &build_ctx, &children).await?;
+    if !pruned.is_empty() {
+        let note = format!("deleted {}", pruned.join(", "));
+        events::publish(ctx, stack, events::Reason::Pruned, &note).await;
+    }
+    let stuck = observe::stuck(&ctx.client, &build_ctx, &applied).await?;
+    Ok(status::outcome(&build_ctx, &applied, stuck))
+}
+
+/// Records a status (and the failure metric when it is degraded).
+async fn settle(stack: &MicroserviceStack, ctx: &Context, outcome: &Outcome) -> Result<(), Error> {
+    if let Some(fault) = outcome.fault() {
+        ctx.metrics.failure(fault.as_str());
+        warn!(
+            stack = stack.name_any(),
+            reason = fault.as_str(),
+            "stack degraded"
+        );
+    }
+    status::write(stack, ctx, outcome).await
+}
+
+/// A step failed: report it, then wait for the Secret it needs, for an edit, or back off.
+async fn failed(stack: &MicroserviceStack, ctx: &Context, e: Error) -> Result<Action, Error> {
+    warn!(error = %e, "reconcile failed");
+    let outcome = Outcome::Failed {
+        fault: e.fault(),
+        message: e.to_string(),
+    };
+    // A failed status write must not hide the original error.
+    if let Err(status_error) = settle(stack, ctx, &outcome).await {
+        warn!(error = %status_error, "status write failed");
+    }
+    if e.awaits_secret() {
+        // Referenced Secrets are not watched (the operator lists and watches only its own):
+        // look again soon, so creating or restoring one needs no edit of the stack.
+        Ok(Action::requeue(
+            controller::SECRET_RETRY_AFTER.min(ctx.resync),
+        ))
+    } else if e.is_permanent() {
+        Ok(Action::await_change())
+    } else {
+        Err(e)
+    }
+}

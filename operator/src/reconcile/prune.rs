@@ -1,0 +1,79 @@
+//! Step 5: delete children of this stack (by label and controller ownerReference) that the
+//! spec no longer asks for.
+//!
+//! Secrets are never deleted here: the operator holds no delete permission on Secrets. The
+//! Secrets of a removed component (its NATS password, its database URL) stay until the stack
+//! itself is deleted, when Kubernetes garbage-collects them through their ownerReference, and
+//! are reused if the component comes back. Retained ones outlive the stack.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, ListParams};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tracing::info;
+
+use crate::error::Error;
+use crate::manifests::Children;
+use crate::manifests::common::{Ctx, LABEL_RETAIN};
+
+async fn prune_kind<K>(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    keep: &BTreeSet<String>,
+) -> Result<Vec<String>, Error>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + DeserializeOwned
+        + Clone
+        + Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), &ctx.namespace);
+    let list = api
+        .list(&ListParams::default().labels(&ctx.stack_selector()))
+        .await?;
+    let mut deleted = Vec::new();
+    for obj in list.items {
+        let name = obj.name_any();
+        let ours = obj
+            .owner_references()
+            .iter()
+            .any(|o| o.uid == ctx.owner_uid() && o.controller == Some(true));
+        let retained = obj.labels().get(LABEL_RETAIN).is_some_and(|v| v == "true");
+        if ours && !retained && !keep.contains(&name) {
+            api.delete(&name, &DeleteParams::background()).await?;
+            info!(kind = K::kind(&()).as_ref(), name, "pruned");
+            deleted.push(format!("{}/{name}", K::kind(&())));
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes the stack's children that `children` no longer holds; returns them as
+/// `Kind/name`.
+///
+/// # Errors
+/// [`Error::Kube`] on API errors.
+pub async fn orphans(
+    client: &Client,
+    ctx: &Ctx<'_>,
+    children: &Children,
+) -> Result<Vec<String>, Error> {
+    let keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
+    let mut deleted = Vec::new();
+    deleted.extend(prune_kind::<Deployment>(client, ctx, &keep).await?);
+    deleted.extend(prune_kind::<PodDisruptionBudget>(client, ctx, &keep).await?);
+    deleted.extend(prune_kind::<Job>(client, ctx, &keep).await?);
+    deleted.extend(prune_kind::<Service>(client, ctx, &keep).await?);
+    deleted.extend(prune_kind::<StatefulSet>(client, ctx, &keep).await?);
+    deleted.extend(prune_kind::<ConfigMap>(client, ctx, &keep).await?);
+    deleted.extend(prune_kind::<NetworkPolicy>(client, ctx, &keep).await?);
+    Ok(deleted)
+}
