@@ -12,6 +12,7 @@ use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -184,9 +185,13 @@ pub async fn apply_all(
                     }
                     applied.jobs.push(stored);
                 }
-                Child::Deployment(o) => applied
-                    .deployments
-                    .push(apply_one(client, namespace, o).await?),
+                Child::Deployment(o) => {
+                    crate::handoff::keep_replicas(client, namespace, o).await?;
+                    applied
+                        .deployments
+                        .push(apply_one(client, namespace, o).await?);
+                }
+                Child::Hpa(o) => drop(apply_one(client, namespace, o).await?),
             }
         }
     }
@@ -244,6 +249,7 @@ pub async fn prune(
 ) -> Result<Vec<String>, Error> {
     let keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
     let mut deleted = Vec::new();
+    deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<PodDisruptionBudget>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<Job>(client, ctx, owner_uid, &keep).await?);

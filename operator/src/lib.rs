@@ -11,8 +11,10 @@
 pub mod apply;
 pub mod controller;
 pub mod crd;
+pub mod crd_pods;
 pub mod error;
 pub mod generate;
+pub mod handoff;
 pub mod manifests;
 pub mod metrics;
 pub mod render;
@@ -20,6 +22,7 @@ pub mod server;
 pub mod status;
 pub mod telemetry;
 pub mod validate;
+pub mod validate_pods;
 
 /// The CRD as the YAML committed in `crds/microservicestacks.yaml`.
 #[must_use]
