@@ -202,7 +202,7 @@ async fn prune_kind<K>(
     client: &Client,
     ctx: &Ctx<'_>,
     owner_uid: &str,
-    keep: &BTreeSet<String>,
+    keep: &BTreeSet<(String, String)>,
 ) -> Result<Vec<String>, Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
@@ -222,7 +222,8 @@ where
             .iter()
             .any(|o| o.uid == owner_uid && o.controller == Some(true));
         let retained = obj.labels().get(LABEL_RETAIN).is_some_and(|v| v == "true");
-        if ours && !retained && !keep.contains(&name) {
+        let kind = K::kind(&()).to_string();
+        if ours && !retained && !keep.contains(&(kind, name.clone())) {
             api.delete(&name, &DeleteParams::background()).await?;
             info!(kind = K::kind(&()).as_ref(), name, "pruned");
             deleted.push(format!("{}/{name}", K::kind(&())));
@@ -247,7 +248,12 @@ pub async fn prune(
     owner_uid: &str,
     children: &Children,
 ) -> Result<Vec<String>, Error> {
-    let keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
+    // By kind and name: a component's Deployment, Service, PDB and HPA share one name, and a
+    // PDB or HPA the spec no longer wants must go while the rest stays.
+    let keep: BTreeSet<(String, String)> = children
+        .iter()
+        .map(|c| (c.kind().to_owned(), c.name().to_owned()))
+        .collect();
     let mut deleted = Vec::new();
     deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, owner_uid, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, owner_uid, &keep).await?);

@@ -62,25 +62,26 @@ pub struct PodOverrides {
     pub service_account_name: Option<String>,
 }
 
-/// Pod overrides of each component.
+/// Pod overrides of each component. Each is boxed: the spec travels by value through the
+/// reconciler's futures, and six inline overrides would triple its size.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PodOverridesSpec {
     /// The NATS servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nats: Option<PodOverrides>,
+    pub nats: Option<Box<PodOverrides>>,
     /// The managed PostgreSQL server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postgres: Option<PodOverrides>,
+    pub postgres: Option<Box<PodOverrides>>,
     /// The managed MongoDB server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mongodb: Option<PodOverrides>,
+    pub mongodb: Option<Box<PodOverrides>>,
     /// The gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<PodOverrides>,
+    pub gateway: Option<Box<PodOverrides>>,
     /// The database-provisioning Jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<PodOverrides>,
+    pub jobs: Option<Box<PodOverrides>>,
     /// Each backend service, by name (a service of this stack).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 32))]
@@ -109,11 +110,11 @@ impl PodOverridesSpec {
     #[must_use]
     pub fn of(&self, pods: PodsOf<'_>) -> Option<&PodOverrides> {
         match pods {
-            PodsOf::Nats => self.nats.as_ref(),
-            PodsOf::Postgres => self.postgres.as_ref(),
-            PodsOf::Mongodb => self.mongodb.as_ref(),
-            PodsOf::Gateway => self.gateway.as_ref(),
-            PodsOf::Jobs => self.jobs.as_ref(),
+            PodsOf::Nats => self.nats.as_deref(),
+            PodsOf::Postgres => self.postgres.as_deref(),
+            PodsOf::Mongodb => self.mongodb.as_deref(),
+            PodsOf::Gateway => self.gateway.as_deref(),
+            PodsOf::Jobs => self.jobs.as_deref(),
             PodsOf::Service(name) => self.services.get(name),
         }
     }
@@ -122,11 +123,11 @@ impl PodOverridesSpec {
     #[must_use]
     pub fn all(&self) -> Vec<(String, &PodOverrides)> {
         let fixed = [
-            ("nats", self.nats.as_ref()),
-            ("postgres", self.postgres.as_ref()),
-            ("mongodb", self.mongodb.as_ref()),
-            ("gateway", self.gateway.as_ref()),
-            ("jobs", self.jobs.as_ref()),
+            ("nats", self.nats.as_deref()),
+            ("postgres", self.postgres.as_deref()),
+            ("mongodb", self.mongodb.as_deref()),
+            ("gateway", self.gateway.as_deref()),
+            ("jobs", self.jobs.as_deref()),
         ];
         fixed
             .into_iter()
@@ -155,7 +156,10 @@ pub struct Autoscaling {
     pub max_replicas: i32,
     /// Average CPU use the autoscaler aims at, in percent of the pods' CPU request (the pods
     /// need one: the defaults have it).
-    #[serde(default = "default_cpu_target")]
+    #[serde(
+        default = "default_cpu_target",
+        rename = "targetCPUUtilizationPercentage"
+    )]
     #[schemars(range(min = 1, max = 500))]
     pub target_cpu_utilization_percentage: i32,
 }
