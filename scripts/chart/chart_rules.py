@@ -31,6 +31,7 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("networking.k8s.io", "networkpolicies"): OWNED,
     ("batch", "jobs"): OWNED,
     ("policy", "poddisruptionbudgets"): OWNED,
+    ("autoscaling", "horizontalpodautoscalers"): OWNED,
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 

@@ -375,3 +375,41 @@ fn the_nats_memory_default_follows_the_largest_message() {
     });
     assert_eq!(nats_memory_limit(&given), 1024 * MIB);
 }
+
+#[test]
+fn operator_render_shows_the_pod_settings_and_the_autoscalers() {
+    use operator::render::{Values, parse, render, to_yaml};
+    let text = std::fs::read_to_string(common::path("pods")).unwrap();
+    let rendered = render(&parse(&text, None).unwrap(), Values::Placeholders).unwrap();
+    let documents: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&to_yaml(&rendered).unwrap()).unwrap();
+    let mut workloads = 0;
+    for doc in &documents {
+        let kind = doc["kind"].as_str().unwrap();
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        if ["Deployment", "StatefulSet", "Job"].contains(&kind) {
+            workloads += 1;
+            assert_eq!(
+                doc["spec"]["template"]["spec"]["imagePullSecrets"],
+                serde_json::json!([{"name": "regcred"}, {"name": "mirror.example.com"}]),
+                "{kind}/{name}"
+            );
+        }
+    }
+    assert_eq!(workloads, 10);
+    let of = |kind: &str, name: &str| {
+        documents
+            .iter()
+            .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {kind}/{name} rendered"))
+    };
+    for name in ["shop-customers", "shop-gateway"] {
+        assert!(of("HorizontalPodAutoscaler", name)["spec"]["maxReplicas"].is_i64());
+        assert_eq!(
+            of("Deployment", name)["spec"].get("replicas"),
+            None,
+            "{name}"
+        );
+    }
+    assert_eq!(of("Deployment", "shop-products")["spec"]["replicas"], 1);
+}
