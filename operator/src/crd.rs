@@ -403,8 +403,9 @@ pub struct GatewaySpec {
     #[x_kube(validation = Rule::new(RATE_LIMITS_RULE).message("rateLimits must be `off` or comma-separated `auth|write|read=N/s|m|h[:burst M]` (or `=off`) entries"))]
     pub rate_limits: String,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For`/`Forwarded` names the client
-    /// (`TRUSTED_PROXIES`). Behind an ingress, the ingress controller's pod CIDR: without it
-    /// every client shares the ingress's address for per-address limits and login throttling.
+    /// (`TRUSTED_PROXIES`). Behind an ingress, the ingress controller's own pod addresses
+    /// (never the whole pod CIDR: any pod could then name any client): without it every
+    /// client shares the ingress's address for per-address limits and login throttling.
     #[serde(default)]
     #[schemars(length(max = 64), inner(length(max = 50)))]
     #[x_kube(validation = Rule::new(TRUSTED_PROXIES_RULE).message("trustedProxies entries must be IP addresses or CIDR ranges"))]
