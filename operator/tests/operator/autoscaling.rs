@@ -366,6 +366,11 @@ async fn switching_to_autoscaling_co_owns_the_current_replicas_before_dropping_t
     let again = writes(&log, DEPLOYMENTS, "shop-customers");
     assert_eq!(again.len(), 1, "{again:#?}");
     assert_eq!(field_manager(again[0].1), Some(FIELD_MANAGER));
+    // The autoscaler's count is left alone: the apply never names replicas.
+    assert_eq!(
+        again[0].1.body.as_ref().unwrap()["spec"].get("replicas"),
+        None
+    );
 }
 
 #[tokio::test]
