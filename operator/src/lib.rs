@@ -1,11 +1,13 @@
 //! The natstack operator: turns one `MicroserviceStack` custom resource into NATS, PostgreSQL,
 //! MongoDB, the backend services and the HTTP gateway.
 //!
-//! Layout: [`crd`] holds the resource types; [`validate`] checks a spec; [`manifests`] builds
+//! Layout: [`crd`] holds the resource types (the pod-level ones in [`crd_pods`]); [`validate`]
+//! and [`validate_pods`] check a spec; [`manifests`] builds
 //! every child object with pure functions; [`status`] turns workload states into conditions;
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
 //! offline (`operator render`, the rendered-stack harness); [`apply`] and [`controller`] do the I/O (server-side
-//! apply, pruning, status, events); [`metrics`], [`server`] and [`telemetry`] are the process
+//! apply, pruning, status, events), with [`handoff`] passing an autoscaled Deployment's replicas
+//! to its autoscaler; [`metrics`], [`server`] and [`telemetry`] are the process
 //! plumbing of the `operator` binary.
 
 pub mod apply;

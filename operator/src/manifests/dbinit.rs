@@ -126,8 +126,9 @@ print(`user ${user} of database ${name} is ready`);
 /// Node 20, three runs: 133.1–133.9 MiB), above the 128Mi this limit used to be; 256Mi
 /// leaves it almost twice that. psql needs a few MiB.
 pub const JOB_MEMORY: &str = "256Mi";
-/// CPU limit of a provisioning Job's container when `jobs.resources` is unset (mongosh takes
-/// about 1.7 s of CPU to start and run the script; half a core keeps it within seconds).
+/// CPU limit of a provisioning Job's container when `jobs.resources` is unset (the MongoDB
+/// script, two mongosh runs, took 1.7 s of CPU in the runs above; half a core keeps it within
+/// seconds).
 pub const JOB_CPU_LIMIT: &str = "500m";
 
 /// The provisioning Jobs' resources: `jobs.resources`, or the defaults above.

@@ -1,6 +1,7 @@
 //! The HTTP gateway: Deployment (env contract, probes, security, config hash), a Service of the
 //! chosen type carrying only the HTTP port, a ClusterIP Service for its health port
-//! (`/livez`, `/readyz`, `/metrics`), and a PDB when it has more than one replica.
+//! (`/livez`, `/readyz`, `/metrics`), a HorizontalPodAutoscaler with `autoscaling`, and a PDB
+//! when it may run more than one pod.
 //!
 //! The health port never shares the public Service: with `NodePort` or `LoadBalancer` that
 //! Service is reachable from outside the cluster, and `/metrics` is for the cluster only.

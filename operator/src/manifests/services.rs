@@ -1,5 +1,6 @@
-//! A backend service: Deployment (env contract, probes, security, config hash), a Service for
-//! its health and metrics port, and a PDB when it has more than one replica.
+//! A backend service: Deployment (env contract, probes, security, config hash), its
+//! HorizontalPodAutoscaler when it sets `autoscaling`, a Service for its health and metrics
+//! port, and a PDB when it may run more than one pod.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
