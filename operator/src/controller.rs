@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -235,7 +236,8 @@ pub async fn run(
             api::<PodDisruptionBudget>(&client, namespace),
             owned.clone(),
         )
-        .owns(api::<Job>(&client, namespace), owned)
+        .owns(api::<Job>(&client, namespace), owned.clone())
+        .owns(api::<HorizontalPodAutoscaler>(&client, namespace), owned)
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

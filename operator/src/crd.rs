@@ -12,6 +12,11 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::crd_pods::{
+    AUTOSCALING_CPU_MESSAGE, AUTOSCALING_CPU_RULE, Autoscaling, JobsSpec, PULL_SECRET_RULE,
+    PodOverrides, PodOverridesSpec, PodsOf,
+};
+
 /// API group of the CRD.
 pub const GROUP: &str = "natstack.dev";
 /// The operator's own version: the image tag of built-in images when `spec.version` is unset.
@@ -51,6 +56,8 @@ pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
         .message("a service uses database postgres, but postgres is neither enabled nor external"),
     validation = Rule::new("self.services.all(s, s.database != 'mongodb' || self.mongodb.enabled || has(self.mongodb.existingSecret))")
         .message("a service uses database mongodb, but mongodb is neither enabled nor external"),
+    validation = Rule::new("!has(self.podOverrides) || !has(self.podOverrides.services) || self.podOverrides.services.all(k, self.services.exists(s, s.name == k))")
+        .message("podOverrides.services names a service that is not in services"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MicroserviceStackSpec {
@@ -94,6 +101,24 @@ pub struct MicroserviceStackSpec {
     #[schemars(length(max = 32))]
     #[x_kube(validation = Rule::new("self.all(s, self.filter(t, t.name == s.name).size() == 1)").message("service names must be unique"))]
     pub services: Vec<ServiceSpec>,
+    /// Secrets (in the stack's namespace, type `kubernetes.io/dockerconfigjson`) every pod of
+    /// the stack pulls its images with: NATS, the databases, the services, the gateway and
+    /// the provisioning Jobs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 253)))]
+    #[x_kube(validation = Rule::new(PULL_SECRET_RULE).message("imagePullSecrets entries must be Secret names (lowercase DNS subdomains)"))]
+    pub image_pull_secrets: Vec<String>,
+    /// Scheduling, identity and metadata of each component's pods (`nats`, `postgres`,
+    /// `mongodb`, `gateway`, `jobs`, and `services` by name). A change rolls the pods.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub pod_overrides: PodOverridesSpec,
+    /// The database-provisioning Jobs.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub jobs: JobsSpec,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// Log output format.
@@ -136,9 +161,13 @@ pub struct NatsSpec {
     /// TLS on client connections; plain TCP when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<NatsTlsSpec>,
-    /// Compute resources of each NATS server.
+    /// Compute resources of each NATS server. The memory default grows with
+    /// `gateway.maxBodyBytes` (the largest message NATS carries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// Compute resources of the config reloader sidecar next to each NATS server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reloader_resources: Option<ResourceRequirements>,
 }
 
 /// TLS of NATS client connections.
@@ -161,6 +190,7 @@ impl Default for NatsSpec {
             auth: true,
             tls: None,
             resources: None,
+            reloader_resources: None,
         }
     }
 }
@@ -312,11 +342,15 @@ impl ServiceType {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.nodePort) || self.serviceType != 'ClusterIP'").message("nodePort needs serviceType NodePort or LoadBalancer"))]
+#[x_kube(validation = Rule::new(AUTOSCALING_CPU_RULE).message(AUTOSCALING_CPU_MESSAGE))]
 pub struct GatewaySpec {
-    /// Number of gateway pods.
+    /// Number of gateway pods (ignored with `autoscaling`).
     #[serde(default = "one")]
     #[schemars(range(min = 0, max = 50))]
     pub replicas: i32,
+    /// Scales the gateway with a HorizontalPodAutoscaler on CPU instead of `replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
     /// Gateway image; `<registry>/gateway:<version>` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -369,8 +403,9 @@ pub struct GatewaySpec {
     #[x_kube(validation = Rule::new(RATE_LIMITS_RULE).message("rateLimits must be `off` or comma-separated `auth|write|read=N/s|m|h[:burst M]` (or `=off`) entries"))]
     pub rate_limits: String,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For`/`Forwarded` names the client
-    /// (`TRUSTED_PROXIES`). Behind an ingress, the ingress controller's pod CIDR: without it
-    /// every client shares the ingress's address for per-address limits and login throttling.
+    /// (`TRUSTED_PROXIES`). Behind an ingress, the ingress controller's own pod addresses
+    /// (never the whole pod CIDR: any pod could then name any client): without it every
+    /// client shares the ingress's address for per-address limits and login throttling.
     #[serde(default)]
     #[schemars(length(max = 64), inner(length(max = 50)))]
     #[x_kube(validation = Rule::new(TRUSTED_PROXIES_RULE).message("trustedProxies entries must be IP addresses or CIDR ranges"))]
@@ -422,6 +457,7 @@ impl Default for GatewaySpec {
     fn default() -> Self {
         Self {
             replicas: 1,
+            autoscaling: None,
             image: None,
             service_type: ServiceType::ClusterIP,
             node_port: None,
@@ -456,6 +492,7 @@ pub enum DatabaseKind {
 /// One backend service: a Deployment answering on NATS subjects `<name>.<operation>`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(AUTOSCALING_CPU_RULE).message(AUTOSCALING_CPU_MESSAGE))]
 pub struct ServiceSpec {
     /// Service name: its NATS subject prefix and the suffix of its child objects.
     #[schemars(
@@ -467,10 +504,13 @@ pub struct ServiceSpec {
     /// Image; `<registry>/<name>:<version>` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Number of pods.
+    /// Number of pods (ignored with `autoscaling`).
     #[serde(default = "one")]
     #[schemars(range(min = 0, max = 50))]
     pub replicas: i32,
+    /// Scales the service with a HorizontalPodAutoscaler on CPU instead of `replicas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
     /// Database this service owns.
     #[serde(default)]
     pub database: DatabaseKind,
@@ -511,6 +551,7 @@ impl ServiceSpec {
             name: name.to_owned(),
             image: None,
             replicas: 1,
+            autoscaling: None,
             database,
             env: BTreeMap::new(),
             resources: None,

@@ -1,16 +1,18 @@
 //! The natstack operator: turns one `MicroserviceStack` custom resource into NATS, PostgreSQL,
 //! MongoDB, the backend services and the HTTP gateway.
 //!
-//! Layout: [`crd`] holds the resource types; [`validate`] checks a spec; [`manifests`] builds
-//! every child object with pure functions; [`status`] turns workload states into conditions;
+//! Layout: [`crd`] holds the resource types (the pod-level ones in [`crd_pods`]); [`validate`]
+//! and [`validate_pods`] check a spec; [`manifests`] builds every child object with pure
+//! functions; [`status`] turns workload states into conditions;
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
 //! offline (`operator render`, the rendered-stack harness); [`reconcile`] is the pipeline of
 //! one reconcile, a step per module (validate, dereference, build, apply, prune, observe,
-//! status), and [`controller`] runs it for every stack; [`metrics`], [`server`] and
+//! status; with the hand-off of an autoscaled Deployment's replicas), and [`controller`] runs it for every stack; [`metrics`], [`server`] and
 //! [`telemetry`] are the process plumbing of the `operator` binary.
 
 pub mod controller;
 pub mod crd;
+pub mod crd_pods;
 pub mod error;
 pub mod generate;
 pub mod manifests;
@@ -21,6 +23,7 @@ pub mod server;
 pub mod status;
 pub mod telemetry;
 pub mod validate;
+pub mod validate_pods;
 
 /// The CRD as the YAML committed in `crds/microservicestacks.yaml`.
 #[must_use]

@@ -99,6 +99,7 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
     if let Err(e) = route_owners(spec) {
         out.push(format!("services routePrefixes: {e}"));
     }
+    crate::validate_pods::problems(spec, &mut out);
     out
 }
 

@@ -34,6 +34,7 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("policy", "poddisruptionbudgets"): OWNED,
     ("", "pods"): {"list"},
     ("", "persistentvolumeclaims"): {"get"},
+    ("autoscaling", "horizontalpodautoscalers"): OWNED,
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 

@@ -32,6 +32,12 @@ PROMISES: dict[str, list[tuple[str, Callable[[Stack], bool]]]] = {
         ("the three built-in services", lambda s: {x["name"] for x in services(s)} == {"auth", "customers", "products"}),
         ("two replicas of every service", lambda s: bool(services(s)) and all(x.get("replicas") == 2 for x in services(s))),
         ("two gateway replicas", lambda s: s["spec"]["gateway"].get("replicas") == 2),
+        # A trusted proxy may name any client: a whole pod CIDR would let every pod do so.
+        ("trusted proxies narrower than a pod CIDR (no range wider than /24)",
+         lambda s: bool(s["spec"]["gateway"].get("trustedProxies")) and all(
+             "/" not in p or int(p.split("/")[1]) >= (24 if ":" not in p else 120)
+             for p in s["spec"]["gateway"]["trustedProxies"])),
+        ("pod overrides", lambda s: bool(s["spec"].get("podOverrides"))),
     ],
     "external-databases.yaml": [
         ("PostgreSQL from an existing Secret", lambda s: bool(s["spec"]["postgres"].get("existingSecret"))),

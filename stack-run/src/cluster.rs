@@ -254,6 +254,38 @@ impl Cluster {
                  other (their builders are tested in the operator's policy tests)"
             ));
         }
+        let autoscalers = rendered
+            .children
+            .iter()
+            .filter(|c| matches!(c, Child::Hpa(_)))
+            .count();
+        if autoscalers > 0 {
+            cluster.notes.push(format!(
+                "{autoscalers} HorizontalPodAutoscalers are not run: an autoscaled Deployment \
+                 runs one pod (the autoscaler's hand-off is tested in the operator's tests)"
+            ));
+        }
+        // Scheduling and registry settings mean nothing on one machine.
+        let placed = rendered
+            .children
+            .iter()
+            .filter_map(Child::pod_template)
+            .filter_map(|t| t.spec.as_ref())
+            .filter(|p| {
+                p.image_pull_secrets.is_some()
+                    || p.node_selector.is_some()
+                    || p.tolerations.is_some()
+                    || p.affinity.is_some()
+                    || p.priority_class_name.is_some()
+                    || p.service_account_name.is_some()
+            })
+            .count();
+        if placed > 0 {
+            cluster.notes.push(format!(
+                "{placed} pod templates carry imagePullSecrets or scheduling settings \
+                 (podOverrides): they have no meaning on this machine and are ignored"
+            ));
+        }
         if !mongo_hosts.is_empty() {
             cluster.notes.push(format!(
                 "the MongoDB stand-in has no users: MongoDB URLs for {} are used without \

@@ -23,6 +23,9 @@ use crate::error::Error;
 
 /// Server-side apply field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "natstack-operator";
+/// Second field manager that co-owns an autoscaled Deployment's `spec.replicas` while it is
+/// handed over to the autoscaler (see `crate::reconcile::handoff`).
+pub const REPLICAS_FIELD_MANAGER: &str = "natstack-operator-replicas";
 /// `app.kubernetes.io/managed-by` value of every child.
 pub const MANAGED_BY: &str = "natstack-operator";
 /// Label: the component a child belongs to (`nats`, `postgres`, `auth`, `gateway`, ...).
@@ -226,6 +229,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// A PodDisruptionBudget (at most one pod down) when `replicas > 1`.
+    ///
+    /// An autoscaled component passes its `maxReplicas`: whenever more than one pod may run.
+    /// With `maxUnavailable: 1` the budget never blocks the eviction of a lone healthy pod,
+    /// so it costs nothing while the autoscaler runs one, and protects the pods it adds
+    /// (deciding on `minReplicas` would leave a scaled-up component without a budget).
     #[must_use]
     pub fn pdb(&self, component: &str, replicas: i32) -> Option<PodDisruptionBudget> {
         (replicas > 1).then(|| PodDisruptionBudget {
@@ -361,11 +369,16 @@ pub fn scratch(name: &str, path: &str) -> (Volume, VolumeMount) {
     )
 }
 
-/// `given`, or requests/limits suited to a small component.
+/// `given`, or resources suited to a small component: `cpu` and `memory` requested, and
+/// limits of `cpu_limit` and `memory`. Both limits are set so that namespaces whose
+/// ResourceQuota caps `limits.cpu` or `limits.memory` admit the pod (a quota on a resource
+/// refuses pods that do not declare it); the CPU limit is generous, as throttling only
+/// slows a component down.
 #[must_use]
 pub fn resources_or(
     given: Option<&ResourceRequirements>,
     cpu: &str,
+    cpu_limit: &str,
     memory: &str,
 ) -> ResourceRequirements {
     given.cloned().unwrap_or_else(|| ResourceRequirements {
@@ -373,10 +386,10 @@ pub fn resources_or(
             ("cpu".to_owned(), Quantity(cpu.to_owned())),
             ("memory".to_owned(), Quantity(memory.to_owned())),
         ])),
-        limits: Some(BTreeMap::from([(
-            "memory".to_owned(),
-            Quantity(memory.to_owned()),
-        )])),
+        limits: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity(cpu_limit.to_owned())),
+            ("memory".to_owned(), Quantity(memory.to_owned())),
+        ])),
         ..ResourceRequirements::default()
     })
 }

@@ -18,8 +18,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::common::{
     Ctx, config_hash, container_security, pod_security, resources_or, scratch, secret_parts,
 };
+use super::pods::customize;
 use super::{Child, SecretData};
-use crate::crd::DatabaseSpec;
+use crate::crd::{DatabaseSpec, PodsOf};
 
 /// Seconds a database server has to shut down cleanly once stopped (PostgreSQL's fast
 /// shutdown writes a checkpoint first, mongod flushes its journal): Kubernetes' default 30 s
@@ -46,6 +47,8 @@ pub fn data_claim(ctx: &Ctx<'_>, component: &str) -> String {
 pub struct Workload<'a> {
     /// Component name (`postgres` or `mongodb`).
     pub component: &'static str,
+    /// Whose `podOverrides` apply.
+    pub pods: PodsOf<'static>,
     /// The spec of the server.
     pub spec: &'a DatabaseSpec,
     /// Server image.
@@ -75,7 +78,7 @@ pub const DEFAULT_MEMORY: &str = "512Mi";
 /// Compute resources of a managed database server: the spec's, or small defaults.
 #[must_use]
 pub fn resources(spec: &DatabaseSpec) -> ResourceRequirements {
-    resources_or(spec.resources.as_ref(), "100m", DEFAULT_MEMORY)
+    resources_or(spec.resources.as_ref(), "100m", "2", DEFAULT_MEMORY)
 }
 
 /// The memory limit of a managed database server in bytes, when it has one.
@@ -204,7 +207,8 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
         }),
         status: None,
     };
-    StatefulSet {
+    let pods = server.pods;
+    let mut workload = StatefulSet {
         metadata: ctx.meta(&ctx.child(component), component),
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
@@ -235,5 +239,9 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
             ..StatefulSetSpec::default()
         }),
         status: None,
+    };
+    if let Some(spec) = workload.spec.as_mut() {
+        customize(ctx, pods, &mut spec.template);
     }
+    workload
 }

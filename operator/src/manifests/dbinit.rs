@@ -16,8 +16,9 @@ use super::common::{
     Ctx, config_hash, container_security, env, env_secret, pod_security, resources_or, scratch,
     secret_parts,
 };
+use super::pods::customize;
 use super::secrets::{OWNER_KEY, admin_secret, database_image, endpoint, service_db_secret};
-use crate::crd::{DatabaseKind, ServiceSpec};
+use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
 use crate::error::Error;
 
 /// Label marking provisioning Jobs (value `db-init`).
@@ -120,6 +121,26 @@ print(`user ${user} of database ${name} is ready`);
 '
 "#;
 
+/// Memory of a provisioning Job's container when `jobs.resources` is unset. mongosh (a Node
+/// program) peaked at 134 MiB RSS running the MongoDB provisioning script (mongosh 2.12,
+/// Node 20, three runs: 133.1–133.9 MiB), above the 128Mi this limit used to be; 256Mi
+/// leaves it almost twice that. psql needs a few MiB.
+pub const JOB_MEMORY: &str = "256Mi";
+/// CPU limit of a provisioning Job's container when `jobs.resources` is unset (the MongoDB
+/// script, two mongosh runs, took 1.7 s of CPU in the runs above; half a core keeps it within
+/// seconds).
+pub const JOB_CPU_LIMIT: &str = "500m";
+
+/// The provisioning Jobs' resources: `jobs.resources`, or the defaults above.
+fn job_resources(ctx: &Ctx<'_>) -> k8s_openapi::api::core::v1::ResourceRequirements {
+    resources_or(
+        ctx.spec.jobs.resources.as_ref(),
+        "10m",
+        JOB_CPU_LIMIT,
+        JOB_MEMORY,
+    )
+}
+
 /// One provisioning Job per service with a database.
 ///
 /// # Errors
@@ -190,7 +211,7 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
         volumes.push(volume);
         mounts.push(mount);
     }
-    let template = PodTemplateSpec {
+    let mut template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(ctx.labels(&component)),
             ..ObjectMeta::default()
@@ -205,7 +226,7 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
                 image: Some(image),
                 command: Some(vec!["sh".into(), "-c".into(), script.into()]),
                 env: Some(container_env),
-                resources: Some(resources_or(None, "10m", "128Mi")),
+                resources: Some(job_resources(ctx)),
                 security_context: Some(container_security()),
                 volume_mounts: Some(mounts),
                 ..Container::default()
@@ -214,6 +235,7 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
             ..PodSpec::default()
         }),
     };
+    customize(ctx, PodsOf::Jobs, &mut template);
     // A Job's template is immutable: the name carries a hash of the whole template and of the
     // Secret data it reads, so any change makes a new Job (the old one is pruned) instead of an
     // apply the API server refuses.

@@ -1,6 +1,7 @@
 //! The HTTP gateway: Deployment (env contract, probes, security, config hash), a Service of the
 //! chosen type carrying only the HTTP port, a ClusterIP Service for its health port
-//! (`/livez`, `/readyz`, `/metrics`), and a PDB when it has more than one replica.
+//! (`/livez`, `/readyz`, `/metrics`), a HorizontalPodAutoscaler with `autoscaling`, and a PDB
+//! when it may run more than one pod.
 //!
 //! The health port never shares the public Service: with `NodePort` or `LoadBalancer` that
 //! Service is reachable from outside the cluster, and `/metrics` is for the cluster only.
@@ -12,9 +13,12 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::autoscaling;
 use super::common::{Ctx, env, memory_bytes, resources_or};
+use super::pods::customize;
 use super::services::{App, deployment, hash, health_service};
 use super::{Child, SecretData};
+use crate::crd::PodsOf;
 use crate::error::Error;
 
 const COMPONENT: &str = "gateway";
@@ -84,14 +88,14 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         ),
         env(contract::deploy::env::ROUTE_OWNERS, &owners.to_string()),
     ]);
-    let resources = resources_or(spec.resources.as_ref(), "100m", DEFAULT_MEMORY);
+    let resources = resources_or(spec.resources.as_ref(), "100m", "1", DEFAULT_MEMORY);
     env_vars.extend(memory_bounds(spec, &resources));
     env_vars.extend(ctx.token_env());
     let referenced = [ctx.nats_user_secret(COMPONENT)];
     let app = App {
         component: COMPONENT.into(),
         image: ctx.image(COMPONENT, spec.image.as_ref()),
-        replicas: spec.replicas,
+        replicas: autoscaling::replicas(spec.replicas, spec.autoscaling.as_ref()),
         hash: hash(&env_vars, secrets, &referenced, &[]),
         env: env_vars,
         resources,
@@ -105,16 +109,25 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     };
     let mut gateway = deployment(ctx, app);
     drain_before_stop(&mut gateway);
-    let mut out = vec![
-        Child::Deployment(gateway),
+    if let Some(pod) = gateway.spec.as_mut() {
+        customize(ctx, PodsOf::Gateway, &mut pod.template);
+    }
+    let mut out = vec![Child::Deployment(gateway)];
+    out.extend(
+        spec.autoscaling
+            .as_ref()
+            .map(|scaling| Child::Hpa(autoscaling::hpa(ctx, COMPONENT, scaling))),
+    );
+    out.extend([
         Child::Service(health_service(
             ctx,
             &ctx.child(HEALTH_SERVICE_SUFFIX),
             COMPONENT,
         )),
         Child::Service(service(ctx)),
-    ];
-    out.extend(ctx.pdb(COMPONENT, spec.replicas).map(Child::Pdb));
+    ]);
+    let most = autoscaling::most_pods(spec.replicas, spec.autoscaling.as_ref());
+    out.extend(ctx.pdb(COMPONENT, most).map(Child::Pdb));
     Ok(out)
 }
 

@@ -6,6 +6,7 @@
 //! same objects; randomness lives in [`secrets::GeneratedSecret`] values the controller fills in
 //! only when a Secret is absent.
 
+pub mod autoscaling;
 pub mod common;
 pub mod database;
 pub mod dbinit;
@@ -13,6 +14,7 @@ pub mod gateway;
 pub mod mongodb;
 pub mod nats;
 pub mod network;
+pub mod pods;
 pub mod postgres;
 pub mod secrets;
 pub mod services;
@@ -20,6 +22,7 @@ pub mod services;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PodTemplateSpec, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -51,6 +54,8 @@ pub enum Child {
     Job(Job),
     /// A Deployment (a backend service or the gateway).
     Deployment(Deployment),
+    /// A HorizontalPodAutoscaler of an autoscaled Deployment (applied after it).
+    Hpa(HorizontalPodAutoscaler),
 }
 
 impl Child {
@@ -66,6 +71,7 @@ impl Child {
             Self::Pdb(_) => "PodDisruptionBudget",
             Self::Job(_) => "Job",
             Self::Deployment(_) => "Deployment",
+            Self::Hpa(_) => "HorizontalPodAutoscaler",
         }
     }
 
@@ -81,6 +87,7 @@ impl Child {
             Self::Pdb(o) => &o.metadata,
             Self::Job(o) => &o.metadata,
             Self::Deployment(o) => &o.metadata,
+            Self::Hpa(o) => &o.metadata,
         }
     }
 
@@ -116,6 +123,7 @@ impl Child {
             Self::Pdb(o) => json(o),
             Self::Job(o) => json(o),
             Self::Deployment(o) => json(o),
+            Self::Hpa(o) => json(o),
         }
     }
 }

@@ -7,7 +7,7 @@ use super::common::{Ctx, env_secret};
 use super::database::{self, Workload};
 use super::secrets::{MONGODB_PORT, admin_secret, database_image};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseKind, DatabaseSpec};
+use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
 use crate::error::Error;
 
 /// The smallest WiredTiger cache mongod accepts, in GB.
@@ -53,6 +53,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     let admin = admin_secret(ctx, DatabaseKind::Mongodb);
     let server = Workload {
         component: "mongodb",
+        pods: PodsOf::Mongodb,
         spec,
         image: database_image(ctx, DatabaseKind::Mongodb),
         port: MONGODB_PORT,

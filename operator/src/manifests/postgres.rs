@@ -2,11 +2,12 @@
 
 use k8s_openapi::api::core::v1::{ExecAction, Probe};
 
+use super::autoscaling::most_pods;
 use super::common::{Ctx, env, env_secret};
 use super::database::{self, Workload};
 use super::secrets::{POSTGRES_PORT, admin_secret, database_image};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseKind, DatabaseSpec};
+use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
 use crate::error::Error;
 
 /// PostgreSQL's own default `max_connections`, assumed when the spec gives none.
@@ -24,8 +25,9 @@ pub fn max_connections(spec: &DatabaseSpec) -> i32 {
 }
 
 /// `DATABASE_MAX_CONNECTIONS` of every PostgreSQL service pod: the server's connections, less
-/// a reserve, shared evenly by every pod that may run at once (each service's replicas plus
-/// one surge pod during a rolling update), between 1 and [`MAX_POOL`].
+/// a reserve, shared evenly by every pod that may run at once (each service's replicas, or
+/// its autoscaler's `maxReplicas`, plus one surge pod during a rolling update), between 1
+/// and [`MAX_POOL`].
 #[must_use]
 pub fn pool_size(ctx: &Ctx<'_>) -> i32 {
     let pods: i32 = ctx
@@ -33,7 +35,11 @@ pub fn pool_size(ctx: &Ctx<'_>) -> i32 {
         .services
         .iter()
         .filter(|s| s.database == DatabaseKind::Postgres)
-        .map(|s| s.replicas.max(0).saturating_add(1))
+        .map(|s| {
+            most_pods(s.replicas, s.autoscaling.as_ref())
+                .max(0)
+                .saturating_add(1)
+        })
         .sum();
     let budget = max_connections(&ctx.spec.postgres).saturating_sub(RESERVED_CONNECTIONS);
     (budget / pods.max(1)).clamp(1, MAX_POOL)
@@ -51,6 +57,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     let admin = admin_secret(ctx, DatabaseKind::Postgres);
     let server = Workload {
         component: "postgres",
+        pods: PodsOf::Postgres,
         spec,
         image: database_image(ctx, DatabaseKind::Postgres),
         port: POSTGRES_PORT,

@@ -1,5 +1,6 @@
-//! A backend service: Deployment (env contract, probes, security, config hash), a Service for
-//! its health and metrics port, and a PDB when it has more than one replica.
+//! A backend service: Deployment (env contract, probes, security, config hash), its
+//! HorizontalPodAutoscaler when it sets `autoscaling`, a Service for its health and metrics
+//! port, and a PDB when it may run more than one pod.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
@@ -13,10 +14,11 @@ use super::common::{
     Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes, pod_security,
     resources_or, scratch, secret_parts, with_health_probes,
 };
-use super::postgres;
+use super::pods::customize;
 use super::secrets::{JWT_KEY, admin_password_secret, endpoint, service_url, service_url_secret};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseKind, ServiceSpec};
+use super::{autoscaling, postgres};
+use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
 use crate::error::Error;
 
 /// Where auth reads its signing key.
@@ -32,8 +34,8 @@ pub struct App {
     pub component: String,
     /// Image.
     pub image: String,
-    /// Replicas.
-    pub replicas: i32,
+    /// Replicas; `None` when a HorizontalPodAutoscaler owns them.
+    pub replicas: Option<i32>,
     /// Full container env.
     pub env: Vec<EnvVar>,
     /// Compute resources.
@@ -116,7 +118,7 @@ pub fn children(
         env_vars.extend(ctx.token_env());
         referenced.extend([jwt, admin]);
     }
-    let resources = resources_or(service.resources.as_ref(), "50m", "128Mi");
+    let resources = resources_or(service.resources.as_ref(), "50m", "1", "128Mi");
     if name == "auth"
         && !service
             .env
@@ -135,18 +137,27 @@ pub fn children(
     let app = App {
         component: name.to_owned(),
         image: ctx.image(name, service.image.as_ref()),
-        replicas: service.replicas,
+        replicas: autoscaling::replicas(service.replicas, service.autoscaling.as_ref()),
         hash: hash(&env_vars, secrets, &referenced, &extra_hash),
         env: env_vars,
         resources,
         ports: Vec::new(),
         volumes,
     };
-    let mut out = vec![
-        Child::Deployment(deployment(ctx, app)),
-        Child::Service(health_service(ctx, &ctx.child(name), name)),
-    ];
-    out.extend(ctx.pdb(name, service.replicas).map(Child::Pdb));
+    let mut workload = deployment(ctx, app);
+    if let Some(spec) = workload.spec.as_mut() {
+        customize(ctx, PodsOf::Service(name), &mut spec.template);
+    }
+    let mut out = vec![Child::Deployment(workload)];
+    out.extend(
+        service
+            .autoscaling
+            .as_ref()
+            .map(|scaling| Child::Hpa(autoscaling::hpa(ctx, name, scaling))),
+    );
+    out.push(Child::Service(health_service(ctx, &ctx.child(name), name)));
+    let most = autoscaling::most_pods(service.replicas, service.autoscaling.as_ref());
+    out.extend(ctx.pdb(name, most).map(Child::Pdb));
     Ok(out)
 }
 
@@ -236,7 +247,7 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
     Deployment {
         metadata: ctx.meta(&ctx.child(&app.component), &app.component),
         spec: Some(DeploymentSpec {
-            replicas: Some(app.replicas),
+            replicas: app.replicas,
             selector: LabelSelector {
                 match_labels: Some(ctx.selector(&app.component)),
                 match_expressions: None,

@@ -183,9 +183,13 @@ async fn apply_child(
             }
             applied.jobs.push(stored);
         }
-        Child::Deployment(o) => applied
-            .deployments
-            .push(apply_one(client, namespace, o).await?),
+        Child::Deployment(o) => {
+            super::handoff::keep_replicas(client, namespace, o).await?;
+            applied
+                .deployments
+                .push(apply_one(client, namespace, o).await?);
+        }
+        Child::Hpa(o) => drop(apply_one(client, namespace, o).await?),
     }
     Ok(())
 }

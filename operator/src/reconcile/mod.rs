@@ -13,6 +13,7 @@ pub mod apply;
 pub mod build;
 pub mod dereference;
 pub mod events;
+pub mod handoff;
 pub mod observe;
 pub mod prune;
 pub mod status;

@@ -11,6 +11,7 @@ use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -27,7 +28,7 @@ use crate::manifests::common::{Ctx, LABEL_RETAIN};
 async fn prune_kind<K>(
     client: &Client,
     ctx: &Ctx<'_>,
-    keep: &BTreeSet<String>,
+    keep: &BTreeSet<(String, String)>,
 ) -> Result<Vec<String>, Error>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
@@ -47,7 +48,8 @@ where
             .iter()
             .any(|o| o.uid == ctx.owner_uid() && o.controller == Some(true));
         let retained = obj.labels().get(LABEL_RETAIN).is_some_and(|v| v == "true");
-        if ours && !retained && !keep.contains(&name) {
+        let kind = K::kind(&()).to_string();
+        if ours && !retained && !keep.contains(&(kind, name.clone())) {
             api.delete(&name, &DeleteParams::background()).await?;
             info!(kind = K::kind(&()).as_ref(), name, "pruned");
             deleted.push(format!("{}/{name}", K::kind(&())));
@@ -66,8 +68,14 @@ pub async fn orphans(
     ctx: &Ctx<'_>,
     children: &Children,
 ) -> Result<Vec<String>, Error> {
-    let keep: BTreeSet<String> = children.iter().map(|c| c.name().to_owned()).collect();
+    // By kind and name: a component's Deployment, Service, PDB and HPA share one name, and a
+    // PDB or HPA the spec no longer wants must go while the rest stays.
+    let keep: BTreeSet<(String, String)> = children
+        .iter()
+        .map(|c| (c.kind().to_owned(), c.name().to_owned()))
+        .collect();
     let mut deleted = Vec::new();
+    deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<PodDisruptionBudget>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<Job>(client, ctx, &keep).await?);

@@ -1,6 +1,7 @@
 //! The operator's integration tests, one binary (one link on a small machine):
 //!
 //! - [`builders`], [`policies`], [`nats_objects`]: the pure builders over every fixture stack;
+//! - [`pods`], [`autoscaling`]: pod settings for real clusters and HorizontalPodAutoscalers;
 //! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
 //! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
 //! - [`day2`]: day-2 scenarios (edits, Secrets, deletion, upgrades) against that server;
@@ -13,6 +14,7 @@
 //!
 //! Fixture stacks and deterministic Secret data are in [`common`].
 
+mod autoscaling;
 mod builders;
 mod cel;
 mod common;
@@ -24,6 +26,7 @@ mod names;
 mod nats;
 mod nats_objects;
 mod pipeline;
+mod pods;
 mod policies;
 mod provisioning;
 mod reconcile;

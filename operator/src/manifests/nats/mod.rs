@@ -76,6 +76,29 @@ pub const MAX_BODY_LIMIT: i64 = MAX_PAYLOAD_LIMIT - ENVELOPE_HEADROOM;
 /// Seconds between the reloader's looks at the mounted config.
 pub const RELOAD_POLL_SECS: u32 = 10;
 
+/// The least memory of a NATS server without resources in the spec.
+pub const MEMORY_FLOOR: u64 = 128 * 1024 * 1024;
+/// The server's own memory besides messages (connections, subscriptions, the users config).
+pub const MEMORY_BASE: u64 = 64 * 1024 * 1024;
+/// Largest messages the default memory holds at once: a request or reply is held twice (in
+/// the sender's read buffer and the receiver's pending buffer), for a few requests in flight
+/// at once (the gateway holds several bodies at a time: its body budget).
+pub const MESSAGES_HELD: u64 = 8;
+
+/// The memory request and limit of a NATS server when the spec sets no resources:
+/// [`MEMORY_BASE`] plus [`MESSAGES_HELD`] messages of `max_payload`, at least
+/// [`MEMORY_FLOOR`], in MiB. With the default 1 MiB body it is the floor; with the largest
+/// `maxBodyBytes` (64 MiB) 576Mi, so a large upload is not an OOM kill of the server.
+#[must_use]
+pub fn default_memory(ctx: &Ctx<'_>) -> String {
+    const MIB: u64 = 1024 * 1024;
+    let payload = u64::try_from(max_payload(ctx)).unwrap_or(0);
+    let bytes = MEMORY_BASE
+        .saturating_add(MESSAGES_HELD.saturating_mul(payload))
+        .max(MEMORY_FLOOR);
+    format!("{}Mi", bytes.div_ceil(MIB))
+}
+
 /// The client URL: `tls://` when TLS is on.
 #[must_use]
 pub fn client_url(ctx: &Ctx<'_>) -> String {

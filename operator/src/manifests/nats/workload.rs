@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Lifecycle,
-    LifecycleHandler, ObjectFieldSelector, PodSpec, PodTemplateSpec, SecretVolumeSource, Service,
-    ServicePort, ServiceSpec, Volume,
+    LifecycleHandler, ObjectFieldSelector, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -16,10 +16,29 @@ use super::{
     CLUSTER_PORT, COMPONENT, CONFIG_DIR, CONFIG_FILE, MONITOR_PORT, PID_FILE, RELOAD_POLL_SECS,
     ROUTES_FILE, SECRET_DIR, TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount,
 };
+use crate::crd::PodsOf;
 use crate::manifests::common::{
     Ctx, NATS_PORT, config_hash, container_security, http_probe, pod_security, resources_or,
     scratch,
 };
+use crate::manifests::pods::customize;
+
+/// The NATS server's resources: the spec's, or defaults whose memory follows the largest
+/// message ([`super::default_memory`]).
+fn server_resources(ctx: &Ctx<'_>) -> ResourceRequirements {
+    resources_or(
+        ctx.spec.nats.resources.as_ref(),
+        "50m",
+        "1",
+        &super::default_memory(ctx),
+    )
+}
+
+/// The reloader's resources: the spec's `reloaderResources`, or a small share. It wakes
+/// every [`RELOAD_POLL_SECS`] to checksum a few files.
+fn reloader_resources(given: Option<&ResourceRequirements>) -> ResourceRequirements {
+    resources_or(given, "5m", "100m", "32Mi")
+}
 
 pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
     let port = |name: &str, port: i32| ServicePort {
@@ -169,7 +188,7 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             }),
             ..Lifecycle::default()
         }),
-        resources: Some(resources_or(nats.resources.as_ref(), "50m", "128Mi")),
+        resources: Some(server_resources(ctx)),
         security_context: Some(container_security()),
         volume_mounts: Some(mounts.clone()),
         ..Container::default()
@@ -182,12 +201,12 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             "-c".into(),
             reload_script(nats.tls.is_some()),
         ]),
-        resources: Some(resources_or(None, "5m", "32Mi")),
+        resources: Some(reloader_resources(nats.reloader_resources.as_ref())),
         security_context: Some(container_security()),
         volume_mounts: Some(mounts),
         ..Container::default()
     };
-    StatefulSet {
+    let mut workload = StatefulSet {
         metadata: ctx.meta(&ctx.child(COMPONENT), COMPONENT),
         spec: Some(StatefulSetSpec {
             replicas: Some(nats.replicas),
@@ -223,5 +242,9 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             ..StatefulSetSpec::default()
         }),
         status: None,
+    };
+    if let Some(spec) = workload.spec.as_mut() {
+        customize(ctx, PodsOf::Nats, &mut spec.template);
     }
+    workload
 }

@@ -1,12 +1,16 @@
-//! `spec.replicas` changed by another field manager while the operator still applies it:
-//! the operator's next apply takes it back (server-side apply ownership).
+//! `spec.replicas` and server-side apply ownership: changed by another field manager while the
+//! operator still applies it, the operator's next apply takes it back; under an autoscaler,
+//! the operator hands it over without a scale-down and leaves the autoscaler's count alone.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Patch, PatchParams, PostParams};
+use operator::crd_pods::Autoscaling;
 use operator::manifests::common::FIELD_MANAGER;
 use serde_json::json;
 
 use super::{DEPLOYMENTS, World};
+
+const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
 
 #[tokio::test]
 async fn replicas_scaled_by_another_manager_are_restored_by_the_next_apply() {
@@ -56,5 +60,87 @@ async fn replicas_scaled_by_another_manager_are_restored_by_the_next_apply() {
             .managers(DEPLOYMENTS, &deployment, "/spec/replicas"),
         [FIELD_MANAGER],
         "the operator owns replicas again"
+    );
+}
+
+/// Replaces the stored stack with `change` applied, through the API (a spec edit).
+async fn edit(world: &World, change: impl FnOnce(&mut operator::crd::MicroserviceStack)) {
+    let mut stack = world.stack();
+    change(&mut stack);
+    world
+        .stacks
+        .replace(&world.name, &PostParams::default(), &stack)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_autoscaler_keeps_the_replicas_it_sets_and_gives_them_back_when_removed() {
+    let world = World::ready("minimal").await;
+    edit(&world, |s| s.spec.services[0].replicas = 3).await;
+    world.reconcile().await;
+    let service = world.stack().spec.services[0].name.clone();
+    let deployment = format!("{}-{service}", world.name);
+    let replicas =
+        |w: &World| w.fake.get(DEPLOYMENTS, &deployment).unwrap()["spec"]["replicas"].clone();
+    assert_eq!(replicas(&world), 3);
+
+    // Autoscaling turned on: an HPA, and the running count is kept (a plain release of the
+    // field by its only owner would reset it to the default, 1).
+    edit(&world, |s| {
+        s.spec.services[0].autoscaling = Some(Autoscaling {
+            min_replicas: 2,
+            max_replicas: 6,
+            target_cpu_utilization_percentage: 80,
+        });
+    })
+    .await;
+    world.reconcile().await;
+    assert!(world.fake.get(HPAS, &deployment).is_some(), "the HPA");
+    assert_eq!(replicas(&world), 3, "no scale-down on the switch");
+    assert!(
+        !world
+            .fake
+            .managers(DEPLOYMENTS, &deployment, "/spec/replicas")
+            .contains(&FIELD_MANAGER.to_owned()),
+        "the operator's apply let go of replicas"
+    );
+
+    // The autoscaler scales (an Update of the scale subresource); the operator leaves it.
+    let scale = json!({"spec": {"replicas": 5}});
+    world
+        .api::<Deployment>()
+        .patch_scale(
+            &deployment,
+            &PatchParams {
+                field_manager: Some("horizontal-pod-autoscaler".into()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&scale),
+        )
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        world.reconcile().await;
+        assert_eq!(replicas(&world), 5, "the autoscaler's count stays");
+    }
+
+    // Back to a fixed count: the operator takes replicas back and the HPA goes.
+    edit(&world, |s| {
+        s.spec.services[0].autoscaling = None;
+        s.spec.services[0].replicas = 2;
+    })
+    .await;
+    world.reconcile().await;
+    assert_eq!(replicas(&world), 2);
+    assert_eq!(
+        world
+            .fake
+            .managers(DEPLOYMENTS, &deployment, "/spec/replicas"),
+        [FIELD_MANAGER]
+    );
+    assert!(
+        world.fake.get(HPAS, &deployment).is_none(),
+        "the HPA pruned"
     );
 }

@@ -46,7 +46,8 @@ fn get(state: &State, req: &Request, name: &str) -> Result<(u16, Value), ApiErro
     if req.subresource.as_deref() == Some("scale") {
         return Ok((200, scale(obj)));
     }
-    Ok((200, obj.clone()))
+    let key = (req.collection.clone(), name.to_owned());
+    Ok((200, ssa::presented(state, &key, obj.clone())))
 }
 
 /// The `autoscaling/v1` Scale of a Deployment or StatefulSet.
@@ -63,7 +64,7 @@ fn list(state: &State, req: &Request) -> Value {
         .objects
         .iter()
         .filter(|((c, _), obj)| *c == req.collection && matches_selector(obj, &req.query))
-        .map(|(_, obj)| obj.clone())
+        .map(|(key, obj)| ssa::presented(state, key, obj.clone()))
         .collect();
     json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": state.revision()},
            "items": items})

@@ -5,6 +5,10 @@
 //!   intent: the stored object becomes the applied one, keeping only what the server set
 //!   (uid, resourceVersion, generation, timestamps, status) and what nobody applies (a
 //!   Service's allocated `clusterIP`, finalizers other controllers added).
+//! - One manager applies an object whole: its first applier (the operator). An apply by any
+//!   other manager names only the fields that manager cares about, and is merged into the
+//!   stored object, as the API server merges the configurations of several appliers (the
+//!   operator's replicas hand-off applies `spec.replicas` alone this way).
 //! - For the tracked fields ([`TRACKED`], `spec.replicas` of Deployments and StatefulSets)
 //!   ownership is tracked per manager as Kubernetes does: an apply that names the field owns
 //!   it (alone if it changed the value, shared if another manager had applied the same
@@ -16,9 +20,9 @@
 //! - An apply without `force=true` that would change a tracked field another manager owns
 //!   is refused with 409 Conflict, as the API server does.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::http::{ApiError, resource};
+use super::http::{ApiError, merge, resource};
 use super::store::{Key, State};
 
 /// Fields whose managers are tracked, by resource, as JSON pointers.
@@ -60,7 +64,19 @@ pub(super) fn apply(
     manager: &str,
     force: bool,
 ) -> Result<Value, ApiError> {
-    let mut new = patch;
+    let primary = state
+        .primary
+        .entry(key.clone())
+        .or_insert_with(|| manager.to_owned())
+        .clone();
+    let mut new = match old {
+        Some(old) if primary != manager => {
+            let mut merged = old.clone();
+            merge(&mut merged, &patch);
+            merged
+        }
+        _ => patch,
+    };
     if let Some(old) = old {
         // Fields the server allocated or other controllers added are not the applier's.
         for pointer in ["/spec/clusterIP", "/spec/clusterIPs"] {
@@ -76,6 +92,9 @@ pub(super) fn apply(
             set(&mut new, "/metadata/finalizers", v.clone());
         }
     }
+    state
+        .operations
+        .insert((key.clone(), manager.to_owned()), "Apply");
     for field in tracked(&key.0) {
         let owners = state.owners.entry((key.clone(), field)).or_default();
         let current = old.and_then(|o| o.pointer(field)).cloned();
@@ -124,6 +143,9 @@ pub(super) fn update(
     new: &Value,
     manager: &str,
 ) {
+    state
+        .operations
+        .insert((key.clone(), manager.to_owned()), "Update");
     for field in tracked(&key.0) {
         let before = old.and_then(|o| o.pointer(field));
         let after = new.pointer(field);
@@ -132,6 +154,40 @@ pub(super) fn update(
             *owners = after.map(|_| manager.to_owned()).into_iter().collect();
         }
     }
+}
+
+/// `obj` (stored at `key`) as the API server returns it: with `metadata.managedFields` for the
+/// tracked fields, one entry per owning manager, which is how clients (the operator's replicas
+/// hand-off among them) read field ownership.
+pub(super) fn presented(state: &State, key: &Key, mut obj: Value) -> Value {
+    let mut entries = Vec::new();
+    for field in tracked(&key.0) {
+        // `/spec/replicas` → `{"f:spec": {"f:replicas": {}}}`.
+        let fields = field.trim_start_matches('/').split('/').rev().fold(
+            json!({}),
+            |inner, part| json!({ format!("f:{part}"): inner }),
+        );
+        for manager in managers(state, key, field) {
+            let operation = state
+                .operations
+                .get(&(key.clone(), manager.clone()))
+                .copied()
+                .unwrap_or("Update");
+            entries.push(json!({
+                "manager": manager,
+                "operation": operation,
+                "apiVersion": obj["apiVersion"],
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields,
+            }));
+        }
+    }
+    if !entries.is_empty()
+        && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.insert("managedFields".to_owned(), Value::Array(entries));
+    }
+    obj
 }
 
 /// The managers of `pointer` on the object at `key`.

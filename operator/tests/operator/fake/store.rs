@@ -45,6 +45,10 @@ pub(super) struct State {
     pub objects: BTreeMap<Key, Value>,
     /// Managers of the fields whose ownership is tracked ([`super::ssa`]), by object and field.
     pub owners: BTreeMap<(Key, &'static str), Vec<String>>,
+    /// How each manager last wrote an object (`Apply` or `Update`), for `managedFields`.
+    pub operations: BTreeMap<(Key, String), &'static str>,
+    /// The manager that applies each object whole (its first applier), see [`super::ssa`].
+    pub primary: BTreeMap<Key, String>,
     pub log: Vec<Call>,
     pub fail_writes: Option<u16>,
     next_uid: u64,
@@ -197,6 +201,8 @@ impl State {
     /// Removes an object (and what the fake knows about its fields' managers).
     pub fn remove(&mut self, key: &Key) -> Option<Value> {
         self.owners.retain(|(k, _), _| k != key);
+        self.operations.retain(|(k, _), _| k != key);
+        self.primary.remove(key);
         self.objects.remove(key)
     }
 
