@@ -17,8 +17,16 @@ pub fn deployment_component(name: &str, d: &Deployment) -> ComponentStatus {
     let ready = status.ready_replicas.unwrap_or(0);
     let updated = status.updated_replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
+    // Pods of the previous template still running (as `kubectl rollout status` reads it): a
+    // new template whose pods cannot start leaves the old ones serving, ready and available,
+    // so the counts above alone would call the rollout done.
+    let old_pods_left = status.replicas.unwrap_or(0) > updated;
     let observed = generation.is_none() || status.observed_generation >= generation;
-    let is_ready = observed && ready >= desired && updated >= desired && available >= desired;
+    let is_ready = observed
+        && !old_pods_left
+        && ready >= desired
+        && updated >= desired
+        && available >= desired;
     component(name, "Deployment", desired, ready, is_ready, observed)
 }
 
@@ -197,6 +205,13 @@ pub(super) mod tests {
             ..deployment(1, 0, 1, 1)
         };
         assert!(!deployment_component("a", &no_status).ready);
+        // One new pod that cannot start beside the old one still serving: not rolled out.
+        let mut stuck = deployment(1, 1, 2, 2);
+        if let Some(status) = stuck.status.as_mut() {
+            status.replicas = Some(2);
+            status.updated_replicas = Some(1);
+        }
+        assert!(!deployment_component("a", &stuck).ready);
 
         let sts = |ready| StatefulSet {
             metadata: ObjectMeta {

@@ -168,3 +168,55 @@ async fn a_foreground_delete_waits_for_blocking_children_and_the_reconciler_writ
     assert!(owned_by(&world, &uid).is_empty(), "{owned:?}");
     assert_eq!(retained(&world), kept, "retained Secrets and PVCs stay");
 }
+
+#[tokio::test]
+async fn a_recreated_stack_whose_credentials_were_lost_is_degraded_and_regenerates_nothing() {
+    let (world, _, _, kept) = running().await;
+    world
+        .stacks
+        .delete(&world.name, &DeleteParams::background())
+        .await
+        .unwrap();
+    world.fake.collect_garbage();
+    // The PostgreSQL admin's password is lost; its volume, which knows the old one, stays.
+    let lost = format!("{}-postgres-admin", world.name);
+    assert!(kept.contains(&format!("secrets/{lost}")), "{kept:?}");
+    let saved = world.fake.get(SECRETS, &lost).unwrap();
+    world
+        .api::<k8s_openapi::api::core::v1::Secret>()
+        .delete(&lost, &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // The same stack again.
+    let mut stack = crate::common::load("minimal");
+    stack.metadata.uid = None;
+    stack.metadata.generation = None;
+    world
+        .stacks
+        .create(&kube::api::PostParams::default(), &stack)
+        .await
+        .unwrap();
+    world.fake.clear_log();
+    world.reconcile().await;
+    let (status, reason, message) = world.condition("Degraded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "CredentialsLost")
+    );
+    assert!(message.contains(&lost), "{message}");
+    assert!(
+        world.fake.get(SECRETS, &lost).is_none(),
+        "no new password for a volume that keeps the old one"
+    );
+    assert!(
+        world.fake.names(DEPLOYMENTS).is_empty(),
+        "nothing that depends on it is applied"
+    );
+
+    // Restored from a backup: the stack carries on with its data.
+    world.fake.insert(SECRETS, saved);
+    world.reconcile().await;
+    assert_ne!(world.condition("Degraded").1, "CredentialsLost");
+    assert!(!world.fake.names(DEPLOYMENTS).is_empty());
+}

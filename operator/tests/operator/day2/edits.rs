@@ -105,3 +105,42 @@ async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
     assert_eq!(world.condition("Ready").0, "True");
     assert_eq!(world.observed_generation(), Some(2));
 }
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_is_degraded_rollout_stuck_until_fixed() {
+    let world = World::ready("minimal").await;
+    let mut stack = world.stack();
+    let service = stack.spec.services[0].name.clone();
+    let deployment = format!("{}-{service}", world.name);
+    stack.spec.services[0].image = Some("registry.example/shop/missing:404".into());
+    world
+        .stacks
+        .replace(&world.name, &PostParams::default(), &stack)
+        .await
+        .unwrap();
+    world.reconcile().await;
+    // Its new pods cannot pull the image; the Deployment passes its progress deadline.
+    world
+        .fake
+        .stall(DEPLOYMENTS, &deployment, "ImagePullBackOff");
+    world.reconcile().await;
+    let (status, reason, message) = world.condition("Degraded");
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "RolloutStuck"));
+    assert!(message.starts_with(&format!("{service}:")), "{message}");
+    assert!(message.contains("ProgressDeadlineExceeded"), "{message}");
+    assert_ne!(world.condition("Ready").0, "True");
+
+    // Fixed: the next rollout completes and the stack recovers.
+    let mut stack = world.stack();
+    stack.spec.services[0].image = None;
+    world
+        .stacks
+        .replace(&world.name, &PostParams::default(), &stack)
+        .await
+        .unwrap();
+    world.reconcile().await;
+    world.fake.roll_out_all();
+    world.reconcile().await;
+    assert_eq!(world.condition("Degraded").0, "False");
+    assert_eq!(world.condition("Ready").0, "True");
+}
