@@ -2,17 +2,21 @@
 //! `/metrics` and `/services` on the health listener ([`ops_router`]), and on the API port
 //! only when [`OpsEndpoints::Admin`] allows it, to the admin role.
 //!
+//! [`routes`] lists every one of them, once: the gateway mounts that list, and the routing
+//! table refuses a service's claim on any path in it ([`is_reserved`]), so a service can never
+//! be listed as routed on a path the gateway answers itself.
+//!
 //! `/metrics` and `/services` tell an attacker what runs, which versions, and how loaded the
 //! system is; `/openapi.json` tells a client only what it may call anyway, so it stays public.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
@@ -23,6 +27,37 @@ use crate::error::ApiError;
 use crate::openapi::ApiDocument;
 use crate::schemas::SchemaCache;
 use crate::state::AppState;
+
+/// The routes the gateway serves on the API port; the `/docs` page's only when `docs` is on.
+/// Every own path is `get`, which axum also answers for HEAD.
+pub fn routes(docs: bool) -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let mut routes = vec![
+        ("/healthz", get(healthz)),
+        ("/readyz", get(readyz)),
+        ("/metrics", get(metrics_on_api)),
+        ("/services", get(services_on_api)),
+        ("/openapi.json", get(openapi_json)),
+    ];
+    if docs {
+        routes.extend(crate::docs::routes());
+    }
+    routes
+}
+
+/// Whether the gateway serves `path` (a route template a service claims) itself: whether
+/// the template, read as a path, reaches one of [`routes`], the `/docs` page's included
+/// (whether it is on is configuration; who owns a path must not change with it).
+pub fn is_reserved(path: &str) -> bool {
+    static OWN: LazyLock<matchit::Router<()>> = LazyLock::new(|| {
+        let mut own = matchit::Router::new();
+        for (path, _) in routes(true) {
+            // The templates are this module's constants, distinct and valid.
+            let _ = own.insert(path, ());
+        }
+        own
+    });
+    OWN.at(path).is_ok()
+}
 
 /// Liveness: the process serves HTTP.
 pub async fn healthz() -> Json<Value> {
