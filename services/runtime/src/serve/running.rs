@@ -38,6 +38,11 @@ impl<S: Clone + Send + Sync + 'static> RunningService<S> {
         &self.id
     }
 
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Serves requests until `shutdown` resolves, then drains and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let Self {

@@ -50,7 +50,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
         .await
         .unwrap();
     registered.store(true, Ordering::Release);
-    let running = ops::Running::spawn(service).await;
+    let running = ops::Running::spawn(service);
     runtime::test_support::wait_for_instance(&client, "test", &running.id).await;
     let (status, body) = get(addr, "/readyz").await;
     assert_eq!(status, 200, "{body}");
