@@ -24,7 +24,7 @@ use crate::metrics::GatewayMetrics;
 pub enum JwksError {
     /// The auth service could not be reached and nothing is cached.
     #[error("the auth service's keys are unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] runtime::CallError),
 }
 
 /// Timing of the cache.
@@ -174,7 +174,7 @@ impl JwksCache {
             Err(e) => {
                 warn!(error = %e, subject = %GetJwks::subject(), "cannot fetch the JWKS");
                 self.inner.metrics.jwks_fetch("error");
-                Err(JwksError::Unavailable(e.to_string()))
+                Err(JwksError::Unavailable(e))
             }
         }
     }

@@ -15,9 +15,10 @@
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits (with
 //!   [`addr_cap`] per client address); [`admission`] refuses malformed heads and bodies a
 //!   route does not take, and holds request bodies within one budget;
-//! - [`own`] serves `/healthz`, `/readyz` and `/openapi.json` on the API port, and the
-//!   operational `/metrics` and `/services` on the health listener (with `/livez` and
-//!   `/readyz`), or on the API port too for the admin role ([`config::OpsEndpoints`]).
+//! - [`own`] serves `/livez` (alias `/healthz`), `/readyz` and `/openapi.json` on the API
+//!   port, and the operational `/metrics` and `/services` on the health listener (with
+//!   `/livez` and `/readyz`), or on the API port too for the admin role
+//!   ([`config::OpsEndpoints`]).
 //!   The [`openapi`] document is assembled from the routes and the [`schemas`] services publish.
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
@@ -57,7 +58,7 @@ use axum::http::{HeaderName, Method, header};
 use axum::middleware::from_fn_with_state;
 use futures::FutureExt;
 use prometheus_client::registry::Registry;
-use runtime::health::Health;
+use runtime::health::Probes;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower::util::MapRequestLayer;
@@ -102,7 +103,7 @@ pub async fn run(
     let mut registry = Registry::default();
     let metrics = GatewayMetrics::new(&mut registry);
     let catalog = Arc::new(Catalog::new(config.discovery.trigger_throttle));
-    let health = Health::new(registry)
+    let health = Probes::new(registry)
         .nats(client.clone())
         .check("routing_table", {
             let catalog = catalog.clone();

@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use runtime::Requester;
-use runtime::health::Health;
+use runtime::health::Probes;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -29,7 +29,7 @@ pub struct Shared {
     /// Metrics.
     pub metrics: GatewayMetrics,
     /// Readiness checks and the metrics registry.
-    pub health: Health,
+    pub health: Probes,
     /// The proxy's rate limiters and in-flight budget.
     pub limits: crate::limit::Guard,
     /// 401/403/429 answers summed per client address.

@@ -2,9 +2,9 @@
 //! method, route, status and request id as fields, when traces are exported.
 //!
 //! When they are not, the span only gives log lines inside the request their request id, and
-//! it is made at DEBUG: opening an enabled span formats its fields for the log output, about
-//! 8 % of the gateway's instructions per request (`make bench-instructions`), for lines that
-//! are rare at the default level. The lines that matter there, the access log's WARN for a
+//! it is made at DEBUG: opening an enabled span formats its fields for the log output, a
+//! measurable share of the gateway's instructions per request (`docs/bench.md`), for lines
+//! that are rare at the default level. The lines that matter there, the access log's WARN for a
 //! 5xx and the proxy's upstream failures, carry the request id themselves; with
 //! `RUST_LOG=gateway=debug` every line inside a request gets it from the span as well.
 

@@ -117,10 +117,7 @@ impl<S: Clone + Send + Sync + 'static> RunningService<S> {
             warn!(service = %name, abandoned = tasks.len(), "drain deadline passed");
             tasks.shutdown().await;
         }
-        client
-            .flush()
-            .await
-            .map_err(|e| ServeError::Connection(e.to_string()))?;
+        client.flush().await.map_err(ServeError::Connection)?;
         info!(service = %name, %id, "stopped");
         Ok(())
     }
