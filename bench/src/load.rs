@@ -48,7 +48,7 @@ pub struct HttpRequest {
 #[derive(Debug, Clone)]
 pub struct NatsRequest {
     /// The shared requester.
-    pub caller: Requester,
+    pub requester: Requester,
     /// The operation's subject.
     pub subject: String,
     /// The envelope, as the gateway would send it.
@@ -311,7 +311,7 @@ pub async fn send_nats(request: &NatsRequest) -> Result<(), String> {
         headers: request.headers.clone(),
     };
     let reply = request
-        .caller
+        .requester
         .request(&request.subject, request.payload.clone(), options)
         .await
         .map_err(|e| e.to_string())?;

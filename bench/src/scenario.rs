@@ -136,7 +136,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let client = async_nats::connect(system.nats_url())
         .await
         .context("cannot connect to NATS")?;
-    let caller = Requester::new(client).await?;
+    let requester = Requester::new(client).await?;
     let mut nats_headers = async_nats::HeaderMap::new();
     nats_headers.insert(headers::USER_ID, identity.user_id.as_str());
     nats_headers.insert(headers::ROLES, identity.roles_header());
@@ -164,7 +164,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         let direct = op.direct.as_ref().map(|d| {
             let envelope = Envelope::new(pairs(d.params), pairs(d.query), serde_json::Value::Null);
             Target::Nats(NatsRequest {
-                caller: caller.clone(),
+                requester: requester.clone(),
                 subject: d.subject.to_owned(),
                 payload: Bytes::from(serde_json::to_vec(&envelope).expect("an envelope encodes")),
                 headers: nats_headers.clone(),

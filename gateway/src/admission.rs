@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::Request;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -29,6 +30,7 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Default of `BODY_BUDGET_BYTES`.
 pub const DEFAULT_BODY_BUDGET_BYTES: u64 = contract::deploy::DEFAULT_BODY_BUDGET_BYTES;
@@ -52,9 +54,10 @@ impl BodyBudget {
     }
 }
 
-/// Checks the request's head, then runs it with its body counted against `budget` until the
-/// response is ready.
-pub async fn admit(budget: BodyBudget, request: Request<Body>, next: Next) -> Response {
+/// Checks the request's head, then runs it with its body counted against the state's
+/// [`BodyBudget`] until the response is ready.
+pub async fn admit(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    let budget = &state.body_budget;
     let hosts = request.headers().get_all(header::HOST).iter().count();
     if hosts != 1 {
         let error = ApiError::new(

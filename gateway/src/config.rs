@@ -85,8 +85,8 @@ pub struct GatewayArgs {
     /// Rate limits per route class (`auth`, `write`, `read`), e.g.
     /// `auth=10/s:burst 20,write=50/s,read=200/s`; `off` limits nothing.
     #[arg(long, env = env::RATE_LIMITS, default_value = deploy::DEFAULT_RATE_LIMITS,
-          value_parser = crate::limit::RateLimits::parse)]
-    pub rate_limits: crate::limit::RateLimits,
+          value_parser = crate::limit::Quotas::parse)]
+    pub rate_limits: crate::limit::Quotas,
     /// Proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names the
     /// client; from anyone else the header is ignored.
     #[arg(long, env = env::TRUSTED_PROXIES, default_value = "",
@@ -309,16 +309,13 @@ mod tests {
         assert!(limits.rates.read.is_some());
         assert_eq!(
             crate::limit::LimitConfig {
-                rates: crate::limit::RateLimits::OFF,
+                rates: crate::limit::Quotas::OFF,
                 ..limits.clone()
             },
             crate::limit::LimitConfig::default()
         );
         let off = Cli::try_parse_from(["gateway", "--rate-limits", "off"]).unwrap();
-        assert_eq!(
-            Config::from(&off).limits.rates,
-            crate::limit::RateLimits::OFF
-        );
+        assert_eq!(Config::from(&off).limits.rates, crate::limit::Quotas::OFF);
         assert!(config.docs, "the API page is on by default");
         assert_eq!(
             config.ops,

@@ -6,11 +6,10 @@
 //! air-gapped, so the page must not load anything from the internet. Its assets are served
 //! with their release as the `ETag`, cached by the browser until that changes.
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 
 use crate::error::ApiError;
 
@@ -50,11 +49,12 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'u
                    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// The routes `/docs`, `/docs/` and `/docs/{asset}`.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/docs", get(page))
-        .route("/docs/", get(|| async { Redirect::permanent("/docs") }))
-        .route("/docs/{asset}", get(asset))
+pub fn routes<S: Clone + Send + Sync + 'static>() -> [(&'static str, MethodRouter<S>); 3] {
+    [
+        ("/docs", get(page)),
+        ("/docs/", get(|| async { Redirect::permanent("/docs") })),
+        ("/docs/{asset}", get(asset)),
+    ]
 }
 
 async fn page() -> Response {
@@ -112,7 +112,12 @@ mod tests {
         if let Some(tag) = if_none_match {
             request = request.header(header::IF_NONE_MATCH, tag);
         }
-        router::<()>()
+        let router = routes::<()>()
+            .into_iter()
+            .fold(axum::Router::new(), |app, (path, route)| {
+                app.route(path, route)
+            });
+        router
             .oneshot(request.body(Body::empty()).unwrap())
             .await
             .unwrap()

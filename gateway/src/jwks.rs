@@ -24,7 +24,7 @@ use crate::metrics::GatewayMetrics;
 pub enum JwksError {
     /// The auth service could not be reached and nothing is cached.
     #[error("the auth service's keys are unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] runtime::CallError),
 }
 
 /// Timing of the cache.
@@ -54,7 +54,7 @@ struct Cached {
 }
 
 struct Inner {
-    caller: Requester,
+    requester: Requester,
     config: JwksConfig,
     current: ArcSwap<Cached>,
     /// Held for the duration of a fetch; remembers when the last one started.
@@ -77,11 +77,11 @@ impl std::fmt::Debug for JwksCache {
 }
 
 impl JwksCache {
-    /// An empty cache that fetches through `caller`.
-    pub fn new(caller: Requester, config: JwksConfig, metrics: GatewayMetrics) -> Self {
+    /// An empty cache that fetches through `requester`.
+    pub fn new(requester: Requester, config: JwksConfig, metrics: GatewayMetrics) -> Self {
         Self {
             inner: Arc::new(Inner {
-                caller,
+                requester,
                 config,
                 current: ArcSwap::from_pointee(Cached {
                     jwks: Arc::default(),
@@ -157,7 +157,7 @@ impl JwksCache {
         let options = CallOptions::timeout(self.inner.config.timeout);
         match self
             .inner
-            .caller
+            .requester
             .call::<GetJwks>(&Envelope::default(), options)
             .await
         {
@@ -174,7 +174,7 @@ impl JwksCache {
             Err(e) => {
                 warn!(error = %e, subject = %GetJwks::subject(), "cannot fetch the JWKS");
                 self.inner.metrics.jwks_fetch("error");
-                Err(JwksError::Unavailable(e.to_string()))
+                Err(JwksError::Unavailable(e))
             }
         }
     }

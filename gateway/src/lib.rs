@@ -8,15 +8,17 @@
 //!   cases [`retry`] allows), and the reply mapped to HTTP, within the rate limits and
 //!   in-flight budget of [`limit`]; [`idempotency`] checks and forwards a write's
 //!   `Idempotency-Key`;
-//! - [`observe`] wraps every request with its [`request_id`], trace span, access log and
-//!   [`metrics`]; [`refusals`] sums 401/403/429 answers per client address into a few log
-//!   lines; [`error`] gives gateway and service errors one JSON shape;
+//! - [`router`] lists every layer a request passes, in order: its [`request_id`], the
+//!   [`observe`] span, access log and [`metrics`], the [`client`] address, the [`refusals`]
+//!   (401/403/429 answers summed per client address into a few log lines), CORS and
+//!   [`admission`]; [`error`] gives gateway and service errors one JSON shape;
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits (with
 //!   [`addr_cap`] per client address); [`admission`] refuses malformed heads and bodies a
 //!   route does not take, and holds request bodies within one budget;
-//! - [`own`] serves `/healthz`, `/readyz` and `/openapi.json` on the API port, and the
-//!   operational `/metrics` and `/services` on the health listener (with `/livez` and
-//!   `/readyz`), or on the API port too for the admin role ([`config::OpsEndpoints`]).
+//! - [`own`] serves `/livez` (alias `/healthz`), `/readyz` and `/openapi.json` on the API
+//!   port, and the operational `/metrics` and `/services` on the health listener (with
+//!   `/livez` and `/readyz`), or on the API port too for the admin role
+//!   ([`config::OpsEndpoints`]).
 //!   The [`openapi`] document is assembled from the routes and the [`schemas`] services publish.
 //!
 //! [`run`] takes its listeners and a shutdown future, so tests run the real server in-process.
@@ -24,6 +26,7 @@
 pub mod addr_cap;
 pub mod admission;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod docs;
@@ -52,12 +55,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, Method, header};
-use axum::routing::get;
+use axum::middleware::from_fn_with_state;
 use futures::FutureExt;
 use prometheus_client::registry::Registry;
-use runtime::health::Health;
+use runtime::health::Probes;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower::util::MapRequestLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tracing::info;
 
 pub use config::{Cli, Config, Cors, OpsEndpoints};
@@ -92,12 +98,12 @@ pub async fn run(
 ) -> Result<(), Error> {
     let shutdown = shutdown.boxed().shared();
     let client = runtime::connect::connect(&config.nats, "gateway", false).await?;
-    let caller = runtime::Requester::new(client.clone()).await?;
+    let requester = runtime::Requester::new(client.clone()).await?;
 
     let mut registry = Registry::default();
     let metrics = GatewayMetrics::new(&mut registry);
     let catalog = Arc::new(Catalog::new(config.discovery.trigger_throttle));
-    let health = Health::new(registry)
+    let health = Probes::new(registry)
         .nats(client.clone())
         .check("routing_table", {
             let catalog = catalog.clone();
@@ -112,10 +118,10 @@ pub async fn run(
                 }
             }
         });
-    let jwks = JwksCache::new(caller.clone(), config.jwks, metrics.clone());
+    let jwks = JwksCache::new(requester.clone(), config.jwks, metrics.clone());
     let revoked = revoked::Revoked::default();
     let revocations = tokio::spawn(revoked::run(
-        caller.clone(),
+        requester.clone(),
         revoked.clone(),
         config.revoked,
         shutdown.clone(),
@@ -130,11 +136,14 @@ pub async fn run(
     let state = AppState(Arc::new(Shared {
         config: config.clone(),
         catalog: catalog.clone(),
-        caller,
+        upstream: retry::Upstream::new(requester.clone(), config.request_timeout, metrics.clone()),
+        requester,
         auth,
         metrics: metrics.clone(),
         health: health.clone(),
-        retry_budget: retry::Budget::default(),
+        limits: limit::Guard::new(&config.limits),
+        refusals: refusals::Refusals::default(),
+        body_budget: admission::BodyBudget::new(config.body_budget_bytes),
         server_errors: Default::default(),
     }));
 
@@ -169,41 +178,38 @@ pub async fn run(
     Ok(())
 }
 
-/// The gateway's router: its own endpoints, every other path proxied, the observing
-/// middleware outermost and CORS inside it.
+/// The gateway's router: its own endpoints ([`own::routes`]), every other path proxied, and
+/// every layer a request passes, outermost first. What the layers share lives in [`AppState`];
+/// only per-request values travel in extensions: the request id, the route match (axum's
+/// matched path, or the proxy's [`observe::RouteLabel`] on the response), the service error
+/// parked for [`error::render`], and the [`client::ClientAddr`], which comes from the
+/// connection and so cannot live in any shared state.
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new()
-        .route("/healthz", get(own::healthz))
-        .route("/readyz", get(own::readyz))
-        .route("/metrics", get(own::metrics_on_api))
-        .route("/services", get(own::services_on_api))
-        .route("/openapi.json", get(own::openapi_json));
-    if state.config.docs {
-        app = app.merge(docs::router());
-    }
-    app = app
+    let routes = own::routes(state.config.docs)
+        .into_iter()
+        .fold(Router::new(), |app, (path, route)| app.route(path, route))
         .fallback(proxy::proxy)
         // Every own path is `get`, which axum also answers for HEAD.
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") })
-        // The proxy's rate limiters and in-flight budget, one set per router.
-        .layer(axum::Extension(Arc::new(limit::Guard::new(
-            &state.config.limits,
-        ))));
-    // Inside CORS, so its refusals carry CORS headers; around every route, own ones included.
-    let budget = admission::BodyBudget::new(state.config.body_budget_bytes);
-    app = app.layer(axum::middleware::from_fn(move |request, next| {
-        admission::admit(budget.clone(), request, next)
-    }));
-    if let Some(cors) = cors_layer(&state.config.cors) {
-        app = app.layer(cors);
-    }
-    // 401/403/429 floods summed per client address (the access log has them at DEBUG only).
-    let refusals = refusals::Refusals::default();
-    let trusted: Arc<[ipnet::IpNet]> = state.config.limits.trusted_proxies.clone().into();
-    app = app.layer(axum::middleware::from_fn(move |request, next| {
-        refusals.clone().watch(trusted.clone(), request, next)
-    }));
-    observe::wrap(app, &state).with_state(state)
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed_with("GET, HEAD") });
+    let layers = ServiceBuilder::new()
+        // Every request gets an id (a client's own one only when it is well-formed), echoed
+        // in the response.
+        .layer(MapRequestLayer::new(request_id::drop_invalid))
+        .layer(SetRequestIdLayer::new(request_id::HEADER, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(request_id::HEADER))
+        // The request's span, a child of the client's `traceparent`.
+        .layer(observe::span::layer())
+        // Route, metrics, access log and error bodies, once the response is ready: around
+        // everything below, so every refusal is counted, logged and rendered.
+        .layer(from_fn_with_state(state.clone(), observe::finish))
+        // The client address, resolved once for the refusals, the rate limits and services.
+        .layer(from_fn_with_state(state.clone(), client::resolve))
+        // 401/403/429 floods summed per client address (the access log has them at DEBUG).
+        .layer(from_fn_with_state(state.clone(), refusals::watch))
+        .option_layer(cors_layer(&state.config.cors))
+        // Inside CORS, so its refusals carry CORS headers; around every route.
+        .layer(from_fn_with_state(state.clone(), admission::admit));
+    routes.layer(layers).with_state(state)
 }
 
 fn cors_layer(cors: &Cors) -> Option<CorsLayer> {

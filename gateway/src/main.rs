@@ -6,10 +6,10 @@ use gateway::{Cli, Config};
 use tokio::net::TcpListener;
 
 /// jemalloc rather than glibc's malloc: every proxied request allocates and frees dozens of
-/// small buffers across two worker threads, and glibc spent about a fifth of the gateway's CPU
-/// on them (`malloc_consolidate` above all). jemalloc needs 22 % fewer instructions per request
-/// (`make bench-instructions`); its settings (`.cargo/config.toml`) keep the resident memory
-/// under load within budget, where mimalloc's did not (`docs/bench.md`).
+/// small buffers across two worker threads, and glibc spent a large share of the gateway's CPU
+/// on them (`malloc_consolidate` above all). jemalloc needs markedly fewer instructions per
+/// request; its settings (`.cargo/config.toml`) keep the resident memory under load within
+/// budget, where mimalloc's did not (figures in `docs/bench.md`).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use runtime::metrics::registered;
 
 use crate::observe::RouteLabel;
 use crate::table::RouteTable;
@@ -100,88 +101,85 @@ pub struct GatewayMetrics {
 impl GatewayMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn new(registry: &mut Registry) -> Self {
-        let m = Self {
-            requests: Family::default(),
-            duration: Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
-            }),
-            upstream_errors: Family::default(),
-            polls: Family::default(),
-            routes: Gauge::default(),
-            services: Gauge::default(),
-            instances: Gauge::default(),
-            conflicts: Gauge::default(),
-            invalid: Gauge::default(),
-            refused: Gauge::default(),
-            last_discovery: Gauge::default(),
-            jwks_fetches: Family::default(),
-            upstream_retries: Family::default(),
-            upstream_retries_denied: Family::default(),
-        };
         let r = registry.sub_registry_with_prefix("natstack_gateway");
-        r.register(
-            "http_requests",
-            "HTTP requests answered, by route template and status",
-            m.requests.clone(),
-        );
-        r.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request, by route template",
-            m.duration.clone(),
-        );
-        r.register(
-            "upstream_errors",
-            "Calls to services that failed, by kind",
-            m.upstream_errors.clone(),
-        );
-        r.register(
-            "upstream_retries",
-            "Calls to services sent a second time, by reason",
-            m.upstream_retries.clone(),
-        );
-        r.register(
-            "upstream_retries_denied",
-            "Retries not sent because the retry budget was spent, by reason",
-            m.upstream_retries_denied.clone(),
-        );
-        r.register(
-            "discovery_polls",
-            "Discovery polls, by outcome",
-            m.polls.clone(),
-        );
-        r.register("routes", "Routes in the current table", m.routes.clone());
-        r.register("services", "Services routed", m.services.clone());
-        r.register(
-            "instances",
-            "Service instances discovery sees",
-            m.instances.clone(),
-        );
-        r.register(
-            "route_conflicts",
-            "Method and path pairs claimed by more than one subject of one service",
-            m.conflicts.clone(),
-        );
-        r.register(
-            "invalid_endpoints",
-            "Endpoints not routed because of invalid metadata",
-            m.invalid.clone(),
-        );
-        r.register(
-            "route_claims_refused",
-            "Route claims not served: the path is not the service's own, or the subject is not",
-            m.refused.clone(),
-        );
-        r.register(
-            "discovery_last_success_timestamp_seconds",
-            "Unix time of the last table built",
-            m.last_discovery.clone(),
-        );
-        r.register(
-            "jwks_fetches",
-            "JWKS fetches from the auth service, by outcome",
-            m.jwks_fetches.clone(),
-        );
-        m
+        Self {
+            requests: registered(
+                r,
+                "http_requests",
+                "HTTP requests answered, by route template and status",
+                Family::default(),
+            ),
+            duration: registered(
+                r,
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request, by route template",
+                Family::new_with_constructor(|| {
+                    Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
+                }),
+            ),
+            upstream_errors: registered(
+                r,
+                "upstream_errors",
+                "Calls to services that failed, by kind",
+                Family::default(),
+            ),
+            polls: registered(
+                r,
+                "discovery_polls",
+                "Discovery polls, by outcome",
+                Family::default(),
+            ),
+            routes: registered(r, "routes", "Routes in the current table", Gauge::default()),
+            services: registered(r, "services", "Services routed", Gauge::default()),
+            instances: registered(
+                r,
+                "instances",
+                "Service instances discovery sees",
+                Gauge::default(),
+            ),
+            conflicts: registered(
+                r,
+                "route_conflicts",
+                "Method and path pairs claimed by more than one subject of one service",
+                Gauge::default(),
+            ),
+            invalid: registered(
+                r,
+                "invalid_endpoints",
+                "Endpoints not routed because of invalid metadata",
+                Gauge::default(),
+            ),
+            refused: registered(
+                r,
+                "route_claims_refused",
+                "Route claims not served: the path is not the service's own, or the subject is not",
+                Gauge::default(),
+            ),
+            last_discovery: registered(
+                r,
+                "discovery_last_success_timestamp_seconds",
+                "Unix time of the last table built",
+                Gauge::default(),
+            ),
+            jwks_fetches: registered(
+                r,
+                "jwks_fetches",
+                "JWKS fetches from the auth service, by outcome",
+                Family::default(),
+            ),
+            upstream_retries: registered(
+                r,
+                "upstream_retries",
+                "Calls to services sent a second time, by reason",
+                Family::default(),
+            ),
+            upstream_retries_denied: registered(
+                r,
+                "upstream_retries_denied",
+                "Retries not sent because the retry budget was spent, by reason",
+                Family::default(),
+            ),
+        }
     }
 
     /// Records one answered request.

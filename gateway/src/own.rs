@@ -1,22 +1,28 @@
-//! The gateway's own endpoints: `/healthz`, `/readyz`, `/openapi.json` on the API port;
+//! The gateway's own endpoints: `/livez`, `/readyz`, `/openapi.json` on the API port (liveness
+//! and readiness by the names the health listener uses; `/healthz` stays an alias of `/livez`,
+//! since cluster checks and documented commands call it);
 //! `/metrics` and `/services` on the health listener ([`ops_router`]), and on the API port
 //! only when [`OpsEndpoints::Admin`] allows it, to the admin role.
+//!
+//! [`routes`] lists every one of them, once: the gateway mounts that list, and the routing
+//! table refuses a service's claim on any path in it ([`is_reserved`]), so a service can never
+//! be listed as routed on a path the gateway answers itself.
 //!
 //! `/metrics` and `/services` tell an attacker what runs, which versions, and how loaded the
 //! system is; `/openapi.json` tells a client only what it may call anyway, so it stays public.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::SystemTime;
+mod services;
+
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use contract::{AuthLevel, ErrorCode};
+use contract::AuthLevel;
 
 use crate::config::OpsEndpoints;
 use crate::error::ApiError;
@@ -24,8 +30,42 @@ use crate::openapi::ApiDocument;
 use crate::schemas::SchemaCache;
 use crate::state::AppState;
 
+pub use services::services;
+
+/// The routes the gateway serves on the API port; the `/docs` page's only when `docs` is on.
+/// Every own path is `get`, which axum also answers for HEAD.
+pub fn routes(docs: bool) -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let mut routes = vec![
+        ("/livez", get(livez)),
+        ("/healthz", get(livez)),
+        ("/readyz", get(readyz)),
+        ("/metrics", get(metrics_on_api)),
+        ("/services", get(services_on_api)),
+        ("/openapi.json", get(openapi_json)),
+    ];
+    if docs {
+        routes.extend(crate::docs::routes());
+    }
+    routes
+}
+
+/// Whether the gateway serves `path` (a route template a service claims) itself: whether
+/// the template, read as a path, reaches one of [`routes`], the `/docs` page's included
+/// (whether it is on is configuration; who owns a path must not change with it).
+pub fn is_reserved(path: &str) -> bool {
+    static OWN: LazyLock<matchit::Router<()>> = LazyLock::new(|| {
+        let mut own = matchit::Router::new();
+        for (path, _) in routes(true) {
+            // The templates are this module's constants, distinct and valid.
+            let _ = own.insert(path, ());
+        }
+        own
+    });
+    OWN.at(path).is_ok()
+}
+
 /// Liveness: the process serves HTTP.
-pub async fn healthz() -> Json<Value> {
+pub async fn livez() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
@@ -101,86 +141,4 @@ pub async fn openapi_json(State(state): State<AppState>, headers: HeaderMap) -> 
         document.bytes.clone(),
     )
         .into_response()
-}
-
-/// What discovery sees: services, versions, instances, endpoints, conflicts, refused claims.
-pub async fn services(State(state): State<AppState>) -> Response {
-    let Some(snapshot) = state.catalog.snapshot() else {
-        return ApiError::new(ErrorCode::Unavailable, "discovery has not finished yet")
-            .into_response();
-    };
-    let mut services: BTreeMap<&str, Value> = BTreeMap::new();
-    // Instances in id order; for each service, describe its endpoints from its newest version.
-    let mut newest: BTreeMap<&str, &crate::discovery::Instance> = BTreeMap::new();
-    for instance in snapshot.instances.values() {
-        let name = instance.info.name.as_str();
-        let entry = services.entry(name).or_insert_with(
-            || json!({ "name": name, "versions": [], "instances": [], "endpoints": [] }),
-        );
-        let age = |t: SystemTime| {
-            SystemTime::now()
-                .duration_since(t)
-                .map_or(0.0, |d| d.as_secs_f64())
-        };
-        entry["instances"]
-            .as_array_mut()
-            .expect("instances is an array")
-            .push(json!({
-                "id": instance.info.id,
-                "version": instance.info.version,
-                "last_seen_seconds_ago": age(instance.last_seen),
-                "missed_polls": instance.missed,
-            }));
-        let versions = entry["versions"]
-            .as_array_mut()
-            .expect("versions is an array");
-        let version = json!(instance.info.version);
-        if !versions.contains(&version) {
-            versions.push(version);
-        }
-        let is_newer = newest.get(name).is_none_or(|n| {
-            crate::version::Version::parse(&n.info.version)
-                < crate::version::Version::parse(&instance.info.version)
-        });
-        if is_newer {
-            newest.insert(name, instance);
-        }
-    }
-    let routed: BTreeMap<&str, &crate::table::Route> = snapshot
-        .table
-        .routes()
-        .iter()
-        .map(|r| (r.subject.as_str(), r))
-        .collect();
-    for (name, instance) in newest {
-        let endpoints: Vec<Value> = instance
-            .info
-            .endpoints
-            .iter()
-            .map(|e| {
-                json!({
-                    "name": e.name,
-                    "subject": e.subject,
-                    "metadata": e.metadata,
-                    "routed": routed.contains_key(e.subject.as_str()),
-                })
-            })
-            .collect();
-        services
-            .get_mut(name)
-            .expect("every newest instance has an entry")["endpoints"] = json!(endpoints);
-    }
-    let body = json!({
-        "generation": snapshot.generation,
-        "discovered_at": snapshot
-            .at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        "services": services.into_values().collect::<Vec<_>>(),
-        "routes": snapshot.table.routes(),
-        "conflicts": snapshot.table.conflicts(),
-        "invalid_endpoints": snapshot.table.invalid(),
-        "refused_claims": snapshot.table.refused(),
-    });
-    Json(body).into_response()
 }

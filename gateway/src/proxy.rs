@@ -2,7 +2,6 @@
 //! translate the reply.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use async_nats::HeaderMap as NatsHeaders;
 use axum::body::{Body, Bytes};
@@ -15,10 +14,10 @@ use runtime::{CallError, header_names};
 use serde_json::value::RawValue;
 use tracing::{debug, error, warn};
 
+use crate::client::ClientAddr;
 use crate::error::ApiError;
-use crate::limit::{Class, Guard};
-use crate::observe::{RouteLabel, span};
-use crate::refusals::ClientAddr;
+use crate::limit::Class;
+use crate::observe::RouteLabel;
 use crate::state::AppState;
 use crate::table::{Match, Route};
 use crate::{admission, idempotency, request_id, retry};
@@ -49,7 +48,6 @@ pub async fn proxy(State(state): State<AppState>, request: Request) -> Response 
         }
     };
     let label = RouteLabel(route.path.clone());
-    span::record_route(&route.path);
     // Refused unread: a body no one will decode must not be held (see `admission`).
     let bodiless = snapshot.openapi.takes_no_body(route);
     let mut response = if bodiless && !axum::body::HttpBody::is_end_stream(&body) {
@@ -68,22 +66,19 @@ async fn forward(
     parts: Parts,
     body: Body,
 ) -> Response {
-    let guard = parts.extensions.get::<Arc<Guard>>().cloned();
+    let guard = &state.limits;
     // Held until the reply: what counts against the in-flight budget is the wait on a service.
-    let _in_flight = match guard.as_deref().map(Guard::admit).transpose() {
+    let _in_flight = match guard.admit() {
         Ok(permit) => permit,
         Err(shed) => return shed.into_response(),
     };
-    // The address resolved through `TRUSTED_PROXIES`, once, by the refusals layer (the
-    // socket's peer when no proxy is trusted), with or without rate limits.
-    let client = parts.extensions.get::<ClientAddr>().map(|c| c.0);
+    let client = ClientAddr::of(&parts.extensions);
     let caller = match state.auth.authorize(&parts.headers, route.auth).await {
         Ok(caller) => caller,
         Err(refused) => {
             // A missing or bad token costs the client address's quota, so a flood of them is
             // held to it like any anonymous traffic (429 once it is spent).
-            if let Some(guard) = &guard
-                && refused.is_clients_fault()
+            if refused.is_clients_fault()
                 && let Err(limited) = guard.check_caller(Class::of(route), None, client)
             {
                 return limited.into_response();
@@ -92,11 +87,9 @@ async fn forward(
         }
     };
     // Before the body is read: a refused request costs no more than its head.
-    if let Some(guard) = &guard {
-        let user = caller.as_ref().map(|c| c.user_id.as_str());
-        if let Err(limited) = guard.check_caller(Class::of(route), user, client) {
-            return limited.into_response();
-        }
+    let user = caller.as_ref().map(|c| c.user_id.as_str());
+    if let Err(limited) = guard.check_caller(Class::of(route), user, client) {
+        return limited.into_response();
     }
     let key = match idempotency::key_to_forward(route, &parts.headers) {
         Ok(key) => key,
@@ -122,14 +115,15 @@ async fn forward(
         idempotency::forward(key, &mut out);
         out
     };
-    let outcome = retry::request(
-        state,
-        &route.subject,
-        payload.into(),
-        headers,
-        retry::is_safe(&parts.method),
-    )
-    .await;
+    let outcome = state
+        .upstream
+        .request(
+            &route.subject,
+            payload.into(),
+            headers,
+            retry::is_safe(&parts.method),
+        )
+        .await;
     match outcome {
         Ok(reply) => reply_to_response(state, route, &reply, request_id),
         Err(e) => call_error(state, route, &e, request_id),

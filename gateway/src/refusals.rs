@@ -8,22 +8,21 @@
 //! it got since the last line. A client refused once shows up once; one refused 10,000 times a
 //! second shows up every few seconds with its count.
 //!
-//! The client address is resolved as the rate limiter resolves it (`TRUSTED_PROXIES`). The
-//! table is bounded: past [`MAX_ADDRS`] addresses, idle ones are dropped, and refusals of
+//! The client address is the one [`crate::client`] resolved. The table is bounded: past [`MAX_ADDRS`] addresses, idle ones are dropped, and refusals of
 //! further new addresses are summed under one line for all of them.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use ipnet::IpNet;
 use tracing::warn;
 
-use crate::limit::client::client_addr;
+use crate::client::ClientAddr;
+use crate::state::AppState;
 
 /// Least time between two lines about one address.
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
@@ -57,11 +56,6 @@ struct Entry {
     reported_at: Instant,
     pending: Counts,
 }
-
-/// The client address of a request, resolved once by [`Refusals::watch`] (the outermost user
-/// of it) and left in the request's extensions for the rate limits to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
 
 /// Who a report is about: one address, or every address past the table's bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,36 +113,31 @@ impl Refusals {
         }
         None
     }
+}
 
-    /// The middleware: passes the request on and sums the response when it is a refusal.
-    pub async fn watch(self, trusted: Arc<[IpNet]>, mut request: Request, next: Next) -> Response {
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| client_addr(c.0.ip(), request.headers(), &trusted));
-        if let Some(addr) = peer {
-            request.extensions_mut().insert(ClientAddr(addr));
-        }
-        let response = next.run(request).await;
-        let status = response.status().as_u16();
-        if let Some(addr) = peer.filter(|_| is_refusal(status))
-            && let Some((who, counts)) = self.record(addr, status, Instant::now())
-        {
-            let client = match who {
-                Who::Addr(addr) => addr.to_string(),
-                Who::Others => "others".to_owned(),
-            };
-            warn!(
-                client = %client,
-                unauthenticated = counts.unauthenticated,
-                forbidden = counts.forbidden,
-                rate_limited = counts.rate_limited,
-                every_secs = REPORT_EVERY.as_secs(),
-                "requests refused"
-            );
-        }
-        response
+/// The middleware: passes the request on and sums the response in the state's [`Refusals`]
+/// when it is a refusal.
+pub async fn watch(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let peer = ClientAddr::of(request.extensions());
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    if let Some(addr) = peer.filter(|_| is_refusal(status))
+        && let Some((who, counts)) = state.refusals.record(addr, status, Instant::now())
+    {
+        let client = match who {
+            Who::Addr(addr) => addr.to_string(),
+            Who::Others => "others".to_owned(),
+        };
+        warn!(
+            client = %client,
+            unauthenticated = counts.unauthenticated,
+            forbidden = counts.forbidden,
+            rate_limited = counts.rate_limited,
+            every_secs = REPORT_EVERY.as_secs(),
+            "requests refused"
+        );
     }
+    response
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use futures::future::{Either, select};
 use runtime::{CallError, CallOptions, Requester};
 use tokio::time::Instant;
 
-use crate::state::Shared;
+use crate::metrics::GatewayMetrics;
 
 /// The pause before resending a request nobody received.
 pub const NO_RESPONDERS_PAUSE: Duration = Duration::from_millis(250);
@@ -83,59 +83,79 @@ impl Budget {
     }
 }
 
-/// Whether a retry for `reason` may go out: paid from the budget, counted either way.
-fn may_retry(shared: &Shared, reason: &'static str) -> bool {
-    let granted = shared.retry_budget.spend();
-    if granted {
-        shared.metrics.upstream_retry(reason);
-    } else {
-        shared.metrics.upstream_retry_denied(reason);
-    }
-    granted
+/// Calls to services: the one NATS requester, the deadline of each call, and the retry
+/// [`Budget`] (counted in the gateway's metrics).
+#[derive(Debug)]
+pub struct Upstream {
+    requester: Requester,
+    timeout: Duration,
+    budget: Budget,
+    metrics: GatewayMetrics,
 }
 
-/// One call to a service: `subject` and `payload` with the headers `headers` makes (called
-/// again for a second attempt, which is cheaper than copying them for every call), sent with
-/// the configured request timeout as the deadline, retried as the module docs say (`safe`: a
-/// GET or HEAD).
-pub async fn request(
-    shared: &Shared,
-    subject: &str,
-    payload: Bytes,
-    headers: impl Fn() -> HeaderMap,
-    safe: bool,
-) -> Result<Message, CallError> {
-    let caller: &Requester = &shared.caller;
-    let timeout = shared.config.request_timeout;
-    shared.retry_budget.earn();
-    let deadline = Instant::now() + timeout;
-    let attempt = || {
-        let options = CallOptions {
-            timeout: deadline.saturating_duration_since(Instant::now()),
-            headers: headers(),
-        };
-        caller.request(subject, payload.clone(), options)
-    };
-    // Pinned in place: the first attempt may outlive the hedge timer and race a second one.
-    let mut first = pin!(attempt());
-    let outcome = if safe {
-        match tokio::time::timeout(timeout / 2, &mut first).await {
-            Ok(outcome) => outcome,
-            Err(_) if may_retry(shared, "timeout") => {
-                return first_answer(first, pin!(attempt())).await;
-            }
-            Err(_) => return first.await,
+impl Upstream {
+    /// Calls through `requester`, each within `timeout`, with a full budget.
+    pub fn new(requester: Requester, timeout: Duration, metrics: GatewayMetrics) -> Self {
+        Self {
+            requester,
+            timeout,
+            budget: Budget::default(),
+            metrics,
         }
-    } else {
-        first.await
-    };
-    if matches!(outcome, Err(CallError::NoResponders { .. })) && may_retry(shared, "no_responders")
-    {
-        let left = deadline.saturating_duration_since(Instant::now());
-        tokio::time::sleep(NO_RESPONDERS_PAUSE.min(left / 2)).await;
-        return attempt().await;
     }
-    outcome
+
+    /// Whether a retry for `reason` may go out: paid from the budget, counted either way.
+    fn may_retry(&self, reason: &'static str) -> bool {
+        let granted = self.budget.spend();
+        if granted {
+            self.metrics.upstream_retry(reason);
+        } else {
+            self.metrics.upstream_retry_denied(reason);
+        }
+        granted
+    }
+
+    /// One call to a service: `subject` and `payload` with the headers `headers` makes
+    /// (called again for a second attempt, which is cheaper than copying them for every
+    /// call), sent with the configured request timeout as the deadline, retried as the module
+    /// docs say (`safe`: a GET or HEAD).
+    pub async fn request(
+        &self,
+        subject: &str,
+        payload: Bytes,
+        headers: impl Fn() -> HeaderMap,
+        safe: bool,
+    ) -> Result<Message, CallError> {
+        self.budget.earn();
+        let deadline = Instant::now() + self.timeout;
+        let attempt = || {
+            let options = CallOptions {
+                timeout: deadline.saturating_duration_since(Instant::now()),
+                headers: headers(),
+            };
+            self.requester.request(subject, payload.clone(), options)
+        };
+        // Pinned in place: the first attempt may outlive the hedge timer and race a second one.
+        let mut first = pin!(attempt());
+        let outcome = if safe {
+            match tokio::time::timeout(self.timeout / 2, &mut first).await {
+                Ok(outcome) => outcome,
+                Err(_) if self.may_retry("timeout") => {
+                    return first_answer(first, pin!(attempt())).await;
+                }
+                Err(_) => return first.await,
+            }
+        } else {
+            first.await
+        };
+        if matches!(outcome, Err(CallError::NoResponders { .. })) && self.may_retry("no_responders")
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(NO_RESPONDERS_PAUSE.min(left / 2)).await;
+            return attempt().await;
+        }
+        outcome
+    }
 }
 
 /// Whichever of two attempts answers first; when one of them is lost (no answer, nobody

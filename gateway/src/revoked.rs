@@ -85,7 +85,7 @@ impl Revoked {
 /// Fetches the list into `revoked` at once and then every `config.interval`, until
 /// `shutdown` resolves.
 pub async fn run(
-    caller: Requester,
+    requester: Requester,
     revoked: Revoked,
     config: RevokedConfig,
     shutdown: impl Future<Output = ()>,
@@ -100,7 +100,7 @@ pub async fn run(
             () = &mut shutdown => return,
             _ = ticks.tick() => {}
         }
-        let fetched = caller
+        let fetched = requester
             .call::<GetRevoked>(&Envelope::default(), CallOptions::timeout(config.timeout))
             .await;
         match fetched {

@@ -2,8 +2,8 @@
 //!
 //! A client sends the same access token with every request for its whole lifetime (15 minutes
 //! by default), and an Ed25519 signature check is the largest single cost of the gateway hop
-//! (`make bench` measured a fifth of the machine's CPU at 10k req/s). With this cache a
-//! token costs one verification, then a hash-map lookup.
+//! (figures in `docs/bench.md`). With this cache a token costs one verification, then a
+//! hash-map lookup.
 //!
 //! A cached result is used only while it is still what verification would say:
 //! - the token has not expired (with the verifier's leeway), checked on every hit;

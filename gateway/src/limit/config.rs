@@ -15,9 +15,10 @@ pub use contract::limits::{LimitConfigError, parse_trusted_proxies};
 
 use super::Class;
 
-/// A quota per route class; `None` leaves the class unlimited.
+/// A governor quota per route class, from [`contract::limits::RateLimits`] (the parsed
+/// `RATE_LIMITS`); `None` leaves the class unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RateLimits {
+pub struct Quotas {
     /// The public auth routes (register, login, refresh).
     pub auth: Option<Quota>,
     /// Other POST, PUT, PATCH and DELETE routes.
@@ -26,7 +27,7 @@ pub struct RateLimits {
     pub read: Option<Quota>,
 }
 
-impl RateLimits {
+impl Quotas {
     /// No class limited.
     pub const OFF: Self = Self {
         auth: None,
@@ -49,7 +50,7 @@ impl RateLimits {
     }
 }
 
-impl From<contract::limits::RateLimits> for RateLimits {
+impl From<contract::limits::RateLimits> for Quotas {
     fn from(limits: contract::limits::RateLimits) -> Self {
         Self {
             auth: limits.auth.map(quota),
@@ -85,16 +86,16 @@ mod tests {
 
     #[test]
     fn rate_limits_parse() {
-        assert_eq!(RateLimits::parse("off").unwrap(), RateLimits::OFF);
-        assert_eq!(RateLimits::parse(" ").unwrap(), RateLimits::OFF);
-        let limits = RateLimits::parse("auth=10/s:burst 20, write=30/m ,read=off").unwrap();
+        assert_eq!(Quotas::parse("off").unwrap(), Quotas::OFF);
+        assert_eq!(Quotas::parse(" ").unwrap(), Quotas::OFF);
+        let limits = Quotas::parse("auth=10/s:burst 20, write=30/m ,read=off").unwrap();
         assert_eq!(
             limits.auth,
             Some(Quota::per_second(n(10)).allow_burst(n(20)))
         );
         assert_eq!(limits.write, Some(Quota::per_minute(n(30))));
         assert_eq!(limits.read, None);
-        let hourly = RateLimits::parse("read=3600/h").unwrap().read.unwrap();
+        let hourly = Quotas::parse("read=3600/h").unwrap().read.unwrap();
         assert_eq!(hourly.replenish_interval(), Duration::from_secs(1));
         for bad in [
             "auth",
@@ -105,7 +106,7 @@ mod tests {
             "auth=1/s:bust 2",
             "other=1/s",
         ] {
-            assert!(RateLimits::parse(bad).is_err(), "{bad}");
+            assert!(Quotas::parse(bad).is_err(), "{bad}");
         }
     }
 

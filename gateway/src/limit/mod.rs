@@ -1,6 +1,6 @@
 //! Rate limiting and load shedding of proxied requests.
 //!
-//! - **Rate limits** ([`config::RateLimits`]): a GCRA quota per route [`Class`] and per key —
+//! - **Rate limits** ([`config::Quotas`]): a GCRA quota per route [`Class`] and per key —
 //!   the user for an authenticated request, else the client address ([`client`]). Each class
 //!   has its own keyed `governor` limiter, so logins cannot eat the reading budget. A refused
 //!   request gets 429 with `Retry-After`. Limiter state is one small entry per active key;
@@ -28,7 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::error::ApiError;
 use crate::table::Route;
 
-pub use config::{LimitConfigError, RateLimits};
+pub use config::{LimitConfigError, Quotas};
 
 /// Default of [`LimitConfig::max_in_flight`].
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1024;
@@ -40,7 +40,7 @@ pub const HOUSEKEEPING_EVERY: u64 = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitConfig {
     /// A quota per route class.
-    pub rates: RateLimits,
+    pub rates: Quotas,
     /// Peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpNet>,
     /// Proxied requests in flight at once.
@@ -50,7 +50,7 @@ pub struct LimitConfig {
 impl Default for LimitConfig {
     fn default() -> Self {
         Self {
-            rates: RateLimits::OFF,
+            rates: Quotas::OFF,
             trusted_proxies: Vec::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }

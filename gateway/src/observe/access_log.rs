@@ -3,7 +3,7 @@
 //! [`super::span`]).
 //!
 //! Metrics count every request by route and status; a line per request at INFO would cost
-//! the gateway about a tenth of its CPU at high rates (`make bench`).
+//! the gateway a large share of its CPU at high rates (figures in `docs/bench.md`).
 //! `RUST_LOG=gateway=debug` shows them all.
 
 use std::time::Duration;

@@ -1,7 +1,9 @@
 //! The route a request was answered by, as a label for metrics and logs.
 //!
-//! The proxy sets it to the matched template; the gateway's own paths get axum's matched
-//! path; anything else is [`UNMATCHED`], so unknown paths cannot blow up label cardinality.
+//! The one record of a request's route: the proxy puts the template it matched in the
+//! response's extensions; the gateway's own paths get axum's matched path; anything else is
+//! [`UNMATCHED`], so unknown paths cannot blow up label cardinality. [`super::finish`] reads
+//! it once for the span, the metrics and the access log.
 
 use std::fmt;
 use std::sync::Arc;

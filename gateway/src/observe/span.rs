@@ -2,13 +2,12 @@
 //! method, route, status and request id as fields, when traces are exported.
 //!
 //! When they are not, the span only gives log lines inside the request their request id, and
-//! it is made at DEBUG: opening an enabled span formats its fields for the log output, about
-//! 8 % of the gateway's instructions per request (`make bench-instructions`), for lines that
-//! are rare at the default level. The lines that matter there, the access log's WARN for a
+//! it is made at DEBUG: opening an enabled span formats its fields for the log output, a
+//! measurable share of the gateway's instructions per request (`docs/bench.md`), for lines
+//! that are rare at the default level. The lines that matter there, the access log's WARN for a
 //! 5xx and the proxy's upstream failures, carry the request id themselves; with
 //! `RUST_LOG=gateway=debug` every line inside a request gets it from the span as well.
 
-use axum::extract::MatchedPath;
 use axum::http::{HeaderMap, HeaderName, Request, Response};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -35,8 +34,8 @@ pub fn layer() -> Layer {
         .on_failure(())
 }
 
-/// Makes the `http.request` span; the route is filled in here for the gateway's own paths
-/// and by the proxy once it has matched one.
+/// Makes the `http.request` span; the route is filled in by [`super::finish`] once the
+/// request is answered.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestSpan;
 
@@ -56,11 +55,6 @@ impl<B> MakeSpan<B> for RequestSpan {
             http.status_code = field::Empty,
             request_id,
         );
-        if let Some(route) = request.extensions().get::<MatchedPath>()
-            && runtime::telemetry::exporting()
-        {
-            span.record("http.route", route.as_str());
-        }
         // Without a `traceparent` there is no trace to join: the span is a root either way, so
         // the extraction (and its allocations) is skipped.
         if request
@@ -75,7 +69,7 @@ impl<B> MakeSpan<B> for RequestSpan {
     }
 }
 
-/// Records the matched route template on the current request's span, when traces are
+/// Records the route template on the current request's span, when traces are
 /// exported ([`runtime::telemetry::exporting`]): the access log and metrics carry the route
 /// themselves, and recording a field re-formats the span's fields for the log output.
 pub fn record_route(route: &str) {

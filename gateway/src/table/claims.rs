@@ -18,7 +18,6 @@ use contract::routes::RouteOwners;
 use contract::{EndpointMeta, HttpMethod, metadata};
 use runtime::discover::ServiceInfo;
 
-use super::RESERVED_PATHS;
 use super::route::{Conflict, InvalidEndpoint, Refused, Route};
 use crate::version::Version;
 
@@ -76,7 +75,7 @@ fn refusal(owners: &RouteOwners, service: &str, subject: &str, path: &str) -> Op
             "subject {subject} is not under the service's own name ({service}.…)"
         ));
     }
-    if RESERVED_PATHS.contains(&path) {
+    if crate::own::is_reserved(path) {
         return Some(format!("the gateway serves {path} itself"));
     }
     match owners.owner_of(path) {

@@ -11,7 +11,8 @@
 //!   one method and path on one subject are one route, described by the newest version;
 //! - two subjects of one service claiming one method and path conflict: the highest semver
 //!   wins, then the smaller subject. The losers are reported;
-//! - the gateway's own paths (`/healthz`, `/metrics`, …) are never given to a service;
+//! - the gateway's own paths (`/healthz`, `/metrics`, `/docs/{asset}`, …: the routes it mounts,
+//!   [`crate::own::routes`]) are never given to a service;
 //! - endpoints with no HTTP mapping are internal and not routed; endpoints with an invalid
 //!   mapping are reported.
 //!
@@ -29,16 +30,6 @@ use runtime::discover::ServiceInfo;
 
 pub use matcher::Match;
 pub use route::{Conflict, InvalidEndpoint, Refused, Route};
-
-/// Paths the gateway serves itself.
-pub const RESERVED_PATHS: [&str; 6] = [
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/openapi.json",
-    "/services",
-    "/docs",
-];
 
 /// The routing table.
 #[derive(Debug, Default, Clone)]
@@ -457,6 +448,36 @@ mod tests {
             "{:?}",
             table.invalid()
         );
+    }
+
+    #[test]
+    fn a_claim_on_any_path_the_gateway_mounts_is_refused() {
+        // Every own route, and a template that reaches one (`{name}` read as a segment).
+        let mut paths: Vec<&str> = crate::own::routes(true).iter().map(|r| r.0).collect();
+        paths.extend(["/docs/{name}", "/docs/swagger-ui.css"]);
+        for path in paths {
+            let endpoints = vec![endpoint("evil.claim", "GET", path, "public")];
+            let table = build(&[info("evil", "e1", "1.0.0", endpoints)]);
+            assert!(table.routes().is_empty(), "{path} was routed");
+            if path.ends_with('/') {
+                // No service may claim such a path at all: invalid metadata.
+                assert_eq!(table.invalid().len(), 1, "{path}");
+                continue;
+            }
+            assert_eq!(
+                refusals(&table),
+                [(
+                    "evil",
+                    "evil.claim",
+                    path,
+                    format!("the gateway serves {path} itself").as_str()
+                )]
+            );
+        }
+        // Paths beside them stay the services' to claim.
+        for path in ["/docsearch", "/healthz/x", "/evil/docs"] {
+            assert!(!crate::own::is_reserved(path), "{path}");
+        }
     }
 
     #[test]

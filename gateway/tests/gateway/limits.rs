@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use contract::auth::Login;
 use contract::{Operation, RequestOf, ServiceError};
-use gateway::limit::RateLimits;
+use gateway::limit::Quotas;
 use runtime::test_support::wait_until;
 use runtime::{RequestContext, ServiceBuilder};
 use serde_json::json;
@@ -13,7 +13,7 @@ use serde_json::json;
 use super::support::{Http, Reply, Running, WAIT, World, user_token};
 
 fn limited(rates: &str) -> impl FnOnce(&mut gateway::Config) {
-    let rates = RateLimits::parse(rates).unwrap();
+    let rates = Quotas::parse(rates).unwrap();
     move |c| c.limits.rates = rates
 }
 

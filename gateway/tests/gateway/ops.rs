@@ -8,6 +8,8 @@ use super::support::{Http, Reply, World, admin_token, user_token};
 async fn health_readiness_and_metrics() {
     let world = World::start().await;
     let http = world.http();
+    // Liveness by the health listener's name, and by the older one.
+    assert_eq!(http.get("/livez").await.json()["status"], "ok");
     assert_eq!(http.get("/healthz").await.json()["status"], "ok");
     let ready = http.get("/readyz").await;
     assert_eq!(ready.status, 200);

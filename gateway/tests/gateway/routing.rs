@@ -132,7 +132,7 @@ async fn head_answers_like_get_without_a_body() {
     let reply = http.send("HEAD", "/widgets/fail", &[], None).await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), Some("POST"));
-    for own in ["/healthz", "/readyz", "/openapi.json"] {
+    for own in ["/livez", "/healthz", "/readyz", "/openapi.json"] {
         let reply = http.send("HEAD", own, &[], None).await;
         assert_eq!(reply.status, 200, "{own}");
         assert!(reply.body.is_empty(), "{own}");

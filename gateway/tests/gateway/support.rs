@@ -14,13 +14,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use runtime::config::NatsArgs;
-use runtime::serve::RunningService;
+pub use runtime::test_support::stub::Running;
+use runtime::test_support::stub::{Gate, failure};
 use runtime::test_support::wait_until;
 use runtime::{RequestContext, ServiceBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -299,45 +300,6 @@ pub struct FailBody {
     pub message: String,
 }
 
-/// Where a stand-in handler waits until the test lets it through (shared by clones).
-#[derive(Clone, Default)]
-pub struct Gate {
-    notify: Arc<Notify>,
-    open: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Gate {
-    /// A gate that is already open.
-    pub fn opened() -> Self {
-        let gate = Self::default();
-        gate.open();
-        gate
-    }
-
-    /// Lets every waiter through, now and later.
-    pub fn open(&self) {
-        self.open.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    /// Holds the next waiters until [`open`](Self::open).
-    pub fn close(&self) {
-        self.open.store(false, Ordering::SeqCst);
-    }
-
-    /// Waits until the gate is open.
-    pub async fn wait(&self) {
-        loop {
-            // Registered before the check, so an `open` in between is not missed.
-            let notified = self.notify.notified();
-            if self.open.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
 #[derive(Clone, Default)]
 pub struct Widgets {
     pub gate: Gate,
@@ -407,18 +369,7 @@ pub fn widgets(state: Widgets, version: &str) -> ServiceBuilder<Widgets> {
         )
         .endpoint::<FailWidget, _>(
             |_, _: RequestContext, r: contract::RequestOf<FailWidget>| async move {
-                let code = contract::ErrorCode::from_status(r.body.status);
-                Err(match code {
-                    contract::ErrorCode::RateLimited => {
-                        ServiceError::rate_limited(r.body.message, 7)
-                    }
-                    contract::ErrorCode::ValidationFailed => {
-                        ServiceError::validation(vec![contract::FieldError::new(
-                            "name", "too long",
-                        )])
-                    }
-                    _ => ServiceError::new(code, r.body.message),
-                })
+                Err(failure(r.body.status, r.body.message))
             },
         )
         .endpoint::<SlowWidget, _>(
@@ -428,30 +379,6 @@ pub fn widgets(state: Widgets, version: &str) -> ServiceBuilder<Widgets> {
                 Ok("done".to_owned())
             },
         )
-}
-
-/// A service running in a task, stopped through `stop`.
-pub struct Running {
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<(), runtime::serve::ServeError>>,
-}
-
-impl Running {
-    pub fn spawn<S: Clone + Send + Sync + 'static>(service: RunningService<S>) -> Self {
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(service.run(async move {
-            let _ = rx.await;
-        }));
-        Self {
-            shutdown: Some(tx),
-            task,
-        }
-    }
-
-    pub async fn stop(mut self) {
-        let _ = self.shutdown.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
 }
 
 /// Waits until the server knows nobody serves `subject` any more (an unsubscribe travels

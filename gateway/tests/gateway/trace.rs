@@ -1,21 +1,14 @@
 //! One request, one trace: the gateway's span and the service's span share the trace id, and
 //! the gateway joins the client's `traceparent`.
 
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use tracing_subscriber::layer::SubscriberExt;
+use runtime::test_support::TraceCapture;
 
 use super::support::World;
 
 // A current-thread runtime keeps every task on this thread, where the subscriber is set.
 #[tokio::test(flavor = "current_thread")]
 async fn gateway_and_service_spans_share_the_trace() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber =
-        tracing_subscriber::registry().with(runtime::telemetry::otel_layer(&provider, "test"));
-    let _default = tracing::subscriber::set_default(subscriber);
+    let capture = TraceCapture::start();
 
     let world = World::start().await;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -28,9 +21,8 @@ async fn gateway_and_service_spans_share_the_trace() {
     let forwarded = reply.json()["traceparent"].as_str().unwrap().to_owned();
     assert!(forwarded.contains(trace_id), "{forwarded}");
     world.stop().await;
-    provider.force_flush().unwrap();
 
-    let spans = exporter.get_finished_spans().unwrap();
+    let spans = capture.spans();
     // The widgets' `list` endpoint, not the schema requests of discovery.
     let service = spans
         .iter()

@@ -38,8 +38,8 @@ pub enum KeyError {
         path: String,
     },
     /// The key could not be encoded for signing.
-    #[error("cannot encode the signing key: {0}")]
-    Encode(String),
+    #[error("cannot encode the signing key")]
+    Encode(#[source] ed25519_dalek::pkcs8::Error),
 }
 
 /// The signing key and every published public key.
@@ -87,9 +87,7 @@ fn public_key(pem: &str, path: &Path) -> Result<VerifyingKey, KeyError> {
 impl Keys {
     /// Keys from a signing key and the public keys to publish besides it.
     pub fn new(signing: &SigningKey, previous: &[VerifyingKey]) -> Result<Self, KeyError> {
-        let der = signing
-            .to_pkcs8_der()
-            .map_err(|e| KeyError::Encode(e.to_string()))?;
+        let der = signing.to_pkcs8_der().map_err(KeyError::Encode)?;
         let current = jwk(&signing.verifying_key());
         let mut jwks = Jwks {
             keys: vec![current.clone()],

@@ -95,12 +95,12 @@ pub async fn run(
         config.mongodb_database.as_deref(),
     )
     .await?;
-    let verifications = Counter::default();
     let mut host = Host::new(SERVICE, &nats);
-    host.registry().register(
+    let verifications = runtime::metrics::registered(
+        host.registry(),
         "natstack_auth_password_verifications",
         "Password verifications run, real or against the dummy hash",
-        verifications.clone(),
+        Counter::default(),
     );
     host.ready_when("mongodb", {
         let store = store.clone();

@@ -12,8 +12,9 @@
 //!   dynamic mmap threshold (32 MiB), so it is always mapped for the hash and unmapped after:
 //!   resident memory returns to its resting level between logins. (With argon2's own
 //!   allocation, freeing a 19 MiB buffer raises glibc's threshold, later buffers come from
-//!   per-thread arenas that keep their pages, and `make bench` saw the service grow to
-//!   600 MiB at four concurrent logins.) Only the blocks argon2 touches become resident.
+//!   per-thread arenas that keep their pages, and `make bench` saw the service grow by
+//!   hundreds of MiB at a few concurrent logins: `docs/bench.md`.) Only the blocks argon2
+//!   touches become resident.
 
 use std::sync::Arc;
 

@@ -18,7 +18,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::error::{FieldError, FieldErrors};
 
 /// Rows per page when the query gives no `limit`.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -153,6 +153,33 @@ impl<K: SortKey> Sort<K> {
     }
 }
 
+impl FieldErrors {
+    /// The `sort` parameter: `default` when it is absent or blank; an unknown key is recorded
+    /// on `sort` (and `default` returned, so the other fields are still checked).
+    pub fn sort<K: SortKey>(&mut self, sort: Option<&str>, default: Sort<K>) -> Sort<K> {
+        match sort.filter(|s| !s.trim().is_empty()) {
+            None => default,
+            Some(sort) => Sort::parse(sort).unwrap_or_else(|e| {
+                self.0.push(e);
+                default
+            }),
+        }
+    }
+
+    /// `page` and `limit` with their defaults; a value out of bounds is recorded on its field
+    /// (and the first page of the default size returned, which [`FieldErrors::finish`] then
+    /// never lets through).
+    pub fn page(&mut self, query: PageQuery) -> PageSpec {
+        query.resolve().unwrap_or_else(|errors| {
+            self.0.extend(errors);
+            PageSpec {
+                page: 1,
+                limit: DEFAULT_LIMIT,
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +252,34 @@ mod tests {
         let err = Sort::<Key>::parse("name; DROP TABLE x").unwrap_err();
         assert_eq!(err.field, "sort");
         assert!(err.message.contains("id, name"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_field_error_builder_checks_sort_and_page_together() {
+        let by_id = Sort {
+            key: Key::Id,
+            descending: false,
+        };
+        let mut errors = FieldErrors::default();
+        assert_eq!(errors.sort(None, by_id), by_id);
+        assert_eq!(errors.sort(Some("  "), by_id), by_id);
+        assert_eq!(errors.sort(Some("-name"), by_id).key, Key::Name);
+        let page = errors.page(PageQuery {
+            page: Some(3),
+            limit: Some(5),
+        });
+        assert_eq!((page.page, page.limit), (3, 5));
+        assert!(errors.0.is_empty());
+
+        // Every problem recorded, in the order checked; the defaults stand in meanwhile.
+        assert_eq!(errors.sort(Some("nope"), by_id), by_id);
+        let page = errors.page(PageQuery {
+            page: Some(0),
+            limit: Some(MAX_LIMIT + 1),
+        });
+        assert_eq!((page.page, page.limit), (1, DEFAULT_LIMIT));
+        let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["sort", "page", "limit"]);
+        assert!(errors.finish().is_err());
     }
 }

@@ -2,7 +2,8 @@
 //! run time is a column name picked from a fixed list by [`CustomerSort`].
 
 use contract::customers::{Customer, CustomerSort};
-use contract::page::{PageSpec, Sort};
+use contract::page::{Page, PageSpec, Sort};
+use runtime::pg::list::{Listing, Order, contains_pattern};
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 /// The column list, as a macro so statements are `concat!`-ed `&'static str`s (sqlx only
@@ -59,23 +60,14 @@ pub struct Filter<'a> {
     pub city: Option<&'a str>,
 }
 
-/// `%text%` for ILIKE with the pattern characters of `text` escaped, so `50%` matches the
-/// literal string rather than everything starting with 50.
-pub fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
+/// The customers list: rows, count and key.
+const LISTING: Listing = Listing {
+    select: concat!("SELECT ", columns!(), " FROM customers"),
+    count: "SELECT count(*) FROM customers",
+    key: "customer_id",
+};
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &Filter<'_>) {
-    query.push(" WHERE TRUE");
     if let Some(q) = filter.q {
         let pattern = contains_pattern(q);
         query
@@ -109,38 +101,17 @@ fn sort_column(key: CustomerSort) -> &'static str {
     }
 }
 
-/// One page of customers and the number matching the filter.
+/// One page of the customers matching the filter.
 pub async fn list(
     pool: &PgPool,
     filter: &Filter<'_>,
     sort: Sort<CustomerSort>,
     page: PageSpec,
-) -> Result<(Vec<Customer>, u64), sqlx::Error> {
-    let mut count = QueryBuilder::new("SELECT count(*) FROM customers");
-    push_filter(&mut count, filter);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-
-    let mut query = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM customers"));
-    push_filter(&mut query, filter);
-    let direction = if sort.descending { "DESC" } else { "ASC" };
-    query.push(format_args!(
-        " ORDER BY {} {direction}",
-        sort_column(sort.key)
-    ));
-    // The primary key breaks ties, so pages never overlap or skip rows.
-    if sort.key != CustomerSort::CustomerId {
-        query.push(", customer_id ASC");
-    }
-    query
-        .push(" LIMIT ")
-        .push_bind(i64::from(page.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
-    let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
-    Ok((
-        rows.into_iter().map(Customer::from).collect(),
-        u64::try_from(total).unwrap_or_default(),
-    ))
+) -> Result<Page<Customer>, sqlx::Error> {
+    let order = Order::of(sort, sort_column);
+    LISTING
+        .page::<Row, _>(pool, |query| push_filter(query, filter), order, page)
+        .await
 }
 
 /// The customer with `id`, if any.
@@ -213,15 +184,4 @@ pub async fn delete(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
         .execute(pool)
         .await?;
     Ok(done.rows_affected() > 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patterns_escape_wildcards() {
-        assert_eq!(contains_pattern("ab"), "%ab%");
-        assert_eq!(contains_pattern("50%_\\"), "%50\\%\\_\\\\%");
-    }
 }

@@ -56,29 +56,16 @@ async fn list(
     ] {
         errors.text(field, value.as_deref(), MAX_FILTER_CHARS);
     }
-    let sort = match query.sort.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => Sort {
-            key: CustomerSort::CustomerId,
-            descending: false,
-        },
-        Some(sort) => Sort::parse(sort).unwrap_or_else(|e| {
-            errors.0.push(e);
-            Sort {
-                key: CustomerSort::CustomerId,
-                descending: false,
-            }
-        }),
+    let default_sort = Sort {
+        key: CustomerSort::CustomerId,
+        descending: false,
     };
-    let page = PageQuery {
+    let sort = errors.sort(query.sort.as_deref(), default_sort);
+    let page = errors.page(PageQuery {
         page: query.page,
         limit: query.limit,
-    }
-    .resolve();
-    if let Err(page_errors) = &page {
-        errors.0.extend(page_errors.iter().cloned());
-    }
+    });
     errors.finish()?;
-    let page = page.map_err(ServiceError::validation)?;
     fn non_empty(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|s| !s.is_empty())
     }
@@ -87,10 +74,9 @@ async fn list(
         country: non_empty(&query.country),
         city: non_empty(&query.city),
     };
-    let (rows, total) = db::list(&pool, &filter, sort, page)
+    db::list(&pool, &filter, sort, page)
         .await
-        .map_err(reply_error)?;
-    Ok(Page::new(rows, page, total))
+        .map_err(reply_error)
 }
 
 async fn get(

@@ -7,20 +7,16 @@
 //! - migrations (`migrations/`): schema, then the Northwind seed, once per database, then the
 //!   idempotency keys (`runtime::idempotency`).
 //!
-//! [`run`] is the whole server, so tests run the real thing in-process; `main.rs` only parses
+//! [`SERVER`] is the whole server, so tests run the real thing in-process; `main.rs` only parses
 //! the configuration and wires signals.
 
 mod db;
 pub mod handlers;
 mod validate;
 
-use std::future::Future;
-
-use runtime::config::NatsArgs;
-use runtime::host::{Host, HostError};
-use runtime::pg::PgArgs;
+use runtime::pg::PgService;
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use tokio::net::TcpListener;
 
 /// The service name: the Services API name and the subjects' first token.
 pub const SERVICE: &str = "customers";
@@ -28,25 +24,13 @@ pub const SERVICE: &str = "customers";
 /// The embedded migrations: schema, then the Northwind seed.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Runs the service until `shutdown` resolves on a [`Host`]: health on `health_listener` at
-/// once, ready only while the database answers; migrations (retried while the database is
-/// down) before the NATS endpoints.
-pub async fn run(
-    nats: NatsArgs,
-    database: PgArgs,
-    health_listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), HostError> {
-    Host::new(SERVICE, &nats)
-        .run_with_database(
-            &database,
-            &MIGRATOR,
-            health_listener,
-            shutdown,
-            handlers::service,
-        )
-        .await
-}
+/// The service, run by [`PgService::run`]: health at once, ready only while the database
+/// answers, migrations before the NATS endpoints.
+pub static SERVER: PgService<PgPool> = PgService {
+    name: SERVICE,
+    migrator: &MIGRATOR,
+    handlers: handlers::service,
+};
 
 #[cfg(test)]
 mod tests {

@@ -1,3 +1,3 @@
-//! The `customers` binary: the shared arguments and the database's, then [`customers::run`].
+//! The `customers` binary: the shared arguments and the database's, then [`customers::SERVER`].
 
-runtime::service_main!(runtime::pg::PgArgs, customers::SERVICE, customers::run);
+runtime::service_main!(pg customers::SERVER);

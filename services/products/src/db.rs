@@ -1,8 +1,9 @@
 //! The products SQL. Every value travels as a bind parameter; the only SQL text chosen at run
 //! time is a column name picked from a fixed list by [`ProductSort`] or by the handler.
 
-use contract::page::{PageSpec, Sort};
+use contract::page::{Page, PageSpec, Sort};
 use contract::products::{Category, Price, Product, ProductSort, Supplier};
+use runtime::pg::list::{Listing, Order, contains_pattern};
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
@@ -83,22 +84,14 @@ pub struct Filter<'a> {
     pub in_stock: Option<bool>,
 }
 
-/// `%text%` for ILIKE with the pattern characters of `text` escaped.
-fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
+/// The products list: rows (with category and supplier names), count and key.
+const LISTING: Listing = Listing {
+    select: product_select!("products"),
+    count: "SELECT count(*) FROM products p",
+    key: "p.product_id",
+};
 
 fn push_filter(query: &mut QueryBuilder<Postgres>, f: &Filter<'_>) {
-    query.push(" WHERE TRUE");
     if let Some(q) = f.q {
         query
             .push(" AND p.product_name ILIKE ")
@@ -137,46 +130,17 @@ fn sort_column(key: ProductSort) -> &'static str {
     }
 }
 
-fn count_of(total: i64) -> u64 {
-    u64::try_from(total).unwrap_or_default()
-}
-
-fn offset(page: PageSpec) -> i64 {
-    i64::try_from(page.offset()).unwrap_or(i64::MAX)
-}
-
-/// One page of products and the number matching the filter.
+/// One page of the products matching the filter.
 pub async fn list(
     pool: &PgPool,
     filter: &Filter<'_>,
     sort: Sort<ProductSort>,
     page: PageSpec,
-) -> Result<(Vec<Product>, u64), sqlx::Error> {
-    let mut count = QueryBuilder::new("SELECT count(*) FROM products p");
-    push_filter(&mut count, filter);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-
-    let mut query = QueryBuilder::new(product_select!("products"));
-    push_filter(&mut query, filter);
-    let direction = if sort.descending { "DESC" } else { "ASC" };
-    query.push(format_args!(
-        " ORDER BY {} {direction}",
-        sort_column(sort.key)
-    ));
-    // The primary key breaks ties, so pages never overlap or skip rows.
-    if sort.key != ProductSort::ProductId {
-        query.push(", p.product_id ASC");
-    }
-    query
-        .push(" LIMIT ")
-        .push_bind(i64::from(page.limit))
-        .push(" OFFSET ")
-        .push_bind(offset(page));
-    let rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
-    Ok((
-        rows.into_iter().map(Product::from).collect(),
-        count_of(total),
-    ))
+) -> Result<Page<Product>, sqlx::Error> {
+    let order = Order::of(sort, sort_column);
+    LISTING
+        .page::<Row, _>(pool, |query| push_filter(query, filter), order, page)
+        .await
 }
 
 /// The product with `id`, if any.
@@ -289,12 +253,16 @@ pub struct CategoryRow {
 
 impl Reference for Category {
     type Row = CategoryRow;
-    const COUNT: &'static str = "SELECT count(*) FROM categories";
-    const PAGE: &'static str = "SELECT category_id, category_name, description FROM categories \
-                                ORDER BY category_id LIMIT $1 OFFSET $2";
+    const LISTING: Listing = Listing {
+        select: "SELECT category_id, category_name, description FROM categories",
+        count: "SELECT count(*) FROM categories",
+        key: "category_id",
+    };
+}
 
-    fn from_row(r: CategoryRow) -> Self {
-        Category {
+impl From<CategoryRow> for Category {
+    fn from(r: CategoryRow) -> Self {
+        Self {
             category_id: r.category_id,
             category_name: r.category_name,
             description: r.description,
@@ -321,13 +289,17 @@ pub struct SupplierRow {
 
 impl Reference for Supplier {
     type Row = SupplierRow;
-    const COUNT: &'static str = "SELECT count(*) FROM suppliers";
-    const PAGE: &'static str = "SELECT supplier_id, company_name, contact_name, contact_title, \
-                                address, city, region, postal_code, country, phone, fax, \
-                                homepage FROM suppliers ORDER BY supplier_id LIMIT $1 OFFSET $2";
+    const LISTING: Listing = Listing {
+        select: "SELECT supplier_id, company_name, contact_name, contact_title, address, city, \
+                 region, postal_code, country, phone, fax, homepage FROM suppliers",
+        count: "SELECT count(*) FROM suppliers",
+        key: "supplier_id",
+    };
+}
 
-    fn from_row(r: SupplierRow) -> Self {
-        Supplier {
+impl From<SupplierRow> for Supplier {
+    fn from(r: SupplierRow) -> Self {
+        Self {
             supplier_id: r.supplier_id,
             company_name: r.company_name,
             contact_name: r.contact_name,
@@ -345,28 +317,20 @@ impl Reference for Supplier {
 }
 
 /// A read-only reference table (categories, suppliers), listed by id a page at a time.
-pub trait Reference: Sized + Send {
+pub trait Reference: From<Self::Row> + Sized + Send {
     /// The table's row as selected.
     type Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin;
-    /// Counts the table's rows.
-    const COUNT: &'static str;
-    /// Reads one page of rows ordered by id; `$1` is the limit, `$2` the offset.
-    const PAGE: &'static str;
-
-    /// The item `row` stands for.
-    fn from_row(row: Self::Row) -> Self;
+    /// What its list reads, in id order.
+    const LISTING: Listing;
 }
 
-/// One page of reference table `T`, and the table's size.
+/// One page of reference table `T`.
 pub async fn reference_page<T: Reference>(
     pool: &PgPool,
     page: PageSpec,
-) -> Result<(Vec<T>, u64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar(T::COUNT).fetch_one(pool).await?;
-    let rows: Vec<T::Row> = sqlx::query_as(T::PAGE)
-        .bind(i64::from(page.limit))
-        .bind(offset(page))
-        .fetch_all(pool)
-        .await?;
-    Ok((rows.into_iter().map(T::from_row).collect(), count_of(total)))
+) -> Result<Page<T>, sqlx::Error> {
+    let listing = T::LISTING;
+    listing
+        .page::<T::Row, T>(pool, |_| {}, listing.by_key(), page)
+        .await
 }

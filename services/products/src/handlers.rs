@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use contract::page::{Page, PageQuery, PageSpec, Sort};
+use contract::page::{Page, PageQuery, Sort};
 use contract::products::{
     Category, CreateProduct, DeleteProduct, GetProduct, ListCategories, ListProducts,
     ListSuppliers, NewProduct, Product, ProductPatch, ProductSort, Supplier, UpdateProduct, limits,
@@ -47,17 +47,6 @@ fn not_found(id: impl std::fmt::Display) -> ServiceError {
     ServiceError::not_found(format!("no product with id {id}"))
 }
 
-fn page_spec(
-    query: PageQuery,
-    errors: &mut FieldErrors,
-) -> Result<PageSpec, Vec<contract::FieldError>> {
-    let page = query.resolve();
-    if let Err(page_errors) = &page {
-        errors.0.extend(page_errors.iter().cloned());
-    }
-    page
-}
-
 async fn list(
     pool: PgPool,
     _: RequestContext,
@@ -86,22 +75,12 @@ async fn list(
         key: ProductSort::ProductId,
         descending: false,
     };
-    let sort = match query.sort.as_deref().filter(|s| !s.trim().is_empty()) {
-        None => default_sort,
-        Some(sort) => Sort::parse(sort).unwrap_or_else(|e| {
-            errors.0.push(e);
-            default_sort
-        }),
-    };
-    let page = page_spec(
-        PageQuery {
-            page: query.page,
-            limit: query.limit,
-        },
-        &mut errors,
-    );
+    let sort = errors.sort(query.sort.as_deref(), default_sort);
+    let page = errors.page(PageQuery {
+        page: query.page,
+        limit: query.limit,
+    });
     errors.finish()?;
-    let page = page.map_err(ServiceError::validation)?;
     let filter = db::Filter {
         q: query.q.as_deref().filter(|q| !q.is_empty()),
         category_id: query.category_id,
@@ -111,10 +90,9 @@ async fn list(
         max_price: bound(&query.max_price),
         in_stock: query.in_stock,
     };
-    let (rows, total) = db::list(&pool, &filter, sort, page)
+    db::list(&pool, &filter, sort, page)
         .await
-        .map_err(reply_error)?;
-    Ok(Page::new(rows, page, total))
+        .map_err(reply_error)
 }
 
 async fn get(
@@ -251,7 +229,8 @@ where
     O: Operation<Query = PageQuery, Response = Page<T>>,
     T: db::Reference,
 {
-    let page = req.query.resolve().map_err(ServiceError::validation)?;
-    let (rows, total) = db::reference_page(&pool, page).await.map_err(reply_error)?;
-    Ok(Page::new(rows, page, total))
+    let mut errors = FieldErrors::default();
+    let page = errors.page(req.query);
+    errors.finish()?;
+    db::reference_page(&pool, page).await.map_err(reply_error)
 }

@@ -1,3 +1,3 @@
-//! The `products` binary: the shared arguments and the database's, then [`products::run`].
+//! The `products` binary: the shared arguments and the database's, then [`products::SERVER`].
 
-runtime::service_main!(runtime::pg::PgArgs, products::SERVICE, products::run);
+runtime::service_main!(pg products::SERVER);

@@ -5,8 +5,11 @@
 //! A binary is one line, [`service_main!`](crate::service_main):
 //!
 //! ```ignore
-//! runtime::service_main!(runtime::pg::PgArgs, customers::SERVICE, customers::run);
+//! runtime::service_main!(auth::SERVICE, auth::run);
 //! ```
+//!
+//! or, for a service that owns a PostgreSQL database ([`crate::pg::PgService`]),
+//! `runtime::service_main!(pg customers::SERVER);`.
 //!
 //! `--help` names the binary after its service and takes its version and one-line description
 //! from the binary's own `Cargo.toml`.
@@ -104,9 +107,24 @@ fn failure(name: &str, what: &str, error: &(dyn std::error::Error + 'static)) ->
 /// The whole `main` of a service binary: `service_main!(OwnArgs, SERVICE, run)` where `run`
 /// is `async fn(NatsArgs, OwnArgs, TcpListener, shutdown) -> Result<(), E>`, or
 /// `service_main!(SERVICE, run)` for a service with no arguments of its own
-/// (`async fn(NatsArgs, TcpListener, shutdown)`).
+/// (`async fn(NatsArgs, TcpListener, shutdown)`), or `service_main!(pg SERVER)` for a
+/// [`crate::pg::PgService`].
 #[macro_export]
 macro_rules! service_main {
+    (pg $server:path) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::binary::main::<$crate::pg::PgArgs, _, _, _>(
+                $crate::binary::Binary {
+                    name: $server.name,
+                    version: env!("CARGO_PKG_VERSION"),
+                    about: env!("CARGO_PKG_DESCRIPTION"),
+                },
+                |nats, database, listener, shutdown| {
+                    $server.run(nats, database, listener, shutdown)
+                },
+            )
+        }
+    };
     ($own:ty, $service:expr, $run:path) => {
         fn main() -> ::std::process::ExitCode {
             $crate::binary::main::<$own, _, _, _>(

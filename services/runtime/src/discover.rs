@@ -44,9 +44,12 @@ impl Default for GatherOptions {
 /// Why discovery failed (an empty result is not a failure).
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
-    /// The inbox could not be subscribed or the request not sent.
+    /// The reply inbox could not be subscribed.
     #[error("discovery request failed: {0}")]
-    Transport(String),
+    Subscribe(#[source] async_nats::SubscribeError),
+    /// The request could not be sent.
+    #[error("discovery request failed: {0}")]
+    Publish(#[source] async_nats::PublishError),
 }
 
 /// One endpoint as an instance describes it.
@@ -113,11 +116,11 @@ pub async fn gather(
     let mut replies = client
         .subscribe(inbox.clone())
         .await
-        .map_err(|e| DiscoverError::Transport(e.to_string()))?;
+        .map_err(DiscoverError::Subscribe)?;
     client
         .publish_with_reply(subject.to_owned(), inbox, bytes::Bytes::new())
         .await
-        .map_err(|e| DiscoverError::Transport(e.to_string()))?;
+        .map_err(DiscoverError::Publish)?;
 
     let deadline = Instant::now() + options.total;
     let mut out = Vec::new();

@@ -30,20 +30,20 @@ type Check = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
 
 /// Readiness checks and the metrics registry of one process.
 #[derive(Clone)]
-pub struct Health {
+pub struct Probes {
     checks: Vec<(String, Check)>,
     registry: Arc<Registry>,
 }
 
-impl std::fmt::Debug for Health {
+impl std::fmt::Debug for Probes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<_> = self.checks.iter().map(|(n, _)| n).collect();
-        f.debug_struct("Health").field("checks", &names).finish()
+        f.debug_struct("Probes").field("checks", &names).finish()
     }
 }
 
-impl Health {
-    /// Health with no checks yet, serving `registry` on `/metrics`.
+impl Probes {
+    /// Probes with no checks yet, serving `registry` on `/metrics`.
     pub fn new(registry: Registry) -> Self {
         Self {
             checks: Vec::new(),
@@ -126,7 +126,7 @@ impl Health {
     }
 }
 
-impl Health {
+impl Probes {
     /// The `/readyz` answer: 200 when every check passes, 503 otherwise, each check's result
     /// in the JSON body. For routers that hold the health in a state of their own.
     pub async fn readyz_response(&self) -> Response {
@@ -153,18 +153,18 @@ impl Health {
     }
 }
 
-async fn readyz(State(health): State<Health>) -> Response {
+async fn readyz(State(health): State<Probes>) -> Response {
     health.readyz_response().await
 }
 
-async fn metrics(State(health): State<Health>) -> Response {
+async fn metrics(State(health): State<Probes>) -> Response {
     health.metrics_response()
 }
 
 /// Serves the health routes on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    health: Health,
+    health: Probes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "health server listening");

@@ -25,7 +25,7 @@ use tracing::{info, warn};
 
 use crate::config::NatsArgs;
 use crate::connect::ConnectError;
-use crate::health::{self, Health};
+use crate::health::{self, Probes};
 use crate::metrics::ServiceMetrics;
 use crate::serve::{ServeError, ServiceBuilder};
 
@@ -47,7 +47,7 @@ pub enum HostError {
     Database(#[from] crate::pg::PgError),
 }
 
-type AddCheck = Box<dyn FnOnce(Health) -> Health + Send>;
+type AddCheck = Box<dyn FnOnce(Probes) -> Probes + Send>;
 
 /// One service process; see the module docs.
 pub struct Host {
@@ -92,7 +92,7 @@ impl Host {
     {
         let name = name.to_owned();
         self.checks
-            .push(Box::new(move |health: Health| health.check(&name, check)));
+            .push(Box::new(move |health: Probes| health.check(&name, check)));
         self
     }
 
@@ -117,7 +117,7 @@ impl Host {
             .await
             .map_err(HostError::from)?;
         let registered = Arc::new(AtomicBool::new(false));
-        let mut health = Health::new(self.registry).nats(client.clone());
+        let mut health = Probes::new(self.registry).nats(client.clone());
         for add in self.checks {
             health = add(health);
         }

@@ -1,4 +1,5 @@
-//! Prometheus metrics of a service's request handling.
+//! Prometheus metrics of a service's request handling, and [`registered`], which declares a
+//! metric and registers it in one expression.
 
 use std::time::Duration;
 
@@ -7,7 +8,19 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
+
+/// `metric`, registered in `registry` as `name` with `help`: each metric is written once,
+/// where its owner declares it.
+pub fn registered<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
 
 /// Labels of a handled request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,29 +49,28 @@ pub struct ServiceMetrics {
 impl ServiceMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn new(registry: &mut Registry) -> Self {
-        let metrics = Self {
-            requests: Family::default(),
-            duration: Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
-            }),
-            in_flight: Gauge::default(),
-        };
-        registry.register(
-            "natstack_service_requests",
-            "Requests handled, by endpoint and reply status",
-            metrics.requests.clone(),
-        );
-        registry.register(
-            "natstack_service_request_duration_seconds",
-            "Time from receiving a request to sending its reply",
-            metrics.duration.clone(),
-        );
-        registry.register(
-            "natstack_service_in_flight_requests",
-            "Requests being handled now",
-            metrics.in_flight.clone(),
-        );
-        metrics
+        Self {
+            requests: registered(
+                registry,
+                "natstack_service_requests",
+                "Requests handled, by endpoint and reply status",
+                Family::default(),
+            ),
+            duration: registered(
+                registry,
+                "natstack_service_request_duration_seconds",
+                "Time from receiving a request to sending its reply",
+                Family::new_with_constructor(|| {
+                    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+                }),
+            ),
+            in_flight: registered(
+                registry,
+                "natstack_service_in_flight_requests",
+                "Requests being handled now",
+                Gauge::default(),
+            ),
+        }
     }
 
     /// Records one finished request.

@@ -6,12 +6,19 @@
 //!   unreachable or not provisioned yet (its role or database missing, the password not set),
 //!   and failing at once on a real migration error (a modified migration);
 //! - [`ping`]: the readiness check, which follows the database (not stale pooled connections);
+//! - [`PgService`]: a service that owns a database, run the same way for each;
+//! - [`list`]: one page of a filtered, sorted list, the same way for every table;
 //! - [`found`]: a lookup's row, or 404 when there is none;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
 //!   an unreachable database → 503 "database unavailable" (`Retry-After: 1`), an exhausted id
 //!   sequence or another database limit → 503 saying so (`Retry-After: 60`), anything else →
 //!   500 with the cause logged, never sent.
+
+pub mod list;
+mod service;
+
+pub use service::PgService;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! The test environment: nats-server and PostgreSQL ([`PgStack`]) with the customers service
-//! running in-process through `customers::run` ([`ServiceApp`]).
+//! running in-process through `customers::SERVER` ([`ServiceApp`]).
 
 use runtime::test_support::{PgStack, ServiceApp};
 
@@ -10,7 +10,7 @@ pub async fn start() -> (PgStack, ServiceApp) {
     let stack = PgStack::start("customers").await;
     let database = stack.database();
     let app = ServiceApp::start(&stack.nats, |nats, health, stop| {
-        customers::run(nats, database, health, stop)
+        customers::SERVER.run(nats, database, health, stop)
     })
     .await;
     (stack, app)

@@ -1,5 +1,5 @@
 //! The test environment: nats-server and PostgreSQL ([`PgStack`]) with the products service
-//! running in-process through `products::run` ([`ServiceApp`]).
+//! running in-process through `products::SERVER` ([`ServiceApp`]).
 
 use runtime::test_support::{PgStack, ServiceApp};
 
@@ -10,7 +10,7 @@ pub async fn start() -> (PgStack, ServiceApp) {
     let stack = PgStack::start("products").await;
     let database = stack.database();
     let app = ServiceApp::start(&stack.nats, |nats, health, stop| {
-        products::run(nats, database, health, stop)
+        products::SERVER.run(nats, database, health, stop)
     })
     .await;
     (stack, app)

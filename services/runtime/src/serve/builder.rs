@@ -154,10 +154,7 @@ impl<S: Clone + Send + Sync + 'static> ServiceBuilder<S> {
             let def = Arc::new(def);
             streams.push(endpoint.map(move |request| (def.clone(), request)).boxed());
         }
-        client
-            .flush()
-            .await
-            .map_err(|e| ServeError::Connection(e.to_string()))?;
+        client.flush().await.map_err(ServeError::Connection)?;
         let id = service.info().await.id;
         info!(service = %self.name, version = %self.version, %id, endpoints = streams.len(), schema = %hash, "service registered");
         Ok(RunningService {

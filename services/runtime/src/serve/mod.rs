@@ -71,6 +71,6 @@ pub enum ServeError {
         name: String,
     },
     /// Flushing the connection failed.
-    #[error("NATS connection error: {0}")]
-    Connection(String),
+    #[error("NATS connection error")]
+    Connection(#[source] async_nats::client::FlushError),
 }

@@ -38,6 +38,11 @@ impl<S: Clone + Send + Sync + 'static> RunningService<S> {
         &self.id
     }
 
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Serves requests until `shutdown` resolves, then drains and returns.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
         let Self {
@@ -112,10 +117,7 @@ impl<S: Clone + Send + Sync + 'static> RunningService<S> {
             warn!(service = %name, abandoned = tasks.len(), "drain deadline passed");
             tasks.shutdown().await;
         }
-        client
-            .flush()
-            .await
-            .map_err(|e| ServeError::Connection(e.to_string()))?;
+        client.flush().await.map_err(ServeError::Connection)?;
         info!(service = %name, %id, "stopped");
         Ok(())
     }

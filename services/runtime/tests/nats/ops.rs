@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use contract::{Empty, ServiceError, operation};
-use runtime::serve::RunningService;
+pub use runtime::test_support::stub::Running;
+use runtime::test_support::stub::{Gate, failure};
 use runtime::{RequestContext, ServiceBuilder};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, oneshot};
-use tokio::task::JoinHandle;
 
 operation! {
     /// Echo the body
@@ -81,8 +80,7 @@ pub struct Identity {
 #[derive(Clone)]
 pub struct State {
     pub instance: String,
-    pub gate: Arc<Notify>,
-    pub open: Arc<std::sync::atomic::AtomicBool>,
+    pub gate: Gate,
     pub in_flight: Arc<AtomicUsize>,
     pub max_seen: Arc<AtomicUsize>,
     pub seen: Arc<std::sync::Mutex<Vec<u64>>>,
@@ -94,8 +92,7 @@ impl State {
     pub fn new(instance: &str) -> Self {
         Self {
             instance: instance.to_owned(),
-            gate: Arc::default(),
-            open: Arc::default(),
+            gate: Gate::default(),
             in_flight: Arc::default(),
             max_seen: Arc::default(),
             seen: Arc::default(),
@@ -106,8 +103,7 @@ impl State {
 
     /// Lets every gated request (waiting now or later) through.
     pub fn open_gate(&self) {
-        self.open.store(true, Ordering::SeqCst);
-        self.gate.notify_waiters();
+        self.gate.open();
     }
 
     pub fn in_flight(&self) -> usize {
@@ -128,15 +124,7 @@ async fn fail(
     _: RequestContext,
     req: contract::RequestOf<Fail>,
 ) -> Result<(), ServiceError> {
-    let code = contract::ErrorCode::from_status(req.body.status);
-    let mut err = ServiceError::new(code, req.body.message);
-    if code == contract::ErrorCode::RateLimited {
-        err = err.with_retry_after(7);
-    }
-    if code == contract::ErrorCode::ValidationFailed {
-        err = ServiceError::validation(vec![contract::FieldError::new("name", "too long")]);
-    }
-    Err(err)
+    Err(failure(req.body.status, req.body.message))
 }
 
 async fn gated(
@@ -146,13 +134,7 @@ async fn gated(
 ) -> Result<String, ServiceError> {
     let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_seen.fetch_max(now, Ordering::SeqCst);
-    loop {
-        let notified = state.gate.notified();
-        if state.open.load(Ordering::SeqCst) {
-            break;
-        }
-        notified.await;
-    }
+    state.gate.wait().await;
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
     Ok(state.instance)
 }
@@ -235,37 +217,7 @@ pub fn builder(state: State) -> ServiceBuilder<State> {
         .drain_timeout(Duration::from_secs(10))
 }
 
-/// A service running in a task, stopped through `shutdown`.
-pub struct Running {
-    pub shutdown: Option<oneshot::Sender<()>>,
-    pub task: JoinHandle<Result<(), runtime::serve::ServeError>>,
-    pub id: String,
-}
-
-impl Running {
-    pub async fn spawn(service: RunningService<State>) -> Self {
-        let (tx, rx) = oneshot::channel::<()>();
-        let id = service.id().to_owned();
-        let task = tokio::spawn(service.run(async move {
-            let _ = rx.await;
-        }));
-        Self {
-            shutdown: Some(tx),
-            task,
-            id,
-        }
-    }
-
-    pub async fn stop(mut self) {
-        let _ = self.shutdown.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
 /// Starts the test service on `client`, runs it, and waits until the server routes to it.
 pub async fn start(client: &async_nats::Client, state: State) -> Running {
-    let service = builder(state).start(client).await.expect("service starts");
-    let running = Running::spawn(service).await;
-    runtime::test_support::wait_for_instance(client, "test", &running.id).await;
-    running
+    Running::start(client, builder(state)).await
 }

@@ -71,7 +71,7 @@ async fn slow_requests_run_concurrently_up_to_the_bound() {
         .start(&client)
         .await
         .unwrap();
-    let running = ops::Running::spawn(service).await;
+    let running = ops::Running::spawn(service);
     runtime::test_support::wait_for_instance(&client, "test", &running.id).await;
 
     // 20 requests that all block until the gate opens: served one at a time, only one would

@@ -2,24 +2,16 @@
 
 use contract::Envelope;
 use opentelemetry::trace::TraceContextExt as _;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
-use runtime::test_support::NatsServer;
+use runtime::test_support::{NatsServer, TraceCapture};
 use runtime::{CallOptions, Requester};
 use tracing::Instrument;
-use tracing_subscriber::layer::SubscriberExt;
 
 use super::ops::{self, Echo, State};
 
 // A current-thread runtime keeps every task on this thread, where the subscriber is set.
 #[tokio::test(flavor = "current_thread")]
 async fn the_handler_span_joins_the_callers_trace() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let subscriber =
-        tracing_subscriber::registry().with(runtime::telemetry::otel_layer(&provider, "test"));
-    let _default = tracing::subscriber::set_default(subscriber);
+    let capture = TraceCapture::start();
 
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
@@ -37,9 +29,8 @@ async fn the_handler_span_joins_the_callers_trace() {
         .await
         .unwrap();
     running.stop().await;
-    provider.force_flush().unwrap();
 
-    let spans = exporter.get_finished_spans().unwrap();
+    let spans = capture.spans();
     let client_span = spans
         .iter()
         .find(|s| s.name == "client.call")

@@ -1,0 +1,47 @@
+//! The `pg` form of a service's entry point: a service that owns a PostgreSQL database is its
+//! name, its migrations and its handlers ([`PgService`]); running it is the same for each.
+
+use std::future::Future;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+
+use super::PgArgs;
+use crate::ServiceBuilder;
+use crate::config::NatsArgs;
+use crate::host::{Host, HostError};
+
+/// A service that owns a PostgreSQL database, as its crate declares it.
+#[derive(Debug)]
+pub struct PgService<S> {
+    /// The service name: the Services API name and the subjects' first token.
+    pub name: &'static str,
+    /// The embedded migrations.
+    pub migrator: &'static Migrator,
+    /// The service with every endpoint, over the pool.
+    pub handlers: fn(PgPool) -> ServiceBuilder<S>,
+}
+
+impl<S: Clone + Send + Sync + 'static> PgService<S> {
+    /// Runs the service until `shutdown` resolves on a [`Host`]: health on `health_listener`
+    /// at once, ready only while the database answers; migrations (retried while the database
+    /// is down) before the NATS endpoints.
+    pub async fn run(
+        &self,
+        nats: NatsArgs,
+        database: PgArgs,
+        health_listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), HostError> {
+        Host::new(self.name, &nats)
+            .run_with_database(
+                &database,
+                self.migrator,
+                health_listener,
+                shutdown,
+                self.handlers,
+            )
+            .await
+    }
+}
