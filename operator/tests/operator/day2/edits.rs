@@ -1,7 +1,5 @@
 //! Creating a stack, and editing it: Ready follows the rollouts of the current generation.
 
-use kube::api::PostParams;
-
 use super::{DEPLOYMENTS, STATEFUL_SETS, World};
 
 #[tokio::test]
@@ -44,18 +42,15 @@ async fn a_new_stack_is_ready_once_its_workloads_are_rolled_out() {
 #[tokio::test]
 async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
     let world = World::ready("minimal").await;
-    let mut stack = world.stack();
+    let stack = world.stack();
     let service = stack.spec.services[0].name.clone();
     let deployment = format!("{}-{service}", world.name);
     let before = world.fake.get(DEPLOYMENTS, &deployment).unwrap();
     assert_eq!(before["metadata"]["generation"], 1);
 
-    stack.spec.services[0].image = Some("registry.example/shop/next:2.0".into());
     world
-        .stacks
-        .replace(&world.name, &PostParams::default(), &stack)
-        .await
-        .unwrap();
+        .edit(|s| s.spec.services[0].image = Some("registry.example/shop/next:2.0".into()))
+        .await;
     assert_eq!(world.stack().metadata.generation, Some(2), "a spec edit");
     world.reconcile().await;
 
@@ -109,15 +104,11 @@ async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
 #[tokio::test]
 async fn an_image_that_cannot_be_pulled_is_degraded_rollout_stuck_until_fixed() {
     let world = World::ready("minimal").await;
-    let mut stack = world.stack();
-    let service = stack.spec.services[0].name.clone();
+    let service = world.stack().spec.services[0].name.clone();
     let deployment = format!("{}-{service}", world.name);
-    stack.spec.services[0].image = Some("registry.example/shop/missing:404".into());
     world
-        .stacks
-        .replace(&world.name, &PostParams::default(), &stack)
-        .await
-        .unwrap();
+        .edit(|s| s.spec.services[0].image = Some("registry.example/shop/missing:404".into()))
+        .await;
     world.reconcile().await;
     // Its new pods cannot pull the image; the Deployment passes its progress deadline.
     world
@@ -131,13 +122,7 @@ async fn an_image_that_cannot_be_pulled_is_degraded_rollout_stuck_until_fixed() 
     assert_ne!(world.condition("Ready").0, "True");
 
     // Fixed: the next rollout completes and the stack recovers.
-    let mut stack = world.stack();
-    stack.spec.services[0].image = None;
-    world
-        .stacks
-        .replace(&world.name, &PostParams::default(), &stack)
-        .await
-        .unwrap();
+    world.edit(|s| s.spec.services[0].image = None).await;
     world.reconcile().await;
     world.fake.roll_out_all();
     world.reconcile().await;

@@ -111,6 +111,17 @@ impl World {
         (c.status, c.reason, c.message)
     }
 
+    /// Replaces the stored stack with `change` applied, through the API (a spec edit, admitted
+    /// like a user's).
+    async fn edit(&self, change: impl FnOnce(&mut MicroserviceStack)) {
+        let mut stack = self.stack();
+        change(&mut stack);
+        self.stacks
+            .replace(&self.name, &PostParams::default(), &stack)
+            .await
+            .expect("the edit is admitted");
+    }
+
     /// `status.observedGeneration` of the stored stack.
     fn observed_generation(&self) -> Option<i64> {
         self.stack().status.and_then(|s| s.observed_generation)

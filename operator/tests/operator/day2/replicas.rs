@@ -3,7 +3,7 @@
 //! the operator hands it over without a scale-down and leaves the autoscaler's count alone.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use operator::crd_pods::Autoscaling;
 use operator::manifests::common::FIELD_MANAGER;
 use serde_json::json;
@@ -63,21 +63,10 @@ async fn replicas_scaled_by_another_manager_are_restored_by_the_next_apply() {
     );
 }
 
-/// Replaces the stored stack with `change` applied, through the API (a spec edit).
-async fn edit(world: &World, change: impl FnOnce(&mut operator::crd::MicroserviceStack)) {
-    let mut stack = world.stack();
-    change(&mut stack);
-    world
-        .stacks
-        .replace(&world.name, &PostParams::default(), &stack)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn an_autoscaler_keeps_the_replicas_it_sets_and_gives_them_back_when_removed() {
     let world = World::ready("minimal").await;
-    edit(&world, |s| s.spec.services[0].replicas = 3).await;
+    world.edit(|s| s.spec.services[0].replicas = 3).await;
     world.reconcile().await;
     let service = world.stack().spec.services[0].name.clone();
     let deployment = format!("{}-{service}", world.name);
@@ -87,14 +76,15 @@ async fn an_autoscaler_keeps_the_replicas_it_sets_and_gives_them_back_when_remov
 
     // Autoscaling turned on: an HPA, and the running count is kept (a plain release of the
     // field by its only owner would reset it to the default, 1).
-    edit(&world, |s| {
-        s.spec.services[0].autoscaling = Some(Autoscaling {
-            min_replicas: 2,
-            max_replicas: 6,
-            target_cpu_utilization_percentage: 80,
-        });
-    })
-    .await;
+    world
+        .edit(|s| {
+            s.spec.services[0].autoscaling = Some(Autoscaling {
+                min_replicas: 2,
+                max_replicas: 6,
+                target_cpu_utilization_percentage: 80,
+            });
+        })
+        .await;
     world.reconcile().await;
     assert!(world.fake.get(HPAS, &deployment).is_some(), "the HPA");
     assert_eq!(replicas(&world), 3, "no scale-down on the switch");
@@ -126,11 +116,12 @@ async fn an_autoscaler_keeps_the_replicas_it_sets_and_gives_them_back_when_remov
     }
 
     // Back to a fixed count: the operator takes replicas back and the HPA goes.
-    edit(&world, |s| {
-        s.spec.services[0].autoscaling = None;
-        s.spec.services[0].replicas = 2;
-    })
-    .await;
+    world
+        .edit(|s| {
+            s.spec.services[0].autoscaling = None;
+            s.spec.services[0].replicas = 2;
+        })
+        .await;
     world.reconcile().await;
     assert_eq!(replicas(&world), 2);
     assert_eq!(
