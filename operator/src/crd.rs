@@ -564,7 +564,8 @@ impl ServiceSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MicroserviceStackStatus {
-    /// The `metadata.generation` this status describes.
+    /// The last `metadata.generation` applied in full and rolled out (the stack was Ready at
+    /// it); behind `metadata.generation` while an edit is rolling out, stuck or refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// `Ready`, `Progressing` and `Degraded`.

@@ -82,17 +82,19 @@ pub fn compute(
         ),
     };
     let ready_count = components.iter().filter(|c| c.ready).count();
-    // The generation the workloads run: this one once applied; otherwise the last one applied.
-    // Advancing it on a failed, invalid or paused reconcile would tell `kubectl wait`, kstatus
-    // (Flux, Argo CD, kpt) and anyone reading it that a spec never applied is live.
     let old_generation = old.and_then(|s| s.observed_generation);
-    let observed_generation = match outcome {
-        Outcome::Applied { .. } => generation,
-        _ => old_generation,
-    };
     let applied_before = old_generation.is_some() && old_generation == generation;
     let [ready, progressing, degraded] =
         states(outcome, &components, old_conditions, applied_before);
+    // The generation the stack runs: this one once applied in full and rolled out (Ready);
+    // until then the last one that was. kstatus (Flux, kpt, Argo CD's generic health) reads a
+    // custom resource whose observedGeneration equals its generation as done, whatever its
+    // conditions say, so advancing it on apply would report a rollout still in progress, or
+    // stuck, or a failed or invalid spec as live.
+    let observed_generation = match outcome {
+        Outcome::Applied { .. } if ready.truth == Truth::True => generation,
+        _ => old_generation,
+    };
     let conditions = Kind::ALL
         .into_iter()
         .zip([ready, progressing, degraded])
@@ -378,9 +380,8 @@ mod tests {
         assert_eq!(condition(&status, "Progressing").status, "False");
         assert_eq!(condition(&status, "Ready").status, "False");
         assert_eq!(
-            status.observed_generation,
-            Some(1),
-            "the generation is applied"
+            status.observed_generation, None,
+            "a generation that cannot roll out is not the one running"
         );
     }
 }

@@ -89,6 +89,12 @@ async fn an_immutable_field_is_reported_while_every_other_stage_is_still_applied
     let (fake, client) = Fake::start();
     let (ctx, stack) = context(&fake, client, "minimal");
     run(&ctx, &stack).await;
+    fake.roll_out_all();
+    run(&ctx, &stored(&fake, "demo")).await;
+    assert_eq!(
+        stored(&fake, "demo").status.unwrap().observed_generation,
+        Some(1)
+    );
 
     // The edit the CRD cannot refuse on an older API server: the database's storage class
     // (immutable in the StatefulSet, which the fake API server refuses as the real one does),
@@ -145,6 +151,8 @@ async fn an_immutable_field_is_reported_while_every_other_stage_is_still_applied
     // Undone: the stack recovers, the upgrade kept.
     let stack = edit(&fake, |s| s.spec.postgres.storage_class_name = None);
     run(&ctx, &stack).await;
+    fake.roll_out_all();
+    run(&ctx, &stored(&fake, "demo")).await;
     assert_eq!(degraded(&stored(&fake, "demo")).0, "False");
     assert_eq!(
         stored(&fake, "demo").status.unwrap().observed_generation,

@@ -11,7 +11,11 @@ async fn a_new_stack_is_ready_once_its_workloads_are_rolled_out() {
         (ready.as_str(), reason.as_str()),
         ("False", "ComponentsNotReady")
     );
-    assert_eq!(world.observed_generation(), Some(1));
+    assert_eq!(
+        world.observed_generation(),
+        None,
+        "applied, not yet running"
+    );
 
     // Every workload but one available: still not Ready, and the message names the one left.
     let waiting = format!("{}-postgres", world.name);
@@ -37,6 +41,7 @@ async fn a_new_stack_is_ready_once_its_workloads_are_rolled_out() {
     );
     let status = world.stack().status.unwrap();
     assert_eq!(status.ready_components.as_deref(), Some("7/7"));
+    assert_eq!(status.observed_generation, Some(1));
 }
 
 #[tokio::test]
@@ -81,8 +86,10 @@ async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
         component.message.as_deref(),
         Some("rollout not yet observed")
     );
-    // Nothing claims generation 2 is ready: observedGeneration says it was applied, and Ready
-    // (for that generation) is False, which kstatus and `kubectl wait` read as in progress.
+    // Nothing claims generation 2 is ready: observedGeneration still names generation 1, which
+    // kstatus reads as in progress, and Ready (for generation 2) is False, which `kubectl
+    // wait` reads the same way.
+    assert_eq!(world.observed_generation(), Some(1));
     let stack = world.stack();
     let ready_condition = stack
         .status
