@@ -34,8 +34,8 @@ use tracing::{debug, info, instrument, warn};
 use crate::apply::{self, Applied};
 use crate::crd::{ComponentStatus, MicroserviceStack};
 use crate::error::Error;
+use crate::manifests;
 use crate::manifests::common::{Ctx, LABEL_MANAGED_BY, LABEL_NAME, MANAGED_BY};
-use crate::manifests::{self, gateway};
 use crate::metrics::Metrics;
 use crate::server::Health;
 use crate::status::{self, Outcome};
@@ -70,7 +70,7 @@ impl Context {
     pub fn new(client: Client, metrics: Arc<Metrics>, resync: Duration) -> Self {
         let reporter = Reporter {
             controller: CONTROLLER_NAME.into(),
-            instance: std::env::var("POD_NAME").ok(),
+            instance: std::env::var(contract::deploy::env::operator::POD_NAME).ok(),
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
@@ -254,8 +254,14 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied) -> Outcome {
     let gateway_address = applied
         .services
         .iter()
-        .find(|s| s.name_any() == ctx.child("gateway"))
-        .and_then(|s| status::gateway_address(s, &ctx.namespace, gateway::SERVICE_PORT));
+        .find(|s| s.name_any() == ctx.child(contract::deploy::GATEWAY))
+        .and_then(|s| {
+            status::gateway_address(
+                s,
+                &ctx.namespace,
+                contract::deploy::GATEWAY_SERVICE_PORT.into(),
+            )
+        });
     Outcome::Applied {
         components,
         gateway_address,
