@@ -1,7 +1,7 @@
 //! The deployment contract: the names and defaults both sides must agree on.
 //!
 //! The operator renders these names and the binaries read them: environment variable names
-//! ([`env`]), ports, health paths, the built-in service names, and the defaults a binary falls
+//! ([`env`](mod@env)), ports, health paths, the built-in service names, and the defaults a binary falls
 //! back to and the operator's stack defaults repeat. Every such name and value is written once,
 //! here: a rename is one edit, the operator's env-contract test (every rendered variable is one
 //! the target binary reads, every variable a binary requires is rendered) checks the rest, and
