@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use contract::deploy::env::dev;
 use runtime::config::{NatsArgs, TelemetryArgs};
 
 /// Measures natstack end to end on this machine: throughput, latency percentiles, errors and
@@ -75,39 +76,39 @@ pub struct EchoArgs {
 #[derive(Debug, Clone, Args)]
 pub struct Options {
     /// Seconds measured per run (after the warm-up).
-    #[arg(long, env = "BENCH_DURATION", default_value_t = 5.0)]
+    #[arg(long, env = dev::BENCH_DURATION, default_value_t = 5.0)]
     pub duration: f64,
     /// Seconds of load before each run's measurement starts (connections open, caches warm).
-    #[arg(long, env = "BENCH_WARMUP", default_value_t = 1.0)]
+    #[arg(long, env = dev::BENCH_WARMUP, default_value_t = 1.0)]
     pub warmup: f64,
     /// Concurrent clients (HTTP connections, or NATS requesters) per run.
-    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 16, 64, 256])]
+    #[arg(long, env = dev::BENCH_CONCURRENCY, value_delimiter = ',', default_values_t = [1, 16, 64, 256])]
     pub concurrency: Vec<usize>,
     /// Concurrency levels for `POST /auth/login`, whose argon2 hashing takes tens of
     /// milliseconds: more clients than this only queue.
-    #[arg(long, env = "BENCH_LOGIN_CONCURRENCY", value_delimiter = ',', default_values_t = [1, 4, 16])]
+    #[arg(long, env = dev::BENCH_LOGIN_CONCURRENCY, value_delimiter = ',', default_values_t = [1, 4, 16])]
     pub login_concurrency: Vec<usize>,
     /// Run only the scenarios whose name contains one of these (e.g. `products,echo`).
-    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    #[arg(long, env = dev::BENCH_ONLY, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the figures as JSON.
-    #[arg(long, env = "BENCH_JSON", default_value = "target/bench/latest.json")]
+    #[arg(long, env = dev::BENCH_JSON, default_value = "target/bench/latest.json")]
     pub json: PathBuf,
     /// A JSON file of an earlier run to compare against (adds a column of ratios, and its
     /// curves to the picture).
-    #[arg(long, env = "BENCH_BASELINE")]
+    #[arg(long, env = dev::BENCH_BASELINE)]
     pub baseline: Option<PathBuf>,
     /// Where to draw throughput and p99 against concurrency (SVG).
-    #[arg(long, env = "BENCH_SVG", default_value = "target/bench/latest.svg")]
+    #[arg(long, env = dev::BENCH_SVG, default_value = "target/bench/latest.svg")]
     pub svg: PathBuf,
     /// Where the processes' logs go.
-    #[arg(long, env = "BENCH_LOGS", default_value = "target/bench/logs")]
+    #[arg(long, env = dev::BENCH_LOGS, default_value = "target/bench/logs")]
     pub logs: PathBuf,
     /// `RUST_LOG` of the gateway and services (`info`, as `make run` runs them).
-    #[arg(long, env = "BENCH_RUST_LOG", default_value = "info")]
+    #[arg(long, env = dev::BENCH_RUST_LOG, default_value = "info")]
     pub rust_log: String,
     /// Worker threads of the load generator (default: the number of cores).
-    #[arg(long, env = "BENCH_THREADS")]
+    #[arg(long, env = dev::BENCH_THREADS)]
     pub threads: Option<usize>,
 }
 

@@ -167,7 +167,7 @@ fn conclude(o: &mut Outcome, peak: u64, healthy: (u64, u64)) {
 pub async fn unfinished_heads(c: &mut Chaos, heads: usize) -> Result<Outcome> {
     let mut o = Outcome::new("unfinished heads");
     let api = api_addr(&c.api)?;
-    let sampler = Sampler::start(c.pid_of("gateway")?.as_raw());
+    let sampler = Sampler::start(c.pid_of(contract::deploy::GATEWAY)?.as_raw());
     let head = Arc::new(b"GET /products HTTP/1.1\r\nhost: chaos\r\nx-pad: ".to_vec());
     let spread = (2, PER_ADDRESS);
     let held = flood(
@@ -206,7 +206,7 @@ pub async fn slow_bodies(c: &mut Chaos, bodies: usize) -> Result<Outcome> {
     const SIZE: usize = 1_000_000;
     let mut o = Outcome::new("slow bodies");
     let api = api_addr(&c.api)?;
-    let sampler = Sampler::start(c.pid_of("gateway")?.as_raw());
+    let sampler = Sampler::start(c.pid_of(contract::deploy::GATEWAY)?.as_raw());
     let body = Arc::new(vec![b' '; SIZE - 1]);
     let head = |method: &str, path: &str| {
         let head = format!(

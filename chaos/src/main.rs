@@ -96,7 +96,8 @@ async fn start(bin_dir: &std::path::Path) -> Result<Chaos> {
         ports.postgres.addr,
         deploy::PRODUCTS
     );
-    let second = Service::new(SECOND, bin_dir.join("products")).env(env::DATABASE_URL, products_db);
+    let second =
+        Service::new(SECOND, bin_dir.join(deploy::PRODUCTS)).env(env::DATABASE_URL, products_db);
     let system = System::builder(bin_dir)
         .build_hint("cargo build -p chaos -p gateway -p auth -p customers -p products")
         .ports(ports.clone())

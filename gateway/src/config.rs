@@ -9,12 +9,9 @@ use contract::deploy::{self, DEFAULT_AUDIENCE, DEFAULT_ISSUER, env};
 use contract::routes::RouteOwners;
 use runtime::config::CommonArgs;
 
-/// Default largest request body: 1 MiB.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-
 /// Everything the gateway binary takes.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "gateway", version, about = "natstack HTTP gateway")]
+#[command(name = deploy::GATEWAY, version, about = "natstack HTTP gateway")]
 pub struct Cli {
     /// Gateway settings.
     #[command(flatten)]
@@ -38,7 +35,7 @@ pub struct GatewayArgs {
           value_parser = clap::value_parser!(u64).range(1..=300_000))]
     pub request_timeout_ms: u64,
     /// Largest accepted request body, in bytes (never above the NATS server's max_payload).
-    #[arg(long, env = env::MAX_BODY_BYTES, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, env = env::MAX_BODY_BYTES, default_value_t = deploy::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// The services discovery asks for (`$SRV.INFO.<name>`) and the path prefixes each owns,
     /// e.g. `auth=/auth,/.well-known/jwks.json;orders=/orders`: a service's claim of a path
@@ -51,7 +48,7 @@ pub struct GatewayArgs {
           value_parser = clap::value_parser!(u64).range(1024..))]
     pub body_budget_bytes: u64,
     /// How often discovery polls `$SRV.INFO`, in milliseconds.
-    #[arg(long, env = env::DISCOVERY_INTERVAL_MS, default_value_t = 5_000,
+    #[arg(long, env = env::DISCOVERY_INTERVAL_MS, default_value_t = deploy::DEFAULT_DISCOVERY_INTERVAL_MS,
           value_parser = clap::value_parser!(u64).range(50..=600_000))]
     pub discovery_interval_ms: u64,
     /// The `iss` every token must carry.
@@ -61,15 +58,15 @@ pub struct GatewayArgs {
     #[arg(long, env = env::JWT_AUDIENCE, default_value = DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
     /// Verified access tokens remembered until they expire (0: verify every request).
-    #[arg(long, env = "TOKEN_CACHE_SIZE", default_value_t = crate::token_cache::DEFAULT_CAPACITY)]
+    #[arg(long, env = env::TOKEN_CACHE_SIZE, default_value_t = deploy::DEFAULT_TOKEN_CACHE_SIZE)]
     pub token_cache_size: usize,
     /// Time a client has to send a request's headers, in milliseconds; also the longest a
     /// kept-alive connection may sit idle.
-    #[arg(long, env = env::HEADER_READ_TIMEOUT_MS, default_value_t = 10_000,
+    #[arg(long, env = env::HEADER_READ_TIMEOUT_MS, default_value_t = deploy::DEFAULT_HEADER_READ_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub header_read_timeout_ms: u64,
     /// Time a client has to send a request's body, in milliseconds (408 after it).
-    #[arg(long, env = env::BODY_READ_TIMEOUT_MS, default_value_t = 10_000,
+    #[arg(long, env = env::BODY_READ_TIMEOUT_MS, default_value_t = deploy::DEFAULT_BODY_READ_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub body_read_timeout_ms: u64,
     /// Client connections open at once; beyond it a new connection is closed at once.
@@ -220,14 +217,16 @@ impl Config {
             nats,
             cors: Cors::Off,
             request_timeout: Duration::from_millis(deploy::DEFAULT_REQUEST_TIMEOUT_MS),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: deploy::DEFAULT_MAX_BODY_BYTES,
             body_budget_bytes: crate::admission::DEFAULT_BODY_BUDGET_BYTES,
-            discovery: DiscoveryConfig::every(Duration::from_secs(5)),
+            discovery: DiscoveryConfig::every(Duration::from_millis(
+                deploy::DEFAULT_DISCOVERY_INTERVAL_MS,
+            )),
             jwt_issuer: DEFAULT_ISSUER.to_owned(),
             jwt_audience: DEFAULT_AUDIENCE.to_owned(),
             jwks: crate::jwks::JwksConfig::default(),
             revoked: crate::revoked::RevokedConfig::default(),
-            token_cache_size: crate::token_cache::DEFAULT_CAPACITY,
+            token_cache_size: deploy::DEFAULT_TOKEN_CACHE_SIZE,
             server: crate::server::Limits::default(),
             limits: crate::limit::LimitConfig::default(),
             ops: OpsEndpoints::Health,

@@ -97,7 +97,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let shutdown = shutdown.boxed().shared();
-    let client = runtime::connect::connect(&config.nats, "gateway", false).await?;
+    let client = runtime::connect::connect(&config.nats, contract::deploy::GATEWAY, false).await?;
     let requester = runtime::Requester::new(client.clone()).await?;
 
     let mut registry = Registry::default();

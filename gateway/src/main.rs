@@ -16,7 +16,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _telemetry = runtime::telemetry::init("gateway", &cli.common.telemetry)?;
+    let _telemetry = runtime::telemetry::init(contract::deploy::GATEWAY, &cli.common.telemetry)?;
     let listener = TcpListener::bind(cli.gateway.listen_addr)
         .await
         .with_context(|| format!("cannot listen on {}", cli.gateway.listen_addr))?;

@@ -88,8 +88,12 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_millis(
+                contract::deploy::DEFAULT_HEADER_READ_TIMEOUT_MS,
+            ),
+            body_read_timeout: Duration::from_millis(
+                contract::deploy::DEFAULT_BODY_READ_TIMEOUT_MS,
+            ),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: contract::deploy::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }

@@ -21,9 +21,6 @@ use std::time::Duration;
 
 use contract::Caller;
 
-/// Default number of tokens remembered (a few hundred bytes each).
-pub const DEFAULT_CAPACITY: usize = 4096;
-
 struct Entry {
     caller: Caller,
     kid: Box<str>,

@@ -2,10 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+use contract::deploy;
+
 use crate::error::LaunchError;
 
 /// The binaries every system runs.
-pub const SYSTEM_BINARIES: [&str; 4] = ["gateway", "auth", "customers", "products"];
+pub const SYSTEM_BINARIES: [&str; 4] = [
+    deploy::GATEWAY,
+    deploy::AUTH,
+    deploy::CUSTOMERS,
+    deploy::PRODUCTS,
+];
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

@@ -343,7 +343,7 @@ impl Builder {
             system.push(child, Role::Ours);
         }
         say(&format!("starting the gateway on {}", ports.gateway.addr));
-        let mut gateway = self.spec(deploy::GATEWAY, self.bin_dir.join("gateway"), system);
+        let mut gateway = self.spec(deploy::GATEWAY, self.bin_dir.join(deploy::GATEWAY), system);
         gateway
             .env
             .push((env::LISTEN_ADDR.to_owned(), ports.gateway.addr.to_string()));
@@ -369,7 +369,7 @@ impl Builder {
     /// auth, customers, products and the extra services, with their variables.
     fn service_specs(&self, system: &System) -> Vec<Spec> {
         let pg = |db: &str| format!("postgres://postgres@{}/{db}", system.ports.postgres.addr);
-        let mut auth = self.spec(deploy::AUTH, self.bin_dir.join("auth"), system);
+        let mut auth = self.spec(deploy::AUTH, self.bin_dir.join(deploy::AUTH), system);
         auth.env
             .push((env::MONGODB_URL.to_owned(), system.mongo_url()));
         if let Some((email, password)) = &self.admin {
@@ -377,11 +377,19 @@ impl Builder {
             auth.env
                 .push((env::ADMIN_PASSWORD.to_owned(), password.clone()));
         }
-        let mut customers = self.spec(deploy::CUSTOMERS, self.bin_dir.join("customers"), system);
+        let mut customers = self.spec(
+            deploy::CUSTOMERS,
+            self.bin_dir.join(deploy::CUSTOMERS),
+            system,
+        );
         customers
             .env
             .push((env::DATABASE_URL.to_owned(), pg(deploy::CUSTOMERS)));
-        let mut products = self.spec(deploy::PRODUCTS, self.bin_dir.join("products"), system);
+        let mut products = self.spec(
+            deploy::PRODUCTS,
+            self.bin_dir.join(deploy::PRODUCTS),
+            system,
+        );
         products
             .env
             .push((env::DATABASE_URL.to_owned(), pg(deploy::PRODUCTS)));

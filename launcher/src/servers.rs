@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use contract::deploy::env::dev;
 use nix::sys::signal::Signal;
 use nix::unistd::chown;
 use runtime::test_support::programs::{command_as, find, pg_bin_dir, service_user};
@@ -72,7 +73,7 @@ pub(crate) async fn nats(
 pub(crate) async fn mongo(port: u16, data: &Path, logs: &Path) -> Result<Child, LaunchError> {
     let bin = find(
         "nx-27017",
-        "NX_27017_BIN",
+        dev::NX_27017_BIN,
         "run `make setup` (installs the PyPI package `nx-27017` into .venv)",
     )?;
     // auth's users and refresh tokens.

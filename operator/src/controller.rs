@@ -69,7 +69,7 @@ impl Context {
     pub fn new(client: Client, metrics: Arc<Metrics>, resync: Duration) -> Self {
         let reporter = Reporter {
             controller: CONTROLLER_NAME.into(),
-            instance: std::env::var("POD_NAME").ok(),
+            instance: std::env::var(contract::deploy::env::operator::POD_NAME).ok(),
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),

@@ -26,9 +26,9 @@ pub const OPERATOR_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const STACK_NAME_RULE: &str = "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')";
 /// Built-in services deployed when `spec.services` is omitted, with their database kinds.
 pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
-    ("auth", DatabaseKind::Mongodb),
-    ("customers", DatabaseKind::Postgres),
-    ("products", DatabaseKind::Postgres),
+    (contract::deploy::AUTH, DatabaseKind::Mongodb),
+    (contract::deploy::CUSTOMERS, DatabaseKind::Postgres),
+    (contract::deploy::PRODUCTS, DatabaseKind::Postgres),
 ];
 
 /// Desired state of a natstack deployment: NATS, the databases, the services and the gateway.
@@ -648,11 +648,11 @@ fn default_admin_email() -> String {
 }
 
 fn default_timeout_ms() -> i64 {
-    5_000
+    i64::try_from(contract::deploy::DEFAULT_REQUEST_TIMEOUT_MS).unwrap_or(i64::MAX)
 }
 
 fn default_max_body() -> i64 {
-    1_048_576
+    i64::try_from(contract::deploy::DEFAULT_MAX_BODY_BYTES).unwrap_or(i64::MAX)
 }
 
 fn default_rate_limits() -> String {

@@ -45,17 +45,17 @@ struct RenderArgs {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// Watch only this namespace; cluster-wide when unset.
-    #[arg(long, env = "WATCH_NAMESPACE")]
+    #[arg(long, env = deploy::env::operator::WATCH_NAMESPACE)]
     namespace: Option<String>,
     /// Address of `/livez`, `/readyz` and `/metrics`.
     #[arg(long, env = deploy::env::HEALTH_ADDR, default_value = deploy::DEFAULT_HEALTH_ADDR)]
     health_addr: SocketAddr,
     /// Seconds between drift-correcting reconciles of a healthy stack.
-    #[arg(long, env = "RESYNC_SECONDS", default_value_t = 300)]
+    #[arg(long, env = deploy::env::operator::RESYNC_SECONDS, default_value_t = 300)]
     resync_seconds: u64,
     /// Seconds in-flight reconciles get to finish after SIGTERM (keep it below the pod's
     /// `terminationGracePeriodSeconds`).
-    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    #[arg(long, env = deploy::env::operator::SHUTDOWN_GRACE_SECONDS, default_value_t = 10)]
     shutdown_grace_seconds: u64,
     /// Log format: `json` or `pretty`.
     #[arg(long, env = deploy::env::LOG_FORMAT, default_value = "json")]

@@ -18,7 +18,7 @@ use crate::crd::{
 /// Names a service may not take: its Deployment and Service (`<stack>-<name>`) would be another
 /// child's (the gateway's health Service, the NATS headless Service, …).
 pub const RESERVED: [&str; 7] = [
-    "gateway",
+    contract::deploy::GATEWAY,
     "nats",
     "postgres",
     "mongodb",

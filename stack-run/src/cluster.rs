@@ -410,7 +410,7 @@ impl Cluster {
         let ip = self.service_ip(&name)?;
         Some(format!(
             "http://{ip}:{}",
-            operator::manifests::gateway::SERVICE_PORT
+            contract::deploy::GATEWAY_SERVICE_PORT
         ))
     }
 

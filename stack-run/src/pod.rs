@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use contract::deploy::env::images;
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use nix::sys::signal::{Signal, killpg};
@@ -490,8 +491,8 @@ fn prepare(
             prepared.pg = Some(PgInit {
                 data: data.clone(),
                 socket_dir: socket_dir.clone(),
-                user: get("POSTGRES_USER"),
-                password: get("POSTGRES_PASSWORD"),
+                user: get(images::POSTGRES_USER),
+                password: get(images::POSTGRES_PASSWORD),
                 port,
             });
             prepared.argv = vec![

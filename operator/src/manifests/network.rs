@@ -12,6 +12,7 @@
 //! Kubelet probes come from the node, which NetworkPolicy always admits, so probes on ports no
 //! rule opens (the NATS monitor port) keep working.
 
+use contract::deploy;
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
@@ -19,31 +20,30 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::common::{Ctx, HEALTH_PORT, LABEL_INSTANCE, LABEL_NAME, NATS_PORT};
-use super::gateway::HTTP_PORT;
-use super::secrets::{MONGODB_PORT, POSTGRES_PORT};
-use crate::crd::DatabaseKind;
+use super::common::{Ctx, LABEL_INSTANCE, LABEL_NAME};
 
-/// Port NATS servers route to each other on.
-pub const NATS_ROUTE_PORT: i32 = 6222;
+use crate::crd::DatabaseKind;
 
 /// Every NetworkPolicy of the stack, one per component.
 #[must_use]
 pub fn policies(ctx: &Ctx<'_>) -> Vec<NetworkPolicy> {
-    let clients: Vec<String> = std::iter::once("gateway".to_owned())
+    let clients: Vec<String> = std::iter::once(deploy::GATEWAY.to_owned())
         .chain(ctx.spec.services.iter().map(|s| s.name.clone()))
         .collect();
     let mut out = vec![policy(
         ctx,
         "nats",
         vec![
-            rule(NATS_PORT, Some(stack_pods(ctx, &clients))),
-            rule(NATS_ROUTE_PORT, Some(stack_pods(ctx, &["nats".to_owned()]))),
+            rule(deploy::NATS_PORT, Some(stack_pods(ctx, &clients))),
+            rule(
+                deploy::NATS_CLUSTER_PORT,
+                Some(stack_pods(ctx, &["nats".to_owned()])),
+            ),
         ],
     )];
     for (kind, component, port) in [
-        (DatabaseKind::Postgres, "postgres", POSTGRES_PORT),
-        (DatabaseKind::Mongodb, "mongodb", MONGODB_PORT),
+        (DatabaseKind::Postgres, "postgres", deploy::POSTGRES_PORT),
+        (DatabaseKind::Mongodb, "mongodb", deploy::MONGODB_PORT),
     ] {
         let managed = match kind {
             DatabaseKind::Mongodb => ctx.spec.mongodb.is_managed(),
@@ -68,12 +68,19 @@ pub fn policies(ctx: &Ctx<'_>) -> Vec<NetworkPolicy> {
         out.push(policy(ctx, component, ingress));
     }
     for service in &ctx.spec.services {
-        out.push(policy(ctx, &service.name, vec![rule(HEALTH_PORT, None)]));
+        out.push(policy(
+            ctx,
+            &service.name,
+            vec![rule(deploy::HEALTH_PORT, None)],
+        ));
     }
     out.push(policy(
         ctx,
-        "gateway",
-        vec![rule(HTTP_PORT, None), rule(HEALTH_PORT, None)],
+        deploy::GATEWAY,
+        vec![
+            rule(deploy::GATEWAY_HTTP_PORT, None),
+            rule(deploy::HEALTH_PORT, None),
+        ],
     ));
     out
 }
@@ -99,11 +106,11 @@ fn stack_pods(ctx: &Ctx<'_>, components: &[String]) -> NetworkPolicyPeer {
 }
 
 /// TCP to `port`, from `from` (anywhere when `None`).
-fn rule(port: i32, from: Option<NetworkPolicyPeer>) -> NetworkPolicyIngressRule {
+fn rule(port: u16, from: Option<NetworkPolicyPeer>) -> NetworkPolicyIngressRule {
     NetworkPolicyIngressRule {
         from: from.map(|peer| vec![peer]),
         ports: Some(vec![NetworkPolicyPort {
-            port: Some(IntOrString::Int(port)),
+            port: Some(IntOrString::Int(port.into())),
             protocol: Some("TCP".to_owned()),
             end_port: None,
         }]),

@@ -1,11 +1,12 @@
 //! The operator-managed PostgreSQL server (nothing when disabled or external).
 
+use contract::deploy;
 use k8s_openapi::api::core::v1::{ExecAction, Probe};
 
 use super::autoscaling::most_pods;
 use super::common::{Ctx, env, env_secret};
 use super::database::{self, Workload};
-use super::secrets::{POSTGRES_PORT, admin_secret, database_image};
+use super::secrets::{admin_secret, database_image};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
 use crate::error::Error;
@@ -60,13 +61,13 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
         pods: PodsOf::Postgres,
         spec,
         image: database_image(ctx, DatabaseKind::Postgres),
-        port: POSTGRES_PORT,
+        port: deploy::POSTGRES_PORT.into(),
         uid: 70,
         data_path: "/var/lib/postgresql/data",
         scratch: &["/var/run/postgresql", "/tmp"],
         env: vec![
-            env_secret("POSTGRES_USER", &admin, "username"),
-            env_secret("POSTGRES_PASSWORD", &admin, "password"),
+            env_secret(deploy::env::images::POSTGRES_USER, &admin, "username"),
+            env_secret(deploy::env::images::POSTGRES_PASSWORD, &admin, "password"),
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
         ],
         args: vec![

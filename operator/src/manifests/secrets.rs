@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use contract::deploy;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{KeyToPath, Secret, SecretVolumeSource, Volume, VolumeMount};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -14,10 +15,6 @@ use crate::error::Error;
 
 /// Key of the JWT signing key in its Secret.
 pub const JWT_KEY: &str = "private.pem";
-/// Port of PostgreSQL.
-pub const POSTGRES_PORT: i32 = 5432;
-/// Port of MongoDB.
-pub const MONGODB_PORT: i32 = 27017;
 /// Where a database server's CA certificate (`ca.crt` of an external server's Secret) is
 /// mounted in the pods that connect to it.
 pub const DB_CA_DIR: &str = "/var/run/secrets/natstack/db-ca";
@@ -211,13 +208,13 @@ pub fn database<'a>(ctx: &Ctx<'a>, kind: DatabaseKind) -> (&'a DatabaseSpec, &'s
 /// Whether the stack runs a service named `auth`.
 #[must_use]
 pub fn has_auth(ctx: &Ctx<'_>) -> bool {
-    ctx.spec.services.iter().any(|s| s.name == "auth")
+    ctx.spec.services.iter().any(|s| s.name == deploy::AUTH)
 }
 
 /// Components with their own NATS user: the gateway and every service.
 #[must_use]
 pub fn nats_users(ctx: &Ctx<'_>) -> Vec<String> {
-    std::iter::once("gateway".to_owned())
+    std::iter::once(deploy::GATEWAY.to_owned())
         .chain(ctx.spec.services.iter().map(|s| s.name.clone()))
         .collect()
 }
@@ -282,7 +279,7 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
     }
     if has_auth(ctx) {
         out.push(
-            GeneratedSecret::new(ctx, &ctx.child("jwt"), "auth", false)
+            GeneratedSecret::new(ctx, &ctx.child("jwt"), deploy::AUTH, false)
                 .key(JWT_KEY, Generator::Ed25519Pem),
         );
         // Retained: auth creates the admin once and never overwrites an existing one, so the
@@ -295,8 +292,9 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             .map(|s| s.database)
             .filter(|kind| *kind != DatabaseKind::None);
         if ctx.spec.auth.admin_password_secret.is_none() {
-            let secret = GeneratedSecret::new(ctx, &admin_password_secret(ctx), "auth", true)
-                .key("password", Generator::Password);
+            let secret =
+                GeneratedSecret::new(ctx, &admin_password_secret(ctx), deploy::AUTH, true)
+                    .key("password", Generator::Password);
             out.push(match auth_database {
                 Some(kind) => secret.protecting(ctx, kind),
                 None => secret,
@@ -463,9 +461,9 @@ pub fn endpoint(
 
 fn default_port(kind: DatabaseKind) -> i32 {
     if kind == DatabaseKind::Mongodb {
-        MONGODB_PORT
+        deploy::MONGODB_PORT.into()
     } else {
-        POSTGRES_PORT
+        deploy::POSTGRES_PORT.into()
     }
 }
 

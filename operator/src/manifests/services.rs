@@ -2,6 +2,7 @@
 //! HorizontalPodAutoscaler when it sets `autoscaling`, a Service for its health and metrics
 //! port, and a PDB when it may run more than one pod.
 
+use contract::deploy;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements,
@@ -11,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    Ctx, HEALTH_PORT, config_hash, container_security, env, env_secret, memory_bytes, pod_security,
+    Ctx, config_hash, container_security, env, env_secret, memory_bytes, pod_security,
     resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::pods::customize;
@@ -26,7 +27,6 @@ pub const JWT_DIR: &str = "/var/run/secrets/natstack/jwt";
 /// User id the natstack images run as (distroless `nonroot`, the Dockerfile's `USER`).
 pub const APP_UID: i64 = 65532;
 pub use contract::deploy::argon2_slots;
-
 /// Everything that varies between the service and gateway Deployments.
 #[derive(Clone, Debug)]
 pub struct App {
@@ -65,19 +65,19 @@ pub fn children(
     match service.database {
         DatabaseKind::Postgres => {
             env_vars.push(env_secret(
-                "DATABASE_URL",
+                deploy::env::DATABASE_URL,
                 &service_url_secret(ctx, name),
                 "url",
             ));
             env_vars.push(env(
-                "DATABASE_MAX_CONNECTIONS",
+                deploy::env::DATABASE_MAX_CONNECTIONS,
                 &postgres::pool_size(ctx).to_string(),
             ));
             extra_hash.push(service_url(ctx, service, secrets)?);
         }
         DatabaseKind::Mongodb => {
             env_vars.push(env_secret(
-                "MONGODB_URL",
+                deploy::env::MONGODB_URL,
                 &service_url_secret(ctx, name),
                 "url",
             ));
@@ -90,13 +90,16 @@ pub fn children(
         extra_hash.extend(db_server.ca.clone());
         volumes.extend(db_server.ca_volume());
     }
-    if name == "auth" {
+    if name == deploy::AUTH {
         let jwt = ctx.child("jwt");
         let admin = admin_password_secret(ctx);
         env_vars.extend([
-            env("JWT_PRIVATE_KEY_FILE", &format!("{JWT_DIR}/{JWT_KEY}")),
-            env("ADMIN_EMAIL", &ctx.spec.auth.admin_email),
-            env_secret("ADMIN_PASSWORD", &admin, "password"),
+            env(
+                deploy::env::JWT_PRIVATE_KEY_FILE,
+                &format!("{JWT_DIR}/{JWT_KEY}"),
+            ),
+            env(deploy::env::ADMIN_EMAIL, &ctx.spec.auth.admin_email),
+            env_secret(deploy::env::ADMIN_PASSWORD, &admin, "password"),
         ]);
         volumes.push((
             Volume {
@@ -119,11 +122,7 @@ pub fn children(
         referenced.extend([jwt, admin]);
     }
     let resources = resources_or(service.resources.as_ref(), "50m", "1", "128Mi");
-    if name == "auth"
-        && !service
-            .env
-            .contains_key(contract::deploy::env::ARGON2_MAX_CONCURRENT)
-    {
+    if name == deploy::AUTH && !service.env.contains_key(deploy::env::ARGON2_MAX_CONCURRENT) {
         env_vars.extend(argon2_bound(service, &resources));
     }
     let taken: Vec<String> = env_vars.iter().map(|e| e.name.clone()).collect();
@@ -169,11 +168,11 @@ fn argon2_bound(service: &ServiceSpec, resources: &ResourceRequirements) -> Opti
     let limit = memory_bytes(limit)?;
     let memory_kib = service
         .env
-        .get(contract::deploy::env::ARGON2_MEMORY_KIB)
+        .get(deploy::env::ARGON2_MEMORY_KIB)
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(u64::from(contract::deploy::DEFAULT_ARGON2_MEMORY_KIB));
+        .unwrap_or(u64::from(deploy::DEFAULT_ARGON2_MEMORY_KIB));
     Some(env(
-        contract::deploy::env::ARGON2_MAX_CONCURRENT,
+        deploy::env::ARGON2_MAX_CONCURRENT,
         &argon2_slots(limit, memory_kib).to_string(),
     ))
 }
@@ -203,7 +202,7 @@ pub fn health_service(ctx: &Ctx<'_>, name: &str, component: &str) -> Service {
             selector: Some(ctx.selector(component)),
             ports: Some(vec![ServicePort {
                 name: Some("health".into()),
-                port: HEALTH_PORT,
+                port: deploy::HEALTH_PORT.into(),
                 target_port: Some(IntOrString::String("health".into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
@@ -228,7 +227,7 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
     mounts.push(tmp_mount);
     let mut ports = vec![ContainerPort {
         name: Some("health".into()),
-        container_port: HEALTH_PORT,
+        container_port: deploy::HEALTH_PORT.into(),
         protocol: Some("TCP".into()),
         ..ContainerPort::default()
     }];

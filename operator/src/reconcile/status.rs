@@ -15,7 +15,6 @@ use crate::controller::Context;
 use crate::crd::{ComponentStatus, MicroserviceStack, MicroserviceStackStatus};
 use crate::error::Error;
 use crate::manifests::common::{Ctx, FIELD_MANAGER, LABEL_NAME};
-use crate::manifests::gateway;
 use crate::status::{self, Fault, Outcome};
 
 /// The outcome of an apply: `Failed` naming every rejected child, else the components as the
@@ -66,8 +65,14 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied, stuck: Vec<String>) -> Outcome 
     let gateway_address = applied
         .services
         .iter()
-        .find(|s| s.name_any() == ctx.child("gateway"))
-        .and_then(|s| status::gateway_address(s, &ctx.namespace, gateway::SERVICE_PORT));
+        .find(|s| s.name_any() == ctx.child(contract::deploy::GATEWAY))
+        .and_then(|s| {
+            status::gateway_address(
+                s,
+                &ctx.namespace,
+                contract::deploy::GATEWAY_SERVICE_PORT.into(),
+            )
+        });
     Outcome::Applied {
         components,
         gateway_address,

@@ -2,11 +2,12 @@
 //! wiring, private inboxes, `max_payload` and its CRD cap. `tests/nats` runs them for real.
 
 use crate::common;
+use contract::deploy::NATS_MONITOR_PORT as MONITOR_PORT;
 use k8s_openapi::api::core::v1::Service;
 use kube::CustomResourceExt as _;
 use operator::crd::{MicroserviceStack, NatsTlsSpec};
 use operator::manifests::Child;
-use operator::manifests::nats::{self, MAX_BODY_LIMIT, MAX_PAYLOAD_LIMIT, MONITOR_PORT};
+use operator::manifests::nats::{self, MAX_BODY_LIMIT, MAX_PAYLOAD_LIMIT};
 
 fn services(stack: &MicroserviceStack) -> Vec<Service> {
     common::build(stack)
@@ -25,14 +26,14 @@ fn the_monitor_port_is_on_no_public_service() {
             let spec = service.spec.as_ref().unwrap();
             let ports: Vec<i32> = spec.ports.iter().flatten().map(|p| p.port).collect();
             let name = service.metadata.name.clone().unwrap();
-            if ports.contains(&MONITOR_PORT) {
+            if ports.contains(&MONITOR_PORT.into()) {
                 assert!(name.ends_with("-nats-headless"), "{name}");
                 assert_eq!(spec.cluster_ip.as_deref(), Some("None"), "{name}");
             }
             let public = !matches!(spec.type_.as_deref(), None | Some("ClusterIP"));
             if public {
                 assert!(name.ends_with("-gateway"), "{name} is public");
-                assert!(!ports.contains(&MONITOR_PORT), "{name}");
+                assert!(!ports.contains(&MONITOR_PORT.into()), "{name}");
             }
         }
     }

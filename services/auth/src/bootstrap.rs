@@ -48,7 +48,7 @@ pub async fn ensure_admin(
         _ => return Err(BootstrapError::Partial),
     };
     if let Some(e) = validate::check_email(&email)
-        .or_else(|| password::check_policy(admin_password, "ADMIN_PASSWORD"))
+        .or_else(|| password::check_policy(admin_password, contract::deploy::env::ADMIN_PASSWORD))
     {
         return Err(BootstrapError::Invalid(format!(
             "{}: {}",

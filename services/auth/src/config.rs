@@ -5,20 +5,20 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use contract::deploy::env;
+use contract::deploy::{self, env};
 use runtime::config::SecretString;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct Argon2Args {
     /// Argon2id memory cost in KiB (OWASP: at least 19456).
-    #[arg(long, env = env::ARGON2_MEMORY_KIB, default_value_t = contract::deploy::DEFAULT_ARGON2_MEMORY_KIB)]
+    #[arg(long, env = env::ARGON2_MEMORY_KIB, default_value_t = deploy::DEFAULT_ARGON2_MEMORY_KIB)]
     pub argon2_memory_kib: u32,
     /// Argon2id iterations (time cost).
-    #[arg(long, env = "ARGON2_ITERATIONS", default_value_t = 2)]
+    #[arg(long, env = env::ARGON2_ITERATIONS, default_value_t = deploy::DEFAULT_ARGON2_ITERATIONS)]
     pub argon2_iterations: u32,
     /// Argon2id lanes (parallelism).
-    #[arg(long, env = "ARGON2_PARALLELISM", default_value_t = 1)]
+    #[arg(long, env = env::ARGON2_PARALLELISM, default_value_t = deploy::DEFAULT_ARGON2_PARALLELISM)]
     pub argon2_parallelism: u32,
     /// Hashes computed at once. Each holds the memory cost, so this times `ARGON2_MEMORY_KIB`
     /// bounds the service's hashing memory; more logins than this wait their turn. Default:
@@ -46,7 +46,7 @@ impl Argon2Args {
 /// [`contract::deploy::AUTH_BASE_MEMORY_BYTES`] at `memory_kib` per hash; at least 1.
 pub fn default_slots(cores: usize, memory_limit: Option<u64>, memory_kib: u32) -> usize {
     let fits = memory_limit.map_or(usize::MAX, |limit| {
-        let slots = contract::deploy::argon2_slots(limit, u64::from(memory_kib));
+        let slots = deploy::argon2_slots(limit, u64::from(memory_kib));
         usize::try_from(slots).unwrap_or(usize::MAX)
     });
     cores.min(fits).max(1)
@@ -68,37 +68,39 @@ fn cgroup_memory_limit() -> Option<u64> {
 pub struct ThrottleArgs {
     /// Failed logins per (account, client address) pair within the window before that pair
     /// is locked.
-    #[arg(long, env = "LOGIN_MAX_FAILURES", default_value_t = 5)]
+    #[arg(long, env = env::LOGIN_MAX_FAILURES, default_value_t = deploy::DEFAULT_LOGIN_MAX_FAILURES)]
     pub login_max_failures: u32,
     /// The window failures are counted in, in seconds.
-    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900)]
+    #[arg(long, env = env::LOGIN_WINDOW_SECS, default_value_t = deploy::DEFAULT_LOGIN_WINDOW_SECS)]
     pub login_window_secs: u64,
     /// How long a locked (account, client address) pair is refused, in seconds.
-    #[arg(long, env = "LOGIN_LOCKOUT_SECS", default_value_t = 300)]
+    #[arg(long, env = env::LOGIN_LOCKOUT_SECS, default_value_t = deploy::DEFAULT_LOGIN_LOCKOUT_SECS)]
     pub login_lockout_secs: u64,
     /// Failed logins per account (over every address) or per address (over every account)
     /// within the window before attempts touching it are delayed.
-    #[arg(long, env = "LOGIN_DELAY_AFTER", default_value_t = 10)]
+    #[arg(long, env = env::LOGIN_DELAY_AFTER, default_value_t = deploy::DEFAULT_LOGIN_DELAY_AFTER)]
     pub login_delay_after: u32,
     /// The longest progressive delay, in milliseconds: the `Retry-After` of a delayed attempt,
     /// rounded up to whole seconds.
-    #[arg(long, env = "LOGIN_MAX_DELAY_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    #[arg(long, env = env::LOGIN_MAX_DELAY_MS, default_value_t = deploy::DEFAULT_LOGIN_MAX_DELAY_MS,
+          value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub login_max_delay_ms: u64,
     /// Password checks under way at once for one account, in each of two lanes (first
     /// attempts of an address, and the rest); more are answered 429 with `Retry-After: 1`.
-    #[arg(long, env = "LOGIN_MAX_CONCURRENT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = env::LOGIN_MAX_CONCURRENT, default_value_t = deploy::DEFAULT_LOGIN_MAX_CONCURRENT,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub login_max_concurrent: u32,
 }
 
 impl Default for ThrottleArgs {
     fn default() -> Self {
         Self {
-            login_max_failures: 5,
-            login_window_secs: 900,
-            login_lockout_secs: 300,
-            login_delay_after: 10,
-            login_max_delay_ms: 2000,
-            login_max_concurrent: 4,
+            login_max_failures: deploy::DEFAULT_LOGIN_MAX_FAILURES,
+            login_window_secs: deploy::DEFAULT_LOGIN_WINDOW_SECS,
+            login_lockout_secs: deploy::DEFAULT_LOGIN_LOCKOUT_SECS,
+            login_delay_after: deploy::DEFAULT_LOGIN_DELAY_AFTER,
+            login_max_delay_ms: deploy::DEFAULT_LOGIN_MAX_DELAY_MS,
+            login_max_concurrent: deploy::DEFAULT_LOGIN_MAX_CONCURRENT,
         }
     }
 }
@@ -113,13 +115,13 @@ pub struct Config {
     #[arg(
         long,
         env = env::MONGODB_URL,
-        default_value = "mongodb://127.0.0.1:27017",
+        default_value = deploy::DEFAULT_MONGODB_URL,
         hide_env_values = true
     )]
     pub mongodb_url: SecretString,
     /// The database holding `users`, `refresh_tokens` and `token_families`; when unset, the
     /// database named in `MONGODB_URL`'s path, else `auth`.
-    #[arg(long, env = "MONGODB_DATABASE")]
+    #[arg(long, env = env::MONGODB_DATABASE)]
     pub mongodb_database: Option<String>,
     /// PKCS#8 PEM file with the Ed25519 signing key; without it an ephemeral key is generated
     /// (development only: tokens die with the process and differ per replica).
@@ -127,19 +129,21 @@ pub struct Config {
     pub jwt_private_key_file: Option<PathBuf>,
     /// Comma-separated PEM files of earlier keys (PKCS#8 private or SPKI public) whose public
     /// halves stay in the JWKS during a rotation, so tokens they signed keep verifying.
-    #[arg(long, env = "JWT_PREVIOUS_KEY_FILES", value_delimiter = ',')]
+    #[arg(long, env = env::JWT_PREVIOUS_KEY_FILES, value_delimiter = ',')]
     pub jwt_previous_key_files: Vec<PathBuf>,
     /// The `iss` claim.
-    #[arg(long, env = env::JWT_ISSUER, default_value = contract::auth::DEFAULT_ISSUER)]
+    #[arg(long, env = env::JWT_ISSUER, default_value = deploy::DEFAULT_ISSUER)]
     pub jwt_issuer: String,
     /// The `aud` claim.
-    #[arg(long, env = env::JWT_AUDIENCE, default_value = contract::auth::DEFAULT_AUDIENCE)]
+    #[arg(long, env = env::JWT_AUDIENCE, default_value = deploy::DEFAULT_AUDIENCE)]
     pub jwt_audience: String,
     /// Access-token lifetime in minutes.
-    #[arg(long, env = "ACCESS_TOKEN_TTL_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    #[arg(long, env = env::ACCESS_TOKEN_TTL_MINUTES, default_value_t = deploy::DEFAULT_ACCESS_TOKEN_TTL_MINUTES,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
     pub access_token_ttl_minutes: u64,
     /// Refresh-token lifetime in days.
-    #[arg(long, env = "REFRESH_TOKEN_TTL_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u64).range(1..=365))]
+    #[arg(long, env = env::REFRESH_TOKEN_TTL_DAYS, default_value_t = deploy::DEFAULT_REFRESH_TOKEN_TTL_DAYS,
+          value_parser = clap::value_parser!(u64).range(1..=365))]
     pub refresh_token_ttl_days: u64,
     /// Email of the administrator account ensured at start-up (with `ADMIN_PASSWORD`).
     #[arg(long, env = env::ADMIN_EMAIL)]
@@ -163,16 +167,16 @@ impl Config {
             mongodb_database: None,
             jwt_private_key_file: None,
             jwt_previous_key_files: Vec::new(),
-            jwt_issuer: contract::auth::DEFAULT_ISSUER.to_owned(),
-            jwt_audience: contract::auth::DEFAULT_AUDIENCE.to_owned(),
-            access_token_ttl_minutes: 15,
-            refresh_token_ttl_days: 14,
+            jwt_issuer: deploy::DEFAULT_ISSUER.to_owned(),
+            jwt_audience: deploy::DEFAULT_AUDIENCE.to_owned(),
+            access_token_ttl_minutes: deploy::DEFAULT_ACCESS_TOKEN_TTL_MINUTES,
+            refresh_token_ttl_days: deploy::DEFAULT_REFRESH_TOKEN_TTL_DAYS,
             admin_email: None,
             admin_password: None,
             argon2: Argon2Args {
-                argon2_memory_kib: contract::deploy::DEFAULT_ARGON2_MEMORY_KIB,
-                argon2_iterations: 2,
-                argon2_parallelism: 1,
+                argon2_memory_kib: deploy::DEFAULT_ARGON2_MEMORY_KIB,
+                argon2_iterations: deploy::DEFAULT_ARGON2_ITERATIONS,
+                argon2_parallelism: deploy::DEFAULT_ARGON2_PARALLELISM,
                 argon2_max_concurrent: None,
             },
             throttle: ThrottleArgs::default(),
@@ -222,7 +226,7 @@ mod tests {
         assert_eq!(config.jwt_previous_key_files.len(), 2);
         assert_eq!(config.access_ttl(), Duration::from_secs(300));
         assert_eq!(config.refresh_ttl(), Duration::from_secs(14 * 86_400));
-        assert_eq!(config.jwt_issuer, contract::auth::DEFAULT_ISSUER);
+        assert_eq!(config.jwt_issuer, deploy::DEFAULT_ISSUER);
         let debug = format!("{config:?}");
         assert!(
             !debug.contains("s3cret") && !debug.contains("hunter22"),

@@ -55,7 +55,7 @@ pub use config::Config;
 use handlers::{Auth, Inner};
 
 /// The Services API name.
-pub const SERVICE: &str = "auth";
+pub const SERVICE: &str = contract::deploy::AUTH;
 /// The service version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Empty, operation};
 
-pub use crate::deploy::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 /// The only `token_type` the auth service issues.
 pub const TOKEN_TYPE: &str = "Bearer";
 /// Header carrying the end client's address (set by the gateway from the TCP peer or a trusted

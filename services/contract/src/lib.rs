@@ -8,8 +8,8 @@
 //! - [`error`]: the error model carried in the Services API error headers and a JSON body.
 //! - [`headers`]: names of the NATS and HTTP headers the components agree on.
 //! - [`idempotency`]: what an `Idempotency-Key` may be and how long it is remembered.
-//! - [`deploy`]: the deployment contract: env var names, default ports, health paths, service
-//!   names, default token issuer and audience (the operator renders them, the binaries read them).
+//! - [`deploy`]: the deployment contract: env var names, ports, health paths, service names and
+//!   the defaults both sides share (the operator renders them, the binaries read them).
 //! - [`limits`]: the syntax of the gateway's `RATE_LIMITS` and `TRUSTED_PROXIES` (parsed by the
 //!   gateway, checked by the operator).
 //! - [`metadata`]: the endpoint-metadata keys that carry each endpoint's HTTP mapping.

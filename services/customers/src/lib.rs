@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 /// The service name: the Services API name and the subjects' first token.
-pub const SERVICE: &str = "customers";
+pub const SERVICE: &str = contract::deploy::CUSTOMERS;
 
 /// The embedded migrations: schema, then the Northwind seed.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 /// The service name: the Services API name and the subjects' first token.
-pub const SERVICE: &str = "products";
+pub const SERVICE: &str = contract::deploy::PRODUCTS;
 
 /// The embedded migrations: schema, then the Northwind seed.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

@@ -51,7 +51,8 @@ pub struct PgArgs {
     #[arg(long, env = contract::deploy::env::DATABASE_URL, hide_env_values = true)]
     pub database_url: SecretString,
     /// Largest number of pooled connections.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = contract::deploy::env::DATABASE_MAX_CONNECTIONS,
+          default_value_t = contract::deploy::DEFAULT_DATABASE_MAX_CONNECTIONS)]
     pub database_max_connections: u32,
 }
 
@@ -60,7 +61,7 @@ impl PgArgs {
     pub fn url(url: impl Into<String>) -> Self {
         Self {
             database_url: SecretString::from(Into::<String>::into(url)),
-            database_max_connections: 10,
+            database_max_connections: contract::deploy::DEFAULT_DATABASE_MAX_CONNECTIONS,
         }
     }
 }

@@ -85,7 +85,7 @@ where
 /// Installs the global subscriber for `service`: the `RUST_LOG` filter (default `info`), the
 /// chosen log format, and OTLP export when `args.otlp_endpoint` is set.
 pub fn init(service: &str, args: &TelemetryArgs) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = match std::env::var("RUST_LOG") {
+    let filter = match std::env::var(contract::deploy::env::RUST_LOG) {
         Ok(value) if !value.trim().is_empty() => EnvFilter::try_new(value)?,
         _ => EnvFilter::new("info"),
     };

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use contract::deploy::env::{ADMIN_EMAIL, ADMIN_PASSWORD};
 use rand::RngCore as _;
 
 use launcher::files;
@@ -33,7 +34,7 @@ pub fn login(cli: &Cli, data: &Path) -> anyhow::Result<(String, String)> {
         let mut bytes = [0u8; 18];
         rand::thread_rng().fill_bytes(&mut bytes);
         let password = URL_SAFE_NO_PAD.encode(bytes);
-        let text = format!("ADMIN_EMAIL={DEFAULT_EMAIL}\nADMIN_PASSWORD={password}\n");
+        let text = format!("{ADMIN_EMAIL}={DEFAULT_EMAIL}\n{ADMIN_PASSWORD}={password}\n");
         files::write_private(&file, text.as_bytes())?;
     }
     let text = std::fs::read_to_string(&file)
@@ -44,7 +45,7 @@ pub fn login(cli: &Cli, data: &Path) -> anyhow::Result<(String, String)> {
             .map(str::to_owned)
             .with_context(|| format!("{} has no {name}", file.display()))
     };
-    Ok((value("ADMIN_EMAIL")?, value("ADMIN_PASSWORD")?))
+    Ok((value(ADMIN_EMAIL)?, value(ADMIN_PASSWORD)?))
 }
 
 /// `<data>/jwt.pem`, an Ed25519 key generated with openssl on the first run; `None` without

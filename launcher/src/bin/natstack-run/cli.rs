@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use contract::deploy;
+use contract::deploy::{self, env::dev};
 use launcher::{Address, Ports};
 
 /// Starts nats-server, PostgreSQL, nx-27017, auth, customers, products and the gateway on this
@@ -18,28 +18,28 @@ pub struct Cli {
     #[arg(long, default_value = ".run")]
     pub data_dir: PathBuf,
     /// The gateway's HTTP address.
-    #[arg(long, env = "GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = dev::GATEWAY_ADDR, default_value = "127.0.0.1:8080")]
     pub gateway_addr: SocketAddr,
     /// nats-server's port (loopback).
-    #[arg(long, env = "NATS_PORT", default_value_t = deploy::NATS_PORT)]
+    #[arg(long, env = dev::NATS_PORT, default_value_t = deploy::NATS_PORT)]
     pub nats_port: u16,
     /// PostgreSQL's port (loopback; not 5432, to leave a system PostgreSQL alone).
-    #[arg(long, env = "PG_PORT", default_value_t = 5433)]
+    #[arg(long, env = dev::PG_PORT, default_value_t = 5433)]
     pub pg_port: u16,
     /// nx-27017's port (loopback).
-    #[arg(long, env = "MONGO_PORT", default_value_t = 27017)]
+    #[arg(long, env = dev::MONGO_PORT, default_value_t = deploy::MONGODB_PORT)]
     pub mongo_port: u16,
     /// The gateway's health address (`/livez`, `/readyz`, `/metrics`).
-    #[arg(long, env = "HEALTH_GATEWAY", default_value = "127.0.0.1:9190")]
+    #[arg(long, env = dev::HEALTH_GATEWAY, default_value = "127.0.0.1:9190")]
     pub health_gateway: SocketAddr,
     /// auth's health address.
-    #[arg(long, env = "HEALTH_AUTH", default_value = "127.0.0.1:9191")]
+    #[arg(long, env = dev::HEALTH_AUTH, default_value = "127.0.0.1:9191")]
     pub health_auth: SocketAddr,
     /// customers' health address.
-    #[arg(long, env = "HEALTH_CUSTOMERS", default_value = "127.0.0.1:9192")]
+    #[arg(long, env = dev::HEALTH_CUSTOMERS, default_value = "127.0.0.1:9192")]
     pub health_customers: SocketAddr,
     /// products' health address.
-    #[arg(long, env = "HEALTH_PRODUCTS", default_value = "127.0.0.1:9193")]
+    #[arg(long, env = dev::HEALTH_PRODUCTS, default_value = "127.0.0.1:9193")]
     pub health_products: SocketAddr,
     /// The administrator's email (with `ADMIN_PASSWORD`; otherwise generated once into
     /// `.run/admin.env`).
@@ -63,26 +63,26 @@ impl Cli {
     /// Every address, named by its variable.
     pub fn ports(&self) -> Ports {
         Ports {
-            nats: Address::loopback(self.nats_port, "NATS_PORT"),
-            postgres: Address::loopback(self.pg_port, "PG_PORT"),
-            mongo: Address::loopback(self.mongo_port, "MONGO_PORT"),
-            gateway: Address::fixed(self.gateway_addr, "GATEWAY_ADDR"),
+            nats: Address::loopback(self.nats_port, dev::NATS_PORT),
+            postgres: Address::loopback(self.pg_port, dev::PG_PORT),
+            mongo: Address::loopback(self.mongo_port, dev::MONGO_PORT),
+            gateway: Address::fixed(self.gateway_addr, dev::GATEWAY_ADDR),
             health: BTreeMap::from([
                 (
                     deploy::GATEWAY,
-                    Address::fixed(self.health_gateway, "HEALTH_GATEWAY"),
+                    Address::fixed(self.health_gateway, dev::HEALTH_GATEWAY),
                 ),
                 (
                     deploy::AUTH,
-                    Address::fixed(self.health_auth, "HEALTH_AUTH"),
+                    Address::fixed(self.health_auth, dev::HEALTH_AUTH),
                 ),
                 (
                     deploy::CUSTOMERS,
-                    Address::fixed(self.health_customers, "HEALTH_CUSTOMERS"),
+                    Address::fixed(self.health_customers, dev::HEALTH_CUSTOMERS),
                 ),
                 (
                     deploy::PRODUCTS,
-                    Address::fixed(self.health_products, "HEALTH_PRODUCTS"),
+                    Address::fixed(self.health_products, dev::HEALTH_PRODUCTS),
                 ),
             ]),
         }

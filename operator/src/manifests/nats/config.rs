@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use contract::deploy;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 use super::{
-    CLUSTER_PORT, COMPONENT, CONFIG_FILE, DEFAULT_MAX_PAYLOAD, ENVELOPE_HEADROOM,
-    LAME_DUCK_GRACE_SECS, LAME_DUCK_SECS, MAX_PAYLOAD_LIMIT, MONITOR_PORT, PID_FILE, ROUTE_USER,
-    ROUTES_FILE, TLS_DIR, USERS_FILE,
+    COMPONENT, CONFIG_FILE, DEFAULT_MAX_PAYLOAD, ENVELOPE_HEADROOM, LAME_DUCK_GRACE_SECS,
+    LAME_DUCK_SECS, MAX_PAYLOAD_LIMIT, PID_FILE, ROUTE_USER, ROUTES_FILE, TLS_DIR, USERS_FILE,
 };
 use crate::error::Error;
 use crate::manifests::SecretData;
-use crate::manifests::common::{Ctx, NATS_PORT, secret_value};
+use crate::manifests::common::{Ctx, secret_value};
 use crate::manifests::secrets::{encode, nats_users};
 
 use contract::nats_users::quote;
@@ -47,15 +47,18 @@ pub fn route_secret(ctx: &Ctx<'_>) -> String {
 #[must_use]
 pub fn config(ctx: &Ctx<'_>) -> String {
     let mut conf = format!(
-        "server_name: $POD_NAME\n\
-         listen: 0.0.0.0:{NATS_PORT}\n\
-         http: 0.0.0.0:{MONITOR_PORT}\n\
+        "server_name: ${pod_name}\n\
+         listen: 0.0.0.0:{client_port}\n\
+         http: 0.0.0.0:{monitor_port}\n\
          pid_file: {}\n\
          lame_duck_duration: {LAME_DUCK_SECS}s\n\
          lame_duck_grace_period: {LAME_DUCK_GRACE_SECS}s\n\
          max_payload: {}\n",
         quote(PID_FILE),
         max_payload(ctx),
+        pod_name = deploy::env::operator::POD_NAME,
+        client_port = deploy::NATS_PORT,
+        monitor_port = deploy::NATS_MONITOR_PORT,
     );
     if ctx.spec.nats.tls.is_some() {
         let _ = writeln!(
@@ -85,22 +88,24 @@ pub fn routes_config(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<String, Erro
     let routes: Vec<String> = (0..nats.replicas)
         .map(|i| {
             let url = format!(
-                "nats://{ROUTE_USER}:{}@{}-{i}.{}:{CLUSTER_PORT}",
+                "nats://{ROUTE_USER}:{}@{}-{i}.{}:{}",
                 encode(password),
                 ctx.child(COMPONENT),
-                ctx.dns(&headless)
+                ctx.dns(&headless),
+                deploy::NATS_CLUSTER_PORT,
             );
             format!("    {}", quote(&url))
         })
         .collect();
     Ok(format!(
-        "cluster {{\n  name: {}\n  listen: 0.0.0.0:{CLUSTER_PORT}\n  \
+        "cluster {{\n  name: {}\n  listen: 0.0.0.0:{cluster_port}\n  \
          authorization {{ user: {}, password: {}, timeout: 2 }}\n  \
          routes: [\n{}\n  ]\n}}\n",
         quote(&ctx.name),
         quote(ROUTE_USER),
         quote(password),
-        routes.join("\n")
+        routes.join("\n"),
+        cluster_port = deploy::NATS_CLUSTER_PORT,
     ))
 }
 

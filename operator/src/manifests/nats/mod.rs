@@ -22,6 +22,7 @@
 mod config;
 mod workload;
 
+use contract::deploy;
 use k8s_openapi::api::core::v1::{KeyToPath, SecretVolumeSource, Volume, VolumeMount};
 
 pub use config::{
@@ -30,16 +31,12 @@ pub use config::{
 };
 pub use workload::reload_script;
 
-use super::common::{Ctx, NATS_PORT};
+use super::common::Ctx;
 use super::{Child, SecretData};
 use crate::error::Error;
 
 /// Component name (labels, child names).
 pub(crate) const COMPONENT: &str = "nats";
-/// Port of the routes between servers.
-pub(crate) const CLUSTER_PORT: i32 = 6222;
-/// Port of the monitoring endpoint (`/healthz`, `/routez`, ...); on the headless Service only.
-pub const MONITOR_PORT: i32 = 8222;
 /// The server config in the ConfigMap.
 pub const CONFIG_FILE: &str = "nats.conf";
 /// The cluster block in the Secret.
@@ -107,7 +104,11 @@ pub fn client_url(ctx: &Ctx<'_>) -> String {
     } else {
         "nats"
     };
-    format!("{scheme}://{}:{NATS_PORT}", ctx.dns(&ctx.child(COMPONENT)))
+    format!(
+        "{scheme}://{}:{}",
+        ctx.dns(&ctx.child(COMPONENT)),
+        deploy::NATS_PORT
+    )
 }
 
 /// The CA volume every NATS client mounts when TLS is on (`ca.crt` only, never the key).

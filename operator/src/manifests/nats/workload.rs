@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use contract::deploy;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Lifecycle,
@@ -13,13 +14,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
-    CLUSTER_PORT, COMPONENT, CONFIG_DIR, CONFIG_FILE, MONITOR_PORT, PID_FILE, RELOAD_POLL_SECS,
-    ROUTES_FILE, SECRET_DIR, TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount,
+    COMPONENT, CONFIG_DIR, CONFIG_FILE, PID_FILE, RELOAD_POLL_SECS, ROUTES_FILE, SECRET_DIR,
+    TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount,
 };
 use crate::crd::PodsOf;
 use crate::manifests::common::{
-    Ctx, NATS_PORT, config_hash, container_security, http_probe, pod_security, resources_or,
-    scratch,
+    Ctx, config_hash, container_security, http_probe, pod_security, resources_or, scratch,
 };
 use crate::manifests::pods::customize;
 
@@ -41,10 +41,10 @@ fn reloader_resources(given: Option<&ResourceRequirements>) -> ResourceRequireme
 }
 
 pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
-    let port = |name: &str, port: i32| ServicePort {
+    let port = |name: &str, port: u16| ServicePort {
         name: Some(name.to_owned()),
-        port,
-        target_port: Some(IntOrString::Int(port)),
+        port: port.into(),
+        target_port: Some(IntOrString::Int(port.into())),
         protocol: Some("TCP".into()),
         ..ServicePort::default()
     };
@@ -54,13 +54,16 @@ pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
         (
             ctx.child("nats-headless"),
             vec![
-                port("client", NATS_PORT),
-                port("cluster", CLUSTER_PORT),
-                port("monitor", MONITOR_PORT),
+                port("client", deploy::NATS_PORT),
+                port("cluster", deploy::NATS_CLUSTER_PORT),
+                port("monitor", deploy::NATS_MONITOR_PORT),
             ],
         )
     } else {
-        (ctx.child(COMPONENT), vec![port("client", NATS_PORT)])
+        (
+            ctx.child(COMPONENT),
+            vec![port("client", deploy::NATS_PORT)],
+        )
     };
     Service {
         metadata: ctx.meta(&name, COMPONENT),
@@ -103,7 +106,7 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
     let hash = config_hash([(CONFIG_FILE, rendered.as_str()), (ROUTES_FILE, routes)]);
 
     let env = vec![EnvVar {
-        name: "POD_NAME".into(),
+        name: deploy::env::operator::POD_NAME.into(),
         value: None,
         value_from: Some(EnvVarSource {
             field_ref: Some(ObjectFieldSelector {
@@ -113,9 +116,9 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             ..EnvVarSource::default()
         }),
     }];
-    let port = |name: &str, port: i32| ContainerPort {
+    let port = |name: &str, port: u16| ContainerPort {
         name: Some(name.to_owned()),
-        container_port: port,
+        container_port: port.into(),
         protocol: Some("TCP".into()),
         ..ContainerPort::default()
     };
@@ -164,13 +167,13 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             format!("{CONFIG_DIR}/{CONFIG_FILE}"),
         ]),
         ports: Some(vec![
-            port("client", NATS_PORT),
-            port("cluster", CLUSTER_PORT),
-            port("monitor", MONITOR_PORT),
+            port("client", deploy::NATS_PORT),
+            port("cluster", deploy::NATS_CLUSTER_PORT),
+            port("monitor", deploy::NATS_MONITOR_PORT),
         ]),
         env: Some(env),
-        liveness_probe: Some(http_probe("/healthz", MONITOR_PORT, 10)),
-        readiness_probe: Some(http_probe("/healthz", MONITOR_PORT, 5)),
+        liveness_probe: Some(http_probe("/healthz", deploy::NATS_MONITOR_PORT, 10)),
+        readiness_probe: Some(http_probe("/healthz", deploy::NATS_MONITOR_PORT, 5)),
         // Lame duck: stop accepting clients and spread their disconnects over the duration,
         // so they move to another server of the cluster. The server ignores the SIGTERM that
         // follows while lame duck runs. A single server has nowhere to send its clients: lame

@@ -251,11 +251,11 @@ impl Server {
         let mut all = substitutions.to_vec();
         all.extend([
             (
-                format!("0.0.0.0:{}", operator::manifests::common::NATS_PORT),
+                format!("0.0.0.0:{}", contract::deploy::NATS_PORT),
                 format!("127.0.0.1:{}", ports.client),
             ),
             (
-                format!("0.0.0.0:{}", operator::manifests::nats::MONITOR_PORT),
+                format!("0.0.0.0:{}", contract::deploy::NATS_MONITOR_PORT),
                 format!("127.0.0.1:{}", ports.monitor),
             ),
             (

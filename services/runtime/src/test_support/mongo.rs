@@ -6,6 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use contract::deploy::env::dev;
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
@@ -25,7 +26,7 @@ pub struct MongoServer {
 impl MongoServer {
     /// Starts a server with an empty data directory.
     pub async fn start() -> Result<Self, HarnessError> {
-        let bin = tools::find("nx-27017", "NX_27017_BIN", INSTALL_HINT)?;
+        let bin = tools::find("nx-27017", dev::NX_27017_BIN, INSTALL_HINT)?;
         let dir = tempfile::Builder::new()
             .prefix("natstack-mongo-")
             .tempdir()?;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use contract::deploy::env::dev;
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 use tokio::io::AsyncReadExt;
@@ -17,7 +18,7 @@ const INSTALL_HINT: &str =
 
 /// The nats-server program (for tests that run it with a config of their own).
 pub fn nats_server_bin() -> Result<PathBuf, HarnessError> {
-    tools::find("nats-server", "NATS_SERVER_BIN", INSTALL_HINT)
+    tools::find("nats-server", dev::NATS_SERVER_BIN, INSTALL_HINT)
 }
 
 /// Options of a test NATS server.

@@ -45,7 +45,7 @@ pub fn pg_bin_dir() -> Result<PathBuf, HarnessError> {
         tool: "PostgreSQL server (initdb, postgres)".to_owned(),
         hint,
     };
-    if let Some(dir) = std::env::var_os("PG_BIN_DIR").map(PathBuf::from) {
+    if let Some(dir) = std::env::var_os(contract::deploy::env::dev::PG_BIN_DIR).map(PathBuf::from) {
         return if dir.join("initdb").is_file() {
             Ok(dir)
         } else {
