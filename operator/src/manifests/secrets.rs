@@ -292,9 +292,8 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             .map(|s| s.database)
             .filter(|kind| *kind != DatabaseKind::None);
         if ctx.spec.auth.admin_password_secret.is_none() {
-            let secret =
-                GeneratedSecret::new(ctx, &admin_password_secret(ctx), deploy::AUTH, true)
-                    .key("password", Generator::Password);
+            let secret = GeneratedSecret::new(ctx, &admin_password_secret(ctx), deploy::AUTH, true)
+                .key("password", Generator::Password);
             out.push(match auth_database {
                 Some(kind) => secret.protecting(ctx, kind),
                 None => secret,
