@@ -165,10 +165,31 @@ async fn a_free_port_taken_before_its_server_binds_it_is_replaced() {
 /// Starts `natstack-run` on free ports with its data in `data` (and `admin`'s login from the
 /// environment, if given), waits for its banner and returns it with its process tree and its
 /// NATS port.
+///
+/// Its ports are fixed ones to it (set by variables, as `make run` sets them), so it never
+/// moves them: a port found free here and taken by another test before natstack-run binds it
+/// ends that run with "in use", and the start is tried again on other free ports.
 async fn natstack_run(
     data: &Path,
     admin: Option<(&str, &str)>,
 ) -> (std::process::Child, Vec<u32>, u16) {
+    for _ in 1..3 {
+        match natstack_run_once(data, admin).await {
+            Ok(started) => return started,
+            Err(stderr) if stderr.contains("in use") => {}
+            Err(stderr) => panic!("natstack-run exited before the system was up:\n{stderr}"),
+        }
+    }
+    natstack_run_once(data, admin)
+        .await
+        .unwrap_or_else(|stderr| panic!("natstack-run exited before the system was up:\n{stderr}"))
+}
+
+/// One start of `natstack-run` (see [`natstack_run`]); its standard error if it exits first.
+async fn natstack_run_once(
+    data: &Path,
+    admin: Option<(&str, &str)>,
+) -> Result<(std::process::Child, Vec<u32>, u16), String> {
     let nats_port = free_port();
     // PostgreSQL runs as its own user under root and must reach its data inside.
     std::fs::set_permissions(data, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -194,6 +215,7 @@ async fn natstack_run(
         .env("HEALTH_CUSTOMERS", addr(free_port()))
         .env("HEALTH_PRODUCTS", addr(free_port()))
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stdout = run.stdout.take().unwrap();
@@ -203,19 +225,20 @@ async fn natstack_run(
             .map_while(Result::ok)
             .any(|l| l.contains("natstack is up"))
     });
-    assert!(
-        tokio::time::timeout(Duration::from_secs(180), up)
-            .await
-            .unwrap()
-            .unwrap(),
-        "natstack-run exited before the system was up"
-    );
+    let is_up = tokio::time::timeout(Duration::from_secs(180), up)
+        .await
+        .expect("natstack-run neither came up nor exited within 180 s")
+        .unwrap();
+    if !is_up {
+        let output = run.wait_with_output().unwrap();
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
     let pids = tree(run.id());
     assert!(
         pids.len() > 8,
         "the launcher, 7 processes and PostgreSQL's: {pids:?}"
     );
-    (run, pids, nats_port)
+    Ok((run, pids, nats_port))
 }
 
 /// What nats-server answers a client that sends `commands` (a `CONNECT` first), then a `PING`.
