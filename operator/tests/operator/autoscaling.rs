@@ -132,22 +132,12 @@ fn pools_and_disruption_budgets_are_sized_for_max_replicas() {
 
     // customers may run five pods: the pools are those of five fixed replicas.
     let mut fixed = stack.clone();
-    let customers = fixed
-        .spec
-        .services
-        .iter_mut()
-        .find(|s| s.name == "customers")
-        .unwrap();
+    let customers = common::service_mut(&mut fixed, "customers");
     customers.autoscaling = None;
     customers.replicas = 5;
     assert_eq!(pool(&stack), pool(&fixed));
     let mut one = fixed.clone();
-    one.spec
-        .services
-        .iter_mut()
-        .find(|s| s.name == "customers")
-        .unwrap()
-        .replicas = 1;
+    common::service_mut(&mut one, "customers").replicas = 1;
     assert_ne!(pool(&stack), pool(&one), "sized for one pod");
 
     // A component that can never run two pods gets no budget.
@@ -209,12 +199,7 @@ fn autoscaling_bounds_and_the_cpu_request_are_checked() {
 
     // Resources without a CPU request leave the autoscaler nothing to compare with.
     let mut no_cpu = common::load("pods");
-    let customers = no_cpu
-        .spec
-        .services
-        .iter_mut()
-        .find(|s| s.name == "customers")
-        .unwrap();
+    let customers = common::service_mut(&mut no_cpu, "customers");
     customers.resources = Some(cpu_less());
     let cel = validate_cel(&no_cpu).expect_err("autoscaling without a CPU request admitted");
     assert!(format!("{cel:?}").contains("requests.cpu"), "{cel:?}");
@@ -229,12 +214,7 @@ fn autoscaling_bounds_and_the_cpu_request_are_checked() {
     // A CPU limit alone is enough (the API server copies it to the request), and so are the
     // default resources.
     let mut limit_only = no_cpu.clone();
-    let customers = limit_only
-        .spec
-        .services
-        .iter_mut()
-        .find(|s| s.name == "customers")
-        .unwrap();
+    let customers = common::service_mut(&mut limit_only, "customers");
     customers
         .resources
         .as_mut()
@@ -290,12 +270,7 @@ fn writes<'a>(log: &'a [Call], collection: &str, name: &str) -> Vec<(usize, &'a 
 /// The customers service with fixed replicas (as before autoscaling was turned on).
 fn fixed(replicas: i32) -> MicroserviceStack {
     let mut stack = common::load("pods");
-    let customers = stack
-        .spec
-        .services
-        .iter_mut()
-        .find(|s| s.name == "customers")
-        .unwrap();
+    let customers = common::service_mut(&mut stack, "customers");
     customers.autoscaling = None;
     customers.replicas = replicas;
     stack

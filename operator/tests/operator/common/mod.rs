@@ -188,3 +188,16 @@ pub fn env_map(c: &Container) -> BTreeMap<String, EnvVar> {
         .map(|e| (e.name.clone(), e.clone()))
         .collect()
 }
+
+/// The service `name` of `stack`, to edit (panics when the stack has none).
+pub fn service_mut<'a>(
+    stack: &'a mut MicroserviceStack,
+    name: &str,
+) -> &'a mut operator::crd::ServiceSpec {
+    stack
+        .spec
+        .services
+        .iter_mut()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no service {name}"))
+}
