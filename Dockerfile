@@ -4,11 +4,11 @@
 #   docker build --build-arg BIN=gateway -t ghcr.io/natstack/gateway:0.1.0 .
 # `make images` builds all five, with docker or podman, under an explicit version tag.
 
-# The binaries this file may build. scripts/chart/check_dockerfile.py fails
+# The binaries this file may build. dev/scripts/chart/check_dockerfile.py fails
 # `make chart-test` if a name here is not a bin target of the workspace.
 ARG BINARIES="operator gateway auth customers products"
 # The public base images. Machines that cannot reach a registry build local
-# stand-ins under these exact names (scripts/images/base.sh).
+# stand-ins under these exact names (dev/scripts/images/base.sh).
 ARG BUILDER_IMAGE=docker.io/library/rust:1.95-slim-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 ARG BIN

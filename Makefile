@@ -3,7 +3,7 @@
 # The two commands a newcomer needs:
 #   make run    start the whole system on this machine (no Kubernetes)
 #   make test   every check CI runs: format, lints, all tests against real servers, chart checks, images
-# Both install what is missing first (scripts/setup.sh).
+# Both install what is missing first (dev/scripts/setup.sh).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,7 +21,7 @@ help:
 
 ## setup: install what is missing (Debian packages, Rust components, .venv with test servers)
 setup:
-	@scripts/setup.sh
+	@dev/scripts/setup.sh
 
 ## build: build every crate (debug)
 build: setup
@@ -43,14 +43,15 @@ nextest:
 doctest:
 	$(CARGO) test --workspace --all-features --doc
 
-## deps-check: fail on a declared dependency no code uses (cargo-machete)
+## deps-check: fail on a declared dependency no code uses (cargo-machete), or on test-only code in a shipped binary
 deps-check:
 	$(CARGO) machete
+	@dev/scripts/deps/check-shipped.sh
 
 ## docs-test: the live API description on one whole system: /docs in headless Chromium, OpenAPI validation, a generated client's CRUD, schemathesis
 docs-test: setup
 	$(CARGO) build --workspace --bins
-	scripts/docs/docs-test.sh
+	dev/scripts/docs/docs-test.sh
 
 ## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, the quick resilience scenarios, chart and manifest checks, API page, images
 test: setup fmt-check clippy deps-check nextest doctest chaos-fast chart-test manifests-test docs-test image-test
@@ -90,7 +91,7 @@ bench: setup
 ## bench-instructions: the gateway's instructions per proxied request, counted by valgrind's callgrind (repeatable where CPU time is not; a few minutes)
 bench-instructions: setup
 	$(CARGO) build --release --bins -p launcher -p gateway -p auth -p customers -p products
-	scripts/bench/instructions.sh
+	dev/scripts/bench/instructions.sh
 
 ## crds: regenerate crds/ (and the chart's copy) from the operator's Rust types
 crds:
@@ -109,4 +110,4 @@ clean:
 distclean: clean
 	rm -rf target $(VENV)
 
--include mk/*.mk
+include dev/cluster.mk

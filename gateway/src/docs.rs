@@ -2,7 +2,7 @@
 //! "try it out" against this gateway.
 //!
 //! The page is Swagger UI (swagger-ui-dist from the npm registry, refreshed by
-//! `scripts/docs/fetch-swagger-ui.sh`), embedded in the binary: clusters are often
+//! `dev/scripts/docs/fetch-swagger-ui.sh`), embedded in the binary: clusters are often
 //! air-gapped, so the page must not load anything from the internet. Its assets are served
 //! with their release as the `ETag`, cached by the browser until that changes.
 

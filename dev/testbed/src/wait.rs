@@ -1,0 +1,60 @@
+//! Free ports, and waiting for a condition with a deadline instead of sleeping.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot bind a loopback port")
+}
+
+/// Polls `condition` every 10 ms until it returns true; panics with `what` after `timeout`.
+/// Use it instead of sleeping: it waits exactly as long as needed, and a failure says what
+/// never happened.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let never_gives_up = || Ok::<(), std::convert::Infallible>(());
+    let met = poll(
+        timeout,
+        Duration::from_millis(10),
+        condition,
+        never_gives_up,
+    )
+    .await;
+    assert!(
+        met == Ok(true),
+        "timed out after {timeout:?} waiting until {what}"
+    );
+}
+
+/// Polls `condition` every `every` until it returns true (`Ok(true)`) or `timeout` has
+/// passed (`Ok(false)`). After each miss `give_up` may end the wait early with its error:
+/// waiting for a process that has already exited would only run out the clock.
+pub async fn poll<E, F, Fut>(
+    timeout: Duration,
+    every: Duration,
+    mut condition: F,
+    mut give_up: impl FnMut() -> Result<(), E>,
+) -> Result<bool, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if condition().await {
+            return Ok(true);
+        }
+        give_up()?;
+        if tokio::time::Instant::now() > deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(every).await;
+    }
+}
