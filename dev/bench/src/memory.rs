@@ -31,7 +31,7 @@ pub enum Kind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Tracked {
     /// Its name in the report.
-    pub name: &'static str,
+    pub name: String,
     /// Its process id.
     pub pid: u32,
     /// What it is.
@@ -40,8 +40,12 @@ pub struct Tracked {
 
 impl Tracked {
     /// A process to report.
-    pub fn new(name: &'static str, pid: u32, kind: Kind) -> Self {
-        Self { name, pid, kind }
+    pub fn new(name: impl Into<String>, pid: u32, kind: Kind) -> Self {
+        Self {
+            name: name.into(),
+            pid,
+            kind,
+        }
     }
 
     /// Its resident memory now, in KiB (0 when it cannot be read).

@@ -95,7 +95,7 @@ impl System {
             .processes()
             .into_iter()
             .map(|p| {
-                let kind = match (p.role, p.name) {
+                let kind = match (p.role, p.name.as_str()) {
                     (Role::Ours, _) => Kind::Ours,
                     // A postmaster and one backend per connection.
                     (Role::Server, "postgres") => Kind::ServerTree,

@@ -35,6 +35,7 @@ const ROUTED: [&str; 3] = ["auth.login", "customers.list", "products.list"];
 /// the same variables as every service (`NATS_URL`, `HEALTH_ADDR`, `RUST_LOG`, …).
 #[derive(Debug, Clone)]
 pub struct Service {
+    name: &'static str,
     spec: Spec,
     routes: Vec<String>,
     prefixes: Vec<String>,
@@ -44,6 +45,7 @@ impl Service {
     /// `program` run as the service `name`.
     pub fn new(name: &'static str, program: impl Into<PathBuf>) -> Self {
         Self {
+            name,
             spec: Spec::new(name, program),
             routes: Vec::new(),
             prefixes: contract::routes::default_prefixes(name),
@@ -283,10 +285,7 @@ impl Builder {
             deploy::PRODUCTS,
             deploy::GATEWAY,
         ];
-        for name in names
-            .into_iter()
-            .chain(self.extra.iter().map(|s| s.spec.name))
-        {
+        for name in names.into_iter().chain(self.extra.iter().map(|s| s.name)) {
             ports.health.entry(name).or_insert_with(Address::free);
         }
         let mut system = System {
@@ -312,7 +311,7 @@ impl Builder {
         let logs = system.logs.clone();
         let config = if self.nats_auth {
             let mut services = vec![deploy::AUTH, deploy::CUSTOMERS, deploy::PRODUCTS];
-            services.extend(self.extra.iter().map(|s| s.spec.name));
+            services.extend(self.extra.iter().map(|s| s.name));
             let users = NatsUsers::new(&services);
             let config = users.write_config(data)?;
             system.nats_users = Some(users);
@@ -365,7 +364,7 @@ impl Builder {
     fn route_owners(&self) -> Result<contract::routes::RouteOwners, LaunchError> {
         let builtin = [deploy::AUTH, deploy::CUSTOMERS, deploy::PRODUCTS]
             .map(|name| (name, contract::routes::default_prefixes(name)));
-        let extra = self.extra.iter().map(|s| (s.spec.name, s.prefixes.clone()));
+        let extra = self.extra.iter().map(|s| (s.name, s.prefixes.clone()));
         contract::routes::RouteOwners::new(builtin.into_iter().chain(extra))
             .map_err(|e| LaunchError::Setup(format!("route prefixes: {e}")))
     }
@@ -399,10 +398,10 @@ impl Builder {
             .push((env::DATABASE_URL.to_owned(), pg(deploy::PRODUCTS)));
         let mut specs = vec![auth, customers, products];
         for spec in &mut specs {
-            apply_overrides(&mut spec.env, &self.component_env, spec.name);
+            apply_overrides(&mut spec.env, &self.component_env, &spec.name);
         }
         for service in &self.extra {
-            let mut spec = self.spec(service.spec.name, service.spec.program.clone(), system);
+            let mut spec = self.spec(service.name, service.spec.program.clone(), system);
             spec.args.clone_from(&service.spec.args);
             spec.env.extend(service.spec.env.iter().cloned());
             specs.push(spec);

@@ -23,10 +23,10 @@ pub enum Role {
 }
 
 /// One running process.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProcessInfo {
     /// Its name (`nats-server`, `postgres`, `nx-27017`, `auth`, …, `gateway`).
-    pub name: &'static str,
+    pub name: String,
     /// Its process id (PostgreSQL's: the postmaster; its backends are its children).
     pub pid: u32,
     /// What it is.
@@ -120,7 +120,7 @@ impl System {
         self.children
             .iter()
             .map(|(child, role)| ProcessInfo {
-                name: child.name,
+                name: child.name.clone(),
                 pid: child.pid(),
                 role: *role,
             })

@@ -87,7 +87,8 @@ async fn start_and_stop_leave_no_process_even_beside_another_nx_27017() {
     for path in ["/services", "/metrics"] {
         assert_eq!(system.api().call("GET", path, None, None).await.status, 404);
     }
-    let names: Vec<&str> = system.processes().iter().map(|p| p.name).collect();
+    let processes = system.processes();
+    let names: Vec<&str> = processes.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
         [

@@ -13,11 +13,10 @@ use std::time::Duration;
 use contract::deploy::env::images;
 use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use operator::manifests::SecretData;
+use testbed::process::{Child, Spec};
 use testbed::programs;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::sync::watch;
 
 use crate::HarnessError;
@@ -800,8 +799,7 @@ async fn supervise(
             .await;
         }
         let started = tokio::time::Instant::now();
-        let child = spawn(&container).await;
-        let status = match child {
+        let status = match spawn(&container) {
             Err(e) => {
                 note(&container.log, &format!("[stack-run] cannot start: {e}")).await;
                 None
@@ -809,18 +807,17 @@ async fn supervise(
             Ok(mut child) => {
                 up.store(true, Ordering::Release);
                 let outcome = tokio::select! {
-                    status = child.wait() => status.ok(),
+                    status = child.wait() => status,
                     () = stopped(&mut stop) => {
-                        terminate(&mut child, grace).await;
+                        // The kubelet's stop: SIGTERM, then SIGKILL after the grace period.
+                        let _ = tokio::task::spawn_blocking(move || child.stop_within(grace)).await;
                         up.store(false, Ordering::Release);
                         return;
                     }
                 };
                 up.store(false, Ordering::Release);
                 // The container's own children (a shell's psql) go with it.
-                if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                }
+                child.kill();
                 outcome
             }
         };
@@ -944,53 +941,38 @@ fn chown_to(path: &Path, user: Option<&nix::unistd::User>) -> Result<(), String>
     Ok(())
 }
 
-async fn spawn(container: &Prepared) -> std::io::Result<tokio::process::Child> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&container.log)?;
+/// Starts a container's process under the test bed's supervisor: its own process group,
+/// killed with stack-run, only the container's environment.
+fn spawn(container: &Prepared) -> Result<Child, testbed::HarnessError> {
     let (program, args) = container
         .argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command"))?;
-    let mut command = if container.pg.is_some() {
-        let user = programs::service_user().map_err(std::io::Error::other)?;
-        tokio::process::Command::from(programs::command_as(Path::new(program), user.as_ref()))
-    } else {
-        tokio::process::Command::new(program)
-    };
-    command
-        .args(args)
-        .env_clear()
-        .envs(&container.env)
-        .env("PATH", search_path(&container.path))
-        .current_dir(&container.workdir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .kill_on_drop(true);
-    command.spawn()
+    let mut spec = Spec::new(container.name.clone(), program).args(args);
+    if container.pg.is_some() {
+        spec.user = programs::service_user()?;
+    }
+    spec.clear_env = true;
+    spec.env = container
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    spec.env
+        .push(("PATH".to_owned(), search_path(&container.path)));
+    spec.workdir = Some(container.workdir.clone());
+    Child::spawn(spec, &container.log)
 }
 
-fn search_path(first: &[PathBuf]) -> std::ffi::OsString {
+fn search_path(first: &[PathBuf]) -> String {
     let mut dirs: Vec<PathBuf> = first.to_vec();
     dirs.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     ));
-    std::env::join_paths(dirs).unwrap_or_default()
-}
-
-async fn terminate(child: &mut tokio::process::Child, grace: Duration) {
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-        if tokio::time::timeout(grace, child.wait()).await.is_ok() {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            return;
-        }
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-    }
-    let _ = child.kill().await;
+    std::env::join_paths(dirs)
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Runs every container's readiness probe and keeps the pod's ready flag.
@@ -1084,19 +1066,9 @@ async fn run_probe(probe: &Probe, container: &Prepared, ip: Ipv4Addr) -> bool {
 
 /// `GET path` answered with a 2xx or 3xx status.
 pub async fn http_ok(ip: Ipv4Addr, port: u16, path: &str) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect((ip, port)).await else {
-        return false;
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {ip}:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    if stream.read_exact(&mut head).await.is_err() {
-        return false;
-    }
-    // "HTTP/1.1 200"
-    matches!(head.get(9), Some(b'2' | b'3'))
+    // The kubelet's rule: any status from 200 to 399 passes.
+    let (status, _) = testbed::http::get((ip, port).into(), path).await;
+    (200..400).contains(&status)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub enum HarnessError {
     #[error("cannot start {name}: {source}")]
     Spawn {
         /// The process.
-        name: &'static str,
+        name: String,
         /// Why.
         #[source]
         source: std::io::Error,
@@ -34,7 +34,7 @@ pub enum HarnessError {
     #[error("{name} exited; the end of its log ({log}):\n{tail}")]
     Exited {
         /// The process.
-        name: &'static str,
+        name: String,
         /// Its log file.
         log: PathBuf,
         /// The last lines of the log.

@@ -34,13 +34,17 @@ pub const GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Spec {
     /// A short name for messages (`nats-server`, `gateway`).
-    pub name: &'static str,
+    pub name: String,
     /// The program.
     pub program: PathBuf,
     /// Its arguments.
     pub args: Vec<OsString>,
-    /// Variables set on top of the parent's environment.
+    /// Variables set on top of the parent's environment (or of none, with `clear_env`).
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment instead of the parent's (a container's).
+    pub clear_env: bool,
+    /// The working directory (default: the parent's).
+    pub workdir: Option<PathBuf>,
     /// Run as this user (PostgreSQL refuses root).
     pub user: Option<User>,
     /// The signal that stops it cleanly (PostgreSQL's fast shutdown is SIGINT).
@@ -49,12 +53,14 @@ pub struct Spec {
 
 impl Spec {
     /// `program` with no arguments, stopped with SIGTERM, as the current user.
-    pub fn new(name: &'static str, program: impl Into<PathBuf>) -> Self {
+    pub fn new(name: impl Into<String>, program: impl Into<PathBuf>) -> Self {
         Self {
-            name,
+            name: name.into(),
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            clear_env: false,
+            workdir: None,
             user: None,
             stop_signal: Signal::SIGTERM,
         }
@@ -75,7 +81,7 @@ impl Spec {
 #[derive(Debug)]
 pub struct Child {
     /// The name of its [`Spec`].
-    pub name: &'static str,
+    pub name: String,
     /// The log its output is appended to.
     pub log: PathBuf,
     process: std::process::Child,
@@ -95,6 +101,12 @@ impl Child {
             .open(log)?;
         let err = out.try_clone()?;
         let mut command = Command::new("setpriv");
+        if spec.clear_env {
+            command.env_clear();
+        }
+        if let Some(dir) = &spec.workdir {
+            command.current_dir(dir);
+        }
         if let Some(user) = &spec.user {
             command
                 .arg(format!("--reuid={}", user.uid))
@@ -108,13 +120,13 @@ impl Child {
             // Secrets the parent itself may have been given reach only the process whose
             // spec names them (auth), not every child by inheritance.
             .env_remove(contract::deploy::env::ADMIN_PASSWORD)
-            .envs(spec.env)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
         let process = command.spawn().map_err(|source| HarnessError::Spawn {
-            name: spec.name,
+            name: spec.name.clone(),
             source,
         })?;
         Ok(Self {
@@ -151,7 +163,7 @@ impl Child {
     /// An error saying it exited, with the end of its log.
     pub fn exited_error(&self) -> HarnessError {
         HarnessError::Exited {
-            name: self.name,
+            name: self.name.clone(),
             log: self.log.clone(),
             tail: log_tail(&self.log, 30),
         }
@@ -191,10 +203,11 @@ impl Child {
         }
     }
 
-    /// Kills it and its process group at once, as a crash would.
+    /// Kills it and its process group at once, as a crash would; also what it left running
+    /// after it exited (a shell's children).
     pub fn kill(&mut self) {
+        self.signal_group(Signal::SIGKILL);
         if self.alive() {
-            self.signal_group(Signal::SIGKILL);
             let _ = self.process.wait();
             self.exited = true;
         }
@@ -203,6 +216,36 @@ impl Child {
     /// Stops it as [`stop_all`] does: its stop signal, then SIGKILL after [`GRACE`].
     pub fn stop(&mut self) {
         stop_all(std::slice::from_mut(self));
+    }
+
+    /// Stops it with its stop signal and kills its group after `grace`. Blocks for up to
+    /// `grace`.
+    pub fn stop_within(&mut self, grace: Duration) {
+        if self.alive() {
+            self.signal_group(self.stop_signal);
+        }
+        let deadline = Instant::now() + grace;
+        while self.alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+    }
+
+    /// Waits until it exits, without blocking the runtime; its exit status.
+    pub async fn wait(&mut self) -> Option<std::process::ExitStatus> {
+        loop {
+            match self.process.try_wait() {
+                Ok(Some(status)) => {
+                    self.exited = true;
+                    return Some(status);
+                }
+                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(_) => {
+                    self.exited = true;
+                    return None;
+                }
+            }
+        }
     }
 
     fn signal_group(&self, signal: Signal) {

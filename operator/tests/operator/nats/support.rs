@@ -357,7 +357,7 @@ impl Server {
         if status != 200 {
             return Vec::new();
         }
-        let routez: serde_json::Value = serde_json::from_str(&dechunk(&body)).unwrap_or_default();
+        let routez: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         let mut names: Vec<String> = routez["routes"]
             .as_array()
             .into_iter()
@@ -375,23 +375,6 @@ impl Drop for Server {
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
-}
-
-/// The body of a `Transfer-Encoding: chunked` response (nats-server's monitor sends one).
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || after.len() < size {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = after[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// The pod's absolute paths mapped under `root`.
