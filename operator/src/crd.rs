@@ -12,6 +12,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::crd_observe::{
+    INTERVAL_RULE, MonitoringSpec, SAMPLING_RULE, Selector, SelectorOperator, SelectorRequirement,
+    TelemetrySpec,
+};
 pub use crate::crd_pods::{
     AUTOSCALING_CPU_MESSAGE, AUTOSCALING_CPU_RULE, Autoscaling, JobsSpec, PULL_SECRET_RULE,
     PodOverrides, PodOverridesSpec, PodsOf,
@@ -78,9 +82,12 @@ pub struct MicroserviceStackSpec {
     /// Log output format of every component.
     #[serde(default)]
     pub log_format: LogFormat,
-    /// OTLP endpoint for trace export (`OTEL_EXPORTER_OTLP_ENDPOINT`); tracing export is off when unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub otlp_endpoint: Option<String>,
+    /// Trace export of every component: the OTLP endpoint and the sampling ratio.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub telemetry: TelemetrySpec,
+    /// ServiceMonitors, PodMonitors, alerting rules and dashboards for the stack.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub monitoring: MonitoringSpec,
     /// The NATS server (cluster) every component talks through.
     #[serde(default)]
     pub nats: NatsSpec,

@@ -35,6 +35,15 @@ pub enum Error {
     /// Generating a key failed.
     #[error("key generation: {0}")]
     KeyGeneration(String),
+    /// A file embedded in the operator (an alert rule file) does not parse: a defect of the
+    /// build, caught by its unit tests; the object it makes cannot be rendered.
+    #[error("embedded {file} does not parse: {message}")]
+    EmbeddedFile {
+        /// The file, relative to the repository.
+        file: &'static str,
+        /// The parser's message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -48,6 +57,7 @@ impl Error {
                 | Self::MissingSecretKey { .. }
                 | Self::MissingSecret(_)
                 | Self::CredentialsLost(_)
+                | Self::EmbeddedFile { .. }
         )
     }
 
@@ -73,6 +83,7 @@ impl Error {
             Self::MissingObjectKey(_) => Fault::MissingObjectKey,
             Self::Kube(_) => Fault::ApiError,
             Self::KeyGeneration(_) => Fault::KeyGeneration,
+            Self::EmbeddedFile { .. } => Fault::ApplyFailed,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The natstack operator: turns one `MicroserviceStack` custom resource into NATS, PostgreSQL,
 //! MongoDB, the backend services and the HTTP gateway.
 //!
-//! Layout: [`crd`] holds the resource types (the pod-level ones in [`crd_pods`]); [`validate`]
+//! Layout: [`crd`] holds the resource types (the pod-level ones in [`crd_pods`], monitoring and tracing in
+//! [`crd_observe`]); [`validate`]
 //! and [`validate_pods`] check a spec; [`manifests`] builds every child object with pure
 //! functions; [`status`] turns workload states into conditions;
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
@@ -12,6 +13,7 @@
 
 pub mod controller;
 pub mod crd;
+pub mod crd_observe;
 pub mod crd_pods;
 pub mod error;
 pub mod generate;

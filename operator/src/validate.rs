@@ -100,7 +100,54 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
         out.push(format!("services routePrefixes: {e}"));
     }
     crate::validate_pods::problems(spec, &mut out);
+    observability(spec, &mut out);
     out
+}
+
+/// `spec.telemetry` and `spec.monitoring`, as their CEL rules check them.
+fn observability(spec: &MicroserviceStackSpec, out: &mut Vec<String>) {
+    let sampling = spec.telemetry.sampling;
+    if !(0.0..=1.0).contains(&sampling) {
+        out.push(format!(
+            "telemetry.sampling must be between 0 and 1, not {sampling}"
+        ));
+    }
+    let monitoring = &spec.monitoring;
+    for key in monitoring.labels.keys() {
+        if crate::validate_pods::is_own_label(key) {
+            out.push(format!(
+                "monitoring.labels: {key} cannot be replaced (the operator's own label)"
+            ));
+        }
+    }
+    if let Some(interval) = &monitoring.interval
+        && !is_duration(interval)
+    {
+        out.push(format!(
+            "monitoring.interval {interval:?} must be a Prometheus duration such as 30s or 1m"
+        ));
+    }
+}
+
+/// A Prometheus duration as [`crate::crd::INTERVAL_RULE`] accepts it: number-unit pairs
+/// (`ms`, `s`, `m`, `h`), e.g. `1m30s`.
+fn is_duration(text: &str) -> bool {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let Some(after) = ["ms", "s", "m", "h"]
+            .iter()
+            .find_map(|unit| rest.strip_prefix(unit))
+        else {
+            return false;
+        };
+        rest = after;
+    }
+    !text.is_empty()
 }
 
 /// Every service's route prefixes, checked as the gateway checks its `ROUTE_OWNERS`.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
-    PodSecurityContext, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
+    ObjectFieldSelector, PodSecurityContext, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -192,10 +192,35 @@ impl<'a> Ctx<'a> {
                 "password",
             ));
         }
-        if let Some(endpoint) = &self.spec.otlp_endpoint {
-            vars.push(env(deploy::env::OTEL_EXPORTER_OTLP_ENDPOINT, endpoint));
-        }
+        vars.extend(self.telemetry_env(component));
         vars
+    }
+
+    /// Trace export settings, when the stack sets an OTLP endpoint: the endpoint, a
+    /// parent-based ratio sampler, and the resource attributes naming the pod (its name and
+    /// namespace from the downward API, declared first so that `$(...)` expands them).
+    #[must_use]
+    pub fn telemetry_env(&self, component: &str) -> Vec<EnvVar> {
+        let telemetry = &self.spec.telemetry;
+        let Some(endpoint) = &telemetry.otlp_endpoint else {
+            return Vec::new();
+        };
+        let attributes = format!(
+            "service.name={component},k8s.namespace.name=$({namespace}),k8s.pod.name=$({pod})",
+            namespace = deploy::env::operator::POD_NAMESPACE,
+            pod = deploy::env::operator::POD_NAME,
+        );
+        vec![
+            env(deploy::env::OTEL_EXPORTER_OTLP_ENDPOINT, endpoint),
+            env(deploy::env::OTEL_TRACES_SAMPLER, deploy::TRACE_SAMPLER),
+            env(
+                deploy::env::OTEL_TRACES_SAMPLER_ARG,
+                &telemetry.sampling.to_string(),
+            ),
+            env_field(deploy::env::operator::POD_NAME, "metadata.name"),
+            env_field(deploy::env::operator::POD_NAMESPACE, "metadata.namespace"),
+            env(deploy::env::OTEL_RESOURCE_ATTRIBUTES, &attributes),
+        ]
     }
 
     /// Name of the created-once Secret holding `component`'s NATS password.
@@ -257,6 +282,22 @@ pub fn env(name: &str, value: &str) -> EnvVar {
         name: name.to_owned(),
         value: Some(value.to_owned()),
         value_from: None,
+    }
+}
+
+/// An env var read from the pod's own object (`metadata.name`, ...) through the downward API.
+#[must_use]
+pub fn env_field(name: &str, path: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                api_version: None,
+                field_path: path.to_owned(),
+            }),
+            ..EnvVarSource::default()
+        }),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod database;
 pub mod dbinit;
 pub mod gateway;
 pub mod mongodb;
+pub mod monitoring;
 pub mod nats;
 pub mod network;
 pub mod pods;
@@ -29,6 +30,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
+use self::monitoring::kinds::{PodMonitor, PrometheusRule, ServiceMonitor};
 use crate::crd::MicroserviceStack;
 use crate::error::Error;
 
@@ -56,6 +58,12 @@ pub enum Child {
     Deployment(Deployment),
     /// A HorizontalPodAutoscaler of an autoscaled Deployment (applied after it).
     Hpa(HorizontalPodAutoscaler),
+    /// A prometheus-operator ServiceMonitor (`spec.monitoring`).
+    ServiceMonitor(ServiceMonitor),
+    /// A prometheus-operator PodMonitor (`spec.monitoring`).
+    PodMonitor(PodMonitor),
+    /// A prometheus-operator PrometheusRule (`spec.monitoring`).
+    PrometheusRule(PrometheusRule),
 }
 
 impl Child {
@@ -72,7 +80,19 @@ impl Child {
             Self::Job(_) => "Job",
             Self::Deployment(_) => "Deployment",
             Self::Hpa(_) => "HorizontalPodAutoscaler",
+            Self::ServiceMonitor(_) => "ServiceMonitor",
+            Self::PodMonitor(_) => "PodMonitor",
+            Self::PrometheusRule(_) => "PrometheusRule",
         }
+    }
+
+    /// Whether the object is of a prometheus-operator kind, whose CRDs a cluster may lack.
+    #[must_use]
+    pub fn needs_prometheus_operator(&self) -> bool {
+        matches!(
+            self,
+            Self::ServiceMonitor(_) | Self::PodMonitor(_) | Self::PrometheusRule(_)
+        )
     }
 
     /// The object's metadata.
@@ -88,6 +108,9 @@ impl Child {
             Self::Job(o) => &o.metadata,
             Self::Deployment(o) => &o.metadata,
             Self::Hpa(o) => &o.metadata,
+            Self::ServiceMonitor(o) => &o.metadata,
+            Self::PodMonitor(o) => &o.metadata,
+            Self::PrometheusRule(o) => &o.metadata,
         }
     }
 
@@ -124,6 +147,9 @@ impl Child {
             Self::Job(o) => json(o),
             Self::Deployment(o) => json(o),
             Self::Hpa(o) => json(o),
+            Self::ServiceMonitor(o) => json(o),
+            Self::PodMonitor(o) => json(o),
+            Self::PrometheusRule(o) => json(o),
         }
     }
 }
@@ -141,7 +167,8 @@ pub struct Stage {
 }
 
 /// Every child of a stack, in dependency order: configuration and NetworkPolicies (so pods
-/// start isolated), then data stores and NATS, then services, then the gateway.
+/// start isolated), then data stores and NATS, then services, then the gateway, then the
+/// monitoring objects that scrape them.
 ///
 /// A child the API server rejects (an immutable field, a quota) does not stop the others,
 /// stage by stage:
@@ -155,6 +182,7 @@ pub struct Stage {
 ///   StatefulSet refuses a changed `storageClassName`.
 /// - `services` and `gateway` are not: each Deployment stands alone (the gateway finds the
 ///   services through NATS, not through their objects).
+/// - `monitoring` is not: nothing depends on it.
 ///
 /// Created-once Secrets come before every stage (the reconciler's dereference step): when one
 /// is missing or lost, nothing is applied at all.
@@ -168,6 +196,18 @@ impl Children {
     /// All objects, in apply order.
     pub fn iter(&self) -> impl Iterator<Item = &Child> {
         self.stages.iter().flat_map(|s| s.objects.iter())
+    }
+
+    /// Removes the objects of the prometheus-operator kinds (for a cluster without its CRDs);
+    /// returns how many there were.
+    pub fn drop_prometheus_operator_kinds(&mut self) -> usize {
+        let mut dropped = 0;
+        for stage in &mut self.stages {
+            let before = stage.objects.len();
+            stage.objects.retain(|c| !c.needs_prometheus_operator());
+            dropped += before - stage.objects.len();
+        }
+        dropped
     }
 
     /// The object of `kind` named `name`.
@@ -201,6 +241,7 @@ pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children
         apps.extend(services::children(&ctx, service, secrets)?);
     }
     let front = gateway::children(&ctx, secrets)?;
+    let watch = monitoring::children(&ctx)?;
     Ok(Children {
         stages: vec![
             Stage {
@@ -221,6 +262,11 @@ pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children
             Stage {
                 name: "gateway",
                 objects: front,
+                prerequisite: false,
+            },
+            Stage {
+                name: "monitoring",
+                objects: watch,
                 prerequisite: false,
             },
         ],

@@ -7,7 +7,8 @@
 //! - a managed database accepts connections only from the services that use it and from their
 //!   provisioning Jobs;
 //! - a service accepts connections only on its health port (probes and metrics scrapes);
-//! - the gateway accepts HTTP from anywhere, plus its health port.
+//! - the gateway accepts HTTP from anywhere, plus its health port;
+//! - with `spec.monitoring`, the NATS exporter's port accepts the Prometheus pods it names.
 //!
 //! Kubelet probes come from the node, which NetworkPolicy always admits, so probes on ports no
 //! rule opens (the NATS monitor port) keep working.
@@ -21,6 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, LABEL_INSTANCE, LABEL_NAME};
+use super::monitoring;
 
 use crate::crd::DatabaseKind;
 
@@ -30,17 +32,15 @@ pub fn policies(ctx: &Ctx<'_>) -> Vec<NetworkPolicy> {
     let clients: Vec<String> = std::iter::once(deploy::GATEWAY.to_owned())
         .chain(ctx.spec.services.iter().map(|s| s.name.clone()))
         .collect();
-    let mut out = vec![policy(
-        ctx,
-        "nats",
-        vec![
-            rule(deploy::NATS_PORT, Some(stack_pods(ctx, &clients))),
-            rule(
-                deploy::NATS_CLUSTER_PORT,
-                Some(stack_pods(ctx, &["nats".to_owned()])),
-            ),
-        ],
-    )];
+    let mut nats = vec![
+        rule(deploy::NATS_PORT, Some(stack_pods(ctx, &clients))),
+        rule(
+            deploy::NATS_CLUSTER_PORT,
+            Some(stack_pods(ctx, &["nats".to_owned()])),
+        ),
+    ];
+    nats.extend(monitoring::nats_exporter_rule(ctx));
+    let mut out = vec![policy(ctx, "nats", nats)];
     for (kind, component, port) in [
         (DatabaseKind::Postgres, "postgres", deploy::POSTGRES_PORT),
         (DatabaseKind::Mongodb, "mongodb", deploy::MONGODB_PORT),

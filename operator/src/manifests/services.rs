@@ -193,6 +193,10 @@ pub fn hash(
     config_hash(parts)
 }
 
+/// Name of the health port (`/livez`, `/readyz`, `/metrics`) on every natstack pod and
+/// Service; the ServiceMonitors scrape it by this name.
+pub const HEALTH_PORT_NAME: &str = "health";
+
 /// A ClusterIP Service named `name` for `component`'s health and metrics port (in-cluster only).
 #[must_use]
 pub fn health_service(ctx: &Ctx<'_>, name: &str, component: &str) -> Service {
@@ -201,9 +205,9 @@ pub fn health_service(ctx: &Ctx<'_>, name: &str, component: &str) -> Service {
         spec: Some(K8sServiceSpec {
             selector: Some(ctx.selector(component)),
             ports: Some(vec![ServicePort {
-                name: Some("health".into()),
+                name: Some(HEALTH_PORT_NAME.into()),
                 port: deploy::HEALTH_PORT.into(),
-                target_port: Some(IntOrString::String("health".into())),
+                target_port: Some(IntOrString::String(HEALTH_PORT_NAME.into())),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
             }]),
@@ -226,7 +230,7 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
     volumes.push(tmp);
     mounts.push(tmp_mount);
     let mut ports = vec![ContainerPort {
-        name: Some("health".into()),
+        name: Some(HEALTH_PORT_NAME.into()),
         container_port: deploy::HEALTH_PORT.into(),
         protocol: Some("TCP".into()),
         ..ContainerPort::default()

@@ -190,6 +190,9 @@ async fn apply_child(
                 .push(apply_one(client, namespace, o).await?);
         }
         Child::Hpa(o) => drop(apply_one(client, namespace, o).await?),
+        Child::ServiceMonitor(o) => drop(apply_one(client, namespace, o).await?),
+        Child::PodMonitor(o) => drop(apply_one(client, namespace, o).await?),
+        Child::PrometheusRule(o) => drop(apply_one(client, namespace, o).await?),
     }
     Ok(())
 }

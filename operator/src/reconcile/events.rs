@@ -34,6 +34,9 @@ pub enum Reason {
     Pruned,
     /// The stored stack does not deserialize (it has no status to report this in).
     InvalidObject,
+    /// `spec.monitoring` is on but the cluster has no prometheus-operator CRDs: the
+    /// ServiceMonitors, PodMonitor and PrometheusRule were skipped.
+    MonitoringUnavailable,
 }
 
 impl Reason {
@@ -47,6 +50,7 @@ impl Reason {
             Self::Recovered => "Recovered",
             Self::Pruned => "Pruned",
             Self::InvalidObject => "InvalidObject",
+            Self::MonitoringUnavailable => "MonitoringUnavailable",
         }
     }
 
@@ -55,7 +59,10 @@ impl Reason {
     pub const fn event_type(self) -> EventType {
         match self {
             Self::Ready | Self::Recovered | Self::Pruned => EventType::Normal,
-            Self::NotReady | Self::Degraded(_) | Self::InvalidObject => EventType::Warning,
+            Self::NotReady
+            | Self::Degraded(_)
+            | Self::InvalidObject
+            | Self::MonitoringUnavailable => EventType::Warning,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The reconcile pipeline, one step per module, in the order they run:
 //!
-//! [`validate`] → [`dereference`] (read and create Secrets) → [`build`] (pure) → [`apply`]
+//! [`validate`] → [`dereference`] (read and create Secrets) → [`build`] (pure) →
+//! [`discover`] (leave out the kinds whose CRDs the cluster lacks) → [`apply`]
 //! (server-side apply, stage by stage, past rejected children) → [`prune`] → [`observe`]
 //! (workloads and pods that cannot start) → [`status`] (conditions, and Events from their
 //! typed transitions, see [`events`]).
@@ -12,6 +13,7 @@
 pub mod apply;
 pub mod build;
 pub mod dereference;
+pub mod discover;
 pub mod events;
 pub mod handoff;
 pub mod observe;
@@ -61,9 +63,20 @@ pub async fn run(stack: &MicroserviceStack, ctx: &Context) -> Result<Action, Err
 async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, Error> {
     let build_ctx = Ctx::new(stack)?;
     let secrets = dereference::secrets(&ctx.client, &build_ctx).await?;
-    let children = build::children(stack, &secrets)?;
+    let mut children = build::children(stack, &secrets)?;
+    let prometheus_operator = discover::prometheus_operator(&ctx.client).await?;
+    if !prometheus_operator && children.drop_prometheus_operator_kinds() > 0 {
+        let note = format!(
+            "spec.monitoring is enabled but the cluster serves no {}: install the \
+             prometheus-operator CRDs; the ServiceMonitors, PodMonitor and PrometheusRule \
+             were skipped (dashboards and the NATS exporter are applied)",
+            crate::manifests::monitoring::kinds::API_VERSION
+        );
+        warn!(stack = stack.name_any(), "{note}");
+        events::publish(ctx, stack, events::Reason::MonitoringUnavailable, &note).await;
+    }
     let applied = apply::children(&ctx.client, &build_ctx.namespace, &children).await?;
-    let pruned = prune::orphans(&ctx.client, &build_ctx, &children).await?;
+    let pruned = prune::orphans(&ctx.client, &build_ctx, &children, prometheus_operator).await?;
     if !pruned.is_empty() {
         let note = format!("deleted {}", pruned.join(", "));
         events::publish(ctx, stack, events::Reason::Pruned, &note).await;

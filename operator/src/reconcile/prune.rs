@@ -24,6 +24,7 @@ use tracing::info;
 use crate::error::Error;
 use crate::manifests::Children;
 use crate::manifests::common::{Ctx, LABEL_RETAIN};
+use crate::manifests::monitoring::kinds::{PodMonitor, PrometheusRule, ServiceMonitor};
 
 async fn prune_kind<K>(
     client: &Client,
@@ -63,10 +64,13 @@ where
 ///
 /// # Errors
 /// [`Error::Kube`] on API errors.
+/// The prometheus-operator kinds are pruned only when `prometheus_operator` says their CRDs
+/// are installed (listing a kind the API server does not serve fails).
 pub async fn orphans(
     client: &Client,
     ctx: &Ctx<'_>,
     children: &Children,
+    prometheus_operator: bool,
 ) -> Result<Vec<String>, Error> {
     // By kind and name: a component's Deployment, Service, PDB and HPA share one name, and a
     // PDB or HPA the spec no longer wants must go while the rest stays.
@@ -75,6 +79,11 @@ pub async fn orphans(
         .map(|c| (c.kind().to_owned(), c.name().to_owned()))
         .collect();
     let mut deleted = Vec::new();
+    if prometheus_operator {
+        deleted.extend(prune_kind::<ServiceMonitor>(client, ctx, &keep).await?);
+        deleted.extend(prune_kind::<PodMonitor>(client, ctx, &keep).await?);
+        deleted.extend(prune_kind::<PrometheusRule>(client, ctx, &keep).await?);
+    }
     deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<PodDisruptionBudget>(client, ctx, &keep).await?);

@@ -95,7 +95,10 @@ fn every_child_is_owned_labelled_and_well_named() {
 fn minimal_stack_builds_every_child_in_dependency_order() {
     let children = common::build(&common::load("minimal"));
     let stages: Vec<&str> = children.stages.iter().map(|s| s.name).collect();
-    assert_eq!(stages, ["config", "data", "services", "gateway"]);
+    assert_eq!(
+        stages,
+        ["config", "data", "services", "gateway", "monitoring"]
+    );
     let listed: Vec<String> = children
         .iter()
         .map(|c| format!("{}/{}", c.kind(), c.name()))

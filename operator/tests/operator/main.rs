@@ -1,6 +1,7 @@
 //! The operator's integration tests, one binary (one link on a small machine):
 //!
 //! - [`builders`], [`policies`], [`nats_objects`]: the pure builders over every fixture stack;
+//! - [`monitoring`]: `spec.monitoring` and `spec.telemetry` in the built children;
 //! - [`pods`], [`autoscaling`]: pod settings for real clusters and HorizontalPodAutoscalers;
 //! - [`cel`], [`crds`]: the CRD's own rules and its golden file;
 //! - [`reconcile`]: whole reconciles against a fake API server ([`fake`]);
@@ -22,6 +23,7 @@ mod crds;
 mod day2;
 mod e2e;
 mod fake;
+mod monitoring;
 mod names;
 mod nats;
 mod nats_objects;

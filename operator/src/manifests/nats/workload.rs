@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use contract::deploy;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource, ExecAction, Lifecycle,
-    LifecycleHandler, ObjectFieldSelector, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
+    ConfigMapVolumeSource, Container, ContainerPort, ExecAction, Lifecycle, LifecycleHandler,
+    PodSpec, PodTemplateSpec, ResourceRequirements, SecretVolumeSource, Service, ServicePort,
+    ServiceSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -19,8 +19,10 @@ use super::{
 };
 use crate::crd::PodsOf;
 use crate::manifests::common::{
-    Ctx, config_hash, container_security, http_probe, pod_security, resources_or, scratch,
+    Ctx, config_hash, container_security, env_field, http_probe, pod_security, resources_or,
+    scratch,
 };
+use crate::manifests::monitoring;
 use crate::manifests::pods::customize;
 
 /// The NATS server's resources: the spec's, or defaults whose memory follows the largest
@@ -105,17 +107,7 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
     // Users are left out on purpose: they are reloaded, not rolled.
     let hash = config_hash([(CONFIG_FILE, rendered.as_str()), (ROUTES_FILE, routes)]);
 
-    let env = vec![EnvVar {
-        name: deploy::env::operator::POD_NAME.into(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                field_path: "metadata.name".into(),
-                api_version: None,
-            }),
-            ..EnvVarSource::default()
-        }),
-    }];
+    let env = vec![env_field(deploy::env::operator::POD_NAME, "metadata.name")];
     let port = |name: &str, port: u16| ContainerPort {
         name: Some(name.to_owned()),
         container_port: port.into(),
@@ -222,7 +214,10 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             template: PodTemplateSpec {
                 metadata: Some(ctx.pod_metadata(COMPONENT, hash)),
                 spec: Some(PodSpec {
-                    containers: vec![server, reloader],
+                    containers: std::iter::once(server)
+                        .chain([reloader])
+                        .chain(monitoring::nats_sidecar(ctx))
+                        .collect(),
                     // The reloader signals the server through the shared pid namespace.
                     share_process_namespace: Some(true),
                     security_context: Some(pod_security(1000)),

@@ -12,8 +12,9 @@ use operator::manifests::secrets::{self, Generator};
 use operator::manifests::{self, Child, Children, SecretData};
 
 /// Names of the valid fixture stacks.
-pub const VALID: [&str; 6] = [
+pub const VALID: [&str; 7] = [
     "minimal",
+    "monitoring",
     "three-services",
     "external-databases",
     "nats-cluster",
@@ -21,7 +22,10 @@ pub const VALID: [&str; 6] = [
     "paused",
 ];
 /// Names of the invalid fixture stacks.
-pub const INVALID: [&str; 10] = [
+pub const INVALID: [&str; 13] = [
+    "invalid/sampling",
+    "invalid/monitoring-labels",
+    "invalid/monitoring-interval",
     "invalid/duplicate-names",
     "invalid/nats-replicas",
     "invalid/database-disabled",

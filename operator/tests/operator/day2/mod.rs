@@ -17,6 +17,7 @@
 mod admission;
 mod deletion;
 mod edits;
+mod monitoring;
 mod replicas;
 mod secrets;
 mod upgrade;

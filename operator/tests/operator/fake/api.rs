@@ -19,6 +19,12 @@ fn manager(req: &Request) -> String {
 /// Serves one request; returns the response code, its body, and whether state changed.
 pub(super) fn serve(state: &mut State, req: &Request) -> (u16, Value, bool) {
     let revision = (state.revision(), state.objects.len());
+    if let Some(result) = optional_api(state, req) {
+        return match result {
+            Ok(body) => (200, body, false),
+            Err(e) => (e.code, e.body(), false),
+        };
+    }
     let result = match (req.method.as_str(), &req.name) {
         ("GET", Some(name)) => get(state, req, name),
         ("GET", None) => Ok((200, list(state, req))),
@@ -36,6 +42,42 @@ pub(super) fn serve(state: &mut State, req: &Request) -> (u16, Value, bool) {
         Ok((code, body)) => (code, body, changed),
         Err(e) => (e.code, e.body(), changed),
     }
+}
+
+/// The prometheus-operator's API group, served only once its CRDs are installed: its
+/// discovery document, and a 404 for any request to its kinds without them (as a real API
+/// server answers for a group it does not know). `None` for the built-in APIs.
+fn optional_api(state: &State, req: &Request) -> Option<Result<Value, ApiError>> {
+    const GROUP_VERSION: &str = "/apis/monitoring.coreos.com/v1";
+    if !req.collection.contains("/namespaces/") {
+        if req.collection != GROUP_VERSION || !state.prometheus_operator {
+            return Some(Err(ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )));
+        }
+        let resources: Vec<Value> = [
+            ("servicemonitors", "ServiceMonitor"),
+            ("podmonitors", "PodMonitor"),
+            ("prometheusrules", "PrometheusRule"),
+        ]
+        .into_iter()
+        .map(|(name, kind)| {
+            json!({"name": name, "singularName": "", "namespaced": true, "kind": kind,
+                   "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+        })
+        .collect();
+        return Some(Ok(json!({"kind": "APIResourceList", "apiVersion": "v1",
+                              "groupVersion": "monitoring.coreos.com/v1", "resources": resources})));
+    }
+    (req.collection.starts_with(GROUP_VERSION) && !state.prometheus_operator).then(|| {
+        Err(ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ))
+    })
 }
 
 fn get(state: &State, req: &Request, name: &str) -> Result<(u16, Value), ApiError> {

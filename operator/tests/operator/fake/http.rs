@@ -43,7 +43,8 @@ pub(super) struct Request {
 }
 
 impl Request {
-    /// Parses a namespaced path (`/apis/<group>/<version>/namespaces/<ns>/<resource>/...`).
+    /// Parses a namespaced path (`/apis/<group>/<version>/namespaces/<ns>/<resource>/...`),
+    /// or a discovery path (`/apis/<group>/<version>`), whose collection is the whole path.
     pub fn new(
         method: &str,
         path: &str,
@@ -52,10 +53,18 @@ impl Request {
         body: Option<Value>,
     ) -> Self {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let ns = parts
-            .iter()
-            .position(|p| *p == "namespaces")
-            .expect("namespaced path");
+        let Some(ns) = parts.iter().position(|p| *p == "namespaces") else {
+            assert_eq!(method, "GET", "only discovery is served outside namespaces");
+            return Self {
+                method: method.to_owned(),
+                collection: path.to_owned(),
+                name: None,
+                subresource: None,
+                query: query.to_owned(),
+                content_type: content_type.to_owned(),
+                body,
+            };
+        };
         let resource_end = ns + 3;
         Self {
             method: method.to_owned(),

@@ -205,6 +205,11 @@ impl Fake {
         self.state().log.clone()
     }
 
+    /// Installs (or removes) the prometheus-operator's CRDs: its kinds are served from now on.
+    pub fn prometheus_operator(&self, installed: bool) {
+        self.state().prometheus_operator = installed;
+    }
+
     /// Forgets the request log.
     pub fn clear_log(&self) {
         self.state().log.clear();

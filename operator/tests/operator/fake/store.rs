@@ -51,6 +51,8 @@ pub(super) struct State {
     pub primary: BTreeMap<Key, String>,
     pub log: Vec<Call>,
     pub fail_writes: Option<u16>,
+    /// Whether the prometheus-operator's CRDs are installed (`monitoring.coreos.com/v1`).
+    pub prometheus_operator: bool,
     next_uid: u64,
     revision: u64,
     next_ip: u64,

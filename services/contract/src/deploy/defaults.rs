@@ -68,3 +68,10 @@ pub const DEFAULT_LOGIN_MAX_CONCURRENT: u32 = 4;
 
 /// A PostgreSQL-backed service's default [`super::env::DATABASE_MAX_CONNECTIONS`].
 pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 10;
+
+/// The ratio of new traces kept when a stack sets no `telemetry.sampling`
+/// ([`super::env::OTEL_TRACES_SAMPLER_ARG`]): all of them.
+pub const DEFAULT_TRACE_SAMPLING: f64 = 1.0;
+/// The sampler the operator names in [`super::env::OTEL_TRACES_SAMPLER`]: keep what the
+/// caller sampled, and a ratio of new traces.
+pub const TRACE_SAMPLER: &str = "parentbased_traceidratio";

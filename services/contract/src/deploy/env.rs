@@ -21,6 +21,12 @@ pub const LOG_FORMAT: &str = "LOG_FORMAT";
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 /// Service name in traces, read by the OpenTelemetry SDK itself (every binary).
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// The trace sampler, read by the OpenTelemetry SDK itself (every binary).
+pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// The sampler's argument (the ratio of a ratio sampler), read by the SDK (every binary).
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+/// Resource attributes of every span (`key=value,...`), read by the SDK (every binary).
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Address of `/livez`, `/readyz` and `/metrics` (every binary).
 pub const HEALTH_ADDR: &str = "HEALTH_ADDR";
 /// PostgreSQL URL of a service's own database (customers, products).
@@ -119,6 +125,8 @@ pub mod operator {
     /// The pod's own name, from the downward API (the operator's leader identity, and each
     /// NATS server's name in its cluster).
     pub const POD_NAME: &str = "POD_NAME";
+    /// The pod's namespace, from the downward API (each component's trace resource).
+    pub const POD_NAMESPACE: &str = "POD_NAMESPACE";
 }
 
 /// Variables of the database images the operator runs and of its database set-up Job.

@@ -28,6 +28,8 @@ pub const NATS_PORT: u16 = 4222;
 pub const NATS_CLUSTER_PORT: u16 = 6222;
 /// NATS monitoring port (`/healthz`, `/varz`).
 pub const NATS_MONITOR_PORT: u16 = 8222;
+/// Port of the prometheus-nats-exporter sidecar's `/metrics` on the NATS pods.
+pub const NATS_EXPORTER_PORT: u16 = 7777;
 /// PostgreSQL port.
 pub const POSTGRES_PORT: u16 = 5432;
 /// MongoDB wire-protocol port.
@@ -39,6 +41,13 @@ pub const LIVEZ_PATH: &str = "/livez";
 pub const READYZ_PATH: &str = "/readyz";
 /// Prometheus metrics path.
 pub const METRICS_PATH: &str = "/metrics";
+
+/// Series label naming the stack a target belongs to (relabelled from the pod label
+/// `app.kubernetes.io/instance`); the alert rules and dashboards in `monitoring/` use it.
+pub const METRIC_LABEL_STACK: &str = "natstack_stack";
+/// Series label naming the component a target is (relabelled from the pod label
+/// `app.kubernetes.io/name`).
+pub const METRIC_LABEL_COMPONENT: &str = "natstack_component";
 
 /// The auth service's name (Services API name, NATS subject prefix, component name).
 pub const AUTH: &str = "auth";
