@@ -36,6 +36,10 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("", "persistentvolumeclaims"): {"get"},
     ("autoscaling", "horizontalpodautoscalers"): OWNED,
     ("events.k8s.io", "events"): {"create", "patch"},
+    # spec.monitoring: applied and pruned, never watched (operator/src/reconcile/discover.rs).
+    ("monitoring.coreos.com", "servicemonitors"): {"list", "create", "patch", "delete"},
+    ("monitoring.coreos.com", "podmonitors"): {"list", "create", "patch", "delete"},
+    ("monitoring.coreos.com", "prometheusrules"): {"list", "create", "patch", "delete"},
 }
 
 # Verbs on Secrets that no role of the chart may grant: deleting (or

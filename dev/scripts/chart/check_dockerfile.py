@@ -20,7 +20,10 @@ from pathlib import Path
 from common import ROOT, Report
 
 DOCKERFILE = ROOT / "Dockerfile"
-CLUSTER_MK = ROOT / "mk" / "cluster.mk"
+CLUSTER_MK = ROOT / "dev" / "cluster.mk"
+# Files outside the crates that the operator embeds with include_str! (the alert rules and
+# dashboards of monitoring/): the build fails without them in the context.
+EMBEDDED = ["monitoring/rules/stack.rules.yaml", "monitoring/dashboards/overview.json"]
 SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.IGNORECASE)
 
 
@@ -110,7 +113,7 @@ def main() -> None:
     report = Report("Dockerfile builds only existing binaries, as a non-root image with no secrets")
     text = DOCKERFILE.read_text()
     names = declared_list(text, r'^ARG BINARIES="([^"]+)"', "Dockerfile")
-    components = declared_list(CLUSTER_MK.read_text(), r"^COMPONENTS\s*:?=\s*(.+)$", "mk/cluster.mk")
+    components = declared_list(CLUSTER_MK.read_text(), r"^COMPONENTS\s*:?=\s*(.+)$", "dev/cluster.mk")
     bins = workspace_bins()
     report.ok(f"Dockerfile may build: {' '.join(names)}")
     report.ok(f"workspace bin targets: {' '.join(f'{b} ({p})' for b, p in sorted(bins.items()))}")
@@ -118,7 +121,7 @@ def main() -> None:
     missing = missing_bins(names, bins)
     report.check(not missing, "every Dockerfile binary is a [[bin]] of the package of the same name",
                  f"not built by the workspace: {', '.join(missing)} (is its crate's main.rs / [[bin]] there?)")
-    report.check(sorted(components) == sorted(names), "mk/cluster.mk COMPONENTS equals the Dockerfile's BINARIES",
+    report.check(sorted(components) == sorted(names), "dev/cluster.mk COMPONENTS equals the Dockerfile's BINARIES",
                  f"{components} != {names}")
     report.check(re.search(r"for bin in \$\{BINARIES\}; do selection=.*--bin \$\{bin\}", text) is not None,
                  "the build stage compiles exactly the BINARIES, each with --bin")
@@ -144,6 +147,9 @@ def main() -> None:
     left_out = [path for path in needed if not in_context(rules, path)]
     report.check(not left_out, f"the build context holds every workspace member ({len(needed) - 2} files checked)",
                  f".dockerignore leaves out {', '.join(left_out)}: cargo cannot load the workspace")
+    unembedded = [path for path in EMBEDDED if not in_context(rules, path)]
+    report.check(not unembedded, "the build context holds the files the operator embeds (monitoring/)",
+                 f".dockerignore leaves out {', '.join(unembedded)}: the operator cannot compile")
     local = [".env", "gateway/.env.local", ".git/config", "target/release/gateway", "operator/target/x", ".run/pg/x"]
     sent = [path for path in local if in_context(rules, path)]
     report.check(not sent, "local state (.env, .git, target/, .run/) stays out of the build context", ", ".join(sent))
@@ -154,6 +160,8 @@ def main() -> None:
     without_dev = ignore_rules(ignore_text.replace("!dev/", ""))
     report.check(not in_context(without_dev, "dev/bench/Cargo.toml") and in_context(rules, "dev/bench/src/main.rs"),
                  "a workspace member left out of the build context is reported")
+    without_monitoring = ignore_rules(ignore_text.replace("!monitoring/", ""))
+    report.check(not in_context(without_monitoring, EMBEDDED[0]), "an embedded file left out of the build context is reported")
     report.check(base_images("ARG B=x/y:latest\nFROM ${B} AS b\nFROM b\nFROM z") == ["x/y:latest", "z"],
                  "base images are read through build arguments, stage references left out")
     report.finish()
