@@ -116,7 +116,9 @@ chart-test:
 	  $(VENV)/bin/python -B dev/scripts/chart/check_$$check.py || status=1; \
 	done; exit $$status
 
-## sync-crds: copy the generated CRD into the chart (after `make crds`)
+## sync-crds: copy the generated CRD, the operator's alert rules and its dashboard into the chart (after `make crds`)
 sync-crds:
 	@test -f crds/microservicestacks.yaml || { echo "crds/microservicestacks.yaml is missing: run make crds" >&2; exit 1; }
 	cp crds/microservicestacks.yaml charts/natstack/files/microservicestacks.yaml
+	mkdir -p charts/natstack/files/monitoring
+	cp monitoring/rules/operator.rules.yaml monitoring/dashboards/operator.json charts/natstack/files/monitoring/

@@ -64,6 +64,13 @@ def expected_kinds(values: Obj) -> dict[str, int]:
         kinds["CustomResourceDefinition"] = 1
     if values["stack"]["create"]:
         kinds["MicroserviceStack"] = 1
+    monitoring = values.get("monitoring", {})
+    if monitoring.get("serviceMonitor", {}).get("enabled"):
+        kinds["ServiceMonitor"] = 1
+    if monitoring.get("rules", {}).get("enabled"):
+        kinds["PrometheusRule"] = 1
+    if monitoring.get("dashboard", {}).get("enabled"):
+        kinds["ConfigMap"] = 1
     return kinds
 
 

@@ -22,6 +22,11 @@ import kubernetes_validate
 import yaml
 
 import chart_rules as rules
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitoring"))
+import prometheus_operator  # noqa: E402
+
+MONITORING_VALIDATORS = prometheus_operator.validators()
 from common import CHART, CRD, KUBE_VERSION, Report, crd_validators, describe, kube_errors, load_crd, load_documents, rel, schema_errors
 
 RELEASE, NAMESPACE = "natstack", "natstack-system"
@@ -43,6 +48,8 @@ BAD_VALUES: list[tuple[str, dict[str, Any]]] = [
     ("a stack name over 30 characters", {"stack": {"name": "a" * 31}}),
     ("crds.create as a string", {"crds": {"create": "yes"}}),
     ("a stack without a spec", {"stack": {"spec": None}}),
+    ("a scrape interval that is no duration", {"monitoring": {"serviceMonitor": {"enabled": True, "interval": "often"}}}),
+    ("a misspelt monitoring key", {"monitoring": {"serviceMonitors": {"enabled": True}}}),
 ]
 
 
@@ -88,6 +95,10 @@ def check_variant(report: Report, chart: helm.Chart, name: str, values: dict[str
         if obj["kind"] == crd["spec"]["names"]["kind"]:
             errors = schema_errors(validators, obj)
             report.check(not errors, f"[{name}] {describe(obj)} validates against the CRD schema", "; ".join(errors))
+        elif prometheus_operator.is_monitoring(obj):
+            errors = prometheus_operator.errors(MONITORING_VALIDATORS, obj)
+            report.check(not errors, f"[{name}] {describe(obj)} validates against the prometheus-operator schema",
+                         "; ".join(errors))
         else:
             errors = kube_errors(obj)
             report.check(not errors, f"[{name}] {describe(obj)} validates against Kubernetes {KUBE_VERSION} (strict)", "; ".join(errors))

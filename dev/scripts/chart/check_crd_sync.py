@@ -1,4 +1,5 @@
-"""The chart's copy of the CRD must equal the generated crds/ file.
+"""The chart's copy of the CRD must equal the generated crds/ file, and its
+copies of the operator's alert rules and dashboard must equal monitoring/.
 
 Helm cannot read files outside the chart, so charts/natstack/files/ keeps a
 copy (`make sync-crds`); this check fails on any byte of drift, so the chart
@@ -10,14 +11,14 @@ from __future__ import annotations
 import difflib
 import sys
 
-from common import CHART_CRD, CRD, Report, load_crd, rel
+from common import CHART_CRD, CRD, MONITORING_COPIES, Report, load_crd, rel
 
 
-def drift(generated: str, copy: str) -> list[str]:
+def drift(generated: str, copy: str, source=CRD, target=CHART_CRD) -> list[str]:
     """A unified diff of the two texts; empty when they are identical."""
     return list(
         difflib.unified_diff(
-            generated.splitlines(), copy.splitlines(), rel(CRD), rel(CHART_CRD), lineterm="", n=1
+            generated.splitlines(), copy.splitlines(), rel(source), rel(target), lineterm="", n=1
         )
     )
 
@@ -34,6 +35,14 @@ def main() -> None:
     if diff:
         print("\n".join(diff[:40]))
     report.check(not diff, f"{rel(CHART_CRD)} is byte-identical", "drifted: run `make sync-crds`")
+    for source, target in MONITORING_COPIES:
+        if not target.is_file():
+            report.fail(f"{rel(target)} is missing: run `make sync-crds`")
+            continue
+        diff = drift(source.read_text(), target.read_text(), source, target)
+        if diff:
+            print("\n".join(diff[:40]))
+        report.check(not diff, f"{rel(target)} equals {rel(source)}", "drifted: run `make sync-crds`")
 
     # The comparison itself must be able to fail: one changed byte is drift.
     tampered = generated.replace("v1alpha1", "v1alpha2", 1)

@@ -18,6 +18,11 @@ ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "natstack"
 CHART_CRD = CHART / "files" / "microservicestacks.yaml"
 CRD = ROOT / "crds" / "microservicestacks.yaml"
+# monitoring/ files the chart ships, and their copies in the chart (`make sync-crds`).
+MONITORING_COPIES = [
+    (ROOT / "monitoring" / "rules" / "operator.rules.yaml", CHART / "files" / "monitoring" / "operator.rules.yaml"),
+    (ROOT / "monitoring" / "dashboards" / "operator.json", CHART / "files" / "monitoring" / "operator.json"),
+]
 EXAMPLES = ROOT / "examples"
 KUBE_VERSION = "1.33"
 
