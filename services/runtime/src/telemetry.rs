@@ -58,6 +58,10 @@ impl Drop for TelemetryGuard {
 
 /// A tracer provider exporting spans of `service` over OTLP/HTTP to `endpoint` (the collector's
 /// base URL; `/v1/traces` is appended).
+///
+/// The SDK's defaults read the rest of the standard variables the operator renders: the
+/// sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`) and the resource attributes
+/// (`OTEL_RESOURCE_ATTRIBUTES`: the pod's namespace and name), merged under `service`.
 pub fn otlp_provider(service: &str, endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
