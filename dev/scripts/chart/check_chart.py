@@ -50,6 +50,8 @@ BAD_VALUES: list[tuple[str, dict[str, Any]]] = [
     ("a stack without a spec", {"stack": {"spec": None}}),
     ("a scrape interval that is no duration", {"monitoring": {"serviceMonitor": {"enabled": True, "interval": "often"}}}),
     ("a misspelt monitoring key", {"monitoring": {"serviceMonitors": {"enabled": True}}}),
+    ("a ServiceMonitor without the metrics Service",
+     {"monitoring": {"serviceMonitor": {"enabled": True}}, "metrics": {"service": {"enabled": False}}}),
 ]
 
 

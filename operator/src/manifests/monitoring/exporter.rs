@@ -95,3 +95,51 @@ fn label_selector(selector: &Selector) -> LabelSelector {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::crd::{SelectorOperator, SelectorRequirement};
+
+    fn port_open_to(spec: &MonitoringSpec) -> NetworkPolicyPeer {
+        let rule = ingress_rule(spec);
+        assert_eq!(
+            rule.ports.as_ref().unwrap()[0].port,
+            Some(IntOrString::Int(deploy::NATS_EXPORTER_PORT.into()))
+        );
+        rule.from.unwrap().remove(0)
+    }
+
+    #[test]
+    fn without_selectors_the_port_is_open_to_the_cluster_only() {
+        let peer = port_open_to(&MonitoringSpec::default());
+        assert_eq!(peer.namespace_selector, Some(LabelSelector::default()));
+        assert_eq!(peer.pod_selector, None);
+        assert_eq!(
+            peer.ip_block, None,
+            "never to addresses outside the cluster"
+        );
+    }
+
+    #[test]
+    fn selectors_name_the_prometheus_pods() {
+        let pods = Selector {
+            match_labels: BTreeMap::new(),
+            match_expressions: vec![SelectorRequirement {
+                key: "app".into(),
+                operator: SelectorOperator::Exists,
+                values: Vec::new(),
+            }],
+        };
+        let peer = port_open_to(&MonitoringSpec {
+            pod_selector: Some(pods),
+            ..MonitoringSpec::default()
+        });
+        assert_eq!(peer.namespace_selector, None, "the stack's own namespace");
+        let requirement = &peer.pod_selector.unwrap().match_expressions.unwrap()[0];
+        assert_eq!(requirement.operator, "Exists");
+        assert_eq!(requirement.values, None, "Exists takes no values");
+    }
+}
