@@ -96,6 +96,15 @@ fn cel_messages_name_the_broken_invariant() {
         ("invalid/reserved-name", "reserved"),
         ("invalid/rate-limits", "rateLimits must be"),
         ("invalid/trusted-proxies", "trustedProxies entries must be"),
+        (
+            "invalid/sampling",
+            "telemetry.sampling must be between 0 and 1",
+        ),
+        (
+            "invalid/monitoring-labels",
+            "monitoring labels cannot replace the labels the operator sets",
+        ),
+        ("invalid/monitoring-interval", "monitoring.interval must be"),
     ];
     for (name, expected) in cases {
         let errors = validate_cel(&common::load(name)).expect_err(name);
