@@ -114,6 +114,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let telemetry = TelemetryArgs {
         log_format: LogFormat::Pretty,
         otlp_endpoint: None,
+        traces_sampler: None,
+        traces_sampler_arg: None,
+        resource_attributes: None,
     };
     let _telemetry =
         runtime::telemetry::init("bench", &telemetry).context("cannot set up logging")?;

@@ -113,7 +113,16 @@ fn rendered_env_matches_what_each_binary_reads() {
                     .map(|e| e.name.clone())
                     .filter(|n| !user_extras.contains(n))
                     .collect();
-                let unread: Vec<&String> = rendered_env.difference(&read).collect();
+                // The pod's name and namespace (downward API) are rendered only to be
+                // expanded into OTEL_RESOURCE_ATTRIBUTES (`$(POD_NAME)`).
+                let expanded_only = [
+                    contract::deploy::env::operator::POD_NAME.to_owned(),
+                    contract::deploy::env::operator::POD_NAMESPACE.to_owned(),
+                ];
+                let unread: Vec<&String> = rendered_env
+                    .difference(&read)
+                    .filter(|n| !expanded_only.contains(n))
+                    .collect();
                 assert!(
                     unread.is_empty(),
                     "{name}: {} renders {unread:?}, which {binary} does not read",

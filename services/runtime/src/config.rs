@@ -70,6 +70,17 @@ pub struct TelemetryArgs {
     /// when unset.
     #[arg(long, env = env::OTEL_EXPORTER_OTLP_ENDPOINT)]
     pub otlp_endpoint: Option<String>,
+    /// Trace sampler: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`
+    /// (the default), `parentbased_always_off` or `parentbased_traceidratio`.
+    #[arg(long, env = env::OTEL_TRACES_SAMPLER)]
+    pub traces_sampler: Option<String>,
+    /// The ratio of traces a ratio sampler keeps, from 0 to 1 (default 1).
+    #[arg(long, env = env::OTEL_TRACES_SAMPLER_ARG)]
+    pub traces_sampler_arg: Option<f64>,
+    /// Attributes of every exported span, `key=value` pairs separated by commas (in a
+    /// cluster: `k8s.namespace.name`, `k8s.pod.name`).
+    #[arg(long, env = env::OTEL_RESOURCE_ATTRIBUTES)]
+    pub resource_attributes: Option<String>,
 }
 
 /// Where the health server listens.
