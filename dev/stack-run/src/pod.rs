@@ -210,7 +210,8 @@ pub fn start(
     let mut skipped = None;
     for container in &def.spec.containers {
         match prepare(&def, container, ip, dir, &volumes, env)? {
-            Ok(p) => prepared.push(p),
+            Ok(Some(p)) => prepared.push(p),
+            Ok(None) => {}
             Err(reason) => skipped = Some(reason),
         }
     }
@@ -370,7 +371,8 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), HarnessError> {
         .map_err(HarnessError::io(format!("chmod {}", path.display())))
 }
 
-/// The container resolved, or `Err(reason)` when its stand-in cannot run it.
+/// The container resolved, `None` for a sidecar left out of the pod, or `Err(reason)` when its
+/// stand-in cannot run it (the pod is not run).
 fn prepare(
     def: &PodDef,
     container: &Container,
@@ -378,7 +380,7 @@ fn prepare(
     dir: &Path,
     volumes: &BTreeMap<String, PathBuf>,
     env: &Env<'_>,
-) -> Result<Result<Prepared, String>, HarnessError> {
+) -> Result<Result<Option<Prepared>, String>, HarnessError> {
     let image = container.image.clone().unwrap_or_default();
     let command = container.command.clone().unwrap_or_default();
     let plan = env
@@ -389,8 +391,16 @@ fn prepare(
             container: container.name.clone(),
             detail,
         })?;
-    if let Plan::Skip(reason) = plan {
-        return Ok(Err(reason));
+    match plan {
+        Plan::Skip(reason) => return Ok(Err(reason)),
+        Plan::Omit(reason) => {
+            eprintln!(
+                "[stack-run] pod {}: container {} left out: {reason}",
+                def.name, container.name
+            );
+            return Ok(Ok(None));
+        }
+        _ => {}
     }
     let mut mounts: Vec<(String, PathBuf)> = Vec::new();
     for mount in container.volume_mounts.iter().flatten() {
@@ -544,9 +554,9 @@ fn prepare(
             // The wrapper needs only PATH; the container gets its env from the file.
             prepared.env = BTreeMap::new();
         }
-        Plan::Skip(_) => unreachable!("handled above"),
+        Plan::Skip(_) | Plan::Omit(_) => unreachable!("handled above"),
     }
-    Ok(Ok(prepared))
+    Ok(Ok(Some(prepared)))
 }
 
 /// What a container run needs from the pod.

@@ -10,6 +10,7 @@
 //! | `mongo:*` without a command | `nx-27017`, a MongoDB-wire-compatible server |
 //! | a project image with `--containers` | the image itself, through `dev/scripts/images/podman.sh run` |
 //! | `mongo:*` with a command | not run: it needs `mongosh` and a server with users (see [`Plan::Skip`]) |
+//! | `prometheus-nats-exporter:*` (`spec.monitoring`'s sidecar) | left out of its pod, unless mapped with `--image`: this machine has no exporter (see [`Plan::Omit`]) |
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ pub enum Plan {
     },
     /// Not run, with the reason shown in the output.
     Skip(String),
+    /// A sidecar left out: the pod runs without it (and without its probes).
+    Omit(String),
 }
 
 /// Image → program rules for one run.
@@ -151,6 +154,13 @@ impl Images {
                     ))
                 };
             }
+            "prometheus-nats-exporter" => {
+                return Ok(Plan::Omit(
+                    "the NATS exporter sidecar has no stand-in here (map one with --image \
+                     IMAGE=PROGRAM); NATS serves its own /varz on the monitor port"
+                        .to_owned(),
+                ));
+            }
             _ => {}
         }
         // Absolute: the process starts in its pod's directory.
@@ -215,6 +225,12 @@ mod tests {
         assert!(matches!(
             images.plan("mongo:8.0", &["sh".into()]).unwrap(),
             Plan::Skip(_)
+        ));
+        assert!(matches!(
+            images
+                .plan("natsio/prometheus-nats-exporter:0.17.3", &[])
+                .unwrap(),
+            Plan::Omit(_)
         ));
     }
 }
