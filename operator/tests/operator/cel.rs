@@ -298,3 +298,24 @@ fn route_prefixes_are_paths_and_never_overlap_between_services() {
     let error = operator::manifests::build(&overlapping, &common::secret_data(&overlapping)).err();
     assert!(format!("{error:?}").contains("overlaps"), "{error:?}");
 }
+
+#[test]
+fn sampling_accepts_whole_numbers_and_ratios_within_bounds() {
+    for (sampling, valid) in [
+        (serde_json::json!(0), true),
+        (serde_json::json!(1), true),
+        (serde_json::json!(0.5), true),
+        (serde_json::json!(2), false),
+        (serde_json::json!(-0.5), false),
+    ] {
+        let mut raw = common::raw("minimal");
+        raw["spec"]["telemetry"] = serde_json::json!({"sampling": sampling});
+        let stack: operator::crd::MicroserviceStack = serde_json::from_value(raw).unwrap();
+        assert_eq!(validate_cel(&stack).is_ok(), valid, "sampling {sampling}");
+        assert_eq!(
+            operator::validate::problems(&stack).is_empty(),
+            valid,
+            "sampling {sampling}"
+        );
+    }
+}
