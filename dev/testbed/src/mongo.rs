@@ -6,9 +6,9 @@
 use contract::deploy::env::dev;
 use tempfile::TempDir;
 
-use crate::nats::PORT_ATTEMPTS;
 use crate::process::Child;
-use crate::{HarnessError, free_port, programs, servers};
+use crate::wait::on_free_port;
+use crate::{HarnessError, programs, servers};
 
 const INSTALL_HINT: &str = "run `make setup` (installs the PyPI package `nx-27017` into .venv)";
 
@@ -30,22 +30,18 @@ impl MongoServer {
             .tempdir()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
-        let mut last_error = None;
-        // A port found free may be taken before the server binds it; try a few.
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
-            match servers::mongo(port, &data, dir.path()).await {
-                Ok(process) => {
-                    return Ok(Self {
-                        process,
-                        port,
-                        _dir: dir,
-                    });
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.expect("at least one attempt"))
+        let mut started = None;
+        on_free_port(&mut started, async |started, port| {
+            *started = Some((servers::mongo(port, &data, dir.path()).await?, port));
+            Ok::<_, HarnessError>(())
+        })
+        .await?;
+        let (process, port) = started.expect("set by the successful attempt");
+        Ok(Self {
+            process,
+            port,
+            _dir: dir,
+        })
     }
 
     /// The connection URL (a single server, no replica set).

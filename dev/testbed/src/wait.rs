@@ -11,6 +11,26 @@ pub fn free_port() -> u16 {
         .expect("cannot bind a loopback port")
 }
 
+/// How many free ports a test server is tried on: a port found free may be taken (by any
+/// process's outgoing connection) before the server binds it.
+pub(crate) const PORT_ATTEMPTS: usize = 3;
+
+/// Runs `launch` on a free port, and again on another one when it fails, [`PORT_ATTEMPTS`]
+/// times at most; the last error when every attempt failed.
+pub(crate) async fn on_free_port<S, E>(
+    state: &mut S,
+    mut launch: impl AsyncFnMut(&mut S, u16) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut attempt = 1;
+    loop {
+        match launch(state, free_port()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt == PORT_ATTEMPTS => return Err(e),
+            Err(_) => attempt += 1,
+        }
+    }
+}
+
 /// Polls `condition` every 10 ms until it returns true; panics with `what` after `timeout`.
 /// Use it instead of sleeping: it waits exactly as long as needed, and a failure says what
 /// never happened.
