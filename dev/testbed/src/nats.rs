@@ -54,12 +54,14 @@ impl NatsServer {
             port: 0,
             dir,
         };
-        on_free_port(&mut server, async |server, port| {
-            server.port = port;
-            server.launch().await
-        })
-        .await?;
+        on_free_port(&mut server, Self::launch_on).await?;
         Ok(server)
+    }
+
+    /// Starts the server on `port` (a free one; kept for restarts).
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        self.port = port;
+        self.launch().await
     }
 
     async fn launch(&mut self) -> Result<(), HarnessError> {
