@@ -7,7 +7,7 @@ use contract::deploy::env::dev;
 use tempfile::TempDir;
 
 use crate::process::Child;
-use crate::wait::on_free_port;
+use crate::wait::{Launch, on_free_port};
 use crate::{HarnessError, programs, servers};
 
 const INSTALL_HINT: &str = "run `make setup` (installs the PyPI package `nx-27017` into .venv)";
@@ -30,13 +30,13 @@ impl MongoServer {
             .tempdir()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
-        let mut started = None;
-        on_free_port(&mut started, async |started, port| {
-            *started = Some((servers::mongo(port, &data, dir.path()).await?, port));
-            Ok::<_, HarnessError>(())
-        })
-        .await?;
-        let (process, port) = started.expect("set by the successful attempt");
+        let mut start = Start {
+            data: &data,
+            logs: dir.path(),
+            started: None,
+        };
+        on_free_port(&mut start).await?;
+        let (process, port) = start.started.expect("set by the successful attempt");
         Ok(Self {
             process,
             port,
@@ -57,5 +57,20 @@ impl MongoServer {
     /// The server's process id.
     pub fn pid(&self) -> Option<u32> {
         Some(self.process.pid())
+    }
+}
+
+/// One start of nx-27017 on `data`, logging under `logs`: the process and its port once it
+/// answers.
+struct Start<'a> {
+    data: &'a std::path::Path,
+    logs: &'a std::path::Path,
+    started: Option<(Child, u16)>,
+}
+
+impl Launch for Start<'_> {
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        self.started = Some((servers::mongo(port, self.data, self.logs).await?, port));
+        Ok(())
     }
 }

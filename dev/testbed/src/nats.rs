@@ -7,7 +7,7 @@ use contract::deploy::env::dev;
 use tempfile::TempDir;
 
 use crate::process::Child;
-use crate::wait::on_free_port;
+use crate::wait::{Launch, on_free_port};
 use crate::{HarnessError, programs, servers};
 
 const INSTALL_HINT: &str =
@@ -54,14 +54,8 @@ impl NatsServer {
             port: 0,
             dir,
         };
-        on_free_port(&mut server, Self::launch_on).await?;
+        on_free_port(&mut server).await?;
         Ok(server)
-    }
-
-    /// Starts the server on `port` (a free one; kept for restarts).
-    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
-        self.port = port;
-        self.launch().await
     }
 
     async fn launch(&mut self) -> Result<(), HarnessError> {
@@ -127,4 +121,12 @@ fn write_config(dir: &TempDir, options: &NatsOptions) -> Result<(), HarnessError
     }
     std::fs::write(dir.path().join("nats.conf"), conf)?;
     Ok(())
+}
+
+impl Launch for NatsServer {
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        // Kept: a restart binds the same port.
+        self.port = port;
+        self.launch().await
+    }
 }

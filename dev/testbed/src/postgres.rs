@@ -15,7 +15,7 @@ use crate::HarnessError;
 use crate::process::Child;
 use crate::programs::{self, command_as, service_user};
 use crate::servers::{PgProcess, THROWAWAY};
-use crate::wait::on_free_port;
+use crate::wait::{Launch, on_free_port};
 
 /// What a server needs beyond the harness defaults (trust for everyone, no TLS).
 #[derive(Debug, Clone, Default)]
@@ -101,14 +101,8 @@ impl PgServer {
             run_as,
             settings,
         };
-        on_free_port(&mut server, Self::launch_on).await?;
+        on_free_port(&mut server).await?;
         Ok(server)
-    }
-
-    /// Starts the server on `port` (a free one; kept for restarts).
-    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
-        self.port = port;
-        self.launch().await
     }
 
     async fn launch(&mut self) -> Result<(), HarnessError> {
@@ -266,4 +260,12 @@ fn template(bin: &Path, user: Option<&User>) -> Result<PathBuf, HarnessError> {
         });
     }
     Ok(cluster)
+}
+
+impl Launch for PgServer {
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        // Kept: a restart binds the same port.
+        self.port = port;
+        self.launch().await
+    }
 }

@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::HarnessError;
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -15,15 +17,18 @@ pub fn free_port() -> u16 {
 /// process's outgoing connection) before the server binds it.
 pub(crate) const PORT_ATTEMPTS: usize = 3;
 
-/// Runs `launch` on a free port, and again on another one when it fails, [`PORT_ATTEMPTS`]
-/// times at most; the last error when every attempt failed.
-pub(crate) async fn on_free_port<S, E>(
-    state: &mut S,
-    mut launch: impl AsyncFnMut(&mut S, u16) -> Result<(), E>,
-) -> Result<(), E> {
+/// A test server that is started on a port it is given (and can be started again on it).
+pub(crate) trait Launch {
+    /// Starts the server on `port`.
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError>;
+}
+
+/// Starts `server` on a free port, and again on another one when that fails,
+/// [`PORT_ATTEMPTS`] times at most; the last error when every attempt failed.
+pub(crate) async fn on_free_port(server: &mut impl Launch) -> Result<(), HarnessError> {
     let mut attempt = 1;
     loop {
-        match launch(state, free_port()).await {
+        match server.launch_on(free_port()).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt == PORT_ATTEMPTS => return Err(e),
             Err(_) => attempt += 1,
