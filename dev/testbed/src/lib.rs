@@ -7,6 +7,7 @@
 //! - [`process`]: the one process supervisor, under which every server and service runs.
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
+//! - [`promtool`]: Prometheus' linter of a `/metrics` exposition.
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
 //!
 //! Programs are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
@@ -23,6 +24,7 @@ mod nats;
 mod postgres;
 pub mod process;
 pub mod programs;
+pub mod promtool;
 pub mod servers;
 mod wait;
 
