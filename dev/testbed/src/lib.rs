@@ -9,6 +9,7 @@
 //!   memory bounds.
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
+//! - [`promtool`]: Prometheus' linter of a `/metrics` exposition.
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
 //!
 //! Programs are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
@@ -26,6 +27,7 @@ mod nats;
 mod postgres;
 pub mod process;
 pub mod programs;
+pub mod promtool;
 pub mod servers;
 mod wait;
 
