@@ -16,7 +16,7 @@ use crate::programs;
 pub fn check_metrics(exposition: &str) -> Result<String, HarnessError> {
     let promtool = programs::find(
         "promtool",
-        "PROMTOOL_BIN",
+        contract::deploy::env::dev::PROMTOOL_BIN,
         "run `make setup` (installs Debian's `prometheus`)",
     )?;
     let mut child = Command::new(promtool)
