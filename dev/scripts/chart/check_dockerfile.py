@@ -3,7 +3,7 @@
 The Dockerfile's `ARG BINARIES` lists what `--build-arg BIN` may select; each
 name must be a `[[bin]]` of the workspace package of the same name (the
 images are `<registry>/<component>:<version>`), according to
-`cargo metadata --no-deps`. mk/cluster.mk's COMPONENTS (what `make images`
+`cargo metadata --no-deps`. dev/cluster.mk's COMPONENTS (what `make images`
 builds) must be the same list. Base images are build arguments whose defaults
 are pinned public images (dev/scripts/images/base.sh makes local stand-ins under
 those names); dev/scripts/images/check_images.py builds and runs the images.
@@ -20,7 +20,7 @@ from pathlib import Path
 from common import ROOT, Report
 
 DOCKERFILE = ROOT / "Dockerfile"
-CLUSTER_MK = ROOT / "mk" / "cluster.mk"
+CLUSTER_MK = ROOT / "dev" / "cluster.mk"
 SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|API_?KEY|CREDENTIAL", re.IGNORECASE)
 
 
@@ -110,7 +110,7 @@ def main() -> None:
     report = Report("Dockerfile builds only existing binaries, as a non-root image with no secrets")
     text = DOCKERFILE.read_text()
     names = declared_list(text, r'^ARG BINARIES="([^"]+)"', "Dockerfile")
-    components = declared_list(CLUSTER_MK.read_text(), r"^COMPONENTS\s*:?=\s*(.+)$", "mk/cluster.mk")
+    components = declared_list(CLUSTER_MK.read_text(), r"^COMPONENTS\s*:?=\s*(.+)$", "dev/cluster.mk")
     bins = workspace_bins()
     report.ok(f"Dockerfile may build: {' '.join(names)}")
     report.ok(f"workspace bin targets: {' '.join(f'{b} ({p})' for b, p in sorted(bins.items()))}")
@@ -118,7 +118,7 @@ def main() -> None:
     missing = missing_bins(names, bins)
     report.check(not missing, "every Dockerfile binary is a [[bin]] of the package of the same name",
                  f"not built by the workspace: {', '.join(missing)} (is its crate's main.rs / [[bin]] there?)")
-    report.check(sorted(components) == sorted(names), "mk/cluster.mk COMPONENTS equals the Dockerfile's BINARIES",
+    report.check(sorted(components) == sorted(names), "dev/cluster.mk COMPONENTS equals the Dockerfile's BINARIES",
                  f"{components} != {names}")
     report.check(re.search(r"for bin in \$\{BINARIES\}; do selection=.*--bin \$\{bin\}", text) is not None,
                  "the build stage compiles exactly the BINARIES, each with --bin")
