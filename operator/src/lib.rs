@@ -8,8 +8,9 @@
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
 //! offline (`operator render`, the rendered-stack harness); [`reconcile`] is the pipeline of
 //! one reconcile, a step per module (validate, dereference, build, apply, prune, observe,
-//! status; with the hand-off of an autoscaled Deployment's replicas), and [`controller`] runs it for every stack; [`metrics`], [`server`] and
-//! [`telemetry`] are the process plumbing of the `operator` binary.
+//! status; with the hand-off of an autoscaled Deployment's replicas), and [`controller`] runs
+//! it for every stack; [`metrics`] and [`server`] are the process plumbing of the `operator`
+//! binary (its logs, trace export and shutdown signal are the runtime's, as every component's).
 
 pub mod controller;
 pub mod crd;
@@ -23,7 +24,6 @@ pub mod reconcile;
 pub mod render;
 pub mod server;
 pub mod status;
-pub mod telemetry;
 pub mod validate;
 pub mod validate_pods;
 

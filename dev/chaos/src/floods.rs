@@ -4,15 +4,10 @@
 //! throughout from `/proc/<pid>/status` while a healthy client keeps reading, and must stay
 //! under the operator's default memory limit.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 use anyhow::Result;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio::task::JoinHandle;
+use testbed::flood::{Sampler, Sources, answers, mib, open as flood};
 
 use crate::report::Outcome;
 use crate::scenarios::{Chaos, api_addr};
@@ -22,116 +17,6 @@ use crate::scenarios::{Chaos, api_addr};
 pub const GATEWAY_MEMORY: u64 = 128 * 1024 * 1024;
 /// Flood connections from one address (below the default per-address cap of 64).
 const PER_ADDRESS: usize = 60;
-/// Longest one write of a flood may wait: a gateway that no longer reads must not stall it.
-const WRITE_WAIT: Duration = Duration::from_secs(2);
-
-/// Samples a process's resident memory until stopped; keeps the highest figure.
-struct Sampler {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    task: JoinHandle<()>,
-}
-
-impl Sampler {
-    fn start(pid: i32) -> Self {
-        let peak = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn({
-            let (peak, stop) = (peak.clone(), stop.clone());
-            async move {
-                while !stop.load(Ordering::Relaxed) {
-                    if let Some(rss) = status_bytes(pid, "VmRSS") {
-                        peak.fetch_max(rss, Ordering::Relaxed);
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        });
-        Self { peak, stop, task }
-    }
-
-    async fn finish(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.task.await;
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-/// A `/proc/<pid>/status` figure in bytes.
-fn status_bytes(pid: i32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
-        .map(|kib| kib * 1024)
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// Connection `i` of a flood: from `127.0.0.<first + i / per_address>`.
-async fn connect(api: SocketAddr, first: u8, per_address: usize, i: usize) -> Option<TcpStream> {
-    let host = usize::from(first) + i / per_address;
-    let socket = TcpSocket::new_v4().ok()?;
-    let source = SocketAddr::from(([127, 0, 0, u8::try_from(host).ok()?], 0));
-    socket.bind(source).ok()?;
-    socket.connect(api).await.ok()
-}
-
-/// Opens `count` connections (`per_address` from each address from `127.0.0.<first>`) and
-/// writes `head` then `pad` on each as far as the gateway takes it.
-async fn flood(
-    api: SocketAddr,
-    count: usize,
-    (first, per_address): (u8, usize),
-    head: Arc<Vec<u8>>,
-    pad: Arc<Vec<u8>>,
-) -> Vec<TcpStream> {
-    let tasks: Vec<_> = (0..count)
-        .map(|i| {
-            let (head, pad) = (head.clone(), pad.clone());
-            tokio::spawn(async move {
-                let mut conn = connect(api, first, per_address, i).await?;
-                for piece in std::iter::once(&head[..]).chain(pad.chunks(16 * 1024)) {
-                    match tokio::time::timeout(WRITE_WAIT, conn.write_all(piece)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) | Err(_) => break,
-                    }
-                }
-                Some(conn)
-            })
-        })
-        .collect();
-    let mut out = Vec::with_capacity(count);
-    for task in tasks {
-        if let Ok(Some(conn)) = task.await {
-            out.push(conn);
-        }
-    }
-    out
-}
-
-/// How the gateway answered `conns` so far: by status, `0` for closed without an answer;
-/// connections still open and silent are not counted.
-async fn answers(conns: &mut [TcpStream]) -> std::collections::BTreeMap<u16, u64> {
-    let mut out = std::collections::BTreeMap::new();
-    for conn in conns {
-        let mut buf = [0; 64];
-        let status =
-            match tokio::time::timeout(Duration::from_millis(20), conn.read(&mut buf)).await {
-                Ok(Ok(0) | Err(_)) => 0,
-                Ok(Ok(n)) => std::str::from_utf8(&buf[..n])
-                    .ok()
-                    .and_then(|t| t.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok())
-                    .unwrap_or(0),
-                Err(_) => continue,
-            };
-        *out.entry(status).or_default() += 1;
-    }
-    out
-}
 
 /// A healthy client's reads during a flood: how many of `count` were answered 200.
 async fn healthy_reads(c: &Chaos, count: u64) -> u64 {
@@ -167,9 +52,12 @@ fn conclude(o: &mut Outcome, peak: u64, healthy: (u64, u64)) {
 pub async fn unfinished_heads(c: &mut Chaos, heads: usize) -> Result<Outcome> {
     let mut o = Outcome::new("unfinished heads");
     let api = api_addr(&c.api)?;
-    let sampler = Sampler::start(c.pid_of(contract::deploy::GATEWAY)?.as_raw());
+    let sampler = Sampler::start(c.pid_of(contract::deploy::GATEWAY)?.as_raw().unsigned_abs());
     let head = Arc::new(b"GET /products HTTP/1.1\r\nhost: chaos\r\nx-pad: ".to_vec());
-    let spread = (2, PER_ADDRESS);
+    let spread = Sources {
+        first: 2,
+        per_address: PER_ADDRESS,
+    };
     let held = flood(
         api,
         heads,
@@ -206,7 +94,7 @@ pub async fn slow_bodies(c: &mut Chaos, bodies: usize) -> Result<Outcome> {
     const SIZE: usize = 1_000_000;
     let mut o = Outcome::new("slow bodies");
     let api = api_addr(&c.api)?;
-    let sampler = Sampler::start(c.pid_of(contract::deploy::GATEWAY)?.as_raw());
+    let sampler = Sampler::start(c.pid_of(contract::deploy::GATEWAY)?.as_raw().unsigned_abs());
     let body = Arc::new(vec![b' '; SIZE - 1]);
     let head = |method: &str, path: &str| {
         let head = format!(
@@ -215,14 +103,27 @@ pub async fn slow_bodies(c: &mut Chaos, bodies: usize) -> Result<Outcome> {
         );
         Arc::new(head.into_bytes())
     };
-    let one = (2, bodies);
+    let one = Sources {
+        first: 2,
+        per_address: bodies,
+    };
     let jwks = head("GET", "/.well-known/jwks.json");
     let mut from_one = flood(api, bodies, one, jwks, body.clone()).await;
     let one_address = answers(&mut from_one).await;
     let healthy = healthy_reads(c, 20).await;
     drop(from_one);
     let login = head("POST", "/auth/login");
-    let mut spread = flood(api, bodies, (3, PER_ADDRESS), login, body).await;
+    let mut spread = flood(
+        api,
+        bodies,
+        Sources {
+            first: 3,
+            per_address: PER_ADDRESS,
+        },
+        login,
+        body,
+    )
+    .await;
     let healthy = healthy + healthy_reads(c, 20).await;
     let many = answers(&mut spread).await;
     drop(spread);

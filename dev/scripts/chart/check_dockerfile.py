@@ -3,7 +3,7 @@
 The Dockerfile's `ARG BINARIES` lists what `--build-arg BIN` may select; each
 name must be a `[[bin]]` of the workspace package of the same name (the
 images are `<registry>/<component>:<version>`), according to
-`cargo metadata --no-deps`. mk/cluster.mk's COMPONENTS (what `make images`
+`cargo metadata --no-deps`. dev/cluster.mk's COMPONENTS (what `make images`
 builds) must be the same list. Base images are build arguments whose defaults
 are pinned public images (dev/scripts/images/base.sh makes local stand-ins under
 those names); dev/scripts/images/check_images.py builds and runs the images.

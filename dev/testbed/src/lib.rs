@@ -5,8 +5,11 @@
 //!   loopback port in a throwaway directory, cleaned up on drop; [`servers`] starts the same
 //!   programs for the launcher on fixed ports and kept data.
 //! - [`process`]: the one process supervisor, under which every server and service runs.
+//! - [`flood`]: floods of slow clients and a process's resident memory, for the gateway's
+//!   memory bounds.
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
+//! - [`promtool`]: Prometheus' linter of a `/metrics` exposition.
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
 //!
 //! Programs are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
@@ -17,12 +20,14 @@
 //! This crate is never a dependency of a shipped binary; `make test` checks that.
 
 mod error;
+pub mod flood;
 pub mod http;
 mod mongo;
 mod nats;
 mod postgres;
 pub mod process;
 pub mod programs;
+pub mod promtool;
 pub mod servers;
 mod wait;
 

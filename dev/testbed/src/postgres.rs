@@ -11,11 +11,11 @@ use std::process::Command;
 use nix::unistd::{Uid, User, chown};
 use tempfile::TempDir;
 
-use crate::nats::PORT_ATTEMPTS;
+use crate::HarnessError;
 use crate::process::Child;
 use crate::programs::{self, command_as, service_user};
 use crate::servers::{PgProcess, THROWAWAY};
-use crate::{HarnessError, free_port};
+use crate::wait::{Launch, on_free_port};
 
 /// What a server needs beyond the harness defaults (trust for everyone, no TLS).
 #[derive(Debug, Clone, Default)]
@@ -101,15 +101,8 @@ impl PgServer {
             run_as,
             settings,
         };
-        let mut last_error = None;
-        for _ in 0..PORT_ATTEMPTS {
-            server.port = free_port();
-            match server.launch().await {
-                Ok(()) => return Ok(server),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.expect("at least one attempt"))
+        on_free_port(&mut server).await?;
+        Ok(server)
     }
 
     async fn launch(&mut self) -> Result<(), HarnessError> {
@@ -267,4 +260,12 @@ fn template(bin: &Path, user: Option<&User>) -> Result<PathBuf, HarnessError> {
         });
     }
     Ok(cluster)
+}
+
+impl Launch for PgServer {
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError> {
+        // Kept: a restart binds the same port.
+        self.port = port;
+        self.launch().await
+    }
 }

@@ -3,12 +3,37 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::HarnessError;
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("cannot bind a loopback port")
+}
+
+/// How many free ports a test server is tried on: a port found free may be taken (by any
+/// process's outgoing connection) before the server binds it.
+pub(crate) const PORT_ATTEMPTS: usize = 3;
+
+/// A test server that is started on a port it is given (and can be started again on it).
+pub(crate) trait Launch {
+    /// Starts the server on `port`.
+    async fn launch_on(&mut self, port: u16) -> Result<(), HarnessError>;
+}
+
+/// Starts `server` on a free port, and again on another one when that fails,
+/// [`PORT_ATTEMPTS`] times at most; the last error when every attempt failed.
+pub(crate) async fn on_free_port(server: &mut impl Launch) -> Result<(), HarnessError> {
+    let mut attempt = 1;
+    loop {
+        match server.launch_on(free_port()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt == PORT_ATTEMPTS => return Err(e),
+            Err(_) => attempt += 1,
+        }
+    }
 }
 
 /// Polls `condition` every 10 ms until it returns true; panics with `what` after `timeout`.

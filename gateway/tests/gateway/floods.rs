@@ -10,16 +10,13 @@
 // The figures are what these tests report.
 #![allow(clippy::print_stdout)]
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use contract::deploy::{GatewayMemory, env, gateway_memory};
 use runtime::test_support::{NatsServer, free_port, http_get, wait_until};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use testbed::flood::{Sources, answers, mib, open as flood, status_bytes};
 use tokio::process::{Child, Command};
 
 use super::support::{Http, WAIT, Widgets, start_widgets};
@@ -28,8 +25,6 @@ use super::support::{Http, WAIT, Widgets, start_widgets};
 const LIMIT: u64 = 128 * 1024 * 1024;
 /// Connections a flood opens from one address (below the default per-address cap).
 const PER_ADDRESS: usize = 60;
-/// Longest one write of a flood may wait: a gateway that no longer reads must not stall it.
-const WRITE_WAIT: Duration = Duration::from_secs(2);
 
 /// The gateway binary, with the limits the operator renders for [`LIMIT`].
 struct Gateway {
@@ -80,13 +75,7 @@ impl Gateway {
     /// A `/proc/<pid>/status` figure in bytes (`VmRSS` now, `VmHWM` the peak).
     fn memory(&self, field: &str) -> u64 {
         let pid = self.child.id().expect("the gateway is running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-            .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        status_bytes(pid, field).unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
     }
 
     /// A healthy client's GET and the health check, both answered 200.
@@ -104,65 +93,11 @@ impl Gateway {
     }
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// Connection `i` of a flood: from `127.0.0.<2 + i / PER_ADDRESS>`.
-async fn connect(api: SocketAddr, i: usize) -> std::io::Result<TcpStream> {
-    let host = u8::try_from(2 + i / PER_ADDRESS).expect("a loopback address");
-    let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from(([127, 0, 0, host], 0)))?;
-    socket.connect(api).await
-}
-
-/// Opens `count` connections and writes `head` then `pad` on each as far as the gateway takes
-/// it; returns the connections, open or closed by the gateway.
-async fn flood(
-    api: SocketAddr,
-    count: usize,
-    head: Arc<Vec<u8>>,
-    pad: Arc<Vec<u8>>,
-) -> Vec<TcpStream> {
-    let tasks: Vec<_> = (0..count)
-        .map(|i| {
-            let (head, pad) = (head.clone(), pad.clone());
-            tokio::spawn(async move {
-                let mut conn = connect(api, i).await.ok()?;
-                for piece in std::iter::once(&head[..]).chain(pad.chunks(16 * 1024)) {
-                    match tokio::time::timeout(WRITE_WAIT, conn.write_all(piece)).await {
-                        Ok(Ok(())) => {}
-                        // Closed, or no longer read: it holds what it holds.
-                        Ok(Err(_)) | Err(_) => break,
-                    }
-                }
-                Some(conn)
-            })
-        })
-        .collect();
-    let mut out = Vec::with_capacity(count);
-    for task in tasks {
-        out.extend(task.await.unwrap());
-    }
-    out
-}
-
-/// How the gateway answered `conns` so far, by status line (`closed` without an answer,
-/// `open` when nothing came yet).
-async fn answers(conns: &mut [TcpStream]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for conn in conns {
-        let mut buf = [0; 64];
-        let read = tokio::time::timeout(Duration::from_millis(20), conn.read(&mut buf)).await;
-        let status = match read {
-            Ok(Ok(0) | Err(_)) => "closed".to_owned(),
-            Ok(Ok(n)) => String::from_utf8_lossy(&buf[..n.min(12)]).into_owned(),
-            Err(_) => "open".to_owned(),
-        };
-        *out.entry(status).or_default() += 1;
-    }
-    out
-}
+/// Where the floods come from: `127.0.0.2` and up, below the per-address cap.
+const SOURCES: Sources = Sources {
+    first: 2,
+    per_address: PER_ADDRESS,
+};
 
 #[tokio::test]
 async fn unfinished_heads_keep_the_gateway_under_its_memory_limit() {
@@ -178,6 +113,7 @@ async fn unfinished_heads_keep_the_gateway_under_its_memory_limit() {
     let held = flood(
         gateway.api,
         HEADS,
+        SOURCES,
         head.clone(),
         Arc::new(vec![b'a'; 15 * 1024]),
     )
@@ -194,12 +130,19 @@ async fn unfinished_heads_keep_the_gateway_under_its_memory_limit() {
     drop(held);
 
     // Heads of 256 KiB: cut off at the read buffer with 431.
-    let mut cut = flood(gateway.api, HEADS, head, Arc::new(vec![b'a'; 256 * 1024])).await;
+    let mut cut = flood(
+        gateway.api,
+        HEADS,
+        SOURCES,
+        head,
+        Arc::new(vec![b'a'; 256 * 1024]),
+    )
+    .await;
     gateway.assert_serves().await;
     let refused = answers(&mut cut).await;
     let peak = gateway.memory("VmHWM");
     println!(
-        "{HEADS} heads of 256 KiB: {refused:?}; peak resident {:.1} MiB of {:.0} MiB",
+        "{HEADS} heads of 256 KiB: answered {refused:?} (status: connections, 0 = closed unanswered); peak resident {:.1} MiB of {:.0} MiB",
         mib(peak),
         mib(LIMIT)
     );
@@ -224,12 +167,19 @@ async fn slow_bodies_keep_the_gateway_under_its_memory_limit() {
          content-length: {SIZE}\r\n\r\n"
     );
     let body = Arc::new(vec![b' '; SIZE - 1]);
-    let mut slow = flood(gateway.api, BODIES, Arc::new(head.into_bytes()), body).await;
+    let mut slow = flood(
+        gateway.api,
+        BODIES,
+        SOURCES,
+        Arc::new(head.into_bytes()),
+        body,
+    )
+    .await;
     gateway.assert_serves().await;
     let refused = answers(&mut slow).await;
     let peak = gateway.memory("VmHWM");
     println!(
-        "{BODIES} slow bodies of 1 MB: {refused:?}; peak resident {:.1} MiB of {:.0} MiB",
+        "{BODIES} slow bodies of 1 MB: answered {refused:?} (status: connections, 0 = closed unanswered); peak resident {:.1} MiB of {:.0} MiB",
         mib(peak),
         mib(LIMIT)
     );

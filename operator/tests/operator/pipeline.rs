@@ -54,15 +54,7 @@ fn edit(fake: &Fake, change: impl FnOnce(&mut MicroserviceStack)) -> Microservic
 
 /// The stack's `Degraded` condition: status, reason, message.
 fn degraded(stack: &MicroserviceStack) -> (String, String, String) {
-    let c = stack
-        .status
-        .as_ref()
-        .expect("status")
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Degraded")
-        .expect("Degraded");
-    (c.status.clone(), c.reason.clone(), c.message.clone())
+    common::condition(stack, "Degraded")
 }
 
 /// Events created (POST) so far, as (type, reason, note).

@@ -173,6 +173,19 @@ fn changing_an_override_rolls_the_pods_and_makes_new_jobs() {
     );
 }
 
+/// The `pods` fixture with `key: value` added to the gateway's pod labels.
+fn with_gateway_label(key: &str, value: &str) -> MicroserviceStack {
+    let mut stack = common::load("pods");
+    stack
+        .spec
+        .pod_overrides
+        .gateway
+        .get_or_insert_default()
+        .labels
+        .insert(key.into(), value.into());
+    stack
+}
+
 #[test]
 fn the_operators_own_labels_and_annotations_cannot_be_overridden() {
     for key in [
@@ -182,14 +195,7 @@ fn the_operators_own_labels_and_annotations_cannot_be_overridden() {
         "app.kubernetes.io/part-of",
         "natstack.dev/job",
     ] {
-        let mut stack = common::load("pods");
-        stack
-            .spec
-            .pod_overrides
-            .gateway
-            .get_or_insert_default()
-            .labels
-            .insert(key.into(), "mine".into());
+        let stack = with_gateway_label(key, "mine");
         assert_refused(
             &stack,
             "cannot replace the labels the operator sets",
@@ -218,14 +224,7 @@ fn the_operators_own_labels_and_annotations_cannot_be_overridden() {
         "podOverrides.nats.annotations: natstack.dev/config-hash",
     );
     // Labels of other prefixes are the user's (app.kubernetes.io/version, say).
-    let mut stack = common::load("pods");
-    stack
-        .spec
-        .pod_overrides
-        .gateway
-        .get_or_insert_default()
-        .labels
-        .insert("app.kubernetes.io/version".into(), "2".into());
+    let stack = with_gateway_label("app.kubernetes.io/version", "2");
     let (cel, problems) = verdicts(&stack);
     assert!(cel.is_ok() && problems.is_empty(), "{cel:?} {problems:?}");
 }

@@ -246,14 +246,10 @@ pub fn is_valid_path(path: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// `DELETE /customers/{id}`, admin only, 204 (the golden test spells it out).
     fn meta() -> EndpointMeta {
-        EndpointMeta {
-            method: HttpMethod::Delete,
-            path: "/customers/{id}".into(),
-            auth: AuthLevel::Admin,
-            success_status: 204,
-            summary: Some("Delete a customer".into()),
-        }
+        use crate::Operation as _;
+        crate::customers::DeleteCustomer::meta()
     }
 
     #[test]

@@ -103,27 +103,26 @@ macro_rules! operation {
         $vis:vis $name:ident : $service:literal . $op:literal, internal,
         params $params:ty, query $query:ty, body $body:ty, response $response:ty
     ) => {
-        $(#[doc = $doc])*
-        #[derive(Debug, Clone, Copy, Default)]
-        $vis struct $name;
-
-        impl $crate::Operation for $name {
-            const SERVICE: &'static str = $service;
-            const NAME: &'static str = $op;
-            const METHOD: $crate::HttpMethod = $crate::HttpMethod::Get;
-            const PATH: &'static str = "";
-            const AUTH: $crate::AuthLevel = $crate::AuthLevel::Public;
-            const SUCCESS_STATUS: u16 = 200;
-            const SUMMARY: &'static str = $crate::operation!(@summary $($doc)*);
-            const INTERNAL: bool = true;
-            type Params = $params;
-            type Query = $query;
-            type Body = $body;
-            type Response = $response;
+        // An internal operation has no HTTP mapping: these placeholders are never routed.
+        $crate::operation! {
+            @define internal true, [$($doc)*] $vis $name : $service . $op, GET "", auth Public,
+            status 200, params $params, query $query, body $body, response $response
         }
     };
     (
         $(#[doc = $doc:literal])*
+        $vis:vis $name:ident : $service:literal . $op:literal,
+        $method:ident $path:literal, auth $auth:ident, status $status:literal,
+        params $params:ty, query $query:ty, body $body:ty, response $response:ty
+    ) => {
+        $crate::operation! {
+            @define internal false, [$($doc)*] $vis $name : $service . $op, $method $path,
+            auth $auth, status $status, params $params, query $query, body $body,
+            response $response
+        }
+    };
+    (
+        @define internal $internal:literal, [$($doc:literal)*]
         $vis:vis $name:ident : $service:literal . $op:literal,
         $method:ident $path:literal, auth $auth:ident, status $status:literal,
         params $params:ty, query $query:ty, body $body:ty, response $response:ty
@@ -140,6 +139,7 @@ macro_rules! operation {
             const AUTH: $crate::AuthLevel = $crate::AuthLevel::$auth;
             const SUCCESS_STATUS: u16 = $status;
             const SUMMARY: &'static str = $crate::operation!(@summary $($doc)*);
+            const INTERNAL: bool = $internal;
             type Params = $params;
             type Query = $query;
             type Body = $body;

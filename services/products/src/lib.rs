@@ -14,31 +14,4 @@ mod db;
 pub mod handlers;
 mod validate;
 
-use runtime::pg::PgService;
-use sqlx::PgPool;
-use sqlx::migrate::Migrator;
-
-/// The service name: the Services API name and the subjects' first token.
-pub const SERVICE: &str = contract::deploy::PRODUCTS;
-
-/// The embedded migrations: schema, then the Northwind seed.
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// The service, run by [`PgService::run`]: health at once, ready only while the database
-/// answers, migrations before the NATS endpoints.
-pub static SERVER: PgService<PgPool> = PgService {
-    name: SERVICE,
-    migrator: &MIGRATOR,
-    handlers: handlers::service,
-};
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_idempotency_migration_is_the_shared_schema() {
-        assert_eq!(
-            include_str!("../migrations/0005_idempotency_keys.sql"),
-            runtime::idempotency::SCHEMA
-        );
-    }
-}
+runtime::pg_service!(contract::deploy::PRODUCTS, handlers::service);

@@ -205,3 +205,16 @@ pub fn service_mut<'a>(
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("no service {name}"))
 }
+
+/// `(status, reason, message)` of condition `kind` of `stack`'s status.
+pub fn condition(stack: &MicroserviceStack, kind: &str) -> (String, String, String) {
+    let c = stack
+        .status
+        .as_ref()
+        .expect("status")
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .unwrap_or_else(|| panic!("no {kind} condition"));
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}

@@ -99,17 +99,7 @@ impl World {
 
     /// `(status, reason, message)` of a condition of the stored stack.
     fn condition(&self, kind: &str) -> (String, String, String) {
-        let stack = self.stack();
-        let c = stack
-            .status
-            .as_ref()
-            .expect("status")
-            .conditions
-            .iter()
-            .find(|c| c.type_ == kind)
-            .expect("condition")
-            .clone();
-        (c.status, c.reason, c.message)
+        common::condition(&self.stack(), kind)
     }
 
     /// Replaces the stored stack with `change` applied, through the API (a spec edit, admitted

@@ -181,6 +181,8 @@ pub mod dev {
     pub const NX_27017_BIN: &str = "NX_27017_BIN";
     /// The directory of PostgreSQL's `initdb` and `postgres`.
     pub const PG_BIN_DIR: &str = "PG_BIN_DIR";
+    /// The `promtool` to check metrics and rules with (else `PATH`).
+    pub const PROMTOOL_BIN: &str = "PROMTOOL_BIN";
     /// `natstack-run`: the gateway's address.
     pub const GATEWAY_ADDR: &str = "GATEWAY_ADDR";
     /// `natstack-run`: nats-server's port.

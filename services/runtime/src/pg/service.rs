@@ -45,3 +45,25 @@ impl<S: Clone + Send + Sync + 'static> PgService<S> {
             .await
     }
 }
+
+/// Declares, in a service crate that owns a PostgreSQL database, its `SERVICE` name, its
+/// `MIGRATOR` (the crate's `migrations/` folder, embedded) and its [`PgService`] `SERVER`
+/// with `handlers`: the three items every such crate exports, written once.
+#[macro_export]
+macro_rules! pg_service {
+    ($name:expr, $handlers:path) => {
+        /// The service name: the Services API name and the subjects' first token.
+        pub const SERVICE: &str = $name;
+
+        /// The embedded migrations (`migrations/`), applied in order once per database.
+        pub static MIGRATOR: ::sqlx::migrate::Migrator = ::sqlx::migrate!("./migrations");
+
+        /// The service, run by [`PgService::run`](runtime::pg::PgService::run): health at
+        /// once, ready only while the database answers, migrations before the NATS endpoints.
+        pub static SERVER: $crate::pg::PgService<::sqlx::PgPool> = $crate::pg::PgService {
+            name: SERVICE,
+            migrator: &MIGRATOR,
+            handlers: $handlers,
+        };
+    };
+}
