@@ -7,6 +7,7 @@
 //! - [`process`]: the one process supervisor, under which every server and service runs.
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
+//! - [`plot`]: line charts as SVG (the benchmark's picture, the observability test's).
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
 //!
 //! Programs are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
@@ -20,6 +21,7 @@ mod error;
 pub mod http;
 mod mongo;
 mod nats;
+pub mod plot;
 mod postgres;
 pub mod process;
 pub mod programs;
