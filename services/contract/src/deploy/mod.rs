@@ -40,6 +40,13 @@ pub const READYZ_PATH: &str = "/readyz";
 /// Prometheus metrics path.
 pub const METRICS_PATH: &str = "/metrics";
 
+/// Series label naming the stack a target belongs to (relabelled from the pod label
+/// `app.kubernetes.io/instance`); the alert rules and dashboards in `monitoring/` use it.
+pub const METRIC_LABEL_STACK: &str = "natstack_stack";
+/// Series label naming the component a target is (relabelled from the pod label
+/// `app.kubernetes.io/name`).
+pub const METRIC_LABEL_COMPONENT: &str = "natstack_component";
+
 /// The auth service's name (Services API name, NATS subject prefix, component name).
 pub const AUTH: &str = "auth";
 /// The customers service's name.
@@ -48,6 +55,15 @@ pub const CUSTOMERS: &str = "customers";
 pub const PRODUCTS: &str = "products";
 /// The gateway's component name (and NATS user).
 pub const GATEWAY: &str = "gateway";
+
+/// Series label of a target's namespace (the prometheus-operator sets it on every target).
+pub const METRIC_LABEL_NAMESPACE: &str = "namespace";
+/// Series label of a target's pod (the prometheus-operator sets it on every pod target).
+pub const METRIC_LABEL_POD: &str = "pod";
+/// Placeholder of the stack's namespace in `monitoring/rules/stack.rules.yaml`.
+pub const RULES_NAMESPACE_PLACEHOLDER: &str = "__NAMESPACE__";
+/// Placeholder of the stack's name in `monitoring/rules/stack.rules.yaml`.
+pub const RULES_STACK_PLACEHOLDER: &str = "__STACK__";
 
 #[cfg(test)]
 mod tests {
