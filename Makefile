@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy deps-check docs-test nextest doctest test ci run stack-run render bench chaos chaos-fast observability-test crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy deps-check docs-test rules-test nextest doctest test ci run stack-run render bench chaos chaos-fast observability-test crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -53,8 +53,12 @@ docs-test: setup
 	$(CARGO) build --workspace --bins
 	dev/scripts/docs/docs-test.sh
 
-## test: format check, clippy -D warnings, unused dependencies, all tests and doctests, the quick resilience scenarios, chart and manifest checks, API page, images
-test: setup fmt-check clippy deps-check nextest doctest chaos-fast observability-test chart-test manifests-test docs-test image-test
+## rules-test: promtool check rules and promtool test rules on every alert in monitoring/ (the stack rules as rendered for one stack)
+rules-test: setup
+	dev/scripts/monitoring/rules-test.sh
+
+## test: format check, clippy -D warnings, unused dependencies, alert rule tests, all tests and doctests, the quick resilience scenarios, the observability test against a real Prometheus, chart and manifest checks, API page, images
+test: setup fmt-check clippy deps-check rules-test nextest doctest chaos-fast observability-test chart-test manifests-test docs-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test

@@ -24,9 +24,9 @@ command -v setpriv >/dev/null || packages+=(util-linux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
 # The headless browser the API docs page is checked in (make docs-test).
 command -v chromium >/dev/null || packages+=(chromium)
-# The real Prometheus (and promtool) the alerting rules and dashboards are proven against
-# (make observability-test).
-command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ] || packages+=(prometheus)
+# promtool checks every binary's /metrics and the alert rules (make rules-test); the Prometheus
+# server itself runs in make observability-test.
+command -v promtool >/dev/null || packages+=(prometheus)
 # Images (make images, make image-test): docker when its daemon answers; otherwise daemonless
 # podman with buildah, runc (dev/scripts/images/containers.conf selects it), iptables for its
 # networks, and debootstrap for the local base images (dev/scripts/images/base.sh).

@@ -135,7 +135,11 @@ pub async fn run(
             let infos: Vec<ServiceInfo> = instances.values().map(|i| i.info.clone()).collect();
             let table = RouteTable::build(&infos, &config.owners);
             report_changes(&table, &mut last_table);
-            metrics.discovered(&table, instances.len());
+            metrics.discovered(
+                &table,
+                instances.values().map(|i| i.info.name.as_str()),
+                config.owners.services(),
+            );
             let fetch_timeout = options.total.min(SCHEMA_TIMEOUT);
             schemas
                 .refresh(&client, table.routes(), fetch_timeout)

@@ -1,5 +1,5 @@
 //! The gateway's Prometheus metrics: requests by route template and status, latency, upstream
-//! errors by kind, and what discovery sees.
+//! errors by kind, requests refused by rate limits or load shedding, and what discovery sees.
 //!
 //! Every label a client can influence comes from a closed set, so the number of series stays
 //! bounded whatever clients send: requests are labelled by the matched *template*
@@ -72,6 +72,27 @@ pub struct RetryLabels {
     pub reason: &'static str,
 }
 
+/// The refusal reason of a request over its caller's rate limit (answered 429).
+pub const RATE_LIMITED: &str = "rate_limited";
+
+/// The refusal reason of a request shed because the in-flight budget was spent (answered 503).
+pub const LOAD_SHED: &str = "load_shed";
+
+/// Labels of a refused request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// [`RATE_LIMITED`] or [`LOAD_SHED`].
+    pub reason: &'static str,
+}
+
+/// Labels of a service's instance count.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ServiceLabels {
+    /// A service the gateway is configured to route (its declared owners; never a name read
+    /// from the bus, so the set is closed).
+    pub service: String,
+}
+
 /// Labels of a discovery poll.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PollLabels {
@@ -89,6 +110,8 @@ pub struct GatewayMetrics {
     routes: Gauge,
     services: Gauge,
     instances: Gauge,
+    service_instances: Family<ServiceLabels, Gauge>,
+    refusals: Family<RefusalLabels, Counter>,
     conflicts: Gauge,
     invalid: Gauge,
     refused: Gauge,
@@ -136,6 +159,19 @@ impl GatewayMetrics {
                 "instances",
                 "Service instances discovery sees",
                 Gauge::default(),
+            ),
+            service_instances: registered(
+                r,
+                "service_instances",
+                "Live instances discovery sees, by declared service (0 when it has none)",
+                Family::default(),
+            ),
+            refusals: registered(
+                r,
+                "requests_refused",
+                "Proxied requests refused before reaching a service, by reason \
+                 (rate_limited: 429, load_shed: 503)",
+                Family::default(),
             ),
             conflicts: registered(
                 r,
@@ -229,6 +265,16 @@ impl GatewayMetrics {
             .inc();
     }
 
+    /// Records a request refused for `reason` ([`RATE_LIMITED`] or [`LOAD_SHED`]).
+    pub fn refused(&self, reason: &'static str) {
+        self.refusals.get_or_create(&RefusalLabels { reason }).inc();
+    }
+
+    /// How many requests were refused for `reason`.
+    pub fn refusals(&self, reason: &'static str) -> u64 {
+        self.refusals.get_or_create(&RefusalLabels { reason }).get()
+    }
+
     /// Records a discovery poll.
     pub fn discovery_run(&self, outcome: &'static str) {
         self.polls.get_or_create(&PollLabels { outcome }).inc();
@@ -241,12 +287,35 @@ impl GatewayMetrics {
             .inc();
     }
 
-    /// Records the state of a freshly built table.
-    pub fn discovered(&self, table: &RouteTable, instances: usize) {
+    /// Records the state of a freshly built table, built from `instances` (each one's service
+    /// name) of the `declared` services.
+    pub fn discovered<'a>(
+        &self,
+        table: &RouteTable,
+        instances: impl IntoIterator<Item = &'a str>,
+        declared: impl IntoIterator<Item = &'a str>,
+    ) {
         let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut per_service: std::collections::BTreeMap<&str, usize> =
+            declared.into_iter().map(|name| (name, 0)).collect();
+        let mut total = 0;
+        for service in instances {
+            total += 1;
+            // Only declared services are asked for, so every instance has its entry.
+            if let Some(n) = per_service.get_mut(service) {
+                *n += 1;
+            }
+        }
+        for (service, n) in per_service {
+            self.service_instances
+                .get_or_create(&ServiceLabels {
+                    service: service.to_owned(),
+                })
+                .set(count(n));
+        }
         self.routes.set(count(table.routes().len()));
         self.services.set(count(table.services().len()));
-        self.instances.set(count(instances));
+        self.instances.set(count(total));
         self.conflicts.set(count(table.conflicts().len()));
         self.invalid.set(count(table.invalid().len()));
         self.refused.set(count(table.refused().len()));

@@ -20,7 +20,7 @@ use crate::limit::Class;
 use crate::observe::RouteLabel;
 use crate::state::AppState;
 use crate::table::{Match, Route};
-use crate::{admission, idempotency, request_id, retry};
+use crate::{admission, idempotency, metrics, request_id, retry};
 
 /// Room left in a NATS message for the envelope's own JSON around the body.
 pub(crate) const ENVELOPE_OVERHEAD: usize = 4 * 1024;
@@ -70,7 +70,10 @@ async fn forward(
     // Held until the reply: what counts against the in-flight budget is the wait on a service.
     let _in_flight = match guard.admit() {
         Ok(permit) => permit,
-        Err(shed) => return shed.into_response(),
+        Err(shed) => {
+            state.metrics.refused(metrics::LOAD_SHED);
+            return shed.into_response();
+        }
     };
     let client = ClientAddr::of(&parts.extensions);
     let caller = match state.auth.authorize(&parts.headers, route.auth).await {
@@ -81,6 +84,7 @@ async fn forward(
             if refused.is_clients_fault()
                 && let Err(limited) = guard.check_caller(Class::of(route), None, client)
             {
+                state.metrics.refused(metrics::RATE_LIMITED);
                 return limited.into_response();
             }
             return refused.into_response();
@@ -89,6 +93,7 @@ async fn forward(
     // Before the body is read: a refused request costs no more than its head.
     let user = caller.as_ref().map(|c| c.user_id.as_str());
     if let Err(limited) = guard.check_caller(Class::of(route), user, client) {
+        state.metrics.refused(metrics::RATE_LIMITED);
         return limited.into_response();
     }
     let key = match idempotency::key_to_forward(route, &parts.headers) {

@@ -216,6 +216,7 @@ pub async fn run(
         watcher::Config::default().any_semantic(),
     );
     let ready_store = controller.store();
+    health.metrics.stacks.watch(ready_store.clone());
     let ready = health.ready.clone();
     tokio::spawn(async move {
         if ready_store.wait_until_ready().await.is_ok() {

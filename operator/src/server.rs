@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::metrics::Metrics;
@@ -38,14 +38,8 @@ async fn readyz(State(health): State<Health>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(health): State<Health>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        health.metrics.encode(),
-    )
+async fn metrics(State(health): State<Health>) -> Response {
+    runtime::exposition::response(health.metrics.encode())
 }
 
 #[cfg(test)]
@@ -79,8 +73,24 @@ mod tests {
         health.ready.store(true, Ordering::Release);
         assert_eq!(get(&health, "/readyz").await.0, StatusCode::OK);
         health.metrics.failure("ApiError");
+        health.metrics.record("ok", std::time::Instant::now());
+        health
+            .metrics
+            .stacks
+            .watch(crate::metrics::stacks::tests::store_of(&[(
+                "shop",
+                "a",
+                Some(crate::status::conditions::Truth::True),
+            )]));
         let (status, text) = get(&health, "/metrics").await;
         assert_eq!(status, StatusCode::OK);
+        runtime::test_support::metrics::assert_promtool_clean(&text);
+        assert!(
+            text.contains(
+                r#"natstack_operator_stack_ready{namespace="shop",natstack_stack="a"} 1"#
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("natstack_operator_reconcile_failures_total{reason=\"ApiError\"} 1"),
             "{text}"

@@ -116,9 +116,6 @@ async fn run(args: &Args, checks: &mut Checks) -> Result<()> {
     for (prefix, why) in allow::ALLOWED {
         checks.note(&format!("  - {prefix}*: {why}"));
     }
-    for prefix in allow::NOT_YET_EXPOSED {
-        checks.note(&format!("  - {prefix}*: {}", allow::NOT_YET_EXPOSED_REASON));
-    }
 
     let nats_monitor = testbed::free_port();
     let mut system = match start(&bin_dir, nats_monitor).await {
@@ -278,14 +275,6 @@ async fn run(args: &Args, checks: &mut Checks) -> Result<()> {
         for query in board.queries() {
             let what = format!("{} / {}: returns series", board.file, query.panel);
             check_query(&prometheus, &variables, &query.expr, &what, checks).await;
-        }
-    }
-    for prefix in allow::NOT_YET_EXPOSED {
-        let probe = format!("count({{__name__=~\"{prefix}.*\"}})");
-        if prometheus.query(&probe).await.is_ok_and(|r| !r.is_empty()) {
-            checks.note(&format!(
-                "{prefix}* is exposed now: take it off allow::NOT_YET_EXPOSED"
-            ));
         }
     }
     let groups = prometheus.rule_groups().await?;

@@ -8,6 +8,7 @@
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
 //! - [`plot`]: line charts as SVG (the benchmark's picture, the observability test's).
+//! - [`promtool`]: Prometheus' linter of a `/metrics` exposition.
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
 //!
 //! Programs are looked up in an override variable (`NATS_SERVER_BIN`, `PG_BIN_DIR`,
@@ -25,6 +26,7 @@ pub mod plot;
 mod postgres;
 pub mod process;
 pub mod programs;
+pub mod promtool;
 pub mod servers;
 mod wait;
 

@@ -79,6 +79,11 @@ async fn each_route_class_has_its_own_quota() {
         &http.json("POST", "/auth/login", None, &credentials).await,
         "third login",
     );
+    let metrics = world.gateway.health.get("/metrics").await.text();
+    assert!(
+        metrics.contains(r#"natstack_gateway_requests_refused_total{reason="rate_limited"} 3"#),
+        "one refusal per class counted:\n{metrics}"
+    );
     login.stop().await;
     world.stop().await;
 }
@@ -145,6 +150,11 @@ async fn requests_beyond_the_in_flight_budget_are_shed() {
     assert_eq!(shed.header("retry-after"), Some("1"));
     // The gateway's own endpoints are not proxied and stay up.
     assert_eq!(http.get("/healthz").await.status, 200);
+    let metrics = world.gateway.health.get("/metrics").await.text();
+    assert!(
+        metrics.contains(r#"natstack_gateway_requests_refused_total{reason="load_shed"} 1"#),
+        "{metrics}"
+    );
 
     world.widgets.open_gate();
     assert_eq!(slow.await.unwrap().status, 200);

@@ -24,9 +24,18 @@ async fn health_readiness_and_metrics() {
     );
     assert_eq!(http.get("/nope").await.status, 404);
     let health = &world.gateway.health;
-    let text = String::from_utf8(health.get("/metrics").await.body.to_vec()).unwrap();
+    let metrics = health.get("/metrics").await;
+    assert_eq!(
+        metrics.header("content-type"),
+        Some(runtime::exposition::CONTENT_TYPE)
+    );
+    let text = metrics.text();
+    let problems = runtime::test_support::promtool::check_metrics(&text).unwrap();
+    assert!(problems.is_empty(), "promtool check metrics:\n{problems}");
     for needle in [
         r#"natstack_gateway_http_requests_total{method="GET",route="/widgets/{id}",status="200"} 1"#,
+        r#"natstack_gateway_service_instances{service="widgets"} 1"#,
+        r#"natstack_gateway_service_instances{service="garbage"} 0"#,
         r#"natstack_gateway_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
         "natstack_gateway_http_request_duration_seconds_bucket",
         "natstack_gateway_routes ",
@@ -228,7 +237,18 @@ async fn client_chosen_methods_and_paths_leave_metrics_small() {
         };
         http.send(&method, &path, &[], None).await;
     }
-    let text = String::from_utf8(health.get("/metrics").await.body.to_vec()).unwrap();
+    let text = health.get("/metrics").await.text();
+    // No raw path, id or method became a label value.
+    for raw in ["/random/", "/widgets/1\"", "/widgets/1999", "M7cf"] {
+        assert!(!text.contains(raw), "{raw} in\n{text}");
+    }
+    let series = text.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(
+        series < 200,
+        "{series} series after 2000 distinct requests:\n{text}"
+    );
+    let problems = runtime::test_support::promtool::check_metrics(&text).unwrap();
+    assert!(problems.is_empty(), "promtool check metrics:\n{problems}");
     assert!(
         text.len() < before + 16 * 1024,
         "metrics grew from {before} to {} bytes",

@@ -46,6 +46,10 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).expect("UTF-8 body")
+    }
+
     /// Asserts the shared error shape and returns the code.
     pub fn error_code(&self) -> String {
         let body = self.json();

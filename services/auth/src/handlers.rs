@@ -18,6 +18,7 @@ use mongodb::bson::DateTime;
 use runtime::RequestContext;
 use tracing::{error, info, warn};
 
+use crate::metrics::{AuthMetrics, LoginFailure};
 use crate::password::{MAX_PASSWORD_CHARS, Passwords};
 use crate::store::{Claim, RefreshDoc, Store, StoreError, UserDoc};
 use crate::throttle::{Attempt, Refusal, Throttle};
@@ -58,6 +59,8 @@ pub struct Inner {
     pub throttle: Throttle,
     /// Refresh-token lifetime.
     pub refresh_ttl: Duration,
+    /// Failed logins by reason.
+    pub metrics: AuthMetrics,
 }
 
 impl Auth {
@@ -178,17 +181,21 @@ pub async fn login(
         Ok(checking) => checking,
         Err(refusal) => {
             let retry_after = refusal.retry_after();
-            match refusal {
+            let reason = match refusal {
                 Refusal::Locked(_) => {
                     warn!(account = ?email, client = ?client, retry_after, "login throttled");
+                    LoginFailure::Locked
                 }
                 Refusal::Delayed(_) => {
                     info!(account = ?email, client = ?client, retry_after, "login delayed");
+                    LoginFailure::Delayed
                 }
                 Refusal::Busy(_) => {
                     info!(account = ?email, client = ?client, retry_after, "login busy");
+                    LoginFailure::Busy
                 }
-            }
+            };
+            state.metrics.login_failed(reason);
             return Err(ServiceError::rate_limited(refusal.message(), retry_after));
         }
     };
@@ -204,6 +211,7 @@ pub async fn login(
     let matched = state.passwords.verify(password, stored).await;
     let Some(user) = user.filter(|_| matched) else {
         checking.failed();
+        state.metrics.login_failed(LoginFailure::BadCredentials);
         info!(account = ?email, client = ?client, "login failed");
         return Err(ServiceError::unauthenticated(BAD_CREDENTIALS));
     };

@@ -36,6 +36,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod handlers;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 pub mod store;
 pub mod throttle;
@@ -45,7 +46,6 @@ pub mod validate;
 use std::future::Future;
 
 use contract::auth::{DeleteUser, GetJwks, GetRevoked, Login, Logout, Me, Refresh, Register};
-use prometheus_client::metrics::counter::Counter;
 use runtime::ServiceBuilder;
 use runtime::config::{ExposeSecret, NatsArgs};
 use runtime::host::{Host, HostError};
@@ -96,12 +96,7 @@ pub async fn run(
     )
     .await?;
     let mut host = Host::new(SERVICE, &nats);
-    let verifications = runtime::metrics::registered(
-        host.registry(),
-        "natstack_auth_password_verifications",
-        "Password verifications run, real or against the dummy hash",
-        Counter::default(),
-    );
+    let metrics = metrics::AuthMetrics::new(host.registry());
     host.ready_when("mongodb", {
         let store = store.clone();
         move || {
@@ -121,7 +116,8 @@ pub async fn run(
             config.jwt_private_key_file.as_deref(),
             &config.jwt_previous_key_files,
         )?;
-        let passwords = password::Passwords::new(config.argon2, verifications).await?;
+        let passwords =
+            password::Passwords::new(config.argon2, metrics.verifications.clone()).await?;
         bootstrap::ensure_admin(&config, &store, &passwords).await?;
         let state = Auth::new(Inner {
             store,
@@ -134,6 +130,7 @@ pub async fn run(
             },
             throttle: throttle::Throttle::new(config.throttle),
             refresh_ttl: config.refresh_ttl(),
+            metrics,
         });
         Ok(ServiceBuilder::new(
             SERVICE,

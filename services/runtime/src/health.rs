@@ -3,7 +3,8 @@
 //! - `/livez` answers 200 while the process can serve HTTP at all.
 //! - `/readyz` runs every readiness check (each bounded by a timeout) and answers 200 when
 //!   all pass, 503 otherwise, with each check's result in the JSON body.
-//! - `/metrics` renders the process's Prometheus registry in the text format.
+//! - `/metrics` renders the process's Prometheus registry in the text format 0.0.4
+//!   ([`crate::exposition`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use async_nats::Client;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
@@ -108,12 +109,9 @@ impl Probes {
         (ready, map)
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the Prometheus text format 0.0.4.
     pub fn render_metrics(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        crate::exposition::render(&self.registry)
     }
 
     /// The health routes, to serve on their own listener or merge into another router.
@@ -140,16 +138,9 @@ impl Probes {
         (status, axum::Json(body)).into_response()
     }
 
-    /// The `/metrics` answer: the registry in the OpenMetrics text format.
+    /// The `/metrics` answer: the registry in the Prometheus text format 0.0.4.
     pub fn metrics_response(&self) -> Response {
-        (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            self.render_metrics(),
-        )
-            .into_response()
+        crate::exposition::response(self.render_metrics())
     }
 }
 

@@ -162,7 +162,7 @@ impl Host {
     /// provisioned yet, see [`crate::pg::migrate`]) before `build` gets the pool; the pool is
     /// closed on the way out.
     pub async fn run_with_database<S>(
-        self,
+        mut self,
         database: &crate::pg::PgArgs,
         migrator: &'static sqlx::migrate::Migrator,
         health_listener: TcpListener,
@@ -173,6 +173,7 @@ impl Host {
         S: Clone + Send + Sync + 'static,
     {
         let pool = crate::pg::pool(database)?;
+        crate::pg::pool_metrics::register(&mut self.registry, &pool);
         let result = self
             .ready_when("database", {
                 let pool = pool.clone();

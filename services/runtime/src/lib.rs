@@ -30,6 +30,7 @@ pub mod config;
 pub mod connect;
 pub mod deadline;
 pub mod discover;
+pub mod exposition;
 pub mod header_names;
 pub mod health;
 pub mod host;

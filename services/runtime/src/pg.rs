@@ -5,6 +5,7 @@
 //! - [`migrate`]: runs embedded migrations, retrying with backoff while the database is
 //!   unreachable or not provisioned yet (its role or database missing, the password not set),
 //!   and failing at once on a real migration error (a modified migration);
+//! - [`pool_metrics`]: the pool's connections in use, idle and at most, on `/metrics`;
 //! - [`ping`]: the readiness check, which follows the database (not stale pooled connections);
 //! - [`PgService`]: a service that owns a database, run the same way for each;
 //! - [`list`]: one page of a filtered, sorted list, the same way for every table;
@@ -16,6 +17,7 @@
 //!   500 with the cause logged, never sent.
 
 pub mod list;
+pub mod pool_metrics;
 mod service;
 
 pub use service::PgService;

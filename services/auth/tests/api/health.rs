@@ -5,6 +5,7 @@ use std::time::Duration;
 use contract::auth::{Login, LoginRequest};
 use runtime::CallOptions;
 use runtime::config::NatsArgs;
+use runtime::test_support::metrics::{assert_not_labelled, assert_promtool_clean};
 use runtime::test_support::wait_until;
 
 use super::helpers::{AuthApp, Servers, http_get, spawn, start};
@@ -28,6 +29,19 @@ async fn readiness_follows_mongodb_and_metrics_count_requests() {
         metrics.contains(r#"natstack_service_requests_total{endpoint="register",code="201"} 1"#),
         "{metrics}"
     );
+    // A failed login is counted by reason, never by account.
+    let wrong = LoginRequest {
+        email: "nobody@example.com".into(),
+        password: "password123".into(),
+    };
+    assert_eq!(app.send::<Login>(wrong).await.unwrap_err().status(), 401);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(r#"natstack_auth_login_failures_total{reason="bad_credentials"} 1"#),
+        "{metrics}"
+    );
+    assert_not_labelled(&metrics, &["nobody@example.com", "liam"]);
+    assert_promtool_clean(&metrics);
 
     // MongoDB goes away: not ready, and requests that need it fail with 503, not 500.
     drop(servers.mongo);

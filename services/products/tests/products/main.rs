@@ -6,6 +6,7 @@
 mod crud;
 mod idempotency;
 mod list;
+mod metrics;
 mod registration;
 mod support;
 mod validation;

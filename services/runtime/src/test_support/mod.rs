@@ -5,6 +5,7 @@
 //! services tests stand up.
 
 mod app;
+pub mod metrics;
 #[cfg(feature = "postgres")]
 mod pg_stack;
 mod registration;
@@ -28,6 +29,9 @@ pub use trace::TraceCapture;
 /// Finding the server programs, and running PostgreSQL's as its own user: for harnesses that
 /// start servers their own way (the rendered-stack harness).
 pub use testbed::programs;
+
+/// `promtool check metrics` on a `/metrics` exposition.
+pub use testbed::promtool;
 
 /// Waits until instance `id` of service `name` answers `$SRV.PING` as seen from `client`'s
 /// connection, so requests sent from it after this are routed to the instance.

@@ -1,5 +1,7 @@
-//! Prometheus metrics of the operator: reconcile counts by result, failures by reason, and
-//! reconcile durations.
+//! Prometheus metrics of the operator: reconcile counts by result, failures by reason,
+//! reconcile durations, and the stacks' conditions ([`stacks`]).
+
+pub mod stacks;
 
 use std::time::Instant;
 
@@ -32,6 +34,8 @@ pub struct Metrics {
     pub failures: Family<ReasonLabels, Counter>,
     /// Reconcile durations in seconds.
     pub duration: Histogram,
+    /// The stacks' conditions, once the controller watches them.
+    pub stacks: stacks::StackGauges,
     registry: Registry,
 }
 
@@ -52,10 +56,13 @@ impl Default for Metrics {
             "Reconcile duration",
             duration.clone(),
         );
+        let stacks = stacks::StackGauges::default();
+        registry.register_collector(Box::new(stacks.clone()));
         Self {
             reconciles,
             failures,
             duration,
+            stacks,
             registry,
         }
     }
@@ -81,13 +88,9 @@ impl Metrics {
             .inc();
     }
 
-    /// The OpenMetrics text exposition.
+    /// The text exposition served on `/metrics` ([`runtime::exposition`]).
     #[must_use]
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
-            out.clear();
-        }
-        out
+        runtime::exposition::render(&self.registry)
     }
 }
