@@ -113,6 +113,15 @@ fn draw(area: &Area<'_>, chart: &Chart) -> DrawResult {
         .filter(|y| y.is_finite())
         .fold(0.0, f64::max);
     let y_range = 0.0..(max_y * 1.1).max(f64::EPSILON);
+    // Enough decimals that the ticks of a small range (a ratio, seconds) differ.
+    let decimals = if max_y >= 10.0 {
+        0
+    } else if max_y >= 1.0 {
+        1
+    } else {
+        3
+    };
+    let y_label = move |y: &f64| format!("{y:.decimals$}");
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(&chart.title, (FONT, 16))
@@ -125,6 +134,7 @@ fn draw(area: &Area<'_>, chart: &Chart) -> DrawResult {
             .x_desc(&chart.x_desc)
             .y_desc(&chart.y_desc)
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&y_label)
             .draw()?;
         lines(&mut c, chart)
     } else {
@@ -133,6 +143,7 @@ fn draw(area: &Area<'_>, chart: &Chart) -> DrawResult {
             .x_desc(&chart.x_desc)
             .y_desc(&chart.y_desc)
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&y_label)
             .draw()?;
         lines(&mut c, chart)
     }
