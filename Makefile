@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy deps-check docs-test rules-test nextest doctest test ci run stack-run render bench chaos chaos-fast crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy deps-check docs-test rules-test nextest doctest test ci run stack-run render bench chaos chaos-fast observability-test crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -57,8 +57,8 @@ docs-test: setup
 rules-test: setup
 	dev/scripts/monitoring/rules-test.sh
 
-## test: format check, clippy -D warnings, unused dependencies, alert rule tests, all tests and doctests, the quick resilience scenarios, chart and manifest checks, API page, images
-test: setup fmt-check clippy deps-check rules-test nextest doctest chaos-fast chart-test manifests-test docs-test image-test
+## test: format check, clippy -D warnings, unused dependencies, alert rule tests, all tests and doctests, the quick resilience scenarios, the observability test against a real Prometheus, chart and manifest checks, API page, images
+test: setup fmt-check clippy deps-check rules-test nextest doctest chaos-fast observability-test chart-test manifests-test docs-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test
@@ -86,6 +86,11 @@ chaos: setup
 chaos-fast: setup
 	$(CARGO) build --bins -p chaos -p gateway -p auth -p customers -p products
 	"$${CARGO_TARGET_DIR:-target}/debug/chaos" --fast
+
+## observability-test: a whole system scraped by a real Prometheus with monitoring/rules loaded: targets up, every dashboard query answered, the alerts of a stopped service, bad logins and a refused flood raised; draws docs/observability.svg
+observability-test: setup
+	$(CARGO) build --bins -p observe -p gateway -p auth -p customers -p products
+	"$${CARGO_TARGET_DIR:-target}/debug/observe"
 
 ## bench: measure the whole path on this machine (release build, a few minutes; table, JSON and SVG in target/bench/); BENCH_ARGS=--help
 bench: setup

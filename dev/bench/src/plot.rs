@@ -1,17 +1,13 @@
 //! The picture: for each operation, throughput and p99 latency against concurrency, one line
-//! per path (gateway, direct NATS, floor), as an SVG. With a baseline, its lines are drawn too,
-//! paler, so two runs compare at a glance.
+//! per path (gateway, direct NATS, floor), as an SVG drawn by the test bed's charts
+//! ([`testbed::plot`]). With a baseline, its lines are drawn too, paler, so two runs compare
+//! at a glance.
 
 use std::path::Path;
 
-use anyhow::Context;
-use plotters::prelude::*;
+use testbed::plot::{Chart, Line};
 
 use crate::report::{Report, RunRecord, Via};
-
-const WIDTH: u32 = 1100;
-const ROW_HEIGHT: u32 = 300;
-const FONT: &str = "sans-serif";
 
 /// What one chart shows.
 #[derive(Clone, Copy)]
@@ -36,12 +32,12 @@ impl Measure {
     }
 }
 
-fn colour(via: Via) -> RGBColor {
+fn colour(via: Via) -> (u8, u8, u8) {
     match via {
-        Via::Gateway => RGBColor(0xd6, 0x27, 0x28),
-        Via::Nats => RGBColor(0x1f, 0x77, 0xb4),
-        Via::Floor => RGBColor(0x2c, 0xa0, 0x2c),
-        Via::Proxy => RGBColor(0x94, 0x67, 0xbd),
+        Via::Gateway => (0xd6, 0x27, 0x28),
+        Via::Nats => (0x1f, 0x77, 0xb4),
+        Via::Floor => (0x2c, 0xa0, 0x2c),
+        Via::Proxy => (0x94, 0x67, 0xbd),
     }
 }
 
@@ -59,102 +55,47 @@ fn points(report: &Report, operation: &str, via: Via, measure: Measure) -> Vec<(
 
 /// Writes the picture of `report` (and `baseline`) to `path`, creating its directory.
 pub fn write(report: &Report, baseline: Option<&Report>, path: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
     let mut operations: Vec<&str> = Vec::new();
     for run in &report.runs {
         if !operations.contains(&run.operation.as_str()) {
             operations.push(&run.operation);
         }
     }
-    if operations.is_empty() {
-        return Ok(());
-    }
-    let rows = u32::try_from(operations.len()).unwrap_or(1);
-    let root = SVGBackend::new(path, (WIDTH, ROW_HEIGHT * rows)).into_drawing_area();
-    root.fill(&WHITE).map_err(drawing)?;
-    let cells = root.split_evenly((operations.len(), 2));
-    for (i, cell) in cells.iter().enumerate() {
-        let operation = operations[i / 2];
-        let measure = if i % 2 == 0 {
-            Measure::Throughput
-        } else {
-            Measure::P99
-        };
-        chart(cell, report, baseline, operation, measure)?;
-    }
-    root.present().map_err(drawing)?;
+    let charts: Vec<Chart> = operations
+        .iter()
+        .flat_map(|operation| {
+            [Measure::Throughput, Measure::P99].map(|m| chart(report, baseline, operation, m))
+        })
+        .collect();
+    testbed::plot::write(&charts, 2, path)?;
     Ok(())
 }
 
-fn drawing<E: std::error::Error + Send + Sync + 'static>(error: E) -> anyhow::Error {
-    anyhow::anyhow!("cannot draw the picture: {error}")
-}
-
-fn chart(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    report: &Report,
-    baseline: Option<&Report>,
-    operation: &str,
-    measure: Measure,
-) -> anyhow::Result<()> {
-    let runs = [Some(report), baseline];
-    let all: Vec<&RunRecord> = runs
-        .iter()
-        .flatten()
-        .flat_map(|r| r.runs.iter())
-        .filter(|r| r.operation == operation)
-        .collect();
-    let max_x = all.iter().map(|r| r.concurrency).max().unwrap_or(1) as f64;
-    let max_y = all.iter().map(|r| measure.of(r)).fold(0.0, f64::max);
-    let mut chart = ChartBuilder::on(area)
-        .caption(format!("{operation}: {}", measure.label()), (FONT, 16))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(
-            (0.8..max_x * 1.25).log_scale(),
-            0.0..(max_y * 1.1).max(f64::EPSILON),
-        )
-        .map_err(drawing)?;
-    chart
-        .configure_mesh()
-        .x_desc("concurrent clients")
-        .y_desc(measure.label())
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .draw()
-        .map_err(drawing)?;
+fn chart(report: &Report, baseline: Option<&Report>, operation: &str, measure: Measure) -> Chart {
+    let mut lines = Vec::new();
     for via in [Via::Gateway, Via::Nats, Via::Floor, Via::Proxy] {
         if let Some(base) = baseline {
-            let line = points(base, operation, via, measure);
-            if !line.is_empty() {
-                let style = colour(via).mix(0.35).stroke_width(2);
-                chart
-                    .draw_series(LineSeries::new(line, style))
-                    .map_err(drawing)?
-                    .label(format!("{} (baseline)", label(via)))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-            }
+            lines.push(Line {
+                label: format!("{} (baseline)", label(via)),
+                colour: colour(via),
+                faded: true,
+                points: points(base, operation, via, measure),
+            });
         }
-        let line = points(report, operation, via, measure);
-        if !line.is_empty() {
-            let style = colour(via).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(line, style))
-                .map_err(drawing)?
-                .label(label(via))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-        }
+        lines.push(Line {
+            label: label(via).to_owned(),
+            colour: colour(via),
+            faded: false,
+            points: points(report, operation, via, measure),
+        });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(drawing)?;
-    Ok(())
+    Chart {
+        title: format!("{operation}: {}", measure.label()),
+        x_desc: "concurrent clients".to_owned(),
+        y_desc: measure.label().to_owned(),
+        x_log: true,
+        lines,
+    }
 }
 
 fn label(via: Via) -> &'static str {

@@ -97,6 +97,7 @@ pub struct Builder {
     admin: Option<(String, String)>,
     extra: Vec<Service>,
     nats_auth: bool,
+    nats_monitor: Option<u16>,
     progress: Progress,
 }
 
@@ -132,6 +133,7 @@ impl Builder {
             admin: None,
             extra: Vec::new(),
             nats_auth: false,
+            nats_monitor: None,
             progress: Box::new(|_| {}),
         }
     }
@@ -208,6 +210,14 @@ impl Builder {
     #[must_use]
     pub fn nats_auth(mut self, on: bool) -> Self {
         self.nats_auth = on;
+        self
+    }
+
+    /// Serves nats-server's HTTP monitoring endpoints (`/varz`, `/routez`, …) on loopback
+    /// `port` (default: not served).
+    #[must_use]
+    pub fn nats_monitor(mut self, port: u16) -> Self {
+        self.nats_monitor = Some(port);
         self
     }
 
@@ -320,8 +330,13 @@ impl Builder {
             None
         };
         say(&format!("starting nats-server on {}", ports.nats.addr));
-        let nats =
-            servers::nats(ports.nats.port(), config.as_deref(), &logs.join("nats.log")).await?;
+        let nats = servers::nats(
+            ports.nats.port(),
+            config.as_deref(),
+            self.nats_monitor,
+            &logs.join("nats.log"),
+        )
+        .await?;
         system.push(nats, Role::Server);
         say(&format!("starting PostgreSQL on {}", ports.postgres.addr));
         let postgres = servers::postgres(

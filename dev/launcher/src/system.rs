@@ -170,6 +170,25 @@ impl System {
             .await?)
     }
 
+    /// Stops the process `name` (its stop signal, SIGKILL after 10 s) and leaves it stopped:
+    /// a service gone from the bus, as when its last pod is gone. [`restart`](Self::restart)
+    /// starts it again.
+    ///
+    /// # Errors
+    /// No process of that name.
+    pub fn stop_one(&mut self, name: &str) -> Result<(), LaunchError> {
+        let Some((child, _)) = self.children.iter_mut().find(|(c, _)| c.name == name) else {
+            return Err(LaunchError::Setup(format!("no process named {name}")));
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| child.stop());
+            }
+            _ => child.stop(),
+        }
+        Ok(())
+    }
+
     /// Stops every process in two waves: first the gateway and every service at once
     /// (SIGTERM), awaited together, then the servers at once (SIGTERM; PostgreSQL SIGINT, its
     /// fast shutdown). Each wave waits up to 10 s, then kills what still runs. Services drain

@@ -9,6 +9,7 @@
 //!   memory bounds.
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
+//! - [`plot`]: line charts as SVG (the benchmark's picture, the observability test's).
 //! - [`promtool`]: Prometheus' linter of a `/metrics` exposition.
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
 //!
@@ -24,6 +25,7 @@ pub mod flood;
 pub mod http;
 mod mongo;
 mod nats;
+pub mod plot;
 mod postgres;
 pub mod process;
 pub mod programs;

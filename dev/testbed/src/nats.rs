@@ -63,6 +63,7 @@ impl NatsServer {
         let process = servers::nats(
             self.port,
             Some(&dir.join("nats.conf")),
+            None,
             &dir.join("nats.log"),
         )
         .await?;

@@ -21,13 +21,22 @@ use crate::programs::{command_as, find, pg_bin_dir, service_user};
 /// How often readiness is polled.
 const EVERY: Duration = Duration::from_millis(10);
 
-/// Starts nats-server on loopback `port` (with the users in `config`, if given) and waits
-/// until it accepts connections.
-pub async fn nats(port: u16, config: Option<&Path>, log: &Path) -> Result<Child, HarnessError> {
+/// Starts nats-server on loopback `port` (with the users in `config`, if given, and its HTTP
+/// monitoring endpoints `/varz`, `/routez`, … on loopback `monitor`, if given) and waits until
+/// it accepts connections.
+pub async fn nats(
+    port: u16,
+    config: Option<&Path>,
+    monitor: Option<u16>,
+    log: &Path,
+) -> Result<Child, HarnessError> {
     let bin = nats_server_bin()?;
     let mut spec = Spec::new("nats-server", bin);
     if let Some(config) = config {
         spec = spec.args(["-c".as_ref(), config.as_os_str()]);
+    }
+    if let Some(monitor) = monitor {
+        spec = spec.args(["-m", &monitor.to_string()]);
     }
     let spec = spec.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
     let mut child = Child::spawn(spec, log)?;

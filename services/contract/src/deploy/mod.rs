@@ -58,6 +58,15 @@ pub const PRODUCTS: &str = "products";
 /// The gateway's component name (and NATS user).
 pub const GATEWAY: &str = "gateway";
 
+/// Series label of a target's namespace (the prometheus-operator sets it on every target).
+pub const METRIC_LABEL_NAMESPACE: &str = "namespace";
+/// Series label of a target's pod (the prometheus-operator sets it on every pod target).
+pub const METRIC_LABEL_POD: &str = "pod";
+/// Placeholder of the stack's namespace in `monitoring/rules/stack.rules.yaml`.
+pub const RULES_NAMESPACE_PLACEHOLDER: &str = "__NAMESPACE__";
+/// Placeholder of the stack's name in `monitoring/rules/stack.rules.yaml`.
+pub const RULES_STACK_PLACEHOLDER: &str = "__STACK__";
+
 #[cfg(test)]
 mod tests {
     use super::*;
