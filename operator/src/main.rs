@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use contract::deploy;
 use operator::render::{self, Values};
 use operator::server::{self, Health};
-use runtime::config::{LogFormat, TelemetryArgs};
+use runtime::config::TelemetryArgs;
 
 /// Reconciles MicroserviceStack resources.
 #[derive(Debug, Parser)]
@@ -58,13 +58,9 @@ struct RunArgs {
     /// `terminationGracePeriodSeconds`).
     #[arg(long, env = deploy::env::operator::SHUTDOWN_GRACE_SECONDS, default_value_t = 10)]
     shutdown_grace_seconds: u64,
-    /// Log format.
-    #[arg(long, env = deploy::env::LOG_FORMAT, value_enum, default_value_t = LogFormat::Json)]
-    log_format: LogFormat,
-    /// OTLP/HTTP collector base URL (e.g. `http://otel-collector:4318`): each reconcile is
-    /// exported as a trace, as every component of a stack exports its requests. Off when unset.
-    #[arg(long, env = deploy::env::OTEL_EXPORTER_OTLP_ENDPOINT)]
-    otlp_endpoint: Option<String>,
+    /// Logs and trace export, as every component takes them: each reconcile is a trace.
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
 }
 
 #[tokio::main]
@@ -104,11 +100,7 @@ fn print_render(args: &RenderArgs) -> anyhow::Result<()> {
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     // The same logs and trace export as every component: one format for a log collector.
-    let telemetry = TelemetryArgs {
-        log_format: args.log_format,
-        otlp_endpoint: args.otlp_endpoint,
-    };
-    let _telemetry = runtime::telemetry::init("natstack-operator", &telemetry)?;
+    let _telemetry = runtime::telemetry::init("natstack-operator", &args.telemetry)?;
     let client = kube::Client::try_default()
         .await
         .context("kubernetes client")?;
