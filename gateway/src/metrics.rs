@@ -61,7 +61,7 @@ pub struct RouteLabels {
 /// Labels of an upstream failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabels {
-    /// `no_responders`, `timeout`, `bad_reply`, `too_large`, `transport`.
+    /// One of [`UPSTREAM_KINDS`].
     pub kind: &'static str,
 }
 
@@ -121,9 +121,43 @@ pub struct GatewayMetrics {
     upstream_retries_denied: Family<RetryLabels, Counter>,
 }
 
+/// Every `kind` of [`UpstreamLabels`]: their series exist (at 0) from the start, so that
+/// alerts and dashboards on them have series before the first failure.
+pub const UPSTREAM_KINDS: [&str; 5] = [
+    "no_responders",
+    "timeout",
+    "bad_reply",
+    "too_large",
+    "transport",
+];
+
+/// Every `reason` of [`RetryLabels`], likewise present from the start.
+pub const RETRY_REASONS: [&str; 2] = ["no_responders", "timeout"];
+
 impl GatewayMetrics {
     /// Creates the metrics and registers them in `registry`.
     pub fn new(registry: &mut Registry) -> Self {
+        let metrics = Self::register(registry);
+        for kind in UPSTREAM_KINDS {
+            let _ = metrics
+                .upstream_errors
+                .get_or_create(&UpstreamLabels { kind });
+        }
+        for reason in RETRY_REASONS {
+            let _ = metrics
+                .upstream_retries
+                .get_or_create(&RetryLabels { reason });
+            let _ = metrics
+                .upstream_retries_denied
+                .get_or_create(&RetryLabels { reason });
+        }
+        for reason in [RATE_LIMITED, LOAD_SHED] {
+            let _ = metrics.refusals.get_or_create(&RefusalLabels { reason });
+        }
+        metrics
+    }
+
+    fn register(registry: &mut Registry) -> Self {
         let r = registry.sub_registry_with_prefix("natstack_gateway");
         Self {
             requests: registered(
