@@ -136,20 +136,7 @@ async fn start(bin_dir: &std::path::Path) -> Result<Chaos> {
 }
 
 async fn login(api: &testbed::http::Api) -> Result<String> {
-    let body = serde_json::json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let reply = api
-            .try_call("POST", "/auth/login", None, Some(body.clone()))
-            .await;
-        if let Ok(reply) = reply
-            && let Some(token) = reply.body["access_token"].as_str()
-        {
-            return Ok(token.to_owned());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("no login within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    api.login_within(ADMIN_EMAIL, ADMIN_PASSWORD, Duration::from_secs(60))
+        .await
+        .context("the admin's login")
 }

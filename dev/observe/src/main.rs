@@ -411,22 +411,9 @@ where
 }
 
 async fn login(api: &testbed::http::Api) -> Result<String> {
-    let body = serde_json::json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD });
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let reply = api
-            .try_call("POST", "/auth/login", None, Some(body.clone()))
-            .await;
-        if let Ok(reply) = reply
-            && let Some(token) = reply.body["access_token"].as_str()
-        {
-            return Ok(token.to_owned());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!("no login within {WAIT:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    api.login_within(ADMIN_EMAIL, ADMIN_PASSWORD, WAIT)
+        .await
+        .context("the admin's login")
 }
 
 fn unix_now() -> f64 {

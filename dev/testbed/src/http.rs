@@ -183,6 +183,35 @@ impl Api {
         }
     }
 
+    /// Logs in as `email` through `POST /auth/login`, asking again until auth answers with a
+    /// token (a system just started may not route it yet); the access token.
+    ///
+    /// # Errors
+    /// [`HttpError::Timeout`] when no token came within `within`.
+    pub async fn login_within(
+        &self,
+        email: &str,
+        password: &str,
+        within: Duration,
+    ) -> Result<String, HttpError> {
+        let body = serde_json::json!({ "email": email, "password": password });
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let reply = self
+                .try_call("POST", "/auth/login", None, Some(body.clone()))
+                .await;
+            if let Ok(reply) = reply
+                && let Some(token) = reply.body["access_token"].as_str()
+            {
+                return Ok(token.to_owned());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(HttpError::Timeout(within));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Whether the gateway's `/services` view routes every one of `subjects`.
     pub async fn routes_all(&self, subjects: &[String]) -> bool {
         let Ok(view) = self.try_call("GET", "/services", None, None).await else {

@@ -164,10 +164,7 @@ fn nats_gets_the_exporter_sidecar_open_to_prometheus_only() {
         Some(true)
     );
 
-    let Child::NetworkPolicy(policy) = common::find(&children, "NetworkPolicy", "demo-nats") else {
-        unreachable!()
-    };
-    let ingress = policy.spec.as_ref().unwrap().ingress.clone().unwrap();
+    let ingress = common::ingress(&children, "demo-nats");
     let exporter: Vec<_> = ingress
         .iter()
         .filter(|r| {
@@ -205,20 +202,7 @@ fn nats_gets_the_exporter_sidecar_open_to_prometheus_only() {
 
     // Without monitoring the port is not opened at all.
     let plain = common::build(&common::load("minimal"));
-    let Child::NetworkPolicy(policy) = common::find(&plain, "NetworkPolicy", "demo-nats") else {
-        unreachable!()
-    };
-    assert_eq!(
-        policy
-            .spec
-            .as_ref()
-            .unwrap()
-            .ingress
-            .as_ref()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(common::ingress(&plain, "demo-nats").len(), 2);
 }
 
 #[test]

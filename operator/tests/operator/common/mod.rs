@@ -218,3 +218,18 @@ pub fn condition(stack: &MicroserviceStack, kind: &str) -> (String, String, Stri
         .unwrap_or_else(|| panic!("no {kind} condition"));
     (c.status.clone(), c.reason.clone(), c.message.clone())
 }
+
+/// The ingress rules of NetworkPolicy `name` among `children`.
+pub fn ingress(
+    children: &Children,
+    name: &str,
+) -> Vec<k8s_openapi::api::networking::v1::NetworkPolicyIngressRule> {
+    let Child::NetworkPolicy(policy) = find(children, "NetworkPolicy", name) else {
+        panic!("{name} is not a NetworkPolicy");
+    };
+    policy
+        .spec
+        .as_ref()
+        .and_then(|s| s.ingress.clone())
+        .unwrap_or_default()
+}
