@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chart"))
 from common import ROOT, Report  # noqa: E402
 
-PODMAN_SH = ROOT / "scripts" / "images" / "podman.sh"
+PODMAN_SH = ROOT / "dev" / "scripts" / "images" / "podman.sh"
 NATS_SERVER = Path(os.environ.get("VENV", ROOT / ".venv")) / "bin" / "nats-server"
 # The largest image seen is about half this; a builder stage shipped by mistake is ~1 GB.
 MAX_IMAGE_BYTES = 64 * 1024 * 1024
@@ -98,7 +98,7 @@ class Engine:
     """docker or podman, as dev/scripts/images/podman.sh picks it, with the run flags it uses."""
 
     def __init__(self) -> None:
-        os.environ["CONTAINERS_CONF"] = str(ROOT / "scripts" / "images" / "containers.conf")
+        os.environ["CONTAINERS_CONF"] = str(ROOT / "dev" / "scripts" / "images" / "containers.conf")
         self.name = sh("bash", PODMAN_SH, "engine").stdout.strip()
         if self.name == "podman":
             self.run_prefix = [str(PODMAN_SH), "run"]

@@ -128,24 +128,23 @@ fn draw(area: &Area<'_>, chart: &Chart) -> DrawResult {
         .margin(10)
         .x_label_area_size(30)
         .y_label_area_size(60);
+    // The two x axes are different types to plotters: one body, expanded for each.
+    macro_rules! draw_on {
+        ($x_range:expr) => {{
+            let mut c = builder.build_cartesian_2d($x_range, y_range)?;
+            c.configure_mesh()
+                .x_desc(&chart.x_desc)
+                .y_desc(&chart.y_desc)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&y_label)
+                .draw()?;
+            lines(&mut c, chart)
+        }};
+    }
     if chart.x_log {
-        let mut c = builder.build_cartesian_2d((0.8..max_x * 1.25).log_scale(), y_range)?;
-        c.configure_mesh()
-            .x_desc(&chart.x_desc)
-            .y_desc(&chart.y_desc)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&y_label)
-            .draw()?;
-        lines(&mut c, chart)
+        draw_on!((0.8..max_x * 1.25).log_scale())
     } else {
-        let mut c = builder.build_cartesian_2d(min_x..max_x.max(min_x + f64::EPSILON), y_range)?;
-        c.configure_mesh()
-            .x_desc(&chart.x_desc)
-            .y_desc(&chart.y_desc)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&y_label)
-            .draw()?;
-        lines(&mut c, chart)
+        draw_on!(min_x..max_x.max(min_x + f64::EPSILON))
     }
 }
 
