@@ -332,7 +332,7 @@ async fn targets(system: &System, _dir: &Path, nats_monitor: u16) -> Result<Vec<
     scrape::COMPONENTS
         .iter()
         .map(|component| {
-            let addr = if *component == scrape::NATS {
+            let addr = if *component == deploy::NATS {
                 Some(exporter_addr)
             } else {
                 system.health_addr(component)

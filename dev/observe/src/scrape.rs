@@ -18,8 +18,6 @@ use serde_json::{Value, json};
 pub const NAMESPACE: &str = "observe";
 /// The stack name the series of this run carry.
 pub const STACK: &str = "shop";
-/// The component label of the NATS servers (the operator's NATS StatefulSet).
-pub const NATS: &str = "nats";
 
 /// One scraped component.
 #[derive(Debug, Clone)]
@@ -48,7 +46,7 @@ pub const COMPONENTS: [&str; 5] = [
     deploy::AUTH,
     deploy::CUSTOMERS,
     deploy::PRODUCTS,
-    NATS,
+    deploy::NATS,
 ];
 
 /// The Prometheus configuration (YAML; JSON is YAML) scraping `targets` every second and

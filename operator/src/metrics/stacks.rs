@@ -12,6 +12,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use contract::deploy;
 use kube::ResourceExt as _;
 use kube::runtime::reflector::Store;
 use prometheus_client::collector::Collector;
@@ -27,8 +28,6 @@ use crate::status::conditions::{Kind, State, Truth};
 pub const STACKS: &str = "stacks";
 /// The per-stack readiness gauge, under the registry's `natstack_operator` prefix.
 pub const STACK_READY: &str = "stack_ready";
-/// The label naming a stack (the same label the stack's own series carry).
-pub const STACK_LABEL: &str = "natstack_stack";
 
 /// The cache the gauges are read from, set once the controller has one.
 #[derive(Clone, Debug, Default)]
@@ -87,12 +86,17 @@ impl Collector for StackGauges {
             None,
             MetricType::Gauge,
         )?;
+        let ready = Kind::ALL
+            .iter()
+            .position(|k| *k == Kind::Ready)
+            .unwrap_or_default();
         for (namespace, name, truths) in &stacks {
             let labels = [
-                ("namespace", namespace.as_str()),
-                (STACK_LABEL, name.as_str()),
+                (deploy::METRIC_LABEL_NAMESPACE, namespace.as_str()),
+                // The same label the stack's own series carry.
+                (deploy::METRIC_LABEL_STACK, name.as_str()),
             ];
-            let gauge = ConstGauge::new(i64::from(truths[0] == Truth::True));
+            let gauge = ConstGauge::new(i64::from(truths[ready] == Truth::True));
             gauge.encode(family.encode_family(&labels)?)?;
         }
         Ok(())

@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 pub use dashboards::{DASHBOARDS, GRAFANA_DASHBOARD_LABEL};
 pub use exporter::{EXPORTER_CONTAINER, EXPORTER_IMAGE, EXPORTER_PORT_NAME};
-pub use rules::{NAMESPACE_PLACEHOLDER, STACK_PLACEHOLDER, STACK_RULES};
+pub use rules::STACK_RULES;
 
 use self::kinds::{
     Endpoint, NamespaceSelector, PodMonitor, PodMonitorSpec, PrometheusRule, Relabeling,

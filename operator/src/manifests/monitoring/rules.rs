@@ -1,15 +1,17 @@
 //! The stack's `PrometheusRule`: the alert rules of `monitoring/rules/stack.rules.yaml`, with
-//! the stack's namespace and name put in for the file's placeholders.
+//! the stack's namespace and name put in for the file's placeholders (named in
+//! `contract::deploy`, which the observability test reads too).
+
+use contract::deploy::{
+    RULES_NAMESPACE_PLACEHOLDER as NAMESPACE_PLACEHOLDER,
+    RULES_STACK_PLACEHOLDER as STACK_PLACEHOLDER,
+};
 
 use super::kinds::PrometheusRuleSpec;
 use crate::error::Error;
 
 /// The rule file, embedded at build time (the one source of the stack's alerts).
 pub const STACK_RULES: &str = include_str!("../../../../monitoring/rules/stack.rules.yaml");
-/// Placeholder of the stack's namespace in [`STACK_RULES`].
-pub const NAMESPACE_PLACEHOLDER: &str = "__NAMESPACE__";
-/// Placeholder of the stack's name in [`STACK_RULES`].
-pub const STACK_PLACEHOLDER: &str = "__STACK__";
 
 /// The rule groups of the stack `name` in `namespace`.
 ///

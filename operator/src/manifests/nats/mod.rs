@@ -36,7 +36,7 @@ use super::{Child, SecretData};
 use crate::error::Error;
 
 /// Component name (labels, child names).
-pub(crate) const COMPONENT: &str = "nats";
+pub(crate) const COMPONENT: &str = deploy::NATS;
 /// The server config in the ConfigMap.
 pub const CONFIG_FILE: &str = "nats.conf";
 /// The cluster block in the Secret.

@@ -57,6 +57,9 @@ pub const CUSTOMERS: &str = "customers";
 pub const PRODUCTS: &str = "products";
 /// The gateway's component name (and NATS user).
 pub const GATEWAY: &str = "gateway";
+/// The NATS servers' component name (labels and child names; the `natstack_component` of the
+/// exporter's series).
+pub const NATS: &str = "nats";
 
 /// Series label of a target's namespace (the prometheus-operator sets it on every target).
 pub const METRIC_LABEL_NAMESPACE: &str = "namespace";
