@@ -11,11 +11,6 @@ use serde_json::Value;
 use testbed::http::Api;
 use testbed::process::{Child, Spec};
 
-/// Where Debian's package installs the server (`make setup` installs it).
-pub const PROMETHEUS_BIN: &str = "/usr/bin/prometheus";
-/// Where Debian's package installs promtool.
-pub const PROMTOOL_BIN: &str = "/usr/bin/promtool";
-
 /// A running Prometheus and a client of its API.
 #[derive(Debug)]
 pub struct Prometheus {
@@ -28,12 +23,12 @@ impl Prometheus {
     /// Starts Prometheus with `config` in `dir` (its data in `dir/data`, its log in
     /// `dir/prometheus.log`) on `addr`, and waits until it is ready.
     pub async fn start(dir: &Path, config: &Path, addr: SocketAddr) -> Result<Self> {
-        if !Path::new(PROMETHEUS_BIN).is_file() {
-            bail!(
-                "{PROMETHEUS_BIN} not found: run `make setup` (installs the Debian package prometheus)"
-            );
-        }
-        let spec = Spec::new("prometheus", PROMETHEUS_BIN).args([
+        let bin = testbed::programs::find(
+            "prometheus",
+            contract::deploy::env::dev::PROMETHEUS_BIN,
+            testbed::promtool::INSTALL_HINT,
+        )?;
+        let spec = Spec::new("prometheus", bin).args([
             format!("--config.file={}", config.display()),
             format!("--storage.tsdb.path={}", dir.join("data").display()),
             format!("--web.listen-address={addr}"),
@@ -130,11 +125,12 @@ fn encode(text: &str) -> String {
 
 /// Runs `promtool check rules` on `files`: its output on failure.
 pub fn check_rules(files: &[PathBuf]) -> Result<(), String> {
-    let output = std::process::Command::new(PROMTOOL_BIN)
+    let promtool = testbed::promtool::bin().map_err(|e| e.to_string())?;
+    let output = std::process::Command::new(&promtool)
         .args(["check", "rules"])
         .args(files)
         .output()
-        .map_err(|e| format!("cannot run {PROMTOOL_BIN}: {e} (run `make setup`)"))?;
+        .map_err(|e| format!("cannot run {}: {e}", promtool.display()))?;
     if output.status.success() {
         Ok(())
     } else {

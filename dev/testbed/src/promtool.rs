@@ -7,6 +7,21 @@ use std::process::{Command, Stdio};
 use crate::HarnessError;
 use crate::programs;
 
+/// Where `promtool` is: `PROMTOOL_BIN`, else `PATH` (Debian's `prometheus` package).
+///
+/// # Errors
+/// [`HarnessError::ToolMissing`] without it, saying what installs it.
+pub fn bin() -> Result<std::path::PathBuf, HarnessError> {
+    programs::find(
+        "promtool",
+        contract::deploy::env::dev::PROMTOOL_BIN,
+        INSTALL_HINT,
+    )
+}
+
+/// What installs Prometheus and `promtool`.
+pub const INSTALL_HINT: &str = "run `make setup` (installs Debian's `prometheus`)";
+
 /// The problems `promtool check metrics` finds in `exposition`, one per line; empty when
 /// there are none.
 ///
@@ -14,12 +29,7 @@ use crate::programs;
 /// [`HarnessError::ToolMissing`] without `promtool` (Debian's `prometheus` package, which
 /// `make setup` installs), [`HarnessError::Io`] when it cannot be run.
 pub fn check_metrics(exposition: &str) -> Result<String, HarnessError> {
-    let promtool = programs::find(
-        "promtool",
-        contract::deploy::env::dev::PROMTOOL_BIN,
-        "run `make setup` (installs Debian's `prometheus`)",
-    )?;
-    let mut child = Command::new(promtool)
+    let mut child = Command::new(bin()?)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

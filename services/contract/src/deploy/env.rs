@@ -183,6 +183,8 @@ pub mod dev {
     pub const PG_BIN_DIR: &str = "PG_BIN_DIR";
     /// The `promtool` to check metrics and rules with (else `PATH`).
     pub const PROMTOOL_BIN: &str = "PROMTOOL_BIN";
+    /// The Prometheus server the observability test runs (else `PATH`).
+    pub const PROMETHEUS_BIN: &str = "PROMETHEUS_BIN";
     /// `natstack-run`: the gateway's address.
     pub const GATEWAY_ADDR: &str = "GATEWAY_ADDR";
     /// `natstack-run`: nats-server's port.
