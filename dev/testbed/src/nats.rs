@@ -25,6 +25,9 @@ pub struct NatsOptions {
     pub user: Option<(String, String)>,
     /// The largest message the server accepts (default 1 MiB).
     pub max_payload: Option<usize>,
+    /// Enables JetStream, storing streams in the server's directory, which outlives a
+    /// [`restart`](NatsServer::restart) as a volume would.
+    pub jetstream: bool,
 }
 
 /// A running nats-server, stopped and deleted on drop.
@@ -111,6 +114,14 @@ fn write_config(dir: &TempDir, options: &NatsOptions) -> Result<(), HarnessError
     let mut conf = String::new();
     if let Some(max) = options.max_payload {
         let _ = writeln!(conf, "max_payload: {max}");
+    }
+    if options.jetstream {
+        let store = dir.path().join("jetstream");
+        let _ = writeln!(
+            conf,
+            "jetstream {{\n  store_dir: {}\n}}",
+            serde_json::Value::from(store.to_string_lossy().as_ref())
+        );
     }
     if let Some((user, password)) = &options.user {
         let _ = writeln!(

@@ -6,6 +6,8 @@
 //!
 //! - [`envelope`]: the request envelope (path parameters, query parameters, body).
 //! - [`error`]: the error model carried in the Services API error headers and a JSON body.
+//! - [`events`]: the domain events (CloudEvents) the services publish on JetStream, and their
+//!   stream.
 //! - [`headers`]: names of the NATS and HTTP headers the components agree on.
 //! - [`idempotency`]: what an `Idempotency-Key` may be and how long it is remembered.
 //! - [`deploy`]: the deployment contract: env var names, ports, health paths, service names and
@@ -35,6 +37,7 @@ pub mod de;
 pub mod deploy;
 pub mod envelope;
 pub mod error;
+pub mod events;
 pub mod headers;
 pub mod idempotency;
 pub mod limits;

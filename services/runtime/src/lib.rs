@@ -9,6 +9,7 @@
 //! - [`deadline`]: the caller's remaining time, sent with every request and honoured by
 //!   [`serve`];
 //! - [`discover`]: scatter-gather over `$SRV.INFO` / `$SRV.PING`;
+//! - [`events`]: the JetStream stream of the domain events;
 //! - [`propagation`]: request id and W3C trace context in NATS headers;
 //! - [`host`]: the life of a service process (health, NATS, start-up with [`retry`],
 //!   registration, serving, draining), so every service's `run` is a few lines;
@@ -30,6 +31,7 @@ pub mod config;
 pub mod connect;
 pub mod deadline;
 pub mod discover;
+pub mod events;
 pub mod exposition;
 pub mod header_names;
 pub mod health;

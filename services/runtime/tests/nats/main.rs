@@ -3,6 +3,7 @@
 mod call;
 mod deadline;
 mod discover;
+mod events;
 mod health;
 mod ops;
 mod serve;
