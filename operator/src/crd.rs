@@ -217,9 +217,10 @@ pub struct DatabaseSpec {
     /// Server image of the managed server (`postgres:17-alpine` or `mongo:8.0` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Size of the managed server's volume (fixed once created: volume claim templates are immutable).
+    /// Size of the managed server's volume. It may grow (the operator resizes the volume claims
+    /// where the StorageClass sets `allowVolumeExpansion`), never shrink.
     #[serde(default = "default_storage")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("storage cannot change after creation"))]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage can only grow: volumes cannot shrink"))]
     #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"))]
     pub storage: String,
     /// StorageClass of the managed server's volume; the cluster default when unset. Fixed once created.

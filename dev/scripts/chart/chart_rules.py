@@ -33,7 +33,7 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): OWNED,
     ("policy", "poddisruptionbudgets"): OWNED,
     ("", "pods"): {"list"},
-    ("", "persistentvolumeclaims"): {"get"},
+    ("", "persistentvolumeclaims"): {"get", "patch"},
     ("autoscaling", "horizontalpodautoscalers"): OWNED,
     ("events.k8s.io", "events"): {"create", "patch"},
     # spec.monitoring: applied and pruned, never watched (operator/src/reconcile/discover.rs).

@@ -85,38 +85,7 @@ pub fn resources(spec: &DatabaseSpec) -> ResourceRequirements {
 #[must_use]
 pub fn memory_limit_bytes(spec: &DatabaseSpec) -> Option<u64> {
     let limits = resources(spec).limits?;
-    quantity_bytes(&limits.get("memory")?.0)
-}
-
-/// Bytes of a Kubernetes memory quantity (`512Mi`, `1G`, `1.5Gi`, `268435456`); `None` for
-/// forms it does not know (exponents, milli-bytes).
-#[must_use]
-pub fn quantity_bytes(quantity: &str) -> Option<u64> {
-    let split = quantity
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(quantity.len());
-    let (number, suffix) = quantity.split_at(split);
-    let factor: u64 = match suffix {
-        "" => 1,
-        "k" => 1_000,
-        "M" => 1_000_000,
-        "G" => 1_000_000_000,
-        "T" => 1_000_000_000_000,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "Ti" => 1 << 40,
-        _ => return None,
-    };
-    let value: f64 = number.parse().ok()?;
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
-        reason = "memory sizes are far below 2^52 and never negative"
-    )]
-    let bytes = (value * factor as f64) as u64;
-    Some(bytes)
+    super::common::memory_bytes(limits.get("memory")?)
 }
 
 /// StatefulSet and Service of a managed database server.

@@ -53,7 +53,8 @@ pub struct Applied {
 /// A child the API server refused, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    /// [`Fault::ImmutableField`] or [`Fault::ApplyFailed`].
+    /// [`Fault::ImmutableField`] or [`Fault::ApplyFailed`] (from the API server), or a refusal
+    /// of the [`volumes`](super::volumes) guard.
     pub fault: Fault,
     /// `<Kind> <name>`.
     pub object: String,
@@ -108,8 +109,12 @@ impl Rejection {
         let Self {
             object, message, ..
         } = self;
-        if self.fault == Fault::ApplyFailed {
-            return format!("{object} was rejected: {message}");
+        match self.fault {
+            Fault::ApplyFailed => return format!("{object} was rejected: {message}"),
+            Fault::MajorVersionChange | Fault::StorageNotExpandable => {
+                return format!("{object}: {message}");
+            }
+            _ => {}
         }
         let fields = if self.fields.is_empty() {
             "a field".to_owned()

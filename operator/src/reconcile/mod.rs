@@ -1,7 +1,8 @@
 //! The reconcile pipeline, one step per module, in the order they run:
 //!
 //! [`validate`] → [`dereference`] (read and create Secrets) → [`build`] (pure) →
-//! [`discover`] (leave out the kinds whose CRDs the cluster lacks) → [`apply`]
+//! [`discover`] (leave out the kinds whose CRDs the cluster lacks) → [`volumes`] (keep the
+//! data's major version, grow volume claims) → [`apply`]
 //! (server-side apply, stage by stage, past rejected children) → [`prune`] → [`observe`]
 //! (workloads and pods that cannot start) → [`status`] (conditions, and Events from their
 //! typed transitions, see [`events`]).
@@ -20,6 +21,7 @@ pub mod observe;
 pub mod prune;
 pub mod status;
 pub mod validate;
+pub mod volumes;
 
 use kube::ResourceExt as _;
 use kube::runtime::controller::Action;
@@ -75,7 +77,9 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
         warn!(stack = stack.name_any(), "{note}");
         events::publish(ctx, stack, events::Reason::MonitoringUnavailable, &note).await;
     }
-    let applied = apply::children(&ctx.client, &build_ctx.namespace, &children).await?;
+    let refused = volumes::guard(&ctx.client, &build_ctx.namespace, &mut children).await?;
+    let mut applied = apply::children(&ctx.client, &build_ctx.namespace, &children).await?;
+    applied.rejected.extend(refused);
     let pruned = prune::orphans(&ctx.client, &build_ctx, &children, prometheus_operator).await?;
     if !pruned.is_empty() {
         let note = format!("deleted {}", pruned.join(", "));

@@ -22,15 +22,15 @@ use crate::status::{self, Fault, Outcome};
 #[must_use]
 pub fn outcome(ctx: &Ctx<'_>, applied: &Applied, stuck: Vec<String>) -> Outcome {
     if !applied.rejected.is_empty() {
-        let fault = if applied
-            .rejected
-            .iter()
-            .any(|r| r.fault == Fault::ImmutableField)
-        {
-            Fault::ImmutableField
-        } else {
-            Fault::ApplyFailed
-        };
+        // The most specific reason names the stack's state: a refused edit of the data first.
+        let fault = [
+            Fault::MajorVersionChange,
+            Fault::StorageNotExpandable,
+            Fault::ImmutableField,
+        ]
+        .into_iter()
+        .find(|f| applied.rejected.iter().any(|r| r.fault == *f))
+        .unwrap_or(Fault::ApplyFailed);
         let mut lines: Vec<String> = applied.rejected.iter().map(|r| r.explain()).collect();
         if !applied.skipped.is_empty() {
             lines.push(format!(

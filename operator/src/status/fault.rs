@@ -24,6 +24,10 @@ pub enum Fault {
     MissingObjectKey,
     /// Generating a key failed.
     KeyGeneration,
+    /// A database image edit would change the major version under existing data.
+    MajorVersionChange,
+    /// A volume cannot grow to the new `storage`: its StorageClass does not allow expansion.
+    StorageNotExpandable,
 }
 
 impl Fault {
@@ -41,6 +45,8 @@ impl Fault {
             Self::ApiError => "ApiError",
             Self::MissingObjectKey => "MissingObjectKey",
             Self::KeyGeneration => "KeyGeneration",
+            Self::MajorVersionChange => "MajorVersionChange",
+            Self::StorageNotExpandable => "StorageNotExpandable",
         }
     }
 }

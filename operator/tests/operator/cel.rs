@@ -114,16 +114,25 @@ fn cel_messages_name_the_broken_invariant() {
 }
 
 #[test]
-fn volume_settings_are_immutable() {
+fn volumes_only_grow_and_keep_their_class() {
     let old = common::load("minimal");
-    let mut resized = old.clone();
-    resized.spec.postgres.storage = "5Gi".into();
-    let errors =
-        kube::core::cel::validate_cel_update(&resized, &old).expect_err("storage is immutable");
-    assert!(
-        format!("{errors:?}").contains("storage cannot change"),
-        "{errors:?}"
-    );
+    let mut grown = old.clone();
+    grown.spec.postgres.storage = "5Gi".into();
+    assert!(kube::core::cel::validate_cel_update(&grown, &old).is_ok());
+    // Units are compared as quantities, not strings.
+    let mut same = old.clone();
+    same.spec.postgres.storage = "1024Mi".into();
+    assert!(kube::core::cel::validate_cel_update(&same, &old).is_ok());
+    for smaller in ["512Mi", "0.5Gi", "1G"] {
+        let mut shrunk = old.clone();
+        shrunk.spec.postgres.storage = smaller.into();
+        let errors = kube::core::cel::validate_cel_update(&shrunk, &old)
+            .expect_err("a volume cannot shrink");
+        assert!(
+            format!("{errors:?}").contains("storage can only grow"),
+            "{smaller}: {errors:?}"
+        );
+    }
     // Setting or unsetting it is a change too (a rule on the optional field itself would not
     // run: the API server skips transition rules where the old or new value is absent).
     let mut classed = old.clone();

@@ -21,6 +21,7 @@ mod monitoring;
 mod replicas;
 mod secrets;
 mod upgrade;
+mod volumes;
 
 use std::sync::Arc;
 

@@ -6,6 +6,10 @@
 //!   (`volumeClaimTemplates`, `selector`, `serviceName`, ... are fixed); a Deployment's
 //!   `selector`; a Job's `selector` and `template`; a Service's `clusterIP` once set; the data
 //!   of a Secret or ConfigMap marked `immutable: true`, and the mark itself.
+//! - Volume expansion ([`resize`]): a PersistentVolumeClaim's storage request may shrink never
+//!   (422) and grow only when its StorageClass (named, or the default class) sets
+//!   `allowVolumeExpansion: true` (403 otherwise, as the `PersistentVolumeClaimResize`
+//!   admission plugin words it).
 //! - The `MicroserviceStack` CRD's CEL rules (`x-kubernetes-validations` of the generated
 //!   CRD), on create and on update with `oldSelf`; a transition rule is skipped where the old
 //!   value is absent, as the API server does. The root rules on `metadata.name` run too: the
@@ -17,6 +21,10 @@ use kube::CustomResourceExt as _;
 use serde_json::{Value, json};
 
 use super::http::{ApiError, qualified_kind, resource};
+use super::store::State;
+
+/// Where StorageClasses are stored (cluster-scoped).
+pub const STORAGE_CLASSES: &str = "/apis/storage.k8s.io/v1/storageclasses";
 
 /// Spec fields of a StatefulSet an update may change.
 const STATEFUL_SET_MUTABLE: [&str; 6] = [
@@ -144,6 +152,64 @@ pub(super) fn admit(collection: &str, old: Option<&Value>, new: &Value) -> Resul
             &qualified_kind(collection, new),
             new["metadata"]["name"].as_str().unwrap_or_default(),
             &causes,
+        ))
+    }
+}
+
+/// Admits a change of a PersistentVolumeClaim's storage request (see the module doc).
+///
+/// # Errors
+/// 422 on a shrink, 403 on a growth its StorageClass does not allow.
+pub(super) fn resize(
+    state: &State,
+    collection: &str,
+    old: &Value,
+    new: &Value,
+) -> Result<(), ApiError> {
+    const REQUEST: &str = "/spec/resources/requests/storage";
+    if resource(collection) != "persistentvolumeclaims"
+        || old.pointer(REQUEST) == new.pointer(REQUEST)
+    {
+        return Ok(());
+    }
+    let bytes = |v: &Value| {
+        v.pointer(REQUEST).and_then(Value::as_str).and_then(|q| {
+            operator::manifests::common::memory_bytes(
+                &k8s_openapi::apimachinery::pkg::api::resource::Quantity(q.to_owned()),
+            )
+        })
+    };
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    if bytes(new) < bytes(old) {
+        return Err(ApiError::invalid(
+            "PersistentVolumeClaim",
+            name,
+            &["spec.resources.requests.storage: Forbidden: field can not be less than status.capacity".to_owned()],
+        ));
+    }
+    let class_name = new["spec"]["storageClassName"].as_str();
+    let class = state
+        .objects
+        .iter()
+        .filter(|((c, _), _)| c == STORAGE_CLASSES)
+        .map(|(_, sc)| sc)
+        .find(|sc| match class_name {
+            Some(wanted) => sc["metadata"]["name"] == wanted,
+            None => {
+                sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"]
+                    == "true"
+            }
+        });
+    if class.is_some_and(|sc| sc["allowVolumeExpansion"] == true) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            403,
+            "Forbidden",
+            format!(
+                "persistentvolumeclaims \"{name}\" is forbidden: only dynamically provisioned pvc \
+                 can be resized and the storageclass that provisions the pvc must support resize"
+            ),
         ))
     }
 }

@@ -239,6 +239,7 @@ fn update(
     };
     if req.subresource.is_none() {
         admission::admit(&req.collection, Some(old), &new)?;
+        admission::resize(state, &req.collection, old, &new)?;
     }
     let (stored, _) = state.update(key, old, new);
     if req.subresource.as_deref() == Some("scale") {

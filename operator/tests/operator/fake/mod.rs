@@ -28,6 +28,7 @@ use http::Request;
 use kube::client::Body;
 use serde_json::Value;
 
+pub use admission::STORAGE_CLASSES;
 pub use http::Call;
 pub mod reject;
 
@@ -108,6 +109,13 @@ impl Fake {
     /// `resourceVersion`, and a uid and generation 1 unless it has them.
     pub fn insert(&self, collection: &str, obj: Value) {
         self.state().insert(collection, obj);
+    }
+
+    /// Removes an object as `kubectl delete --cascade=orphan` would: what it owns stays.
+    pub fn delete(&self, collection: &str, name: &str) {
+        self.state()
+            .objects
+            .remove(&(collection.to_owned(), name.to_owned()));
     }
 
     /// A stored object.

@@ -330,14 +330,14 @@ async fn stack_rules_run_on_create_and_update_including_the_name_rules() {
     stack.metadata.name = Some("demo".into());
     let created = stacks.create(&PostParams::default(), &stack).await.unwrap();
     let mut resized = created.clone();
-    resized.spec.postgres.storage = "9Gi".into();
+    resized.spec.postgres.storage = "512Mi".into();
     let (status, message) = code(
         stacks
             .replace("demo", &PostParams::default(), &resized)
             .await,
     );
     assert_eq!(status, 422);
-    assert!(message.contains("storage cannot change"), "{message}");
+    assert!(message.contains("storage can only grow"), "{message}");
     assert_eq!(
         fake.get(
             "/apis/natstack.dev/v1alpha1/namespaces/ns/microservicestacks",
