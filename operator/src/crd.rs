@@ -552,7 +552,7 @@ pub struct ServiceSpec {
         regex(pattern = r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$"),
         length(min = 1, max = 20)
     )]
-    #[x_kube(validation = Rule::new("!(self in ['gateway', 'nats', 'postgres', 'mongodb', 'operator', 'nats-headless', 'gateway-health']) && !self.endsWith('-db-init')").message("this service name is reserved: it would name another child of the stack"))]
+    #[x_kube(validation = Rule::new("!(self in ['gateway', 'nats', 'postgres', 'mongodb', 'operator', 'nats-headless', 'gateway-health', 'postgres-rw', 'postgres-ro', 'postgres-r', 'postgres-ca', 'mongodb-svc']) && !self.endsWith('-db-init')").message("this service name is reserved: it would name another child of the stack"))]
     pub name: String,
     /// Image; `<registry>/<name>:<version>` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -22,9 +22,11 @@ use serde::de::DeserializeOwned;
 use tracing::info;
 
 use crate::error::Error;
-use crate::manifests::Children;
+use crate::manifests::cnpg::{Cluster, Database, ScheduledBackup};
 use crate::manifests::common::{Ctx, LABEL_RETAIN};
+use crate::manifests::mongodb_community::MongoDBCommunity;
 use crate::manifests::monitoring::kinds::{PodMonitor, PrometheusRule, ServiceMonitor};
+use crate::manifests::{Children, Engine};
 
 async fn prune_kind<K>(
     client: &Client,
@@ -59,18 +61,29 @@ where
     Ok(deleted)
 }
 
+/// The optional APIs the cluster serves, whose kinds can be listed (listing a kind the API
+/// server does not serve fails).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The prometheus-operator's kinds.
+    pub prometheus_operator: bool,
+    /// The database engines' operators known to be served. An engine the stack no longer
+    /// uses is not looked up, so its objects are left alone once its provider is gone: a
+    /// provider cannot change, and deleting a Cluster deletes its data.
+    pub engines: BTreeSet<Engine>,
+}
+
 /// Deletes the stack's children that `children` no longer holds; returns them as
-/// `Kind/name`.
+/// `Kind/name`. The kinds of optional APIs are pruned only where `served` says the cluster
+/// serves them.
 ///
 /// # Errors
 /// [`Error::Kube`] on API errors.
-/// The prometheus-operator kinds are pruned only when `prometheus_operator` says their CRDs
-/// are installed (listing a kind the API server does not serve fails).
 pub async fn orphans(
     client: &Client,
     ctx: &Ctx<'_>,
     children: &Children,
-    prometheus_operator: bool,
+    served: &Served,
 ) -> Result<Vec<String>, Error> {
     // By kind and name: a component's Deployment, Service, PDB and HPA share one name, and a
     // PDB or HPA the spec no longer wants must go while the rest stays.
@@ -79,10 +92,18 @@ pub async fn orphans(
         .map(|c| (c.kind().to_owned(), c.name().to_owned()))
         .collect();
     let mut deleted = Vec::new();
-    if prometheus_operator {
+    if served.prometheus_operator {
         deleted.extend(prune_kind::<ServiceMonitor>(client, ctx, &keep).await?);
         deleted.extend(prune_kind::<PodMonitor>(client, ctx, &keep).await?);
         deleted.extend(prune_kind::<PrometheusRule>(client, ctx, &keep).await?);
+    }
+    if served.engines.contains(&Engine::CloudNativePg) {
+        deleted.extend(prune_kind::<ScheduledBackup>(client, ctx, &keep).await?);
+        deleted.extend(prune_kind::<Database>(client, ctx, &keep).await?);
+        deleted.extend(prune_kind::<Cluster>(client, ctx, &keep).await?);
+    }
+    if served.engines.contains(&Engine::MongoDbOperator) {
+        deleted.extend(prune_kind::<MongoDBCommunity>(client, ctx, &keep).await?);
     }
     deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, &keep).await?);

@@ -1,0 +1,124 @@
+//! A stack whose databases CNPG and the MongoDB operator run: without their APIs it is
+//! Degraded with a reason that says what to install and nothing is applied; with them its
+//! Cluster, Databases, ScheduledBackup and MongoDBCommunity are applied, its readiness is
+//! theirs, and what the spec drops is pruned.
+
+use serde_json::json;
+
+use super::{DEPLOYMENTS, JOBS, STATEFUL_SETS, World};
+
+const CNPG: &str = "postgresql.cnpg.io/v1";
+const MONGODB: &str = "mongodbcommunity.mongodb.com/v1";
+const CLUSTERS: &str = "/apis/postgresql.cnpg.io/v1/namespaces/shop/clusters";
+const DATABASES: &str = "/apis/postgresql.cnpg.io/v1/namespaces/shop/databases";
+const BACKUPS: &str = "/apis/postgresql.cnpg.io/v1/namespaces/shop/scheduledbackups";
+const REPLICA_SETS: &str = "/apis/mongodbcommunity.mongodb.com/v1/namespaces/shop/mongodbcommunity";
+
+/// Reconciles once and says whether it asked to look again soon.
+async fn reconcile_soon(world: &World) -> bool {
+    let action = world.reconcile().await;
+    format!("{action:?}").contains("30s")
+}
+
+#[tokio::test]
+async fn without_cloudnativepg_the_stack_says_what_to_install_and_applies_nothing() {
+    let world = World::create("engines").await;
+    world.fake.install(MONGODB, true);
+    assert!(reconcile_soon(&world).await, "looks again soon");
+    let (status, reason, message) = world.condition("Degraded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "CloudNativePGMissing")
+    );
+    assert!(
+        message.contains("kubectl apply --server-side -f")
+            && message.contains(operator::manifests::cnpg::CNPG_RELEASE),
+        "{message}"
+    );
+    assert!(world.fake.names(DEPLOYMENTS).is_empty(), "nothing applied");
+    assert!(
+        world.fake.names(STATEFUL_SETS).is_empty(),
+        "nothing applied"
+    );
+    assert!(
+        world.fake.log().iter().all(|c| c.method == "GET"
+            || c.resource() == "events"
+            || c.resource() == "secrets"
+            || c.resource() == "microservicestacks"),
+        "only Secrets, status and events are written"
+    );
+
+    world.fake.install(CNPG, true);
+    world.fake.install(MONGODB, false);
+    world.reconcile().await;
+    let (_, reason, message) = world.condition("Degraded");
+    assert_eq!(reason, "MongoDBOperatorMissing", "{message}");
+    assert!(message.contains("helm install"), "{message}");
+    assert!(world.fake.names(CLUSTERS).is_empty(), "nothing applied");
+}
+
+#[tokio::test]
+async fn with_both_operators_the_stack_is_ready_when_their_databases_are() {
+    let world = World::create("engines").await;
+    world.fake.install(CNPG, true);
+    world.fake.install(MONGODB, true);
+    world.reconcile().await;
+    assert_eq!(world.fake.names(CLUSTERS), ["demo-postgres"]);
+    assert_eq!(
+        world.fake.names(DATABASES),
+        ["demo-customers-db", "demo-products-db"]
+    );
+    assert_eq!(world.fake.names(BACKUPS), ["demo-postgres"]);
+    assert_eq!(world.fake.names(REPLICA_SETS), ["demo-mongodb"]);
+    assert_eq!(
+        world.fake.names(STATEFUL_SETS),
+        ["demo-nats"],
+        "no database StatefulSet"
+    );
+    assert!(world.fake.names(JOBS).is_empty(), "no provisioning Job");
+
+    world.fake.roll_out_all();
+    world.reconcile().await;
+    assert_eq!(
+        world.condition("Ready").0,
+        "False",
+        "the databases are not ready yet"
+    );
+    let components = world.stack().status.unwrap().components;
+    let postgres = components.iter().find(|c| c.name == "postgres").unwrap();
+    assert_eq!(postgres.kind, "Cluster");
+    assert!(!postgres.ready);
+
+    world.fake.set_status(
+        CLUSTERS,
+        "demo-postgres",
+        json!({"instances": 3, "readyInstances": 3, "phase": "Cluster in healthy state"}),
+    );
+    world.fake.set_status(
+        REPLICA_SETS,
+        "demo-mongodb",
+        json!({"phase": "Running", "currentMongoDBMembers": 3,
+               "currentStatefulSetReplicas": 3, "mongoUri": ""}),
+    );
+    world.reconcile().await;
+    assert_eq!(
+        world.condition("Ready").0,
+        "True",
+        "{:?}",
+        world.stack().status
+    );
+
+    world
+        .edit(|s| {
+            s.spec.postgres.backup = None;
+            s.spec.services.retain(|svc| svc.name != "products");
+        })
+        .await;
+    world.reconcile().await;
+    assert!(
+        world.fake.names(BACKUPS).is_empty(),
+        "the ScheduledBackup is pruned"
+    );
+    assert_eq!(world.fake.names(DATABASES), ["demo-customers-db"]);
+    assert_eq!(world.fake.names(CLUSTERS), ["demo-postgres"]);
+}
