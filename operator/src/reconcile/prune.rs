@@ -22,9 +22,8 @@ use serde::de::DeserializeOwned;
 use tracing::info;
 
 use crate::error::Error;
-use crate::manifests::cnpg::{Cluster, Database, ScheduledBackup};
+use crate::manifests::cnpg::{Database, ScheduledBackup};
 use crate::manifests::common::{Ctx, LABEL_RETAIN};
-use crate::manifests::mongodb_community::MongoDBCommunity;
 use crate::manifests::monitoring::kinds::{PodMonitor, PrometheusRule, ServiceMonitor};
 use crate::manifests::{Children, Engine};
 
@@ -67,9 +66,8 @@ where
 pub struct Served {
     /// The prometheus-operator's kinds.
     pub prometheus_operator: bool,
-    /// The database engines' operators known to be served. An engine the stack no longer
-    /// uses is not looked up, so its objects are left alone once its provider is gone: a
-    /// provider cannot change, and deleting a Cluster deletes its data.
+    /// The database engines' operators the stack uses (their APIs are served, or nothing
+    /// would have been applied).
     pub engines: BTreeSet<Engine>,
 }
 
@@ -97,13 +95,14 @@ pub async fn orphans(
         deleted.extend(prune_kind::<PodMonitor>(client, ctx, &keep).await?);
         deleted.extend(prune_kind::<PrometheusRule>(client, ctx, &keep).await?);
     }
+    // A Cluster or MongoDBCommunity is never pruned: deleting one deletes its data. While
+    // the stack uses the engine it keeps its one object (the provider cannot change); with
+    // the database disabled it stays until the stack is deleted (garbage collection through
+    // its ownerReference) or the user deletes it. A Database keeps its data on deletion
+    // (`databaseReclaimPolicy: retain`).
     if served.engines.contains(&Engine::CloudNativePg) {
         deleted.extend(prune_kind::<ScheduledBackup>(client, ctx, &keep).await?);
         deleted.extend(prune_kind::<Database>(client, ctx, &keep).await?);
-        deleted.extend(prune_kind::<Cluster>(client, ctx, &keep).await?);
-    }
-    if served.engines.contains(&Engine::MongoDbOperator) {
-        deleted.extend(prune_kind::<MongoDBCommunity>(client, ctx, &keep).await?);
     }
     deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, &keep).await?);

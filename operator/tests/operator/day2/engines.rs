@@ -1,11 +1,15 @@
 //! A stack whose databases CNPG and the MongoDB operator run: without their APIs it is
 //! Degraded with a reason that says what to install and nothing is applied; with them its
 //! Cluster, Databases, ScheduledBackup and MongoDBCommunity are applied, its readiness is
-//! theirs, and what the spec drops is pruned.
+//! theirs, and what the spec drops is pruned. The chart's RBAC grants exactly the verbs
+//! those requests need.
 
-use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
 
 use super::{DEPLOYMENTS, JOBS, STATEFUL_SETS, World};
+use crate::fake::Call;
 
 const CNPG: &str = "postgresql.cnpg.io/v1";
 const MONGODB: &str = "mongodbcommunity.mongodb.com/v1";
@@ -121,4 +125,91 @@ async fn with_both_operators_the_stack_is_ready_when_their_databases_are() {
     );
     assert_eq!(world.fake.names(DATABASES), ["demo-customers-db"]);
     assert_eq!(world.fake.names(CLUSTERS), ["demo-postgres"]);
+}
+
+/// The verbs the chart's RBAC template grants on the resources of `group`, by resource.
+fn chart_grants(group: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/natstack/templates/rbac.yaml"
+    );
+    let template = std::fs::read_to_string(path).expect("the chart's RBAC template");
+    // The template's YAML without its Helm directives: the rules themselves are plain YAML.
+    let (head, rest) = template
+        .split_once("{{- /*")
+        .expect("the template's comment");
+    let (_, body) = rest.split_once("*/}}").expect("the comment's end");
+    let plain: String = format!("{head}{body}")
+        .lines()
+        .filter(|l| !l.contains("{{"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let role: Value = serde_saphyr::from_str(plain.split("\n---").next().unwrap_or_default())
+        .expect("the role parses");
+    let mut grants: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for rule in role["rules"].as_array().expect("rules") {
+        if !rule["apiGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == group)
+        {
+            continue;
+        }
+        for resource in rule["resources"].as_array().unwrap() {
+            let verbs = rule["verbs"].as_array().unwrap();
+            grants
+                .entry(resource.as_str().unwrap().to_owned())
+                .or_default()
+                .extend(verbs.iter().map(|v| v.as_str().unwrap().to_owned()));
+        }
+    }
+    grants
+}
+
+/// The verbs the operator's requests to `group` needed, by resource: a server-side apply
+/// needs `create` (for the first one) and `patch`.
+fn verbs_used(log: &[Call], group: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for call in log
+        .iter()
+        .filter(|c| c.collection.starts_with(&format!("/apis/{group}/")))
+        .filter(|c| c.collection.contains("/namespaces/"))
+    {
+        let verbs: &[&str] = match (call.method.as_str(), &call.name) {
+            ("GET", None) => &["list"],
+            ("GET", Some(_)) => &["get"],
+            ("PATCH", _) => &["create", "patch"],
+            ("POST", _) => &["create"],
+            ("DELETE", _) => &["delete"],
+            (other, _) => panic!("unexpected {other} on {}", call.collection),
+        };
+        used.entry(call.resource().to_owned())
+            .or_default()
+            .extend(verbs.iter().map(|v| (*v).to_owned()));
+    }
+    used
+}
+
+#[tokio::test]
+async fn the_chart_grants_exactly_the_verbs_the_operator_uses_on_the_engines_kinds() {
+    let world = World::create("engines").await;
+    world.fake.install(CNPG, true);
+    world.fake.install(MONGODB, true);
+    world.reconcile().await;
+    world
+        .edit(|s| {
+            s.spec.postgres.backup = None;
+            s.spec.services.retain(|svc| svc.name != "products");
+        })
+        .await;
+    world.reconcile().await;
+    world.edit(|s| s.spec.services.clear()).await;
+    world.reconcile().await;
+    let log = world.fake.log();
+    for group in ["postgresql.cnpg.io", "mongodbcommunity.mongodb.com"] {
+        let used = verbs_used(&log, group);
+        assert!(!used.is_empty(), "{group}: no request");
+        assert_eq!(chart_grants(group), used, "{group}");
+    }
 }
