@@ -39,6 +39,13 @@ async fn without_cloudnativepg_the_stack_says_what_to_install_and_applies_nothin
             && message.contains(operator::manifests::cnpg::CNPG_RELEASE),
         "{message}"
     );
+    let warned = world.fake.log().iter().any(|c| {
+        c.resource() == "events"
+            && c.body
+                .as_ref()
+                .is_some_and(|b| b["type"] == "Warning" && b["reason"] == "CloudNativePGMissing")
+    });
+    assert!(warned, "a CloudNativePGMissing Warning event");
     assert!(world.fake.names(DEPLOYMENTS).is_empty(), "nothing applied");
     assert!(
         world.fake.names(STATEFUL_SETS).is_empty(),
