@@ -291,3 +291,64 @@ fn a_service_cannot_take_the_name_of_an_engine_object() {
         assert!(!operator::validate::problems(&stack).is_empty(), "{name}");
     }
 }
+
+/// `examples/production.yaml` renders what issue 28 asks of it: a CNPG Cluster of three
+/// instances, a Database per PostgreSQL service, a ScheduledBackup, a MongoDBCommunity of
+/// three members, no database StatefulSet, and services pointed at `<stack>-postgres-rw`.
+#[test]
+fn the_production_example_hands_both_databases_to_their_engines() {
+    let (_, stack) = common::examples()
+        .into_iter()
+        .find(|(name, _)| name == "example-production")
+        .expect("examples/production.yaml");
+    let children = common::build(&stack);
+    let Child::Cluster(cluster) = common::find(&children, "Cluster", "production-postgres") else {
+        panic!("no Cluster");
+    };
+    assert_eq!(cluster.spec.instances, 3);
+    let databases: Vec<&str> = children
+        .iter()
+        .filter(|c| c.kind() == "Database")
+        .map(Child::name)
+        .collect();
+    assert_eq!(
+        databases,
+        ["production-customers-db", "production-products-db"]
+    );
+    assert!(
+        children
+            .find("ScheduledBackup", "production-postgres")
+            .is_some()
+    );
+    let Child::MongoDBCommunity(replica_set) =
+        common::find(&children, "MongoDBCommunity", "production-mongodb")
+    else {
+        panic!("no MongoDBCommunity");
+    };
+    assert_eq!(replica_set.spec.members, 3);
+    let stateful_sets: Vec<&str> = children
+        .iter()
+        .filter(|c| c.kind() == "StatefulSet")
+        .map(Child::name)
+        .collect();
+    assert_eq!(
+        stateful_sets,
+        ["production-nats"],
+        "no database StatefulSet"
+    );
+    let data = common::secret_data(&stack);
+    let ctx = operator::manifests::common::Ctx::new(&stack).unwrap();
+    for service in stack
+        .spec
+        .services
+        .iter()
+        .filter(|s| s.database == DatabaseKind::Postgres)
+    {
+        let url = operator::manifests::secrets::service_url(&ctx, service, &data).unwrap();
+        assert!(
+            url.contains("@production-postgres-rw.examples.svc:5432/"),
+            "{}: {url}",
+            service.name
+        );
+    }
+}
