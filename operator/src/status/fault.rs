@@ -28,6 +28,11 @@ pub enum Fault {
     MajorVersionChange,
     /// A volume cannot grow to the new `storage`: its StorageClass does not allow expansion.
     StorageNotExpandable,
+    /// `postgres.provider` is `cnpg` but the cluster does not serve CloudNativePG's API.
+    CloudNativePgMissing,
+    /// `mongodb.provider` is `community-operator` but the cluster does not serve the MongoDB
+    /// operator's API.
+    MongoDbOperatorMissing,
 }
 
 impl Fault {
@@ -47,6 +52,8 @@ impl Fault {
             Self::KeyGeneration => "KeyGeneration",
             Self::MajorVersionChange => "MajorVersionChange",
             Self::StorageNotExpandable => "StorageNotExpandable",
+            Self::CloudNativePgMissing => "CloudNativePGMissing",
+            Self::MongoDbOperatorMissing => "MongoDBOperatorMissing",
         }
     }
 }
