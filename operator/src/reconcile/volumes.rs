@@ -76,11 +76,7 @@ pub fn review(
 ) -> Review {
     let mut review = Review::default();
     let name = desired.name_any();
-    let component = desired
-        .labels()
-        .get(LABEL_NAME)
-        .cloned()
-        .unwrap_or_default();
+    let component = component_of(desired);
     if DATABASES.contains(&component.as_str()) {
         let running = live
             .and_then(|s| image_of(s, &component))
@@ -161,11 +157,7 @@ pub async fn guard(
                 continue;
             };
             let name = desired.name_any();
-            let component = desired
-                .labels()
-                .get(LABEL_NAME)
-                .cloned()
-                .unwrap_or_default();
+            let component = component_of(desired);
             let live = sets.get_opt(&name).await?;
             let is_database = DATABASES.contains(&component.as_str());
             let first_claim = templates(desired)
@@ -257,6 +249,10 @@ async fn grow(
         })),
         Err(e) => Err(e.into()),
     }
+}
+
+fn component_of(set: &StatefulSet) -> String {
+    set.labels().get(LABEL_NAME).cloned().unwrap_or_default()
 }
 
 fn templates(set: &StatefulSet) -> impl Iterator<Item = &PersistentVolumeClaim> {
