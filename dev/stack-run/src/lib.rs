@@ -19,7 +19,10 @@
 //!   Dockerfile puts in that image), the NATS image to `nats-server`, the PostgreSQL image to a
 //!   local server initialised as its entrypoint does, the MongoDB image to the
 //!   MongoDB-wire-compatible `nx-27017` ([`program`]). Where a stand-in cannot honour something
-//!   it says so in [`Cluster::notes`] and the output, never silently.
+//!   it says so in [`Cluster::notes`] and the output, never silently;
+//! - **CloudNativePG**: a `postgresql.cnpg.io/v1` `Cluster` becomes a primary and a streaming
+//!   replica with the roles and databases its objects ask for, the Secrets CNPG generates and
+//!   its `-rw`/`-ro`/`-r` Services, which a switchover moves ([`cnpg`], [`switch`]).
 //!
 //! The test `tests/rendered.rs` runs every example stack with it, and `make stack-run` keeps one
 //! up for people to try.
@@ -28,11 +31,13 @@
 //! processes (kind and k3d need a container runtime and a real API server).
 
 pub mod cluster;
+pub mod cnpg;
 pub mod net;
 pub mod pod;
 pub mod program;
 pub mod proxy;
 pub mod state;
+pub mod switch;
 
 pub use cluster::{Cluster, Options};
 
