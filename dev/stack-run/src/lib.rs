@@ -22,7 +22,9 @@
 //!   it says so in [`Cluster::notes`] and the output, never silently;
 //! - **CloudNativePG**: a `postgresql.cnpg.io/v1` `Cluster` becomes a primary and a streaming
 //!   replica with the roles and databases its objects ask for, the Secrets CNPG generates and
-//!   its `-rw`/`-ro`/`-r` Services, which a switchover moves ([`cnpg`], [`switch`]).
+//!   its `-rw`/`-ro`/`-r` Services, which a switchover moves ([`cnpg`], [`switch`]); a
+//!   `MongoDBCommunity` becomes one stand-in member and the connection-string Secrets the
+//!   MongoDB operator publishes ([`mongodb_community`]).
 //!
 //! The test `tests/rendered.rs` runs every example stack with it, and `make stack-run` keeps one
 //! up for people to try.
@@ -32,6 +34,8 @@
 
 pub mod cluster;
 pub mod cnpg;
+pub mod engines;
+pub mod mongodb_community;
 pub mod net;
 pub mod pod;
 pub mod program;
