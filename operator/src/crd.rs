@@ -12,6 +12,11 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::crd_data::{
+    BackupSpec, CNPG_FIELDS_RULE, DEFAULT_REPLICAS, DatabaseProvider, EXISTING_SECRET_RULE,
+    MEMBERS_RULE, MONGODB_PROVIDER_RULE, POSTGRES_PROVIDER_RULE, PROVIDER_FIXED_MESSAGE,
+    PROVIDER_FIXED_RULE,
+};
 pub use crate::crd_observe::{
     INTERVAL_RULE, MonitoringSpec, SAMPLING_RULE, Selector, SelectorOperator, SelectorRequirement,
     TelemetrySpec,
@@ -60,6 +65,8 @@ pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
         .message("a service uses database postgres, but postgres is neither enabled nor external"),
     validation = Rule::new("self.services.all(s, s.database != 'mongodb' || self.mongodb.enabled || has(self.mongodb.existingSecret))")
         .message("a service uses database mongodb, but mongodb is neither enabled nor external"),
+    validation = Rule::new(POSTGRES_PROVIDER_RULE).message("postgres.provider must be managed or cnpg"),
+    validation = Rule::new(MONGODB_PROVIDER_RULE).message("mongodb.provider must be managed or community-operator"),
     validation = Rule::new("!has(self.podOverrides) || !has(self.podOverrides.services) || self.podOverrides.services.all(k, self.services.exists(s, s.name == k))")
         .message("podOverrides.services names a service that is not in services"),
 )]
@@ -210,10 +217,33 @@ impl Default for NatsSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName)").message("storageClassName cannot be added or removed after creation"))]
+#[x_kube(validation = Rule::new(EXISTING_SECRET_RULE).message("existingSecret names an external server: provider must be managed (the default)"))]
+#[x_kube(validation = Rule::new(CNPG_FIELDS_RULE).message("instances and backup are CloudNativePG settings: they need provider cnpg"))]
+#[x_kube(validation = Rule::new(MEMBERS_RULE).message("members is a MongoDB community operator setting: it needs provider community-operator"))]
 pub struct DatabaseSpec {
-    /// Runs an operator-managed server. Ignored when `existingSecret` is set.
+    /// Runs a server for the stack (the operator's own, or through `provider`). Ignored when
+    /// `existingSecret` is set.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Who runs the server: `managed` (a single-pod StatefulSet of the operator's own, for
+    /// development), `cnpg` (PostgreSQL through CloudNativePG) or `community-operator`
+    /// (MongoDB through the MongoDB community operator). Fixed once created.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new(PROVIDER_FIXED_RULE).message(PROVIDER_FIXED_MESSAGE))]
+    pub provider: DatabaseProvider,
+    /// PostgreSQL with provider `cnpg`: instances of the Cluster, one primary and the rest
+    /// streaming replicas (3 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 9))]
+    pub instances: Option<i32>,
+    /// MongoDB with provider `community-operator`: members of the replica set (3 when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 7))]
+    pub members: Option<i32>,
+    /// PostgreSQL with provider `cnpg`: continuous WAL archiving and scheduled base backups
+    /// to an object store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupSpec>,
     /// Server image of the managed server (`postgres:17-alpine` or `mongo:8.0` when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
@@ -262,6 +292,10 @@ impl DatabaseSpec {
     fn managed() -> Self {
         Self {
             enabled: true,
+            provider: DatabaseProvider::Managed,
+            instances: None,
+            members: None,
+            backup: None,
             image: None,
             storage: default_storage(),
             storage_class_name: None,
@@ -277,10 +311,22 @@ impl DatabaseSpec {
         self.image.clone().unwrap_or_else(|| default.to_owned())
     }
 
-    /// Whether the operator runs this server itself.
+    /// Whether the operator runs this server itself (its own StatefulSet).
     #[must_use]
     pub fn is_managed(&self) -> bool {
-        self.enabled && self.existing_secret.is_none()
+        self.provided_by() == Some(DatabaseProvider::Managed)
+    }
+
+    /// Who runs the stack's server; `None` when the stack has none (disabled or external).
+    #[must_use]
+    pub fn provided_by(&self) -> Option<DatabaseProvider> {
+        (self.enabled && self.existing_secret.is_none()).then_some(self.provider)
+    }
+
+    /// Instances of a CNPG Cluster, or members of a MongoDB replica set.
+    #[must_use]
+    pub fn replicas(&self) -> i32 {
+        self.instances.or(self.members).unwrap_or(DEFAULT_REPLICAS)
     }
 
     /// Whether services can use this database (managed or external).

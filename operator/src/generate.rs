@@ -59,7 +59,7 @@ pub fn secret(generated: &GeneratedSecret) -> Result<(Secret, BTreeMap<String, S
                 .map(|(k, v)| (k.clone(), ByteString(v.clone().into_bytes())))
                 .collect(),
         ),
-        type_: Some("Opaque".into()),
+        type_: Some(generated.type_.into()),
         ..Secret::default()
     };
     Ok((secret, data))

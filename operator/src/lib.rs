@@ -2,7 +2,7 @@
 //! MongoDB, the backend services and the HTTP gateway.
 //!
 //! Layout: [`crd`] holds the resource types (the pod-level ones in [`crd_pods`], monitoring and tracing in
-//! [`crd_observe`]); [`validate`]
+//! [`crd_observe`], database providers and backups in [`crd_data`]); [`validate`]
 //! and [`validate_pods`] check a spec; [`manifests`] builds every child object with pure
 //! functions; [`status`] turns workload states into conditions;
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
@@ -14,6 +14,7 @@
 
 pub mod controller;
 pub mod crd;
+pub mod crd_data;
 pub mod crd_observe;
 pub mod crd_pods;
 pub mod error;

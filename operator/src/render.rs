@@ -288,7 +288,7 @@ fn stored(spec: &secrets::GeneratedSecret, values: &BTreeMap<String, String>) ->
                 .map(|(k, v)| (k.clone(), k8s_openapi::ByteString(v.clone().into_bytes())))
                 .collect(),
         ),
-        type_: Some("Opaque".into()),
+        type_: Some(spec.type_.into()),
         ..Secret::default()
     }
 }

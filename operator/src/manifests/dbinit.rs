@@ -18,7 +18,9 @@ use super::common::{
     secret_parts,
 };
 use super::pods::customize;
-use super::secrets::{OWNER_KEY, admin_secret, database_image, endpoint, service_db_secret};
+use super::secrets::{
+    OWNER_KEY, admin_secret, database_image, endpoint, engine_provided, service_db_secret,
+};
 use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
 use crate::error::Error;
 
@@ -142,7 +144,8 @@ fn job_resources(ctx: &Ctx<'_>) -> k8s_openapi::api::core::v1::ResourceRequireme
     )
 }
 
-/// One provisioning Job per service with a database.
+/// One provisioning Job per service with a database, except where a database engine's
+/// operator (CNPG, the MongoDB operator) creates the role and database itself.
 ///
 /// # Errors
 /// [`Error::MissingSecretKey`] when an external server's Secret lacks `host`.
@@ -151,6 +154,7 @@ pub fn jobs(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Job>, Error> {
         .services
         .iter()
         .filter(|s| s.database != DatabaseKind::None)
+        .filter(|s| !engine_provided(ctx, s.database))
         .map(|s| job(ctx, s, secrets))
         .collect()
 }

@@ -7,11 +7,14 @@
 //! only when a Secret is absent.
 
 pub mod autoscaling;
+pub mod cnpg;
 pub mod common;
+pub mod custom;
 pub mod database;
 pub mod dbinit;
 pub mod gateway;
 pub mod mongodb;
+pub mod mongodb_community;
 pub mod monitoring;
 pub mod nats;
 pub mod network;
@@ -30,6 +33,8 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 
+use self::cnpg::{Cluster, Database, ScheduledBackup};
+use self::mongodb_community::MongoDBCommunity;
 use self::monitoring::kinds::{PodMonitor, PrometheusRule, ServiceMonitor};
 use crate::crd::MicroserviceStack;
 use crate::error::Error;
@@ -64,6 +69,14 @@ pub enum Child {
     PodMonitor(PodMonitor),
     /// A prometheus-operator PrometheusRule (`spec.monitoring`).
     PrometheusRule(PrometheusRule),
+    /// A CloudNativePG Cluster (`postgres.provider: cnpg`).
+    Cluster(Cluster),
+    /// A CloudNativePG Database: a PostgreSQL service's database.
+    CnpgDatabase(Database),
+    /// A CloudNativePG ScheduledBackup (`postgres.backup`).
+    ScheduledBackup(ScheduledBackup),
+    /// A MongoDB community operator replica set (`mongodb.provider: community-operator`).
+    MongoDBCommunity(MongoDBCommunity),
 }
 
 impl Child {
@@ -83,6 +96,10 @@ impl Child {
             Self::ServiceMonitor(_) => "ServiceMonitor",
             Self::PodMonitor(_) => "PodMonitor",
             Self::PrometheusRule(_) => "PrometheusRule",
+            Self::Cluster(_) => "Cluster",
+            Self::CnpgDatabase(_) => "Database",
+            Self::ScheduledBackup(_) => "ScheduledBackup",
+            Self::MongoDBCommunity(_) => "MongoDBCommunity",
         }
     }
 
@@ -93,6 +110,20 @@ impl Child {
             self,
             Self::ServiceMonitor(_) | Self::PodMonitor(_) | Self::PrometheusRule(_)
         )
+    }
+
+    /// The third-party operator whose API the object needs, when it is of such a kind:
+    /// CloudNativePG or the MongoDB community operator (the prometheus-operator's kinds are
+    /// optional, see [`Self::needs_prometheus_operator`]).
+    #[must_use]
+    pub fn engine(&self) -> Option<Engine> {
+        match self {
+            Self::Cluster(_) | Self::CnpgDatabase(_) | Self::ScheduledBackup(_) => {
+                Some(Engine::CloudNativePg)
+            }
+            Self::MongoDBCommunity(_) => Some(Engine::MongoDbOperator),
+            _ => None,
+        }
     }
 
     /// The object's metadata.
@@ -111,6 +142,10 @@ impl Child {
             Self::ServiceMonitor(o) => &o.metadata,
             Self::PodMonitor(o) => &o.metadata,
             Self::PrometheusRule(o) => &o.metadata,
+            Self::Cluster(o) => &o.metadata,
+            Self::CnpgDatabase(o) => &o.metadata,
+            Self::ScheduledBackup(o) => &o.metadata,
+            Self::MongoDBCommunity(o) => &o.metadata,
         }
     }
 
@@ -150,8 +185,22 @@ impl Child {
             Self::ServiceMonitor(o) => json(o),
             Self::PodMonitor(o) => json(o),
             Self::PrometheusRule(o) => json(o),
+            Self::Cluster(o) => json(o),
+            Self::CnpgDatabase(o) => json(o),
+            Self::ScheduledBackup(o) => json(o),
+            Self::MongoDBCommunity(o) => json(o),
         }
     }
+}
+
+/// A database engine's operator the stack hands its PostgreSQL or MongoDB to; its API must
+/// be served for the stack's objects of its kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Engine {
+    /// CloudNativePG (`postgresql.cnpg.io`).
+    CloudNativePg,
+    /// The MongoDB community operator (`mongodbcommunity.mongodb.com`).
+    MongoDbOperator,
 }
 
 /// Children applied together, in order.
@@ -210,6 +259,12 @@ impl Children {
         dropped
     }
 
+    /// The engine operators whose APIs the children need.
+    #[must_use]
+    pub fn engines(&self) -> std::collections::BTreeSet<Engine> {
+        self.iter().filter_map(Child::engine).collect()
+    }
+
     /// The object of `kind` named `name`.
     #[must_use]
     pub fn find(&self, kind: &str, name: &str) -> Option<&Child> {
@@ -235,7 +290,9 @@ pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children
     );
     data.extend(nats::children(&ctx, secrets)?);
     data.extend(postgres::children(&ctx, secrets)?);
+    data.extend(cnpg::children(&ctx));
     data.extend(mongodb::children(&ctx, secrets)?);
+    data.extend(mongodb_community::children(&ctx));
     apps.extend(dbinit::jobs(&ctx, secrets)?.into_iter().map(Child::Job));
     for service in &ctx.spec.services {
         apps.extend(services::children(&ctx, service, secrets)?);

@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::common::{Ctx, LABEL_RETAIN, config_hash, secret_value};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseKind, DatabaseSpec, ServiceSpec};
+use crate::crd::{DatabaseKind, DatabaseProvider, DatabaseSpec, ServiceSpec};
 use crate::error::Error;
 
 /// Key of the JWT signing key in its Secret.
@@ -60,7 +60,16 @@ pub struct GeneratedSecret {
     /// the data keeps the old password. `None` when the operator cannot see the data (an
     /// external server) or nothing keeps it.
     pub protects: Option<String>,
+    /// The Secret's `type` (`Opaque`, or `kubernetes.io/basic-auth` where CloudNativePG reads
+    /// it as a role's password). Fixed once created, like the data.
+    pub type_: &'static str,
 }
+
+/// The `type` of most created-once Secrets.
+pub const OPAQUE: &str = "Opaque";
+/// The `type` of a Secret holding `username` and `password`, the shape CNPG requires of a
+/// role's `passwordSecret`.
+pub const BASIC_AUTH: &str = "kubernetes.io/basic-auth";
 
 impl GeneratedSecret {
     /// A retained Secret has no ownerReference: deleting the stack must not delete the
@@ -78,6 +87,7 @@ impl GeneratedSecret {
             metadata,
             keys: BTreeMap::new(),
             protects: None,
+            type_: OPAQUE,
         }
     }
 
@@ -88,6 +98,19 @@ impl GeneratedSecret {
         self.protects = spec
             .is_managed()
             .then(|| super::database::data_claim(ctx, component));
+        self
+    }
+
+    /// Gives the credentials of a service whose database CNPG runs the shape CNPG reads a
+    /// role's password from: a basic-auth Secret, labelled so that CNPG reloads a change.
+    fn for_engine(mut self, ctx: &Ctx<'_>, kind: DatabaseKind) -> Self {
+        if kind == DatabaseKind::Postgres && super::cnpg::enabled(ctx) {
+            self.type_ = BASIC_AUTH;
+            self.metadata
+                .labels
+                .get_or_insert_default()
+                .insert(super::cnpg::RELOAD_LABEL.into(), "true".into());
+        }
         self
     }
 
@@ -205,6 +228,16 @@ pub fn database<'a>(ctx: &Ctx<'a>, kind: DatabaseKind) -> (&'a DatabaseSpec, &'s
     }
 }
 
+/// Whether a database engine's operator (CNPG, the MongoDB operator) runs the stack's server
+/// of `kind`: it then creates the services' roles and databases itself, from the
+/// credential Secrets, and no provisioning Job runs.
+#[must_use]
+pub fn engine_provided(ctx: &Ctx<'_>, kind: DatabaseKind) -> bool {
+    let (spec, _) = database(ctx, kind);
+    spec.provided_by()
+        .is_some_and(|p| p != DatabaseProvider::Managed)
+}
+
 /// Whether the stack runs a service named `auth`.
 #[must_use]
 pub fn has_auth(ctx: &Ctx<'_>) -> bool {
@@ -274,7 +307,8 @@ pub fn generated(ctx: &Ctx<'_>) -> Vec<GeneratedSecret> {
             .key("password", Generator::Password)
             .key("database", Generator::Literal(db))
             .key(OWNER_KEY, Generator::Password)
-            .protecting(ctx, service.database),
+            .protecting(ctx, service.database)
+            .for_engine(ctx, service.database),
         );
     }
     if has_auth(ctx) {
@@ -335,19 +369,26 @@ pub struct Endpoint {
     pub options: Option<String>,
     /// The CA certificate (key `ca.crt`), mounted at [`DB_CA_DIR`] where it is used.
     pub ca: Option<String>,
+    /// A Secret holding the CA certificate (key `ca.crt`) whose content the operator does not
+    /// read: CNPG's `<cluster>-ca`, which exists only once CNPG has created the Cluster.
+    /// Mounted at [`DB_CA_DIR`] like `ca`.
+    pub ca_secret: Option<String>,
 }
 
 impl Endpoint {
     /// Path of the mounted CA certificate, when there is one.
     #[must_use]
     pub fn ca_file(&self) -> Option<String> {
-        self.ca.as_ref().map(|_| format!("{DB_CA_DIR}/{CA_KEY}"))
+        (self.ca.is_some() || self.ca_secret.is_some()).then(|| format!("{DB_CA_DIR}/{CA_KEY}"))
     }
 
     /// The Secret volume and mount of the CA certificate, when there is one.
     #[must_use]
     pub fn ca_volume(&self) -> Option<(Volume, VolumeMount)> {
-        let secret = self.secret.as_ref().filter(|_| self.ca.is_some())?;
+        let secret = self
+            .ca_secret
+            .as_ref()
+            .or_else(|| self.secret.as_ref().filter(|_| self.ca.is_some()))?;
         Some((
             Volume {
                 name: "db-ca".into(),
@@ -406,6 +447,15 @@ pub fn endpoint(
     secrets: &SecretData,
 ) -> Result<Endpoint, Error> {
     let (spec, component) = database(ctx, kind);
+    if kind == DatabaseKind::Postgres && super::cnpg::enabled(ctx) {
+        return Ok(Endpoint {
+            host: ctx.dns(&super::cnpg::rw_service(ctx)),
+            port: default_port(kind).to_string(),
+            sslmode: Some(super::cnpg::SSL_MODE.to_owned()),
+            ca_secret: Some(super::cnpg::ca_secret(ctx)),
+            ..Endpoint::default()
+        });
+    }
     let Some(name) = &spec.existing_secret else {
         return Ok(Endpoint {
             host: ctx.dns(&ctx.child(component)),
@@ -512,7 +562,8 @@ pub fn service_url(
     })
 }
 
-/// Secrets derived from resolved credentials: one database URL per service that has a database.
+/// Secrets derived from resolved credentials: one database URL per service that has a
+/// database, except where the MongoDB operator publishes the connection string itself.
 ///
 /// # Errors
 /// [`Error::MissingSecretKey`] when a credential is missing.
@@ -521,6 +572,9 @@ pub fn derived(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error>
         .services
         .iter()
         .filter(|s| s.database != DatabaseKind::None)
+        .filter(|s| {
+            !(s.database == DatabaseKind::Mongodb && super::mongodb_community::enabled(ctx))
+        })
         .map(|service| {
             let url = service_url(ctx, service, secrets)?;
             Ok(Child::Secret(Secret {

@@ -18,7 +18,7 @@ use super::common::{
 use super::pods::customize;
 use super::secrets::{JWT_KEY, admin_password_secret, endpoint, service_url, service_url_secret};
 use super::{Child, SecretData};
-use super::{autoscaling, postgres};
+use super::{autoscaling, mongodb_community, postgres};
 use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
 use crate::error::Error;
 
@@ -74,6 +74,15 @@ pub fn children(
                 &postgres::pool_size(ctx).to_string(),
             ));
             extra_hash.push(service_url(ctx, service, secrets)?);
+        }
+        DatabaseKind::Mongodb if mongodb_community::enabled(ctx) => {
+            // The MongoDB operator publishes the replica set's connection string (with the
+            // password) once the user exists; the pod waits for that Secret.
+            env_vars.push(env_secret(
+                deploy::env::MONGODB_URL,
+                &mongodb_community::connection_secret(ctx, name),
+                mongodb_community::CONNECTION_KEY,
+            ));
         }
         DatabaseKind::Mongodb => {
             env_vars.push(env_secret(

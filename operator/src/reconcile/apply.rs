@@ -40,6 +40,10 @@ pub struct Applied {
     pub stateful_sets: Vec<StatefulSet>,
     /// Services as stored.
     pub services: Vec<Service>,
+    /// CloudNativePG Clusters as stored (their status is the PostgreSQL component's).
+    pub clusters: Vec<crate::manifests::cnpg::Cluster>,
+    /// MongoDBCommunity replica sets as stored (their status is the MongoDB component's).
+    pub replica_sets: Vec<crate::manifests::mongodb_community::MongoDBCommunity>,
     /// Provisioning Jobs as stored (a failed one is also in `retried` once deleted).
     pub jobs: Vec<Job>,
     /// Failed Jobs deleted so that the next reconcile runs them again.
@@ -193,6 +197,14 @@ async fn apply_child(
         Child::ServiceMonitor(o) => drop(apply_one(client, namespace, o).await?),
         Child::PodMonitor(o) => drop(apply_one(client, namespace, o).await?),
         Child::PrometheusRule(o) => drop(apply_one(client, namespace, o).await?),
+        Child::Cluster(o) => applied
+            .clusters
+            .push(apply_one(client, namespace, o).await?),
+        Child::CnpgDatabase(o) => drop(apply_one(client, namespace, o).await?),
+        Child::ScheduledBackup(o) => drop(apply_one(client, namespace, o).await?),
+        Child::MongoDBCommunity(o) => applied
+            .replica_sets
+            .push(apply_one(client, namespace, o).await?),
     }
     Ok(())
 }

@@ -1,14 +1,14 @@
 //! Typed `monitoring.coreos.com/v1` objects (ServiceMonitor, PodMonitor, PrometheusRule),
-//! written for the fields the operator renders. The prometheus-operator's CRDs are not in
-//! k8s-openapi; implementing its `Resource` and `Metadata` traits gives these types kube's
-//! `Api` like any built-in kind, and the rendered objects are checked against the
-//! prometheus-operator's own schemas by `make manifests-test`.
+//! written for the fields the operator renders (see [`crate::manifests::custom`]); the
+//! rendered objects are checked against the prometheus-operator's own schemas by
+//! `make manifests-test`.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use serde::ser::SerializeStruct as _;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::{Deserialize, Serialize};
+
+use crate::manifests::custom::kind;
 
 /// API group of the prometheus-operator's kinds.
 pub const GROUP: &str = "monitoring.coreos.com";
@@ -17,68 +17,32 @@ pub const VERSION: &str = "v1";
 /// `group/version`, as discovery and `apiVersion` spell it.
 pub const API_VERSION: &str = "monitoring.coreos.com/v1";
 
-/// Declares a namespaced kind of [`GROUP`] with `metadata` and a typed `spec`; `apiVersion`
-/// and `kind` are written on serialization and not stored.
-macro_rules! kind {
-    ($(#[$doc:meta])* $name:ident, $spec:ty, $plural:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-        pub struct $name {
-            /// Standard object metadata.
-            pub metadata: ObjectMeta,
-            /// The desired state.
-            pub spec: $spec,
-        }
-
-        impl k8s_openapi::Resource for $name {
-            const API_VERSION: &'static str = API_VERSION;
-            const GROUP: &'static str = GROUP;
-            const KIND: &'static str = stringify!($name);
-            const VERSION: &'static str = VERSION;
-            const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = k8s_openapi::NamespaceResourceScope;
-        }
-
-        impl k8s_openapi::Metadata for $name {
-            type Ty = ObjectMeta;
-            fn metadata(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn metadata_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut state = serializer.serialize_struct(stringify!($name), 4)?;
-                state.serialize_field("apiVersion", API_VERSION)?;
-                state.serialize_field("kind", stringify!($name))?;
-                state.serialize_field("metadata", &self.metadata)?;
-                state.serialize_field("spec", &self.spec)?;
-                state.end()
-            }
-        }
-    };
-}
-
 kind!(
     /// Scrape targets from the endpoints of the Services it selects.
     ServiceMonitor,
     ServiceMonitorSpec,
-    "servicemonitors"
+    "servicemonitors",
+    GROUP,
+    VERSION,
+    API_VERSION
 );
 kind!(
     /// Scrape targets from the pods it selects.
     PodMonitor,
     PodMonitorSpec,
-    "podmonitors"
+    "podmonitors",
+    GROUP,
+    VERSION,
+    API_VERSION
 );
 kind!(
     /// Alerting and recording rules loaded by the Prometheus servers that select it.
     PrometheusRule,
     PrometheusRuleSpec,
-    "prometheusrules"
+    "prometheusrules",
+    GROUP,
+    VERSION,
+    API_VERSION
 );
 
 /// What a [`ServiceMonitor`] scrapes.
