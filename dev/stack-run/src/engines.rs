@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use operator::manifests::SecretData;
+use operator::manifests::{Child, SecretData};
 use operator::render::Rendered;
 
 use crate::HarnessError;
-use crate::cnpg::{self, Addresses, INSTANCES_RUN, Plan};
-use crate::mongodb_community::MongoPlan;
+use crate::cnpg::{self, Addresses, Database, INSTANCES_RUN, Plan, Role};
+use crate::mongodb_community::{MongoPlan, MongoUser};
 use crate::net::{Names, Subnet};
 
 /// The engines' objects of a rendered stack, with the addresses given to them.
@@ -85,6 +85,88 @@ impl Engines {
 /// MongoDBCommunity resources of `rendered`.
 #[must_use]
 pub fn plans(rendered: &Rendered) -> (Vec<Plan>, Vec<MongoPlan>) {
-    let _ = rendered;
-    (Vec::new(), Vec::new())
+    let namespace = rendered
+        .stack
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_default();
+    let mut postgres = Vec::new();
+    let mut mongo = Vec::new();
+    for child in rendered.children.iter() {
+        match child {
+            Child::Cluster(cluster) => {
+                let spec = &cluster.spec;
+                postgres.push(Plan {
+                    name: child.name().to_owned(),
+                    namespace: namespace.clone(),
+                    instances: spec.instances.unsigned_abs(),
+                    parameters: spec.postgresql.parameters.clone(),
+                    roles: spec
+                        .managed
+                        .iter()
+                        .flat_map(|m| &m.roles)
+                        .filter(|r| r.login)
+                        .filter_map(|r| {
+                            Some(Role {
+                                name: r.name.clone(),
+                                password_secret: r.password_secret.as_ref()?.name.clone(),
+                            })
+                        })
+                        .collect(),
+                    databases: Vec::new(),
+                    backup: spec.backup.is_some(),
+                    scheduled_backups: 0,
+                    pod_monitor: spec
+                        .monitoring
+                        .as_ref()
+                        .is_some_and(|m| m.enable_pod_monitor),
+                });
+            }
+            Child::MongoDBCommunity(resource) => {
+                let spec = &resource.spec;
+                mongo.push(MongoPlan {
+                    name: child.name().to_owned(),
+                    namespace: namespace.clone(),
+                    members: spec.members.unsigned_abs(),
+                    version: spec.version.clone(),
+                    users: spec
+                        .users
+                        .iter()
+                        .map(|u| MongoUser {
+                            name: u.name.clone(),
+                            db: u.db.clone(),
+                            password_secret: (
+                                u.password_secret_ref.name.clone(),
+                                u.password_secret_ref.key.clone(),
+                            ),
+                            connection_secret: u.connection_string_secret_name.clone(),
+                        })
+                        .collect(),
+                });
+            }
+            _ => {}
+        }
+    }
+    // Databases and backups name their Cluster.
+    for child in rendered.children.iter() {
+        let (cluster, database) = match child {
+            Child::CnpgDatabase(d) => (
+                &d.spec.cluster.name,
+                Some(Database {
+                    name: d.spec.name.clone(),
+                    owner: d.spec.owner.clone(),
+                }),
+            ),
+            Child::ScheduledBackup(b) => (&b.spec.cluster.name, None),
+            _ => continue,
+        };
+        if let Some(plan) = postgres.iter_mut().find(|p| &p.name == cluster) {
+            match database {
+                Some(database) => plan.databases.push(database),
+                None => plan.scheduled_backups += 1,
+            }
+        }
+    }
+    (postgres, mongo)
 }

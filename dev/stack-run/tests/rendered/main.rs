@@ -7,6 +7,7 @@ mod command;
 #[path = "../common/mod.rs"]
 mod common;
 mod http;
+mod switchover;
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +78,39 @@ async fn minimal_example_serves_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_example_with_a_nats_cluster_and_replicas_serves_the_api() {
     let cluster = up_and_suite("full", &read("examples/full.yaml"), "natstack-demo").await;
+    cluster.stop().await;
+}
+
+/// PostgreSQL as a CloudNativePG Cluster and MongoDB as a MongoDBCommunity: the stack passes
+/// the suite, then survives a switchover under load without a service restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_example_survives_a_switchover_under_load() {
+    let cluster = up_and_suite(
+        "production",
+        &read("examples/production.yaml"),
+        "natstack-demo",
+    )
+    .await;
+    let (email, password) = cluster
+        .rendered()
+        .admin_login()
+        .expect("the stack runs auth");
+    let api = http::Api::new(&cluster.gateway_url().expect("gateway Service"));
+    let token = api
+        .login_within(&email, &password, std::time::Duration::from_secs(30))
+        .await
+        .expect("admin login");
+    let restarts = |c: &Cluster| {
+        [
+            "production-customers",
+            "production-products",
+            "production-gateway",
+        ]
+        .map(|p| c.restarts(p))
+    };
+    let before = restarts(&cluster);
+    switchover::run(&cluster, "production-postgres", &token).await;
+    assert_eq!(restarts(&cluster), before, "a service restarted");
     cluster.stop().await;
 }
 
