@@ -170,6 +170,14 @@ impl Cluster {
             );
             let dir = options.root.join("cnpg").join(&plan.name);
             let started = PgCluster::start(plan, dir, &addresses, certs, &secrets).await?;
+            cluster.say(
+                &options,
+                &format!(
+                    "CloudNativePG Cluster {} ready: primary {}",
+                    started.plan().name,
+                    started.primary().await
+                ),
+            );
             cluster.postgres.push(started);
         }
         for (plan, ip) in &engines.mongo {

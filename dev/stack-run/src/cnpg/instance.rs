@@ -30,6 +30,9 @@ pub struct Instance {
     /// Its address.
     pub ip: Ipv4Addr,
     dir: PathBuf,
+    /// Where its Unix socket goes: a short path of its own under the temporary directory
+    /// (a socket path may not exceed 107 bytes, which a state directory easily does).
+    socket: PathBuf,
     bin: PathBuf,
     user: Option<User>,
     settings: Vec<String>,
@@ -50,9 +53,11 @@ impl Instance {
         hba: &Path,
         parameters: &[(String, String)],
     ) -> Result<Self, HarnessError> {
+        // The address is unique on this machine while the instance runs.
+        let socket = std::env::temp_dir().join(format!("natstack-cnpg-{ip}"));
         let mut settings = vec![
             format!("listen_addresses={ip}"),
-            format!("unix_socket_directories={}", dir.join("socket").display()),
+            format!("unix_socket_directories={}", socket.display()),
             "ssl=on".to_owned(),
             format!("ssl_cert_file={}", certs.server_crt.display()),
             format!("ssl_key_file={}", certs.server_key.display()),
@@ -65,6 +70,7 @@ impl Instance {
             name,
             ip,
             dir,
+            socket,
             bin: pg_bin_dir()?,
             user: service_user()?,
             settings,
@@ -90,7 +96,7 @@ impl Instance {
 
     /// Makes the directories, owned by the server's user.
     fn prepare(&self) -> Result<(), HarnessError> {
-        for dir in [self.dir.clone(), self.dir.join("socket")] {
+        for dir in [self.dir.clone(), self.socket.clone()] {
             std::fs::create_dir_all(&dir)
                 .map_err(HarnessError::io(format!("create {}", dir.display())))?;
             chown(&dir, self.user.as_ref())?;
@@ -152,6 +158,8 @@ impl Instance {
     /// # Errors
     /// When it cannot be spawned or does not answer within a minute (with its log).
     pub async fn start(&mut self) -> Result<(), HarnessError> {
+        // The socket directory is not kept between runs (a data directory is).
+        self.prepare()?;
         let _ = std::fs::remove_file(self.data().join("postmaster.pid"));
         let mut spec = Spec::new(self.name.clone(), self.bin.join("postgres"))
             .args(["-D".as_ref(), self.data().as_os_str()])
@@ -164,7 +172,7 @@ impl Instance {
         // standbys, a shutdown checkpoint is written.
         spec.stop_signal = Signal::SIGINT;
         let mut child = Child::spawn(spec, &self.dir.join("postgres.log"))?;
-        let socket = self.dir.join("socket");
+        let socket = self.socket.clone();
         let psql = self.bin.join("psql");
         child
             .wait_ready(
@@ -181,11 +189,13 @@ impl Instance {
         Ok(())
     }
 
-    /// Fast shutdown (SIGINT), waiting until the server has exited.
+    /// Fast shutdown (SIGINT), waiting until the server has exited; its socket directory goes
+    /// with it.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.process.take() {
             let _ = tokio::task::spawn_blocking(move || child.stop_within(Duration::from_secs(30)))
                 .await;
+            let _ = std::fs::remove_dir_all(&self.socket);
         }
     }
 
@@ -200,14 +210,9 @@ impl Instance {
     /// # Errors
     /// [`HarnessError::Reference`] with psql's error.
     pub async fn psql(&self, database: &str, sql: &str) -> Result<String, HarnessError> {
-        query(
-            &self.bin.join("psql"),
-            &self.dir.join("socket"),
-            database,
-            sql,
-        )
-        .await
-        .map_err(|e| HarnessError::Reference(format!("{}: {e}", self.name)))
+        query(&self.bin.join("psql"), &self.socket, database, sql)
+            .await
+            .map_err(|e| HarnessError::Reference(format!("{}: {e}", self.name)))
     }
 
     /// The location of the last checkpoint in the control file (after a clean shutdown: the
