@@ -64,6 +64,9 @@ impl Instance {
             format!("hba_file={}", hba.display()),
             // Enough WAL kept for a replica cloned a moment ago to catch up.
             "wal_keep_size=128MB".to_owned(),
+            // A clone's first start syncs its data directory: one syncfs, not a walk of
+            // every file (seconds on a busy disk).
+            "recovery_init_sync_method=syncfs".to_owned(),
         ];
         settings.extend(parameters.iter().map(|(k, v)| format!("{k}={v}")));
         Ok(Self {
@@ -148,6 +151,8 @@ impl Instance {
             .arg("-D")
             .arg(&data)
             .args(["-d", &conninfo, "-R", "-X", "stream", "--checkpoint=fast"])
+            // A replica is cloned afresh on every start: nothing to gain from syncing the copy.
+            .arg("--no-sync")
             .output()
             .map_err(HarnessError::io("run pg_basebackup"))?;
         check(&self.name, "pg_basebackup", &output)
@@ -238,24 +243,26 @@ impl Instance {
     }
 }
 
-/// `psql` over the socket in `socket` as `postgres`.
+/// `psql` over the socket in `socket` as `postgres`, the statements on its standard input
+/// (not its arguments: they carry the roles' passwords, which any process may list).
 async fn query(psql: &Path, socket: &Path, database: &str, sql: &str) -> Result<String, String> {
-    let output = tokio::process::Command::new(psql)
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(psql)
         .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h"])
         .arg(socket)
-        .args([
-            "-p",
-            &PORT.to_string(),
-            "-U",
-            "postgres",
-            "-d",
-            database,
-            "-c",
-            sql,
-        ])
-        .output()
-        .await
+        .args(["-p", &PORT.to_string(), "-U", "postgres", "-d", database])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(sql.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let output = child.wait_with_output().await.map_err(|e| e.to_string())?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     } else {

@@ -11,8 +11,8 @@
 //!   `<cluster>-r` (every instance), moved as the roles change ([`crate::switch`]);
 //! - a switchover ([`PgCluster::switchover`]) as CNPG performs one: the primary leaves `-rw`
 //!   and is shut down fast (its sessions end, its last WAL reaches the replica), the replica
-//!   replays up to the old primary's shutdown checkpoint and is promoted, and `-rw` points at
-//!   it.
+//!   replays up to the old primary's shutdown checkpoint and is promoted, `-rw` points at
+//!   it, and the old primary rejoins as a replica.
 //!
 //! Which instance is the primary is kept beside the data, so a stack started again after a
 //! switchover keeps its primary; a replica is cloned afresh on every start. What is not
@@ -171,6 +171,8 @@ pub struct Switchover {
     pub to: String,
     /// From `-rw` losing the old primary to `-rw` reaching the new one.
     pub without_primary: Duration,
+    /// Until the old primary had rejoined as a replica.
+    pub total: Duration,
 }
 
 impl PgCluster {
@@ -341,10 +343,11 @@ impl PgCluster {
     }
 
     /// A switchover to the first replica, as CNPG performs one: the primary leaves `-rw`
-    /// (its open connections closed), is shut down fast, the replica replays up to the old
-    /// primary's shutdown checkpoint (so every committed write is there), is promoted, and
-    /// `-rw` (and `-r`) point at it; `-ro` is left without endpoints: the old primary stays
-    /// stopped (CNPG would make it rejoin as a replica).
+    /// (its open connections closed), is shut down fast and leaves `-ro`/`-r`, the replica
+    /// replays up to the old primary's shutdown checkpoint (so every committed write is
+    /// there), is promoted, and `-rw` points at it; then the old primary rejoins as a
+    /// replica of the new one (cloned afresh, where CNPG would use `pg_rewind`) and `-ro` and
+    /// `-r` point at it again.
     ///
     /// # Errors
     /// When there is no running replica, or it does not catch up or promote within a minute.
@@ -357,6 +360,8 @@ impl PgCluster {
         let started = Instant::now();
         self.services["rw"].point(Vec::new());
         instances[old].stop().await;
+        // Not running any more: out of every Service (and `-rw` stays empty).
+        self.point(&instances, old);
         let checkpoint = instances[old].last_checkpoint()?;
         let replica = &instances[new];
         wait_for(
@@ -369,10 +374,7 @@ impl PgCluster {
             .psql("postgres", "SELECT pg_promote(true, 60)")
             .await?;
         wait_for(replica, "SELECT NOT pg_is_in_recovery()", "leave recovery").await?;
-        let endpoints = route(&instances, new);
-        for suffix in SERVICES {
-            self.services[suffix].point(endpoints[suffix].clone());
-        }
+        self.point(&instances, new);
         let without_primary = started.elapsed();
         self.primary
             .store(new, std::sync::atomic::Ordering::Release);
@@ -381,11 +383,24 @@ impl PgCluster {
             "write {}",
             primary_file.display()
         )))?;
+        let (primary, rejoining) = pair(&mut instances, new, old);
+        rejoining.clone_from(primary, &self.certs.ca_crt)?;
+        rejoining.start().await?;
+        self.point(&instances, new);
         Ok(Switchover {
             from: instances[old].name.clone(),
             to: instances[new].name.clone(),
             without_primary,
+            total: started.elapsed(),
         })
+    }
+
+    /// Points every Service where [`route`] says.
+    fn point(&self, instances: &[Instance], primary: usize) {
+        let endpoints = route(instances, primary);
+        for suffix in SERVICES {
+            self.services[suffix].point(endpoints[suffix].clone());
+        }
     }
 
     /// Stops the Services and every instance.

@@ -213,9 +213,17 @@ pub async fn run(cluster: &stack_run::Cluster, postgres: &str, token: &str) {
         last.saturating_duration_since(started)
     });
     eprintln!(
-        "[switchover] {} -> {}: -rw without a primary for {:?}; writes refused for {window:?}; \
-         writes ok {} / 503 {}; reads ok {} / 503 {}",
-        switched.from, switched.to, switched.without_primary, writes.0, writes.1, reads.0, reads.1
+        "[switchover] {} -> {}: -rw without a primary for {:?} (old primary rejoined as a \
+         replica after {:?}); writes refused for {window:?}; writes ok {} / 503 {}; reads ok \
+         {} / 503 {}",
+        switched.from,
+        switched.to,
+        switched.without_primary,
+        switched.total,
+        writes.0,
+        writes.1,
+        reads.0,
+        reads.1
     );
     let mut by_status: std::collections::BTreeMap<u16, (usize, String)> = Default::default();
     for (status, body) in wrong {
@@ -242,5 +250,12 @@ pub async fn run(cluster: &stack_run::Cluster, postgres: &str, token: &str) {
     eprintln!(
         "[switchover] all {} acknowledged writes read back",
         paths.len()
+    );
+    let postgres = cluster.postgres(postgres).expect("the Cluster");
+    assert_eq!(postgres.primary().await, switched.to);
+    assert_eq!(
+        postgres.endpoints("ro").len(),
+        1,
+        "the old primary serves -ro again"
     );
 }
