@@ -3,7 +3,9 @@
 # fixture, with its generated Secrets — and the CRD against the official Kubernetes OpenAPI
 # schemas, strictly, offline. The objects come from `operator render`, the same code path as
 # `make render` and the reconciler. The prometheus-operator's kinds (`spec.monitoring`) are
-# checked against its own CRD schemas (dev/scripts/monitoring/), the rest against Kubernetes'.
+# checked against its own CRD schemas (dev/scripts/monitoring/), CloudNativePG's and the MongoDB
+# community operator's (`provider`) against theirs (dev/scripts/engines/), the rest against
+# Kubernetes'.
 #
 # Usage (from the repository root): operator/scripts/validate-manifests.sh
 # Env: KUBERNETES_VALIDATE  validator binary   (default .venv/bin/kubernetes-validate)
@@ -39,6 +41,7 @@ for stack in "${stacks[@]}"; do
     objects=$((objects + $(grep -c '^kind:' "$out/$name.yaml")))
 done
 "$(dirname "$validator")/python" -B dev/scripts/monitoring/prometheus_operator.py "$out"
+"$(dirname "$validator")/python" -B dev/scripts/engines/engines.py "$out"
 cp crds/microservicestacks.yaml "$out/crd.yaml"
 "$validator" --strict --quiet --no-warn -k "$version" "$out"/*.yaml
 echo "validate-manifests: ${#stacks[@]} stacks, $objects objects and the CRD valid against Kubernetes $version (strict)"

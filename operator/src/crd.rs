@@ -209,7 +209,8 @@ impl Default for NatsSpec {
     }
 }
 
-/// A database server: managed by the operator (a StatefulSet) or external.
+/// A database server: the operator's own (a StatefulSet), one run by an engine's operator
+/// (`provider`), or external (`existingSecret`).
 ///
 /// Adding or removing `storageClassName` is checked here, on the parent: the API server skips a
 /// transition rule on a field absent from the old or the new object, so the field's own
@@ -245,6 +246,8 @@ pub struct DatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
     /// Server image of the managed server (`postgres:17-alpine` or `mongo:8.0` when unset).
+    /// With `cnpg`, the CloudNativePG operand image (CNPG's default when unset); with
+    /// `community-operator`, its tag (a full `x.y.z`) is the MongoDB version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Size of the managed server's volume (fixed once created: volume claim templates are immutable).
@@ -552,7 +555,7 @@ pub struct ServiceSpec {
         regex(pattern = r"^[a-z]([-a-z0-9]{0,18}[a-z0-9])?$"),
         length(min = 1, max = 20)
     )]
-    #[x_kube(validation = Rule::new("!(self in ['gateway', 'nats', 'postgres', 'mongodb', 'operator', 'nats-headless', 'gateway-health']) && !self.endsWith('-db-init')").message("this service name is reserved: it would name another child of the stack"))]
+    #[x_kube(validation = Rule::new("!(self in ['gateway', 'nats', 'postgres', 'mongodb', 'operator', 'nats-headless', 'gateway-health', 'postgres-rw', 'postgres-ro', 'postgres-r', 'postgres-ca', 'mongodb-svc']) && !self.endsWith('-db-init')").message("this service name is reserved: it would name another child of the stack"))]
     pub name: String,
     /// Image; `<registry>/<name>:<version>` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -35,6 +35,15 @@ pub enum Error {
     /// Generating a key failed.
     #[error("key generation: {0}")]
     KeyGeneration(String),
+    /// The stack hands a database to an engine's operator whose API the cluster does not
+    /// serve; the message says how to install it. Nothing is applied until it is installed.
+    #[error("{message}")]
+    EngineMissing {
+        /// The missing operator.
+        engine: crate::manifests::Engine,
+        /// What is missing and how to install it.
+        message: String,
+    },
     /// A file embedded in the operator (an alert rule file) does not parse: a defect of the
     /// build, caught by its unit tests; the object it makes cannot be rendered.
     #[error("embedded {file} does not parse: {message}")]
@@ -84,6 +93,14 @@ impl Error {
             Self::Kube(_) => Fault::ApiError,
             Self::KeyGeneration(_) => Fault::KeyGeneration,
             Self::EmbeddedFile { .. } => Fault::ApplyFailed,
+            Self::EngineMissing {
+                engine: crate::manifests::Engine::CloudNativePg,
+                ..
+            } => Fault::CloudNativePgMissing,
+            Self::EngineMissing {
+                engine: crate::manifests::Engine::MongoDbOperator,
+                ..
+            } => Fault::MongoDbOperatorMissing,
         }
     }
 

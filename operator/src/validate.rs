@@ -12,12 +12,14 @@ use contract::limits::{RateLimits, parse_trusted_proxy};
 use contract::routes::RouteOwners;
 
 use crate::crd::{
-    DatabaseKind, GatewaySpec, MicroserviceStack, MicroserviceStackSpec, ServiceType,
+    DatabaseKind, DatabaseProvider, DatabaseSpec, GatewaySpec, MicroserviceStack,
+    MicroserviceStackSpec, ServiceType,
 };
 
 /// Names a service may not take: its Deployment and Service (`<stack>-<name>`) would be another
-/// child's (the gateway's health Service, the NATS headless Service, …).
-pub const RESERVED: [&str; 7] = [
+/// child's (the gateway's health Service, the NATS headless Service, …), or an object CNPG or
+/// the MongoDB operator derives from the stack's database (`<stack>-postgres-rw`, …).
+pub const RESERVED: [&str; 12] = [
     contract::deploy::GATEWAY,
     "nats",
     "postgres",
@@ -25,6 +27,11 @@ pub const RESERVED: [&str; 7] = [
     "operator",
     "nats-headless",
     "gateway-health",
+    "postgres-rw",
+    "postgres-ro",
+    "postgres-r",
+    "postgres-ca",
+    "mongodb-svc",
 ];
 /// Endings a service name may not have: `<service>-db-init` names a service's provisioning Job,
 /// whose pods carry that name as their `app.kubernetes.io/name` label.
@@ -101,7 +108,46 @@ pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
     }
     crate::validate_pods::problems(spec, &mut out);
     observability(spec, &mut out);
+    providers(spec, &mut out);
     out
+}
+
+/// `postgres.provider` and `mongodb.provider` and the fields that go with them, as their CEL
+/// rules check them.
+fn providers(spec: &MicroserviceStackSpec, out: &mut Vec<String>) {
+    let databases: [(&str, &DatabaseSpec, DatabaseProvider); 2] = [
+        ("postgres", &spec.postgres, DatabaseProvider::Cnpg),
+        (
+            "mongodb",
+            &spec.mongodb,
+            DatabaseProvider::CommunityOperator,
+        ),
+    ];
+    for (name, db, engine) in databases {
+        let provider = db.provider;
+        if provider != DatabaseProvider::Managed && provider != engine {
+            out.push(format!(
+                "{name}.provider must be managed or {}, not {}",
+                engine.as_str(),
+                provider.as_str()
+            ));
+        }
+        if db.existing_secret.is_some() && provider != DatabaseProvider::Managed {
+            out.push(format!(
+                "{name}.existingSecret names an external server: provider must be managed"
+            ));
+        }
+        if (db.instances.is_some() || db.backup.is_some()) && provider != DatabaseProvider::Cnpg {
+            out.push(format!(
+                "{name}: instances and backup are CloudNativePG settings: they need provider cnpg"
+            ));
+        }
+        if db.members.is_some() && provider != DatabaseProvider::CommunityOperator {
+            out.push(format!(
+                "{name}: members is a MongoDB community operator setting: it needs provider community-operator"
+            ));
+        }
+    }
 }
 
 /// `spec.telemetry` and `spec.monitoring`, as their CEL rules check them.

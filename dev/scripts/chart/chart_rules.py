@@ -40,6 +40,15 @@ EXPECTED_RBAC: dict[tuple[str, str], set[str]] = {
     ("monitoring.coreos.com", "servicemonitors"): {"list", "create", "patch", "delete"},
     ("monitoring.coreos.com", "podmonitors"): {"list", "create", "patch", "delete"},
     ("monitoring.coreos.com", "prometheusrules"): {"list", "create", "patch", "delete"},
+    # postgres.provider cnpg / mongodb.provider community-operator: never watched;
+    # discovery (no grant needed) tells whether their APIs are served. Databases
+    # and ScheduledBackups are applied and pruned; a Cluster or MongoDBCommunity is
+    # only applied (deleting one deletes its data). The operator's test
+    # day2::engines compares these with the requests the operator makes.
+    ("postgresql.cnpg.io", "clusters"): {"create", "patch"},
+    ("postgresql.cnpg.io", "databases"): {"list", "create", "patch", "delete"},
+    ("postgresql.cnpg.io", "scheduledbackups"): {"list", "create", "patch", "delete"},
+    ("mongodbcommunity.mongodb.com", "mongodbcommunity"): {"create", "patch"},
 }
 
 # Verbs on Secrets that no role of the chart may grant: deleting (or

@@ -64,6 +64,8 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
     let build_ctx = Ctx::new(stack)?;
     let secrets = dereference::secrets(&ctx.client, &build_ctx).await?;
     let mut children = build::children(stack, &secrets)?;
+    let engines = children.engines();
+    discover::require_engines(&ctx.client, &engines).await?;
     let prometheus_operator = discover::prometheus_operator(&ctx.client).await?;
     if !prometheus_operator && children.drop_prometheus_operator_kinds() > 0 {
         let note = format!(
@@ -76,7 +78,11 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
         events::publish(ctx, stack, events::Reason::MonitoringUnavailable, &note).await;
     }
     let applied = apply::children(&ctx.client, &build_ctx.namespace, &children).await?;
-    let pruned = prune::orphans(&ctx.client, &build_ctx, &children, prometheus_operator).await?;
+    let served = prune::Served {
+        prometheus_operator,
+        engines,
+    };
+    let pruned = prune::orphans(&ctx.client, &build_ctx, &children, &served).await?;
     if !pruned.is_empty() {
         let note = format!("deleted {}", pruned.join(", "));
         events::publish(ctx, stack, events::Reason::Pruned, &note).await;
@@ -114,6 +120,12 @@ async fn failed(stack: &MicroserviceStack, ctx: &Context, e: Error) -> Result<Ac
         // look again soon, so creating or restoring one needs no edit of the stack.
         Ok(Action::requeue(
             controller::SECRET_RETRY_AFTER.min(ctx.resync),
+        ))
+    } else if matches!(e, Error::EngineMissing { .. }) {
+        // Installing CNPG or the MongoDB operator changes no watched object: look again as
+        // for a stack that is not ready, so the stack proceeds soon after it is installed.
+        Ok(Action::requeue(
+            controller::NOT_READY_RETRY_AFTER.min(ctx.resync),
         ))
     } else if e.is_permanent() {
         Ok(Action::await_change())

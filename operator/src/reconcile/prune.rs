@@ -22,9 +22,10 @@ use serde::de::DeserializeOwned;
 use tracing::info;
 
 use crate::error::Error;
-use crate::manifests::Children;
+use crate::manifests::cnpg::{Database, ScheduledBackup};
 use crate::manifests::common::{Ctx, LABEL_RETAIN};
 use crate::manifests::monitoring::kinds::{PodMonitor, PrometheusRule, ServiceMonitor};
+use crate::manifests::{Children, Engine};
 
 async fn prune_kind<K>(
     client: &Client,
@@ -59,18 +60,28 @@ where
     Ok(deleted)
 }
 
+/// The optional APIs the cluster serves, whose kinds can be listed (listing a kind the API
+/// server does not serve fails).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    /// The prometheus-operator's kinds.
+    pub prometheus_operator: bool,
+    /// The database engines' operators the stack uses (their APIs are served, or nothing
+    /// would have been applied).
+    pub engines: BTreeSet<Engine>,
+}
+
 /// Deletes the stack's children that `children` no longer holds; returns them as
-/// `Kind/name`.
+/// `Kind/name`. The kinds of optional APIs are pruned only where `served` says the cluster
+/// serves them.
 ///
 /// # Errors
 /// [`Error::Kube`] on API errors.
-/// The prometheus-operator kinds are pruned only when `prometheus_operator` says their CRDs
-/// are installed (listing a kind the API server does not serve fails).
 pub async fn orphans(
     client: &Client,
     ctx: &Ctx<'_>,
     children: &Children,
-    prometheus_operator: bool,
+    served: &Served,
 ) -> Result<Vec<String>, Error> {
     // By kind and name: a component's Deployment, Service, PDB and HPA share one name, and a
     // PDB or HPA the spec no longer wants must go while the rest stays.
@@ -79,10 +90,19 @@ pub async fn orphans(
         .map(|c| (c.kind().to_owned(), c.name().to_owned()))
         .collect();
     let mut deleted = Vec::new();
-    if prometheus_operator {
+    if served.prometheus_operator {
         deleted.extend(prune_kind::<ServiceMonitor>(client, ctx, &keep).await?);
         deleted.extend(prune_kind::<PodMonitor>(client, ctx, &keep).await?);
         deleted.extend(prune_kind::<PrometheusRule>(client, ctx, &keep).await?);
+    }
+    // A Cluster or MongoDBCommunity is never pruned: deleting one deletes its data. While
+    // the stack uses the engine it keeps its one object (the provider cannot change); with
+    // the database disabled it stays until the stack is deleted (garbage collection through
+    // its ownerReference) or the user deletes it. A Database keeps its data on deletion
+    // (`databaseReclaimPolicy: retain`).
+    if served.engines.contains(&Engine::CloudNativePg) {
+        deleted.extend(prune_kind::<ScheduledBackup>(client, ctx, &keep).await?);
+        deleted.extend(prune_kind::<Database>(client, ctx, &keep).await?);
     }
     deleted.extend(prune_kind::<HorizontalPodAutoscaler>(client, ctx, &keep).await?);
     deleted.extend(prune_kind::<Deployment>(client, ctx, &keep).await?);

@@ -58,6 +58,18 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied, stuck: Vec<String>) -> Outcome 
     );
     components.extend(
         applied
+            .clusters
+            .iter()
+            .map(|c| status::cluster_component(&component_of(c.labels()), c)),
+    );
+    components.extend(
+        applied
+            .replica_sets
+            .iter()
+            .map(|r| status::replica_set_component(&component_of(r.labels()), r)),
+    );
+    components.extend(
+        applied
             .jobs
             .iter()
             .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),

@@ -24,6 +24,11 @@ pub enum Fault {
     MissingObjectKey,
     /// Generating a key failed.
     KeyGeneration,
+    /// `postgres.provider` is `cnpg` but the cluster does not serve CloudNativePG's API.
+    CloudNativePgMissing,
+    /// `mongodb.provider` is `community-operator` but the cluster does not serve the MongoDB
+    /// operator's API.
+    MongoDbOperatorMissing,
 }
 
 impl Fault {
@@ -41,6 +46,8 @@ impl Fault {
             Self::ApiError => "ApiError",
             Self::MissingObjectKey => "MissingObjectKey",
             Self::KeyGeneration => "KeyGeneration",
+            Self::CloudNativePgMissing => "CloudNativePGMissing",
+            Self::MongoDbOperatorMissing => "MongoDBOperatorMissing",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod components;
 pub mod conditions;
+pub mod engines;
 pub mod fault;
 pub mod rollout;
 
@@ -18,6 +19,7 @@ pub use components::{
     job_due_for_retry, job_failure, stateful_set_component,
 };
 use conditions::{Kind, State, Truth};
+pub use engines::{cluster_component, replica_set_component};
 pub use fault::Fault;
 
 use crate::crd::{ComponentStatus, MicroserviceStackStatus};

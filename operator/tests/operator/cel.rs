@@ -319,3 +319,71 @@ fn sampling_accepts_whole_numbers_and_ratios_within_bounds() {
         );
     }
 }
+
+#[test]
+fn a_provider_cannot_change_after_creation() {
+    let old = common::load("minimal");
+    let mut moved = old.clone();
+    moved.spec.postgres.provider = operator::crd::DatabaseProvider::Cnpg;
+    let errors = kube::core::cel::validate_cel_update(&moved, &old).expect_err("provider is fixed");
+    assert!(
+        format!("{errors:?}").contains("provider cannot change after creation"),
+        "{errors:?}"
+    );
+    let engines = common::load("engines");
+    let mut back = engines.clone();
+    back.spec.mongodb.provider = operator::crd::DatabaseProvider::Managed;
+    assert!(kube::core::cel::validate_cel_update(&back, &engines).is_err());
+    let mut grown = engines.clone();
+    grown.spec.postgres.instances = Some(5);
+    grown.spec.mongodb.members = Some(5);
+    assert!(kube::core::cel::validate_cel_update(&grown, &engines).is_ok());
+}
+
+/// An edit of a stack's spec.
+type SpecEdit = fn(&mut operator::crd::MicroserviceStackSpec);
+
+#[test]
+fn provider_settings_belong_to_their_database_and_provider() {
+    use operator::crd::DatabaseProvider;
+    let cases: [(&str, SpecEdit); 6] = [
+        ("postgres.provider must be managed or cnpg", |s| {
+            s.postgres.provider = DatabaseProvider::CommunityOperator;
+        }),
+        (
+            "mongodb.provider must be managed or community-operator",
+            |s| {
+                s.mongodb.provider = DatabaseProvider::Cnpg;
+            },
+        ),
+        ("existingSecret names an external server", |s| {
+            s.mongodb.provider = DatabaseProvider::CommunityOperator;
+            s.mongodb.existing_secret = Some("external".into());
+        }),
+        ("they need provider cnpg", |s| {
+            s.postgres.instances = Some(3);
+        }),
+        ("they need provider cnpg", |s| {
+            s.mongodb.provider = DatabaseProvider::CommunityOperator;
+            s.mongodb.backup = common::load("engines").spec.postgres.backup;
+        }),
+        ("it needs provider community-operator", |s| {
+            s.postgres.provider = DatabaseProvider::Cnpg;
+            s.postgres.members = Some(3);
+        }),
+    ];
+    for (message, edit) in cases {
+        let mut stack = common::load("minimal");
+        edit(&mut stack.spec);
+        let errors = validate_cel(&stack).expect_err(message);
+        assert!(
+            format!("{errors:?}").contains(message),
+            "{message}: {errors:?}"
+        );
+        let problems = operator::validate::problems(&stack);
+        assert!(
+            problems.iter().any(|p| p.contains(message)),
+            "{message}: {problems:?}"
+        );
+    }
+}

@@ -22,6 +22,7 @@ mod common;
 mod crds;
 mod day2;
 mod e2e;
+mod engines;
 mod fake;
 mod monitoring;
 mod names;

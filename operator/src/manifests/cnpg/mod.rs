@@ -28,8 +28,6 @@ pub mod kinds;
 
 use std::collections::BTreeMap;
 
-use contract::deploy;
-
 use self::kinds::{
     Backup, BarmanObjectStore, ClusterSpec, DatabaseSpec, LocalReference, Managed, Monitoring,
     Postgresql, Role, S3Credentials, ScheduledBackupSpec, SecretKey, Storage,
@@ -191,10 +189,4 @@ fn cluster(ctx: &Ctx<'_>) -> Cluster {
         },
         status: None,
     }
-}
-
-/// The PostgreSQL port, as the `-rw` Service serves it.
-#[must_use]
-pub fn port() -> i32 {
-    deploy::POSTGRES_PORT.into()
 }

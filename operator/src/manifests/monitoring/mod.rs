@@ -8,8 +8,9 @@
 //! alert rules and dashboards of `monitoring/` select on (the prometheus-operator adds
 //! `namespace` and `pod` itself). Every object carries `spec.monitoring.labels`.
 //!
-//! No CNPG `PodMonitor` is rendered: the stack's PostgreSQL is its own StatefulSet or an
-//! external server, never a CloudNativePG cluster.
+//! No PodMonitor of PostgreSQL is rendered here: with `postgres.provider: cnpg` the CNPG
+//! Cluster's `monitoring.enablePodMonitor` has CNPG create its own (see
+//! [`crate::manifests::cnpg`]).
 
 mod dashboards;
 mod exporter;

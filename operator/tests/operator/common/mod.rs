@@ -12,7 +12,8 @@ use operator::manifests::secrets::{self, Generator};
 use operator::manifests::{self, Child, Children, SecretData};
 
 /// Names of the valid fixture stacks.
-pub const VALID: [&str; 7] = [
+pub const VALID: [&str; 8] = [
+    "engines",
     "minimal",
     "monitoring",
     "three-services",
@@ -22,7 +23,10 @@ pub const VALID: [&str; 7] = [
     "paused",
 ];
 /// Names of the invalid fixture stacks.
-pub const INVALID: [&str; 13] = [
+pub const INVALID: [&str; 16] = [
+    "invalid/provider-external",
+    "invalid/provider-swapped",
+    "invalid/provider-fields",
     "invalid/sampling",
     "invalid/monitoring-labels",
     "invalid/monitoring-interval",

@@ -17,6 +17,7 @@
 mod admission;
 mod deletion;
 mod edits;
+mod engines;
 mod monitoring;
 mod replicas;
 mod secrets;

@@ -44,40 +44,67 @@ pub(super) fn serve(state: &mut State, req: &Request) -> (u16, Value, bool) {
     }
 }
 
-/// The prometheus-operator's API group, served only once its CRDs are installed: its
-/// discovery document, and a 404 for any request to its kinds without them (as a real API
-/// server answers for a group it does not know). `None` for the built-in APIs.
-fn optional_api(state: &State, req: &Request) -> Option<Result<Value, ApiError>> {
-    const GROUP_VERSION: &str = "/apis/monitoring.coreos.com/v1";
-    if !req.collection.contains("/namespaces/") {
-        if req.collection != GROUP_VERSION || !state.prometheus_operator {
-            return Some(Err(ApiError::new(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            )));
-        }
-        let resources: Vec<Value> = [
+/// The custom API groups a cluster may lack, with their resources and kinds.
+pub(super) const OPTIONAL_APIS: [(&str, &[(&str, &str)]); 3] = [
+    (
+        "monitoring.coreos.com/v1",
+        &[
             ("servicemonitors", "ServiceMonitor"),
             ("podmonitors", "PodMonitor"),
             ("prometheusrules", "PrometheusRule"),
-        ]
-        .into_iter()
-        .map(|(name, kind)| {
-            json!({"name": name, "singularName": "", "namespaced": true, "kind": kind,
-                   "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
-        })
-        .collect();
-        return Some(Ok(json!({"kind": "APIResourceList", "apiVersion": "v1",
-                              "groupVersion": "monitoring.coreos.com/v1", "resources": resources})));
-    }
-    (req.collection.starts_with(GROUP_VERSION) && !state.prometheus_operator).then(|| {
-        Err(ApiError::new(
+        ],
+    ),
+    (
+        "postgresql.cnpg.io/v1",
+        &[
+            ("clusters", "Cluster"),
+            ("databases", "Database"),
+            ("scheduledbackups", "ScheduledBackup"),
+        ],
+    ),
+    (
+        "mongodbcommunity.mongodb.com/v1",
+        &[("mongodbcommunity", "MongoDBCommunity")],
+    ),
+];
+
+/// The optional API groups ([`OPTIONAL_APIS`]), served only once their CRDs are installed:
+/// their discovery documents, and a 404 for any request to their kinds without them (as a
+/// real API server answers for a group it does not know). `None` for the built-in APIs.
+fn optional_api(state: &State, req: &Request) -> Option<Result<Value, ApiError>> {
+    let not_found = || {
+        ApiError::new(
             404,
             "NotFound",
             "the server could not find the requested resource",
-        ))
-    })
+        )
+    };
+    if !req.collection.contains("/namespaces/") {
+        let served = OPTIONAL_APIS.iter().find(|(group_version, _)| {
+            req.collection == format!("/apis/{group_version}")
+                && state.installed.contains(group_version)
+        });
+        let Some((group_version, kinds)) = served else {
+            return Some(Err(not_found()));
+        };
+        let resources: Vec<Value> = kinds
+            .iter()
+            .map(|(name, kind)| {
+                json!({"name": name, "singularName": "", "namespaced": true, "kind": kind,
+                       "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+            })
+            .collect();
+        return Some(Ok(json!({"kind": "APIResourceList", "apiVersion": "v1",
+                              "groupVersion": group_version, "resources": resources})));
+    }
+    OPTIONAL_APIS
+        .iter()
+        .find(|(group_version, _)| {
+            req.collection
+                .starts_with(&format!("/apis/{group_version}/"))
+        })
+        .filter(|(group_version, _)| !state.installed.contains(group_version))
+        .map(|_| Err(not_found()))
 }
 
 fn get(state: &State, req: &Request, name: &str) -> Result<(u16, Value), ApiError> {

@@ -207,7 +207,30 @@ impl Fake {
 
     /// Installs (or removes) the prometheus-operator's CRDs: its kinds are served from now on.
     pub fn prometheus_operator(&self, installed: bool) {
-        self.state().prometheus_operator = installed;
+        self.install("monitoring.coreos.com/v1", installed);
+    }
+
+    /// Installs (or removes) the CRDs of an optional API group (`postgresql.cnpg.io/v1`,
+    /// `mongodbcommunity.mongodb.com/v1`, ...): its kinds are served from now on.
+    pub fn install(&self, group_version: &str, installed: bool) {
+        let known = api::OPTIONAL_APIS
+            .iter()
+            .map(|(g, _)| *g)
+            .find(|g| *g == group_version)
+            .unwrap_or_else(|| panic!("{group_version} is not an optional API of the fake"));
+        let mut state = self.state();
+        if installed {
+            state.installed.insert(known);
+        } else {
+            state.installed.remove(known);
+        }
+    }
+
+    /// The object's operator: writes `status` on the status subresource's behalf (CNPG's
+    /// Cluster status, the MongoDB operator's phase).
+    pub fn set_status(&self, collection: &str, name: &str, status: Value) {
+        let key = (collection.to_owned(), name.to_owned());
+        self.state().set_status(&key, status);
     }
 
     /// Forgets the request log.

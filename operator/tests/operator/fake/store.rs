@@ -23,7 +23,9 @@ use super::http::{ApiError, Call, resource};
 pub(super) type Key = (String, String);
 
 /// Resources served with a status subresource.
-const WITH_STATUS: [&str; 8] = [
+const WITH_STATUS: [&str; 10] = [
+    "clusters",
+    "mongodbcommunity",
     "microservicestacks",
     "deployments",
     "statefulsets",
@@ -51,8 +53,8 @@ pub(super) struct State {
     pub primary: BTreeMap<Key, String>,
     pub log: Vec<Call>,
     pub fail_writes: Option<u16>,
-    /// Whether the prometheus-operator's CRDs are installed (`monitoring.coreos.com/v1`).
-    pub prometheus_operator: bool,
+    /// The optional API groups whose CRDs are installed (see `api::OPTIONAL_APIS`).
+    pub installed: std::collections::BTreeSet<&'static str>,
     next_uid: u64,
     revision: u64,
     next_ip: u64,
