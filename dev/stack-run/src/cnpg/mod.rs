@@ -113,7 +113,7 @@ impl Plan {
             "CloudNativePG Cluster {name}: run as a primary and one streaming replica \
              (pg_basebackup -R) without CNPG's instance manager: no automated failover (the \
              switchover is the harness's, on request), no rolling updates, no fencing or \
-             hibernation; the replication user is trusted over TLS instead of CNPG's client \
+             hibernation; this machine's PostgreSQL whatever imageName says; the replication user is trusted over TLS instead of CNPG's client \
              certificate; the server certificate carries the loopback addresses the Service \
              names are rewritten to, so verify-full checks addresses"
         )];
