@@ -19,18 +19,13 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use operator::manifests::SecretData;
+use operator::manifests::mongodb_community::{CONNECTION_KEY, DATA_VOLUME, POD_LABEL};
 
 use crate::HarnessError;
 use crate::pod::{PodDef, Restart};
 
 /// The port of the replica set's members.
-pub const PORT: u16 = 27017;
-
-/// The key of a connection Secret holding the standard connection string.
-pub const CONNECTION_KEY: &str = "connectionString.standard";
-
-/// The claim the operator's StatefulSet keeps its data in.
-const DATA_VOLUME: &str = "data-volume";
+pub const PORT: u16 = contract::deploy::MONGODB_PORT;
 
 /// One SCRAM user of the resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,7 +149,7 @@ impl MongoPlan {
         };
         PodDef {
             name: self.member(),
-            labels: BTreeMap::from([("app".to_owned(), self.service())]),
+            labels: BTreeMap::from([(POD_LABEL.to_owned(), self.service())]),
             spec: PodSpec {
                 containers: vec![container],
                 ..PodSpec::default()
@@ -222,7 +217,7 @@ mod tests {
             "mongodb://shop_auth:p%40ss%2Fword@shop-mongodb-0.shop-mongodb-svc.team-a.svc.\
              cluster.local:27017/auth?replicaSet=shop-mongodb&ssl=false"
         );
-        assert_eq!(plan.pod().labels["app"], "shop-mongodb-svc");
+        assert_eq!(plan.pod().labels[POD_LABEL], "shop-mongodb-svc");
         assert!(plan.secrets(&SecretData::new()).is_err());
     }
 }

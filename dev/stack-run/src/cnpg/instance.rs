@@ -16,7 +16,7 @@ use super::tls::Certificates;
 use crate::HarnessError;
 
 /// The port every instance listens on, as in CNPG's pods.
-pub const PORT: u16 = 5432;
+pub const PORT: u16 = contract::deploy::POSTGRES_PORT;
 
 /// The replication user CNPG creates (it authenticates with a client certificate there; see
 /// the notes).

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use operator::manifests::SecretData;
+use operator::manifests::cnpg::CA_KEY;
 
 use crate::HarnessError;
 use crate::switch::Switch;
@@ -201,7 +202,7 @@ impl PgCluster {
         secrets.insert(
             plan.ca_secret(),
             BTreeMap::from([
-                ("ca.crt".to_owned(), read(&certs.ca_crt)?),
+                (CA_KEY.to_owned(), read(&certs.ca_crt)?),
                 ("ca.key".to_owned(), read(&certs.ca_key)?),
             ]),
         );

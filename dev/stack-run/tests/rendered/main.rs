@@ -11,6 +11,7 @@ mod switchover;
 
 use std::path::{Path, PathBuf};
 
+use operator::manifests::Child;
 use operator::render::{self, Rendered, Values};
 use stack_run::program::Images;
 use stack_run::{Cluster, Options};
@@ -100,16 +101,23 @@ async fn production_example_survives_a_switchover_under_load() {
         .login_within(&email, &password, std::time::Duration::from_secs(30))
         .await
         .expect("admin login");
-    let restarts = |c: &Cluster| {
-        [
-            "production-customers",
-            "production-products",
-            "production-gateway",
-        ]
-        .map(|p| c.restarts(p))
-    };
+    let children = &cluster.rendered().children;
+    let postgres = children
+        .iter()
+        .find(|c| matches!(c, Child::Cluster(_)))
+        .expect("a CloudNativePG Cluster")
+        .name()
+        .to_owned();
+    // Every Deployment's pods: the services and the gateway.
+    let deployments: Vec<String> = children
+        .iter()
+        .filter(|c| matches!(c, Child::Deployment(_)))
+        .map(|c| format!("{}-", c.name()))
+        .collect();
+    let restarts =
+        |c: &Cluster| -> Vec<u32> { deployments.iter().map(|d| c.restarts(d)).collect() };
     let before = restarts(&cluster);
-    switchover::run(&cluster, "production-postgres", &token).await;
+    switchover::run(&cluster, &postgres, &token).await;
     assert_eq!(restarts(&cluster), before, "a service restarted");
     cluster.stop().await;
 }
