@@ -19,6 +19,8 @@
 //! honoured is listed by [`Plan::notes`].
 
 pub mod instance;
+mod plan;
+mod provision;
 pub mod tls;
 
 use std::collections::BTreeMap;
@@ -32,6 +34,9 @@ use operator::manifests::cnpg::CA_KEY;
 use crate::HarnessError;
 use crate::switch::Switch;
 use instance::{Instance, PORT, STREAMING_REPLICA};
+use provision::provision;
+
+pub use plan::{Database, Plan, Role};
 
 /// The Services CNPG creates for a Cluster, by suffix.
 pub const SERVICES: [&str; 3] = ["rw", "ro", "r"];
@@ -39,108 +44,6 @@ pub const SERVICES: [&str; 3] = ["rw", "ro", "r"];
 /// How many instances the harness runs, whatever `spec.instances` says: a primary and one
 /// streaming replica are what a switchover needs.
 pub const INSTANCES_RUN: u32 = 2;
-
-/// A login role of `managed.roles`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Role {
-    /// The role name.
-    pub name: String,
-    /// The basic-auth Secret holding its `password` (`passwordSecret.name`).
-    pub password_secret: String,
-}
-
-/// A `Database` object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Database {
-    /// The database name.
-    pub name: String,
-    /// Its owner (a role).
-    pub owner: String,
-}
-
-/// What the harness reads from one Cluster and its Database objects.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
-    /// The Cluster's name (`<stack>-postgres`).
-    pub name: String,
-    /// Its namespace.
-    pub namespace: String,
-    /// `spec.instances`.
-    pub instances: u32,
-    /// `spec.postgresql.parameters`.
-    pub parameters: BTreeMap<String, String>,
-    /// `spec.managed.roles` (login roles with a password Secret).
-    pub roles: Vec<Role>,
-    /// The Database objects naming this Cluster.
-    pub databases: Vec<Database>,
-    /// Whether `spec.backup` is set.
-    pub backup: bool,
-    /// ScheduledBackup objects naming this Cluster.
-    pub scheduled_backups: usize,
-    /// `spec.monitoring.enablePodMonitor`.
-    pub pod_monitor: bool,
-}
-
-impl Plan {
-    /// The name of one of its Services (`rw`, `ro`, `r`).
-    #[must_use]
-    pub fn service(&self, suffix: &str) -> String {
-        format!("{}-{suffix}", self.name)
-    }
-
-    /// The in-cluster DNS name of one of its Services, up to `.svc`.
-    #[must_use]
-    pub fn service_host(&self, suffix: &str) -> String {
-        format!("{}.{}.svc", self.service(suffix), self.namespace)
-    }
-
-    /// The CA Secret CNPG generates (`ca.crt`, `ca.key`).
-    #[must_use]
-    pub fn ca_secret(&self) -> String {
-        format!("{}-ca", self.name)
-    }
-
-    /// The server certificate Secret CNPG generates (`tls.crt`, `tls.key`).
-    #[must_use]
-    pub fn server_secret(&self) -> String {
-        format!("{}-server", self.name)
-    }
-
-    /// What the harness does not honour of this Cluster.
-    #[must_use]
-    pub fn notes(&self) -> Vec<String> {
-        let name = &self.name;
-        let mut notes = vec![format!(
-            "CloudNativePG Cluster {name}: run as a primary and one streaming replica \
-             (pg_basebackup -R) without CNPG's instance manager: no automated failover (the \
-             switchover is the harness's, on request), no rolling updates, no fencing or \
-             hibernation; this machine's PostgreSQL whatever imageName says; the replication user is trusted over TLS instead of CNPG's client \
-             certificate; the server certificate carries the loopback addresses the Service \
-             names are rewritten to, so verify-full checks addresses"
-        )];
-        if self.instances > INSTANCES_RUN {
-            notes.push(format!(
-                "CloudNativePG Cluster {name}: {} instances asked, {INSTANCES_RUN} run (the \
-                 other replicas are not started)",
-                self.instances
-            ));
-        }
-        if self.backup || self.scheduled_backups > 0 {
-            notes.push(format!(
-                "CloudNativePG Cluster {name}: backups are not taken (no Barman, no object \
-                 store): spec.backup and {} ScheduledBackup(s) are ignored",
-                self.scheduled_backups
-            ));
-        }
-        if self.pod_monitor {
-            notes.push(format!(
-                "CloudNativePG Cluster {name}: the PodMonitor and the instances' metrics \
-                 exporter are not run"
-            ));
-        }
-        notes
-    }
-}
 
 /// The addresses the harness gives a Cluster: one per Service, one per instance.
 #[derive(Clone, Debug)]
@@ -460,96 +363,8 @@ async fn wait_for(instance: &Instance, sql: &str, what: &str) -> Result<(), Harn
     }
 }
 
-/// What CNPG's managed roles and Database objects make of the primary: each role exists,
-/// can log in and has its Secret's password; each database exists with its owner. Also the
-/// replication user.
-async fn provision(
-    primary: &Instance,
-    plan: &Plan,
-    secrets: &SecretData,
-) -> Result<(), HarnessError> {
-    let mut sql = vec![ensure_role(STREAMING_REPLICA, "LOGIN REPLICATION")];
-    for role in &plan.roles {
-        let password = secrets
-            .get(&role.password_secret)
-            .and_then(|s| s.get("password"))
-            .ok_or_else(|| {
-                HarnessError::Reference(format!(
-                    "Cluster {}: managed role {} names Secret {} with no `password`",
-                    plan.name, role.name, role.password_secret
-                ))
-            })?;
-        sql.push(ensure_role(
-            &role.name,
-            &format!("LOGIN PASSWORD {}", literal(password)),
-        ));
-    }
-    primary.psql("postgres", &sql.join("\n")).await?;
-    for database in &plan.databases {
-        let exists = primary
-            .psql(
-                "postgres",
-                &format!(
-                    "SELECT count(*) FROM pg_database WHERE datname = {}",
-                    literal(&database.name)
-                ),
-            )
-            .await?;
-        let (name, owner) = (ident(&database.name), ident(&database.owner));
-        let statement = if exists == "0" {
-            format!("CREATE DATABASE {name} OWNER {owner}")
-        } else {
-            format!("ALTER DATABASE {name} OWNER TO {owner}")
-        };
-        primary.psql("postgres", &statement).await?;
-    }
-    Ok(())
-}
-
-/// A statement that creates `role` with `options`, or gives an existing one those options.
-fn ensure_role(role: &str, options: &str) -> String {
-    format!(
-        "DO $cnpg$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN \
-         ALTER ROLE {id} {options}; ELSE CREATE ROLE {id} {options}; END IF; END $cnpg$;",
-        name = literal(role),
-        id = ident(role),
-    )
-}
-
-/// A quoted SQL identifier.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// A quoted SQL string literal (`standard_conforming_strings` is on).
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
 fn set_mode(path: &std::path::Path, mode: u32) -> Result<(), HarnessError> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(HarnessError::io(format!("chmod {}", path.display())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_and_notes() {
-        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(literal("it's"), "'it''s'");
-        let plan = Plan {
-            name: "shop-postgres".into(),
-            instances: 3,
-            backup: true,
-            scheduled_backups: 1,
-            ..Plan::default()
-        };
-        let notes = plan.notes().join("\n");
-        assert!(notes.contains("3 instances asked, 2 run"), "{notes}");
-        assert!(notes.contains("backups are not taken"), "{notes}");
-        assert_eq!(plan.service_host("rw"), "shop-postgres-rw..svc");
-    }
 }
