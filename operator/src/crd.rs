@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::crd_data::{
     BackupSpec, CNPG_FIELDS_RULE, DEFAULT_REPLICAS, DatabaseProvider, EXISTING_SECRET_RULE,
-    MEMBERS_RULE, MONGODB_PROVIDER_RULE, POSTGRES_PROVIDER_RULE, PROVIDER_FIXED_MESSAGE,
-    PROVIDER_FIXED_RULE,
+    MAX_CONNECTIONS_RULE, MEMBERS_RULE, MONGODB_PROVIDER_RULE, POSTGRES_PROVIDER_RULE,
+    PROVIDER_FIXED_MESSAGE, PROVIDER_FIXED_RULE,
 };
 pub use crate::crd_observe::{
     INTERVAL_RULE, MonitoringSpec, SAMPLING_RULE, Selector, SelectorOperator, SelectorRequirement,
@@ -67,6 +67,7 @@ pub const BUILTIN_SERVICES: [(&str, DatabaseKind); 3] = [
         .message("a service uses database mongodb, but mongodb is neither enabled nor external"),
     validation = Rule::new(POSTGRES_PROVIDER_RULE).message("postgres.provider must be managed or cnpg"),
     validation = Rule::new(MONGODB_PROVIDER_RULE).message("mongodb.provider must be managed or community-operator"),
+    validation = Rule::new(MAX_CONNECTIONS_RULE).message("maxConnections is a PostgreSQL setting: mongodb takes none"),
     validation = Rule::new("!has(self.podOverrides) || !has(self.podOverrides.services) || self.podOverrides.services.all(k, self.services.exists(s, s.name == k))")
         .message("podOverrides.services names a service that is not in services"),
 )]

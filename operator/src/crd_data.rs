@@ -14,6 +14,8 @@ pub const POSTGRES_PROVIDER_RULE: &str = "self.postgres.provider in ['managed', 
 /// CEL rule (on the stack spec): MongoDB is `managed` or `community-operator`.
 pub const MONGODB_PROVIDER_RULE: &str =
     "self.mongodb.provider in ['managed', 'community-operator']";
+/// CEL rule (on the stack spec): `maxConnections` is a PostgreSQL setting.
+pub const MAX_CONNECTIONS_RULE: &str = "!has(self.mongodb.maxConnections)";
 /// CEL rule (on a database): an external server is used as it is, by no provider.
 pub const EXISTING_SECRET_RULE: &str = "!has(self.existingSecret) || self.provider == 'managed'";
 /// CEL rule (on a database): `instances` and `backup` are CloudNativePG settings.

@@ -123,6 +123,9 @@ fn providers(spec: &MicroserviceStackSpec, out: &mut Vec<String>) {
             DatabaseProvider::CommunityOperator,
         ),
     ];
+    if spec.mongodb.max_connections.is_some() {
+        out.push("maxConnections is a PostgreSQL setting: mongodb takes none".to_owned());
+    }
     for (name, db, engine) in databases {
         let provider = db.provider;
         if provider != DatabaseProvider::Managed && provider != engine {

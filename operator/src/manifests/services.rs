@@ -16,7 +16,9 @@ use super::common::{
     resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::pods::customize;
-use super::secrets::{JWT_KEY, admin_password_secret, endpoint, service_url, service_url_secret};
+use super::secrets::{
+    JWT_KEY, admin_password_secret, endpoint, service_db_secret, service_url, service_url_secret,
+};
 use super::{Child, SecretData};
 use super::{autoscaling, mongodb_community, postgres};
 use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
@@ -77,12 +79,14 @@ pub fn children(
         }
         DatabaseKind::Mongodb if mongodb_community::enabled(ctx) => {
             // The MongoDB operator publishes the replica set's connection string (with the
-            // password) once the user exists; the pod waits for that Secret.
+            // password) once the user exists; the pod waits for that Secret. The password's
+            // own Secret is in the hash, so a new password rolls the pods onto the new string.
             env_vars.push(env_secret(
                 deploy::env::MONGODB_URL,
                 &mongodb_community::connection_secret(ctx, name),
                 mongodb_community::CONNECTION_KEY,
             ));
+            referenced.push(service_db_secret(ctx, name));
         }
         DatabaseKind::Mongodb => {
             env_vars.push(env_secret(

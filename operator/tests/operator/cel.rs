@@ -346,7 +346,10 @@ type SpecEdit = fn(&mut operator::crd::MicroserviceStackSpec);
 #[test]
 fn provider_settings_belong_to_their_database_and_provider() {
     use operator::crd::DatabaseProvider;
-    let cases: [(&str, SpecEdit); 6] = [
+    let cases: [(&str, SpecEdit); 7] = [
+        ("maxConnections is a PostgreSQL setting", |s| {
+            s.mongodb.max_connections = Some(50);
+        }),
         ("postgres.provider must be managed or cnpg", |s| {
             s.postgres.provider = DatabaseProvider::CommunityOperator;
         }),

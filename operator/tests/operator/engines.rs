@@ -6,6 +6,7 @@
 use operator::crd::{DatabaseKind, ServiceSpec};
 use operator::manifests::Child;
 use operator::manifests::cnpg::{self, Cluster};
+use operator::manifests::common::CONFIG_HASH;
 use operator::manifests::mongodb_community::{self, MongoDBCommunity};
 use operator::manifests::secrets::{BASIC_AUTH, DB_CA_DIR};
 
@@ -351,4 +352,24 @@ fn the_production_example_hands_both_databases_to_their_engines() {
             service.name
         );
     }
+}
+
+#[test]
+fn a_new_mongodb_password_rolls_auth_onto_the_new_connection_string() {
+    let stack = common::load("engines");
+    let hash = |data: &operator::manifests::SecretData| {
+        let children = operator::manifests::build(&stack, data).unwrap();
+        let template = children
+            .find("Deployment", "demo-auth")
+            .and_then(Child::pod_template)
+            .and_then(|t| t.metadata.clone())
+            .expect("auth's pod template");
+        template.annotations.unwrap()[CONFIG_HASH].clone()
+    };
+    let mut data = common::secret_data(&stack);
+    let before = hash(&data);
+    data.get_mut("demo-auth-db")
+        .unwrap()
+        .insert("password".into(), "rotated".into());
+    assert_ne!(hash(&data), before);
 }
