@@ -62,6 +62,14 @@ impl Tally {
     }
 }
 
+/// A ticker every `every` that never catches up in a burst after a slow request (a burst
+/// could trip the gateway's rate limits).
+fn paced(every: Duration) -> tokio::time::Interval {
+    let mut pace = tokio::time::interval(every);
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pace
+}
+
 /// One write task: creates products (`kind == "products"`) or customers until `stop`.
 async fn write(
     api: Api,
@@ -71,7 +79,7 @@ async fn write(
     stop: Arc<AtomicBool>,
 ) {
     let mut n: u32 = 0;
-    let mut pace = tokio::time::interval(WRITE_EVERY);
+    let mut pace = paced(WRITE_EVERY);
     while !stop.load(Ordering::Relaxed) {
         pace.tick().await;
         n += 1;
@@ -119,7 +127,7 @@ async fn write(
 async fn read(api: Api, token: String, tally: Arc<Mutex<Tally>>, stop: Arc<AtomicBool>) {
     let paths = ["/products?limit=3", "/customers/ALFKI"];
     let mut i = 0;
-    let mut pace = tokio::time::interval(READ_EVERY);
+    let mut pace = paced(READ_EVERY);
     while !stop.load(Ordering::Relaxed) {
         pace.tick().await;
         let reply = api.try_call("GET", paths[i % 2], Some(&token), None).await;
