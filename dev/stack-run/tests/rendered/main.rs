@@ -120,6 +120,8 @@ async fn production_example_survives_a_switchover_under_load() {
     switchover::run(&cluster, &postgres, &token).await;
     assert_eq!(restarts(&cluster), before, "a service restarted");
     cluster.stop().await;
+    // Two PostgreSQL data directories: not left behind once the test passed.
+    let _ = std::fs::remove_dir_all(temp_path("production"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,8 +183,13 @@ async fn async_nats_connect(url: &str) -> Result<(), String> {
     }
 }
 
+/// Where a test named `name` keeps its stack.
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("natstack-rendered-{name}-{}", std::process::id()))
+}
+
 fn tempfile_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("natstack-rendered-{name}-{}", std::process::id()));
+    let dir = temp_path(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
