@@ -15,6 +15,8 @@ use operator::manifests::{Child, SecretData};
 use operator::render::Rendered;
 
 use crate::HarnessError;
+use crate::cnpg::{PgCluster, Switchover};
+use crate::engines::Engines;
 use crate::net::{Names, Subnet};
 use crate::pod::{self, ConfigMaps, Phase, PodDef, Restart};
 use crate::program::Images;
@@ -59,6 +61,7 @@ pub struct Cluster {
     services: BTreeMap<String, Ipv4Addr>,
     names: Names,
     notes: Vec<String>,
+    postgres: Vec<PgCluster>,
 }
 
 impl Cluster {
@@ -105,7 +108,16 @@ impl Cluster {
                 _ => {}
             }
         }
+        let mut secrets: SecretData = rendered.secret_data();
+        let engines = Engines::prepare(
+            &rendered,
+            &options.root,
+            &mut subnet,
+            &mut names,
+            &mut secrets,
+        )?;
         let mut mongo_hosts = options.mongo_without_users.clone();
+        mongo_hosts.extend(engines.mongo_hosts());
         for child in rendered.children.iter() {
             if let Child::Service(svc) = child {
                 let selects_mongo = svc
@@ -119,7 +131,6 @@ impl Cluster {
                 }
             }
         }
-        let secrets: SecretData = rendered.secret_data();
         let pods: Pods = Arc::new(RwLock::new(Vec::new()));
         let mut cluster = Self {
             rendered: rendered.clone(),
@@ -137,7 +148,9 @@ impl Cluster {
                  resource limits are not enforced; pods share this machine's file system"
                     .to_owned()
             }],
+            postgres: Vec::new(),
         };
+        cluster.notes.extend(engines.notes());
         let env = pod::Env {
             namespace: &namespace,
             secrets: &secrets,
@@ -148,6 +161,34 @@ impl Cluster {
         };
         let claims_dir = options.root.join("volumes");
         let pods_dir = options.root.join("pods");
+        // The engines' operators run their databases before anything of the stack that
+        // needs them: the data stage, ahead of the provisioning Jobs and the services.
+        for (plan, addresses, certs) in engines.postgres {
+            cluster.say(
+                &options,
+                &format!("CloudNativePG Cluster {} starting", plan.name),
+            );
+            let dir = options.root.join("cnpg").join(&plan.name);
+            let started = PgCluster::start(plan, dir, &addresses, certs, &secrets).await?;
+            cluster.say(
+                &options,
+                &format!(
+                    "CloudNativePG Cluster {} ready: primary {}",
+                    started.plan().name,
+                    started.primary().await
+                ),
+            );
+            cluster.postgres.push(started);
+        }
+        for (plan, ip) in &engines.mongo {
+            let def = plan.pod();
+            let dir = pods_dir.join(&def.name);
+            let started = pod::start(def, *ip, &dir, &claims_dir, &env)?;
+            pods.write().expect("pods lock").push(started);
+            cluster
+                .wait_ready("MongoDBCommunity", &plan.name, &options)
+                .await?;
+        }
         for stage in &rendered.children.stages {
             let mut waiting = Vec::new();
             // Jobs first: the workloads of their stage need what they provision.
@@ -463,6 +504,24 @@ impl Cluster {
         f(pods.iter().filter(|p| p.name.starts_with(prefix)).collect())
     }
 
+    /// A CloudNativePG Cluster of the stack, by name (`<stack>-postgres`).
+    #[must_use]
+    pub fn postgres(&self, name: &str) -> Option<&PgCluster> {
+        self.postgres.iter().find(|c| c.plan().name == name)
+    }
+
+    /// Switches the CloudNativePG Cluster `name` over to its replica (see
+    /// [`PgCluster::switchover`]).
+    ///
+    /// # Errors
+    /// [`HarnessError::Reference`] when the stack has no such Cluster, and the switchover's.
+    pub async fn switchover(&self, name: &str) -> Result<Switchover, HarnessError> {
+        self.postgres(name)
+            .ok_or_else(|| HarnessError::Reference(format!("no CloudNativePG Cluster {name}")))?
+            .switchover()
+            .await
+    }
+
     /// Stops every pod (the gateway first, the data stores last) and the Service proxies.
     pub async fn stop(mut self) {
         for proxy in self.proxies.drain(..) {
@@ -471,6 +530,9 @@ impl Cluster {
         let pods: Vec<pod::Pod> = std::mem::take(&mut *self.pods.write().expect("pods lock"));
         for pod in pods.into_iter().rev() {
             pod.stop(Duration::from_secs(10)).await;
+        }
+        for postgres in self.postgres.drain(..) {
+            postgres.stop().await;
         }
     }
 }

@@ -19,7 +19,12 @@
 //!   Dockerfile puts in that image), the NATS image to `nats-server`, the PostgreSQL image to a
 //!   local server initialised as its entrypoint does, the MongoDB image to the
 //!   MongoDB-wire-compatible `nx-27017` ([`program`]). Where a stand-in cannot honour something
-//!   it says so in [`Cluster::notes`] and the output, never silently.
+//!   it says so in [`Cluster::notes`] and the output, never silently;
+//! - **CloudNativePG**: a `postgresql.cnpg.io/v1` `Cluster` becomes a primary and a streaming
+//!   replica with the roles and databases its objects ask for, the Secrets CNPG generates and
+//!   its `-rw`/`-ro`/`-r` Services, which a switchover moves ([`cnpg`], [`switch`]); a
+//!   `MongoDBCommunity` becomes one stand-in member and the connection-string Secrets the
+//!   MongoDB operator publishes ([`mongodb_community`]).
 //!
 //! The test `tests/rendered.rs` runs every example stack with it, and `make stack-run` keeps one
 //! up for people to try.
@@ -28,11 +33,15 @@
 //! processes (kind and k3d need a container runtime and a real API server).
 
 pub mod cluster;
+pub mod cnpg;
+pub mod engines;
+pub mod mongodb_community;
 pub mod net;
 pub mod pod;
 pub mod program;
 pub mod proxy;
 pub mod state;
+pub mod switch;
 
 pub use cluster::{Cluster, Options};
 

@@ -12,12 +12,15 @@
 //! - [`found`]: a lookup's row, or 404 when there is none;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
-//!   an unreachable database → 503 "database unavailable" (`Retry-After: 1`), an exhausted id
+//!   an unreachable database or a server that is no longer the primary (a connection made
+//!   before a failover, `25006`) → 503 "database unavailable" (`Retry-After: 1`), an exhausted id
 //!   sequence or another database limit → 503 saying so (`Retry-After: 60`), anything else →
 //!   500 with the cause logged, never sent.
 
 pub mod list;
 pub mod pool_metrics;
+#[cfg(test)]
+mod read_only_tests;
 mod service;
 
 pub use service::PgService;
@@ -219,14 +222,22 @@ pub async fn ping(pool: PgPool) -> Result<(), String> {
     })
 }
 
+/// SQLSTATE `read_only_sql_transaction`: the statement wrote on a server that takes no writes.
+/// The services never open read-only transactions themselves, so this means the connection
+/// reached a server that is not (or no longer) the primary: a standby, or a demoted primary
+/// after a switchover moved the read-write Service elsewhere.
+pub const READ_ONLY_SQLSTATE: &str = "25006";
+
 /// Whether `err` means the connection it ran on is dead (closed by the server, reset, the
-/// server shutting down), as opposed to the database being unreachable for a new one.
+/// server shutting down) or useless for writes (its server is not the primary), as opposed to
+/// the database being unreachable for a new one. Either way the connections opened before it
+/// are discarded: a fresh one goes through the read-write Service to the current primary.
 fn is_broken_connection(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == READ_ONLY_SQLSTATE
+        }),
         _ => false,
     }
 }
@@ -243,6 +254,7 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::BeginFailed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // 08: connection exception; 57P01-03: the server is shutting down or starting;
+            // 25006: a write reached a server that is not the primary (mid-failover);
             // 53: out of connections or resources; 28: the role does not exist (yet) or its
             // password is not set (yet); 3D000: the database does not exist (yet). The last
             // two are what a service sees before its provisioning Job has run.
@@ -251,6 +263,7 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
                 || code.starts_with("53")
                 || code.starts_with("28")
                 || code == "3D000"
+                || code == READ_ONLY_SQLSTATE
         }),
         _ => false,
     }

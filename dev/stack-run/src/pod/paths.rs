@@ -42,8 +42,9 @@ pub(super) fn is_path_char(b: u8) -> bool {
 }
 
 /// A `mongodb://user:password@host...` URL whose host is in `hosts`, without the user,
-/// password and `authSource` (the stand-in cannot authenticate anyone); `None` for any other
-/// value.
+/// password and `authSource` (the stand-in cannot authenticate anyone) and `replicaSet` (it
+/// is a single server, which a driver told to expect a replica set would never select);
+/// `None` for any other value.
 #[must_use]
 pub fn without_credentials(value: &str, hosts: &[String]) -> Option<String> {
     let rest = value.strip_prefix("mongodb://")?;
@@ -64,7 +65,7 @@ pub fn without_credentials(value: &str, hosts: &[String]) -> Option<String> {
         .map_or((host_and_rest.as_str(), ""), |(b, q)| (b, q));
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("authSource="))
+        .filter(|p| !p.is_empty() && !p.starts_with("authSource=") && !p.starts_with("replicaSet="))
         .collect();
     Some(if kept.is_empty() {
         format!("mongodb://{base}")
@@ -110,6 +111,14 @@ mod tests {
             )
             .as_deref(),
             Some("mongodb://127.1.1.2:27017/auth?tls=false")
+        );
+        assert_eq!(
+            without_credentials(
+                "mongodb://u:p@127.1.1.2:27017/auth?replicaSet=shop-mongodb&ssl=false",
+                &["127.1.1.2".to_owned()]
+            )
+            .as_deref(),
+            Some("mongodb://127.1.1.2:27017/auth?ssl=false")
         );
         assert_eq!(
             without_credentials("mongodb://a:b@other:1/x", &["127.1.1.2".to_owned()]),

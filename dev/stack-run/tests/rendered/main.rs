@@ -7,9 +7,11 @@ mod command;
 #[path = "../common/mod.rs"]
 mod common;
 mod http;
+mod switchover;
 
 use std::path::{Path, PathBuf};
 
+use operator::manifests::Child;
 use operator::render::{self, Rendered, Values};
 use stack_run::program::Images;
 use stack_run::{Cluster, Options};
@@ -80,6 +82,48 @@ async fn full_example_with_a_nats_cluster_and_replicas_serves_the_api() {
     cluster.stop().await;
 }
 
+/// PostgreSQL as a CloudNativePG Cluster and MongoDB as a MongoDBCommunity: the stack passes
+/// the suite, then survives a switchover under load without a service restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_example_survives_a_switchover_under_load() {
+    let cluster = up_and_suite(
+        "production",
+        &read("examples/production.yaml"),
+        "natstack-demo",
+    )
+    .await;
+    let (email, password) = cluster
+        .rendered()
+        .admin_login()
+        .expect("the stack runs auth");
+    let api = http::Api::new(&cluster.gateway_url().expect("gateway Service"));
+    let token = api
+        .login_within(&email, &password, std::time::Duration::from_secs(30))
+        .await
+        .expect("admin login");
+    let children = &cluster.rendered().children;
+    let postgres = children
+        .iter()
+        .find(|c| matches!(c, Child::Cluster(_)))
+        .expect("a CloudNativePG Cluster")
+        .name()
+        .to_owned();
+    // Every Deployment's pods: the services and the gateway.
+    let deployments: Vec<String> = children
+        .iter()
+        .filter(|c| matches!(c, Child::Deployment(_)))
+        .map(|c| format!("{}-", c.name()))
+        .collect();
+    let restarts =
+        |c: &Cluster| -> Vec<u32> { deployments.iter().map(|d| c.restarts(d)).collect() };
+    let before = restarts(&cluster);
+    switchover::run(&cluster, &postgres, &token).await;
+    assert_eq!(restarts(&cluster), before, "a service restarted");
+    cluster.stop().await;
+    // Two PostgreSQL data directories: not left behind once the test passed.
+    let _ = std::fs::remove_dir_all(temp_path("production"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_service_is_routed_with_no_gateway_change() {
     let yaml = "apiVersion: natstack.dev/v1alpha1
@@ -139,8 +183,13 @@ async fn async_nats_connect(url: &str) -> Result<(), String> {
     }
 }
 
+/// Where a test named `name` keeps its stack.
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("natstack-rendered-{name}-{}", std::process::id()))
+}
+
 fn tempfile_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("natstack-rendered-{name}-{}", std::process::id()));
+    let dir = temp_path(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
