@@ -91,6 +91,12 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// The stack's namespace (filled in by rendering).
+    #[must_use]
+    pub fn namespace(&self) -> String {
+        self.stack.metadata.namespace.clone().unwrap_or_default()
+    }
+
     /// The data of every Secret a pod of this stack may reference, by name.
     #[must_use]
     pub fn secret_data(&self) -> SecretData {

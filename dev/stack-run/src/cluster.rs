@@ -71,12 +71,7 @@ impl Cluster {
     /// [`HarnessError::NotReady`] or [`HarnessError::JobFailed`] (with the workload's log) when
     /// a stage does not come up within the timeout, and the errors of [`pod::start`].
     pub async fn start(rendered: Rendered, options: Options) -> Result<Self, HarnessError> {
-        let namespace = rendered
-            .stack
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_default();
+        let namespace = rendered.namespace();
         let mut subnet = Subnet::random();
         let mut names = Names::default();
         let mut services = BTreeMap::new();

@@ -85,12 +85,7 @@ impl Engines {
 /// MongoDBCommunity resources of `rendered`.
 #[must_use]
 pub fn plans(rendered: &Rendered) -> (Vec<Plan>, Vec<MongoPlan>) {
-    let namespace = rendered
-        .stack
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_default();
+    let namespace = rendered.namespace();
     let mut postgres = Vec::new();
     let mut mongo = Vec::new();
     for child in rendered.children.iter() {

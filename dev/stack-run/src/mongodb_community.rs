@@ -59,7 +59,7 @@ impl MongoPlan {
     /// The headless Service the operator creates: `<name>-svc`.
     #[must_use]
     pub fn service(&self) -> String {
-        format!("{}-svc", self.name)
+        operator::manifests::mongodb_community::service_of(&self.name)
     }
 
     /// The first member's pod name.

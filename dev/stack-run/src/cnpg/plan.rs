@@ -50,7 +50,7 @@ impl Plan {
     /// The name of one of its Services (`rw`, `ro`, `r`).
     #[must_use]
     pub fn service(&self, suffix: &str) -> String {
-        format!("{}-{suffix}", self.name)
+        operator::manifests::cnpg::service_of(&self.name, suffix)
     }
 
     /// The in-cluster DNS name of one of its Services, up to `.svc`.
@@ -62,7 +62,7 @@ impl Plan {
     /// The CA Secret CNPG generates (`ca.crt`, `ca.key`).
     #[must_use]
     pub fn ca_secret(&self) -> String {
-        format!("{}-ca", self.name)
+        operator::manifests::cnpg::ca_secret_of(&self.name)
     }
 
     /// The server certificate Secret CNPG generates (`tls.crt`, `tls.key`).

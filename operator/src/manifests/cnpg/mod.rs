@@ -71,16 +71,29 @@ pub fn cluster_name(ctx: &Ctx<'_>) -> String {
     ctx.child(COMPONENT)
 }
 
+/// The name CNPG gives a Cluster's Service of `kind` (`rw`: the primary, `ro`: the
+/// replicas, `r`: any instance): `<cluster>-<kind>`.
+#[must_use]
+pub fn service_of(cluster: &str, kind: &str) -> String {
+    format!("{cluster}-{kind}")
+}
+
+/// The Secret CNPG writes a Cluster's CA certificate to: `<cluster>-ca`.
+#[must_use]
+pub fn ca_secret_of(cluster: &str) -> String {
+    format!("{cluster}-ca")
+}
+
 /// The Service CNPG points at the primary: `<stack>-postgres-rw`.
 #[must_use]
 pub fn rw_service(ctx: &Ctx<'_>) -> String {
-    format!("{}-rw", cluster_name(ctx))
+    service_of(&cluster_name(ctx), "rw")
 }
 
 /// The Secret CNPG writes its CA certificate to: `<stack>-postgres-ca`.
 #[must_use]
 pub fn ca_secret(ctx: &Ctx<'_>) -> String {
-    format!("{}-ca", cluster_name(ctx))
+    ca_secret_of(&cluster_name(ctx))
 }
 
 /// The PostgreSQL services of the stack.

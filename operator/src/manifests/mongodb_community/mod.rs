@@ -57,10 +57,17 @@ pub fn resource_name(ctx: &Ctx<'_>) -> String {
     ctx.child(COMPONENT)
 }
 
+/// The headless Service the MongoDB operator creates for the resource `name`, which is also
+/// the value of [`POD_LABEL`] on its pods: `<name>-svc`.
+#[must_use]
+pub fn service_of(name: &str) -> String {
+    format!("{name}-svc")
+}
+
 /// The value of [`POD_LABEL`] on the replica set's pods: `<stack>-mongodb-svc`.
 #[must_use]
 pub fn pod_label_value(ctx: &Ctx<'_>) -> String {
-    format!("{}-svc", resource_name(ctx))
+    service_of(&resource_name(ctx))
 }
 
 /// The Secret the MongoDB operator publishes a service's connection strings in.
