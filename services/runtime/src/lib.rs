@@ -42,7 +42,6 @@ pub mod idempotency;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod metrics;
-#[cfg(feature = "postgres")]
 pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod pg;

@@ -1,26 +1,36 @@
 //! The transactional outbox: a service's domain events are written in the same PostgreSQL
 //! transaction as the change they describe, and published to JetStream afterwards.
 //!
-//! - [`record`]: inside a write's transaction, stores its [`CloudEvent`] in the `outbox` table
+//! - `record`: inside a write's transaction, stores its [`CloudEvent`] in the `outbox` table
 //!   ([`SCHEMA`], one migration per service database), so an event exists exactly when its
 //!   change is committed: a rolled-back write leaves none, a committed one cannot lose it;
-//! - [`relay`]: the task that publishes pending rows in order and removes them once JetStream
+//! - `relay`: the task that publishes pending rows in order and removes them once JetStream
 //!   has acknowledged them (at least once to the stream, and exactly once in it thanks to the
 //!   `Nats-Msg-Id` de-duplication);
+//! - [`publish`]: what every relay does alike (also auth's, whose outbox is in MongoDB):
+//!   publish with `Nats-Msg-Id`, await the acknowledgement, report failures;
 //! - [`metrics`]: the relay's gauges and counters on `/metrics`.
+//!
+//! Everything but [`publish`] and [`metrics`] needs the `postgres` feature.
 //!
 //! A row holds the subject and the serialized event, so the relay knows nothing of the
 //! services' entities.
 
 pub mod metrics;
+pub mod publish;
+#[cfg(feature = "postgres")]
 pub mod relay;
 
+#[cfg(feature = "postgres")]
 use contract::events::{CloudEvent, EventType};
+#[cfg(feature = "postgres")]
 use serde::Serialize;
+#[cfg(feature = "postgres")]
 use sqlx::PgConnection;
 
 /// The table's definition: each service with an outbox has this file, unchanged, among its
 /// migrations (a symbolic link).
+#[cfg(feature = "postgres")]
 pub const SCHEMA: &str = include_str!("../outbox.sql");
 
 /// The `NOTIFY` channel on which a commit that wrote events wakes the relays ([`SCHEMA`]'s
@@ -37,6 +47,7 @@ pub const CHANNEL: &str = "outbox";
 ///
 /// # Errors
 /// The database's, or an encoding error when `data` cannot be serialized.
+#[cfg(feature = "postgres")]
 pub async fn record<T: Serialize>(
     db: &mut PgConnection,
     event_type: EventType,

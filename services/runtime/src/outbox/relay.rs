@@ -26,7 +26,8 @@
 //! stream drops the repeat within its de-duplication window, so an event is stored once.
 //! When JetStream is off, the stream missing or NATS unreachable, the rows stay where they
 //! are: the relay logs a warning (the first failure, then at most every
-//! [`WARN_EVERY`]), counts the failure and retries with backoff. Nothing is ever dropped.
+//! [`super::publish::WARN_EVERY`]), counts the failure and retries with backoff. Nothing is
+//! ever dropped.
 //!
 //! # Latency
 //!
@@ -34,17 +35,15 @@
 //! transaction that wrote events commits. It also polls every [`POLL`], in case a
 //! notification is lost while its listening connection is re-established.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream;
-use async_nats::jetstream::context::PublishErrorKind;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tracing::{info, warn};
 
 use super::CHANNEL;
 use super::metrics::OutboxMetrics;
-use crate::connect::reconnect_delay;
+use super::publish::{Failures, PublishError, publish};
 
 /// The advisory lock a relay holds while it drains: one relay per database at a time.
 pub const LOCK_KEY: &str = "natstack outbox relay";
@@ -55,9 +54,6 @@ pub const BATCH: i64 = 100;
 /// How often the relay looks at the outbox when no notification arrives.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// How often, at most, a continuing failure is logged again.
-pub const WARN_EVERY: Duration = Duration::from_secs(30);
-
 /// Why a drain stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -65,25 +61,8 @@ pub enum RelayError {
     #[error("outbox database error: {0}")]
     Database(#[from] sqlx::Error),
     /// JetStream did not take an event.
-    #[error(
-        "the {stream} stream is missing or JetStream is off; events stay in the outbox \
-         until it exists: {0}",
-        stream = contract::events::STREAM
-    )]
-    NoStream(jetstream::context::PublishError),
-    /// The publish or its acknowledgement failed otherwise (NATS unreachable, a timeout).
-    #[error("cannot publish an event to JetStream: {0}")]
-    Publish(jetstream::context::PublishError),
-}
-
-impl From<jetstream::context::PublishError> for RelayError {
-    fn from(e: jetstream::context::PublishError) -> Self {
-        if e.kind() == PublishErrorKind::StreamNotFound {
-            Self::NoStream(e)
-        } else {
-            Self::Publish(e)
-        }
-    }
+    #[error(transparent)]
+    Publish(#[from] PublishError),
 }
 
 /// How a drain ended.
@@ -120,7 +99,7 @@ impl Relay {
     /// back and its published rows are published again, and de-duplicated, later).
     pub async fn run(self) {
         let mut listener = None;
-        let mut failing: Option<Failing> = None;
+        let mut failures = Failures::default();
         loop {
             if listener.is_none() {
                 listener = self.listen().await;
@@ -129,23 +108,12 @@ impl Relay {
             self.count_pending().await;
             match outcome {
                 Ok(drained) => {
-                    if let Some(f) = failing.take() {
-                        info!(failures = f.count, "outbox relay publishing again");
-                    }
+                    failures.succeeded();
                     if drained != Drained::More {
                         wait(&mut listener).await;
                     }
                 }
-                Err(e) => {
-                    self.metrics.failures.inc();
-                    let f = failing.get_or_insert_with(Failing::default);
-                    f.count += 1;
-                    if f.last_warned.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
-                        warn!(error = %e, failures = f.count, "outbox relay cannot publish; retrying");
-                        f.last_warned = Some(Instant::now());
-                    }
-                    tokio::time::sleep(reconnect_delay(f.count.saturating_sub(1))).await;
-                }
+                Err(e) => failures.failed(&e, &self.metrics).await,
             }
         }
     }
@@ -177,10 +145,10 @@ impl Relay {
         let mut sent = Vec::with_capacity(rows.len());
         let mut failure = None;
         for (seq, subject, id, payload) in &rows {
-            match self.publish(subject, id, payload).await {
+            match publish(&self.jetstream, subject, id, payload).await {
                 Ok(()) => sent.push(*seq),
                 Err(e) => {
-                    failure = Some(e);
+                    failure = Some(RelayError::from(e));
                     break;
                 }
             }
@@ -202,21 +170,6 @@ impl Relay {
         }
     }
 
-    /// Publishes one event and waits for JetStream's acknowledgement.
-    async fn publish(&self, subject: &str, id: &str, payload: &str) -> Result<(), RelayError> {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
-        self.jetstream
-            .publish_with_headers(
-                subject.to_owned(),
-                headers,
-                bytes::Bytes::copy_from_slice(payload.as_bytes()),
-            )
-            .await?
-            .await?;
-        Ok(())
-    }
-
     /// Sets the pending gauge from the table (left as it was while the database is down).
     async fn count_pending(&self) {
         if let Ok(n) = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
@@ -226,13 +179,6 @@ impl Relay {
             self.metrics.pending.set(n);
         }
     }
-}
-
-/// A run of failed drains.
-#[derive(Debug, Default)]
-struct Failing {
-    count: usize,
-    last_warned: Option<Instant>,
 }
 
 /// Waits for a notification or [`POLL`], then takes the notifications already buffered (one
