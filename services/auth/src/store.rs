@@ -279,6 +279,20 @@ impl Store {
                     .build(),
             )
             .await?;
+        // Sparse: only accounts whose event is not published yet are in it, a handful at
+        // most, so the relay's frequent look for them reads the index, not every account.
+        let pending = IndexOptions::builder()
+            .sparse(true)
+            .name("pending_event".to_owned())
+            .build();
+        self.users
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"pending_event": 1})
+                    .options(pending)
+                    .build(),
+            )
+            .await?;
         self.tokens.create_index(expiry_index()).await?;
         self.tokens
             .create_index(IndexModel::builder().keys(doc! {"family": 1}).build())
