@@ -96,6 +96,10 @@ pub struct UserDoc {
     pub roles: Vec<String>,
     /// When the account was created.
     pub created_at: DateTime,
+    /// The account's `auth.user.registered` CloudEvent (JSON) until it is published: written
+    /// with the account in one insert, so the two exist together ([`crate::events`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_event: Option<String>,
 }
 
 impl UserDoc {
@@ -211,6 +215,41 @@ impl Store {
         })
     }
 
+    /// Up to `limit` accounts whose event is not published yet, oldest first: (id, event).
+    pub async fn pending_events(&self, limit: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let users: Vec<UserDoc> = self
+            .users
+            .find(doc! { "pending_event": { "$exists": true } })
+            .sort(doc! { "created_at": 1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|u| Some((u.id, u.pending_event?)))
+            .collect())
+    }
+
+    /// How many accounts' events are not published yet.
+    pub async fn count_pending_events(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .users
+            .count_documents(doc! { "pending_event": { "$exists": true } })
+            .await?)
+    }
+
+    /// Removes account `id`'s event once JetStream has acknowledged it.
+    pub async fn clear_event(&self, id: &str) -> Result<(), StoreError> {
+        self.users
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$unset": { "pending_event": "" } },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Creates the indexes (idempotent).
     #[instrument(skip_all)]
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
@@ -237,6 +276,20 @@ impl Store {
                 IndexModel::builder()
                     .keys(doc! {"username_key": 1})
                     .options(unique_username)
+                    .build(),
+            )
+            .await?;
+        // Sparse: only accounts whose event is not published yet are in it, a handful at
+        // most, so the relay's frequent look for them reads the index, not every account.
+        let pending = IndexOptions::builder()
+            .sparse(true)
+            .name("pending_event".to_owned())
+            .build();
+        self.users
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"pending_event": 1})
+                    .options(pending)
                     .build(),
             )
             .await?;
