@@ -12,6 +12,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::crd_events::{EventsSpec, RetentionSpec};
 pub use crate::crd_observe::{
     INTERVAL_RULE, MonitoringSpec, SAMPLING_RULE, Selector, SelectorOperator, SelectorRequirement,
     TelemetrySpec,
@@ -91,6 +92,11 @@ pub struct MicroserviceStackSpec {
     /// The NATS server (cluster) every component talks through.
     #[serde(default)]
     pub nats: NatsSpec,
+    /// Domain events: the retention of the JetStream stream the services publish to.
+    /// Always written (the API server stores its default), so the rule that keeps `maxBytes`
+    /// fixed sees the old value even when the stack never set it.
+    #[serde(default)]
+    pub events: EventsSpec,
     /// PostgreSQL: operator-managed, or an external server from an existing Secret.
     #[serde(default = "DatabaseSpec::postgres")]
     pub postgres: DatabaseSpec,

@@ -14,6 +14,7 @@
 
 pub mod controller;
 pub mod crd;
+pub mod crd_events;
 pub mod crd_observe;
 pub mod crd_pods;
 pub mod error;

@@ -22,7 +22,7 @@ pub const VALID: [&str; 7] = [
     "paused",
 ];
 /// Names of the invalid fixture stacks.
-pub const INVALID: [&str; 13] = [
+pub const INVALID: [&str; 14] = [
     "invalid/sampling",
     "invalid/monitoring-labels",
     "invalid/monitoring-interval",
@@ -36,6 +36,7 @@ pub const INVALID: [&str; 13] = [
     "invalid/digit-name",
     "invalid/rate-limits",
     "invalid/trusted-proxies",
+    "invalid/events-retention",
 ];
 /// Invalid fixtures whose broken invariant is on `metadata.name`.
 pub const INVALID_NAMES: [&str; 3] = [
