@@ -15,6 +15,10 @@ fn allowed(literal: &str) -> bool {
     literal.starts_with("CARGO_")
         // The file PostgreSQL writes into a data directory it initialised.
         || literal == "PG_VERSION"
+        // Keys of the object-store Secret a CloudNativePG backup reads (CNPG's documented
+        // spelling), not variables.
+        || literal == "ACCESS_KEY_ID"
+        || literal == "ACCESS_SECRET_KEY"
 }
 
 /// `SOME_NAME`: a capital, then capitals and digits, with at least one inner underscore.
