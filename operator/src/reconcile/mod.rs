@@ -79,9 +79,12 @@ async fn converge(stack: &MicroserviceStack, ctx: &Context) -> Result<Outcome, E
         warn!(stack = stack.name_any(), "{note}");
         events::publish(ctx, stack, events::Reason::MonitoringUnavailable, &note).await;
     }
-    let refused = volumes::guard(&ctx.client, &build_ctx.namespace, &mut children).await?;
-    let mut applied = apply::children(&ctx.client, &build_ctx.namespace, &children).await?;
-    applied.rejected.extend(refused);
+    let guarded = volumes::guard(&ctx.client, &build_ctx.namespace, &mut children).await?;
+    let to_apply = guarded.to_apply(&children);
+    let mut applied = apply::children(&ctx.client, &build_ctx.namespace, &to_apply).await?;
+    applied.rejected.extend(guarded.refusals);
+    // Reported as not rolled out (no status) until they exist again.
+    applied.stateful_sets.extend(guarded.recreating);
     let served = prune::Served {
         prometheus_operator,
         engines,

@@ -18,6 +18,15 @@
 //!   the stack is `Degraded` [`StorageNotExpandable`](Fault::StorageNotExpandable) with its
 //!   message. Shrinking is refused by the CRD.
 //!
+//! - **A claim template added or removed is applied by re-creating the StatefulSet.** When a
+//!   new version of the operator gives a workload a volume it did not have (NATS's JetStream
+//!   store), the API server would refuse the StatefulSet for good. The StatefulSet is deleted
+//!   with `propagationPolicy: Orphan` (its pods keep running and serving) and created again on
+//!   the next reconcile, which the deletion triggers; the new StatefulSet adopts the pods and
+//!   rolls them onto the new template one by one. What users did by hand with
+//!   `kubectl delete statefulset --cascade=orphan`, done where it is safe: only templates that
+//!   appear or disappear, never one whose size or class changes (that is data).
+//!
 //! The decisions are pure ([`review`]); this module's I/O only reads the live objects and
 //! patches the claims.
 
@@ -26,7 +35,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Client, ResourceExt as _};
 use serde_json::json;
 use tracing::info;
@@ -50,6 +59,8 @@ pub struct Review {
     pub refusals: Vec<Rejection>,
     /// Claim templates to grow: template name → new size.
     pub grow: BTreeMap<String, Quantity>,
+    /// The claim templates appear or disappear: the StatefulSet must be created again.
+    pub recreate: bool,
 }
 
 /// The major version of a server image: the leading number of its tag (`postgres:17-alpine`
@@ -106,6 +117,9 @@ pub fn review(
     let stored: BTreeMap<String, Option<Quantity>> = templates(live)
         .map(|t| (t.name_any(), storage_of(t)))
         .collect();
+    let wanted: Vec<String> = templates(desired).map(|t| t.name_any()).collect();
+    review.recreate =
+        wanted.len() != stored.len() || wanted.iter().any(|t| !stored.contains_key(t));
     if let Some(claims) = desired
         .spec
         .as_mut()
@@ -138,19 +152,47 @@ pub fn review(
     review
 }
 
+/// What the guard decided for the whole stack.
+#[derive(Debug, Default)]
+pub struct Guarded {
+    /// Refused edits, for the `Degraded` message.
+    pub refusals: Vec<Rejection>,
+    /// StatefulSets deleted (orphaning their pods) to be created again with new claim
+    /// templates; left out of this reconcile's apply (but kept from pruning) and reported not
+    /// ready until then.
+    pub recreating: Vec<StatefulSet>,
+}
+
+impl Guarded {
+    /// `children` without the StatefulSets being re-created: what this reconcile applies.
+    #[must_use]
+    pub fn to_apply(&self, children: &Children) -> Children {
+        let mut out = children.clone();
+        for stage in &mut out.stages {
+            stage.objects.retain(|child| {
+                !matches!(child, Child::StatefulSet(s)
+                    if self.recreating.iter().any(|r| r.name_any() == s.name_any()))
+            });
+        }
+        out
+    }
+}
+
 /// Guards every StatefulSet of `children` (see the module doc): reads the live objects,
-/// adjusts the children, grows and annotates claims.
+/// adjusts the children, grows and annotates claims, deletes the StatefulSets to re-create.
 ///
 /// # Errors
-/// [`Error::Kube`] when reading fails or a claim patch fails other than by refusal.
+/// [`Error::Kube`] when reading fails or a claim patch or deletion fails other than by
+/// refusal.
 pub async fn guard(
     client: &Client,
     namespace: &str,
     children: &mut Children,
-) -> Result<Vec<Rejection>, Error> {
+) -> Result<Guarded, Error> {
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
     let mut refusals = Vec::new();
+    let mut recreating = Vec::new();
     for stage in &mut children.stages {
         for child in &mut stage.objects {
             let Child::StatefulSet(desired) = child else {
@@ -172,6 +214,21 @@ pub async fn guard(
                 .and_then(|c| c.annotations().get(DATA_IMAGE_ANNOTATION).cloned());
             let review = review(desired, live.as_ref(), recorded.as_deref());
             refusals.extend(review.refusals);
+            if review.recreate
+                && live
+                    .as_ref()
+                    .is_some_and(|s| s.metadata.deletion_timestamp.is_none())
+            {
+                info!(
+                    statefulset = name,
+                    "volume claim templates changed: re-creating the StatefulSet, its pods kept"
+                );
+                sets.delete(&name, &DeleteParams::orphan()).await?;
+            }
+            if review.recreate {
+                recreating.push(desired.clone());
+                continue;
+            }
             // Record the image the data now runs with, once the StatefulSet runs it.
             if let (Some(claim), Some(running)) = (
                 &data_claim,
@@ -205,7 +262,10 @@ pub async fn guard(
             }
         }
     }
-    Ok(refusals)
+    Ok(Guarded {
+        refusals,
+        recreating,
+    })
 }
 
 /// Patches `claim` to request `size` if it requests less; a refusal when the cluster cannot

@@ -119,3 +119,56 @@ async fn growing_storage_resizes_the_claims_where_the_class_allows() {
         world.condition("Ready")
     );
 }
+
+#[tokio::test]
+async fn a_claim_template_added_by_an_upgrade_recreates_the_stateful_set_keeping_its_pods() {
+    let world = World::ready("minimal").await;
+    let set = format!("{}-nats", world.name);
+    // As an operator before the JetStream volume left it: no claim templates.
+    let mut old = world.fake.get(STATEFUL_SETS, &set).unwrap();
+    assert!(old["spec"]["volumeClaimTemplates"].is_array());
+    old["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("volumeClaimTemplates");
+    world.fake.delete(STATEFUL_SETS, &set);
+    world.fake.insert(STATEFUL_SETS, old);
+    world.fake.roll_out(STATEFUL_SETS, &set);
+
+    world.reconcile().await;
+    // Deleted with its pods orphaned (not an ImmutableField refusal), and not ready meanwhile.
+    let deleting = world.fake.get(STATEFUL_SETS, &set).unwrap();
+    assert!(deleting["metadata"]["deletionTimestamp"].is_string());
+    assert!(
+        deleting["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "orphan")),
+        "{deleting}"
+    );
+    assert_eq!(
+        world.condition("Degraded").0,
+        "False",
+        "{:?}",
+        world.condition("Degraded")
+    );
+    let (ready, _, message) = world.condition("Ready");
+    assert_eq!(ready, "False");
+    assert!(message.contains("nats"), "{message}");
+
+    world.fake.collect_garbage();
+    assert!(world.fake.get(STATEFUL_SETS, &set).is_none());
+    world.reconcile().await;
+    let created = world.fake.get(STATEFUL_SETS, &set).unwrap();
+    assert_eq!(
+        created["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+        "data"
+    );
+    world.fake.roll_out(STATEFUL_SETS, &set);
+    world.reconcile().await;
+    assert_eq!(
+        world.condition("Ready").0,
+        "True",
+        "{:?}",
+        world.condition("Ready")
+    );
+}
