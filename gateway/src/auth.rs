@@ -181,7 +181,7 @@ fn token_refused(error: &TokenError) -> Refused {
 
 /// The bearer token of `Authorization`: `None` without the header, `Err` when it is not a
 /// usable bearer credential.
-fn bearer(headers: &HeaderMap) -> Option<Result<&str, &'static str>> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<Result<&str, &'static str>> {
     let value = headers.get(header::AUTHORIZATION)?;
     let Ok(value) = value.to_str() else {
         return Some(Err("malformed Authorization header"));

@@ -97,6 +97,34 @@ pub struct GatewayArgs {
     /// `HEALTH_ADDR`) or `admin` (there, and on the API port for a token with the admin role).
     #[arg(long, env = env::OPS_ENDPOINTS, default_value = "health", value_enum)]
     pub ops_endpoints: OpsEndpoints,
+    /// Events older than this many seconds are removed from the `EVENTS` stream.
+    #[arg(long, env = env::EVENTS_MAX_AGE_SECS, default_value_t = contract::events::DEFAULT_MAX_AGE_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub events_max_age_secs: u64,
+    /// Bytes of events the `EVENTS` stream keeps; the oldest are removed beyond it.
+    #[arg(long, env = env::EVENTS_MAX_BYTES, default_value_t = contract::events::DEFAULT_MAX_BYTES,
+          value_parser = clap::value_parser!(i64).range(1024..))]
+    pub events_max_bytes: i64,
+    /// Copies of the `EVENTS` stream (1, or 3 with three NATS servers).
+    #[arg(long, env = env::EVENTS_REPLICAS, default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=5))]
+    pub events_replicas: u32,
+    /// `GET /events` streams open at once per user; beyond it 429.
+    #[arg(long, env = env::EVENTS_MAX_STREAMS_PER_USER, default_value_t = deploy::DEFAULT_EVENTS_MAX_STREAMS_PER_USER,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub events_max_streams_per_user: u32,
+    /// `GET /events` streams open at once in all; beyond it 503.
+    #[arg(long, env = env::EVENTS_MAX_STREAMS, default_value_t = deploy::DEFAULT_EVENTS_MAX_STREAMS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub events_max_streams: u32,
+    /// Milliseconds between heartbeat comments on an idle `GET /events` stream.
+    #[arg(long, env = env::EVENTS_HEARTBEAT_MS, default_value_t = deploy::DEFAULT_EVENTS_HEARTBEAT_MS,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub events_heartbeat_ms: u64,
+    /// Events held for a client that reads too slowly before its stream is cut.
+    #[arg(long, env = env::EVENTS_BUFFER, default_value_t = deploy::DEFAULT_EVENTS_BUFFER,
+          value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub events_buffer: u64,
     /// Serve the interactive API page `/docs` (`on`/`off`).
     #[arg(long, env = env::API_DOCS, default_value = "on", action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -150,6 +178,8 @@ pub struct Config {
     pub ops: OpsEndpoints,
     /// Whether `/docs` is served.
     pub docs: bool,
+    /// `GET /events` and the stream behind it.
+    pub events: crate::events::EventsConfig,
 }
 
 /// Which origins may call the API from a browser.
@@ -231,6 +261,7 @@ impl Config {
             limits: crate::limit::LimitConfig::default(),
             ops: OpsEndpoints::Health,
             docs: true,
+            events: crate::events::EventsConfig::default(),
         }
     }
 }
@@ -266,6 +297,17 @@ impl From<&Cli> for Config {
             },
             ops: g.ops_endpoints,
             docs: g.api_docs,
+            events: crate::events::EventsConfig {
+                stream: contract::events::StreamSettings {
+                    max_age_secs: g.events_max_age_secs,
+                    max_bytes: g.events_max_bytes,
+                    replicas: g.events_replicas as usize,
+                },
+                max_streams_per_user: g.events_max_streams_per_user,
+                max_streams: g.events_max_streams,
+                heartbeat: Duration::from_millis(g.events_heartbeat_ms),
+                buffer: usize::try_from(g.events_buffer).unwrap_or(usize::MAX),
+            },
         }
     }
 }
@@ -316,6 +358,7 @@ mod tests {
         let off = Cli::try_parse_from(["gateway", "--rate-limits", "off"]).unwrap();
         assert_eq!(Config::from(&off).limits.rates, crate::limit::Quotas::OFF);
         assert!(config.docs, "the API page is on by default");
+        assert_eq!(config.events, crate::events::EventsConfig::default());
         assert_eq!(
             config.ops,
             OpsEndpoints::Health,

@@ -15,6 +15,7 @@
 //! - [`server`] accepts connections and serves them over HTTP/1.1 within its limits (with
 //!   [`addr_cap`] per client address); [`admission`] refuses malformed heads and bodies a
 //!   route does not take, and holds request bodies within one budget;
+//! - [`events`] streams domain events to clients (`GET /events`, Server-Sent Events);
 //! - [`own`] serves `/livez` (alias `/healthz`), `/readyz` and `/openapi.json` on the API
 //!   port, and the operational `/metrics` and `/services` on the health listener (with
 //!   `/livez` and `/readyz`), or on the API port too for the admin role
@@ -31,6 +32,7 @@ pub mod config;
 pub mod discovery;
 pub mod docs;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod jwks;
 pub mod limit;
@@ -102,6 +104,13 @@ pub async fn run(
 
     let mut registry = Registry::default();
     let metrics = GatewayMetrics::new(&mut registry);
+    let events = events::Events::new(&config.events, &mut registry);
+    let provisioning = tokio::spawn(events::provision::run(
+        client.clone(),
+        config.events.stream,
+        events.ready.clone(),
+        shutdown.clone(),
+    ));
     let catalog = Arc::new(Catalog::new(config.discovery.trigger_throttle));
     let health = Probes::new(registry)
         .nats(client.clone())
@@ -145,6 +154,7 @@ pub async fn run(
         refusals: refusals::Refusals::default(),
         body_budget: admission::BodyBudget::new(config.body_budget_bytes),
         server_errors: Default::default(),
+        events,
     }));
 
     let discovery = tokio::spawn(discovery::run(
@@ -162,6 +172,15 @@ pub async fn run(
             .into_future(),
     );
 
+    // Open event streams end at shutdown; the server then finishes their responses.
+    let stop_events = tokio::spawn({
+        let shutdown = shutdown.clone();
+        let state = state.clone();
+        async move {
+            shutdown.await;
+            let _ = state.events.stop.send(true);
+        }
+    });
     info!(addr = %listener.local_addr()?, "gateway listening");
     let app = router(state);
     let trusted = &config.limits.trusted_proxies;
@@ -171,6 +190,8 @@ pub async fn run(
     // Both watch the same shutdown signal; they end promptly.
     let _ = discovery.await;
     let _ = revocations.await;
+    let _ = provisioning.await;
+    let _ = stop_events.await;
     if let Ok(Err(e)) = health_server.await {
         tracing::warn!(error = %e, "health server failed");
     }

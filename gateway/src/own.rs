@@ -1,6 +1,7 @@
 //! The gateway's own endpoints: `/livez`, `/readyz`, `/openapi.json` on the API port (liveness
 //! and readiness by the names the health listener uses; `/healthz` stays an alias of `/livez`,
 //! since cluster checks and documented commands call it);
+//! `GET /events` ([`crate::events`]);
 //! `/metrics` and `/services` on the health listener ([`ops_router`]), and on the API port
 //! only when [`OpsEndpoints::Admin`] allows it, to the admin role.
 //!
@@ -42,6 +43,7 @@ pub fn routes(docs: bool) -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/metrics", get(metrics_on_api)),
         ("/services", get(services_on_api)),
         ("/openapi.json", get(openapi_json)),
+        (crate::events::PATH, get(crate::events::events)),
     ];
     if docs {
         routes.extend(crate::docs::routes());

@@ -38,6 +38,8 @@ pub struct Shared {
     pub body_budget: crate::admission::BodyBudget,
     /// Server-error log lines summed per route and status.
     pub server_errors: crate::observe::server_errors::ServerErrors,
+    /// The `/events` streams' readiness, caps and metrics.
+    pub events: crate::events::Events,
 }
 
 /// Handler state: a cheap handle to [`Shared`].

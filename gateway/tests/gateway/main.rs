@@ -7,6 +7,7 @@ mod connections;
 mod discovery;
 mod docs;
 mod errors;
+mod events;
 mod floods;
 mod ids;
 mod limits;

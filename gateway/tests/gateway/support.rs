@@ -560,7 +560,17 @@ impl World {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
-        let nats = runtime::test_support::NatsServer::start().await.unwrap();
+        Self::start_on(runtime::test_support::NatsOptions::default(), tune).await
+    }
+
+    /// A world whose NATS server runs with `options` (JetStream, say).
+    pub async fn start_on(
+        options: runtime::test_support::NatsOptions,
+        tune: impl FnOnce(&mut Config),
+    ) -> Self {
+        let nats = runtime::test_support::NatsServer::start_with(options)
+            .await
+            .unwrap();
         let client = nats.client().await;
         let widgets = Widgets::default();
         let keys = KeyStore::with_key_a();

@@ -568,6 +568,10 @@ fn nats_cluster_has_authenticated_routes_permissions_and_a_pdb() {
     assert!(!routes.contains("ha-nats-3."));
     assert!(users.contains("user: \"customers\""));
     assert!(
+        users.contains("{ publish: { allow: [\"events.customers.>\"] }, subscribe:"),
+        "{users}"
+    );
+    assert!(
         users.contains(
             "subscribe: { allow: [\"customers.>\", \"$SRV.PING\", \"$SRV.INFO\", \"$SRV.STATS\", \"$SRV.*.customers\", \"$SRV.*.customers.*\", \"_INBOX_customers.>\"] }, allow_responses: true"
         ),
@@ -575,7 +579,7 @@ fn nats_cluster_has_authenticated_routes_permissions_and_a_pdb() {
     );
     assert!(
         users.contains(
-            "publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"auth.revoked\", \"customers.>\"] }, subscribe: { allow: [\"_INBOX_gateway.>\"] } }"
+            "publish: { allow: [\"$SRV.>\", \"auth.jwks\", \"auth.revoked\", \"customers.>\", \"$JS.API.STREAM.CREATE.EVENTS\""
         ),
         "{users}"
     );

@@ -75,6 +75,7 @@ pub async fn ensure_admin(
             password_hash: password_hash.clone(),
             roles: vec![ROLE_USER.to_owned(), ROLE_ADMIN.to_owned()],
             created_at: DateTime::now(),
+            pending_event: None,
         };
         match store.insert_user(&user).await {
             Ok(()) => {

@@ -61,6 +61,8 @@ pub struct Inner {
     pub refresh_ttl: Duration,
     /// Failed logins by reason.
     pub metrics: AuthMetrics,
+    /// Wakes the events relay ([`crate::events`]) after a registration.
+    pub events: Arc<tokio::sync::Notify>,
 }
 
 impl Auth {
@@ -108,7 +110,7 @@ pub async fn register(
         error!(error = %e, "password hashing failed");
         ServiceError::internal()
     })?;
-    let user = UserDoc {
+    let mut user = UserDoc {
         id: uuid::Uuid::now_v7().to_string(),
         username_key: Some(validate::username_key(&body.username)),
         username: body.username,
@@ -116,10 +118,17 @@ pub async fn register(
         password_hash,
         roles: vec![ROLE_USER.to_owned()],
         created_at: DateTime::now(),
+        pending_event: None,
     };
+    // The event goes into the account's own document: see `crate::events`.
+    user.pending_event = Some(crate::events::registered(&user).map_err(|e| {
+        error!(error = %e, "the registration event could not be encoded");
+        ServiceError::internal()
+    })?);
     match state.store.insert_user(&user).await {
         Ok(()) => {
             info!(user_id = %user.id, "account registered");
+            state.events.notify_one();
             Ok(user.profile())
         }
         Err(StoreError::Duplicate) => Err(duplicate(&state, &user).await),

@@ -28,12 +28,16 @@
 //! | `LOGIN_DELAY_AFTER` / `LOGIN_MAX_DELAY_MS` | 10 / 2000 | progressive delay per account and per address ([`throttle`]) |
 //! | `LOGIN_MAX_CONCURRENT` | 4 | password checks at once per account, in each of two lanes ([`throttle`]) |
 //!
+//! Every registration is published as an `auth.user.registered` event on JetStream, with
+//! the account in one atomic insert ([`events`]).
+//!
 //! Key rotation: make a new key (`openssl genpkey -algorithm ed25519`), mount it as
 //! `JWT_PRIVATE_KEY_FILE` and the old one in `JWT_PREVIOUS_KEY_FILES`, roll out; the gateway
 //! refetches the JWKS on the new `kid`. After one access-token lifetime, drop the old key.
 
 pub mod bootstrap;
 pub mod config;
+pub mod events;
 pub mod handlers;
 pub mod keys;
 pub mod metrics;
@@ -97,6 +101,10 @@ pub async fn run(
     .await?;
     let mut host = Host::new(SERVICE, &nats);
     let metrics = metrics::AuthMetrics::new(host.registry());
+    let outbox = runtime::outbox::metrics::OutboxMetrics::new(host.registry());
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let relay = events::Relay::new(store.clone(), outbox, wake.clone());
+    host = host.beside(move |client| relay.run(client));
     host.ready_when("mongodb", {
         let store = store.clone();
         move || {
@@ -131,6 +139,7 @@ pub async fn run(
             throttle: throttle::Throttle::new(config.throttle),
             refresh_ttl: config.refresh_ttl(),
             metrics,
+            events: wake,
         });
         Ok(ServiceBuilder::new(
             SERVICE,

@@ -96,6 +96,10 @@ pub struct UserDoc {
     pub roles: Vec<String>,
     /// When the account was created.
     pub created_at: DateTime,
+    /// The account's `auth.user.registered` CloudEvent (JSON) until it is published: written
+    /// with the account in one insert, so the two exist together ([`crate::events`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_event: Option<String>,
 }
 
 impl UserDoc {
@@ -209,6 +213,41 @@ impl Store {
             revoked: db.collection("revoked_users"),
             db,
         })
+    }
+
+    /// Up to `limit` accounts whose event is not published yet, oldest first: (id, event).
+    pub async fn pending_events(&self, limit: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let users: Vec<UserDoc> = self
+            .users
+            .find(doc! { "pending_event": { "$exists": true } })
+            .sort(doc! { "created_at": 1 })
+            .limit(limit)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(users
+            .into_iter()
+            .filter_map(|u| Some((u.id, u.pending_event?)))
+            .collect())
+    }
+
+    /// How many accounts' events are not published yet.
+    pub async fn count_pending_events(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .users
+            .count_documents(doc! { "pending_event": { "$exists": true } })
+            .await?)
+    }
+
+    /// Removes account `id`'s event once JetStream has acknowledged it.
+    pub async fn clear_event(&self, id: &str) -> Result<(), StoreError> {
+        self.users
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$unset": { "pending_event": "" } },
+            )
+            .await?;
+        Ok(())
     }
 
     /// Creates the indexes (idempotent).

@@ -8,6 +8,14 @@
 //! replies, no one but the gateway can publish `products.delete` claiming the admin role, and
 //! only the `products` user can answer the gateway's `$SRV.INFO.products`: a service cannot
 //! speak for another in discovery (the gateway's route ownership rests on this).
+//!
+//! Domain events ([`crate::events`]): a service may publish its own events,
+//! `events.<name>.>` (JetStream answers the publish with an acknowledgement in the service's
+//! inbox), and nothing of the JetStream API, so it can neither create, change nor delete a
+//! stream or consumer, nor speak for another service's events. The gateway, which streams
+//! events to clients, may only create or update the `EVENTS` stream, read its info, and
+//! create, read, pull from and delete consumers on it ([`gateway_jetstream_api`]): not
+//! `$JS.API.>`, and no event subject, so it cannot forge an event.
 
 use std::fmt::Write as _;
 
@@ -29,6 +37,23 @@ pub fn inbox_prefix(user: &str) -> String {
     format!("_INBOX_{user}")
 }
 
+/// The JetStream API subjects the gateway may publish to: create or update the `EVENTS`
+/// stream and read its info, and create, read, pull from and delete its ordered consumers on
+/// that stream (named, so their create subject is `CONSUMER.CREATE.EVENTS.<name>[.<filter>]`).
+#[must_use]
+pub fn gateway_jetstream_api() -> Vec<String> {
+    let stream = crate::events::STREAM;
+    vec![
+        format!("$JS.API.STREAM.CREATE.{stream}"),
+        format!("$JS.API.STREAM.UPDATE.{stream}"),
+        format!("$JS.API.STREAM.INFO.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.*"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.*"),
+        format!("$JS.API.CONSUMER.DELETE.{stream}.*"),
+    ]
+}
+
 /// The permissions of `user` (the gateway, or a service's name) in a system whose services
 /// are `services`.
 #[must_use]
@@ -43,6 +68,7 @@ pub fn permissions<S: AsRef<str>>(user: &str, services: &[S]) -> Permissions {
             "auth.revoked".to_owned(),
         ];
         publish.extend(services.iter().map(|s| format!("{}.>", s.as_ref())));
+        publish.extend(gateway_jetstream_api());
         Permissions {
             publish,
             subscribe: vec![inbox],
@@ -50,7 +76,8 @@ pub fn permissions<S: AsRef<str>>(user: &str, services: &[S]) -> Permissions {
         }
     } else {
         Permissions {
-            publish: Vec::new(),
+            // Its own events only; JetStream's acknowledgement arrives in its inbox.
+            publish: vec![crate::events::publish_subjects(user)],
             subscribe: vec![
                 format!("{user}.>"),
                 // `$SRV.<verb>`, `$SRV.<verb>.<name>` and `$SRV.<verb>.<name>.<id>` (ADR-32).
@@ -124,15 +151,23 @@ mod tests {
                 "auth.jwks",
                 "auth.revoked",
                 "auth.>",
-                "products.>"
+                "products.>",
+                "$JS.API.STREAM.CREATE.EVENTS",
+                "$JS.API.STREAM.UPDATE.EVENTS",
+                "$JS.API.STREAM.INFO.EVENTS",
+                "$JS.API.CONSUMER.CREATE.EVENTS.>",
+                "$JS.API.CONSUMER.INFO.EVENTS.*",
+                "$JS.API.CONSUMER.MSG.NEXT.EVENTS.*",
+                "$JS.API.CONSUMER.DELETE.EVENTS.*",
             ]
         );
         assert_eq!(gateway.subscribe, ["_INBOX_gateway.>"]);
         let products = permissions("products", &["auth", "products"]);
-        assert!(products.publish.is_empty() && products.allow_responses);
+        assert_eq!(products.publish, ["events.products.>"]);
+        assert!(products.allow_responses);
         assert!(products.subscribe.contains(&"products.>".to_owned()));
         let conf = authorization([("products", "p\"w", products)]);
-        assert!(conf.contains(r#"{ user: "products", password: "p\"w", permissions: { subscribe: { allow: ["products.>""#), "{conf}");
+        assert!(conf.contains(r#"{ user: "products", password: "p\"w", permissions: { publish: { allow: ["events.products.>"] }, subscribe: { allow: ["products.>""#), "{conf}");
         assert!(
             conf.ends_with("allow_responses: true } }\n  ]\n}\n"),
             "{conf}"

@@ -153,15 +153,12 @@ pub async fn insert(db: &mut PgConnection, c: &Customer) -> Result<Customer, sql
 
 /// Sets `changes` (column, new value) on customer `id` in one statement and returns the
 /// updated row, or `None` when there is no such customer. Column names come from the
-/// handler's fixed list, never from the request.
+/// handler's fixed list, never from the request. `changes` is not empty.
 pub async fn update(
-    pool: &PgPool,
+    db: &mut PgConnection,
     id: &str,
     changes: Vec<(&'static str, Option<String>)>,
 ) -> Result<Option<Customer>, sqlx::Error> {
-    if changes.is_empty() {
-        return get(pool, id).await;
-    }
     let mut query = QueryBuilder::<Postgres>::new("UPDATE customers SET ");
     let mut set = query.separated(", ");
     for (column, value) in changes {
@@ -173,15 +170,18 @@ pub async fn update(
         .push(" WHERE customer_id = ")
         .push_bind(id)
         .push(concat!(" RETURNING ", columns!()));
-    let row: Option<Row> = query.build_query_as().fetch_optional(pool).await?;
+    let row: Option<Row> = query.build_query_as().fetch_optional(db).await?;
     Ok(row.map(Customer::from))
 }
 
-/// Deletes customer `id`; whether it existed.
-pub async fn delete(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM customers WHERE customer_id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() > 0)
+/// Deletes customer `id`; the row as it was, or `None` when there was none.
+pub async fn delete(db: &mut PgConnection, id: &str) -> Result<Option<Customer>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "DELETE FROM customers WHERE customer_id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Customer::from))
 }

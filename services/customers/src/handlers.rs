@@ -2,15 +2,19 @@
 //! level on the caller (the gateway does too; services do not trust that every NATS client is
 //! the gateway); each handler validates its input into 422 field errors, then queries the database
 //! (`db`: one statement, or a count and a page for lists). A create runs once per
-//! `Idempotency-Key` ([`runtime::idempotency`]).
+//! `Idempotency-Key` ([`runtime::idempotency`]). Every change stores its domain event
+//! (`customers.created|updated|deleted`) in the same transaction ([`runtime::outbox`]); a
+//! patch that changes nothing has none.
 
 use contract::customers::{
     CreateCustomer, Customer, CustomerIdParams, CustomerPatch, CustomerSort, DeleteCustomer,
     GetCustomer, ListCustomers, UpdateCustomer, limits,
 };
+use contract::events::EventType;
 use contract::page::{Page, PageQuery, Sort};
 use contract::{FieldErrors, RequestOf, ServiceError};
 use runtime::idempotency::Idempotency;
+use runtime::outbox;
 use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use sqlx::PgPool;
@@ -101,6 +105,7 @@ async fn create(
     req: RequestOf<CreateCustomer>,
 ) -> Result<Customer, ServiceError> {
     let idempotency = Idempotency::of::<CreateCustomer>(&ctx, &req)?;
+    let actor = actor(&ctx);
     let new = req.body;
     let mut errors = FieldErrors::default();
     let id = match new.customer_id.as_deref() {
@@ -153,7 +158,7 @@ async fn create(
     idempotency
         .once(&pool, move |conn| {
             Box::pin(async move {
-                db::insert(conn, &customer).await.map_err(|e| {
+                let created = db::insert(conn, &customer).await.map_err(|e| {
                     let err = reply_error(e);
                     if err.status() == 409 {
                         ServiceError::conflict(format!(
@@ -164,15 +169,31 @@ async fn create(
                     } else {
                         err
                     }
-                })
+                })?;
+                let id = created.customer_id.clone();
+                outbox::record(
+                    conn,
+                    EventType::CustomerCreated,
+                    &id,
+                    actor.as_deref(),
+                    &created,
+                )
+                .await
+                .map_err(reply_error)?;
+                Ok(created)
             })
         })
         .await
 }
 
+/// The acting user's id, for the event.
+fn actor(ctx: &RequestContext) -> Option<String> {
+    ctx.caller.as_ref().map(|c| c.user_id.clone())
+}
+
 async fn update(
     pool: PgPool,
-    _: RequestContext,
+    ctx: RequestContext,
     req: RequestOf<UpdateCustomer>,
 ) -> Result<Customer, ServiceError> {
     let patch: CustomerPatch = req.body;
@@ -205,18 +226,40 @@ async fn update(
     }
     errors.finish()?;
     let id = customer_id(&req.params)?;
-    found(db::update(&pool, &id, changes).await, || not_found(&id))
+    if changes.is_empty() {
+        return found(db::get(&pool, &id).await, || not_found(&id));
+    }
+    let mut tx = pool.begin().await.map_err(reply_error)?;
+    let updated = found(db::update(&mut tx, &id, changes).await, || not_found(&id))?;
+    outbox::record(
+        &mut tx,
+        EventType::CustomerUpdated,
+        &id,
+        actor(&ctx).as_deref(),
+        &updated,
+    )
+    .await
+    .map_err(reply_error)?;
+    tx.commit().await.map_err(reply_error)?;
+    Ok(updated)
 }
 
 async fn delete(
     pool: PgPool,
-    _: RequestContext,
+    ctx: RequestContext,
     req: RequestOf<DeleteCustomer>,
 ) -> Result<(), ServiceError> {
     let id = customer_id(&req.params)?;
-    if db::delete(&pool, &id).await.map_err(reply_error)? {
-        Ok(())
-    } else {
-        Err(not_found(&id))
-    }
+    let mut tx = pool.begin().await.map_err(reply_error)?;
+    let deleted = found(db::delete(&mut tx, &id).await, || not_found(&id))?;
+    outbox::record(
+        &mut tx,
+        EventType::CustomerDeleted,
+        &id,
+        actor(&ctx).as_deref(),
+        &deleted,
+    )
+    .await
+    .map_err(reply_error)?;
+    tx.commit().await.map_err(reply_error)
 }

@@ -207,13 +207,10 @@ pub enum Value {
 /// Sets `changes` on product `id` in one statement and returns the updated product, or
 /// `None` when there is no such product. Column names come from the handler's fixed list.
 pub async fn update(
-    pool: &PgPool,
+    db: &mut PgConnection,
     id: i64,
     changes: Vec<(&'static str, Value)>,
 ) -> Result<Option<Product>, sqlx::Error> {
-    if changes.is_empty() {
-        return get(pool, id).await;
-    }
     let mut query = QueryBuilder::<Postgres>::new("WITH updated AS (UPDATE products SET ");
     let mut set = query.separated(", ");
     for (column, value) in changes {
@@ -230,17 +227,21 @@ pub async fn update(
         .push_bind(id)
         .push(" RETURNING *) ")
         .push(product_select!("updated"));
-    let row: Option<Row> = query.build_query_as().fetch_optional(pool).await?;
+    let row: Option<Row> = query.build_query_as().fetch_optional(db).await?;
     Ok(row.map(Product::from))
 }
 
-/// Deletes product `id`; whether it existed.
-pub async fn delete(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM products WHERE product_id = $1")
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() > 0)
+/// Deletes product `id`; the product as it was (with its names), or `None` when there was
+/// none.
+pub async fn delete(db: &mut PgConnection, id: i64) -> Result<Option<Product>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "WITH deleted AS (DELETE FROM products WHERE product_id = $1 RETURNING *) ",
+        product_select!("deleted")
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Product::from))
 }
 
 /// A category row as selected.

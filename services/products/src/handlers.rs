@@ -2,10 +2,13 @@
 //! level on the caller (the gateway does too; services do not trust that every NATS client is
 //! the gateway); each handler validates its input into 422 field errors, then queries the database
 //! (`db`: one statement, or a count and a page for lists). A create runs once per
-//! `Idempotency-Key` ([`runtime::idempotency`]).
+//! `Idempotency-Key` ([`runtime::idempotency`]). Every change stores its domain event
+//! (`products.created|updated|deleted`) in the same transaction ([`runtime::outbox`]); a
+//! patch that changes nothing has none.
 
 use std::str::FromStr;
 
+use contract::events::EventType;
 use contract::page::{Page, PageQuery, Sort};
 use contract::products::{
     Category, CreateProduct, DeleteProduct, GetProduct, ListCategories, ListProducts,
@@ -13,6 +16,7 @@ use contract::products::{
 };
 use contract::{FieldErrors, Operation, RequestOf, ServiceError};
 use runtime::idempotency::Idempotency;
+use runtime::outbox;
 use runtime::pg::{found, reply_error};
 use runtime::{RequestContext, ServiceBuilder};
 use rust_decimal::Decimal;
@@ -110,6 +114,7 @@ async fn create(
     req: RequestOf<CreateProduct>,
 ) -> Result<Product, ServiceError> {
     let idempotency = Idempotency::of::<CreateProduct>(&ctx, &req)?;
+    let actor = actor(&ctx);
     let body: NewProduct = req.body;
     let mut errors = FieldErrors::default();
     errors.required_text(
@@ -137,14 +142,32 @@ async fn create(
     // A category or supplier that does not exist is a foreign-key violation: 422 on its field.
     idempotency
         .once(&pool, move |conn| {
-            Box::pin(async move { db::insert(conn, row).await.map_err(reply_error) })
+            Box::pin(async move {
+                let created = db::insert(conn, row).await.map_err(reply_error)?;
+                let id = created.product_id.to_string();
+                outbox::record(
+                    conn,
+                    EventType::ProductCreated,
+                    &id,
+                    actor.as_deref(),
+                    &created,
+                )
+                .await
+                .map_err(reply_error)?;
+                Ok(created)
+            })
         })
         .await
 }
 
+/// The acting user's id, for the event.
+fn actor(ctx: &RequestContext) -> Option<String> {
+    ctx.caller.as_ref().map(|c| c.user_id.clone())
+}
+
 async fn update(
     pool: PgPool,
-    _: RequestContext,
+    ctx: RequestContext,
     req: RequestOf<UpdateProduct>,
 ) -> Result<Product, ServiceError> {
     let ProductPatch {
@@ -203,20 +226,42 @@ async fn update(
     }
     errors.finish()?;
     let id = product_id(req.params.id)?;
-    found(db::update(&pool, id, changes).await, || not_found(id))
+    if changes.is_empty() {
+        return found(db::get(&pool, id).await, || not_found(id));
+    }
+    let mut tx = pool.begin().await.map_err(reply_error)?;
+    let updated = found(db::update(&mut tx, id, changes).await, || not_found(id))?;
+    outbox::record(
+        &mut tx,
+        EventType::ProductUpdated,
+        &id.to_string(),
+        actor(&ctx).as_deref(),
+        &updated,
+    )
+    .await
+    .map_err(reply_error)?;
+    tx.commit().await.map_err(reply_error)?;
+    Ok(updated)
 }
 
 async fn delete(
     pool: PgPool,
-    _: RequestContext,
+    ctx: RequestContext,
     req: RequestOf<DeleteProduct>,
 ) -> Result<(), ServiceError> {
     let id = product_id(req.params.id)?;
-    if db::delete(&pool, id).await.map_err(reply_error)? {
-        Ok(())
-    } else {
-        Err(not_found(id))
-    }
+    let mut tx = pool.begin().await.map_err(reply_error)?;
+    let deleted = found(db::delete(&mut tx, id).await, || not_found(id))?;
+    outbox::record(
+        &mut tx,
+        EventType::ProductDeleted,
+        &id.to_string(),
+        actor(&ctx).as_deref(),
+        &deleted,
+    )
+    .await
+    .map_err(reply_error)?;
+    tx.commit().await.map_err(reply_error)
 }
 
 /// Lists a page of reference table `T`: categories or suppliers.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -49,12 +50,16 @@ pub enum HostError {
 
 type AddCheck = Box<dyn FnOnce(Probes) -> Probes + Send>;
 
+/// A task the host runs beside the service, given its NATS connection.
+type Background = Box<dyn FnOnce(async_nats::Client) -> BoxFuture<'static, ()> + Send>;
+
 /// One service process; see the module docs.
 pub struct Host {
     name: String,
     nats: NatsArgs,
     registry: Registry,
     checks: Vec<AddCheck>,
+    background: Vec<Background>,
 }
 
 impl std::fmt::Debug for Host {
@@ -63,6 +68,7 @@ impl std::fmt::Debug for Host {
             .field("name", &self.name)
             .field("nats", &self.nats)
             .field("checks", &self.checks.len())
+            .field("background", &self.background.len())
             .finish_non_exhaustive()
     }
 }
@@ -75,7 +81,22 @@ impl Host {
             nats: nats.clone(),
             registry: Registry::default(),
             checks: Vec::new(),
+            background: Vec::new(),
         }
+    }
+
+    /// Adds a task that runs beside the service (e.g. the outbox relay): started, with the
+    /// service's NATS connection, once the start step has succeeded (so after migrations),
+    /// and aborted when the service stops. It must be safe to abort at any await point.
+    #[must_use]
+    pub fn beside<F, Fut>(mut self, task: F) -> Self
+    where
+        F: FnOnce(async_nats::Client) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background
+            .push(Box::new(move |client| task(client).boxed()));
+        self
     }
 
     /// The registry `/metrics` renders, for the service's own metrics.
@@ -123,12 +144,16 @@ impl Host {
         }
         let health = health.flag("registered", registered.clone(), "not registered yet");
         let health_task = tokio::spawn(health::serve(health_listener, health, shutdown.clone()));
+        let mut beside = Vec::new();
 
         let result = async {
             let builder = tokio::select! {
                 built = start() => built?.metrics(metrics),
                 () = shutdown.clone() => return Ok(()),
             };
+            for task in self.background {
+                beside.push(tokio::spawn(task(client.clone())));
+            }
             let service = tokio::select! {
                 service = builder.start(&client) => service.map_err(HostError::from)?,
                 () = shutdown.clone() => return Ok(()),
@@ -141,6 +166,9 @@ impl Host {
         }
         .await;
 
+        for task in beside {
+            task.abort();
+        }
         crate::connect::flush(&client).await;
         // The health server stops on the same shutdown signal; on an early error, stop it here.
         if result.is_err() {
@@ -160,10 +188,12 @@ impl Host {
     /// [`Host::run`] for a service that owns a PostgreSQL database: ready only while the
     /// database answers; `migrator` runs (retried while the database is down or not
     /// provisioned yet, see [`crate::pg::migrate`]) before `build` gets the pool; the pool is
-    /// closed on the way out.
+    /// closed on the way out. With `outbox`, the database has the `outbox` table
+    /// ([`crate::outbox`]) and its relay runs beside the service.
     pub async fn run_with_database<S>(
         mut self,
         database: &crate::pg::PgArgs,
+        outbox: bool,
         migrator: &'static sqlx::migrate::Migrator,
         health_listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -174,6 +204,13 @@ impl Host {
     {
         let pool = crate::pg::pool(database)?;
         crate::pg::pool_metrics::register(&mut self.registry, &pool);
+        if outbox {
+            let metrics = crate::outbox::metrics::OutboxMetrics::new(&mut self.registry);
+            let pool = pool.clone();
+            self = self.beside(move |client| {
+                crate::outbox::relay::Relay::new(pool, client, metrics).run()
+            });
+        }
         let result = self
             .ready_when("database", {
                 let pool = pool.clone();

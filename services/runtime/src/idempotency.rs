@@ -6,7 +6,8 @@
 //! [`contract::idempotency::TTL_SECS`] with the first result's status and body. A handler
 //! wraps its write in [`Idempotency::once`]:
 //!
-//! - no key: the write runs as it would without this module (no transaction);
+//! - no key: the write runs as it would without this module, in a transaction of its own
+//!   (so that its statements, such as storing its event in the outbox, commit together);
 //! - a key not seen (or expired): the write runs **in one transaction with storing the key
 //!   and its result**, so the key is stored exactly when the write is committed, and a write
 //!   that failed (a 4xx, a 503, a deadline that cancelled the handler) leaves no key behind
@@ -104,8 +105,11 @@ impl Idempotency {
         F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, ServiceError>>,
     {
         let Some(named) = &self.key else {
-            let mut conn = pool.acquire().await.map_err(reply_error)?;
-            return write(&mut conn).await;
+            // Still one transaction: a write stores its event in the outbox with its change.
+            let mut tx = pool.begin().await.map_err(reply_error)?;
+            let result = write(&mut tx).await?;
+            tx.commit().await.map_err(reply_error)?;
+            return Ok(result);
         };
         let mut tx = pool.begin().await.map_err(reply_error)?;
         let locked: bool = sqlx::query_scalar(

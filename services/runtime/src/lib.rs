@@ -20,7 +20,8 @@
 //! With the `jwt` feature, `jwt` verifies the auth service's access tokens against its JWKS.
 //! With the `postgres` feature, `pg` opens a PostgreSQL pool, migrates (retrying until the
 //! database is up) and maps sqlx errors to [`contract::ServiceError`]s, and `idempotency` runs
-//! a write once per `Idempotency-Key`, storing the key in the same transaction.
+//! a write once per `Idempotency-Key`, storing the key in the same transaction, and `outbox`
+//! stores a write's domain event in its transaction and relays it to JetStream.
 //!
 //! With the `test-support` feature, [`test_support`] starts real servers (nats-server,
 //! PostgreSQL, a MongoDB-wire server) on free loopback ports for tests.
@@ -41,6 +42,7 @@ pub mod idempotency;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod metrics;
+pub mod outbox;
 #[cfg(feature = "postgres")]
 pub mod pg;
 pub mod propagation;

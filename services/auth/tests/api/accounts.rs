@@ -39,6 +39,7 @@ fn legacy(id: &str, username: &str) -> UserDoc {
         password_hash: "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
         roles: vec!["user".to_owned()],
         created_at: DateTime::now(),
+        pending_event: None,
     }
 }
 

@@ -16,7 +16,7 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use runtime::CallOptions;
 use runtime::jwt::Verifier;
-use runtime::test_support::{MongoServer, NatsServer, ServiceApp};
+use runtime::test_support::{MongoServer, NatsOptions, NatsServer, ServiceApp};
 
 pub use runtime::test_support::http_get;
 
@@ -84,8 +84,21 @@ pub struct Servers {
 
 impl Servers {
     pub async fn start() -> Self {
+        Self::start_with(NatsOptions::default()).await
+    }
+
+    /// With JetStream on (and no stream yet), for the events tests.
+    pub async fn start_with_jetstream() -> Self {
+        Self::start_with(NatsOptions {
+            jetstream: true,
+            ..NatsOptions::default()
+        })
+        .await
+    }
+
+    async fn start_with(options: NatsOptions) -> Self {
         capture();
-        let (nats, mongo) = tokio::join!(NatsServer::start(), MongoServer::start());
+        let (nats, mongo) = tokio::join!(NatsServer::start_with(options), MongoServer::start());
         Self {
             nats: nats.expect("nats-server starts"),
             mongo: mongo.expect("nx-27017 starts"),

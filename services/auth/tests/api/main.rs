@@ -3,6 +3,7 @@
 mod accounts;
 mod binary;
 mod bootstrap;
+mod events;
 mod flood;
 mod flows;
 mod health;

@@ -109,6 +109,22 @@ pub const OPS_ENDPOINTS: &str = "OPS_ENDPOINTS";
 pub const MAX_IN_FLIGHT: &str = "MAX_IN_FLIGHT";
 /// Verified access tokens remembered until they expire; 0 verifies every request (gateway).
 pub const TOKEN_CACHE_SIZE: &str = "TOKEN_CACHE_SIZE";
+/// Events older than this many seconds are removed from the `EVENTS` stream (gateway, which
+/// creates or updates the stream at start-up).
+pub const EVENTS_MAX_AGE_SECS: &str = "EVENTS_MAX_AGE_SECS";
+/// Bytes of events the `EVENTS` stream keeps, the oldest removed beyond it (gateway).
+pub const EVENTS_MAX_BYTES: &str = "EVENTS_MAX_BYTES";
+/// Copies of the `EVENTS` stream: 1, or 3 when NATS runs 3 servers (gateway).
+pub const EVENTS_REPLICAS: &str = "EVENTS_REPLICAS";
+/// `GET /events` streams open at once per user; beyond it 429 (gateway).
+pub const EVENTS_MAX_STREAMS_PER_USER: &str = "EVENTS_MAX_STREAMS_PER_USER";
+/// `GET /events` streams open at once in all; beyond it 503 (gateway).
+pub const EVENTS_MAX_STREAMS: &str = "EVENTS_MAX_STREAMS";
+/// Milliseconds between two heartbeat comments of an idle `GET /events` stream (gateway).
+pub const EVENTS_HEARTBEAT_MS: &str = "EVENTS_HEARTBEAT_MS";
+/// Events held for one `GET /events` client that reads too slowly; beyond it the stream is
+/// cut (gateway).
+pub const EVENTS_BUFFER: &str = "EVENTS_BUFFER";
 /// The services the gateway discovers and the path prefixes each owns, e.g.
 /// `auth=/auth,/.well-known/jwks.json;orders=/orders` (gateway; syntax in
 /// [`crate::routes`]).

@@ -4,6 +4,7 @@
 //! tested once in `runtime`.
 
 mod crud;
+mod events;
 mod idempotency;
 mod list;
 mod metrics;

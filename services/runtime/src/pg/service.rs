@@ -21,6 +21,9 @@ pub struct PgService<S> {
     pub migrator: &'static Migrator,
     /// The service with every endpoint, over the pool.
     pub handlers: fn(PgPool) -> ServiceBuilder<S>,
+    /// Whether its migrations create the `outbox` table ([`crate::outbox`]), whose relay then
+    /// runs beside the service.
+    pub outbox: bool,
 }
 
 impl<S: Clone + Send + Sync + 'static> PgService<S> {
@@ -37,6 +40,7 @@ impl<S: Clone + Send + Sync + 'static> PgService<S> {
         Host::new(self.name, &nats)
             .run_with_database(
                 &database,
+                self.outbox,
                 self.migrator,
                 health_listener,
                 shutdown,
@@ -48,10 +52,17 @@ impl<S: Clone + Send + Sync + 'static> PgService<S> {
 
 /// Declares, in a service crate that owns a PostgreSQL database, its `SERVICE` name, its
 /// `MIGRATOR` (the crate's `migrations/` folder, embedded) and its [`PgService`] `SERVER`
-/// with `handlers`: the three items every such crate exports, written once.
+/// with `handlers`: the three items every such crate exports, written once. With `outbox`,
+/// its migrations include the outbox table and the relay runs beside it.
 #[macro_export]
 macro_rules! pg_service {
     ($name:expr, $handlers:path) => {
+        $crate::pg_service!(@ $name, $handlers, false);
+    };
+    ($name:expr, $handlers:path, outbox) => {
+        $crate::pg_service!(@ $name, $handlers, true);
+    };
+    (@ $name:expr, $handlers:path, $outbox:expr) => {
         /// The service name: the Services API name and the subjects' first token.
         pub const SERVICE: &str = $name;
 
@@ -64,6 +75,7 @@ macro_rules! pg_service {
             name: SERVICE,
             migrator: &MIGRATOR,
             handlers: $handlers,
+            outbox: $outbox,
         };
     };
 }

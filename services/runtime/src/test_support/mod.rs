@@ -1,10 +1,11 @@
 //! What tests of services need on top of the test bed's real servers (re-exported here, so a
 //! test names one place): [`ServiceApp`] runs a service's real `run` in-process against them
 //! (with the `postgres` feature, [`PgStack`] is the servers of a database-backed service);
-//! [`TraceCapture`] keeps the spans a test makes, and [`stub`] is the plumbing of the small
-//! services tests stand up.
+//! [`TraceCapture`] keeps the spans a test makes, [`stub`] is the plumbing of the small
+//! services tests stand up, and [`events`] reads back the domain events they published.
 
 mod app;
+pub mod events;
 pub mod metrics;
 #[cfg(feature = "postgres")]
 mod pg_stack;

@@ -79,11 +79,18 @@ pub async fn run(
     shutdown: Stop,
 ) -> Result<(), HostError> {
     Host::new(NAME, &nats)
-        .run_with_database(&database, &MIGRATOR, health_listener, shutdown, |pool| {
-            ServiceBuilder::new(NAME, "1.0.0", "Notes", pool)
-                .endpoint::<AddNote, _>(add)
-                .endpoint::<CountNotes, _>(count)
-        })
+        .run_with_database(
+            &database,
+            false,
+            &MIGRATOR,
+            health_listener,
+            shutdown,
+            |pool| {
+                ServiceBuilder::new(NAME, "1.0.0", "Notes", pool)
+                    .endpoint::<AddNote, _>(add)
+                    .endpoint::<CountNotes, _>(count)
+            },
+        )
         .await
 }
 

@@ -1,0 +1,67 @@
+//! Domain events of products through the transactional outbox (the guarantees themselves, the
+//! same code for every service, are tested on customers): each change is published once with
+//! the product after it (before it, for a delete); a write refused inside its transaction
+//! publishes nothing.
+
+use contract::products::{
+    CreateProduct, DeleteProduct, NewProduct, Product, ProductIdParams, ProductPatch, UpdateProduct,
+};
+use contract::{Empty, Envelope};
+use runtime::test_support::events::published;
+
+use crate::support::start_with_events;
+
+#[tokio::test]
+async fn each_product_change_is_published_once_and_a_refused_one_not_at_all() {
+    let (stack, env) = start_with_events().await;
+    let new = |category_id| NewProduct {
+        product_name: Some("Eventful".into()),
+        category_id,
+        ..NewProduct::default()
+    };
+    // A category that does not exist: a foreign-key violation inside the transaction.
+    let err = env
+        .admin::<CreateProduct>(Envelope::body(new(Some(999))))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 422, "{err:?}");
+    let created = env
+        .admin::<CreateProduct>(Envelope::body(new(Some(1))))
+        .await
+        .unwrap();
+    let id = || ProductIdParams::new(created.product_id);
+    let patch = ProductPatch {
+        units_in_stock: Some(Some(5)),
+        ..ProductPatch::default()
+    };
+    let updated = env
+        .admin::<UpdateProduct>(Envelope::new(id(), Empty {}, patch))
+        .await
+        .unwrap();
+    env.admin::<DeleteProduct>(Envelope::params(id()))
+        .await
+        .unwrap();
+    stack.wait_outbox_drained().await;
+
+    let events = published(&stack.nats.client().await).await;
+    let types: Vec<_> = events.iter().map(|e| e.event["type"].clone()).collect();
+    assert_eq!(
+        types,
+        ["products.created", "products.updated", "products.deleted"]
+    );
+    let subject = created.product_id.to_string();
+    for e in &events {
+        assert_eq!(e.event["source"], "/natstack/products");
+        assert_eq!(e.event["subject"], subject.as_str());
+        assert_eq!(e.event["authid"], "user-1");
+        assert_eq!(
+            e.msg_id.as_ref(),
+            e.event["id"].as_str().map(str::to_owned).as_ref()
+        );
+    }
+    let data =
+        |i: usize| -> Product { serde_json::from_value(events[i].event["data"].clone()).unwrap() };
+    assert_eq!(data(0), created);
+    assert_eq!(data(1), updated);
+    assert_eq!(data(2), updated, "a delete carries the product before it");
+}
