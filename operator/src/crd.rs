@@ -17,6 +17,7 @@ pub use crate::crd_data::{
     MAX_CONNECTIONS_RULE, MEMBERS_RULE, MONGODB_PROVIDER_RULE, POSTGRES_PROVIDER_RULE,
     PROVIDER_FIXED_MESSAGE, PROVIDER_FIXED_RULE,
 };
+pub use crate::crd_events::{EventsSpec, RetentionSpec};
 pub use crate::crd_observe::{
     INTERVAL_RULE, MonitoringSpec, SAMPLING_RULE, Selector, SelectorOperator, SelectorRequirement,
     TelemetrySpec,
@@ -99,6 +100,11 @@ pub struct MicroserviceStackSpec {
     /// The NATS server (cluster) every component talks through.
     #[serde(default)]
     pub nats: NatsSpec,
+    /// Domain events: the retention of the JetStream stream the services publish to.
+    /// Always written (the API server stores its default), so the rule that keeps `maxBytes`
+    /// fixed sees the old value even when the stack never set it.
+    #[serde(default)]
+    pub events: EventsSpec,
     /// PostgreSQL: operator-managed, or an external server from an existing Secret.
     #[serde(default = "DatabaseSpec::postgres")]
     pub postgres: DatabaseSpec,

@@ -15,6 +15,7 @@
 pub mod controller;
 pub mod crd;
 pub mod crd_data;
+pub mod crd_events;
 pub mod crd_observe;
 pub mod crd_pods;
 pub mod error;

@@ -48,6 +48,7 @@ pub fn is_reserved(name: &str) -> bool {
 pub fn problems(stack: &MicroserviceStack) -> Vec<String> {
     let spec = &stack.spec;
     let mut out = Vec::new();
+    events_retention(&spec.events.retention, &mut out);
     if stack.name_any().len() > 30 {
         out.push("the stack name must be at most 30 characters".to_owned());
     }
@@ -211,6 +212,22 @@ pub fn route_owners(
             .iter()
             .map(|s| (s.name.clone(), s.owned_prefixes())),
     )
+}
+
+/// `events.retention` checked with the parsers the manifests use (the CRD's rules say the same).
+fn events_retention(retention: &crate::crd::RetentionSpec, out: &mut Vec<String>) {
+    if retention.max_age_secs().is_none() {
+        out.push(format!(
+            "events retention maxAge {:?}: expected a whole number of s, m, h or d",
+            retention.max_age
+        ));
+    }
+    if retention.max_bytes().is_none() {
+        out.push(format!(
+            "events retention maxBytes {:?}: expected a whole number of bytes, Ki, Mi, Gi or Ti",
+            retention.max_bytes
+        ));
+    }
 }
 
 /// `rateLimits` and `trustedProxies` checked with the gateway's own parsers, so a stack the

@@ -319,16 +319,15 @@ impl Builder {
         let ports = system.ports.clone();
         let say = &self.progress;
         let logs = system.logs.clone();
-        let config = if self.nats_auth {
+        if self.nats_auth {
             let mut services = vec![deploy::AUTH, deploy::CUSTOMERS, deploy::PRODUCTS];
             services.extend(self.extra.iter().map(|s| s.name));
-            let users = NatsUsers::new(&services);
-            let config = users.write_config(data)?;
-            system.nats_users = Some(users);
-            Some(config)
-        } else {
-            None
-        };
+            system.nats_users = Some(NatsUsers::new(&services));
+        }
+        let config = Some(crate::nats_auth::write_config(
+            data,
+            system.nats_users.as_ref(),
+        )?);
         say(&format!("starting nats-server on {}", ports.nats.addr));
         let nats = servers::nats(
             ports.nats.port(),

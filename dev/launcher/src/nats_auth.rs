@@ -3,6 +3,9 @@
 //! and no anonymous access. nats-server reads them from `nats.conf` (`0600`) in the data
 //! directory; each component gets `NATS_USER`, `NATS_PASSWORD` and its own
 //! `NATS_INBOX_PREFIX`.
+//!
+//! The same `nats.conf` runs JetStream, as every stack does, storing streams in `jetstream/`
+//! of the data directory ([`write_config`]), with or without users.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,33 +38,19 @@ impl NatsUsers {
         Self { passwords }
     }
 
-    /// Writes nats-server's config (the users and their permissions) to `dir/nats.conf`,
-    /// readable by its owner only, and returns its path.
-    pub fn write_config(&self, dir: &Path) -> Result<PathBuf, LaunchError> {
+    /// The `authorization` block: the users and their permissions.
+    fn authorization(&self) -> String {
         let services: Vec<&str> = self
             .passwords
             .keys()
             .copied()
             .filter(|u| *u != contract::deploy::GATEWAY)
             .collect();
-        let conf = authorization(
+        authorization(
             self.passwords
                 .iter()
                 .map(|(user, password)| (*user, password.as_str(), permissions(user, &services))),
-        );
-        let path = dir.join("nats.conf");
-        // Written afresh each start: the passwords change with it.
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(LaunchError::io(format!(
-                    "cannot replace {}",
-                    path.display()
-                ))(e));
-            }
-            _ => {}
-        }
-        files::write_private(&path, conf.as_bytes())?;
-        Ok(path)
+        )
     }
 
     /// The variables that connect `component` as its user (none for a component without one).
@@ -77,4 +66,31 @@ impl NatsUsers {
             })
             .unwrap_or_default()
     }
+}
+
+/// Writes nats-server's config to `dir/nats.conf`, readable by its owner only, and returns its
+/// path: JetStream with its store in `dir/jetstream` (kept across starts, as a volume keeps
+/// a cluster's), and `users` when NATS auth is on.
+pub(crate) fn write_config(dir: &Path, users: Option<&NatsUsers>) -> Result<PathBuf, LaunchError> {
+    let store = dir.join("jetstream");
+    let mut conf = format!(
+        "jetstream {{\n  store_dir: {}\n}}\n",
+        contract::nats_users::quote(&store.to_string_lossy())
+    );
+    if let Some(users) = users {
+        conf.push_str(&users.authorization());
+    }
+    let path = dir.join("nats.conf");
+    // Written afresh each start: the passwords change with it.
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(LaunchError::io(format!(
+                "cannot replace {}",
+                path.display()
+            ))(e));
+        }
+        _ => {}
+    }
+    files::write_private(&path, conf.as_bytes())?;
+    Ok(path)
 }

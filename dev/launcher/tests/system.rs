@@ -294,6 +294,21 @@ async fn the_children_of_a_killed_natstack_run_die_with_it() {
         answer.contains("Permissions Violation for Publish to \"products.delete\""),
         "{answer}"
     );
+    // nats-server runs JetStream with its store in the data directory, and the gateway put
+    // the events stream there.
+    let stream = data
+        .path()
+        .join("jetstream/jetstream/$G/streams")
+        .join(contract::events::STREAM);
+    testbed::wait_until(
+        "the events stream is stored",
+        Duration::from_secs(15),
+        || {
+            let stream = stream.clone();
+            async move { stream.is_dir() }
+        },
+    )
+    .await;
     // The generated login is kept in the data directory, readable by its owner only.
     let admin = std::fs::read_to_string(data.path().join("admin.env")).unwrap();
     assert!(admin.starts_with("ADMIN_EMAIL=admin@example.com\nADMIN_PASSWORD="));

@@ -12,6 +12,8 @@
 //! - each error status the route can answer ([`operation`]), with the shared error schema;
 //! - bearer (JWT) security on `user` and `admin` routes only.
 //!
+//! The gateway's own `GET /events` is listed too ([`events`]).
+//!
 //! Every service's `$defs` are hoisted into `components/schemas` and their `$ref`s rewritten;
 //! a name two services define differently is kept apart by prefixing the service's name
 //! ([`components`]). An operation whose service publishes no schema is still listed, with its
@@ -23,6 +25,7 @@
 //! body there unread ([`ApiDocument::takes_no_body`]).
 
 mod components;
+mod events;
 mod operation;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -95,7 +98,13 @@ pub fn document(routes: &[Route], schemas: &SchemaCache) -> Value {
             .or_default()
             .insert(method, operation::operation(route, published));
     }
-    let tags: BTreeSet<&str> = routes.iter().map(|r| r.service.as_str()).collect();
+    let events = events::path_item();
+    paths.insert(
+        crate::events::PATH,
+        events.as_object().cloned().unwrap_or_default(),
+    );
+    let mut tags: BTreeSet<&str> = routes.iter().map(|r| r.service.as_str()).collect();
+    tags.insert("events");
     json!({
         "openapi": "3.1.0",
         "info": {

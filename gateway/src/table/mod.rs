@@ -474,8 +474,10 @@ mod tests {
                 )]
             );
         }
+        // `GET /events` is the gateway's: no service may take its events stream over.
+        assert!(crate::own::is_reserved(crate::events::PATH));
         // Paths beside them stay the services' to claim.
-        for path in ["/docsearch", "/healthz/x", "/evil/docs"] {
+        for path in ["/docsearch", "/healthz/x", "/evil/docs", "/events/x"] {
             assert!(!crate::own::is_reserved(path), "{path}");
         }
     }

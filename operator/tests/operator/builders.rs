@@ -631,6 +631,63 @@ fn nats_cluster_has_authenticated_routes_permissions_and_a_pdb() {
 }
 
 #[test]
+fn nats_runs_jetstream_on_a_volume_sized_from_the_retention() {
+    use operator::manifests::nats::STORE_HEADROOM;
+
+    let check =
+        |stack: &operator::crd::MicroserviceStack, max_age: u64, max_bytes: i64, replicas: &str| {
+            let name = stack.metadata.name.clone().unwrap();
+            let children = common::build(stack);
+            let (conf, _, _) = nats_files(&children, &name);
+            let store = max_bytes + STORE_HEADROOM;
+            assert!(
+                conf.contains(&format!(
+                    "jetstream {{\n  store_dir: \"/data/jetstream\"\n  max_file_store: {store}\n}}"
+                )),
+                "{conf}"
+            );
+            let Child::StatefulSet(sts) = find(&children, "StatefulSet", &format!("{name}-nats"))
+            else {
+                unreachable!()
+            };
+            let spec = sts.spec.as_ref().unwrap();
+            let claims = spec.volume_claim_templates.as_ref().unwrap();
+            assert_eq!(claims.len(), 1);
+            assert_eq!(claims[0].metadata.name.as_deref(), Some("data"));
+            let requests = claims[0].spec.as_ref().unwrap().resources.as_ref().unwrap();
+            assert_eq!(
+                requests.requests.as_ref().unwrap()["storage"].0,
+                store.to_string()
+            );
+            let server = &spec.template.spec.as_ref().unwrap().containers[0];
+            assert!(
+                server
+                    .volume_mounts
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m.name == "data" && m.mount_path == "/data")
+            );
+            let gateway = env_map(container(
+                &children,
+                "Deployment",
+                &format!("{name}-gateway"),
+            ));
+            let value = |key: &str| gateway[key].value.clone().unwrap();
+            assert_eq!(value("EVENTS_MAX_AGE_SECS"), max_age.to_string());
+            assert_eq!(value("EVENTS_MAX_BYTES"), max_bytes.to_string());
+            assert_eq!(value("EVENTS_REPLICAS"), replicas);
+            assert_eq!(value("EVENTS_MAX_STREAMS_PER_USER"), "4");
+        };
+    check(&common::load("minimal"), 7 * 24 * 3600, 1 << 30, "1");
+    check(&common::load("nats-cluster"), 7 * 24 * 3600, 1 << 30, "3");
+    let mut stack = common::load("minimal");
+    stack.spec.events.retention.max_age = "90m".into();
+    stack.spec.events.retention.max_bytes = "512Mi".into();
+    check(&stack, 5400, 512 << 20, "1");
+}
+
+#[test]
 fn nats_without_auth_has_no_users() {
     let children = common::build(&common::load("no-auth"));
     let (conf, _, users) = nats_files(&children, "open");

@@ -154,6 +154,30 @@ fn volumes_only_grow_and_keep_their_class() {
 }
 
 #[test]
+fn events_retention_bytes_are_fixed_and_its_age_is_not() {
+    let old = common::load("minimal");
+    let mut grown = old.clone();
+    grown.spec.events.retention.max_bytes = "2Gi".into();
+    let errors =
+        kube::core::cel::validate_cel_update(&grown, &old).expect_err("maxBytes sizes the volumes");
+    assert!(
+        format!("{errors:?}").contains("maxBytes cannot change"),
+        "{errors:?}"
+    );
+    let mut aged = old.clone();
+    aged.spec.events.retention.max_age = "30d".into();
+    assert!(kube::core::cel::validate_cel_update(&aged, &old).is_ok());
+    assert!(validate_cel(&aged).is_ok());
+    let mut bad = old;
+    bad.spec.events.retention.max_age = "7 days".into();
+    let errors = validate_cel(&bad).expect_err("maxAge is checked");
+    assert!(
+        format!("{errors:?}").contains("maxAge must be"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn examples_are_valid_stacks() {
     let examples = common::examples();
     assert!(

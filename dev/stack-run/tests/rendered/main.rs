@@ -61,9 +61,40 @@ async fn up_and_suite(name: &str, yaml: &str, ns: &str) -> Cluster {
     cluster
 }
 
+/// How many copies of the events stream the NATS servers under `root` store (each server's
+/// JetStream store is on its own volume claim, a folder of the run).
+fn stored_streams(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() && !t.is_symlink()))
+        .map(|e| {
+            let path = e.path();
+            let here = path.file_name() == Some(contract::events::STREAM.as_ref())
+                && path.parent().and_then(Path::file_name) == Some("streams".as_ref());
+            usize::from(here) + stored_streams(&path)
+        })
+        .sum()
+}
+
+/// Waits until the NATS servers under `root` store `copies` of the events stream, which the
+/// gateway creates with the stack's settings.
+async fn wait_stored(root: &Path, copies: usize) {
+    testbed::wait_until(
+        &format!("{copies} stored copies of the events stream"),
+        std::time::Duration::from_secs(60),
+        || async { stored_streams(root) == copies },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minimal_example_serves_the_api() {
     let cluster = up_and_suite("minimal", &read("examples/minimal.yaml"), "natstack-demo").await;
+    // JetStream runs on the NATS volume and the gateway put the stream there.
+    wait_stored(&temp_path("minimal"), 1).await;
     // NATS has authorization on: a client without credentials is refused.
     let nats = cluster.service_ip("minimal-nats").expect("NATS Service");
     let anonymous = tokio::time::timeout(
@@ -79,6 +110,8 @@ async fn minimal_example_serves_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_example_with_a_nats_cluster_and_replicas_serves_the_api() {
     let cluster = up_and_suite("full", &read("examples/full.yaml"), "natstack-demo").await;
+    // Three NATS servers: the stream has three replicas, one on each server's volume.
+    wait_stored(&temp_path("full"), 3).await;
     cluster.stop().await;
 }
 

@@ -10,7 +10,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 
 use super::{
     COMPONENT, CONFIG_FILE, DEFAULT_MAX_PAYLOAD, ENVELOPE_HEADROOM, LAME_DUCK_GRACE_SECS,
-    LAME_DUCK_SECS, MAX_PAYLOAD_LIMIT, PID_FILE, ROUTE_USER, ROUTES_FILE, TLS_DIR, USERS_FILE,
+    LAME_DUCK_SECS, MAX_PAYLOAD_LIMIT, PID_FILE, ROUTE_USER, ROUTES_FILE, STORE_DIR, TLS_DIR,
+    USERS_FILE, store_bytes,
 };
 use crate::error::Error;
 use crate::manifests::SecretData;
@@ -59,6 +60,14 @@ pub fn config(ctx: &Ctx<'_>) -> String {
         pod_name = deploy::env::operator::POD_NAME,
         client_port = deploy::NATS_PORT,
         monitor_port = deploy::NATS_MONITOR_PORT,
+    );
+    // File storage on the server's volume, within what the volume holds. The memory store is
+    // left at its default: only the ephemeral consumers' state lives there.
+    let _ = writeln!(
+        conf,
+        "jetstream {{\n  store_dir: {}\n  max_file_store: {}\n}}",
+        quote(STORE_DIR),
+        store_bytes(ctx),
     );
     if ctx.spec.nats.tls.is_some() {
         let _ = writeln!(

@@ -1,5 +1,11 @@
 //! NATS: the server config, a StatefulSet, a client Service, a headless Service and a PDB.
 //!
+//! Every server runs JetStream with its store on its own volume ([`DATA_CLAIM`], sized from
+//! `spec.events.retention.maxBytes` plus [`STORE_HEADROOM`]); with three servers the existing
+//! routes carry JetStream's clustering, and the stream has three replicas
+//! ([`contract::events::StreamSettings::replicas_for`]). The stream itself is created by the
+//! gateway from the settings [`stream_settings`] gives it.
+//!
 //! The config is split by what a change needs:
 //!
 //! - the ConfigMap's `nats.conf` (ports, limits, lame duck, TLS) holds no secret; a change
@@ -31,6 +37,30 @@ pub use config::{
 };
 pub use workload::reload_script;
 
+/// The `EVENTS` stream's settings in this stack: the retention of `spec.events` (validation
+/// refuses a malformed one; the contract's defaults stand in), replicated as NATS is.
+#[must_use]
+pub fn stream_settings(ctx: &Ctx<'_>) -> contract::events::StreamSettings {
+    let retention = &ctx.spec.events.retention;
+    let defaults = contract::events::StreamSettings::default();
+    contract::events::StreamSettings {
+        max_age_secs: retention.max_age_secs().unwrap_or(defaults.max_age_secs),
+        max_bytes: retention.max_bytes().unwrap_or(defaults.max_bytes),
+        replicas: contract::events::StreamSettings::replicas_for(
+            u32::try_from(ctx.spec.nats.replicas).unwrap_or(1),
+        ),
+    }
+}
+
+/// The size of each server's volume, and JetStream's `max_file_store` on it: the stream's
+/// bytes plus [`STORE_HEADROOM`].
+#[must_use]
+pub fn store_bytes(ctx: &Ctx<'_>) -> i64 {
+    stream_settings(ctx)
+        .max_bytes
+        .saturating_add(STORE_HEADROOM)
+}
+
 use super::common::Ctx;
 use super::{Child, SecretData};
 use crate::error::Error;
@@ -53,6 +83,15 @@ pub const TLS_DIR: &str = "/etc/nats/tls";
 pub const PID_FILE: &str = "/var/run/nats/nats.pid";
 /// Where clients read the CA that signed the server certificate (`NATS_CA_FILE`).
 pub const CLIENT_CA_DIR: &str = "/var/run/secrets/natstack/nats-ca";
+/// Where each server's volume (its `data` claim) is mounted.
+pub const DATA_DIR: &str = "/data";
+/// JetStream's store on that volume.
+pub const STORE_DIR: &str = "/data/jetstream";
+/// The volume claim of each server.
+pub const DATA_CLAIM: &str = "data";
+/// Room on the volume beyond the stream's `maxBytes`: JetStream's indexes, the meta-group's
+/// state and the ephemeral consumers' files.
+pub const STORE_HEADROOM: i64 = 256 * 1024 * 1024;
 /// User name of the route credential.
 pub const ROUTE_USER: &str = "route";
 pub use contract::deploy::env::{NATS_CA_FILE, NATS_INBOX_PREFIX};

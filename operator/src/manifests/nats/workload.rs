@@ -1,21 +1,25 @@
 //! The NATS pods and Services: the StatefulSet (server, reloader sidecar, lame-duck preStop),
 //! the client Service and the headless Service.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use contract::deploy;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, ExecAction, Lifecycle, LifecycleHandler,
-    PodSpec, PodTemplateSpec, ResourceRequirements, SecretVolumeSource, Service, ServicePort,
-    ServiceSpec, Volume,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
-    COMPONENT, CONFIG_DIR, CONFIG_FILE, PID_FILE, RELOAD_POLL_SECS, ROUTES_FILE, SECRET_DIR,
-    TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount,
+    COMPONENT, CONFIG_DIR, CONFIG_FILE, DATA_CLAIM, DATA_DIR, PID_FILE, RELOAD_POLL_SECS,
+    ROUTES_FILE, SECRET_DIR, TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount, store_bytes,
 };
 use crate::crd::PodsOf;
 use crate::manifests::common::{
@@ -185,7 +189,17 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
         }),
         resources: Some(server_resources(ctx)),
         security_context: Some(container_security()),
-        volume_mounts: Some(mounts.clone()),
+        volume_mounts: Some(
+            mounts
+                .iter()
+                .cloned()
+                .chain([VolumeMount {
+                    name: DATA_CLAIM.into(),
+                    mount_path: DATA_DIR.into(),
+                    ..VolumeMount::default()
+                }])
+                .collect(),
+        ),
         ..Container::default()
     };
     let reloader = Container {
@@ -207,6 +221,7 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             replicas: Some(nats.replicas),
             service_name: Some(ctx.child("nats-headless")),
             pod_management_policy: Some("Parallel".into()),
+            volume_claim_templates: Some(vec![data_claim(ctx)]),
             selector: LabelSelector {
                 match_labels: Some(ctx.selector(COMPONENT)),
                 match_expressions: None,
@@ -245,4 +260,27 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
         customize(ctx, PodsOf::Nats, &mut spec.template);
     }
     workload
+}
+
+/// Each server's volume: JetStream's store, sized to hold the stream ([`store_bytes`]).
+fn data_claim(ctx: &Ctx<'_>) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(DATA_CLAIM.into()),
+            labels: Some(ctx.selector(COMPONENT)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".into(),
+                    Quantity(store_bytes(ctx).to_string()),
+                )])),
+                limits: None,
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
+    }
 }

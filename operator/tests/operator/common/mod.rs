@@ -23,7 +23,7 @@ pub const VALID: [&str; 8] = [
     "paused",
 ];
 /// Names of the invalid fixture stacks.
-pub const INVALID: [&str; 16] = [
+pub const INVALID: [&str; 17] = [
     "invalid/provider-external",
     "invalid/provider-swapped",
     "invalid/provider-fields",
@@ -40,6 +40,7 @@ pub const INVALID: [&str; 16] = [
     "invalid/digit-name",
     "invalid/rate-limits",
     "invalid/trusted-proxies",
+    "invalid/events-retention",
 ];
 /// Invalid fixtures whose broken invariant is on `metadata.name`.
 pub const INVALID_NAMES: [&str; 3] = [

@@ -10,10 +10,9 @@ use runtime::test_support::wait_until;
 use super::support::{Ports, Rendered, Server};
 use crate::common;
 
-#[tokio::test]
-async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
-    let rendered = Rendered::new(common::load("nats-cluster"));
-    let ports = Ports::distinct(4);
+/// Starts the three servers of `rendered` (the `nats-cluster` fixture) on `ports` and waits
+/// until each has routes to the other two.
+async fn start_cluster(rendered: &Rendered, ports: &[Ports]) -> Vec<Server> {
     // The route URLs name the pods' DNS names; here server i listens on its own loopback port.
     let routes: Vec<(String, String)> = ports[..3]
         .iter()
@@ -27,7 +26,7 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
         .collect();
     let mut servers = Vec::new();
     for (i, p) in ports[..3].iter().enumerate() {
-        servers.push(Server::rendered(&rendered, &format!("ha-nats-{i}"), *p, &routes).await);
+        servers.push(Server::rendered(rendered, &format!("ha-nats-{i}"), *p, &routes).await);
     }
     for (i, server) in servers.iter().enumerate() {
         let mut others: Vec<String> = (0..3)
@@ -45,6 +44,14 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+    servers
+}
+
+#[tokio::test]
+async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
+    let rendered = Rendered::new(common::load("nats-cluster"));
+    let ports = Ports::distinct(4);
+    let servers = start_cluster(&rendered, &ports).await;
 
     // The rogue knows the route URLs and the cluster name, not the credential, and lets
     // anyone in.
@@ -123,4 +130,51 @@ async fn the_cluster_forms_and_refuses_a_server_without_the_route_credential() {
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(!names.contains(&"rogue".to_owned()), "{names:?}");
     }
+}
+
+#[tokio::test]
+async fn jetstream_clusters_over_the_routes_and_replicates_the_events_stream() {
+    let rendered = Rendered::new(common::load("nats-cluster"));
+    let ports = Ports::distinct(3);
+    let servers = start_cluster(&rendered, &ports).await;
+    // The gateway's settings, as the operator renders them for three servers.
+    let settings = contract::events::StreamSettings {
+        replicas: contract::events::StreamSettings::replicas_for(3),
+        ..contract::events::StreamSettings::default()
+    };
+    assert_eq!(settings.replicas, 3);
+    let gateway = rendered.connect("gateway", &servers[0].url()).await;
+    // JetStream's meta group elects a leader first; until then the stream cannot be created.
+    let info = std::sync::Arc::new(std::sync::Mutex::new(None));
+    wait_until(
+        "the replicated events stream is created",
+        Duration::from_secs(30),
+        || {
+            let (gateway, info) = (gateway.clone(), info.clone());
+            async move {
+                let created = runtime::events::stream::ensure(&gateway, &settings).await;
+                let ok = created.is_ok();
+                *info.lock().unwrap() = created.ok();
+                ok
+            }
+        },
+    )
+    .await;
+    let info = info.lock().unwrap().take().unwrap();
+    assert_eq!(info.config.num_replicas, 3);
+    let cluster = info.cluster.expect("a clustered stream");
+    assert_eq!(cluster.name.as_deref(), Some("ha"));
+    assert!(cluster.leader.is_some());
+    assert_eq!(cluster.replicas.len(), 2, "{:?}", cluster.replicas);
+
+    // A service on another server publishes; the stream acknowledges once stored on a quorum.
+    let customers = rendered.connect("customers", &servers[2].url()).await;
+    let ack = async_nats::jetstream::new(customers)
+        .publish("events.customers.created", "{}".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(ack.stream, contract::events::STREAM);
+    assert_eq!(ack.sequence, 1);
 }

@@ -165,3 +165,94 @@ async fn a_service_hears_only_its_own_discovery_traffic() {
         .collect();
     assert_eq!(errors, want);
 }
+
+#[tokio::test]
+async fn services_publish_their_own_events_and_the_gateway_only_consumes_them() {
+    use async_nats::jetstream::{self, consumer::pull::OrderedConfig};
+    use futures::StreamExt as _;
+
+    let rendered = Rendered::new(common::load("minimal"));
+    let server = Server::rendered(&rendered, "demo-nats-0", Ports::free(), &[]).await;
+    let url = server.url();
+
+    // The gateway puts the stream in place with the stack's settings.
+    let gateway = rendered.connect("gateway", &url).await;
+    let settings = contract::events::StreamSettings::default();
+    runtime::events::stream::ensure(&gateway, &settings)
+        .await
+        .unwrap();
+
+    // A service publishes its own event and hears JetStream's acknowledgement in its inbox.
+    let products = rendered.connect("products", &url).await;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "event-1");
+    let ack = jetstream::new(products.clone())
+        .publish_with_headers("events.products.created", headers, "{}".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(ack.stream, contract::events::STREAM);
+
+    // The gateway reads it through an ordered consumer of its own.
+    let consumer = jetstream::new(gateway.clone())
+        .create_consumer_on_stream(
+            OrderedConfig {
+                name: Some("sse_test".into()),
+                filter_subject: "events.products.*".into(),
+                ..OrderedConfig::default()
+            },
+            contract::events::STREAM,
+        )
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.subject.as_str(), "events.products.created");
+    let log = server.log();
+    assert!(!log.contains("Violation"), "{log}");
+
+    // A service cannot speak for another, nor touch the JetStream API.
+    let products_pw = password(&rendered, "products");
+    let errors = errors_for(
+        server.ports.client,
+        Some(("products", products_pw.as_str())),
+        "PUB events.customers.created 2\r\n{}\r\nPUB $JS.API.STREAM.CREATE.MINE 2\r\n{}\r\n\
+         PUB $JS.API.STREAM.DELETE.EVENTS 2\r\n{}\r\nPUB $JS.API.CONSUMER.CREATE.EVENTS.x 2\r\n{}\r\n\
+         PUB $JS.API.CONSUMER.DELETE.EVENTS.sse_test 2\r\n{}\r\nSUB events.> 1\r\n",
+    )
+    .await;
+    assert_eq!(
+        errors,
+        [
+            "-ERR 'Permissions Violation for Publish to \"events.customers.created\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.MINE\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.STREAM.DELETE.EVENTS\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.CONSUMER.CREATE.EVENTS.x\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.CONSUMER.DELETE.EVENTS.sse_test\"'",
+            "-ERR 'Permissions Violation for Subscription to \"events.>\"'",
+        ]
+    );
+    // The gateway cannot forge an event, delete the stream, or use other streams.
+    let gateway_pw = password(&rendered, "gateway");
+    let errors = errors_for(
+        server.ports.client,
+        Some(("gateway", gateway_pw.as_str())),
+        "PUB events.products.created 2\r\n{}\r\nPUB $JS.API.STREAM.DELETE.EVENTS 2\r\n{}\r\n\
+         PUB $JS.API.STREAM.CREATE.OTHER 2\r\n{}\r\nPUB $JS.API.STREAM.PURGE.EVENTS 2\r\n{}\r\n",
+    )
+    .await;
+    assert_eq!(
+        errors,
+        [
+            "-ERR 'Permissions Violation for Publish to \"events.products.created\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.STREAM.DELETE.EVENTS\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.OTHER\"'",
+            "-ERR 'Permissions Violation for Publish to \"$JS.API.STREAM.PURGE.EVENTS\"'",
+        ]
+    );
+}

@@ -20,7 +20,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use operator::crd::MicroserviceStack;
 use operator::manifests::nats::{
-    CONFIG_DIR, CONFIG_FILE, PID_FILE, ROUTES_FILE, SECRET_DIR, TLS_DIR, USERS_FILE,
+    CONFIG_DIR, CONFIG_FILE, DATA_DIR, PID_FILE, ROUTES_FILE, SECRET_DIR, TLS_DIR, USERS_FILE,
 };
 use operator::manifests::{Child, Children, SecretData};
 use runtime::config::NatsArgs;
@@ -392,6 +392,7 @@ pub fn pod_paths(root: &Path) -> Vec<(String, String)> {
         ),
         (TLS_DIR.to_owned(), under(TLS_DIR)),
         (PID_FILE.to_owned(), under(PID_FILE)),
+        (DATA_DIR.to_owned(), under(DATA_DIR)),
     ]
 }
 

@@ -41,13 +41,15 @@ pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 4096;
 /// The gateway's default [`super::env::EVENTS_MAX_STREAMS_PER_USER`]: a few browser tabs.
 pub const DEFAULT_EVENTS_MAX_STREAMS_PER_USER: u32 = 4;
 /// The gateway's default [`super::env::EVENTS_MAX_STREAMS`]: each open stream holds one
-/// connection and one JetStream consumer.
-pub const DEFAULT_EVENTS_MAX_STREAMS: u32 = 1000;
+/// connection, one JetStream consumer and up to [`DEFAULT_EVENTS_BUFFER`] events, so with
+/// events of about 1 KiB every stream's buffer full costs some 16 MiB.
+pub const DEFAULT_EVENTS_MAX_STREAMS: u32 = 256;
 /// The gateway's default [`super::env::EVENTS_HEARTBEAT_MS`]: well inside the idle timeouts
 /// of common proxies (60 s).
 pub const DEFAULT_EVENTS_HEARTBEAT_MS: u64 = 15_000;
-/// The gateway's default [`super::env::EVENTS_BUFFER`]: events held for a slow client.
-pub const DEFAULT_EVENTS_BUFFER: u64 = 256;
+/// The gateway's default [`super::env::EVENTS_BUFFER`]: events held for a slow client (a
+/// client that keeps up holds none; one that stalls is cut before it costs more).
+pub const DEFAULT_EVENTS_BUFFER: u64 = 64;
 
 /// The `iss` auth puts in access tokens and the gateway requires, unless configured otherwise.
 pub const DEFAULT_ISSUER: &str = "natstack-auth";
