@@ -64,7 +64,8 @@ impl Follower {
         self.delivered.lock().map(|d| d.clone()).unwrap_or_default()
     }
 
-    /// Stops following: every event received, and how many times the stream was opened again.
+    /// Stops following: every event received, and how many times the stream was opened again
+    /// (refused attempts while the gateway had no JetStream are not counted).
     pub async fn stop(self) -> (Vec<Delivered>, u64) {
         let _ = self.stop.send(true);
         let reopened = self.task.await.unwrap_or_default();
@@ -83,10 +84,12 @@ async fn follow(
     let mut last = after;
     let mut opens = 0_u64;
     while !*stopped.borrow() {
-        opens += 1;
         let last_id = last.to_string();
         let mut stream = match api.open_events(TYPES, &token, Some(&last_id)).await {
-            Ok(stream) if stream.status == 200 => stream,
+            Ok(stream) if stream.status == 200 => {
+                opens += 1;
+                stream
+            }
             _ => {
                 tokio::select! {
                     () = tokio::time::sleep(BACKOFF) => {}

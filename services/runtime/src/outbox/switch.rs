@@ -21,8 +21,14 @@ pub fn from_env() -> bool {
             "the outbox is off: writes publish no events (a benchmark's baseline)"
         );
     }
-    OFF.store(off, Ordering::Relaxed);
+    set_off(off);
     !off
+}
+
+/// Turns the outbox off (no event stored by [`record`](super::record)) or on again: what
+/// [`from_env`] applies at start-up, and what a test of the baseline flips.
+pub fn set_off(off: bool) {
+    OFF.store(off, Ordering::Relaxed);
 }
 
 /// Whether the outbox was turned off.
