@@ -50,8 +50,10 @@ token=$("$python" -B dev/scripts/docs/check_openapi.py --token "$url" "$ADMIN_EM
   # One worker: CPython 3.11's AST constructor is not thread-safe (cpython#106905), and
   # hypothesis parses source (to describe a filter) from each worker thread, which now and
   # then failed a run with "AST constructor recursion depth mismatch".
+  # `GET /events` is left out: an event stream does not end by itself, so every request
+  # would wait out the timeout; the gateway's own tests cover its answers.
   timeout 600 "$tools/schemathesis" run "$url/openapi.json" \
-    --header "Authorization: Bearer $token" \
+    --header "Authorization: Bearer $token" --exclude-path /events \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "${FUZZ_EXAMPLES:-100}" --workers 1 --request-timeout 10 \
     --generation-database none --no-color

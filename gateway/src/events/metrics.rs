@@ -33,28 +33,34 @@ pub struct EventsMetrics {
 }
 
 impl EventsMetrics {
-    /// The metrics, registered in `r`.
-    pub fn new(r: &mut Registry) -> Self {
-        Self {
+    /// The metrics, registered in `registry` beside the gateway's others (`natstack_gateway_`),
+    /// each refusal reason present from the start at zero.
+    pub fn new(registry: &mut Registry) -> Self {
+        let r = registry.sub_registry_with_prefix("natstack_gateway");
+        let metrics = Self {
             open: registered(
                 r,
-                "gateway_events_streams_open",
+                "events_streams_open",
                 "GET /events streams open now",
                 Gauge::default(),
             ),
             refused: registered(
                 r,
-                "gateway_events_streams_refused",
+                "events_streams_refused",
                 "GET /events streams refused, by reason (user_cap, total_cap, unavailable)",
                 Family::default(),
             ),
             cut_off: registered(
                 r,
-                "gateway_events_streams_cut_off",
+                "events_streams_cut_off",
                 "GET /events streams ended because the client read too slowly",
                 Counter::default(),
             ),
+        };
+        for reason in [REFUSED_USER_CAP, REFUSED_TOTAL_CAP, REFUSED_UNAVAILABLE] {
+            let _ = metrics.refused.get_or_create(&RefusedLabels { reason });
         }
+        metrics
     }
 
     /// Counts a refusal for `reason`.

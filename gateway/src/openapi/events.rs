@@ -65,9 +65,9 @@ pub(super) fn path_item() -> Value {
                         "text/event-stream": {
                             "schema": {
                                 "oneOf": [
-                                    schema::<CustomerEvent>(),
-                                    schema::<ProductEvent>(),
-                                    schema::<UserRegisteredEvent>(),
+                                    schema::<CustomerEvent>("CustomerEvent"),
+                                    schema::<ProductEvent>("ProductEvent"),
+                                    schema::<UserRegisteredEvent>("UserRegisteredEvent"),
                                 ]
                             }
                         }
@@ -82,8 +82,9 @@ pub(super) fn path_item() -> Value {
     })
 }
 
-/// `T`'s schema, every subschema inlined.
-fn schema<T: JsonSchema>() -> Value {
+/// `T`'s schema titled `title`, every subschema inlined. Each alternative gets its own title
+/// (schemars titles them all `CloudEvent`), so client generators name them apart.
+fn schema<T: JsonSchema>(title: &str) -> Value {
     let generator = SchemaSettings::draft2020_12()
         .for_serialize()
         .with(|s| s.inline_subschemas = true)
@@ -91,6 +92,7 @@ fn schema<T: JsonSchema>() -> Value {
     let mut value = generator.into_root_schema_for::<T>().to_value();
     if let Some(map) = value.as_object_mut() {
         map.remove("$schema");
+        map.insert("title".into(), title.into());
     }
     value
 }
@@ -105,6 +107,16 @@ mod tests {
         let schemas =
             &item["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"]["oneOf"];
         assert_eq!(schemas.as_array().unwrap().len(), 3);
+        let titles: Vec<&str> = schemas
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            titles,
+            ["CustomerEvent", "ProductEvent", "UserRegisteredEvent"]
+        );
         for schema in schemas.as_array().unwrap() {
             assert!(schema["properties"]["specversion"].is_object(), "{schema}");
             assert!(schema["properties"]["data"].is_object(), "{schema}");

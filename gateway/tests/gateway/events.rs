@@ -289,11 +289,14 @@ async fn bad_requests_and_caps_are_refused() {
     let reply = http.get_as("/events", &user_token("u3")).await;
     reply.assert_error(503, "unavailable");
     assert!(reply.header("retry-after").is_some());
-    assert_eq!(metric(&world, "gateway_events_streams_open").await, 2.0);
+    assert_eq!(
+        metric(&world, "natstack_gateway_events_streams_open").await,
+        2.0
+    );
     assert_eq!(
         metric(
             &world,
-            "gateway_events_streams_refused_total{reason=\"user_cap\"}"
+            "natstack_gateway_events_streams_refused_total{reason=\"user_cap\"}"
         )
         .await,
         1.0
@@ -323,7 +326,7 @@ async fn heartbeats_arrive_and_the_stream_ends_with_the_token() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(stream.comments >= 5, "{} heartbeats", stream.comments);
     wait_until("the stream is closed", WAIT, || async {
-        metric(&world, "gateway_events_streams_open").await == 0.0
+        metric(&world, "natstack_gateway_events_streams_open").await == 0.0
     })
     .await;
     world.stop().await;
@@ -341,12 +344,12 @@ async fn a_slow_client_is_cut_off_and_resumes() {
         let payload =
             serde_json::to_vec(&json!({ "pad": String::from_utf8_lossy(&payload) })).unwrap();
         published.push(publish_raw(&world.client, "events.products.updated", payload).await);
-        if metric(&world, "gateway_events_streams_cut_off_total").await >= 1.0 {
+        if metric(&world, "natstack_gateway_events_streams_cut_off_total").await >= 1.0 {
             break;
         }
     }
     wait_until("the slow client is cut off", WAIT, || async {
-        metric(&world, "gateway_events_streams_cut_off_total").await >= 1.0
+        metric(&world, "natstack_gateway_events_streams_cut_off_total").await >= 1.0
     })
     .await;
     let mut received = Vec::new();
