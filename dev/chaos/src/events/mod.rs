@@ -29,7 +29,7 @@ const KILL_NATS_AT: Duration = Duration::from_secs(7);
 /// The whole load.
 const LOAD: Duration = Duration::from_secs(14);
 /// How long the events of the last writes may take to arrive once the load stopped.
-const DRAIN: Duration = Duration::from_secs(30);
+const DRAIN: Duration = Duration::from_secs(60);
 
 /// The scenario; see the module documentation.
 pub async fn delivery(c: &mut Chaos) -> Result<Outcome> {
@@ -37,6 +37,7 @@ pub async fn delivery(c: &mut Chaos) -> Result<Outcome> {
     // A fresh token: the stream ends when the token expires.
     let token = crate::login(&c.api).await?;
     let after = last_sequence(&c.system.nats_url()).await?;
+    let cut_before = cut_off(c).await;
     let follower = follow::Follower::start(&c.api, &token, after);
     let start = Instant::now();
     let load = writes::start(&c.api, &token, WRITERS, start + LOAD);
@@ -72,13 +73,15 @@ pub async fn delivery(c: &mut Chaos) -> Result<Outcome> {
     .await?;
     let drain = drained.elapsed();
     let (delivered, reopened) = follower.stop().await;
+    let cut = cut_off(c).await.saturating_sub(cut_before);
     let stream = stored(&url, after, last.get()).await?;
     let counts = verdict::judge(&sent, &delivered, &stream);
     o.sent = sent.sent;
     o.add_failed(&sent.failed);
     o.note = format!(
         "writes acked {} → events delivered {} (stream {}), lost {}, duplicated {}, \
-         from unacked writes {}; SSE reopened {reopened}×; drained in {:.2}s",
+         from unacked writes {}; SSE reopened {reopened}× ({cut} cut off as slow by the gateway); \
+         drained in {:.2}s",
         counts.acked,
         counts.delivered,
         counts.in_stream,
@@ -93,6 +96,16 @@ pub async fn delivery(c: &mut Chaos) -> Result<Outcome> {
     o.require(counts.acked > 0, || "no write was acknowledged".to_owned());
     o.require(counts.holds(), || counts.problems.join("; "));
     Ok(o)
+}
+
+/// Event streams the gateway cut off because the client fell a buffer behind (a burst of
+/// events after nats-server came back outruns the client's reading).
+async fn cut_off(c: &Chaos) -> u64 {
+    let text = testbed::http::get(c.gateway_health, "/metrics").await.1;
+    text.lines()
+        .find_map(|l| l.strip_prefix("natstack_gateway_events_streams_cut_off_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The `EVENTS` stream's last sequence.
