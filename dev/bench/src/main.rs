@@ -15,6 +15,8 @@
 //! - [`served`]: starting those helper servers as child processes;
 //! - [`scenario`]: what is measured, in which order;
 //! - [`load`]: the closed-loop load generators (HTTP/1.1 keep-alive and NATS);
+//! - [`events`]: the outbox's cost on writes and an event's latency to `GET /events`, printed
+//!   by [`events_report`];
 //! - [`memory`]: resident memory of each process, from `/proc`;
 //! - [`cpu`]: CPU time of each process per request served, from `/proc`;
 //! - [`report`]: the tables and the JSON file;
@@ -27,6 +29,8 @@ mod bound;
 mod cli;
 mod cpu;
 mod echo;
+mod events;
+mod events_report;
 mod floor;
 mod load;
 mod memory;

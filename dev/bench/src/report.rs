@@ -31,6 +31,9 @@ pub struct Report {
     /// The targets, met or missed (see [`targets`]).
     #[serde(default)]
     pub targets: Vec<Verdict>,
+    /// From a write's reply to its event on `GET /events`, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::events::DeliveryRecord>,
 }
 
 /// The machine the figures come from.
@@ -255,6 +258,7 @@ impl Report {
         self.render_cpu(&mut out);
         self.render_floor(&mut out);
         self.render_bounds(&mut out);
+        crate::events_report::render(self, &mut out);
         self.render_memory(&mut out);
         self.render_targets(&mut out);
         self.render_errors(&mut out);
@@ -510,7 +514,13 @@ fn thousands(value: f64) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    fn run(operation: &str, via: Via, concurrency: usize, rps: f64, p99: f64) -> RunRecord {
+    pub(crate) fn run(
+        operation: &str,
+        via: Via,
+        concurrency: usize,
+        rps: f64,
+        p99: f64,
+    ) -> RunRecord {
         RunRecord {
             operation: operation.to_owned(),
             via,
@@ -581,6 +591,7 @@ pub(crate) mod tests {
                 },
             ],
             targets: Vec::new(),
+            delivery: None,
         }
     }
 

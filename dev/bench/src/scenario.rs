@@ -2,7 +2,9 @@
 //! request first (the ceiling), then, for the echo operation, the floor server (the same bytes
 //! over HTTP with no NATS hop) and the bare proxy (HTTP plus one NATS request, nothing else),
 //! then the same operation through the gateway, so the runs of a level see the same warm
-//! system. Login is measured through the gateway only.
+//! system. Login is measured through the gateway only. Domain events are measured first
+//! ([`crate::events`]: writes with and without the outbox, and a write's event's latency)
+//! and listed last.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -144,7 +146,19 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     nats_headers.insert(headers::USER_ID, identity.user_id.as_str());
     nats_headers.insert(headers::ROLES, identity.roles_header());
 
+    // First, while the products instances are swapped (new pids), so that the memory of the
+    // products left running is tracked from here on; listed last.
+    let (event_runs, delivery) = if options.selects(crate::events::SELECTOR) {
+        let runs = crate::events::writes(&mut system, &token, &options).await?;
+        let delivery = crate::events::delivery(&system, &token).await?;
+        system.check_alive()?;
+        (runs, Some(delivery))
+    } else {
+        (Vec::new(), None)
+    };
     let mut tracked = system.tracked();
+    // The baseline instance is stopped from here on.
+    tracked.retain(|t| t.name != crate::events::PLAIN);
     tracked.push(Tracked::new(FLOOR, floor.pid(), Kind::LoadGenerator));
     tracked.push(Tracked::new(PROXY, proxy.pid(), Kind::LoadGenerator));
     let cpu = CpuMeter::new(tracked.clone());
@@ -244,6 +258,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
     }
 
+    runs.extend(event_runs);
+
     let after = sampler.now();
     let memory = sampler
         .tracked()
@@ -277,6 +293,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         runs,
         memory,
         targets: Vec::new(),
+        delivery,
     };
     report.judge();
     drop(sampler);

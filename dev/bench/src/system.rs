@@ -42,7 +42,23 @@ impl System {
         let echo = launcher::Service::new(echo::SERVICE, this)
             .arg("serve-echo")
             .routes("echo.get");
-        let inner = launcher::System::builder(bin_dir)
+        let ports = launcher::Ports::free();
+        // products again, without its outbox, on the same database: the baseline of the
+        // events' cost on writes (crate::events), stopped except while that is measured.
+        let plain = launcher::Service::new(
+            crate::events::PLAIN,
+            bin_dir.join(contract::deploy::PRODUCTS),
+        )
+        .env(
+            env::DATABASE_URL,
+            format!(
+                "postgres://postgres@{}/{}",
+                ports.postgres.addr,
+                contract::deploy::PRODUCTS
+            ),
+        )
+        .env(env::dev::EVENTS_OUTBOX, env::dev::EVENTS_OUTBOX_OFF);
+        let mut inner = launcher::System::builder(bin_dir)
             .build_hint(
                 "cargo build --release -p gateway -p auth -p customers -p products -p bench \
                  (`make bench` does)",
@@ -70,10 +86,13 @@ impl System {
                 env::MAX_CONNECTIONS_PER_ADDRESS,
                 contract::deploy::DEFAULT_MAX_CONNECTIONS.to_string(),
             )
+            .ports(ports)
             .service(echo)
+            .service(plain)
             .progress(|line| info!("{line}"))
             .start()
             .await?;
+        inner.stop_one(crate::events::PLAIN)?;
         Ok(Self {
             gateway: inner.gateway_addr(),
             inner,
@@ -81,6 +100,28 @@ impl System {
             argon2_max_concurrent,
             argon2_memory_kib,
         })
+    }
+
+    /// Starts `to` again, waits until it is ready, then stops `from`: the gateway's writes
+    /// go to `to` alone from then on (two instances of one service).
+    pub async fn swap(&mut self, from: &str, to: &str) -> anyhow::Result<()> {
+        self.inner.restart(to).await?;
+        let health = self
+            .inner
+            .health_addr(to)
+            .with_context(|| format!("{to} has no health address"))?;
+        let ready = testbed::poll(
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_millis(50),
+            || async move { testbed::http::get(health, "/readyz").await.0 == 200 },
+            || Ok::<_, anyhow::Error>(()),
+        )
+        .await?;
+        if !ready {
+            anyhow::bail!("{to} is not ready 60 s after its start");
+        }
+        self.inner.stop_one(from)?;
+        Ok(())
     }
 
     /// Fails, with the end of its log, when one of our processes has exited.

@@ -5,9 +5,11 @@
 //!
 //! `--fast` runs the quick subset `make test` runs: kill -9 and SIGTERM of an instance,
 //! random methods against `/metrics`, id exhaustion. The full run adds slow clients, the
-//! connection cap, restarts of nats-server and PostgreSQL, and a login flood
+//! connection cap, restarts of nats-server and PostgreSQL, domain events delivered exactly once
+//! through kill -9 of an instance and of nats-server ([`events`]), and a login flood
 //! ([`login_flood`]).
 
+mod events;
 mod floods;
 mod load;
 mod login_flood;
@@ -34,6 +36,9 @@ struct Args {
     /// Only the quick scenarios (what `make test` runs).
     #[arg(long)]
     fast: bool,
+    /// Only the domain events scenario.
+    #[arg(long, conflicts_with = "fast")]
+    events_only: bool,
     /// Where the binaries are (default: beside this one).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
@@ -58,6 +63,10 @@ async fn main() -> Result<()> {
             start(&bin_dir).await?
         }
     };
+    if args.events_only {
+        let outcome = events::delivery(&mut chaos).await?;
+        return finish(chaos, &[outcome]);
+    }
     let mut outcomes = vec![
         scenarios::kill_instance(&mut chaos).await?,
         scenarios::stop_instance(&mut chaos).await?,
@@ -71,11 +80,18 @@ async fn main() -> Result<()> {
         outcomes.push(floods::unfinished_heads(&mut chaos, 1000).await?);
         outcomes.push(floods::slow_bodies(&mut chaos, 300).await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "nats-server").await?);
+        outcomes.push(events::delivery(&mut chaos).await?);
         outcomes.push(scenarios::restart_server(&mut chaos, "postgres").await?);
         // Last: it leaves 400 locked (address, account) pairs behind.
         outcomes.push(login_flood::login_flood(&mut chaos).await?);
     }
-    println!("{}", report::table(&outcomes));
+    finish(chaos, &outcomes)
+}
+
+/// Prints the table, stops the system and fails when a scenario did.
+#[allow(clippy::print_stdout)]
+fn finish(chaos: Chaos, outcomes: &[report::Outcome]) -> Result<()> {
+    println!("{}", report::table(outcomes));
     chaos.system.stop();
     let failed = outcomes.iter().filter(|o| o.verdict.is_err()).count();
     if failed > 0 {
@@ -106,6 +122,8 @@ async fn start(bin_dir: &std::path::Path) -> Result<Chaos> {
         .env(env::RATE_LIMITS, "off")
         .env(env::RUST_LOG, "warn")
         .env(env::DISCOVERY_INTERVAL_MS, "200")
+        // A stalled event stream shows within a few seconds (the events scenario reopens it).
+        .component_env(deploy::GATEWAY, env::EVENTS_HEARTBEAT_MS, "1000")
         // The limits the operator renders for the gateway's default memory limit.
         .component_env(
             deploy::GATEWAY,
@@ -135,7 +153,7 @@ async fn start(bin_dir: &std::path::Path) -> Result<Chaos> {
     })
 }
 
-async fn login(api: &testbed::http::Api) -> Result<String> {
+pub(crate) async fn login(api: &testbed::http::Api) -> Result<String> {
     api.login_within(ADMIN_EMAIL, ADMIN_PASSWORD, Duration::from_secs(60))
         .await
         .context("the admin's login")

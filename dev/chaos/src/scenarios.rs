@@ -57,7 +57,7 @@ impl Chaos {
     }
 
     /// Starts the second instance again and waits until it is ready.
-    async fn restore_second(&mut self) -> Result<()> {
+    pub(crate) async fn restore_second(&mut self) -> Result<()> {
         self.system.restart(SECOND).await?;
         let addr = self.second_health;
         let ready = poll(

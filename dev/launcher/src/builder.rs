@@ -304,6 +304,7 @@ impl Builder {
             admin: self.admin.clone(),
             logs,
             nats_users: None,
+            parked: std::collections::BTreeSet::new(),
             _temp: temp,
         };
         self.start_into(&mut system, &data, durability).await?;

@@ -41,6 +41,8 @@ pub struct System {
     pub(crate) admin: Option<(String, String)>,
     pub(crate) logs: PathBuf,
     pub(crate) nats_users: Option<crate::nats_auth::NatsUsers>,
+    /// Processes left stopped on purpose ([`System::stop_one`]): not reported as exited.
+    pub(crate) parked: std::collections::BTreeSet<String>,
     // Dropped after the processes have stopped (Drop stops them first).
     pub(crate) _temp: Option<TempDir>,
 }
@@ -127,13 +129,16 @@ impl System {
             .collect()
     }
 
-    /// Fails, with the end of its log, when a process has exited.
+    /// Fails, with the end of its log, when a process has exited (one left stopped by
+    /// [`stop_one`](Self::stop_one) is not counted until it is started again).
     ///
     /// # Errors
     /// [`HarnessError::Exited`](testbed::HarnessError::Exited) for the first process found gone.
     pub fn check_alive(&mut self) -> Result<(), LaunchError> {
+        let parked = &self.parked;
         self.children
             .iter_mut()
+            .filter(|(child, _)| !parked.contains(&child.name))
             .try_for_each(|(child, _)| child.check())
             .map_err(LaunchError::from)
     }
@@ -149,6 +154,7 @@ impl System {
         let Some((child, _)) = self.children.iter_mut().find(|(c, _)| c.name == name) else {
             return Err(LaunchError::Setup(format!("no process named {name}")));
         };
+        self.parked.remove(name);
         // Stopping waits on the process synchronously (up to 10 s): off the runtime's
         // scheduler where it can be, so other tasks (load in a test) keep running meanwhile.
         // Not `spawn_blocking`: the child must be spawned from a thread that lives on (see
@@ -180,6 +186,7 @@ impl System {
         let Some((child, _)) = self.children.iter_mut().find(|(c, _)| c.name == name) else {
             return Err(LaunchError::Setup(format!("no process named {name}")));
         };
+        self.parked.insert(name.to_owned());
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
                 tokio::task::block_in_place(|| child.stop());

@@ -62,6 +62,11 @@ impl Api {
         &self.base
     }
 
+    /// The shared connection pool.
+    pub(crate) fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        &self.client
+    }
+
     /// Sends `method path` with an optional bearer token and JSON body.
     pub async fn try_call(
         &self,

@@ -9,6 +9,7 @@
 //!   memory bounds.
 //! - [`http`]: the one HTTP client (a JSON client of a gateway, and a plain GET for health
 //!   endpoints).
+//! - [`sse`]: a Server-Sent Events client of the gateway's `GET /events`.
 //! - [`plot`]: line charts as SVG (the benchmark's picture, the observability test's).
 //! - [`promtool`]: Prometheus' linter of a `/metrics` exposition.
 //! - [`wait_until`] and [`poll`]: waiting for a condition with a deadline instead of sleeping.
@@ -31,6 +32,7 @@ pub mod process;
 pub mod programs;
 pub mod promtool;
 pub mod servers;
+pub mod sse;
 mod wait;
 
 pub use error::HarnessError;

@@ -189,7 +189,8 @@ impl Host {
     /// database answers; `migrator` runs (retried while the database is down or not
     /// provisioned yet, see [`crate::pg::migrate`]) before `build` gets the pool; the pool is
     /// closed on the way out. With `outbox`, the database has the `outbox` table
-    /// ([`crate::outbox`]) and its relay runs beside the service.
+    /// ([`crate::outbox`]) and its relay runs beside the service (unless the benchmark turned
+    /// it off, see `outbox::switch`).
     pub async fn run_with_database<S>(
         mut self,
         database: &crate::pg::PgArgs,
@@ -204,7 +205,7 @@ impl Host {
     {
         let pool = crate::pg::pool(database)?;
         crate::pg::pool_metrics::register(&mut self.registry, &pool);
-        if outbox {
+        if outbox && crate::outbox::switch::from_env() {
             let metrics = crate::outbox::metrics::OutboxMetrics::new(&mut self.registry);
             let pool = pool.clone();
             self = self.beside(move |client| {

@@ -217,6 +217,11 @@ pub mod dev {
     pub const HEALTH_CUSTOMERS: &str = "HEALTH_CUSTOMERS";
     /// `natstack-run`: products' health address.
     pub const HEALTH_PRODUCTS: &str = "HEALTH_PRODUCTS";
+    /// Benchmark: `off` makes customers and products store no events and run no outbox relay,
+    /// the baseline the outbox's cost on writes is measured against (unset: on).
+    pub const EVENTS_OUTBOX: &str = "EVENTS_OUTBOX";
+    /// The value of [`EVENTS_OUTBOX`] that turns the outbox off.
+    pub const EVENTS_OUTBOX_OFF: &str = "off";
     /// Benchmark: seconds measured per run.
     pub const BENCH_DURATION: &str = "BENCH_DURATION";
     /// Benchmark: seconds of warm-up before a run.

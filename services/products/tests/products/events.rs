@@ -65,3 +65,25 @@ async fn each_product_change_is_published_once_and_a_refused_one_not_at_all() {
     assert_eq!(data(1), updated);
     assert_eq!(data(2), updated, "a delete carries the product before it");
 }
+
+#[tokio::test]
+async fn with_the_outbox_off_a_write_stores_no_event() {
+    let (stack, env) = start_with_events().await;
+    let create = |name: &str| {
+        env.admin::<CreateProduct>(Envelope::body(NewProduct {
+            product_name: Some(name.into()),
+            ..NewProduct::default()
+        }))
+    };
+    // The benchmark's baseline (EVENTS_OUTBOX=off), then on again: the relay publishes in
+    // order, so an event of the first write would come before the second's.
+    runtime::outbox::switch::set_off(true);
+    create("Silent").await.unwrap();
+    runtime::outbox::switch::set_off(false);
+    let heard = create("Heard").await.unwrap();
+    stack.wait_outbox_drained().await;
+
+    let events = published(&stack.nats.client().await).await;
+    let subjects: Vec<_> = events.iter().map(|e| e.event["subject"].clone()).collect();
+    assert_eq!(subjects, [heard.product_id.to_string()]);
+}

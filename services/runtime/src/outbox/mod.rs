@@ -9,7 +9,8 @@
 //!   `Nats-Msg-Id` de-duplication);
 //! - [`publish`]: what every relay does alike (also auth's, whose outbox is in MongoDB):
 //!   publish with `Nats-Msg-Id`, await the acknowledgement, report failures;
-//! - [`metrics`]: the relay's gauges and counters on `/metrics`.
+//! - [`metrics`]: the relay's gauges and counters on `/metrics`;
+//! - `switch`: the benchmark's baseline, a service with its outbox off.
 //!
 //! Everything but [`publish`] and [`metrics`] needs the `postgres` feature.
 //!
@@ -20,6 +21,8 @@ pub mod metrics;
 pub mod publish;
 #[cfg(feature = "postgres")]
 pub mod relay;
+#[cfg(feature = "postgres")]
+pub mod switch;
 
 #[cfg(feature = "postgres")]
 use contract::events::{CloudEvent, EventType};
@@ -55,6 +58,9 @@ pub async fn record<T: Serialize>(
     actor: Option<&str>,
     data: &T,
 ) -> Result<(), sqlx::Error> {
+    if switch::is_off() {
+        return Ok(());
+    }
     let id = uuid::Uuid::now_v7().to_string();
     // The time is set by the statement below, from the database clock.
     let event = CloudEvent::new(
