@@ -68,7 +68,13 @@ impl Chaos {
         )
         .await?;
         if !ready {
-            bail!("{SECOND} is not ready again after 60 s");
+            // Its log says why (a port taken, the database or NATS refusing): the only
+            // evidence once the system's temporary directory is gone.
+            let log = self.system.log_dir().join(format!("{SECOND}.log"));
+            bail!(
+                "{SECOND} is not ready again after 60 s; the end of its log:\n{}",
+                testbed::process::log_tail(&log, 40)
+            );
         }
         Ok(())
     }
