@@ -105,7 +105,7 @@ async fn create(
     req: RequestOf<CreateCustomer>,
 ) -> Result<Customer, ServiceError> {
     let idempotency = Idempotency::of::<CreateCustomer>(&ctx, &req)?;
-    let actor = actor(&ctx);
+    let actor = ctx.user_id();
     let new = req.body;
     let mut errors = FieldErrors::default();
     let id = match new.customer_id.as_deref() {
@@ -186,11 +186,6 @@ async fn create(
         .await
 }
 
-/// The acting user's id, for the event.
-fn actor(ctx: &RequestContext) -> Option<String> {
-    ctx.caller.as_ref().map(|c| c.user_id.clone())
-}
-
 async fn update(
     pool: PgPool,
     ctx: RequestContext,
@@ -235,7 +230,7 @@ async fn update(
         &mut tx,
         EventType::CustomerUpdated,
         &id,
-        actor(&ctx).as_deref(),
+        ctx.user_id().as_deref(),
         &updated,
     )
     .await
@@ -256,7 +251,7 @@ async fn delete(
         &mut tx,
         EventType::CustomerDeleted,
         &id,
-        actor(&ctx).as_deref(),
+        ctx.user_id().as_deref(),
         &deleted,
     )
     .await

@@ -114,7 +114,7 @@ async fn create(
     req: RequestOf<CreateProduct>,
 ) -> Result<Product, ServiceError> {
     let idempotency = Idempotency::of::<CreateProduct>(&ctx, &req)?;
-    let actor = actor(&ctx);
+    let actor = ctx.user_id();
     let body: NewProduct = req.body;
     let mut errors = FieldErrors::default();
     errors.required_text(
@@ -158,11 +158,6 @@ async fn create(
             })
         })
         .await
-}
-
-/// The acting user's id, for the event.
-fn actor(ctx: &RequestContext) -> Option<String> {
-    ctx.caller.as_ref().map(|c| c.user_id.clone())
 }
 
 async fn update(
@@ -235,7 +230,7 @@ async fn update(
         &mut tx,
         EventType::ProductUpdated,
         &id.to_string(),
-        actor(&ctx).as_deref(),
+        ctx.user_id().as_deref(),
         &updated,
     )
     .await
@@ -256,7 +251,7 @@ async fn delete(
         &mut tx,
         EventType::ProductDeleted,
         &id.to_string(),
-        actor(&ctx).as_deref(),
+        ctx.user_id().as_deref(),
         &deleted,
     )
     .await

@@ -33,6 +33,12 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// The verified caller's user id, if there is one (the acting user of an event).
+    #[must_use]
+    pub fn user_id(&self) -> Option<String> {
+        self.caller.as_ref().map(|c| c.user_id.clone())
+    }
+
     /// Reads the context from a request's headers.
     pub fn from_headers(headers: Option<&HeaderMap>) -> Self {
         let headers = headers.cloned().unwrap_or_default();
