@@ -129,6 +129,16 @@ pub struct Sort<K> {
     pub descending: bool,
 }
 
+impl<K> Sort<K> {
+    /// `key` ascending: a list's default order.
+    pub const fn ascending(key: K) -> Self {
+        Self {
+            key,
+            descending: false,
+        }
+    }
+}
+
 impl<K: SortKey> Sort<K> {
     /// Parses `sort`; an unknown key is a field error on `sort` listing the allowed keys.
     pub fn parse(sort: &str) -> Result<Self, FieldError> {

@@ -60,11 +60,10 @@ async fn list(
     ] {
         errors.text(field, value.as_deref(), MAX_FILTER_CHARS);
     }
-    let default_sort = Sort {
-        key: CustomerSort::CustomerId,
-        descending: false,
-    };
-    let sort = errors.sort(query.sort.as_deref(), default_sort);
+    let sort = errors.sort(
+        query.sort.as_deref(),
+        Sort::ascending(CustomerSort::CustomerId),
+    );
     let page = errors.page(PageQuery {
         page: query.page,
         limit: query.limit,
@@ -105,7 +104,6 @@ async fn create(
     req: RequestOf<CreateCustomer>,
 ) -> Result<Customer, ServiceError> {
     let idempotency = Idempotency::of::<CreateCustomer>(&ctx, &req)?;
-    let actor = ctx.user_id();
     let new = req.body;
     let mut errors = FieldErrors::default();
     let id = match new.customer_id.as_deref() {
@@ -171,16 +169,7 @@ async fn create(
                     }
                 })?;
                 let id = created.customer_id.clone();
-                outbox::record(
-                    conn,
-                    EventType::CustomerCreated,
-                    &id,
-                    actor.as_deref(),
-                    &created,
-                )
-                .await
-                .map_err(reply_error)?;
-                Ok(created)
+                outbox::recorded(conn, &ctx, EventType::CustomerCreated, &id, created).await
             })
         })
         .await
@@ -226,17 +215,7 @@ async fn update(
     }
     let mut tx = pool.begin().await.map_err(reply_error)?;
     let updated = found(db::update(&mut tx, &id, changes).await, || not_found(&id))?;
-    outbox::record(
-        &mut tx,
-        EventType::CustomerUpdated,
-        &id,
-        ctx.user_id().as_deref(),
-        &updated,
-    )
-    .await
-    .map_err(reply_error)?;
-    tx.commit().await.map_err(reply_error)?;
-    Ok(updated)
+    outbox::commit(tx, &ctx, EventType::CustomerUpdated, &id, updated).await
 }
 
 async fn delete(
@@ -247,14 +226,7 @@ async fn delete(
     let id = customer_id(&req.params)?;
     let mut tx = pool.begin().await.map_err(reply_error)?;
     let deleted = found(db::delete(&mut tx, &id).await, || not_found(&id))?;
-    outbox::record(
-        &mut tx,
-        EventType::CustomerDeleted,
-        &id,
-        ctx.user_id().as_deref(),
-        &deleted,
-    )
-    .await
-    .map_err(reply_error)?;
-    tx.commit().await.map_err(reply_error)
+    outbox::commit(tx, &ctx, EventType::CustomerDeleted, &id, deleted)
+        .await
+        .map(drop)
 }

@@ -75,11 +75,10 @@ async fn list(
             errors.add(field, "is out of range");
         }
     }
-    let default_sort = Sort {
-        key: ProductSort::ProductId,
-        descending: false,
-    };
-    let sort = errors.sort(query.sort.as_deref(), default_sort);
+    let sort = errors.sort(
+        query.sort.as_deref(),
+        Sort::ascending(ProductSort::ProductId),
+    );
     let page = errors.page(PageQuery {
         page: query.page,
         limit: query.limit,
@@ -114,7 +113,6 @@ async fn create(
     req: RequestOf<CreateProduct>,
 ) -> Result<Product, ServiceError> {
     let idempotency = Idempotency::of::<CreateProduct>(&ctx, &req)?;
-    let actor = ctx.user_id();
     let body: NewProduct = req.body;
     let mut errors = FieldErrors::default();
     errors.required_text(
@@ -145,16 +143,7 @@ async fn create(
             Box::pin(async move {
                 let created = db::insert(conn, row).await.map_err(reply_error)?;
                 let id = created.product_id.to_string();
-                outbox::record(
-                    conn,
-                    EventType::ProductCreated,
-                    &id,
-                    actor.as_deref(),
-                    &created,
-                )
-                .await
-                .map_err(reply_error)?;
-                Ok(created)
+                outbox::recorded(conn, &ctx, EventType::ProductCreated, &id, created).await
             })
         })
         .await
@@ -226,17 +215,14 @@ async fn update(
     }
     let mut tx = pool.begin().await.map_err(reply_error)?;
     let updated = found(db::update(&mut tx, id, changes).await, || not_found(id))?;
-    outbox::record(
-        &mut tx,
+    outbox::commit(
+        tx,
+        &ctx,
         EventType::ProductUpdated,
         &id.to_string(),
-        ctx.user_id().as_deref(),
-        &updated,
+        updated,
     )
     .await
-    .map_err(reply_error)?;
-    tx.commit().await.map_err(reply_error)?;
-    Ok(updated)
 }
 
 async fn delete(
@@ -247,16 +233,15 @@ async fn delete(
     let id = product_id(req.params.id)?;
     let mut tx = pool.begin().await.map_err(reply_error)?;
     let deleted = found(db::delete(&mut tx, id).await, || not_found(id))?;
-    outbox::record(
-        &mut tx,
+    outbox::commit(
+        tx,
+        &ctx,
         EventType::ProductDeleted,
         &id.to_string(),
-        ctx.user_id().as_deref(),
-        &deleted,
+        deleted,
     )
     .await
-    .map_err(reply_error)?;
-    tx.commit().await.map_err(reply_error)
+    .map(drop)
 }
 
 /// Lists a page of reference table `T`: categories or suppliers.

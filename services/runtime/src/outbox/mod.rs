@@ -4,6 +4,7 @@
 //! - `record`: inside a write's transaction, stores its [`CloudEvent`] in the `outbox` table
 //!   ([`SCHEMA`], one migration per service database), so an event exists exactly when its
 //!   change is committed: a rolled-back write leaves none, a committed one cannot lose it;
+//!   `recorded` and `commit` are its forms for a handler (the reply a client may see);
 //! - `relay`: the task that publishes pending rows in order and removes them once JetStream
 //!   has acknowledged them (at least once to the stream, and exactly once in it thanks to the
 //!   `Nats-Msg-Id` de-duplication);
@@ -25,11 +26,18 @@ pub mod relay;
 pub mod switch;
 
 #[cfg(feature = "postgres")]
+use contract::ServiceError;
+#[cfg(feature = "postgres")]
 use contract::events::{CloudEvent, EventType};
 #[cfg(feature = "postgres")]
 use serde::Serialize;
 #[cfg(feature = "postgres")]
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
+
+#[cfg(feature = "postgres")]
+use crate::RequestContext;
+#[cfg(feature = "postgres")]
+use crate::pg::reply_error;
 
 /// The table's definition: each service with an outbox has this file, unchanged, among its
 /// migrations (a symbolic link).
@@ -83,4 +91,41 @@ pub async fn record<T: Serialize>(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// [`record`] as a handler's step: the change is the request's, by its user, a failure is
+/// the reply a client may see ([`reply_error`]), and `data` is given back to be answered.
+///
+/// # Errors
+/// As [`reply_error`] maps [`record`]'s.
+#[cfg(feature = "postgres")]
+pub async fn recorded<T: Serialize>(
+    db: &mut PgConnection,
+    ctx: &RequestContext,
+    event_type: EventType,
+    subject: &str,
+    data: T,
+) -> Result<T, ServiceError> {
+    record(db, event_type, subject, ctx.user_id().as_deref(), &data)
+        .await
+        .map_err(reply_error)?;
+    Ok(data)
+}
+
+/// The last step of a write in its own transaction (an update, a delete): stores the event of
+/// the change ([`recorded`]), then commits `tx`; gives `data` back.
+///
+/// # Errors
+/// As [`reply_error`] maps the database's.
+#[cfg(feature = "postgres")]
+pub async fn commit<T: Serialize>(
+    mut tx: Transaction<'_, Postgres>,
+    ctx: &RequestContext,
+    event_type: EventType,
+    subject: &str,
+    data: T,
+) -> Result<T, ServiceError> {
+    let data = recorded(&mut tx, ctx, event_type, subject, data).await?;
+    tx.commit().await.map_err(reply_error)?;
+    Ok(data)
 }
