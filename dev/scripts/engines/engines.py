@@ -23,10 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chart"))
-from common import crd_validators, describe, load_documents, schema_errors  # noqa: E402
+from common import check_and_strip, schema_errors, vendored_validators  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 GROUPS = {
@@ -35,42 +33,16 @@ GROUPS = {
 }
 
 
-def validators() -> dict[tuple[str, str], Any]:
-    """A validator per (apiVersion, kind) of the vendored CRDs."""
-    found: dict[tuple[str, str], Any] = {}
-    for directory in GROUPS.values():
-        for path in sorted(directory.glob("*.yaml")):
-            for crd in load_documents(path.read_text()):
-                found.update(crd_validators(crd))
-    return found
-
-
 def group_of(obj: dict[str, Any]) -> str | None:
     group = str(obj.get("apiVersion", "")).split("/")[0]
     return group if group in GROUPS else None
 
 
 def main(directory: Path) -> int:
-    checks = validators()
-    failed = 0
-    checked = {group: 0 for group in GROUPS}
-    for path in sorted(directory.glob("*.yaml")):
-        docs = load_documents(path.read_text())
-        rest = []
-        for obj in docs:
-            group = group_of(obj)
-            if group is None:
-                rest.append(obj)
-                continue
-            checked[group] += 1
-            problems = schema_errors(checks, obj)
-            if problems:
-                failed += 1
-                print(f"FAIL  {path.name}: {describe(obj)}: {'; '.join(problems)}")
-        if len(rest) != len(docs):
-            path.write_text(yaml.safe_dump_all(rest, sort_keys=False))
-    for group, count in checked.items():
-        if count == 0:
+    checks = vendored_validators(GROUPS.values())
+    checked, failed = check_and_strip(directory, checks, group_of)
+    for group in GROUPS:
+        if checked[group] == 0:
             print(f"FAIL  no {group} object was rendered (examples/production.yaml has them)")
             failed += 1
     # A broken object must fail, or the check proves nothing.
@@ -86,7 +58,7 @@ def main(directory: Path) -> int:
         if not schema_errors(checks, obj):
             print(f"FAIL  a {obj['kind']} with a misspelt or missing field passed the schema")
             failed += 1
-    counts = ", ".join(f"{count} {group}" for group, count in checked.items())
+    counts = ", ".join(f"{checked[group]} {group}" for group in GROUPS)
     print(f"engine operators: {counts} objects checked, {failed} failed")
     return 1 if failed else 0
 

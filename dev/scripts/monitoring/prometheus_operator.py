@@ -18,10 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chart"))
-from common import crd_validators, describe, load_documents, schema_errors  # noqa: E402
+from common import check_and_strip, schema_errors, vendored_validators  # noqa: E402
 
 GROUP = "monitoring.coreos.com"
 CRDS = Path(__file__).resolve().parent / "prometheus-operator-crds"
@@ -29,11 +27,7 @@ CRDS = Path(__file__).resolve().parent / "prometheus-operator-crds"
 
 def validators() -> dict[tuple[str, str], Any]:
     """A validator per (apiVersion, kind) of the vendored CRDs."""
-    found: dict[tuple[str, str], Any] = {}
-    for path in sorted(CRDS.glob("*.yaml")):
-        for crd in load_documents(path.read_text()):
-            found.update(crd_validators(crd))
-    return found
+    return vendored_validators([CRDS])
 
 
 def is_monitoring(obj: dict[str, Any]) -> bool:
@@ -47,28 +41,16 @@ def errors(checks: dict[tuple[str, str], Any], obj: dict[str, Any]) -> list[str]
 
 def main(directory: Path) -> int:
     checks = validators()
-    failed = checked = 0
-    for path in sorted(directory.glob("*.yaml")):
-        docs = load_documents(path.read_text())
-        rest = []
-        for obj in docs:
-            if not is_monitoring(obj):
-                rest.append(obj)
-                continue
-            checked += 1
-            problems = errors(checks, obj)
-            if problems:
-                failed += 1
-                print(f"FAIL  {path.name}: {describe(obj)}: {'; '.join(problems)}")
-        if len(rest) != len(docs):
-            path.write_text(yaml.safe_dump_all(rest, sort_keys=False))
+    checked, failed = check_and_strip(
+        directory, checks, lambda obj: GROUP if is_monitoring(obj) else None
+    )
     # A broken object must fail, or the check proves nothing.
     broken = {"apiVersion": f"{GROUP}/v1", "kind": "ServiceMonitor",
               "metadata": {"name": "x"}, "spec": {"endpoints": [{"prot": "health"}]}}
     if not errors(checks, broken):
         print("FAIL  a ServiceMonitor with a misspelt field passed the schema")
         failed += 1
-    print(f"prometheus-operator: {checked} objects checked, {failed} failed")
+    print(f"prometheus-operator: {checked[GROUP]} objects checked, {failed} failed")
     return 1 if failed else 0
 
 
