@@ -264,34 +264,28 @@ type Query = contract::Query;
 operation! {
     /// List widgets
     pub ListWidgets: "widgets"."list", GET "/widgets", auth Public, status 200,
-        params Empty, query Query, body (), response Seen
-}
-operation! {
+        params Empty, query Query, body (), response Seen;
+
     /// Search widgets
     pub SearchWidgets: "widgets"."search", GET "/widgets/search", auth Public, status 200,
-        params Empty, query Query, body (), response Seen
-}
-operation! {
+        params Empty, query Query, body (), response Seen;
+
     /// Get a widget
     pub GetWidget: "widgets"."get", GET "/widgets/{id}", auth User, status 200,
-        params Params, query Query, body (), response Seen
-}
-operation! {
+        params Params, query Query, body (), response Seen;
+
     /// Create a widget
     pub CreateWidget: "widgets"."create", POST "/widgets", auth User, status 201,
-        params Empty, query Query, body Value, response Seen
-}
-operation! {
+        params Empty, query Query, body Value, response Seen;
+
     /// Delete a widget
     pub DeleteWidget: "widgets"."delete", DELETE "/widgets/{id}", auth Admin, status 204,
-        params Params, query Query, body (), response ()
-}
-operation! {
+        params Params, query Query, body (), response ();
+
     /// Fail as asked
     pub FailWidget: "widgets"."fail", POST "/widgets/fail", auth Public, status 200,
-        params Empty, query Empty, body FailBody, response ()
-}
-operation! {
+        params Empty, query Empty, body FailBody, response ();
+
     /// Wait at the gate
     pub SlowWidget: "widgets"."slow", GET "/widgets/slow", auth Public, status 200,
         params Empty, query Empty, body (), response String

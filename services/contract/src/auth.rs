@@ -207,46 +207,32 @@ pub struct RevokedUsers {
 operation! {
     /// Create an account
     pub Register: "auth"."register", POST "/auth/register", auth Public, status 201,
-        params Empty, query Empty, body RegisterRequest, response User
-}
+        params Empty, query Empty, body RegisterRequest, response User;
 
-operation! {
     /// Log in with email and password
     pub Login: "auth"."login", POST "/auth/login", auth Public, status 200,
-        params Empty, query Empty, body LoginRequest, response TokenPair
-}
+        params Empty, query Empty, body LoginRequest, response TokenPair;
 
-operation! {
     /// Exchange a refresh token for a new token pair
     pub Refresh: "auth"."refresh", POST "/auth/refresh", auth Public, status 200,
-        params Empty, query Empty, body RefreshRequest, response TokenPair
-}
+        params Empty, query Empty, body RefreshRequest, response TokenPair;
 
-operation! {
     /// Revoke a refresh token and its session
     pub Logout: "auth"."logout", POST "/auth/logout", auth Public, status 204,
-        params Empty, query Empty, body RefreshRequest, response ()
-}
+        params Empty, query Empty, body RefreshRequest, response ();
 
-operation! {
     /// The caller's profile
     pub Me: "auth"."me", GET "/auth/me", auth User, status 200,
-        params Empty, query Empty, body (), response User
-}
+        params Empty, query Empty, body (), response User;
 
-operation! {
     /// The public keys that verify access tokens
     pub GetJwks: "auth"."jwks", GET "/.well-known/jwks.json", auth Public, status 200,
-        params Empty, query Empty, body (), response Jwks
-}
+        params Empty, query Empty, body (), response Jwks;
 
-operation! {
     /// Delete an account and end its sessions
     pub DeleteUser: "auth"."delete_user", DELETE "/auth/users/{id}", auth Admin, status 204,
-        params UserIdParams, query Empty, body (), response ()
-}
+        params UserIdParams, query Empty, body (), response ();
 
-operation! {
     /// The users whose access tokens are refused before they expire (the gateway polls it)
     pub GetRevoked: "auth"."revoked", internal,
         params Empty, query Empty, body (), response RevokedUsers

@@ -260,28 +260,20 @@ pub struct CustomerPatch {
 operation! {
     /// List customers (paginated, searchable, filterable, sortable)
     pub ListCustomers: "customers"."list", GET "/customers", auth User, status 200,
-        params crate::Empty, query ListCustomersQuery, body (), response Page<Customer>
-}
+        params crate::Empty, query ListCustomersQuery, body (), response Page<Customer>;
 
-operation! {
     /// Get one customer by id
     pub GetCustomer: "customers"."get", GET "/customers/{id}", auth User, status 200,
-        params CustomerIdParams, query crate::Empty, body (), response Customer
-}
+        params CustomerIdParams, query crate::Empty, body (), response Customer;
 
-operation! {
     /// Create a customer
     pub CreateCustomer: "customers"."create", POST "/customers", auth User, status 201,
-        params crate::Empty, query crate::Empty, body NewCustomer, response Customer
-}
+        params crate::Empty, query crate::Empty, body NewCustomer, response Customer;
 
-operation! {
     /// Update some fields of a customer and return it
     pub UpdateCustomer: "customers"."update", PATCH "/customers/{id}", auth User, status 200,
-        params CustomerIdParams, query crate::Empty, body CustomerPatch, response Customer
-}
+        params CustomerIdParams, query crate::Empty, body CustomerPatch, response Customer;
 
-operation! {
     /// Delete a customer
     pub DeleteCustomer: "customers"."delete", DELETE "/customers/{id}", auth Admin, status 204,
         params CustomerIdParams, query crate::Empty, body (), response ()

@@ -14,11 +14,16 @@
 //! operation! {
 //!     /// Fetch one thing.
 //!     pub GetThing: "things"."get", GET "/things/{id}", auth User, status 200,
-//!         params IdParams, query Empty, body (), response serde_json::Value
+//!         params IdParams, query Empty, body (), response serde_json::Value;
+//!
+//!     /// Remove one thing.
+//!     pub DeleteThing: "things"."delete", DELETE "/things/{id}", auth Admin, status 204,
+//!         params IdParams, query Empty, body (), response ();
 //! }
 //!
 //! use contract::Operation;
 //! assert_eq!(GetThing::subject(), "things.get");
+//! assert_eq!(DeleteThing::SUCCESS_STATUS, 204);
 //! assert_eq!(GetThing::meta().path_params(), ["id"]);
 //! let schemas = GetThing::schemas();
 //! assert_eq!(schemas.operations["get"].params["required"][0], "id");
@@ -92,34 +97,40 @@ pub trait Operation: Send + Sync + 'static {
 pub type RequestOf<O> =
     Envelope<<O as Operation>::Params, <O as Operation>::Query, <O as Operation>::Body>;
 
-/// Declares a unit struct implementing [`Operation`]. The doc comment becomes the summary's
-/// documentation; the summary string is the first doc line. `internal` in place of the HTTP
-/// mapping declares an [internal](Operation::INTERNAL) operation (public to its NATS callers,
-/// whom NATS permissions choose).
+/// Declares unit structs implementing [`Operation`], one per declaration; declarations are
+/// separated by `;`, so a service's operations read as one table. The doc comment becomes the
+/// summary's documentation; the summary string is the first doc line. `internal` in place of
+/// the HTTP mapping declares an [internal](Operation::INTERNAL) operation (public to its NATS
+/// callers, whom NATS permissions choose).
 #[macro_export]
 macro_rules! operation {
+    () => {};
     (
         $(#[doc = $doc:literal])*
         $vis:vis $name:ident : $service:literal . $op:literal, internal,
         params $params:ty, query $query:ty, body $body:ty, response $response:ty
+        $(; $($rest:tt)*)?
     ) => {
         // An internal operation has no HTTP mapping: these placeholders are never routed.
         $crate::operation! {
             @define internal true, [$($doc)*] $vis $name : $service . $op, GET "", auth Public,
             status 200, params $params, query $query, body $body, response $response
         }
+        $($crate::operation! { $($rest)* })?
     };
     (
         $(#[doc = $doc:literal])*
         $vis:vis $name:ident : $service:literal . $op:literal,
         $method:ident $path:literal, auth $auth:ident, status $status:literal,
         params $params:ty, query $query:ty, body $body:ty, response $response:ty
+        $(; $($rest:tt)*)?
     ) => {
         $crate::operation! {
             @define internal false, [$($doc)*] $vis $name : $service . $op, $method $path,
             auth $auth, status $status, params $params, query $query, body $body,
             response $response
         }
+        $($crate::operation! { $($rest)* })?
     };
     (
         @define internal $internal:literal, [$($doc:literal)*]

@@ -400,40 +400,28 @@ pub struct ProductPatch {
 operation! {
     /// List products (paginated, searchable, filterable, sortable)
     pub ListProducts: "products"."list", GET "/products", auth User, status 200,
-        params crate::Empty, query ListProductsQuery, body (), response Page<Product>
-}
+        params crate::Empty, query ListProductsQuery, body (), response Page<Product>;
 
-operation! {
     /// Get one product by id, with its category and supplier names
     pub GetProduct: "products"."get", GET "/products/{id}", auth User, status 200,
-        params ProductIdParams, query crate::Empty, body (), response Product
-}
+        params ProductIdParams, query crate::Empty, body (), response Product;
 
-operation! {
     /// Create a product (the id is assigned by the server)
     pub CreateProduct: "products"."create", POST "/products", auth User, status 201,
-        params crate::Empty, query crate::Empty, body NewProduct, response Product
-}
+        params crate::Empty, query crate::Empty, body NewProduct, response Product;
 
-operation! {
     /// Update some fields of a product and return it
     pub UpdateProduct: "products"."update", PATCH "/products/{id}", auth User, status 200,
-        params ProductIdParams, query crate::Empty, body ProductPatch, response Product
-}
+        params ProductIdParams, query crate::Empty, body ProductPatch, response Product;
 
-operation! {
     /// Delete a product
     pub DeleteProduct: "products"."delete", DELETE "/products/{id}", auth Admin, status 204,
-        params ProductIdParams, query crate::Empty, body (), response ()
-}
+        params ProductIdParams, query crate::Empty, body (), response ();
 
-operation! {
     /// List product categories (paginated)
     pub ListCategories: "products"."categories", GET "/categories", auth User, status 200,
-        params crate::Empty, query PageQuery, body (), response Page<Category>
-}
+        params crate::Empty, query PageQuery, body (), response Page<Category>;
 
-operation! {
     /// List suppliers (paginated)
     pub ListSuppliers: "products"."suppliers", GET "/suppliers", auth User, status 200,
         params crate::Empty, query PageQuery, body (), response Page<Supplier>

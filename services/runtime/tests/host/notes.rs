@@ -35,10 +35,8 @@ pub struct Count {
 operation! {
     /// Add a note
     pub AddNote: "notes"."add", POST "/notes", auth Public, status 201,
-        params Empty, query Empty, body Note, response Note
-}
+        params Empty, query Empty, body Note, response Note;
 
-operation! {
     /// Count the notes
     pub CountNotes: "notes"."count", GET "/notes", auth Public, status 200,
         params Empty, query Empty, body (), response Count

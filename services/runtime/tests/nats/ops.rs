@@ -27,40 +27,28 @@ pub struct FailBody {
 operation! {
     /// Fail with the given status
     pub Fail: "test"."fail", POST "/fail", auth Public, status 200,
-        params Empty, query Empty, body FailBody, response ()
-}
+        params Empty, query Empty, body FailBody, response ();
 
-operation! {
     /// Wait at the gate, then answer with the instance name
     pub Gated: "test"."gated", GET "/gated", auth Public, status 200,
-        params Empty, query Empty, body (), response String
-}
+        params Empty, query Empty, body (), response String;
 
-operation! {
     /// Answer with the instance name and the caller
     pub Whoami: "test"."whoami", GET "/whoami", auth User, status 200,
-        params Empty, query Empty, body u64, response Identity
-}
+        params Empty, query Empty, body u64, response Identity;
 
-operation! {
     /// Only for admins
     pub AdminOnly: "test"."admin", DELETE "/admin", auth Admin, status 204,
-        params Empty, query Empty, body (), response ()
-}
+        params Empty, query Empty, body (), response ();
 
-operation! {
     /// Panic
     pub Panic: "test"."panic", GET "/panic", auth Public, status 200,
-        params Empty, query Empty, body (), response ()
-}
+        params Empty, query Empty, body (), response ();
 
-operation! {
     /// Take a minute, counting starts and cancellations
     pub Slow: "test"."slow", GET "/slow", auth Public, status 200,
-        params Empty, query Empty, body (), response ()
-}
+        params Empty, query Empty, body (), response ();
 
-operation! {
     /// The deadline as received: the header and the time left in the handler, in ms
     pub Remaining: "test"."remaining", GET "/remaining", auth Public, status 200,
         params Empty, query Empty, body (), response (Option<u64>, Option<u64>)
