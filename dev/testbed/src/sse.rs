@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::Request;
 use hyper::body::Incoming;
+use tokio::time::Instant;
 
 use crate::http::{Api, HttpError};
 
@@ -61,12 +62,27 @@ impl Api {
         token: &str,
         last_event_id: Option<&str>,
     ) -> Result<EventStream, HttpError> {
+        let authorization = format!("Bearer {token}");
+        let mut headers = vec![("authorization", authorization.as_str())];
+        headers.extend(last_event_id.map(|id| ("last-event-id", id)));
+        self.open_events_with(path, &headers).await
+    }
+
+    /// Opens `path` (`/events?…`) with exactly `headers` besides `accept` (a test of what the
+    /// server makes of them).
+    ///
+    /// # Errors
+    /// When no response head arrives.
+    pub async fn open_events_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<EventStream, HttpError> {
         let mut request = Request::builder()
             .uri(format!("{}{path}", self.base()))
-            .header("accept", "text/event-stream")
-            .header("authorization", format!("Bearer {token}"));
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
+            .header("accept", "text/event-stream");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request.body(Full::new(Bytes::new()))?;
         let response = tokio::time::timeout(OPEN_TIMEOUT, self.client().request(request))
@@ -89,6 +105,18 @@ impl EventStream {
     /// The next event, skipping comments; [`Next::Silent`] when no frame at all arrived
     /// within `within` (a stream whose heartbeats stopped is as good as ended).
     pub async fn next(&mut self, within: Duration) -> Next {
+        self.read(|| Instant::now() + within).await
+    }
+
+    /// The next event, skipping comments; [`Next::Silent`] when none arrived by `deadline`,
+    /// however many heartbeats did (a test waiting for one event, or for none).
+    pub async fn next_by(&mut self, deadline: Instant) -> Next {
+        self.read(|| deadline).await
+    }
+
+    /// Reads frames until an event is complete, the stream ends, or a frame's wait passes the
+    /// deadline `deadline()` gives when it starts.
+    async fn read(&mut self, deadline: impl Fn() -> Instant) -> Next {
         loop {
             if let Some(event) = self.take_event() {
                 return Next::Event(event);
@@ -96,7 +124,7 @@ impl EventStream {
             if self.ended {
                 return Next::Ended;
             }
-            match tokio::time::timeout(within, self.body.frame()).await {
+            match tokio::time::timeout_at(deadline(), self.body.frame()).await {
                 Err(_) => return Next::Silent,
                 Ok(None | Some(Err(_))) => self.ended = true,
                 Ok(Some(Ok(frame))) => {

@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use contract::events::{CloudEvent, EventType};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use runtime::test_support::{NatsOptions, wait_until};
 use serde_json::json;
+use testbed::http::Api;
+use testbed::sse::{EventStream, Next, SseEvent};
+use tokio::time::Instant;
 
 use super::support::{self, WAIT, World, claims, sign, user_token};
 
@@ -61,102 +59,38 @@ async fn publish_raw(client: &async_nats::Client, subject: &str, payload: Vec<u8
         .sequence
 }
 
-/// One SSE event as the client parsed it.
-#[derive(Debug, Clone, PartialEq)]
-struct Sse {
-    id: String,
-    event: String,
-    data: String,
-}
-
-/// An open `GET /events` response, read frame by frame.
-struct Stream {
-    status: u16,
-    headers: http::HeaderMap,
-    body: Incoming,
-    buffer: String,
-    comments: usize,
-    ended: bool,
-}
-
-async fn open(world: &World, path: &str, headers: &[(&str, &str)]) -> Stream {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut request = http::Request::builder().uri(format!("{}{path}", world.http().base));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = client
-        .request(request.body(Full::new(Bytes::new())).unwrap())
+/// Opens `path` with exactly `headers`.
+async fn open(world: &World, path: &str, headers: &[(&str, &str)]) -> EventStream {
+    Api::new(&world.http().base)
+        .open_events_with(path, headers)
         .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    Stream {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body,
-        buffer: String::new(),
-        comments: 0,
-        ended: false,
-    }
+        .expect("the response head arrives")
 }
 
-async fn open_as(world: &World, path: &str, user: &str) -> Stream {
+async fn open_as(world: &World, path: &str, user: &str) -> EventStream {
     let auth = format!("Bearer {}", user_token(user));
     open(world, path, &[("authorization", &auth)]).await
 }
 
-impl Stream {
-    /// The next event, skipping comments; `None` when the stream ended or `within` passed.
-    async fn next(&mut self, within: Duration) -> Option<Sse> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (String::new(), String::new(), Vec::new());
-                for line in block.lines() {
-                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
-                    let value = value.strip_prefix(' ').unwrap_or(value);
-                    match field {
-                        "" => self.comments += 1,
-                        "id" => id = value.to_owned(),
-                        "event" => event = value.to_owned(),
-                        "data" => data.push(value.to_owned()),
-                        _ => {}
-                    }
-                }
-                if !data.is_empty() {
-                    return Some(Sse {
-                        id,
-                        event,
-                        data: data.join("\n"),
-                    });
-                }
-            }
-            if self.ended {
-                return None;
-            }
-            match tokio::time::timeout_at(deadline, self.body.frame()).await {
-                Err(_) => return None,
-                Ok(None | Some(Err(_))) => self.ended = true,
-                Ok(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buffer.push_str(std::str::from_utf8(&data).unwrap());
-                    }
-                }
-            }
-        }
+/// The next event, or `None` when the stream ended or `within` passed, however many
+/// heartbeats came meanwhile.
+async fn next(stream: &mut EventStream, within: Duration) -> Option<SseEvent> {
+    match stream.next_by(Instant::now() + within).await {
+        Next::Event(event) => Some(event),
+        Next::Ended | Next::Silent => None,
     }
+}
 
-    async fn take(&mut self, n: usize) -> Vec<Sse> {
-        let mut events = Vec::new();
-        while events.len() < n {
-            match self.next(WAIT).await {
-                Some(event) => events.push(event),
-                None => panic!("stream ended after {events:?}"),
-            }
+/// The next `n` events, each within [`WAIT`].
+async fn take(stream: &mut EventStream, n: usize) -> Vec<SseEvent> {
+    let mut events = Vec::new();
+    while events.len() < n {
+        match next(stream, WAIT).await {
+            Some(event) => events.push(event),
+            None => panic!("stream ended after {events:?}"),
         }
-        events
     }
+    events
 }
 
 /// The value of metric `name` in `world`'s exposition (0 when absent).
@@ -183,7 +117,7 @@ async fn a_filtered_stream_resumes_after_the_last_event_id_exactly() {
     publish(client, EventType::CustomerCreated, "c1").await;
     let updated = publish(client, EventType::ProductUpdated, "p1").await;
     let deleted = publish(client, EventType::ProductDeleted, "p1").await;
-    let events = stream.take(3).await;
+    let events = take(&mut stream, 3).await;
     // Without a resume position only new events, and only products'.
     assert!(before < created);
     assert_eq!(
@@ -221,7 +155,11 @@ async fn a_filtered_stream_resumes_after_the_last_event_id_exactly() {
     let next = publish(client, EventType::ProductUpdated, "p2").await;
     for mut resumed in [by_header, by_query] {
         assert_eq!(resumed.status, 200);
-        let ids: Vec<String> = resumed.take(3).await.into_iter().map(|e| e.id).collect();
+        let ids: Vec<String> = take(&mut resumed, 3)
+            .await
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
         assert_eq!(
             ids,
             [updated.to_string(), deleted.to_string(), next.to_string()]
@@ -235,7 +173,11 @@ async fn a_filtered_stream_resumes_after_the_last_event_id_exactly() {
         "u3",
     )
     .await;
-    let events: Vec<String> = both.take(2).await.into_iter().map(|e| e.event).collect();
+    let events: Vec<String> = take(&mut both, 2)
+        .await
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
     assert_eq!(events, ["customers.created", "products.deleted"]);
     world.stop().await;
 }
@@ -321,8 +263,13 @@ async fn heartbeats_arrive_and_the_stream_ends_with_the_token() {
     assert_eq!(stream.status, 200);
     let started = std::time::Instant::now();
     // No event comes; the heartbeats do, then the end.
-    assert_eq!(stream.next(Duration::from_secs(10)).await, None);
-    assert!(stream.ended, "the stream ends when the token expires");
+    assert_eq!(
+        stream
+            .next_by(Instant::now() + Duration::from_secs(10))
+            .await,
+        Next::Ended,
+        "the stream ends when the token expires"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(stream.comments >= 5, "{} heartbeats", stream.comments);
     wait_until("the stream is closed", WAIT, || async {
@@ -353,10 +300,10 @@ async fn a_slow_client_is_cut_off_and_resumes() {
     })
     .await;
     let mut received = Vec::new();
-    while let Some(event) = stream.next(WAIT).await {
+    while let Some(event) = next(&mut stream, WAIT).await {
         received.push(event.id.parse::<u64>().unwrap());
     }
-    assert!(stream.ended);
+    assert_eq!(stream.next(WAIT).await, Next::Ended);
     assert!(
         received.len() < published.len(),
         "{} of {}",
@@ -371,7 +318,7 @@ async fn a_slow_client_is_cut_off_and_resumes() {
     // The client resumes after the last one it has: the rest, from the next.
     let last = received.last().copied().unwrap_or(published[0] - 1);
     let mut resumed = open_as(&world, &format!("/events?lastEventId={last}"), "u1").await;
-    let next = resumed.take(1).await;
+    let next = take(&mut resumed, 1).await;
     assert_eq!(next[0].id, (last + 1).to_string());
     world.stop().await;
 }
