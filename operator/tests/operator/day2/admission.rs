@@ -44,7 +44,7 @@ async fn setting_or_unsetting_the_storage_class_is_refused_and_the_stack_keeps_r
     world.fake.clear_log();
     world.reconcile().await;
     assert!(changing_writes(&world.fake.log()).is_empty());
-    assert_eq!(world.condition("Ready").0, "True");
+    world.assert_ready();
     assert_eq!(world.condition("Degraded").0, "False");
     assert_eq!(
         world.fake.get(STATEFUL_SETS, &sts).unwrap()["spec"]["volumeClaimTemplates"],

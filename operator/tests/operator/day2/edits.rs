@@ -104,7 +104,7 @@ async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
 
     world.fake.roll_out(DEPLOYMENTS, &deployment);
     world.reconcile().await;
-    assert_eq!(world.condition("Ready").0, "True");
+    world.assert_ready();
     assert_eq!(world.observed_generation(), Some(2));
 }
 
@@ -134,5 +134,5 @@ async fn an_image_that_cannot_be_pulled_is_degraded_rollout_stuck_until_fixed() 
     world.fake.roll_out_all();
     world.reconcile().await;
     assert_eq!(world.condition("Degraded").0, "False");
-    assert_eq!(world.condition("Ready").0, "True");
+    world.assert_ready();
 }

@@ -24,6 +24,17 @@ async fn reconcile_soon(world: &World) -> bool {
     format!("{action:?}").contains("30s")
 }
 
+/// Edits the stack to schedule no backup and run no products service, and reconciles.
+async fn drop_the_backup_and_products(world: &World) {
+    world
+        .edit(|s| {
+            s.spec.postgres.backup = None;
+            s.spec.services.retain(|svc| svc.name != "products");
+        })
+        .await;
+    world.reconcile().await;
+}
+
 #[tokio::test]
 async fn without_cloudnativepg_the_stack_says_what_to_install_and_applies_nothing() {
     let world = World::create("engines").await;
@@ -112,20 +123,9 @@ async fn with_both_operators_the_stack_is_ready_when_their_databases_are() {
                "currentStatefulSetReplicas": 3, "mongoUri": ""}),
     );
     world.reconcile().await;
-    assert_eq!(
-        world.condition("Ready").0,
-        "True",
-        "{:?}",
-        world.stack().status
-    );
+    world.assert_ready();
 
-    world
-        .edit(|s| {
-            s.spec.postgres.backup = None;
-            s.spec.services.retain(|svc| svc.name != "products");
-        })
-        .await;
-    world.reconcile().await;
+    drop_the_backup_and_products(&world).await;
     assert!(
         world.fake.names(BACKUPS).is_empty(),
         "the ScheduledBackup is pruned"
@@ -204,13 +204,7 @@ async fn the_chart_grants_exactly_the_verbs_the_operator_uses_on_the_engines_kin
     world.fake.install(CNPG, true);
     world.fake.install(MONGODB, true);
     world.reconcile().await;
-    world
-        .edit(|s| {
-            s.spec.postgres.backup = None;
-            s.spec.services.retain(|svc| svc.name != "products");
-        })
-        .await;
-    world.reconcile().await;
+    drop_the_backup_and_products(&world).await;
     world.edit(|s| s.spec.services.clear()).await;
     world.reconcile().await;
     let log = world.fake.log();

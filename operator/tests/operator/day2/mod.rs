@@ -104,6 +104,13 @@ impl World {
         common::condition(&self.stack(), kind)
     }
 
+    /// Asserts that the stack is Ready, showing its whole status when it is not.
+    #[track_caller]
+    fn assert_ready(&self) {
+        let status = self.stack().status;
+        assert_eq!(self.condition("Ready").0, "True", "{status:?}");
+    }
+
     /// Replaces the stored stack with `change` applied, through the API (a spec edit, admitted
     /// like a user's).
     async fn edit(&self, change: impl FnOnce(&mut MicroserviceStack)) {
@@ -130,12 +137,7 @@ impl World {
             world.fake.finish_job(JOBS, &job, true);
         }
         world.reconcile().await;
-        assert_eq!(
-            world.condition("Ready").0,
-            "True",
-            "{:?}",
-            world.condition("Ready")
-        );
+        world.assert_ready();
         world
     }
 }

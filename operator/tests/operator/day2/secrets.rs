@@ -25,7 +25,7 @@ async fn running() -> (World, Vec<String>) {
     world.reconcile().await;
     world.fake.roll_out_all();
     world.reconcile().await;
-    assert_eq!(world.condition("Ready").0, "True");
+    world.assert_ready();
     (world, referenced)
 }
 
@@ -105,5 +105,5 @@ async fn a_broken_secret_key_is_degraded_naming_the_key_until_fixed() {
         .unwrap();
     assert_eq!(world.reconcile().await, Action::requeue(super::RESYNC));
     assert_eq!(world.condition("Degraded").0, "False");
-    assert_eq!(world.condition("Ready").0, "True");
+    world.assert_ready();
 }

@@ -61,7 +61,7 @@ async fn an_operator_upgrade_rolls_each_workload_exactly_once_then_writes_nothin
     // The rollouts finish; the next reconciles find nothing to change.
     world.fake.roll_out_all();
     world.reconcile().await;
-    assert_eq!(world.condition("Ready").0, "True");
+    world.assert_ready();
     world.fake.clear_log();
     for _ in 0..3 {
         world.reconcile().await;

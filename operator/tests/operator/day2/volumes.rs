@@ -112,12 +112,7 @@ async fn growing_storage_resizes_the_claims_where_the_class_allows() {
         "{:?}",
         world.condition("Degraded")
     );
-    assert_eq!(
-        world.condition("Ready").0,
-        "True",
-        "{:?}",
-        world.condition("Ready")
-    );
+    world.assert_ready();
 }
 
 #[tokio::test]
@@ -165,10 +160,5 @@ async fn a_claim_template_added_by_an_upgrade_recreates_the_stateful_set_keeping
     );
     world.fake.roll_out(STATEFUL_SETS, &set);
     world.reconcile().await;
-    assert_eq!(
-        world.condition("Ready").0,
-        "True",
-        "{:?}",
-        world.condition("Ready")
-    );
+    world.assert_ready();
 }
