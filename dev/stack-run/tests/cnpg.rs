@@ -20,6 +20,18 @@ fn url(ip: Ipv4Addr, ca: &std::path::Path, password: &str) -> String {
     )
 }
 
+/// Whether the server at `url` can be reached and holds exactly `rows` orders (a replica
+/// that has caught up).
+async fn holds_orders(url: String, rows: i64) -> bool {
+    let Ok(mut c) = PgConnection::connect(&url).await else {
+        return false;
+    };
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders")
+        .fetch_one(&mut c)
+        .await
+        .is_ok_and(|n| n == rows)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_services_tls_and_a_switchover_that_loses_no_commit() {
     let dir = std::env::temp_dir().join(format!("natstack-cnpg-{}", std::process::id()));
@@ -83,16 +95,7 @@ async fn replica_services_tls_and_a_switchover_that_loses_no_commit() {
         .await
         .expect("-ro reaches the replica");
     wait_until("the replica has every row", Duration::from_secs(30), || {
-        let ro = url(ro, &ca, password);
-        async move {
-            let Ok(mut c) = PgConnection::connect(&ro).await else {
-                return false;
-            };
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders")
-                .fetch_one(&mut c)
-                .await
-                .is_ok_and(|n| n == 100)
-        }
+        holds_orders(url(ro, &ca, password), 100)
     })
     .await;
     let refused = sqlx::query("INSERT INTO orders VALUES (1000)")
@@ -146,18 +149,7 @@ async fn replica_services_tls_and_a_switchover_that_loses_no_commit() {
     wait_until(
         "the rejoined replica has the write made after the switchover",
         Duration::from_secs(30),
-        || {
-            let ro = url(ro, &ca, password);
-            async move {
-                let Ok(mut c) = PgConnection::connect(&ro).await else {
-                    return false;
-                };
-                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders")
-                    .fetch_one(&mut c)
-                    .await
-                    .is_ok_and(|n| n == 101)
-            }
-        },
+        || holds_orders(url(ro, &ca, password), 101),
     )
     .await;
     cluster.stop().await;
