@@ -87,14 +87,7 @@ async fn measure(
     let cpu = CpuMeter::new(system.tracked());
     let mut runs = Vec::new();
     for concurrency in WRITE_CONCURRENCY {
-        let outcome = load::run(
-            target,
-            concurrency,
-            options.warmup(),
-            options.duration(),
-            &cpu,
-        )
-        .await;
+        let outcome = load::run(target, concurrency, options, &cpu).await;
         runs.push(RunRecord::new(name, Via::Gateway, concurrency, &outcome));
     }
     runs

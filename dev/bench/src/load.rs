@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use runtime::{CallOptions, Requester};
 use tokio::net::TcpStream;
 
+use crate::cli::Options;
 use crate::cpu::CpuMeter;
 
 /// How long a request may take before it counts as an error.
@@ -124,13 +125,12 @@ impl Worker {
     }
 }
 
-/// Drives `target` with `concurrency` clients: `warmup`, then `duration` measured, reading
-/// `cpu` at both ends of the measured window.
+/// Drives `target` with `concurrency` clients: the options' warm-up, then their duration
+/// measured, reading `cpu` at both ends of the measured window.
 pub async fn run(
     target: &Target,
     concurrency: usize,
-    warmup: Duration,
-    duration: Duration,
+    options: &Options,
     cpu: &CpuMeter,
 ) -> Outcome {
     let phase = Arc::new(AtomicU8::new(WARMUP));
@@ -143,11 +143,11 @@ pub async fn run(
             }
         })
         .collect();
-    tokio::time::sleep(warmup).await;
+    tokio::time::sleep(options.warmup()).await;
     let cpu_before = cpu.sample();
     phase.store(MEASURE, Ordering::SeqCst);
     let started = Instant::now();
-    tokio::time::sleep(duration).await;
+    tokio::time::sleep(options.duration()).await;
     phase.store(STOP, Ordering::SeqCst);
     let elapsed = started.elapsed();
     let cpu_after = cpu.sample();

@@ -221,14 +221,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             measured.push((Via::Gateway, &http));
             for (via, target) in measured {
                 sampler.reset();
-                let outcome = load::run(
-                    target,
-                    concurrency,
-                    options.warmup(),
-                    options.duration(),
-                    &cpu,
-                )
-                .await;
+                let outcome = load::run(target, concurrency, &options, &cpu).await;
                 let mut record = RunRecord::new(op.name, via, concurrency, &outcome);
                 match via {
                     Via::Nats => direct_rps = Some(record.rps),
