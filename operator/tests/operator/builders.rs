@@ -342,11 +342,7 @@ fn spec_settings_reach_the_pods() {
             .0,
         "200m"
     );
-    let pdbs: Vec<&str> = children
-        .iter()
-        .filter(|c| c.kind() == "PodDisruptionBudget")
-        .map(Child::name)
-        .collect();
+    let pdbs = common::names_of(&children, "PodDisruptionBudget");
     assert_eq!(pdbs, ["shop-auth", "shop-customers", "shop-gateway"]);
     for pdb in children.iter().filter_map(|c| match c {
         Child::Pdb(pdb) => Some(pdb),

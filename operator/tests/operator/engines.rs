@@ -307,11 +307,7 @@ fn the_production_example_hands_both_databases_to_their_engines() {
         panic!("no Cluster");
     };
     assert_eq!(cluster.spec.instances, 3);
-    let databases: Vec<&str> = children
-        .iter()
-        .filter(|c| c.kind() == "Database")
-        .map(Child::name)
-        .collect();
+    let databases = common::names_of(&children, "Database");
     assert_eq!(
         databases,
         ["production-customers-db", "production-products-db"]
@@ -327,11 +323,7 @@ fn the_production_example_hands_both_databases_to_their_engines() {
         panic!("no MongoDBCommunity");
     };
     assert_eq!(replica_set.spec.members, 3);
-    let stateful_sets: Vec<&str> = children
-        .iter()
-        .filter(|c| c.kind() == "StatefulSet")
-        .map(Child::name)
-        .collect();
+    let stateful_sets = common::names_of(&children, "StatefulSet");
     assert_eq!(
         stateful_sets,
         ["production-nats"],

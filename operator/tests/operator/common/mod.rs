@@ -168,6 +168,15 @@ pub fn find<'a>(children: &'a Children, kind: &str, name: &str) -> &'a Child {
         .unwrap_or_else(|| panic!("no {kind} {name}"))
 }
 
+/// The names of the children of `kind`, in build order.
+pub fn names_of<'a>(children: &'a Children, kind: &str) -> Vec<&'a str> {
+    children
+        .iter()
+        .filter(|c| c.kind() == kind)
+        .map(Child::name)
+        .collect()
+}
+
 /// The pod spec of a workload child.
 pub fn pod(child: &Child) -> Option<&PodSpec> {
     child.pod_template()?.spec.as_ref()

@@ -78,14 +78,19 @@ async fn running() -> (World, String, Vec<String>, Vec<String>) {
     (world, uid, owned, kept)
 }
 
+/// Deletes the stack through the API with `params`' propagation policy.
+async fn delete_stack(world: &World, params: DeleteParams) {
+    world
+        .stacks
+        .delete(&world.name, &params)
+        .await
+        .expect("the delete is admitted");
+}
+
 #[tokio::test]
 async fn a_background_delete_collects_every_owned_object_and_keeps_credentials_and_volumes() {
     let (world, uid, owned, kept) = running().await;
-    world
-        .stacks
-        .delete(&world.name, &DeleteParams::background())
-        .await
-        .unwrap();
+    delete_stack(&world, DeleteParams::background()).await;
     assert!(
         world.fake.get(STACKS, &world.name).is_none(),
         "gone at once"
@@ -113,11 +118,7 @@ async fn a_foreground_delete_waits_for_blocking_children_and_the_reconciler_writ
         .await
         .unwrap();
 
-    world
-        .stacks
-        .delete(&world.name, &DeleteParams::foreground())
-        .await
-        .unwrap();
+    delete_stack(&world, DeleteParams::foreground()).await;
     let stack = world.stack();
     assert!(stack.metadata.deletion_timestamp.is_some());
     assert!(
@@ -172,11 +173,7 @@ async fn a_foreground_delete_waits_for_blocking_children_and_the_reconciler_writ
 #[tokio::test]
 async fn a_recreated_stack_whose_credentials_were_lost_is_degraded_and_regenerates_nothing() {
     let (world, _, _, kept) = running().await;
-    world
-        .stacks
-        .delete(&world.name, &DeleteParams::background())
-        .await
-        .unwrap();
+    delete_stack(&world, DeleteParams::background()).await;
     world.fake.collect_garbage();
     // The PostgreSQL admin's password is lost; its volume, which knows the old one, stays.
     let lost = format!("{}-postgres-admin", world.name);

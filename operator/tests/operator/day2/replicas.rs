@@ -12,6 +12,21 @@ use super::{DEPLOYMENTS, World};
 
 const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
 
+/// Sets `deployment`'s replicas through its scale subresource as field manager `manager`
+/// (`kubectl scale`, an autoscaler).
+async fn scale(world: &World, deployment: &str, manager: &str, replicas: i32) {
+    let params = PatchParams {
+        field_manager: Some(manager.to_owned()),
+        ..PatchParams::default()
+    };
+    let scale = json!({"spec": {"replicas": replicas}});
+    world
+        .api::<Deployment>()
+        .patch_scale(deployment, &params, &Patch::Merge(&scale))
+        .await
+        .expect("the scale is patched");
+}
+
 #[tokio::test]
 async fn replicas_scaled_by_another_manager_are_restored_by_the_next_apply() {
     let world = World::ready("minimal").await;
@@ -25,19 +40,7 @@ async fn replicas_scaled_by_another_manager_are_restored_by_the_next_apply() {
     );
 
     // `kubectl scale` (an Update of the scale subresource by another manager).
-    let scale = json!({"spec": {"replicas": service.replicas + 4}});
-    world
-        .api::<Deployment>()
-        .patch_scale(
-            &deployment,
-            &PatchParams {
-                field_manager: Some("kubectl".into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(&scale),
-        )
-        .await
-        .unwrap();
+    scale(&world, &deployment, "kubectl", service.replicas + 4).await;
     let scaled = world.fake.get(DEPLOYMENTS, &deployment).unwrap();
     assert_eq!(scaled["spec"]["replicas"], service.replicas + 4);
     assert_eq!(scaled["metadata"]["generation"], 2, "replicas are spec");
@@ -97,19 +100,7 @@ async fn an_autoscaler_keeps_the_replicas_it_sets_and_gives_them_back_when_remov
     );
 
     // The autoscaler scales (an Update of the scale subresource); the operator leaves it.
-    let scale = json!({"spec": {"replicas": 5}});
-    world
-        .api::<Deployment>()
-        .patch_scale(
-            &deployment,
-            &PatchParams {
-                field_manager: Some("horizontal-pod-autoscaler".into()),
-                ..PatchParams::default()
-            },
-            &Patch::Merge(&scale),
-        )
-        .await
-        .unwrap();
+    scale(&world, &deployment, "horizontal-pod-autoscaler", 5).await;
     for _ in 0..2 {
         world.reconcile().await;
         assert_eq!(replicas(&world), 5, "the autoscaler's count stays");
