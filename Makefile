@@ -97,7 +97,7 @@ bench: setup
 	$(CARGO) build --release -p gateway -p auth -p customers -p products -p bench
 	"$${CARGO_TARGET_DIR:-target}/release/bench" $(BENCH_ARGS)
 
-## bench-instructions: the gateway's instructions per proxied request, counted by valgrind's callgrind (repeatable where CPU time is not; a few minutes)
+## bench-instructions: the gateway's (or COUNTED=products/customers: that service's) instructions per request, counted by valgrind's callgrind (repeatable where CPU time is not; a few minutes)
 bench-instructions: setup
 	$(CARGO) build --release --bins -p launcher -p gateway -p auth -p customers -p products
 	dev/scripts/bench/instructions.sh

@@ -28,6 +28,8 @@ use crate::system::{ADMIN_EMAIL, System};
 
 /// The headline operation.
 pub const PRODUCTS_GET: &str = "GET /products/{id}";
+/// A page of customers: the list read.
+pub const CUSTOMERS_LIST: &str = "GET /customers?limit=20";
 /// The database-free operation: what the gateway hop itself costs.
 pub const ECHO_GET: &str = "GET /echo (no database)";
 
@@ -68,7 +70,7 @@ fn operations(admin_password: &str) -> Vec<Operation> {
             login: false,
         },
         Operation {
-            name: "GET /customers?limit=20",
+            name: CUSTOMERS_LIST,
             method: Method::GET,
             path: "/customers?limit=20",
             body: None,

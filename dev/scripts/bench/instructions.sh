@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# `make bench-instructions`: the gateway's CPU instructions per proxied request, counted by
-# valgrind's callgrind. Unlike CPU time on a shared machine, the count repeats to within a
-# fraction of a percent, so it shows changes of a few percent that `make bench`'s noise hides.
-# It counts only the gateway's own process in user space (its code, libc, the allocator), not
-# the kernel's share, and requests are slower under valgrind, so replies batch less than under
+# `make bench-instructions`: one process's CPU instructions per request, counted by valgrind's
+# callgrind: the gateway's by default, or a service's with COUNTED=products (or customers, auth).
+# Unlike CPU time on a shared machine, the count repeats to within a fraction of a percent, so
+# it shows changes of a few percent that `make bench`'s noise hides. It counts only the counted
+# process in user space (its code, libc, the allocator), not the kernel's share, and requests are slower under valgrind, so replies batch less than under
 # real load: compare counts with counts, not with `make bench`'s microseconds.
 #
 # Starts ONE whole system (release binaries, free loopback ports, a throw-away data directory)
-# with the gateway under callgrind, logs in as the admin, warms up, then counts REQUESTS
+# with the COUNTED binary under callgrind, logs in as the admin, warms up, then counts REQUESTS
 # (default 4000) `TARGET_METHOD TARGET_PATH` (default `GET /products/7`), with TARGET_BODY as a
 # JSON body if set, and the admin's bearer token, over CONCURRENCY (default 8) keep-alive
 # connections. A write should be one that can be repeated, e.g.
 #   TARGET_METHOD=PATCH TARGET_PATH=/customers/ALFKI TARGET_BODY='{"contact_title":"Owner"}'
-# Env: CARGO_TARGET_DIR, PYTHON (default .venv/bin/python), GATEWAY_BIN (the gateway binary
-#      counted, default the release build's: for A/B runs), REQUESTS, CONCURRENCY,
+# and a service's own cost per request, e.g.
+#   COUNTED=products                                   (GET /products/7)
+#   COUNTED=customers TARGET_PATH='/customers?limit=20'
+# The requests still go through the gateway (with the token, as a client sends them); only the
+# counted process is under valgrind, so its count does not depend on the gateway.
+# Env: CARGO_TARGET_DIR, PYTHON (default .venv/bin/python), COUNTED (the binary counted:
+#      gateway (default), auth, customers or products), COUNTED_BIN (that binary, default the
+#      release build's: for A/B runs; GATEWAY_BIN still works for the gateway), REQUESTS,
+#      CONCURRENCY,
 #      TARGET_METHOD, TARGET_PATH, TARGET_BODY, CALLGRIND_OUT (keep the profile there, for
 #      callgrind_annotate).
 set -euo pipefail
@@ -26,7 +33,13 @@ concurrency=${CONCURRENCY:-8}
 target_method=${TARGET_METHOD:-GET}
 target_path=${TARGET_PATH:-/products/7}
 target_body=${TARGET_BODY:-}
-gateway_bin=$(realpath "${GATEWAY_BIN:-$release/gateway}")
+counted=${COUNTED:-gateway}
+case "$counted" in
+  gateway) default_bin=${GATEWAY_BIN:-$release/gateway} ;;
+  auth | customers | products) default_bin=$release/$counted ;;
+  *) echo "bench-instructions: COUNTED must be gateway, auth, customers or products" >&2; exit 2 ;;
+esac
+counted_bin=$(realpath "${COUNTED_BIN:-$default_bin}")
 command -v valgrind >/dev/null || {
   echo "bench-instructions: installing valgrind" >&2
   if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
@@ -39,19 +52,21 @@ chmod 755 "$data"
 log="$data/natstack-run.log"
 free_port() { "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# The launcher runs the binaries beside itself: the real ones, but the gateway under callgrind,
+# The launcher runs the binaries beside itself: the real ones, but the counted one under callgrind,
 # with counting switched on only around the measured requests (callgrind_control below).
 bin="$data/bin"
 mkdir -p "$bin"
 # A copy, not a link: the launcher finds its programs beside its resolved path.
 cp "$release/natstack-run" "$bin/"
-for program in auth customers products; do ln -s "$release/$program" "$bin/"; done
-cat >"$bin/gateway" <<WRAPPER
+for program in gateway auth customers products; do
+  [ "$program" = "$counted" ] || ln -s "$release/$program" "$bin/"
+done
+cat >"$bin/$counted" <<WRAPPER
 #!/bin/sh
 exec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$data/callgrind.out" \
-  --log-file="$data/valgrind.log" "$gateway_bin" "\$@"
+  --log-file="$data/valgrind.log" "$counted_bin" "\$@"
 WRAPPER
-chmod +x "$bin/gateway"
+chmod +x "$bin/$counted"
 
 . dev/scripts/lib/up.sh
 up_cleanup() { rm -rf "$data"; }
@@ -63,9 +78,9 @@ up_start "$log" "$log" "$bin/natstack-run" --data-dir "$data/run" --rate-limits 
   --health-customers "127.0.0.1:$(free_port)" --health-products "127.0.0.1:$(free_port)"
 url=$(up_wait "$log" 600) || exit 1
 . "$data/run/admin.env"
-gateway=$(pgrep -f "callgrind.*$gateway_bin" | head -n 1)
+pid=$(pgrep -f "callgrind.*$counted_bin" | head -n 1)
 
-"$python" -B - "$url" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$requests" "$concurrency" "$gateway" \
+"$python" -B - "$url" "$ADMIN_EMAIL" "$ADMIN_PASSWORD" "$requests" "$concurrency" "$pid" \
   "$target_method" "$target_path" "$target_body" <<'PY'
 """Logs in, warms up, then sends the counted requests with callgrind's counting switched on."""
 import http.client, json, subprocess, sys, threading, urllib.parse
@@ -124,4 +139,4 @@ done
 total=$(grep -hE '^(summary|totals):' "$out" | head -n 1 | awk '{print $2}')
 [ -n "$total" ] || { echo "bench-instructions: no callgrind dump" >&2; exit 1; }
 if [ -n "${CALLGRIND_OUT:-}" ]; then cp "$out" "$CALLGRIND_OUT"; fi
-echo "gateway instructions per proxied request ($target_method $target_path, $requests requests over $concurrency connections): $((total / requests))"
+echo "$counted instructions per request ($target_method $target_path, $requests requests over $concurrency connections): $((total / requests))"
