@@ -94,7 +94,7 @@ observability-test: setup
 
 ## bench: measure the whole path on this machine (release build, a few minutes; table, JSON and SVG in target/bench/); BENCH_ARGS=--help
 bench: setup
-	$(CARGO) build --release -p gateway -p auth -p customers -p products -p bench
+	$(CARGO) build --release -p gateway -p auth -p customers -p products -p bench -p stack-run
 	"$${CARGO_TARGET_DIR:-target}/release/bench" $(BENCH_ARGS)
 
 ## bench-instructions: the gateway's (or COUNTED=products/customers: that service's) instructions per request, counted by valgrind's callgrind (repeatable where CPU time is not; a few minutes)

@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use contract::deploy::env::dev;
 use runtime::config::{NatsArgs, TelemetryArgs};
 
+/// Benchmark: `single` (the launcher's processes) or `full` (also the full example's topology
+/// through the rendered-stack harness). Read by this program alone.
+pub const BENCH_TOPOLOGY: &str = "BENCH_TOPOLOGY";
+
 /// Measures natstack end to end on this machine: throughput, latency percentiles, errors and
 /// memory of every process, through the gateway and directly over NATS.
 #[derive(Debug, Parser)]
@@ -110,6 +114,10 @@ pub struct Options {
     /// Worker threads of the load generator (default: the number of cores).
     #[arg(long, env = dev::BENCH_THREADS)]
     pub threads: Option<usize>,
+    /// `single`: the launcher's one process each; `full`: also `examples/full.yaml` through
+    /// the rendered-stack harness (3 NATS servers, 2 gateways, 2 replicas per service), compared.
+    #[arg(long, env = BENCH_TOPOLOGY, value_enum, default_value_t)]
+    pub topology: crate::topology::Topology,
 }
 
 impl Options {
@@ -148,6 +156,9 @@ mod tests {
         assert_eq!(cli.options.concurrency, [1, 16, 64, 256]);
         assert_eq!(cli.options.duration(), Duration::from_secs(5));
         assert!(cli.options.selects("anything"));
+        assert_eq!(cli.options.topology, crate::topology::Topology::Single);
+        let cli = Cli::try_parse_from(["bench", "--topology", "full"]).unwrap();
+        assert_eq!(cli.options.topology, crate::topology::Topology::Full);
 
         let cli =
             Cli::try_parse_from(["bench", "--concurrency", "8,32", "--only", "echo"]).unwrap();

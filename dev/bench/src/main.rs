@@ -21,7 +21,8 @@
 //! - [`cpu`]: CPU time of each process per request served, from `/proc`;
 //! - [`report`]: the tables and the JSON file;
 //! - [`targets`]: what a run must reach, met or missed;
-//! - [`plot`]: throughput and p99 against concurrency, as an SVG.
+//! - [`plot`]: throughput and p99 against concurrency, as an SVG;
+//! - [`topology`]: `--topology full`, the load through the full example's topology, compared.
 //!
 //! It is an application, not a library, so errors are `anyhow` throughout.
 
@@ -41,6 +42,7 @@ mod scenario;
 mod served;
 mod system;
 mod targets;
+mod topology;
 
 use anyhow::Context;
 use clap::Parser;

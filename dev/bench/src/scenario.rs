@@ -32,12 +32,14 @@ pub const PRODUCTS_GET: &str = "GET /products/{id}";
 pub const CUSTOMERS_LIST: &str = "GET /customers?limit=20";
 /// The database-free operation: what the gateway hop itself costs.
 pub const ECHO_GET: &str = "GET /echo (no database)";
+/// A page of customers.
+pub const CUSTOMERS_LIST: &str = "GET /customers?limit=20";
 
 /// One operation, as HTTP and (unless HTTP-only) as its NATS subject and envelope.
-struct Operation {
-    name: &'static str,
+pub(crate) struct Operation {
+    pub(crate) name: &'static str,
     method: Method,
-    path: &'static str,
+    pub(crate) path: &'static str,
     body: Option<serde_json::Value>,
     /// The same request straight to the service, when measured directly too.
     direct: Option<Direct>,
@@ -54,7 +56,7 @@ struct Direct {
     query: &'static [(&'static str, &'static str)],
 }
 
-fn operations(admin_password: &str) -> Vec<Operation> {
+pub(crate) fn operations(admin_password: &str) -> Vec<Operation> {
     vec![
         Operation {
             name: PRODUCTS_GET,
@@ -300,8 +302,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     print(&format!("figures written to {}\n", options.json.display()));
     crate::plot::write(&report, baseline.as_ref(), &options.svg)?;
     print(&format!("picture written to {}\n", options.svg.display()));
-    if report.errors() > 0 {
-        bail!("{} requests failed (see above)", report.errors());
+    let mut errors = report.errors();
+    if options.topology == crate::topology::Topology::Full {
+        errors += crate::topology::run(&options, &report.runs).await?;
+    }
+    if errors > 0 {
+        bail!("{errors} requests failed (see above)");
     }
     Ok(())
 }
