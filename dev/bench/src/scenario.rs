@@ -32,8 +32,6 @@ pub const PRODUCTS_GET: &str = "GET /products/{id}";
 pub const CUSTOMERS_LIST: &str = "GET /customers?limit=20";
 /// The database-free operation: what the gateway hop itself costs.
 pub const ECHO_GET: &str = "GET /echo (no database)";
-/// A page of customers.
-pub const CUSTOMERS_LIST: &str = "GET /customers?limit=20";
 
 /// One operation, as HTTP and (unless HTTP-only) as its NATS subject and envelope.
 pub(crate) struct Operation {
