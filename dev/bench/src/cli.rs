@@ -92,7 +92,8 @@ pub struct Options {
     /// milliseconds: more clients than this only queue.
     #[arg(long, env = dev::BENCH_LOGIN_CONCURRENCY, value_delimiter = ',', default_values_t = [1, 4, 16])]
     pub login_concurrency: Vec<usize>,
-    /// Run only the scenarios whose name contains one of these (e.g. `products,echo`).
+    /// Run only the scenarios whose name contains one of these (e.g. `products,echo`;
+    /// `startup`: each binary's start-up; `defaults`: the gateway with a stack's defaults).
     #[arg(long, env = dev::BENCH_ONLY, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the figures as JSON.
@@ -111,6 +112,10 @@ pub struct Options {
     /// `RUST_LOG` of the gateway and services (`info`, as `make run` runs them).
     #[arg(long, env = dev::BENCH_RUST_LOG, default_value = "info")]
     pub rust_log: String,
+    /// Starts per binary and kind (cold, warm, routed) in the start-up scenario
+    /// (`--only startup`).
+    #[arg(long, env = dev::BENCH_STARTUP_SAMPLES, default_value_t = 5)]
+    pub startup_samples: usize,
     /// Worker threads of the load generator (default: the number of cores).
     #[arg(long, env = dev::BENCH_THREADS)]
     pub threads: Option<usize>,

@@ -17,6 +17,9 @@
 //! - [`load`]: the closed-loop load generators (HTTP/1.1 keep-alive and NATS);
 //! - [`events`]: the outbox's cost on writes and an event's latency to `GET /events`, printed
 //!   by [`events_report`];
+//! - [`defaults`]: the gateway with a stack's defaults ([`stock`]) against the stripped one;
+//! - [`startup`]: each binary's time from exec to ready, and a new instance's to its first
+//!   request through the gateway; both reported and judged by [`startup_report`];
 //! - [`memory`]: resident memory of each process, from `/proc`;
 //! - [`cpu`]: CPU time of each process per request served, from `/proc`;
 //! - [`report`]: the tables and the JSON file;
@@ -29,6 +32,7 @@
 mod bound;
 mod cli;
 mod cpu;
+mod defaults;
 mod echo;
 mod events;
 mod events_report;
@@ -40,6 +44,9 @@ mod proxy;
 mod report;
 mod scenario;
 mod served;
+mod startup;
+mod startup_report;
+mod stock;
 mod system;
 mod targets;
 mod topology;

@@ -34,6 +34,13 @@ pub struct Report {
     /// From a write's reply to its event on `GET /events`, when measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<crate::events::DeliveryRecord>,
+    /// Each binary's start-up, when measured ([`crate::startup`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<crate::startup_report::Startup>,
+    /// The gateway's CPU per request with a stack's defaults against the stripped
+    /// configuration, when measured ([`crate::defaults`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defaults: Vec<crate::startup_report::DefaultsRecord>,
 }
 
 /// The machine the figures come from.
@@ -259,6 +266,7 @@ impl Report {
         self.render_floor(&mut out);
         self.render_bounds(&mut out);
         crate::events_report::render(self, &mut out);
+        crate::startup_report::render(self, &mut out);
         self.render_memory(&mut out);
         self.render_targets(&mut out);
         self.render_errors(&mut out);
@@ -268,6 +276,7 @@ impl Report {
     /// Judges the targets and keeps the verdicts in the report.
     pub fn judge(&mut self) {
         self.targets = targets::judge(self);
+        self.targets.extend(crate::startup_report::verdicts(self));
     }
 
     fn render_cpu(&self, out: &mut String) {
@@ -592,6 +601,8 @@ pub(crate) mod tests {
             ],
             targets: Vec::new(),
             delivery: None,
+            startup: None,
+            defaults: Vec::new(),
         }
     }
 

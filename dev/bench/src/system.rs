@@ -155,6 +155,11 @@ impl System {
         out
     }
 
+    /// The system as the launcher runs it (addresses of its servers).
+    pub fn launched(&self) -> &launcher::System {
+        &self.inner
+    }
+
     /// The NATS URL, for the direct requests.
     pub fn nats_url(&self) -> String {
         self.inner.nats_url()

@@ -102,6 +102,14 @@ impl System {
             .unwrap_or_default()
     }
 
+    /// The URL of PostgreSQL database `database` (as the services are given it).
+    pub fn postgres_url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@{}/{database}",
+            self.ports.postgres.addr
+        )
+    }
+
     /// The MongoDB URL auth uses (a single server, no replica set).
     pub fn mongo_url(&self) -> String {
         format!("mongodb://{}/?directConnection=true", self.ports.mongo.addr)

@@ -244,4 +244,6 @@ pub mod dev {
     pub const BENCH_RUST_LOG: &str = "BENCH_RUST_LOG";
     /// Benchmark: worker threads of the load generator.
     pub const BENCH_THREADS: &str = "BENCH_THREADS";
+    /// Benchmark: starts per binary and kind in the start-up scenario.
+    pub const BENCH_STARTUP_SAMPLES: &str = "BENCH_STARTUP_SAMPLES";
 }
