@@ -7,10 +7,6 @@ use clap::{Args, Parser, Subcommand};
 use contract::deploy::env::dev;
 use runtime::config::{NatsArgs, TelemetryArgs};
 
-/// Benchmark: `single` (the launcher's processes) or `full` (also the full example's topology
-/// through the rendered-stack harness). Read by this program alone.
-pub const BENCH_TOPOLOGY: &str = "BENCH_TOPOLOGY";
-
 /// Measures natstack end to end on this machine: throughput, latency percentiles, errors and
 /// memory of every process, through the gateway and directly over NATS.
 #[derive(Debug, Parser)]
@@ -121,7 +117,7 @@ pub struct Options {
     pub threads: Option<usize>,
     /// `single`: the launcher's one process each; `full`: also `examples/full.yaml` through
     /// the rendered-stack harness (3 NATS servers, 2 gateways, 2 replicas per service), compared.
-    #[arg(long, env = BENCH_TOPOLOGY, value_enum, default_value_t)]
+    #[arg(long, env = dev::BENCH_TOPOLOGY, value_enum, default_value_t)]
     pub topology: crate::topology::Topology,
 }
 

@@ -246,4 +246,7 @@ pub mod dev {
     pub const BENCH_THREADS: &str = "BENCH_THREADS";
     /// Benchmark: starts per binary and kind in the start-up scenario.
     pub const BENCH_STARTUP_SAMPLES: &str = "BENCH_STARTUP_SAMPLES";
+    /// Benchmark: `single` (the launcher's processes) or `full` (also the full example's
+    /// topology through the rendered-stack harness).
+    pub const BENCH_TOPOLOGY: &str = "BENCH_TOPOLOGY";
 }
