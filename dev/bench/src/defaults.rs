@@ -104,14 +104,7 @@ async fn compare(
         let mut sums = [Sum::default(), Sum::default()];
         for _ in 0..ROUNDS {
             for ((name, target), sum) in gateways.iter().zip(&mut sums) {
-                let outcome = load::run(
-                    target,
-                    CONCURRENCY,
-                    options.warmup(),
-                    options.duration(),
-                    &cpu,
-                )
-                .await;
+                let outcome = load::run(target, CONCURRENCY, options, &cpu).await;
                 let requests = outcome.latencies.len() as u64;
                 sum.requests += requests;
                 sum.cpu_us +=

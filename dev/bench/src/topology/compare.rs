@@ -181,7 +181,7 @@ fn rps_cell(rps: f64) -> String {
     let digits = whole.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -213,7 +213,7 @@ impl TopologyReport {
             "operation", "conns", "topology", "req/s", "p99 ms", "errors"
         );
         for c in &columns {
-            let _ = write!(out, " {:>11}", c);
+            let _ = write!(out, " {c:>11}");
         }
         let _ = writeln!(out, " {:>8}   (CPU µs per request)", "total");
         for row in &self.rows {
@@ -289,7 +289,7 @@ impl TopologyReport {
             .collect();
         let _ = write!(out, "  {:<24} {:>5}", "operation", "conns");
         for c in &rule_columns {
-            let _ = write!(out, " {:>11}", c);
+            let _ = write!(out, " {c:>11}");
         }
         let _ = writeln!(out, " {:>8} {:>10}", "total", "req/s");
         for row in &self.rows {

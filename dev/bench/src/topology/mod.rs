@@ -120,14 +120,7 @@ pub async fn run(options: &Options, single: &[RunRecord]) -> anyhow::Result<u64>
             );
         }
         for &concurrency in &options.concurrency {
-            let outcome = load::run(
-                &target,
-                concurrency,
-                options.warmup(),
-                options.duration(),
-                &cpu,
-            )
-            .await;
+            let outcome = load::run(&target, concurrency, options, &cpu).await;
             let record = RunRecord::new(name, Via::Gateway, concurrency, &outcome);
             errors += record.errors;
             remember_peaks(&tracked, &mut peaks);
@@ -213,8 +206,8 @@ async fn check(
     let runs: Vec<_> = targets
         .into_iter()
         .map(|target| {
-            let (cpu, warmup, duration) = (cpu.clone(), options.warmup(), options.duration());
-            tokio::spawn(async move { load::run(&target, share, warmup, duration, &cpu).await })
+            let (cpu, options) = (cpu.clone(), options.clone());
+            tokio::spawn(async move { load::run(&target, share, &options, &cpu).await })
         })
         .collect();
     let mut outcomes = Vec::new();
