@@ -6,8 +6,11 @@
 //! there speaks for that service, and a reply naming another service is dropped. The table then
 //! routes only the paths each service owns ([`crate::table`]).
 //!
-//! The loop polls every `interval`, and sooner (throttled) when a request asks for it: a
-//! route miss may mean a service just appeared, "no responders" that one just went away. An
+//! The first poll waits only [`FIRST_POLL_STALL`] after the last reply, and one that heard
+//! nothing (the connection still being made) is tried again within milliseconds, so the
+//! gateway has a table (and is ready) soon after its start; the next poll follows at once with
+//! the full stall. After that the loop polls every `interval`, and sooner (throttled) when a
+//! request asks for it: a route miss may mean a service just appeared, "no responders" that one just went away. An
 //! instance that misses `missed_polls` polls in a row stops being routed, so a vanished
 //! service is dropped within a bounded time; while the NATS connection is down nothing is
 //! counted as missed, so an outage does not empty the table. Each poll builds a whole new
@@ -127,11 +130,26 @@ pub async fn run(
             .clamp(Duration::from_millis(200), Duration::from_secs(2)),
         ..GatherOptions::default()
     };
+    // Until a first poll was heard, polls wait only a short stall after the last reply: the
+    // gateway is not ready before it has a table, and on a live bus the replies come within
+    // milliseconds, so the full stall would only delay the start. The poll after it follows
+    // at once with the full stall and completes the table.
+    let mut first = true;
+    let mut retry = FIRST_RETRY.min(config.interval);
     tokio::pin!(shutdown);
     loop {
+        let this_poll = if first {
+            GatherOptions {
+                stall: FIRST_POLL_STALL.min(options.stall),
+                ..options
+            }
+        } else {
+            options
+        };
         // A failed poll changes nothing: the previous table (if any) stays, and until a first
         // poll succeeds there is no table, so readiness says so and requests get 503, not 404.
-        if poll(&client, &mut instances, &config, options, &metrics).await {
+        let heard = poll(&client, &mut instances, &config, this_poll, &metrics).await;
+        if heard {
             let infos: Vec<ServiceInfo> = instances.values().map(|i| i.info.clone()).collect();
             let table = RouteTable::build(&infos, &config.owners);
             report_changes(&table, &mut last_table);
@@ -154,14 +172,34 @@ pub async fn run(
             });
             generation += 1;
         }
+        if heard && first {
+            first = false;
+            continue;
+        }
+        // Before a first table the gateway is not ready: a poll that heard nothing (the
+        // connection still being made, a failed request) is tried again soon, backing off to
+        // the interval, rather than one whole interval later.
+        let wait = if first {
+            let wait = retry;
+            retry = (retry * 2).min(config.interval);
+            wait
+        } else {
+            config.interval
+        };
         tokio::select! {
             () = &mut shutdown => break,
-            () = tokio::time::sleep(config.interval) => {}
+            () = tokio::time::sleep(wait) => {}
             () = catalog.wake.notified() => {}
         }
     }
     debug!("discovery stopped");
 }
+
+/// The stall of the polls before the first one heard (see [`run`]).
+pub const FIRST_POLL_STALL: Duration = Duration::from_millis(25);
+
+/// The wait after a poll that heard nothing before a first table, doubling up to the interval.
+const FIRST_RETRY: Duration = Duration::from_millis(20);
 
 /// The longest wait for one schema document; one that does not come is asked for next poll.
 const SCHEMA_TIMEOUT: Duration = Duration::from_millis(500);

@@ -90,3 +90,31 @@ contract::operation! {
     pub GadgetList: "gadgets"."list", GET "/widgets", auth Public, status 200,
         params contract::Empty, query contract::Query, body (), response String
 }
+
+#[tokio::test]
+async fn the_first_table_is_completed_at_once_not_one_interval_later() {
+    let nats = runtime::test_support::NatsServer::start().await.unwrap();
+    let client = nats.client().await;
+    let widgets = support::start_widgets(&client, Widgets::default()).await;
+    // Polls a minute apart, none triggered by requests: a second snapshot within WAIT can only
+    // be the full poll that follows the first, short one.
+    let mut config = support::config(&nats.url());
+    config.discovery.interval = std::time::Duration::from_secs(60);
+    config.discovery.trigger_throttle = std::time::Duration::from_secs(60);
+    let gateway = Gateway::start(config).await;
+    let health = gateway.health.clone();
+    wait_until("a second snapshot, routing widgets", WAIT, || {
+        let health = health.clone();
+        async move {
+            let view = health.get("/services").await.json();
+            view["generation"].as_u64().is_some_and(|g| g >= 1)
+                && view["routes"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r["subject"] == ListWidgets::subject()))
+        }
+    })
+    .await;
+    assert_eq!(gateway.http.get("/widgets").await.status, 200);
+    gateway.stop().await;
+    widgets.stop().await;
+}

@@ -38,6 +38,17 @@ pub fn reconnect_delay(attempt: usize) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
+/// async-nats's delay before connection attempt `attempt`, counted from 1 and asked before
+/// every attempt, the first connection's included: none for the first, so a process connects
+/// (and a lost connection is tried again) at once, then [`reconnect_delay`] from 100 ms.
+/// Waiting before the first attempt would add its delay to every start-up.
+fn connect_delay(attempt: usize) -> Duration {
+    match attempt.checked_sub(2) {
+        None => Duration::ZERO,
+        Some(retry) => reconnect_delay(retry),
+    }
+}
+
 /// Connects as `name` (shown by the server's monitoring). With `wait`, returns once connected
 /// or fails; without it, returns at once and keeps trying in the background.
 ///
@@ -47,7 +58,7 @@ pub async fn connect(args: &NatsArgs, name: &str, wait: bool) -> Result<Client, 
     let mut options = ConnectOptions::new()
         .name(name)
         .max_reconnects(None)
-        .reconnect_delay_callback(reconnect_delay)
+        .reconnect_delay_callback(connect_delay)
         .connection_timeout(Duration::from_secs(5))
         .custom_inbox_prefix(&args.nats_inbox_prefix)
         .event_callback(|event| async move { log_event(&event) });
@@ -111,6 +122,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_a_cap() {
+        assert_eq!(connect_delay(1), Duration::ZERO);
+        assert!(connect_delay(2) >= Duration::from_millis(100));
         assert!(reconnect_delay(0) >= Duration::from_millis(100));
         assert!(reconnect_delay(0) <= Duration::from_millis(125));
         assert!(reconnect_delay(3) >= Duration::from_millis(800));
