@@ -326,7 +326,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 }
 
 /// Writes the report to standard output: this program's result.
-fn print(text: &str) {
+pub(crate) fn print(text: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
@@ -336,22 +336,13 @@ fn print(text: &str) {
 /// Logs in as the admin through the gateway; returns the access token and who it names.
 async fn log_in(gateway: SocketAddr, password: &str) -> anyhow::Result<(String, Identity)> {
     let mut connection = load::connect(gateway).await?;
-    let login = HttpRequest {
-        addr: gateway,
-        method: Method::POST,
-        path: "/auth/login".into(),
-        token: None,
-        body: Some(Bytes::from(
-            serde_json::json!({ "email": ADMIN_EMAIL, "password": password }).to_string(),
-        )),
-    };
-    let tokens: contract::auth::TokenPair = fetch(&mut connection, &login).await?;
+    let tokens = log_in_as(&mut connection, gateway, ADMIN_EMAIL, password).await?;
     let me = HttpRequest {
-        path: "/auth/me".into(),
+        addr: gateway,
         method: Method::GET,
+        path: "/auth/me".into(),
         token: Some(tokens.access_token.clone()),
         body: None,
-        ..login
     };
     let user: contract::auth::User = fetch(&mut connection, &me).await?;
     Ok((
@@ -361,6 +352,25 @@ async fn log_in(gateway: SocketAddr, password: &str) -> anyhow::Result<(String, 
             roles: user.roles,
         },
     ))
+}
+
+/// Logs in as `email` through the gateway at `gateway` on `connection`; returns the tokens.
+pub(crate) async fn log_in_as(
+    connection: &mut SendRequest<Full<Bytes>>,
+    gateway: SocketAddr,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<contract::auth::TokenPair> {
+    let login = HttpRequest {
+        addr: gateway,
+        method: Method::POST,
+        path: "/auth/login".into(),
+        token: None,
+        body: Some(Bytes::from(
+            serde_json::json!({ "email": email, "password": password }).to_string(),
+        )),
+    };
+    fetch(connection, &login).await
 }
 
 /// Sends `request` once and decodes a successful JSON answer.

@@ -23,7 +23,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
 use http::Method;
 use tracing::info;
 
@@ -165,14 +164,14 @@ pub async fn run(options: &Options, single: &[RunRecord]) -> anyhow::Result<u64>
     };
     drop(stack);
     let cores = crate::cli::available_cores();
-    print(&report.render(cores));
+    crate::scenario::print(&report.render(cores));
     let file = options.json.with_file_name("topology.json");
     std::fs::write(
         &file,
         serde_json::to_string_pretty(&report).context("the topology report encodes")?,
     )
     .with_context(|| format!("cannot write {}", file.display()))?;
-    print(&format!("topology figures written to {}\n", file.display()));
+    crate::scenario::print(&format!("topology figures written to {}\n", file.display()));
     Ok(errors)
 }
 
@@ -308,33 +307,8 @@ fn connections(found: &[Instance]) -> Option<Connections> {
 /// Logs in as the stack's administrator through the gateway; returns the access token.
 async fn log_in(gateway: SocketAddr, email: &str, password: &str) -> anyhow::Result<String> {
     let mut connection = load::connect(gateway).await?;
-    let login = HttpRequest {
-        addr: gateway,
-        method: Method::POST,
-        path: "/auth/login".into(),
-        token: None,
-        body: Some(Bytes::from(
-            serde_json::json!({ "email": email, "password": password }).to_string(),
-        )),
-    };
-    let (status, body) = load::exchange(&mut connection, &login)
+    let tokens = crate::scenario::log_in_as(&mut connection, gateway, email, password)
         .await
-        .map_err(|e| anyhow::anyhow!("login to the full topology: {e}"))?;
-    if !status.is_success() {
-        bail!(
-            "login to the full topology answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    let tokens: contract::auth::TokenPair =
-        serde_json::from_slice(&body).context("the login answered unexpected JSON")?;
+        .context("login to the full topology")?;
     Ok(tokens.access_token)
-}
-
-/// Writes to standard output: this program's result.
-fn print(text: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
 }
