@@ -392,7 +392,11 @@ async fn fetch<T: serde::de::DeserializeOwned>(
 }
 
 /// One request each way before measuring, so a broken set-up fails at once with its reason.
-async fn probe(http: &Target, direct: Option<&Target>, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn probe(
+    http: &Target,
+    direct: Option<&Target>,
+    name: &str,
+) -> anyhow::Result<()> {
     if let Target::Http(request) = http {
         let mut connection = load::connect(request.addr).await?;
         fetch::<serde::de::IgnoredAny>(&mut connection, request)

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use http::Method;
 use tracing::info;
 
@@ -105,19 +105,9 @@ pub async fn run(options: &Options, single: &[RunRecord]) -> anyhow::Result<u64>
     let mut errors = 0;
     for (name, path) in &operations {
         let target = request(path);
-        let Target::Http(probe) = &target else {
-            unreachable!("the gateway is reached over HTTP")
-        };
-        let mut connection = load::connect(gateway).await?;
-        let (status, body) = load::exchange(&mut connection, probe)
+        crate::scenario::probe(&target, None, name)
             .await
-            .map_err(|e| anyhow::anyhow!("{name} through the full topology: {e}"))?;
-        if !status.is_success() {
-            bail!(
-                "{name} through the full topology answered {status}: {}",
-                String::from_utf8_lossy(&body)
-            );
-        }
+            .context("the full topology")?;
         for &concurrency in &options.concurrency {
             let outcome = load::run(&target, concurrency, options, &cpu).await;
             let record = RunRecord::new(name, Via::Gateway, concurrency, &outcome);
