@@ -15,20 +15,22 @@ macro_rules! columns {
     };
 }
 
-/// A row of `customers`.
-#[derive(Debug, sqlx::FromRow)]
-struct Row {
-    customer_id: String,
-    company_name: String,
-    contact_name: Option<String>,
-    contact_title: Option<String>,
-    address: Option<String>,
-    city: Option<String>,
-    region: Option<String>,
-    postal_code: Option<String>,
-    country: Option<String>,
-    phone: Option<String>,
-    fax: Option<String>,
+runtime::row! {
+    /// A row of `customers`.
+    #[derive(Debug)]
+    struct Row {
+        customer_id: String,
+        company_name: String,
+        contact_name: Option<String>,
+        contact_title: Option<String>,
+        address: Option<String>,
+        city: Option<String>,
+        region: Option<String>,
+        postal_code: Option<String>,
+        country: Option<String>,
+        phone: Option<String>,
+        fax: Option<String>,
+    }
 }
 
 impl From<Row> for Customer {

@@ -23,20 +23,22 @@ macro_rules! product_select {
     };
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct Row {
-    product_id: i64,
-    product_name: String,
-    supplier_id: Option<i16>,
-    supplier_name: Option<String>,
-    category_id: Option<i16>,
-    category_name: Option<String>,
-    quantity_per_unit: Option<String>,
-    unit_price: Option<Decimal>,
-    units_in_stock: Option<i16>,
-    units_on_order: Option<i16>,
-    reorder_level: Option<i16>,
-    discontinued: bool,
+runtime::row! {
+    #[derive(Debug)]
+    struct Row {
+        product_id: i64,
+        product_name: String,
+        supplier_id: Option<i16>,
+        supplier_name: Option<String>,
+        category_id: Option<i16>,
+        category_name: Option<String>,
+        quantity_per_unit: Option<String>,
+        unit_price: Option<Decimal>,
+        units_in_stock: Option<i16>,
+        units_on_order: Option<i16>,
+        reorder_level: Option<i16>,
+        discontinued: bool,
+    }
 }
 
 /// Formats a stored price with exactly two decimals.
@@ -244,12 +246,14 @@ pub async fn delete(db: &mut PgConnection, id: i64) -> Result<Option<Product>, s
     Ok(row.map(Product::from))
 }
 
-/// A category row as selected.
-#[derive(Debug, sqlx::FromRow)]
-pub struct CategoryRow {
-    category_id: i16,
-    category_name: String,
-    description: Option<String>,
+runtime::row! {
+    /// A category row as selected.
+    #[derive(Debug)]
+    pub struct CategoryRow {
+        category_id: i16,
+        category_name: String,
+        description: Option<String>,
+    }
 }
 
 impl Reference for Category {
@@ -271,21 +275,23 @@ impl From<CategoryRow> for Category {
     }
 }
 
-/// A supplier row as selected.
-#[derive(Debug, sqlx::FromRow)]
-pub struct SupplierRow {
-    supplier_id: i16,
-    company_name: String,
-    contact_name: Option<String>,
-    contact_title: Option<String>,
-    address: Option<String>,
-    city: Option<String>,
-    region: Option<String>,
-    postal_code: Option<String>,
-    country: Option<String>,
-    phone: Option<String>,
-    fax: Option<String>,
-    homepage: Option<String>,
+runtime::row! {
+    /// A supplier row as selected.
+    #[derive(Debug)]
+    pub struct SupplierRow {
+        supplier_id: i16,
+        company_name: String,
+        contact_name: Option<String>,
+        contact_title: Option<String>,
+        address: Option<String>,
+        city: Option<String>,
+        region: Option<String>,
+        postal_code: Option<String>,
+        country: Option<String>,
+        phone: Option<String>,
+        fax: Option<String>,
+        homepage: Option<String>,
+    }
 }
 
 impl Reference for Supplier {

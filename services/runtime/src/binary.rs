@@ -23,6 +23,10 @@ use tokio::net::TcpListener;
 
 use crate::config::{CommonArgs, NatsArgs};
 
+/// The allocator of every service binary ([`service_main!`](crate::service_main)); its settings
+/// are the gateway's (`.cargo/config.toml`).
+pub use tikv_jemallocator::Jemalloc as Allocator;
+
 /// A service binary's arguments: the ones every binary shares, then the service's own.
 #[derive(Debug, Parser)]
 pub struct ServiceArgs<T: Args> {
@@ -111,7 +115,15 @@ fn failure(name: &str, what: &str, error: &(dyn std::error::Error + 'static)) ->
 /// [`crate::pg::PgService`].
 #[macro_export]
 macro_rules! service_main {
+    (@allocator) => {
+        /// jemalloc, as in the gateway: a request allocates and frees dozens of small buffers
+        /// (headers, rows, the reply) across the worker threads, and glibc's malloc spent a
+        /// large share of a service's instructions on them (`docs/bench.md`).
+        #[global_allocator]
+        static ALLOCATOR: $crate::binary::Allocator = $crate::binary::Allocator;
+    };
     (pg $server:path) => {
+        $crate::service_main!(@allocator);
         fn main() -> ::std::process::ExitCode {
             $crate::binary::main::<$crate::pg::PgArgs, _, _, _>(
                 $crate::binary::Binary {
@@ -126,6 +138,7 @@ macro_rules! service_main {
         }
     };
     ($own:ty, $service:expr, $run:path) => {
+        $crate::service_main!(@allocator);
         fn main() -> ::std::process::ExitCode {
             $crate::binary::main::<$own, _, _, _>(
                 $crate::binary::Binary {
@@ -138,6 +151,7 @@ macro_rules! service_main {
         }
     };
     ($service:expr, $run:path) => {
+        $crate::service_main!(@allocator);
         fn main() -> ::std::process::ExitCode {
             $crate::binary::main::<$crate::binary::NoArgs, _, _, _>(
                 $crate::binary::Binary {

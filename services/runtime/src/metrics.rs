@@ -1,6 +1,7 @@
 //! Prometheus metrics of a service's request handling, and [`registered`], which declares a
 //! metric and registers it in one expression.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -22,11 +23,12 @@ pub fn registered<M: Metric + Clone>(
     metric
 }
 
-/// Labels of a handled request.
+/// Labels of a handled request. The endpoint name is borrowed for a request: looking a
+/// request's series up allocates nothing.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// The endpoint name.
-    pub endpoint: String,
+    pub endpoint: Cow<'static, str>,
     /// The status code of the reply (200 on success, the error's status otherwise).
     pub code: u16,
 }
@@ -35,7 +37,7 @@ pub struct RequestLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     /// The endpoint name.
-    pub endpoint: String,
+    pub endpoint: Cow<'static, str>,
 }
 
 /// Request counts, durations and concurrency of one service.
@@ -74,17 +76,16 @@ impl ServiceMetrics {
     }
 
     /// Records one finished request.
-    pub fn observe(&self, endpoint: &str, code: u16, elapsed: Duration) {
+    pub fn observe(&self, endpoint: &'static str, code: u16, elapsed: Duration) {
+        let endpoint = Cow::Borrowed(endpoint);
         self.requests
             .get_or_create(&RequestLabels {
-                endpoint: endpoint.to_owned(),
+                endpoint: endpoint.clone(),
                 code,
             })
             .inc();
         self.duration
-            .get_or_create(&EndpointLabels {
-                endpoint: endpoint.to_owned(),
-            })
+            .get_or_create(&EndpointLabels { endpoint })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -98,7 +99,7 @@ impl ServiceMetrics {
     pub fn count(&self, endpoint: &str, code: u16) -> u64 {
         self.requests
             .get_or_create(&RequestLabels {
-                endpoint: endpoint.to_owned(),
+                endpoint: Cow::Owned(endpoint.to_owned()),
                 code,
             })
             .get()

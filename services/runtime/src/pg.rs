@@ -9,6 +9,7 @@
 //! - [`ping`]: the readiness check, which follows the database (not stale pooled connections);
 //! - [`PgService`]: a service that owns a database, run the same way for each;
 //! - [`list`]: one page of a filtered, sorted list, the same way for every table;
+//! - [`row`]: row structs read by column position ([`row!`](crate::row)), not by name;
 //! - [`found`]: a lookup's row, or 404 when there is none;
 //! - [`reply_error`]: maps a sqlx error to the reply a client may see: unique violation →
 //!   409, foreign-key/check/not-null violation and out-of-range values → 422 naming the field,
@@ -21,6 +22,7 @@ pub mod list;
 pub mod pool_metrics;
 #[cfg(test)]
 mod read_only_tests;
+pub mod row;
 mod service;
 
 pub use service::PgService;

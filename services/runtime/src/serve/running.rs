@@ -61,9 +61,11 @@ impl<S: Clone + Send + Sync + 'static> RunningService<S> {
         let idle = streams.is_empty();
         let mut requests = futures::stream::select_all(streams);
         let mut tasks = JoinSet::new();
+        // Shared, not copied, by every request's task.
+        let service_name: Arc<str> = Arc::from(name.as_str());
         let spawn = |tasks: &mut JoinSet<()>, def, request, permit| {
             let fut = handle(
-                name.clone(),
+                Arc::clone(&service_name),
                 def,
                 state.clone(),
                 request,
