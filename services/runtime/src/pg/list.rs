@@ -62,10 +62,16 @@ impl Listing {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
         T: From<R>,
     {
+        // One connection for both statements: each connection returned to sqlx's pool costs a
+        // round trip to PostgreSQL (the pool pings it on release), so a page pays that once.
+        let mut connection = pool.acquire().await?;
         let mut count = QueryBuilder::new(self.count);
         count.push(" WHERE TRUE");
         filter(&mut count);
-        let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&mut *connection)
+            .await?;
 
         let mut query = QueryBuilder::new(self.select);
         query.push(" WHERE TRUE");
@@ -80,7 +86,7 @@ impl Listing {
             .push_bind(i64::from(page.limit))
             .push(" OFFSET ")
             .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
-        let rows: Vec<R> = query.build_query_as().fetch_all(pool).await?;
+        let rows: Vec<R> = query.build_query_as().fetch_all(&mut *connection).await?;
         let items = rows.into_iter().map(T::from).collect();
         Ok(Page::new(
             items,
