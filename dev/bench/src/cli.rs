@@ -89,7 +89,8 @@ pub struct Options {
     #[arg(long, env = dev::BENCH_LOGIN_CONCURRENCY, value_delimiter = ',', default_values_t = [1, 4, 16])]
     pub login_concurrency: Vec<usize>,
     /// Run only the scenarios whose name contains one of these (e.g. `products,echo`;
-    /// `startup`: each binary's start-up; `defaults`: the gateway with a stack's defaults).
+    /// `startup`: each binary's start-up; `defaults`: the gateway with a stack's defaults;
+    /// `driver`: the products read through sqlx against tokio-postgres).
     #[arg(long, env = dev::BENCH_ONLY, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Where to write the figures as JSON.

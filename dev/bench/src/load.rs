@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::{Method, Request, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -65,6 +66,18 @@ pub enum Target {
     Http(HttpRequest),
     /// NATS straight to the service.
     Nats(NatsRequest),
+    /// Something the benchmark does itself, e.g. one SQL statement ([`crate::driver`]).
+    Call(Call),
+}
+
+/// One request of the benchmark's own: a future made afresh for each.
+#[derive(Clone)]
+pub struct Call(pub Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>);
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Call")
+    }
 }
 
 /// What a run measured.
@@ -140,6 +153,7 @@ pub async fn run(
             match target.clone() {
                 Target::Http(request) => tokio::spawn(http_client(request, phase)),
                 Target::Nats(request) => tokio::spawn(nats_client(request, phase)),
+                Target::Call(call) => tokio::spawn(call_client(call, phase)),
             }
         })
         .collect();
@@ -299,6 +313,16 @@ async fn nats_client(request: NatsRequest, phase: Arc<AtomicU8>) -> Worker {
     while let Some(before) = next_phase(&phase) {
         let started = Instant::now();
         let result = tokio::time::timeout(REQUEST_TIMEOUT, send_nats(&request)).await;
+        worker.finish(&phase, before, started, result);
+    }
+    worker
+}
+
+async fn call_client(call: Call, phase: Arc<AtomicU8>) -> Worker {
+    let mut worker = Worker::default();
+    while let Some(before) = next_phase(&phase) {
+        let started = Instant::now();
+        let result = tokio::time::timeout(REQUEST_TIMEOUT, (call.0)()).await;
         worker.finish(&phase, before, started, result);
     }
     worker

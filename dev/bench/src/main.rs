@@ -18,6 +18,7 @@
 //! - [`events`]: the outbox's cost on writes and an event's latency to `GET /events`, printed
 //!   by [`events_report`];
 //! - [`defaults`]: the gateway with a stack's defaults ([`stock`]) against the stripped one;
+//! - [`driver`]: the products read through sqlx as the services use it against tokio-postgres;
 //! - [`startup`]: each binary's time from exec to ready, and a new instance's to its first
 //!   request through the gateway; both reported and judged by [`startup_report`];
 //! - [`memory`]: resident memory of each process, from `/proc`;
@@ -33,6 +34,7 @@ mod bound;
 mod cli;
 mod cpu;
 mod defaults;
+mod driver;
 mod echo;
 mod events;
 mod events_report;

@@ -195,7 +195,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 addr,
                 ..request.clone()
             }),
-            Target::Nats(_) => unreachable!("the gateway is reached over HTTP"),
+            Target::Nats(_) | Target::Call(_) => unreachable!("the gateway is reached over HTTP"),
         };
         let floor = op.floor.then(|| elsewhere(floor.addr));
         let proxy = op.floor.then(|| elsewhere(proxy.addr));
@@ -262,6 +262,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    let driver = if options.selects(crate::driver::SELECTOR) {
+        Some(crate::driver::measure(&system, &options).await?)
+    } else {
+        None
+    };
     let startup = if options.selects(crate::startup::SELECTOR) {
         Some(crate::startup::measure(&system, &token, &options).await?)
     } else {
@@ -312,6 +317,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     drop(system);
     report.write(&options.json)?;
     print(&report.render(baseline.as_ref()));
+    if let Some(driver) = &driver {
+        print(driver);
+    }
     print(&format!("figures written to {}\n", options.json.display()));
     crate::plot::write(&report, baseline.as_ref(), &options.svg)?;
     print(&format!("picture written to {}\n", options.svg.display()));
