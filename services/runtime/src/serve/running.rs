@@ -72,7 +72,9 @@ impl<S: Clone + Send + Sync + 'static> RunningService<S> {
                 metrics.clone(),
                 permit,
             );
-            tasks.spawn(fut);
+            // Boxed: tokio moves a task's future into its cell and writes the whole cell again
+            // when the task ends; a request's future is several KiB, a box two words.
+            tasks.spawn(Box::pin(fut));
         };
         tokio::pin!(shutdown);
         if idle {
