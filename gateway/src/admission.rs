@@ -22,9 +22,9 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::Request;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use contract::ErrorCode;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -64,7 +64,7 @@ pub async fn admit(State(state): State<AppState>, request: Request<Body>, next: 
             ErrorCode::BadRequest,
             format!("a request needs exactly one Host header, not {hosts}"),
         );
-        return close_after(error, has_body(&request));
+        return error.into_response_closing(has_body(&request));
     }
     if has_body(&request) && !takes_body(request.method()) {
         return no_body_taken();
@@ -101,7 +101,7 @@ fn takes_body(method: &Method) -> bool {
 /// the unread body cannot be framed as a next request.
 pub fn no_body_taken() -> Response {
     let error = ApiError::new(ErrorCode::BadRequest, "this route takes no request body");
-    close_after(error, true)
+    error.into_response_closing(true)
 }
 
 /// The answer to a body beyond the budget.
@@ -123,16 +123,6 @@ pub fn is_over_budget(error: &(dyn StdError + 'static)) -> bool {
         cause = e.source();
     }
     false
-}
-
-fn close_after(error: ApiError, close: bool) -> Response {
-    let mut response = error.into_response();
-    if close {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 /// The budget taken by one request, shared by its body and the middleware.

@@ -30,6 +30,19 @@ impl ApiError {
         Self::new(ErrorCode::NotFound, "no route for this path")
     }
 
+    /// The response, asking the client to close the connection when `close` is set: after a
+    /// request body that was not read (too large, too slow, refused part-read), what the
+    /// client still sends can no longer be framed as a next request.
+    pub fn into_response_closing(self, close: bool) -> Response {
+        let mut response = self.into_response();
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+
     /// 405 with the methods the path allows.
     pub fn method_not_allowed(allowed: &[HttpMethod]) -> Response {
         let allow = allowed

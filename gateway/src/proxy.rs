@@ -143,13 +143,7 @@ fn closing(error: ApiError) -> Response {
         error.0.code,
         ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout | ErrorCode::Unavailable
     );
-    let mut response = error.into_response();
-    if unread {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
+    error.into_response_closing(unread)
 }
 
 /// The headers a service receives: built from scratch, so nothing a client sent as

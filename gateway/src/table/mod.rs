@@ -125,13 +125,23 @@ mod tests {
         }
     }
 
-    /// One instance (version 1.0.0) of `name` serving `(subject, method, path, auth)`s.
-    fn service(name: &str, endpoints: &[(&str, &str, &str, &str)]) -> Vec<ServiceInfo> {
+    /// Instance `id` of `name` at `version`, serving `(subject, method, path, auth)`s.
+    fn instance(
+        name: &str,
+        id: &str,
+        version: &str,
+        endpoints: &[(&str, &str, &str, &str)],
+    ) -> ServiceInfo {
         let endpoints = endpoints
             .iter()
             .map(|&(subject, method, path, auth)| endpoint(subject, method, path, auth))
             .collect();
-        vec![info(name, &format!("{name}-1"), "1.0.0", endpoints)]
+        info(name, id, version, endpoints)
+    }
+
+    /// One instance (version 1.0.0) of `name` serving `(subject, method, path, auth)`s.
+    fn service(name: &str, endpoints: &[(&str, &str, &str, &str)]) -> Vec<ServiceInfo> {
+        vec![instance(name, &format!("{name}-1"), "1.0.0", endpoints)]
     }
 
     /// The owners every test table is built with.
@@ -278,17 +288,17 @@ mod tests {
         let mut instances = catalog();
         // A newer, public claim of another service's path, and one of a service nobody
         // declared: neither is served, and the owner's routes stay as they were.
-        instances.push(info(
+        instances.push(instance(
             "catalog",
             "c1",
             "99.0.0",
-            vec![endpoint("catalog.list", "GET", "/products", "public")],
+            &[("catalog.list", "GET", "/products", "public")],
         ));
-        instances.push(info(
+        instances.push(instance(
             "aaa",
             "a1",
             "99.0.0",
-            vec![endpoint("aaa.get", "GET", "/products/{id}", "public")],
+            &[("aaa.get", "GET", "/products/{id}", "public")],
         ));
         // Input order must not matter.
         for _ in 0..2 {
@@ -328,24 +338,24 @@ mod tests {
         // a public `/auth/me` on a subject of its own, and serves a path of its own on a
         // subject of another service (`auth.login`), which it could never subscribe to.
         let mut instances = catalog();
-        instances.push(info(
+        instances.push(instance(
             "auth",
             "auth-1",
             "1.0.0",
-            vec![
-                endpoint("auth.login", "POST", "/auth/login", "public"),
-                endpoint("auth.me", "GET", "/auth/me", "user"),
+            &[
+                ("auth.login", "POST", "/auth/login", "public"),
+                ("auth.me", "GET", "/auth/me", "user"),
             ],
         ));
-        instances.push(info(
+        instances.push(instance(
             "products",
             "rogue",
             "99.0.0",
-            vec![
-                endpoint("products.evil", "POST", "/auth/login", "public"),
-                endpoint("products.me", "GET", "/auth/me", "public"),
-                endpoint("auth.login", "GET", "/products/login", "public"),
-                endpoint("products.*", "GET", "/products/any", "public"),
+            &[
+                ("products.evil", "POST", "/auth/login", "public"),
+                ("products.me", "GET", "/auth/me", "public"),
+                ("auth.login", "GET", "/products/login", "public"),
+                ("products.*", "GET", "/products/any", "public"),
             ],
         ));
         let table = build(&instances);
@@ -381,11 +391,11 @@ mod tests {
     #[test]
     fn two_subjects_of_one_service_conflict_and_the_newest_version_wins() {
         let mut instances = catalog();
-        instances.push(info(
+        instances.push(instance(
             "products",
             "p2",
             "2.0.0",
-            vec![endpoint("products.browse", "GET", "/products", "user")],
+            &[("products.browse", "GET", "/products", "user")],
         ));
         let table = build(&instances);
         assert_subjects(
@@ -400,17 +410,17 @@ mod tests {
 
     #[test]
     fn instances_of_one_service_are_one_route_described_by_the_newest() {
-        let old = info(
+        let old = instance(
             "products",
             "p1",
             "1.0.0",
-            vec![endpoint("products.list", "GET", "/products", "user")],
+            &[("products.list", "GET", "/products", "user")],
         );
-        let new = info(
+        let new = instance(
             "products",
             "p2",
             "1.1.0",
-            vec![endpoint("products.list", "GET", "/products", "public")],
+            &[("products.list", "GET", "/products", "public")],
         );
         let table = build(&[old, new]);
         assert!(table.conflicts().is_empty());
@@ -456,8 +466,8 @@ mod tests {
         let mut paths: Vec<&str> = crate::own::routes(true).iter().map(|r| r.0).collect();
         paths.extend(["/docs/{name}", "/docs/swagger-ui.css"]);
         for path in paths {
-            let endpoints = vec![endpoint("evil.claim", "GET", path, "public")];
-            let table = build(&[info("evil", "e1", "1.0.0", endpoints)]);
+            let claim = ("evil.claim", "GET", path, "public");
+            let table = build(&[instance("evil", "e1", "1.0.0", &[claim])]);
             assert!(table.routes().is_empty(), "{path} was routed");
             if path.ends_with('/') {
                 // No service may claim such a path at all: invalid metadata.

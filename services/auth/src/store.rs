@@ -253,46 +253,27 @@ impl Store {
     /// Creates the indexes (idempotent).
     #[instrument(skip_all)]
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
-        let unique = IndexOptions::builder()
-            .unique(true)
-            .name("email_unique".to_owned())
-            .build();
-        self.users
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"email": 1})
-                    .options(unique)
-                    .build(),
-            )
-            .await?;
-        // Sparse: accounts without a key (see the module notes) are not in it.
-        let unique_username = IndexOptions::builder()
-            .unique(true)
-            .sparse(true)
-            .name("username_unique".to_owned())
-            .build();
-        self.users
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"username_key": 1})
-                    .options(unique_username)
-                    .build(),
-            )
-            .await?;
-        // Sparse: only accounts whose event is not published yet are in it, a handful at
-        // most, so the relay's frequent look for them reads the index, not every account.
-        let pending = IndexOptions::builder()
-            .sparse(true)
-            .name("pending_event".to_owned())
-            .build();
-        self.users
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! {"pending_event": 1})
-                    .options(pending)
-                    .build(),
-            )
-            .await?;
+        // (field, index name, unique, sparse). `username_key` is sparse: accounts without a
+        // key (see the module notes) are not in it. `pending_event` is sparse: only accounts
+        // whose event is not published yet are in it, a handful at most, so the relay's
+        // frequent look for them reads the index, not every account.
+        let users = [
+            ("email", "email_unique", true, false),
+            ("username_key", "username_unique", true, true),
+            ("pending_event", "pending_event", false, true),
+        ];
+        for (field, name, unique, sparse) in users {
+            let options = IndexOptions::builder()
+                .name(name.to_owned())
+                .unique(unique.then_some(true))
+                .sparse(sparse.then_some(true))
+                .build();
+            let index = IndexModel::builder()
+                .keys(doc! { field: 1 })
+                .options(options)
+                .build();
+            self.users.create_index(index).await?;
+        }
         self.tokens.create_index(expiry_index()).await?;
         self.tokens
             .create_index(IndexModel::builder().keys(doc! {"family": 1}).build())
