@@ -87,30 +87,31 @@ pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error
     ]);
     // The gateway creates or updates the events stream with the stack's settings.
     let stream = crate::manifests::nats::stream_settings(ctx);
-    env_vars.extend([
-        env(
+    let events = [
+        (
             deploy::env::EVENTS_MAX_AGE_SECS,
-            &stream.max_age_secs.to_string(),
+            stream.max_age_secs.to_string(),
         ),
-        env(deploy::env::EVENTS_MAX_BYTES, &stream.max_bytes.to_string()),
-        env(deploy::env::EVENTS_REPLICAS, &stream.replicas.to_string()),
-        env(
+        (deploy::env::EVENTS_MAX_BYTES, stream.max_bytes.to_string()),
+        (deploy::env::EVENTS_REPLICAS, stream.replicas.to_string()),
+        (
             deploy::env::EVENTS_MAX_STREAMS_PER_USER,
-            &deploy::DEFAULT_EVENTS_MAX_STREAMS_PER_USER.to_string(),
+            deploy::DEFAULT_EVENTS_MAX_STREAMS_PER_USER.to_string(),
         ),
-        env(
+        (
             deploy::env::EVENTS_MAX_STREAMS,
-            &deploy::DEFAULT_EVENTS_MAX_STREAMS.to_string(),
+            deploy::DEFAULT_EVENTS_MAX_STREAMS.to_string(),
         ),
-        env(
+        (
             deploy::env::EVENTS_HEARTBEAT_MS,
-            &deploy::DEFAULT_EVENTS_HEARTBEAT_MS.to_string(),
+            deploy::DEFAULT_EVENTS_HEARTBEAT_MS.to_string(),
         ),
-        env(
+        (
             deploy::env::EVENTS_BUFFER,
-            &deploy::DEFAULT_EVENTS_BUFFER.to_string(),
+            deploy::DEFAULT_EVENTS_BUFFER.to_string(),
         ),
-    ]);
+    ];
+    env_vars.extend(events.iter().map(|(name, value)| env(name, value)));
     let resources = resources_or(spec.resources.as_ref(), "100m", "1", DEFAULT_MEMORY);
     env_vars.extend(memory_bounds(spec, &resources));
     env_vars.extend(ctx.token_env());

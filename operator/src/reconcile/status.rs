@@ -45,35 +45,35 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied, stuck: Vec<String>) -> Outcome 
     }
     let component_of =
         |labels: &BTreeMap<String, String>| labels.get(LABEL_NAME).cloned().unwrap_or_default();
-    let mut components: Vec<ComponentStatus> = applied
+    let components: Vec<ComponentStatus> = applied
         .stateful_sets
         .iter()
         .map(|s| status::stateful_set_component(&component_of(s.labels()), s))
+        .chain(
+            applied
+                .deployments
+                .iter()
+                .map(|d| status::deployment_component(&component_of(d.labels()), d)),
+        )
+        .chain(
+            applied
+                .clusters
+                .iter()
+                .map(|c| status::cluster_component(&component_of(c.labels()), c)),
+        )
+        .chain(
+            applied
+                .replica_sets
+                .iter()
+                .map(|r| status::replica_set_component(&component_of(r.labels()), r)),
+        )
+        .chain(
+            applied
+                .jobs
+                .iter()
+                .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),
+        )
         .collect();
-    components.extend(
-        applied
-            .deployments
-            .iter()
-            .map(|d| status::deployment_component(&component_of(d.labels()), d)),
-    );
-    components.extend(
-        applied
-            .clusters
-            .iter()
-            .map(|c| status::cluster_component(&component_of(c.labels()), c)),
-    );
-    components.extend(
-        applied
-            .replica_sets
-            .iter()
-            .map(|r| status::replica_set_component(&component_of(r.labels()), r)),
-    );
-    components.extend(
-        applied
-            .jobs
-            .iter()
-            .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),
-    );
     let gateway_address = applied
         .services
         .iter()
