@@ -138,6 +138,14 @@ pub struct MicroserviceStackSpec {
     pub jobs: JobsSpec,
 }
 
+impl MicroserviceStackSpec {
+    /// The services whose database is `kind`, in the order they are listed.
+    #[must_use = "an iterator does nothing unless consumed"]
+    pub fn services_on(&self, kind: DatabaseKind) -> impl Iterator<Item = &ServiceSpec> {
+        self.services.iter().filter(move |s| s.database == kind)
+    }
+}
+
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }

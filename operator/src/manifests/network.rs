@@ -56,9 +56,7 @@ pub fn policies(ctx: &Ctx<'_>) -> Vec<NetworkPolicy> {
         };
         let users: Vec<String> = ctx
             .spec
-            .services
-            .iter()
-            .filter(|s| s.database == kind)
+            .services_on(kind)
             .flat_map(|s| {
                 // An engine's operator creates the roles itself: no provisioning Job connects.
                 let init = (provider == DatabaseProvider::Managed).then(|| init_component(&s.name));

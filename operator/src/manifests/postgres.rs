@@ -33,9 +33,7 @@ pub fn max_connections(spec: &DatabaseSpec) -> i32 {
 pub fn pool_size(ctx: &Ctx<'_>) -> i32 {
     let pods: i32 = ctx
         .spec
-        .services
-        .iter()
-        .filter(|s| s.database == DatabaseKind::Postgres)
+        .services_on(DatabaseKind::Postgres)
         .map(|s| {
             most_pods(s.replicas, s.autoscaling.as_ref())
                 .max(0)

@@ -96,14 +96,6 @@ pub fn ca_secret(ctx: &Ctx<'_>) -> String {
     ca_secret_of(&cluster_name(ctx))
 }
 
-/// The PostgreSQL services of the stack.
-fn postgres_services<'a>(ctx: &'a Ctx<'_>) -> impl Iterator<Item = &'a crate::crd::ServiceSpec> {
-    ctx.spec
-        .services
-        .iter()
-        .filter(|s| s.database == DatabaseKind::Postgres)
-}
-
 /// The Cluster, one Database per PostgreSQL service and the ScheduledBackup; nothing unless
 /// the stack's PostgreSQL is provided by CNPG.
 #[must_use]
@@ -112,7 +104,7 @@ pub fn children(ctx: &Ctx<'_>) -> Vec<Child> {
         return Vec::new();
     }
     let mut out = vec![Child::Cluster(cluster(ctx))];
-    out.extend(postgres_services(ctx).map(|s| {
+    out.extend(ctx.spec.services_on(DatabaseKind::Postgres).map(|s| {
         let (role, database) = service_db_names(ctx, s);
         Child::CnpgDatabase(Database {
             metadata: ctx.meta(&ctx.child(&format!("{}-db", s.name)), COMPONENT),
@@ -147,7 +139,9 @@ pub fn children(ctx: &Ctx<'_>) -> Vec<Child> {
 
 fn cluster(ctx: &Ctx<'_>) -> Cluster {
     let spec = &ctx.spec.postgres;
-    let roles = postgres_services(ctx)
+    let roles = ctx
+        .spec
+        .services_on(DatabaseKind::Postgres)
         .map(|s| Role {
             name: service_db_names(ctx, s).0,
             ensure: "present".into(),

@@ -32,7 +32,7 @@ pub use self::kinds::{MongoDBCommunity, OPERATOR_INSTALL, OPERATOR_RELEASE};
 use super::Child;
 use super::common::Ctx;
 use super::secrets::{service_db_names, service_db_secret};
-use crate::crd::{DatabaseKind, DatabaseProvider, ServiceSpec};
+use crate::crd::{DatabaseKind, DatabaseProvider};
 
 /// Component label of the MongoDBCommunity (the stack's MongoDB, whoever runs it).
 pub const COMPONENT: &str = "mongodb";
@@ -99,13 +99,6 @@ pub fn version(image: Option<&str>) -> String {
         .map_or_else(|| DEFAULT_VERSION.to_owned(), str::to_owned)
 }
 
-fn mongodb_services<'a>(ctx: &'a Ctx<'_>) -> impl Iterator<Item = &'a ServiceSpec> {
-    ctx.spec
-        .services
-        .iter()
-        .filter(|s| s.database == DatabaseKind::Mongodb)
-}
-
 /// The MongoDBCommunity; nothing unless the stack's MongoDB is provided by the MongoDB
 /// operator.
 #[must_use]
@@ -114,7 +107,9 @@ pub fn children(ctx: &Ctx<'_>) -> Vec<Child> {
         return Vec::new();
     }
     let spec = &ctx.spec.mongodb;
-    let users = mongodb_services(ctx)
+    let users = ctx
+        .spec
+        .services_on(DatabaseKind::Mongodb)
         .map(|s| {
             let (user, database) = service_db_names(ctx, s);
             User {
