@@ -2,7 +2,18 @@
 //! the reconciler's validation agrees with them.
 
 use crate::common;
-use kube::core::cel::validate_cel;
+use kube::core::cel::{ValidationErrors, validate_cel, validate_cel_update};
+
+/// Asserts that the CRD's rules refused `case` (their `verdict` on it) with an error that
+/// says `expected`.
+#[track_caller]
+fn assert_refused(case: &str, verdict: Result<(), ValidationErrors>, expected: &str) {
+    let errors = format!("{:?}", verdict.expect_err(case));
+    assert!(
+        errors.contains(expected),
+        "{case}: {expected:?} missing from {errors}"
+    );
+}
 
 #[test]
 fn valid_fixtures_pass_the_crd_rules() {
@@ -40,9 +51,7 @@ fn invalid_fixtures_are_rejected_by_the_crd_rules() {
 /// The CRD's root rules evaluated against the object's `metadata.name`. `validate_cel` leaves
 /// them out (the generated schema has no `metadata` properties; the apiserver supplies them),
 /// so the test gives the schema the `metadata.name` the apiserver knows.
-fn name_rules_reject(
-    stack: &operator::crd::MicroserviceStack,
-) -> Result<(), kube::core::cel::ValidationErrors> {
+fn name_rules_reject(stack: &operator::crd::MicroserviceStack) -> Result<(), ValidationErrors> {
     use kube::CustomResourceExt as _;
     let crd = serde_json::to_value(operator::crd::MicroserviceStack::crd()).unwrap();
     let root = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
@@ -66,11 +75,7 @@ fn stack_names_must_be_short_dns_labels() {
     for name in ["my.stack", "1demo", "Demo", "demo-", "-demo", "my_stack"] {
         let mut stack = common::load("minimal");
         stack.metadata.name = Some(name.into());
-        let errors = name_rules_reject(&stack).expect_err(name);
-        assert!(
-            format!("{errors:?}").contains("DNS-1035"),
-            "{name}: {errors:?}"
-        );
+        assert_refused(name, name_rules_reject(&stack), "DNS-1035");
         assert!(
             operator::validate::problems(&stack)
                 .iter()
@@ -107,9 +112,7 @@ fn cel_messages_name_the_broken_invariant() {
         ("invalid/monitoring-interval", "monitoring.interval must be"),
     ];
     for (name, expected) in cases {
-        let errors = validate_cel(&common::load(name)).expect_err(name);
-        let text = format!("{errors:?}");
-        assert!(text.contains(expected), "{name}: {text}");
+        assert_refused(name, validate_cel(&common::load(name)), expected);
     }
 }
 
@@ -118,19 +121,18 @@ fn volumes_only_grow_and_keep_their_class() {
     let old = common::load("minimal");
     let mut grown = old.clone();
     grown.spec.postgres.storage = "5Gi".into();
-    assert!(kube::core::cel::validate_cel_update(&grown, &old).is_ok());
+    assert!(validate_cel_update(&grown, &old).is_ok());
     // Units are compared as quantities, not strings.
     let mut same = old.clone();
     same.spec.postgres.storage = "1024Mi".into();
-    assert!(kube::core::cel::validate_cel_update(&same, &old).is_ok());
+    assert!(validate_cel_update(&same, &old).is_ok());
     for smaller in ["512Mi", "0.5Gi", "1G"] {
         let mut shrunk = old.clone();
         shrunk.spec.postgres.storage = smaller.into();
-        let errors = kube::core::cel::validate_cel_update(&shrunk, &old)
-            .expect_err("a volume cannot shrink");
-        assert!(
-            format!("{errors:?}").contains("storage can only grow"),
-            "{smaller}: {errors:?}"
+        assert_refused(
+            &format!("shrinking to {smaller}"),
+            validate_cel_update(&shrunk, &old),
+            "storage can only grow",
         );
     }
     // Setting or unsetting it is a change too (a rule on the optional field itself would not
@@ -138,19 +140,18 @@ fn volumes_only_grow_and_keep_their_class() {
     let mut classed = old.clone();
     classed.spec.postgres.storage_class_name = Some("fast".into());
     for (new, old) in [(&classed, &old), (&old, &classed)] {
-        let errors = kube::core::cel::validate_cel_update(new, old)
-            .expect_err("storageClassName is immutable");
-        assert!(
-            format!("{errors:?}").contains("storageClassName cannot be added or removed"),
-            "{errors:?}"
+        assert_refused(
+            "storageClassName is immutable",
+            validate_cel_update(new, old),
+            "storageClassName cannot be added or removed",
         );
     }
     let mut reclassed = classed.clone();
     reclassed.spec.postgres.storage_class_name = Some("slow".into());
-    assert!(kube::core::cel::validate_cel_update(&reclassed, &classed).is_err());
+    assert!(validate_cel_update(&reclassed, &classed).is_err());
     let mut scaled = old.clone();
     scaled.spec.gateway.replicas = 4;
-    assert!(kube::core::cel::validate_cel_update(&scaled, &old).is_ok());
+    assert!(validate_cel_update(&scaled, &old).is_ok());
 }
 
 #[test]
@@ -158,23 +159,18 @@ fn events_retention_bytes_are_fixed_and_its_age_is_not() {
     let old = common::load("minimal");
     let mut grown = old.clone();
     grown.spec.events.retention.max_bytes = "2Gi".into();
-    let errors =
-        kube::core::cel::validate_cel_update(&grown, &old).expect_err("maxBytes sizes the volumes");
-    assert!(
-        format!("{errors:?}").contains("maxBytes cannot change"),
-        "{errors:?}"
+    assert_refused(
+        "maxBytes sizes the volumes",
+        validate_cel_update(&grown, &old),
+        "maxBytes cannot change",
     );
     let mut aged = old.clone();
     aged.spec.events.retention.max_age = "30d".into();
-    assert!(kube::core::cel::validate_cel_update(&aged, &old).is_ok());
+    assert!(validate_cel_update(&aged, &old).is_ok());
     assert!(validate_cel(&aged).is_ok());
     let mut bad = old;
     bad.spec.events.retention.max_age = "7 days".into();
-    let errors = validate_cel(&bad).expect_err("maxAge is checked");
-    assert!(
-        format!("{errors:?}").contains("maxAge must be"),
-        "{errors:?}"
-    );
+    assert_refused("maxAge is checked", validate_cel(&bad), "maxAge must be");
 }
 
 #[test]
@@ -203,6 +199,22 @@ fn gateway_verdicts(edit: impl FnOnce(&mut operator::crd::GatewaySpec)) -> (bool
         validate_cel(&stack).is_ok(),
         operator::validate::problems(&stack),
     )
+}
+
+/// Asserts that the CEL rule and validation both refuse the gateway `value` that `edit` sets,
+/// validation with a problem that starts with `field`.
+#[track_caller]
+fn assert_both_refuse(
+    value: &str,
+    field: &str,
+    edit: impl FnOnce(&mut operator::crd::GatewaySpec),
+) {
+    let (cel, problems) = gateway_verdicts(edit);
+    assert!(!cel, "{value:?} passed the CEL rule");
+    assert!(
+        problems.iter().any(|p| p.starts_with(field)),
+        "{value:?}: {problems:?}"
+    );
 }
 
 #[test]
@@ -236,14 +248,9 @@ fn rate_limits_rule_and_validation_agree_with_the_gateway_syntax() {
         "all=1/s",
     ];
     for value in invalid {
-        let (cel, problems) = gateway_verdicts(|g| g.rate_limits = value.into());
-        assert!(!cel, "{value:?} passed the CEL rule");
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("gateway rateLimits:")),
-            "{value:?}: {problems:?}"
-        );
+        assert_both_refuse(value, "gateway rateLimits:", |g| {
+            g.rate_limits = value.into();
+        });
     }
     // Beyond what the rule checks cheaply: the count does not fit the gateway's u32.
     let (_, problems) = gateway_verdicts(|g| g.rate_limits = "auth=99999999999/s".into());
@@ -266,14 +273,9 @@ fn trusted_proxies_rule_and_validation_agree_with_the_gateway_syntax() {
         gateway_verdicts(|g| g.trusted_proxies = valid.map(String::from).to_vec());
     assert!(cel && problems.is_empty(), "{problems:?}");
     for value in ["ingress.local", "10.0.0.0/8,10.1.0.0/16", "", "10.0.0.0/x"] {
-        let (cel, problems) = gateway_verdicts(|g| g.trusted_proxies = vec![value.into()]);
-        assert!(!cel, "{value:?} passed the CEL rule");
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.starts_with("gateway trustedProxies:")),
-            "{value:?}: {problems:?}"
-        );
+        assert_both_refuse(value, "gateway trustedProxies:", |g| {
+            g.trusted_proxies = vec![value.into()];
+        });
     }
     // Beyond what the rule checks cheaply: an IPv4 prefix longer than 32 bits.
     let (_, problems) = gateway_verdicts(|g| g.trusted_proxies = vec!["10.0.0.0/33".into()]);
@@ -358,19 +360,19 @@ fn a_provider_cannot_change_after_creation() {
     let old = common::load("minimal");
     let mut moved = old.clone();
     moved.spec.postgres.provider = operator::crd::DatabaseProvider::Cnpg;
-    let errors = kube::core::cel::validate_cel_update(&moved, &old).expect_err("provider is fixed");
-    assert!(
-        format!("{errors:?}").contains("provider cannot change after creation"),
-        "{errors:?}"
+    assert_refused(
+        "provider is fixed",
+        validate_cel_update(&moved, &old),
+        "provider cannot change after creation",
     );
     let engines = common::load("engines");
     let mut back = engines.clone();
     back.spec.mongodb.provider = operator::crd::DatabaseProvider::Managed;
-    assert!(kube::core::cel::validate_cel_update(&back, &engines).is_err());
+    assert!(validate_cel_update(&back, &engines).is_err());
     let mut grown = engines.clone();
     grown.spec.postgres.instances = Some(5);
     grown.spec.mongodb.members = Some(5);
-    assert!(kube::core::cel::validate_cel_update(&grown, &engines).is_ok());
+    assert!(validate_cel_update(&grown, &engines).is_ok());
 }
 
 /// An edit of a stack's spec.
@@ -411,11 +413,7 @@ fn provider_settings_belong_to_their_database_and_provider() {
     for (message, edit) in cases {
         let mut stack = common::load("minimal");
         edit(&mut stack.spec);
-        let errors = validate_cel(&stack).expect_err(message);
-        assert!(
-            format!("{errors:?}").contains(message),
-            "{message}: {errors:?}"
-        );
+        assert_refused(message, validate_cel(&stack), message);
         let problems = operator::validate::problems(&stack);
         assert!(
             problems.iter().any(|p| p.contains(message)),

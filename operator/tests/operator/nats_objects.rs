@@ -161,14 +161,7 @@ fn max_payload_follows_the_gateway_body_limit_within_the_nats_maximum() {
 fn clustered_servers_spread_over_nodes() {
     let stack = common::load("nats-cluster");
     let children = common::build(&stack);
-    let nats = children
-        .iter()
-        .find_map(|c| match c {
-            Child::StatefulSet(s) if c.name().ends_with("-nats") => Some(s),
-            _ => None,
-        })
-        .expect("NATS StatefulSet");
-    let spec = nats.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let spec = common::pod(common::find(&children, "StatefulSet", "ha-nats")).unwrap();
     let spread = &spec.topology_spread_constraints.as_ref().expect("a spread")[0];
     assert_eq!(spread.topology_key, "kubernetes.io/hostname");
     assert_eq!(spread.when_unsatisfiable, "ScheduleAnyway");

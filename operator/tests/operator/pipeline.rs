@@ -57,6 +57,12 @@ fn degraded(stack: &MicroserviceStack) -> (String, String, String) {
     common::condition(stack, "Degraded")
 }
 
+/// Asserts that the stored `demo` stack is Degraded for `reason`; returns the condition's message.
+#[track_caller]
+fn assert_degraded(fake: &Fake, reason: &str) -> String {
+    common::assert_condition(&stored(fake, "demo"), "Degraded", "True", reason)
+}
+
 /// Events created (POST) so far, as (type, reason, note).
 fn events(fake: &Fake) -> Vec<(String, String, String)> {
     fake.log()
@@ -68,6 +74,19 @@ fn events(fake: &Fake) -> Vec<(String, String, String)> {
             (text("type"), text("reason"), text("note"))
         })
         .collect()
+}
+
+/// Asserts that a Warning Event for `reason` with a note mentioning `part` (`""`: any note) was
+/// created.
+#[track_caller]
+fn assert_warned(fake: &Fake, reason: &str, part: &str) {
+    let events = events(fake);
+    assert!(
+        events
+            .iter()
+            .any(|(t, r, n)| t == "Warning" && r == reason && n.contains(part)),
+        "no Warning {reason} mentioning {part:?}: {events:?}"
+    );
 }
 
 fn image(fake: &Fake, deployment: &str) -> Value {
@@ -112,33 +131,23 @@ async fn an_immutable_field_is_reported_while_every_other_stage_is_still_applied
             .any(|c| c.method == "PATCH" && c.name.as_deref() == Some("demo-gateway")),
         "the gateway stage ran"
     );
-    let after = stored(&fake, "demo");
-    let (status, reason, message) = degraded(&after);
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("True", "ImmutableField")
+    common::assert_mentions(
+        &assert_degraded(&fake, "ImmutableField"),
+        &[
+            "StatefulSet demo-postgres",
+            "spec",
+            "--cascade=orphan",
+            "new stack",
+        ],
     );
-    for part in [
-        "StatefulSet demo-postgres",
-        "spec",
-        "--cascade=orphan",
-        "new stack",
-    ] {
-        assert!(message.contains(part), "{part} missing from: {message}");
-    }
+    let after = stored(&fake, "demo");
     let status = after.status.as_ref().unwrap();
     assert_eq!(
         status.observed_generation,
         Some(1),
         "generation 2 is not wholly applied"
     );
-    assert!(
-        events(&fake).iter().any(|(t, r, n)| t == "Warning"
-            && r == "ImmutableField"
-            && n.contains("demo-postgres")),
-        "{:?}",
-        events(&fake)
-    );
+    assert_warned(&fake, "ImmutableField", "demo-postgres");
 
     // Undone: the stack recovers, the upgrade kept.
     let stack = edit(&fake, |s| s.spec.postgres.storage_class_name = None);
@@ -171,13 +180,13 @@ async fn a_rejected_configuration_stops_the_stages_that_depend_on_it() {
     });
     fake.clear_log();
     run(&ctx, &stack).await;
-    let (status, reason, message) = degraded(&stored(&fake, "demo"));
-    assert_eq!((status.as_str(), reason.as_str()), ("True", "ApplyFailed"));
-    assert!(
-        message.contains(&format!("ConfigMap {config_map} was rejected")),
-        "{message}"
+    common::assert_mentions(
+        &assert_degraded(&fake, "ApplyFailed"),
+        &[
+            &format!("ConfigMap {config_map} was rejected"),
+            "data, services, gateway",
+        ],
     );
-    assert!(message.contains("data, services, gateway"), "{message}");
     let workload_writes: Vec<String> = fake
         .log()
         .iter()
@@ -214,10 +223,8 @@ async fn a_workload_that_cannot_start_is_degraded_rollout_stuck_naming_it() {
         Action::requeue(NOT_READY_RETRY_AFTER),
         "a crash loop changes no watched object: looked at again soon"
     );
-    let (status, reason, message) = degraded(&stored(&fake, "demo"));
-    assert_eq!((status.as_str(), reason.as_str()), ("True", "RolloutStuck"));
     assert_eq!(
-        message,
+        assert_degraded(&fake, "RolloutStuck"),
         format!("customers: container customers ImagePullBackOff: {pull}")
     );
 
@@ -238,21 +245,16 @@ async fn a_workload_that_cannot_start_is_degraded_rollout_stuck_naming_it() {
     fake.insert(DEPLOYMENTS, gateway);
     fake.clear_log();
     run(&ctx, &stored(&fake, "demo")).await;
-    let message = degraded(&stored(&fake, "demo")).2;
-    for part in [
-        "auth: container auth CrashLoopBackOff",
-        "customers: container customers ImagePullBackOff",
-        "gateway: deployment demo-gateway ProgressDeadlineExceeded",
-    ] {
-        assert!(message.contains(part), "{part} missing from: {message}");
-    }
-    assert!(
-        events(&fake).iter().any(|(t, r, n)| t == "Warning"
-            && r == "RolloutStuck"
-            && n.contains("CrashLoopBackOff")),
-        "the new message is a new Event: {:?}",
-        events(&fake)
+    common::assert_mentions(
+        &assert_degraded(&fake, "RolloutStuck"),
+        &[
+            "auth: container auth CrashLoopBackOff",
+            "customers: container customers ImagePullBackOff",
+            "gateway: deployment demo-gateway ProgressDeadlineExceeded",
+        ],
     );
+    // The new message is a new Event.
+    assert_warned(&fake, "RolloutStuck", "CrashLoopBackOff");
 }
 
 async fn delete_secret(ctx: &Context, name: &str) {
@@ -295,25 +297,17 @@ async fn lost_credentials_with_their_volume_kept_are_not_regenerated() {
         writes.is_empty(),
         "nothing generated or applied: {writes:?}"
     );
-    let (status, reason, message) = degraded(&stored(&fake, "demo"));
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("True", "CredentialsLost")
+    common::assert_mentions(
+        &assert_degraded(&fake, "CredentialsLost"),
+        &[
+            "demo-postgres-admin",
+            "demo-customers-db",
+            "data-demo-postgres-0",
+            "restore the Secret",
+            "delete the PersistentVolumeClaim",
+        ],
     );
-    for part in [
-        "demo-postgres-admin",
-        "demo-customers-db",
-        "data-demo-postgres-0",
-        "restore the Secret",
-        "delete the PersistentVolumeClaim",
-    ] {
-        assert!(message.contains(part), "{part} missing from: {message}");
-    }
-    assert!(
-        events(&fake)
-            .iter()
-            .any(|(t, r, _)| t == "Warning" && r == "CredentialsLost")
-    );
+    assert_warned(&fake, "CredentialsLost", "");
 
     // Restored from a backup: used as it is.
     fake.insert(SECRETS, admin.clone());
@@ -362,11 +356,9 @@ async fn the_admin_password_is_retained_and_guarded_by_auths_volume() {
     fake.insert(CLAIMS, claim("data-demo-mongodb-0"));
     delete_secret(&ctx, "demo-admin").await;
     run(&ctx, &stored(&fake, "demo")).await;
-    let (_, reason, message) = degraded(&stored(&fake, "demo"));
-    assert_eq!(reason, "CredentialsLost");
-    assert!(
-        message.contains("demo-admin") && message.contains("data-demo-mongodb-0"),
-        "{message}"
+    common::assert_mentions(
+        &assert_degraded(&fake, "CredentialsLost"),
+        &["demo-admin", "data-demo-mongodb-0"],
     );
     assert!(fake.get(SECRETS, "demo-admin").is_none());
 }

@@ -27,10 +27,12 @@ fn pod_of<'a>(children: &'a Children, kind: &str, name: &str) -> &'a PodSpec {
     pod(find(children, kind, name)).expect("pod spec")
 }
 
-fn job<'a>(children: &'a Children, service: &str) -> &'a Child {
+/// The provisioning Job of `service` in stack `stack`, found by its name's start: the rest is
+/// a hash of its template.
+fn job<'a>(children: &'a Children, stack: &str, service: &str) -> &'a Child {
     children
         .iter()
-        .find(|c| c.kind() == "Job" && c.name().starts_with(&format!("shop-{service}-db-")))
+        .find(|c| c.kind() == "Job" && c.name().starts_with(&format!("{stack}-{service}-db-")))
         .unwrap_or_else(|| panic!("no Job of {service}"))
 }
 
@@ -117,7 +119,7 @@ fn pod_overrides_reach_exactly_their_component() {
     assert!(annotations.contains_key(CONFIG_HASH), "config hash kept");
 
     for service in ["auth", "customers", "products"] {
-        let labels = job(&children, service)
+        let labels = job(&children, "shop", service)
             .pod_template()
             .and_then(|t| t.metadata.as_ref())
             .and_then(|m| m.labels.as_ref())
@@ -158,7 +160,10 @@ fn changing_an_override_rolls_the_pods_and_makes_new_jobs() {
         .insert("example.com/owner".into(), "crm".into());
     let after = common::build(&edited);
     // A Job's template is immutable: a changed one is a new Job (its name carries the hash).
-    assert_ne!(job(&before, "auth").name(), job(&after, "auth").name());
+    assert_ne!(
+        job(&before, "shop", "auth").name(),
+        job(&after, "shop", "auth").name()
+    );
     let template = |c: &Children| {
         find(c, "Deployment", "shop-customers")
             .pod_template()
@@ -320,7 +325,7 @@ fn the_reloader_and_the_jobs_take_their_resources_from_the_spec() {
     assert_eq!(quantity(reloader, "limits", "cpu").unwrap().0, "200m");
     assert_eq!(quantity(reloader, "limits", "memory").unwrap().0, "48Mi");
     for service in ["auth", "customers"] {
-        let container = &pod(job(&children, service)).unwrap().containers[0];
+        let container = &pod(job(&children, "shop", service)).unwrap().containers[0];
         assert_eq!(quantity(container, "limits", "memory").unwrap().0, "300Mi");
         assert_eq!(quantity(container, "requests", "cpu").unwrap().0, "20m");
     }
@@ -331,11 +336,7 @@ fn the_mongodb_job_has_room_for_mongosh() {
     // mongosh peaked at 134 MiB running the provisioning script (see dbinit::JOB_MEMORY).
     let stack = common::load("minimal");
     let children = common::build(&stack);
-    let auth_job = children
-        .iter()
-        .find(|c| c.kind() == "Job" && c.name().starts_with("demo-auth-db-"))
-        .expect("auth's Job");
-    let container = &pod(auth_job).unwrap().containers[0];
+    let container = &pod(job(&children, "demo", "auth")).unwrap().containers[0];
     let limit = memory_bytes(quantity(container, "limits", "memory").unwrap()).unwrap();
     assert!(
         limit >= 134 * MIB * 3 / 2,

@@ -396,9 +396,10 @@ fn replicated_deployments_spread_over_nodes() {
     }
 }
 
-fn auth_env(stack: &MicroserviceStack) -> BTreeMap<String, String> {
+/// The env of `component`'s Deployment that is set to literal values, by name.
+fn literal_env(stack: &MicroserviceStack, component: &str) -> BTreeMap<String, String> {
     let children = common::build(stack);
-    let name = format!("{}-auth", stack.metadata.name.as_deref().unwrap());
+    let name = format!("{}-{component}", stack.metadata.name.as_deref().unwrap());
     common::env_map(common::container(&children, "Deployment", &name))
         .into_iter()
         .filter_map(|(k, e)| Some((k, e.value?)))
@@ -406,12 +407,7 @@ fn auth_env(stack: &MicroserviceStack) -> BTreeMap<String, String> {
 }
 
 fn with_auth(stack: &mut MicroserviceStack, limit: Option<&str>, env: &[(&str, &str)]) {
-    let auth = stack
-        .spec
-        .services
-        .iter_mut()
-        .find(|s| s.name == "auth")
-        .unwrap();
+    let auth = common::service_mut(stack, "auth");
     auth.resources = Some(ResourceRequirements {
         requests: Some([("memory".to_owned(), Quantity("64Mi".into()))].into()),
         limits: limit.map(|l| [("memory".to_owned(), Quantity(l.into()))].into()),
@@ -428,7 +424,7 @@ fn auth_hashing_slots_fit_its_memory_limit() {
     const MIB: u64 = 1024 * 1024;
     // The default 128Mi: (128 - 48) MiB / 19 MiB per hash.
     let minimal = common::load("minimal");
-    assert_eq!(auth_env(&minimal)["ARGON2_MAX_CONCURRENT"], "4");
+    assert_eq!(literal_env(&minimal, "auth")["ARGON2_MAX_CONCURRENT"], "4");
     let slots: u64 = 4;
     assert!(AUTH_BASE_MEMORY + slots * 19_456 * 1024 <= 128 * MIB);
 
@@ -443,7 +439,7 @@ fn auth_hashing_slots_fit_its_memory_limit() {
     for (limit, env, want) in cases {
         let mut stack = common::load("minimal");
         with_auth(&mut stack, limit, env);
-        let got = auth_env(&stack);
+        let got = literal_env(&stack, "auth");
         assert_eq!(
             got.get("ARGON2_MAX_CONCURRENT").map(String::as_str),
             want,
@@ -542,21 +538,12 @@ fn the_crd_bakes_no_version_and_defaults_the_timeout_like_the_gateway() {
     assert!(gateway_image.is_object() && gateway_image.get("default").is_none());
 }
 
-fn gateway_env(stack: &MicroserviceStack) -> BTreeMap<String, String> {
-    let children = common::build(stack);
-    let name = format!("{}-gateway", stack.metadata.name.as_deref().unwrap());
-    common::env_map(common::container(&children, "Deployment", &name))
-        .into_iter()
-        .filter_map(|(k, e)| Some((k, e.value?)))
-        .collect()
-}
-
 #[test]
 fn gateway_connections_and_body_budget_fit_its_memory_limit() {
     const MIB: u64 = 1024 * 1024;
     // The default 128Mi: (128 - 32) MiB less twice a 12 MiB budget, at 48 KiB a connection.
     let minimal = common::load("minimal");
-    let env = gateway_env(&minimal);
+    let env = literal_env(&minimal, "gateway");
     assert_eq!(env["MAX_CONNECTIONS"], "1536");
     assert_eq!(env["BODY_BUDGET_BYTES"], (12 * MIB).to_string());
     assert!(
@@ -573,10 +560,10 @@ fn gateway_connections_and_body_budget_fit_its_memory_limit() {
         });
         stack
     };
-    let big = gateway_env(&limited(Some("1Gi")));
+    let big = literal_env(&limited(Some("1Gi")), "gateway");
     assert_eq!(big["MAX_CONNECTIONS"], "15872");
     assert_eq!(big["BODY_BUDGET_BYTES"], (124 * MIB).to_string());
-    let unlimited = gateway_env(&limited(None));
+    let unlimited = literal_env(&limited(None), "gateway");
     assert!(
         !unlimited.contains_key("MAX_CONNECTIONS") && !unlimited.contains_key("BODY_BUDGET_BYTES")
     );
@@ -586,10 +573,10 @@ fn gateway_connections_and_body_budget_fit_its_memory_limit() {
     set.spec.gateway.max_connections = Some(300);
     set.spec.gateway.max_connections_per_address = Some(8);
     set.spec.gateway.max_body_bytes = 32 * 1024 * 1024;
-    let env = gateway_env(&set);
+    let env = literal_env(&set, "gateway");
     assert_eq!(env["MAX_CONNECTIONS"], "300");
     assert_eq!(env["MAX_CONNECTIONS_PER_ADDRESS"], "8");
     assert_eq!(env["BODY_BUDGET_BYTES"], (32 * MIB).to_string());
     set.spec.gateway.body_budget_bytes = Some(4096);
-    assert_eq!(gateway_env(&set)["BODY_BUDGET_BYTES"], "4096");
+    assert_eq!(literal_env(&set, "gateway")["BODY_BUDGET_BYTES"], "4096");
 }

@@ -233,6 +233,32 @@ pub fn condition(stack: &MicroserviceStack, kind: &str) -> (String, String, Stri
     (c.status.clone(), c.reason.clone(), c.message.clone())
 }
 
+/// Asserts that condition `kind` of `stack` has `status` for `reason`, and returns its message
+/// for the caller's own checks.
+#[track_caller]
+pub fn assert_condition(
+    stack: &MicroserviceStack,
+    kind: &str,
+    status: &str,
+    reason: &str,
+) -> String {
+    let (actual, why, message) = condition(stack, kind);
+    assert_eq!(
+        (actual.as_str(), why.as_str()),
+        (status, reason),
+        "{kind}: {message}"
+    );
+    message
+}
+
+/// Asserts that `text` mentions every one of `parts`, naming the one it lacks.
+#[track_caller]
+pub fn assert_mentions(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part} missing from: {text}");
+    }
+}
+
 /// The ingress rules of NetworkPolicy `name` among `children`.
 pub fn ingress(
     children: &Children,

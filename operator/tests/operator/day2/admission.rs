@@ -45,7 +45,7 @@ async fn setting_or_unsetting_the_storage_class_is_refused_and_the_stack_keeps_r
     world.reconcile().await;
     assert!(changing_writes(&world.fake.log()).is_empty());
     world.assert_ready();
-    assert_eq!(world.condition("Degraded").0, "False");
+    world.assert_not_degraded();
     assert_eq!(
         world.fake.get(STATEFUL_SETS, &sts).unwrap()["spec"]["volumeClaimTemplates"],
         template

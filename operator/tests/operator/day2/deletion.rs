@@ -196,11 +196,7 @@ async fn a_recreated_stack_whose_credentials_were_lost_is_degraded_and_regenerat
         .unwrap();
     world.fake.clear_log();
     world.reconcile().await;
-    let (status, reason, message) = world.condition("Degraded");
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("True", "CredentialsLost")
-    );
+    let message = world.assert_condition("Degraded", "True", "CredentialsLost");
     assert!(message.contains(&lost), "{message}");
     assert!(
         world.fake.get(SECRETS, &lost).is_none(),

@@ -6,11 +6,7 @@ use super::{DEPLOYMENTS, STATEFUL_SETS, World};
 async fn a_new_stack_is_ready_once_its_workloads_are_rolled_out() {
     let world = World::create("minimal").await;
     world.reconcile().await;
-    let (ready, reason, _) = world.condition("Ready");
-    assert_eq!(
-        (ready.as_str(), reason.as_str()),
-        ("False", "ComponentsNotReady")
-    );
+    world.assert_condition("Ready", "False", "ComponentsNotReady");
     assert_eq!(
         world.observed_generation(),
         None,
@@ -34,11 +30,7 @@ async fn a_new_stack_is_ready_once_its_workloads_are_rolled_out() {
 
     world.fake.roll_out(STATEFUL_SETS, &waiting);
     world.reconcile().await;
-    let (ready, reason, _) = world.condition("Ready");
-    assert_eq!(
-        (ready.as_str(), reason.as_str()),
-        ("True", "AllComponentsReady")
-    );
+    world.assert_condition("Ready", "True", "AllComponentsReady");
     let status = world.stack().status.unwrap();
     assert_eq!(status.ready_components.as_deref(), Some("7/7"));
     assert_eq!(status.observed_generation, Some(1));
@@ -67,11 +59,7 @@ async fn an_image_edit_is_ready_only_once_the_new_generation_is_rolled_out() {
         "registry.example/shop/next:2.0"
     );
     assert_eq!(after["status"]["observedGeneration"], 1, "the old rollout");
-    let (ready, reason, message) = world.condition("Ready");
-    assert_eq!(
-        (ready.as_str(), reason.as_str()),
-        ("False", "ComponentsNotReady")
-    );
+    let message = world.assert_condition("Ready", "False", "ComponentsNotReady");
     assert!(message.contains(&service), "{message}");
     let component = world
         .stack()
@@ -122,8 +110,7 @@ async fn an_image_that_cannot_be_pulled_is_degraded_rollout_stuck_until_fixed() 
         .fake
         .stall(DEPLOYMENTS, &deployment, "ImagePullBackOff");
     world.reconcile().await;
-    let (status, reason, message) = world.condition("Degraded");
-    assert_eq!((status.as_str(), reason.as_str()), ("True", "RolloutStuck"));
+    let message = world.assert_condition("Degraded", "True", "RolloutStuck");
     assert!(message.starts_with(&format!("{service}:")), "{message}");
     assert!(message.contains("ProgressDeadlineExceeded"), "{message}");
     assert_ne!(world.condition("Ready").0, "True");
@@ -133,6 +120,6 @@ async fn an_image_that_cannot_be_pulled_is_degraded_rollout_stuck_until_fixed() 
     world.reconcile().await;
     world.fake.roll_out_all();
     world.reconcile().await;
-    assert_eq!(world.condition("Degraded").0, "False");
+    world.assert_not_degraded();
     world.assert_ready();
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::{DEPLOYMENTS, JOBS, STATEFUL_SETS, World};
+use crate::common;
 use crate::fake::Call;
 
 const CNPG: &str = "postgresql.cnpg.io/v1";
@@ -22,6 +23,15 @@ const REPLICA_SETS: &str = "/apis/mongodbcommunity.mongodb.com/v1/namespaces/sho
 async fn reconcile_soon(world: &World) -> bool {
     let action = world.reconcile().await;
     format!("{action:?}").contains("30s")
+}
+
+/// The `engines` stack with both operators' APIs installed, applied once.
+async fn applied_with_both_operators() -> World {
+    let world = World::create("engines").await;
+    world.fake.install(CNPG, true);
+    world.fake.install(MONGODB, true);
+    world.reconcile().await;
+    world
 }
 
 /// Edits the stack to schedule no backup and run no products service, and reconciles.
@@ -40,15 +50,13 @@ async fn without_cloudnativepg_the_stack_says_what_to_install_and_applies_nothin
     let world = World::create("engines").await;
     world.fake.install(MONGODB, true);
     assert!(reconcile_soon(&world).await, "looks again soon");
-    let (status, reason, message) = world.condition("Degraded");
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("True", "CloudNativePGMissing")
-    );
-    assert!(
-        message.contains("kubectl apply --server-side -f")
-            && message.contains(operator::manifests::cnpg::CNPG_RELEASE),
-        "{message}"
+    let message = world.assert_condition("Degraded", "True", "CloudNativePGMissing");
+    common::assert_mentions(
+        &message,
+        &[
+            "kubectl apply --server-side -f",
+            operator::manifests::cnpg::CNPG_RELEASE,
+        ],
     );
     let warned = world.fake.log().iter().any(|c| {
         c.resource() == "events"
@@ -73,18 +81,14 @@ async fn without_cloudnativepg_the_stack_says_what_to_install_and_applies_nothin
     world.fake.install(CNPG, true);
     world.fake.install(MONGODB, false);
     world.reconcile().await;
-    let (_, reason, message) = world.condition("Degraded");
-    assert_eq!(reason, "MongoDBOperatorMissing", "{message}");
+    let message = world.assert_condition("Degraded", "True", "MongoDBOperatorMissing");
     assert!(message.contains("helm install"), "{message}");
     assert!(world.fake.names(CLUSTERS).is_empty(), "nothing applied");
 }
 
 #[tokio::test]
 async fn with_both_operators_the_stack_is_ready_when_their_databases_are() {
-    let world = World::create("engines").await;
-    world.fake.install(CNPG, true);
-    world.fake.install(MONGODB, true);
-    world.reconcile().await;
+    let world = applied_with_both_operators().await;
     assert_eq!(world.fake.names(CLUSTERS), ["demo-postgres"]);
     assert_eq!(
         world.fake.names(DATABASES),
@@ -200,10 +204,7 @@ fn verbs_used(log: &[Call], group: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 #[tokio::test]
 async fn the_chart_grants_exactly_the_verbs_the_operator_uses_on_the_engines_kinds() {
-    let world = World::create("engines").await;
-    world.fake.install(CNPG, true);
-    world.fake.install(MONGODB, true);
-    world.reconcile().await;
+    let world = applied_with_both_operators().await;
     drop_the_backup_and_products(&world).await;
     world.edit(|s| s.spec.services.clear()).await;
     world.reconcile().await;

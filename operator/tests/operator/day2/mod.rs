@@ -111,6 +111,20 @@ impl World {
         assert_eq!(self.condition("Ready").0, "True", "{status:?}");
     }
 
+    /// Asserts that condition `kind` of the stored stack has `status` for `reason`, and returns
+    /// its message for the scenario's own checks.
+    #[track_caller]
+    fn assert_condition(&self, kind: &str, status: &str, reason: &str) -> String {
+        common::assert_condition(&self.stack(), kind, status, reason)
+    }
+
+    /// Asserts that the stack is not Degraded, showing the condition when it is.
+    #[track_caller]
+    fn assert_not_degraded(&self) {
+        let degraded = self.condition("Degraded");
+        assert_eq!(degraded.0, "False", "{degraded:?}");
+    }
+
     /// Replaces the stored stack with `change` applied, through the API (a spec edit, admitted
     /// like a user's).
     async fn edit(&self, change: impl FnOnce(&mut MicroserviceStack)) {

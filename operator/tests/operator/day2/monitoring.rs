@@ -80,7 +80,7 @@ async fn without_the_prometheus_operator_monitoring_is_skipped_with_a_warning() 
     world.fake.clear_log();
     world.edit(|s| s.spec.monitoring.enabled = true).await;
     world.reconcile().await;
-    assert_eq!(world.condition("Degraded").0, "False");
+    world.assert_not_degraded();
     let log = world.fake.log();
     assert!(
         log.iter()

@@ -44,11 +44,7 @@ async fn a_deleted_referenced_secret_is_reported_retried_and_recovered_without_a
             Action::requeue(SECRET_RETRY_AFTER),
             "looked at again soon: {name} is not watched"
         );
-        let (degraded, reason, message) = world.condition("Degraded");
-        assert_eq!(
-            (degraded.as_str(), reason.as_str()),
-            ("True", "MissingSecret")
-        );
+        let message = world.assert_condition("Degraded", "True", "MissingSecret");
         assert!(message.contains(name.as_str()), "{message}");
 
         let secret = serde_json::from_value(user_secret(name)).unwrap();
@@ -75,11 +71,7 @@ async fn a_broken_secret_key_is_degraded_naming_the_key_until_fixed() {
         .await
         .unwrap();
     assert_eq!(world.reconcile().await, Action::requeue(SECRET_RETRY_AFTER));
-    let (degraded, reason, message) = world.condition("Degraded");
-    assert_eq!(
-        (degraded.as_str(), reason.as_str()),
-        ("True", "MissingSecret")
-    );
+    let message = world.assert_condition("Degraded", "True", "MissingSecret");
     assert!(
         message.contains(name.as_str()) && message.contains("host"),
         "the message names the Secret and its key: {message}"
@@ -104,6 +96,6 @@ async fn a_broken_secret_key_is_degraded_naming_the_key_until_fixed() {
         .await
         .unwrap();
     assert_eq!(world.reconcile().await, Action::requeue(super::RESYNC));
-    assert_eq!(world.condition("Degraded").0, "False");
+    world.assert_not_degraded();
     world.assert_ready();
 }

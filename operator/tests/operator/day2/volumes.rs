@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::{PVCS, STATEFUL_SETS, World};
+use crate::common;
 use crate::fake::STORAGE_CLASSES;
 use operator::reconcile::volumes::DATA_IMAGE_ANNOTATION;
 
@@ -34,15 +35,8 @@ async fn a_major_version_change_under_existing_data_is_refused() {
         .edit(|s| s.spec.postgres.image = Some("postgres:18-alpine".into()))
         .await;
     world.reconcile().await;
-    let (ready, reason, message) = world.condition("Degraded");
-    assert_eq!(
-        (ready.as_str(), reason.as_str()),
-        ("True", "MajorVersionChange")
-    );
-    assert!(
-        message.contains("postgres:18-alpine") && message.contains("major version 17"),
-        "{message}"
-    );
+    let message = world.assert_condition("Degraded", "True", "MajorVersionChange");
+    common::assert_mentions(&message, &["postgres:18-alpine", "major version 17"]);
     assert_eq!(image(&world, &set), running, "the server keeps its image");
 
     // Deleting the StatefulSet (keeping the volume) does not open the door: the claim
@@ -58,12 +52,7 @@ async fn a_major_version_change_under_existing_data_is_refused() {
         .await;
     world.reconcile().await;
     assert_eq!(image(&world, &set), "postgres:17.6-alpine");
-    assert_eq!(
-        world.condition("Degraded").0,
-        "False",
-        "{:?}",
-        world.condition("Degraded")
-    );
+    world.assert_not_degraded();
 }
 
 #[tokio::test]
@@ -80,15 +69,8 @@ async fn growing_storage_resizes_the_claims_where_the_class_allows() {
     );
     world.edit(|s| s.spec.postgres.storage = "5Gi".into()).await;
     world.reconcile().await;
-    let (degraded, reason, message) = world.condition("Degraded");
-    assert_eq!(
-        (degraded.as_str(), reason.as_str()),
-        ("True", "StorageNotExpandable")
-    );
-    assert!(
-        message.contains(&claim) && message.contains("allowVolumeExpansion"),
-        "{message}"
-    );
+    let message = world.assert_condition("Degraded", "True", "StorageNotExpandable");
+    common::assert_mentions(&message, &[&claim, "allowVolumeExpansion"]);
     let requested = |world: &World| {
         world.fake.get(PVCS, &claim).unwrap()["spec"]["resources"]["requests"]["storage"].clone()
     };
@@ -106,12 +88,7 @@ async fn growing_storage_resizes_the_claims_where_the_class_allows() {
             ["requests"]["storage"],
         "1Gi"
     );
-    assert_eq!(
-        world.condition("Degraded").0,
-        "False",
-        "{:?}",
-        world.condition("Degraded")
-    );
+    world.assert_not_degraded();
     world.assert_ready();
 }
 
@@ -140,12 +117,7 @@ async fn a_claim_template_added_by_an_upgrade_recreates_the_stateful_set_keeping
             .is_some_and(|f| f.iter().any(|f| f == "orphan")),
         "{deleting}"
     );
-    assert_eq!(
-        world.condition("Degraded").0,
-        "False",
-        "{:?}",
-        world.condition("Degraded")
-    );
+    world.assert_not_degraded();
     let (ready, _, message) = world.condition("Ready");
     assert_eq!(ready, "False");
     assert!(message.contains("nats"), "{message}");

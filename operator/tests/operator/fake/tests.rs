@@ -29,13 +29,14 @@ fn deployment(replicas: Option<i32>) -> Value {
     d
 }
 
-async fn apply(
-    api: &Api<Deployment>,
-    manager: &str,
-    obj: &Value,
-) -> Result<Deployment, kube::Error> {
+/// A forced server-side apply of `obj` (to the object its `metadata.name` names) by `manager`.
+async fn apply<K>(api: &Api<K>, manager: &str, obj: &Value) -> Result<K, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = obj["metadata"]["name"].as_str().expect("a named object");
     api.patch(
-        "web",
+        name,
         &PatchParams::apply(manager).force(),
         &Patch::Apply(obj),
     )
@@ -179,17 +180,10 @@ async fn immutable_fields_are_refused_with_the_api_servers_messages() {
                  "volumeClaimTemplates": [{"metadata": {"name": "data"},
                      "spec": {"resources": {"requests": {"storage": "1Gi"}}}}]}});
     let stateful_sets = api::<StatefulSet>(&client);
-    let apply_sts = |obj: Value| {
-        let api = stateful_sets.clone();
-        async move {
-            api.patch("db", &PatchParams::apply("op").force(), &Patch::Apply(&obj))
-                .await
-        }
-    };
-    apply_sts(sts.clone()).await.unwrap();
+    apply(&stateful_sets, "op", &sts).await.unwrap();
     let mut classed = sts.clone();
     classed["spec"]["volumeClaimTemplates"][0]["spec"]["storageClassName"] = json!("fast");
-    let (status, message) = code(apply_sts(classed).await);
+    let (status, message) = code(apply(&stateful_sets, "op", &classed).await);
     assert_eq!(status, 422);
     assert!(
         message.starts_with("StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas'"),
@@ -197,10 +191,13 @@ async fn immutable_fields_are_refused_with_the_api_servers_messages() {
     );
     let mut renamed = sts.clone();
     renamed["spec"]["serviceName"] = json!("db2");
-    assert_eq!(code(apply_sts(renamed).await).0, 422);
+    assert_eq!(code(apply(&stateful_sets, "op", &renamed).await).0, 422);
     let mut scaled = sts.clone();
     scaled["spec"]["replicas"] = json!(3);
-    assert!(apply_sts(scaled).await.is_ok(), "replicas may change");
+    assert!(
+        apply(&stateful_sets, "op", &scaled).await.is_ok(),
+        "replicas may change"
+    );
 
     let deployments = api::<Deployment>(&client);
     apply(&deployments, "op", &deployment(None)).await.unwrap();
@@ -216,17 +213,10 @@ async fn immutable_fields_are_refused_with_the_api_servers_messages() {
     let services = api::<Service>(&client);
     let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "ns"},
                      "spec": {"clusterIP": "None", "ports": [{"port": 5432}]}});
-    let apply_svc = |obj: Value| {
-        let api = services.clone();
-        async move {
-            api.patch("db", &PatchParams::apply("op").force(), &Patch::Apply(&obj))
-                .await
-        }
-    };
-    apply_svc(svc.clone()).await.unwrap();
+    apply(&services, "op", &svc).await.unwrap();
     let mut headed = svc.clone();
     headed["spec"]["clusterIP"] = json!("10.96.0.9");
-    let (status, message) = code(apply_svc(headed).await);
+    let (status, message) = code(apply(&services, "op", &headed).await);
     assert_eq!(status, 422);
     assert!(message.contains("may not change once set"), "{message}");
 
@@ -357,14 +347,8 @@ async fn a_jobs_template_is_immutable() {
                "spec": {"template": {"spec": {"restartPolicy": "Never",
                         "containers": [{"name": "init", "image": image}]}}}})
     };
-    let params = PatchParams::apply("op").force();
-    jobs.patch("init", &params, &Patch::Apply(job("init:1")))
-        .await
-        .unwrap();
-    let (status, message) = code(
-        jobs.patch("init", &params, &Patch::Apply(job("init:2")))
-            .await,
-    );
+    apply(&jobs, "op", &job("init:1")).await.unwrap();
+    let (status, message) = code(apply(&jobs, "op", &job("init:2")).await);
     assert_eq!(status, 422);
     assert!(
         message.starts_with("Job.batch \"init\" is invalid: spec.template: Invalid value"),

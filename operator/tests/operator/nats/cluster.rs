@@ -28,21 +28,19 @@ async fn start_cluster(rendered: &Rendered, ports: &[Ports]) -> Vec<Server> {
     for (i, p) in ports[..3].iter().enumerate() {
         servers.push(Server::rendered(rendered, &format!("ha-nats-{i}"), *p, &routes).await);
     }
-    for (i, server) in servers.iter().enumerate() {
+    for (i, server) in servers.iter_mut().enumerate() {
         let mut others: Vec<String> = (0..3)
             .filter(|j| *j != i)
             .map(|j| format!("ha-nats-{j}"))
             .collect();
         others.sort();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while server.route_names().await != others {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "ha-nats-{i} has no routes to {others:?}:\n{}",
-                server.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        server
+            .wait_for(
+                &format!("ha-nats-{i} has routes to {others:?}"),
+                Duration::from_secs(20),
+                async |s| s.route_names().await == others,
+            )
+            .await;
     }
     servers
 }

@@ -287,19 +287,17 @@ impl Server {
             ports,
             process,
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", ports.client))
-            .await
-            .is_err()
-        {
-            assert!(server.running(), "{pod_name} exited:\n{}", server.log());
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{pod_name} does not accept clients:\n{}",
-                server.log()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        server
+            .wait_for(
+                &format!("{pod_name} accepts clients"),
+                Duration::from_secs(10),
+                async |_| {
+                    tokio::net::TcpStream::connect(("127.0.0.1", ports.client))
+                        .await
+                        .is_ok()
+                },
+            )
+            .await;
         server
     }
 
@@ -336,6 +334,27 @@ impl Server {
 
     pub fn running(&mut self) -> bool {
         matches!(self.process.try_wait(), Ok(None))
+    }
+
+    /// Polls `ready` on this server every 10 ms until it holds. Fails, with the server's log,
+    /// after `timeout` (saying that it waited until `awaited`), or at once when the server has
+    /// exited: a config it refuses ends it, and waiting on would only run out the clock.
+    pub async fn wait_for(
+        &mut self,
+        awaited: &str,
+        timeout: Duration,
+        mut ready: impl AsyncFnMut(&Self) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !ready(self).await {
+            assert!(self.running(), "exited before {awaited}:\n{}", self.log());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {timeout:?} waiting until {awaited}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub fn log(&self) -> String {
