@@ -233,6 +233,12 @@ pub fn condition(stack: &MicroserviceStack, kind: &str) -> (String, String, Stri
     (c.status.clone(), c.reason.clone(), c.message.clone())
 }
 
+/// `s` in standard base64, as a Secret's `data` holds it.
+pub fn base64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 /// Asserts that condition `kind` of `stack` has `status` for `reason`, and returns its message
 /// for the caller's own checks.
 #[track_caller]

@@ -34,7 +34,7 @@ use operator::crd::MicroserviceStack;
 use operator::metrics::Metrics;
 use serde_json::{Value, json};
 
-use crate::common;
+use crate::common::{self, base64};
 use crate::fake::{Call, Fake};
 
 /// The namespace of every scenario.
@@ -174,11 +174,6 @@ fn changing_writes(log: &[Call]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn base64(s: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 /// A user's Secret with the keys external databases and the admin password need.
