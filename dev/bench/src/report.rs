@@ -606,6 +606,13 @@ pub(crate) mod tests {
         }
     }
 
+    /// Asserts that the rendered `text` holds every one of `lines`.
+    fn assert_shows(text: &str, lines: &[&str]) {
+        for line in lines {
+            assert!(text.contains(line), "{line:?} missing from {text}");
+        }
+    }
+
     #[test]
     fn thousands_separators() {
         assert_eq!(thousands(0.4), "0");
@@ -619,18 +626,19 @@ pub(crate) mod tests {
         let mut report = report();
         report.judge();
         let text = report.render(None);
-        for line in [
-            "12,500",
-            "met  GET /products/{id} via gateway ×64 p99 ≤ 10 ms: 8.00 ms",
-            "–    customers service ≤ 70 µs CPU per GET /customers?limit=20 (via gateway ×64): not run",
-            "MISS every natstack process under 30 MiB resident under load; auth under 86.0 MiB",
-            "over: gateway 31.0 MiB during x",
-            "met  every request succeeded (0 failed)",
-            "CPU µs per request",
-            "gateway   18.5 µs   floor    6.0 µs   ×3.1",
-        ] {
-            assert!(text.contains(line), "{line:?} missing from {text}");
-        }
+        assert_shows(
+            &text,
+            &[
+                "12,500",
+                "met  GET /products/{id} via gateway ×64 p99 ≤ 10 ms: 8.00 ms",
+                "–    customers service ≤ 70 µs CPU per GET /customers?limit=20 (via gateway ×64): not run",
+                "MISS every natstack process under 30 MiB resident under load; auth under 86.0 MiB",
+                "over: gateway 31.0 MiB during x",
+                "met  every request succeeded (0 failed)",
+                "CPU µs per request",
+                "gateway   18.5 µs   floor    6.0 µs   ×3.1",
+            ],
+        );
         assert!(
             !text.contains("auth 80.0 MiB"),
             "auth is within its budget: {text}"
@@ -651,13 +659,14 @@ pub(crate) mod tests {
         report.runs[1].error_samples = vec!["HTTP 503: unavailable".into()];
         report.judge();
         let text = report.render(None);
-        for line in [
-            "MISS every request succeeded (3 failed)",
-            "HTTP 503: unavailable",
-            "MISS GET /products/{id} via gateway ×64",
-        ] {
-            assert!(text.contains(line), "{line:?} missing from {text}");
-        }
+        assert_shows(
+            &text,
+            &[
+                "MISS every request succeeded (3 failed)",
+                "HTTP 503: unavailable",
+                "MISS GET /products/{id} via gateway ×64",
+            ],
+        );
     }
 
     #[test]

@@ -386,7 +386,6 @@ impl Builder {
 
     /// auth, customers, products and the extra services, with their variables.
     fn service_specs(&self, system: &System) -> Vec<Spec> {
-        let pg = |db: &str| format!("postgres://postgres@{}/{db}", system.ports.postgres.addr);
         let mut auth = self.spec(deploy::AUTH, self.bin_dir.join(deploy::AUTH), system);
         auth.env
             .push((env::MONGODB_URL.to_owned(), system.mongo_url()));
@@ -395,23 +394,18 @@ impl Builder {
             auth.env
                 .push((env::ADMIN_PASSWORD.to_owned(), password.clone()));
         }
-        let mut customers = self.spec(
-            deploy::CUSTOMERS,
-            self.bin_dir.join(deploy::CUSTOMERS),
-            system,
-        );
-        customers
-            .env
-            .push((env::DATABASE_URL.to_owned(), pg(deploy::CUSTOMERS)));
-        let mut products = self.spec(
-            deploy::PRODUCTS,
-            self.bin_dir.join(deploy::PRODUCTS),
-            system,
-        );
-        products
-            .env
-            .push((env::DATABASE_URL.to_owned(), pg(deploy::PRODUCTS)));
-        let mut specs = vec![auth, customers, products];
+        // customers and products each keep their data in the database named after them.
+        let with_database = |name: &'static str| {
+            let mut spec = self.spec(name, self.bin_dir.join(name), system);
+            spec.env
+                .push((env::DATABASE_URL.to_owned(), system.postgres_url(name)));
+            spec
+        };
+        let mut specs = vec![
+            auth,
+            with_database(deploy::CUSTOMERS),
+            with_database(deploy::PRODUCTS),
+        ];
         for spec in &mut specs {
             apply_overrides(&mut spec.env, &self.component_env, &spec.name);
         }

@@ -279,49 +279,7 @@ impl Cluster {
                 cluster.wait_ready(kind, &name, &options).await?;
             }
         }
-        let policies = rendered
-            .children
-            .iter()
-            .filter(|c| matches!(c, Child::NetworkPolicy(_)))
-            .count();
-        if policies > 0 {
-            cluster.notes.push(format!(
-                "{policies} NetworkPolicies are not enforced: every loopback address reaches every \
-                 other (their builders are tested in the operator's policy tests)"
-            ));
-        }
-        let autoscalers = rendered
-            .children
-            .iter()
-            .filter(|c| matches!(c, Child::Hpa(_)))
-            .count();
-        if autoscalers > 0 {
-            cluster.notes.push(format!(
-                "{autoscalers} HorizontalPodAutoscalers are not run: an autoscaled Deployment \
-                 runs one pod (the autoscaler's hand-off is tested in the operator's tests)"
-            ));
-        }
-        // Scheduling and registry settings mean nothing on one machine.
-        let placed = rendered
-            .children
-            .iter()
-            .filter_map(Child::pod_template)
-            .filter_map(|t| t.spec.as_ref())
-            .filter(|p| {
-                p.image_pull_secrets.is_some()
-                    || p.node_selector.is_some()
-                    || p.tolerations.is_some()
-                    || p.affinity.is_some()
-                    || p.priority_class_name.is_some()
-                    || p.service_account_name.is_some()
-            })
-            .count();
-        if placed > 0 {
-            cluster.notes.push(format!(
-                "{placed} pod templates carry imagePullSecrets or scheduling settings \
-                 (podOverrides): they have no meaning on this machine and are ignored"
-            ));
-        }
+        cluster.notes.extend(unhonoured(&rendered));
         if !mongo_hosts.is_empty() {
             cluster.notes.push(format!(
                 "the MongoDB stand-in has no users: MongoDB URLs for {} are used without \
@@ -530,6 +488,50 @@ impl Cluster {
             postgres.stop().await;
         }
     }
+}
+
+/// Notes on the objects of `rendered` that one machine does not honour, each with how many
+/// the stack has (none when it has none).
+fn unhonoured(rendered: &Rendered) -> Vec<String> {
+    let count = |is: fn(&Child) -> bool| rendered.children.iter().filter(|c| is(c)).count();
+    let kinds = [
+        (
+            count(|c| matches!(c, Child::NetworkPolicy(_))),
+            "NetworkPolicies are not enforced: every loopback address reaches every other \
+             (their builders are tested in the operator's policy tests)",
+        ),
+        (
+            count(|c| matches!(c, Child::Hpa(_))),
+            "HorizontalPodAutoscalers are not run: an autoscaled Deployment runs one pod (the \
+             autoscaler's hand-off is tested in the operator's tests)",
+        ),
+        (
+            count(is_placed),
+            "pod templates carry imagePullSecrets or scheduling settings (podOverrides): they \
+             have no meaning on this machine and are ignored",
+        ),
+    ];
+    kinds
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect()
+}
+
+/// Whether `child`'s pod template carries scheduling or registry settings, which mean nothing
+/// on one machine.
+fn is_placed(child: &Child) -> bool {
+    child
+        .pod_template()
+        .and_then(|t| t.spec.as_ref())
+        .is_some_and(|p| {
+            p.image_pull_secrets.is_some()
+                || p.node_selector.is_some()
+                || p.tolerations.is_some()
+                || p.affinity.is_some()
+                || p.priority_class_name.is_some()
+                || p.service_account_name.is_some()
+        })
 }
 
 fn is_headless(svc: &Service) -> bool {

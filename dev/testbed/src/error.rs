@@ -58,6 +58,15 @@ pub enum HarnessError {
 }
 
 impl HarnessError {
+    /// A PostgreSQL set-up step (initdb, a template copy, psql) failed: `detail` says which
+    /// and why.
+    pub(crate) fn postgres(detail: String) -> Self {
+        Self::Start {
+            server: "postgres",
+            detail,
+        }
+    }
+
     /// Whether a process exited because its address was taken: the port found free was
     /// taken before the server bound it, and another free port will do.
     pub fn is_port_clash(&self) -> bool {

@@ -87,23 +87,6 @@ impl Api {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Result<Reply, HttpError> {
-        let (status, headers, body) = self.exchange(method, path, token, headers, body).await?;
-        Ok(Reply {
-            status,
-            headers,
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        })
-    }
-
-    /// Sends one request; the status, headers and body of the response.
-    async fn exchange(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        headers: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Result<(u16, http::HeaderMap, Bytes), HttpError> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
@@ -120,7 +103,22 @@ impl Api {
             }
             None => Bytes::new(),
         };
-        let request = request.body(Full::new(bytes))?;
+        let (status, headers, body) = self.send(request, bytes).await?;
+        Ok(Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        })
+    }
+
+    /// Sends `request` with `body`; the status, headers and body of the response (left as
+    /// bytes: [`get`] wants text, not JSON).
+    async fn send(
+        &self,
+        request: http::request::Builder,
+        body: Bytes,
+    ) -> Result<(u16, http::HeaderMap, Bytes), HttpError> {
+        let request = request.body(Full::new(body))?;
         let response = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| HttpError::Timeout(REQUEST_TIMEOUT))?
@@ -235,7 +233,8 @@ impl Api {
 /// answers) and the body as text.
 pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let api = Api::new(&format!("http://{addr}"));
-    match api.exchange("GET", path, None, &[], None).await {
+    let request = Request::get(format!("{}{path}", api.base));
+    match api.send(request, Bytes::new()).await {
         Ok((status, _, body)) => (status, String::from_utf8_lossy(&body).into_owned()),
         Err(_) => (0, String::new()),
     }

@@ -58,10 +58,10 @@ impl PgServer {
             .arg(&data)
             .status()?;
         if !status.success() {
-            return Err(HarnessError::Start {
-                server: "postgres",
-                detail: format!("cannot copy the template cluster {}", template.display()),
-            });
+            return Err(HarnessError::postgres(format!(
+                "cannot copy the template cluster {}",
+                template.display()
+            )));
         }
         let mut files = Vec::new();
         let mut settings = Vec::new();
@@ -184,13 +184,10 @@ impl PgServer {
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
         } else {
-            Err(HarnessError::Start {
-                server: "postgres",
-                detail: format!(
-                    "psql `{sql}` failed: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                ),
-            })
+            Err(HarnessError::postgres(format!(
+                "psql `{sql}` failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )))
         }
     }
 
@@ -245,19 +242,16 @@ fn template(bin: &Path, user: Option<&User>) -> Result<PathBuf, HarnessError> {
         .args(["--no-sync", "--no-instructions"])
         .output()?;
     if !output.status.success() {
-        return Err(HarnessError::Start {
-            server: "postgres",
-            detail: format!("initdb failed: {}", String::from_utf8_lossy(&output.stderr)),
-        });
+        return Err(HarnessError::postgres(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
     }
     if std::fs::rename(&data, &cluster).is_err() && !cluster.join("PG_VERSION").is_file() {
-        return Err(HarnessError::Start {
-            server: "postgres",
-            detail: format!(
-                "cannot move the template cluster into {}",
-                cluster.display()
-            ),
-        });
+        return Err(HarnessError::postgres(format!(
+            "cannot move the template cluster into {}",
+            cluster.display()
+        )));
     }
     Ok(cluster)
 }

@@ -202,14 +202,11 @@ fn init_cluster(
     if output.status.success() {
         Ok(())
     } else {
-        Err(HarnessError::Start {
-            server: "postgres",
-            detail: format!(
-                "initdb failed; the end of its log ({}):\n{}",
-                log.display(),
-                log_tail(&log, 30)
-            ),
-        })
+        Err(HarnessError::postgres(format!(
+            "initdb failed; the end of its log ({}):\n{}",
+            log.display(),
+            log_tail(&log, 30)
+        )))
     }
 }
 
@@ -238,13 +235,10 @@ async fn create_database(bin: &Path, port: u16, name: &str) -> Result<(), Harnes
     if created.status.success() {
         Ok(())
     } else {
-        Err(HarnessError::Start {
-            server: "postgres",
-            detail: format!(
-                "cannot create database {name}: {}",
-                String::from_utf8_lossy(&created.stderr).trim()
-            ),
-        })
+        Err(HarnessError::postgres(format!(
+            "cannot create database {name}: {}",
+            String::from_utf8_lossy(&created.stderr).trim()
+        )))
     }
 }
 

@@ -121,13 +121,17 @@ mod tests {
     use super::*;
     use crate::events::writes::Write;
 
-    fn delivered(seq: u64, ty: EventType, subject: &str) -> Delivered {
-        Delivered {
-            seq,
-            id: format!("e{seq}"),
-            ty: ty.as_str().to_owned(),
-            subject: subject.to_owned(),
-        }
+    /// Events of entity `7` as delivered, each `(sequence, type)` with id `e<sequence>`.
+    fn delivered(events: &[(u64, EventType)]) -> Vec<Delivered> {
+        events
+            .iter()
+            .map(|&(seq, ty)| Delivered {
+                seq,
+                id: format!("e{seq}"),
+                ty: ty.as_str().to_owned(),
+                subject: "7".to_owned(),
+            })
+            .collect()
     }
 
     fn sent(writes: &[(EventType, bool)]) -> Sent {
@@ -146,22 +150,23 @@ mod tests {
         events.iter().map(|d| (d.seq, d.id.clone())).collect()
     }
 
+    /// [`judge`] when the stream holds just what the client received.
+    fn judge_received(sent: &Sent, received: &[Delivered]) -> Counts {
+        judge(sent, received, &stream(received))
+    }
+
     #[test]
     fn an_unacknowledged_write_may_or_may_not_publish_but_an_acknowledged_one_must() {
         use EventType::{ProductCreated as C, ProductDeleted as D, ProductUpdated as U};
         let sent = sent(&[(C, true), (U, false), (D, true)]);
-        let all = [
-            delivered(1, C, "7"),
-            delivered(2, U, "7"),
-            delivered(3, D, "7"),
-        ];
-        let counts = judge(&sent, &all, &stream(&all));
+        let all = delivered(&[(1, C), (2, U), (3, D)]);
+        let counts = judge_received(&sent, &all);
         assert!(counts.holds(), "{counts:?}");
         assert_eq!(counts.unacknowledged, 1);
-        let without_update = [delivered(1, C, "7"), delivered(3, D, "7")];
-        assert!(judge(&sent, &without_update, &stream(&without_update)).holds());
-        let without_delete = [delivered(1, C, "7")];
-        let counts = judge(&sent, &without_delete, &stream(&without_delete));
+        let without_update = delivered(&[(1, C), (3, D)]);
+        assert!(judge_received(&sent, &without_update).holds());
+        let without_delete = delivered(&[(1, C)]);
+        let counts = judge_received(&sent, &without_delete);
         assert_eq!(counts.lost, 1);
         assert!(!counts.holds());
     }
@@ -170,26 +175,13 @@ mod tests {
     fn a_repeated_or_reordered_event_fails() {
         use EventType::{ProductCreated as C, ProductDeleted as D, ProductUpdated as U};
         let sent = sent(&[(C, true), (U, true), (D, true)]);
-        let repeated = [
-            delivered(1, C, "7"),
-            delivered(2, U, "7"),
-            delivered(2, U, "7"),
-            delivered(3, D, "7"),
-        ];
+        let repeated = delivered(&[(1, C), (2, U), (2, U), (3, D)]);
         let counts = judge(&sent, &repeated, &stream(&repeated[..2]));
         assert!(counts.duplicated >= 1 && !counts.holds(), "{counts:?}");
-        let reordered = [
-            delivered(1, C, "7"),
-            delivered(2, D, "7"),
-            delivered(3, U, "7"),
-        ];
-        assert!(!judge(&sent, &reordered, &stream(&reordered)).holds());
-        let missed_by_client = [delivered(1, C, "7"), delivered(3, D, "7")];
-        let full = [
-            delivered(1, C, "7"),
-            delivered(2, U, "7"),
-            delivered(3, D, "7"),
-        ];
+        let reordered = delivered(&[(1, C), (2, D), (3, U)]);
+        assert!(!judge_received(&sent, &reordered).holds());
+        let missed_by_client = delivered(&[(1, C), (3, D)]);
+        let full = delivered(&[(1, C), (2, U), (3, D)]);
         assert!(!judge(&sent, &missed_by_client, &stream(&full)).holds());
     }
 }
