@@ -22,12 +22,7 @@ async fn levels_are_enforced() {
             .starts_with("Bearer")
     );
     let reply = http
-        .send(
-            "GET",
-            "/widgets/1",
-            &[("authorization", "Basic dTpw")],
-            None,
-        )
+        .get_with("/widgets/1", &[("authorization", "Basic dTpw")])
         .await;
     assert_eq!(reply.status, 401);
     assert_eq!(http.get_as("/widgets/1", "not-a-jwt").await.status, 401);
@@ -56,15 +51,13 @@ async fn levels_are_enforced() {
     // Forged identity headers never override the token.
     let auth = format!("Bearer {}", user_token("u3"));
     let seen = http
-        .send(
-            "GET",
+        .get_with(
             "/widgets/1",
             &[
                 ("authorization", &auth),
                 ("natstack-user-id", "root"),
                 ("natstack-roles", "admin"),
             ],
-            None,
         )
         .await
         .json();

@@ -59,10 +59,6 @@ async fn service_errors_keep_their_status_and_body() {
     let world = World::start().await;
     let http = world.http();
     // The stand-in service answers with the status and message it is sent.
-    let fail = |status: u16, message: &str| {
-        let body = json!({"status": status, "message": message});
-        async move { http.json("POST", "/widgets/fail", None, &body).await }
-    };
     for (status, code) in [
         (404, "not_found"),
         (409, "conflict"),
@@ -70,14 +66,14 @@ async fn service_errors_keep_their_status_and_body() {
         (500, "internal"),
         (503, "unavailable"),
     ] {
-        let reply = fail(status, "nope").await;
+        let reply = http.fail(status, "nope").await;
         reply.assert_error(status, code);
     }
-    let reply = fail(422, "").await;
+    let reply = http.fail(422, "").await;
     reply.assert_error(422, "validation_failed");
     assert_eq!(reply.json()["details"]["fields"][0]["field"], "name");
 
-    let reply = fail(429, "slow down").await;
+    let reply = http.fail(429, "slow down").await;
     assert_eq!(reply.status, 429);
     assert_eq!(reply.header("retry-after"), Some("7"));
     assert_eq!(reply.json()["message"], "slow down");
@@ -94,24 +90,10 @@ async fn service_errors_keep_their_status_and_body() {
 async fn every_503_says_when_to_retry() {
     let world = World::start().await;
     let http = world.http();
-    let reply = http
-        .json(
-            "POST",
-            "/widgets/fail",
-            None,
-            &json!({"status": 503, "message": "down"}),
-        )
-        .await;
+    let reply = http.fail(503, "down").await;
     reply.assert_error(503, "unavailable");
     assert_eq!(reply.header("retry-after"), Some("1"));
-    let reply = http
-        .json(
-            "POST",
-            "/widgets/fail",
-            None,
-            &json!({"status": 502, "message": "odd"}),
-        )
-        .await;
+    let reply = http.fail(502, "odd").await;
     assert_eq!(reply.status, 502);
     assert_eq!(reply.header("retry-after"), None, "only 503s get one");
     world.stop().await;
@@ -155,10 +137,7 @@ async fn undecodable_replies_are_502() {
 
 #[tokio::test]
 async fn a_service_with_no_responders_is_503() {
-    // Never drop instances here, so the route stays while nobody answers.
-    let mut world = World::start_with(|c| c.discovery.missed_polls = u32::MAX).await;
-    world.services.remove(0).stop().await;
-    support::wait_no_responders(&world.client, &ListWidgets::subject()).await;
+    let world = World::start_unanswered(&ListWidgets::subject()).await;
     let reply = world.http().get("/widgets").await;
     reply.assert_error(503, "unavailable");
     assert_eq!(reply.header("retry-after"), Some("1"));

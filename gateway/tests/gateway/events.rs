@@ -210,14 +210,12 @@ async fn bad_requests_and_caps_are_refused() {
         );
     }
     let reply = http
-        .send(
-            "GET",
+        .get_with(
             "/events",
             &[
                 ("authorization", &format!("Bearer {token}")),
                 ("last-event-id", "abc"),
             ],
-            None,
         )
         .await;
     reply.assert_error(400, "bad_request");

@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use contract::deploy::{GatewayMemory, env, gateway_memory};
 use runtime::test_support::{NatsServer, free_port, http_get, wait_until};
-use testbed::flood::{Sources, answers, mib, open as flood, status_bytes};
+use testbed::flood::{Sources, answers, mib, open, status_bytes};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 use super::support::{Http, WAIT, Widgets, start_widgets};
@@ -72,6 +73,12 @@ impl Gateway {
         Self { child, api, health }
     }
 
+    /// Opens `count` connections to the API from [`SOURCES`], each writing `head` then `pad`
+    /// as far as the gateway takes it.
+    async fn flood(&self, count: usize, head: Arc<Vec<u8>>, pad: Arc<Vec<u8>>) -> Vec<TcpStream> {
+        open(self.api, count, SOURCES, head, pad).await
+    }
+
     /// A `/proc/<pid>/status` figure in bytes (`VmRSS` now, `VmHWM` the peak).
     fn memory(&self, field: &str) -> u64 {
         let pid = self.child.id().expect("the gateway is running");
@@ -90,6 +97,28 @@ impl Gateway {
             "a healthy client was served in {:.3}s during the flood",
             started.elapsed().as_secs_f64()
         );
+    }
+
+    /// Opens a flood as [`Self::flood`] does and, while it is open, asserts that a healthy
+    /// client is served ([`Self::assert_serves`]) and the peak resident memory stays under
+    /// [`LIMIT`]. Prints how the flood (`what`) was answered.
+    async fn assert_withstands(
+        &self,
+        what: &str,
+        count: usize,
+        head: Arc<Vec<u8>>,
+        pad: Arc<Vec<u8>>,
+    ) {
+        let mut flood = self.flood(count, head, pad).await;
+        self.assert_serves().await;
+        let refused = answers(&mut flood).await;
+        let peak = self.memory("VmHWM");
+        println!(
+            "{what}: answered {refused:?} (status: connections, 0 = closed unanswered); peak resident {:.1} MiB of {:.0} MiB",
+            mib(peak),
+            mib(LIMIT)
+        );
+        assert!(peak < LIMIT, "peak resident {:.1} MiB", mib(peak));
     }
 }
 
@@ -110,14 +139,9 @@ async fn unfinished_heads_keep_the_gateway_under_its_memory_limit() {
 
     // Heads just under the read buffer: held, each, until the header timeout.
     let head = Arc::new(b"GET /widgets HTTP/1.1\r\nhost: flood\r\nx-pad: ".to_vec());
-    let held = flood(
-        gateway.api,
-        HEADS,
-        SOURCES,
-        head.clone(),
-        Arc::new(vec![b'a'; 15 * 1024]),
-    )
-    .await;
+    let held = gateway
+        .flood(HEADS, head.clone(), Arc::new(vec![b'a'; 15 * 1024]))
+        .await;
     assert_eq!(held.len(), HEADS, "every flood connection opened");
     gateway.assert_serves().await;
     let holding = gateway.memory("VmRSS");
@@ -130,24 +154,9 @@ async fn unfinished_heads_keep_the_gateway_under_its_memory_limit() {
     drop(held);
 
     // Heads of 256 KiB: cut off at the read buffer with 431.
-    let mut cut = flood(
-        gateway.api,
-        HEADS,
-        SOURCES,
-        head,
-        Arc::new(vec![b'a'; 256 * 1024]),
-    )
-    .await;
-    gateway.assert_serves().await;
-    let refused = answers(&mut cut).await;
-    let peak = gateway.memory("VmHWM");
-    println!(
-        "{HEADS} heads of 256 KiB: answered {refused:?} (status: connections, 0 = closed unanswered); peak resident {:.1} MiB of {:.0} MiB",
-        mib(peak),
-        mib(LIMIT)
-    );
-    assert!(peak < LIMIT, "peak resident {:.1} MiB", mib(peak));
-    drop(cut);
+    let what = format!("{HEADS} heads of 256 KiB");
+    let pad = Arc::new(vec![b'a'; 256 * 1024]);
+    gateway.assert_withstands(&what, HEADS, head, pad).await;
     widgets.stop().await;
 }
 
@@ -166,24 +175,9 @@ async fn slow_bodies_keep_the_gateway_under_its_memory_limit() {
         "POST /widgets/fail HTTP/1.1\r\nhost: flood\r\ncontent-type: application/json\r\n\
          content-length: {SIZE}\r\n\r\n"
     );
+    let head = Arc::new(head.into_bytes());
     let body = Arc::new(vec![b' '; SIZE - 1]);
-    let mut slow = flood(
-        gateway.api,
-        BODIES,
-        SOURCES,
-        Arc::new(head.into_bytes()),
-        body,
-    )
-    .await;
-    gateway.assert_serves().await;
-    let refused = answers(&mut slow).await;
-    let peak = gateway.memory("VmHWM");
-    println!(
-        "{BODIES} slow bodies of 1 MB: answered {refused:?} (status: connections, 0 = closed unanswered); peak resident {:.1} MiB of {:.0} MiB",
-        mib(peak),
-        mib(LIMIT)
-    );
-    assert!(peak < LIMIT, "peak resident {:.1} MiB", mib(peak));
-    drop(slow);
+    let what = format!("{BODIES} slow bodies of 1 MB");
+    gateway.assert_withstands(&what, BODIES, head, body).await;
     widgets.stop().await;
 }

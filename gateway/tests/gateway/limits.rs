@@ -26,13 +26,8 @@ fn assert_limited(reply: &Reply, what: &str) {
 }
 
 async fn list(http: &Http, forwarded_for: &str) -> Reply {
-    http.send(
-        "GET",
-        "/widgets",
-        &[("x-forwarded-for", forwarded_for)],
-        None,
-    )
-    .await
+    http.get_with("/widgets", &[("x-forwarded-for", forwarded_for)])
+        .await
 }
 
 /// A stand-in auth service whose login refuses everyone.
@@ -59,16 +54,12 @@ async fn each_route_class_has_its_own_quota() {
     }
     assert_limited(&http.get("/widgets").await, "fourth read");
 
-    let fail = json!({"status": 409, "message": "taken"});
     assert_eq!(
-        http.json("POST", "/widgets/fail", None, &fail).await.status,
+        http.fail(409, "taken").await.status,
         409,
         "writes are counted apart from reads"
     );
-    assert_limited(
-        &http.json("POST", "/widgets/fail", None, &fail).await,
-        "second write",
-    );
+    assert_limited(&http.fail(409, "taken").await, "second write");
 
     let credentials = json!({"email": "a@example.com", "password": "guess"});
     for _ in 0..2 {

@@ -113,19 +113,14 @@ async fn openapi_is_served_with_a_strong_etag() {
     assert!(etag.starts_with('"'), "strong: {etag}");
     let again = world
         .http()
-        .send("GET", "/openapi.json", &[("if-none-match", &etag)], None)
+        .get_with("/openapi.json", &[("if-none-match", &etag)])
         .await;
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(etag.as_str()));
     let other = world
         .http()
-        .send(
-            "GET",
-            "/openapi.json",
-            &[("if-none-match", "\"stale\"")],
-            None,
-        )
+        .get_with("/openapi.json", &[("if-none-match", "\"stale\"")])
         .await;
     assert_eq!(other.status, 200);
     assert_eq!(other.body, first.body);
@@ -157,8 +152,7 @@ async fn services_shows_what_discovery_sees() {
 
 /// `GET /widgets` from a page at `origin`.
 async fn get_from(http: &Http, origin: &str) -> Reply {
-    http.send("GET", "/widgets", &[("origin", origin)], None)
-        .await
+    http.get_with("/widgets", &[("origin", origin)]).await
 }
 
 #[tokio::test]
@@ -361,7 +355,7 @@ async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
     world.gateway.wait_routed("garbage.get").await;
     let reply = world
         .http()
-        .send("GET", "/garbage", &[("x-request-id", "req-7f3a")], None)
+        .get_with("/garbage", &[("x-request-id", "req-7f3a")])
         .await;
     assert_eq!(reply.status, 502);
     world.stop().await;
@@ -406,10 +400,7 @@ async fn a_burst_of_server_errors_is_summed_in_the_log() {
         .await;
     assert_eq!(first.status, 503);
     for _ in 1..200 {
-        let reply = world
-            .http()
-            .json("POST", "/widgets/fail", None, &failing)
-            .await;
+        let reply = world.http().fail(503, "down").await;
         assert_eq!(reply.status, 503);
     }
     let elapsed = started.elapsed();

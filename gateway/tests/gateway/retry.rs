@@ -108,10 +108,7 @@ async fn a_post_that_may_have_been_delivered_is_not_sent_again() {
 
 #[tokio::test]
 async fn no_responders_is_retried_once_for_any_method() {
-    // Never drop instances here, so the route stays while nobody answers.
-    let mut world = World::start_with(|c| c.discovery.missed_polls = u32::MAX).await;
-    world.services.remove(0).stop().await;
-    support::wait_no_responders(&world.client, &CreateWidget::subject()).await;
+    let world = World::start_unanswered(&CreateWidget::subject()).await;
     let started = Instant::now();
     let reply = world
         .http()

@@ -10,15 +10,13 @@ async fn routes_by_metadata_and_builds_the_envelope() {
     let http = world.http();
 
     let reply = http
-        .send(
-            "GET",
+        .get_with(
             "/widgets?q=a%20b&limit=5&q=second",
             &[
                 ("x-request-id", "req-42"),
                 ("natstack-user-id", "forged"),
                 ("natstack-roles", "admin"),
             ],
-            None,
         )
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -69,7 +67,7 @@ async fn routes_by_metadata_and_builds_the_envelope() {
 
     // A bad request id is replaced, not refused.
     let reply = http
-        .send("GET", "/widgets", &[("x-request-id", "bad id!")], None)
+        .get_with("/widgets", &[("x-request-id", "bad id!")])
         .await;
     assert_eq!(reply.status, 200);
     let id = reply.header("x-request-id").unwrap().to_owned();

@@ -118,10 +118,14 @@ impl Http {
         self.send("GET", path, &[], None).await
     }
 
+    /// `GET path` with `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send("GET", path, headers, None).await
+    }
+
     pub async fn get_as(&self, path: &str, token: &str) -> Reply {
         let auth = format!("Bearer {token}");
-        self.send("GET", path, &[("authorization", &auth)], None)
-            .await
+        self.get_with(path, &[("authorization", &auth)]).await
     }
 
     pub async fn json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
@@ -137,6 +141,13 @@ impl Http {
             Some(serde_json::to_vec(body).unwrap()),
         )
         .await
+    }
+
+    /// `POST /widgets/fail`, anonymously: the widgets service answers with `status` and
+    /// `message`, and the reply is what the gateway made of that.
+    pub async fn fail(&self, status: u16, message: &str) -> Reply {
+        let body = serde_json::json!({"status": status, "message": message});
+        self.json("POST", "/widgets/fail", None, &body).await
     }
 }
 
@@ -584,6 +595,15 @@ impl World {
             gateway,
             services,
         }
+    }
+
+    /// A world whose widgets service has stopped while the gateway still routes `subject`:
+    /// discovery never drops an instance here, so the route stays while nobody answers.
+    pub async fn start_unanswered(subject: &str) -> Self {
+        let mut world = Self::start_with(|c| c.discovery.missed_polls = u32::MAX).await;
+        world.services.remove(0).stop().await;
+        wait_no_responders(&world.client, subject).await;
+        world
     }
 
     pub fn http(&self) -> &Http {

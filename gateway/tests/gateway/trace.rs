@@ -15,7 +15,7 @@ async fn gateway_and_service_spans_share_the_trace() {
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
     let reply = world
         .http()
-        .send("GET", "/widgets", &[("traceparent", &traceparent)], None)
+        .get_with("/widgets", &[("traceparent", &traceparent)])
         .await;
     assert_eq!(reply.status, 200);
     let forwarded = reply.json()["traceparent"].as_str().unwrap().to_owned();

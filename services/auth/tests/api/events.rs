@@ -6,19 +6,11 @@ use std::time::Duration;
 
 use contract::auth::User;
 use contract::events::StreamSettings;
-use runtime::outbox::metrics::{FAILURES, PENDING, PUBLISHED};
 use runtime::test_support::events::published;
+use runtime::test_support::metrics::outbox;
 use runtime::test_support::wait_until;
 
 use crate::helpers::{AuthApp, Servers, spawn};
-
-/// The value of an unlabelled series in an exposition.
-fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        let (name, value) = line.split_once(' ')?;
-        (name == series).then(|| value.parse().ok())?
-    })
-}
 
 #[tokio::test]
 async fn a_registration_is_published_once_without_secrets() {
@@ -30,7 +22,7 @@ async fn a_registration_is_published_once_without_secrets() {
 
     // No stream yet: the event stays in the account's document.
     wait_until("the relay has tried", Duration::from_secs(30), || async {
-        sample(&app.metrics().await, &format!("{FAILURES}_total")) >= Some(1.0)
+        outbox(&app.metrics().await).failures >= Some(1.0)
     })
     .await;
     let doc = store.user_by_id(&user.id).await.unwrap().unwrap();
@@ -43,9 +35,8 @@ async fn a_registration_is_published_once_without_secrets() {
         "the event is published",
         Duration::from_secs(30),
         || async {
-            let metrics = app.metrics().await;
-            sample(&metrics, &format!("{PUBLISHED}_total")) == Some(1.0)
-                && sample(&metrics, PENDING) == Some(0.0)
+            let relay = outbox(&app.metrics().await);
+            relay.published == Some(1.0) && relay.pending == Some(0.0)
         },
     )
     .await;
@@ -61,7 +52,7 @@ async fn a_registration_is_published_once_without_secrets() {
     wait_until(
         "the marker is published",
         Duration::from_secs(30),
-        || async { sample(&app.metrics().await, &format!("{PUBLISHED}_total")) == Some(2.0) },
+        || async { outbox(&app.metrics().await).published == Some(2.0) },
     )
     .await;
 

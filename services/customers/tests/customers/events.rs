@@ -15,12 +15,12 @@ use contract::customers::{
 };
 use contract::deploy::env;
 use contract::{Envelope, RequestOf, headers};
-use runtime::outbox::metrics::{FAILURES, PENDING, PUBLISHED};
 use runtime::test_support::events::{Published, published};
+use runtime::test_support::metrics::{Outbox, outbox};
 use runtime::test_support::{PgStack, ServiceApp, free_port, http_get, wait_until};
 use runtime::{CallOptions, Requester};
 
-use crate::support::{create_stream, start_with_events};
+use crate::support::{assert_status, create_stream, start_with_events};
 
 fn new_customer(id: &str) -> RequestOf<CreateCustomer> {
     Envelope::body(NewCustomer {
@@ -47,14 +47,6 @@ fn as_admin(timeout: Duration) -> CallOptions {
     CallOptions::timeout(timeout)
         .header(headers::USER_ID, "user-1")
         .header(headers::ROLES, "user,admin")
-}
-
-/// The value of an unlabelled series in an exposition.
-fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition.lines().find_map(|line| {
-        let (name, value) = line.split_once(' ')?;
-        (name == series).then(|| value.parse().ok())?
-    })
 }
 
 /// The events' `type`s, in stream order.
@@ -128,10 +120,12 @@ async fn every_change_is_published_once_as_a_cloudevent() {
         "the metrics show the published events",
         Duration::from_secs(10),
         || async {
-            let metrics = env.metrics().await;
-            sample(&metrics, &format!("{PUBLISHED}_total")) == Some(3.0)
-                && sample(&metrics, PENDING) == Some(0.0)
-                && sample(&metrics, &format!("{FAILURES}_total")) == Some(0.0)
+            let settled = Outbox {
+                published: Some(3.0),
+                pending: Some(0.0),
+                failures: Some(0.0),
+            };
+            outbox(&env.metrics().await) == settled
         },
     )
     .await;
@@ -141,21 +135,12 @@ async fn every_change_is_published_once_as_a_cloudevent() {
 async fn a_rolled_back_or_replayed_write_publishes_nothing() {
     let (stack, env) = start_with_events().await;
     // A unique violation inside the create's transaction, and writes to a missing customer.
-    let err = env
-        .admin::<CreateCustomer>(new_customer("ALFKI"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), 409, "{err:?}");
-    let err = env
-        .admin::<UpdateCustomer>(rename("NONEX", "x"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), 404, "{err:?}");
-    let err = env
-        .admin::<DeleteCustomer>(remove("NONEX"))
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), 404, "{err:?}");
+    assert_status(
+        env.admin::<CreateCustomer>(new_customer("ALFKI")).await,
+        409,
+    );
+    assert_status(env.admin::<UpdateCustomer>(rename("NONEX", "x")).await, 404);
+    assert_status(env.admin::<DeleteCustomer>(remove("NONEX")).await, 404);
     // The same keyed create twice: one write, one event.
     let request = new_customer("EVTBB");
     let (first, replayed) = env.call_keyed::<CreateCustomer>("u7", "k1", &request).await;
@@ -202,8 +187,9 @@ impl Process {
         process
     }
 
-    async fn metric(&self, series: &str) -> Option<f64> {
-        sample(&http_get(self.health, "/metrics").await.1, series)
+    /// What its outbox relay reports on `/metrics`.
+    async fn outbox(&self) -> Outbox {
+        outbox(&http_get(self.health, "/metrics").await.1)
     }
 
     async fn kill_9(mut self) {
@@ -227,7 +213,7 @@ async fn an_event_committed_before_a_kill_9_is_published_once_after_restart() {
     wait_until(
         "the relay has tried and failed",
         Duration::from_secs(30),
-        || async { first.metric(&format!("{FAILURES}_total")).await >= Some(1.0) },
+        || async { first.outbox().await.failures >= Some(1.0) },
     )
     .await;
     assert_eq!(stack.outbox_pending().await, 1, "the event is kept");
@@ -265,7 +251,7 @@ async fn an_event_committed_before_a_kill_9_is_published_once_after_restart() {
     wait_until(
         "the restarted relay published it",
         Duration::from_secs(10),
-        || async { second.metric(&format!("{PUBLISHED}_total")).await == Some(1.0) },
+        || async { second.outbox().await.published == Some(1.0) },
     )
     .await;
     second.kill_9().await;
@@ -321,14 +307,12 @@ async fn two_relays_publish_every_event_once_in_order_per_customer() {
         assert_eq!(seen, &expected, "the events of {id} in order");
     }
     // No relay published an event the other had published (the stream would hide it).
-    let series = format!("{PUBLISHED}_total");
     wait_until(
         "the relays counted every event once",
         Duration::from_secs(10),
         || async {
-            let sum =
-                a.metric(&series).await.unwrap_or(0.0) + b.metric(&series).await.unwrap_or(0.0);
-            sum == total as f64
+            let published = |relay: Outbox| relay.published.unwrap_or(0.0);
+            published(a.outbox().await) + published(b.outbox().await) == total as f64
         },
     )
     .await;

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use contract::customers::{CreateCustomer, NewCustomer};
+use contract::customers::{CreateCustomer, Customer, NewCustomer};
 use contract::{Envelope, RequestOf, ServiceError};
-use runtime::test_support::{PgStack, wait_until};
+use runtime::test_support::{PgStack, ServiceApp, wait_until};
 
-use crate::support::start;
+use crate::support::{assert_status, start};
 
 fn customer(id: &str) -> RequestOf<CreateCustomer> {
     Envelope::body(NewCustomer {
@@ -17,6 +17,18 @@ fn customer(id: &str) -> RequestOf<CreateCustomer> {
     })
 }
 
+/// Creates customer `id` as user `user` with `Idempotency-Key: key`: the answer, and whether
+/// it was replayed.
+async fn create_keyed(
+    env: &ServiceApp,
+    user: &str,
+    key: &str,
+    id: &str,
+) -> (Result<Customer, ServiceError>, bool) {
+    env.call_keyed::<CreateCustomer>(user, key, &customer(id))
+        .await
+}
+
 async fn count(stack: &PgStack, sql: &str) -> String {
     stack.pg.psql("customers", sql).await.unwrap()
 }
@@ -24,15 +36,10 @@ async fn count(stack: &PgStack, sql: &str) -> String {
 #[tokio::test]
 async fn a_repeated_key_answers_the_first_result_and_writes_once() {
     let (stack, env) = start().await;
-    let request = customer("IDEMA");
-    let (first, replayed) = env
-        .call_keyed::<CreateCustomer>("u1", "order-1", &request)
-        .await;
+    let (first, replayed) = create_keyed(&env, "u1", "order-1", "IDEMA").await;
     let first = first.unwrap();
     assert!(!replayed);
-    let (again, replayed) = env
-        .call_keyed::<CreateCustomer>("u1", "order-1", &request)
-        .await;
+    let (again, replayed) = create_keyed(&env, "u1", "order-1", "IDEMA").await;
     assert_eq!(again.unwrap(), first, "the first result");
     assert!(replayed, "marked as a repeat");
     assert_eq!(
@@ -49,28 +56,18 @@ async fn a_repeated_key_answers_the_first_result_and_writes_once() {
     );
 
     // Without a key the same create is carried out again, and refused as a duplicate.
-    let err = env.call::<CreateCustomer>(request).await.unwrap_err();
-    assert_eq!(err.status(), 409, "{err:?}");
+    assert_status(env.call::<CreateCustomer>(customer("IDEMA")).await, 409);
 }
 
 #[tokio::test]
 async fn a_key_names_one_request_of_one_user() {
     let (stack, env) = start().await;
-    let (first, _) = env
-        .call_keyed::<CreateCustomer>("u1", "k", &customer("IDEMB"))
-        .await;
-    first.unwrap();
-    let (reused, _) = env
-        .call_keyed::<CreateCustomer>("u1", "k", &customer("IDEMC"))
-        .await;
-    let err = reused.unwrap_err();
-    assert_eq!(err.status(), 422, "{err:?}");
+    create_keyed(&env, "u1", "k", "IDEMB").await.0.unwrap();
+    let err = assert_status(create_keyed(&env, "u1", "k", "IDEMC").await.0, 422);
     assert!(err.message.contains("Idempotency-Key"), "{err:?}");
     assert_eq!(err.field_errors()[0].field, "idempotency-key");
 
-    let (theirs, replayed) = env
-        .call_keyed::<CreateCustomer>("u2", "k", &customer("IDEMC"))
-        .await;
+    let (theirs, replayed) = create_keyed(&env, "u2", "k", "IDEMC").await;
     assert_eq!(
         theirs.unwrap().customer_id,
         "IDEMC",
@@ -87,11 +84,7 @@ async fn a_key_names_one_request_of_one_user() {
     );
 
     for bad in ["has space", &"k".repeat(256)] {
-        let (answer, _) = env
-            .call_keyed::<CreateCustomer>("u1", bad, &customer("IDEMD"))
-            .await;
-        let err: ServiceError = answer.unwrap_err();
-        assert_eq!(err.status(), 400, "{err:?}");
+        assert_status(create_keyed(&env, "u1", bad, "IDEMD").await.0, 400);
     }
 }
 
@@ -110,10 +103,7 @@ async fn a_key_still_in_use_is_a_conflict_to_retry() {
     let env = std::sync::Arc::new(env);
     let running = tokio::spawn({
         let env = env.clone();
-        async move {
-            env.call_keyed::<CreateCustomer>("u1", "slow", &customer("IDEME"))
-                .await
-        }
+        async move { create_keyed(&env, "u1", "slow", "IDEME").await }
     });
     wait_until(
         "the first request holds its key",
@@ -128,20 +118,14 @@ async fn a_key_still_in_use_is_a_conflict_to_retry() {
         },
     )
     .await;
-    let (busy, _) = env
-        .call_keyed::<CreateCustomer>("u1", "slow", &customer("IDEME"))
-        .await;
-    let err = busy.unwrap_err();
-    assert_eq!(err.status(), 409, "{err:?}");
+    let err = assert_status(create_keyed(&env, "u1", "slow", "IDEME").await.0, 409);
     assert_eq!(err.retry_after_secs, Some(1));
 
     lock.rollback().await.unwrap();
     let (first, replayed) = running.await.unwrap();
     let first = first.unwrap();
     assert!(!replayed);
-    let (again, replayed) = env
-        .call_keyed::<CreateCustomer>("u1", "slow", &customer("IDEME"))
-        .await;
+    let (again, replayed) = create_keyed(&env, "u1", "slow", "IDEME").await;
     assert_eq!(again.unwrap(), first);
     assert!(replayed);
 }
@@ -149,10 +133,7 @@ async fn a_key_still_in_use_is_a_conflict_to_retry() {
 #[tokio::test]
 async fn expired_keys_are_forgotten_and_purged() {
     let (stack, env) = start().await;
-    let (first, _) = env
-        .call_keyed::<CreateCustomer>("u1", "old", &customer("IDEMF"))
-        .await;
-    first.unwrap();
+    create_keyed(&env, "u1", "old", "IDEMF").await.0.unwrap();
     count(
         &stack,
         "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'; \
@@ -161,9 +142,7 @@ async fn expired_keys_are_forgotten_and_purged() {
     )
     .await;
     // A day later the key names a new request.
-    let (second, replayed) = env
-        .call_keyed::<CreateCustomer>("u1", "old", &customer("IDEMG"))
-        .await;
+    let (second, replayed) = create_keyed(&env, "u1", "old", "IDEMG").await;
     assert_eq!(second.unwrap().customer_id, "IDEMG");
     assert!(!replayed);
     assert_eq!(

@@ -5,7 +5,7 @@
 use contract::events::StreamSettings;
 use runtime::test_support::{PgStack, ServiceApp};
 
-pub use runtime::test_support::assert_invalid;
+pub use runtime::test_support::{assert_invalid, assert_status};
 
 /// Starts the servers and one ready instance of the service.
 pub async fn start() -> (PgStack, ServiceApp) {

@@ -4,10 +4,10 @@ use contract::products::{
     CreateProduct, DeleteProduct, GetProduct, ListProducts, ListProductsQuery, NewProduct, Product,
     ProductIdParams, ProductPatch, UpdateProduct,
 };
-use contract::{Empty, Envelope, ServiceError};
+use contract::{Envelope, ServiceError};
 use runtime::test_support::ServiceApp;
 
-use crate::support::{assert_invalid, start};
+use crate::support::{assert_invalid, assert_status, start, update};
 
 fn widget(name: &str) -> NewProduct {
     NewProduct {
@@ -54,7 +54,7 @@ async fn round_trip_and_missing() {
         ..ProductPatch::default()
     };
     let updated = env
-        .call::<UpdateProduct>(Envelope::new(id(), Empty {}, patch))
+        .call::<UpdateProduct>(update(id(), patch))
         .await
         .unwrap();
     assert_eq!(updated.unit_price.as_ref().unwrap().as_str(), "19.99");
@@ -95,16 +95,11 @@ async fn round_trip_and_missing() {
         ..ProductPatch::default()
     };
     assert_invalid(
-        env.call::<UpdateProduct>(Envelope::new(id(), Empty {}, bad))
-            .await,
+        env.call::<UpdateProduct>(update(id(), bad)).await,
         "category_id",
     );
 
-    let err = env
-        .call::<DeleteProduct>(Envelope::params(id()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), 403);
+    assert_status(env.call::<DeleteProduct>(Envelope::params(id())).await, 403);
     env.admin::<DeleteProduct>(Envelope::params(id()))
         .await
         .unwrap();
@@ -115,7 +110,7 @@ async fn round_trip_and_missing() {
         env.admin::<DeleteProduct>(Envelope::params(id()))
             .await
             .unwrap_err(),
-        env.call::<UpdateProduct>(Envelope::new(id(), Empty {}, ProductPatch::default()))
+        env.call::<UpdateProduct>(update(id(), ProductPatch::default()))
             .await
             .unwrap_err(),
         env.call::<GetProduct>(Envelope::params(ProductIdParams::new(99_999)))
@@ -188,8 +183,7 @@ async fn ids_outlast_smallint_and_an_exhausted_sequence_is_a_clear_503() {
         )
         .await
         .unwrap();
-    let err = create_widget(&env, "One too many").await.unwrap_err();
-    assert_eq!(err.status(), 503, "{err:?}");
+    let err = assert_status(create_widget(&env, "One too many").await, 503);
     assert!(err.to_string().contains("cannot store more"), "{err}");
     assert_eq!(
         err.retry_after_secs,

@@ -3,9 +3,11 @@
 //! ([`ServiceApp`]).
 
 use contract::events::StreamSettings;
+use contract::products::{ProductIdParams, ProductPatch, UpdateProduct};
+use contract::{Empty, Envelope, RequestOf};
 use runtime::test_support::{NatsOptions, PgStack, ServiceApp};
 
-pub use runtime::test_support::assert_invalid;
+pub use runtime::test_support::{assert_invalid, assert_status};
 
 /// Starts the servers and one ready instance of the service.
 pub async fn start() -> (PgStack, ServiceApp) {
@@ -26,6 +28,11 @@ pub async fn start_with_events() -> (PgStack, ServiceApp) {
         .await
         .expect("the stream is created");
     start_on(stack).await
+}
+
+/// The request that applies `patch` to the product `id` names.
+pub fn update(id: ProductIdParams, patch: ProductPatch) -> RequestOf<UpdateProduct> {
+    Envelope::new(id, Empty {}, patch)
 }
 
 async fn start_on(stack: PgStack) -> (PgStack, ServiceApp) {

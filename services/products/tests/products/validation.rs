@@ -1,10 +1,10 @@
 //! Each kind of bad input gets its own clear status: 422 with the field for invalid values,
 //! 400 for malformed requests, never a 500.
 
+use contract::Envelope;
 use contract::products::{CreateProduct, NewProduct, ProductIdParams, ProductPatch, UpdateProduct};
-use contract::{Empty, Envelope};
 
-use crate::support::{assert_invalid, start};
+use crate::support::{assert_invalid, start, update};
 
 fn valid() -> NewProduct {
     NewProduct {
@@ -142,7 +142,7 @@ async fn invalid_values_are_422_with_the_field() {
     let patch = |set: fn(&mut ProductPatch)| {
         let mut body = ProductPatch::default();
         set(&mut body);
-        env.call::<UpdateProduct>(Envelope::new(ProductIdParams::new(1), Empty {}, body))
+        env.call::<UpdateProduct>(update(ProductIdParams::new(1), body))
     };
     assert_invalid(patch(|p| p.product_name = Some(None)).await, "product_name");
     assert_invalid(patch(|p| p.discontinued = Some(None)).await, "discontinued");

@@ -286,6 +286,22 @@ pub fn assert_invalid(result: Result<impl std::fmt::Debug, ServiceError>, field:
     );
 }
 
+/// Asserts an error answered with HTTP status `status`, and returns it for what else the test
+/// checks.
+#[track_caller]
+pub fn assert_status(
+    result: Result<impl std::fmt::Debug, ServiceError>,
+    status: u16,
+) -> ServiceError {
+    match result {
+        Ok(answer) => panic!("expected an error with status {status}, got {answer:?}"),
+        Err(err) => {
+            assert_eq!(err.status(), status, "{err:?}");
+            err
+        }
+    }
+}
+
 /// Sends the service's logs to the test's output (shown when a test fails), unless the test
 /// installed a subscriber of its own first; `RUST_LOG` overrides the level.
 fn init_logs() {

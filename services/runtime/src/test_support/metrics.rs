@@ -1,7 +1,39 @@
 //! Assertions on a `/metrics` exposition: Prometheus' linter finds nothing, and the series stay
-//! few whatever ids the requests carried.
+//! few whatever ids the requests carried. Also the figures read from one: a sample's value and
+//! what the transactional outbox's relay reports.
 
+use crate::outbox::metrics::{FAILURES, PENDING, PUBLISHED};
 use crate::test_support::promtool;
+
+/// The value of the unlabelled series `series` in `exposition` (`None` when it is not there).
+fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let (name, value) = line.split_once(' ')?;
+        (name == series).then(|| value.parse().ok())?
+    })
+}
+
+/// What the outbox relay of a service reports in its `/metrics` exposition; a figure is
+/// `None` when its series is not there.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Outbox {
+    /// Events published and acknowledged ([`PUBLISHED`]).
+    pub published: Option<f64>,
+    /// Events not yet acknowledged ([`PENDING`]).
+    pub pending: Option<f64>,
+    /// Failed attempts to publish ([`FAILURES`]).
+    pub failures: Option<f64>,
+}
+
+/// The outbox relay's figures in `exposition`.
+pub fn outbox(exposition: &str) -> Outbox {
+    // The counters carry the `_total` suffix of the text format in the exposition.
+    Outbox {
+        published: sample(exposition, &format!("{PUBLISHED}_total")),
+        pending: sample(exposition, PENDING),
+        failures: sample(exposition, &format!("{FAILURES}_total")),
+    }
+}
 
 /// Asserts that `promtool check metrics` finds no problem in `exposition`.
 pub fn assert_promtool_clean(exposition: &str) {

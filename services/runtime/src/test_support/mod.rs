@@ -16,7 +16,7 @@ mod trace;
 
 use std::time::Duration;
 
-pub use app::{CALL_TIMEOUT, READY, ServiceApp, Stop, assert_invalid};
+pub use app::{CALL_TIMEOUT, READY, ServiceApp, Stop, assert_invalid, assert_status};
 #[cfg(feature = "postgres")]
 pub use pg_stack::PgStack;
 pub use registration::{Endpoint, assert_registered, endpoint_of};

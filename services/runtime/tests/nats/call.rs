@@ -115,10 +115,7 @@ async fn an_undecodable_reply_is_a_decode_error() {
                 .unwrap();
         }
     });
-    match caller
-        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-        .await
-    {
+    match ops::echo_one(&caller).await {
         Err(CallError::Decode { subject, .. }) => assert_eq!(subject, Echo::subject()),
         other => panic!("expected a decode error, got {other:?}"),
     }
@@ -144,10 +141,7 @@ async fn a_request_over_the_server_limit_is_refused_before_sending() {
         Err(CallError::PayloadTooLarge { max, .. }) => assert_eq!(max, 1024),
         other => panic!("expected payload too large, got {other:?}"),
     }
-    let small = caller
-        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-        .await;
-    assert_eq!(small.unwrap(), 1);
+    assert_eq!(ops::echo_one(&caller).await.unwrap(), 1);
     running.stop().await;
 }
 

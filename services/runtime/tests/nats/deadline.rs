@@ -1,7 +1,6 @@
 //! The caller's deadline at the service: an expired request does no work, a handler is
 //! stopped when its time is up, and calls made inside a handler inherit what remains.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use contract::{Envelope, Operation, headers};
@@ -41,7 +40,7 @@ async fn wait_cancelled(state: &State) {
     wait_until(
         "the handler is cancelled",
         Duration::from_secs(5),
-        || async { state.slow_dropped.load(Ordering::SeqCst) == 1 },
+        || async { state.slow_dropped() == 1 },
     )
     .await;
 }
@@ -62,7 +61,7 @@ async fn a_request_that_arrives_expired_does_no_work() {
     call_slow(&caller, 300).await;
     wait_cancelled(&state).await;
     assert_eq!(
-        state.slow_started.load(Ordering::SeqCst),
+        state.slow_started(),
         1,
         "the expired request must not start its handler"
     );
@@ -83,7 +82,7 @@ async fn a_handler_is_cancelled_at_the_deadline() {
         "{:?}",
         sent.elapsed()
     );
-    assert_eq!(state.slow_started.load(Ordering::SeqCst), 1);
+    assert_eq!(state.slow_started(), 1);
     let stopping = std::time::Instant::now();
     running.stop().await;
     assert!(

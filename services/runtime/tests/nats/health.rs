@@ -56,10 +56,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
     assert_eq!(status, 200, "{body}");
 
     let caller = Requester::new(client.clone()).await.unwrap();
-    caller
-        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-        .await
-        .unwrap();
+    ops::echo_one(&caller).await.unwrap();
     assert_eq!(metrics.count("echo", 200), 1);
     let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200);

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use contract::{Empty, ServiceError, operation};
+use contract::{Empty, Envelope, ServiceError, operation};
 pub use runtime::test_support::stub::Running;
 use runtime::test_support::stub::{Gate, failure};
-use runtime::{RequestContext, ServiceBuilder};
+use runtime::{CallError, CallOptions, RequestContext, Requester, ServiceBuilder};
 use serde::{Deserialize, Serialize};
 
 operation! {
@@ -97,6 +97,29 @@ impl State {
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
     }
+
+    /// The most gated requests that were handled at once.
+    pub fn max_seen(&self) -> usize {
+        self.max_seen.load(Ordering::SeqCst)
+    }
+
+    /// How many [`Slow`] handlers started.
+    pub fn slow_started(&self) -> usize {
+        self.slow_started.load(Ordering::SeqCst)
+    }
+
+    /// How many [`Slow`] handlers were dropped (cancelled).
+    pub fn slow_dropped(&self) -> usize {
+        self.slow_dropped.load(Ordering::SeqCst)
+    }
+}
+
+/// Calls [`Echo`] with the body `1` and the default options: the call that shows whether the
+/// test service serves.
+pub async fn echo_one(caller: &Requester) -> Result<serde_json::Value, CallError> {
+    caller
+        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
+        .await
 }
 
 async fn echo(

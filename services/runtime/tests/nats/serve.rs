@@ -1,7 +1,6 @@
 //! Serving: concurrency, load spreading, errors, context, drain.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use contract::{Envelope, ErrorCode, Operation, headers};
@@ -81,11 +80,7 @@ async fn slow_requests_run_concurrently_up_to_the_bound() {
     for call in calls {
         assert_eq!(call.await.unwrap().unwrap(), "a");
     }
-    assert_eq!(
-        state.max_seen.load(Ordering::SeqCst),
-        8,
-        "never more than the bound"
-    );
+    assert_eq!(state.max_seen(), 8, "never more than the bound");
     running.stop().await;
 }
 
@@ -241,10 +236,7 @@ async fn a_panicking_handler_answers_500_and_the_service_survives() {
         }
         other => panic!("expected 500, got {other:?}"),
     }
-    let still = caller
-        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-        .await;
-    assert_eq!(still.unwrap(), 1);
+    assert_eq!(ops::echo_one(&caller).await.unwrap(), 1);
     running.stop().await;
 }
 
@@ -326,15 +318,7 @@ async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
         200
     );
     // `public` level: nobody is needed.
-    assert_eq!(
-        status(
-            caller
-                .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-                .await
-                .map(drop)
-        ),
-        200
-    );
+    assert_eq!(status(ops::echo_one(&caller).await.map(drop)), 200);
     running.stop().await;
 }
 
@@ -357,10 +341,7 @@ async fn shutdown_drains_in_flight_requests_then_stops_serving() {
     }
     running.task.await.unwrap().unwrap();
     // Unsubscribed: nobody listens any more.
-    match caller
-        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-        .await
-    {
+    match ops::echo_one(&caller).await {
         Err(CallError::NoResponders { .. }) => {}
         other => panic!("expected no responders after shutdown, got {other:?}"),
     }

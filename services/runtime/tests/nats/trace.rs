@@ -1,12 +1,11 @@
 //! Trace context crosses NATS: the handler's span joins the caller's trace.
 
-use contract::Envelope;
 use opentelemetry::trace::TraceContextExt as _;
+use runtime::Requester;
 use runtime::test_support::{NatsServer, TraceCapture};
-use runtime::{CallOptions, Requester};
 use tracing::Instrument;
 
-use super::ops::{self, Echo, State};
+use super::ops::{self, State};
 
 // A current-thread runtime keeps every task on this thread, where the subscriber is set.
 #[tokio::test(flavor = "current_thread")]
@@ -23,11 +22,7 @@ async fn the_handler_span_joins_the_callers_trace() {
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         span.context().span().span_context().trace_id()
     };
-    caller
-        .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
-        .instrument(span)
-        .await
-        .unwrap();
+    ops::echo_one(&caller).instrument(span).await.unwrap();
     running.stop().await;
 
     let spans = capture.spans();
