@@ -1,8 +1,8 @@
 //! The natstack operator: turns one `MicroserviceStack` custom resource into NATS, PostgreSQL,
 //! MongoDB, the backend services and the HTTP gateway.
 //!
-//! Layout: [`crd`] holds the resource types (the pod-level ones in [`crd_pods`], monitoring and tracing in
-//! [`crd_observe`], database providers and backups in [`crd_data`]); [`validate`]
+//! Layout: [`crd`] holds the resource types (a module each for the gateway, the pods, monitoring
+//! and tracing, database providers and backups, and domain events); [`validate`]
 //! and [`validate_pods`] check a spec; [`manifests`] builds every child object with pure
 //! functions; [`status`] turns workload states into conditions;
 //! [`generate`] fills created-once Secrets; [`render`] turns a stack file into every object
@@ -14,10 +14,6 @@
 
 pub mod controller;
 pub mod crd;
-pub mod crd_data;
-pub mod crd_events;
-pub mod crd_observe;
-pub mod crd_pods;
 pub mod error;
 pub mod generate;
 pub mod manifests;

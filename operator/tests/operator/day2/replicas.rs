@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
-use operator::crd_pods::Autoscaling;
+use operator::crd::Autoscaling;
 use operator::manifests::common::FIELD_MANAGER;
 use serde_json::json;
 

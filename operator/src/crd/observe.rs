@@ -8,7 +8,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::crd_pods::OWN_LABELS_RULE;
+use super::pods::OWN_LABELS_RULE;
 
 /// CEL rule of `monitoring.interval`: a Prometheus duration (`30s`, `1m`, `1m30s`).
 pub const INTERVAL_RULE: &str = "self.matches('^([0-9]+(ms|s|m|h))+$')";
