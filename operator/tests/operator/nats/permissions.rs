@@ -56,9 +56,9 @@ async fn each_component_can_do_what_it_needs_and_no_more() {
         .await
         .unwrap();
     wait_for_instance(&gateway, "customers", &id).await;
-    let caller = Requester::new(gateway.clone()).await.unwrap();
-    assert!(format!("{caller:?}").contains(&format!("{gateway_inbox}.")));
-    let reply = caller
+    let requester = Requester::new(gateway.clone()).await.unwrap();
+    assert!(format!("{requester:?}").contains(&format!("{gateway_inbox}.")));
+    let reply = requester
         .call::<List>(
             &Envelope::default(),
             CallOptions::timeout(Duration::from_secs(5)),

@@ -13,10 +13,10 @@ use super::ops::{self, Echo, State};
 async fn no_responders_and_timeouts_are_distinct_errors() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let requester = Requester::new(client.clone()).await.unwrap();
 
     let started = std::time::Instant::now();
-    match caller
+    match requester
         .call::<Echo>(
             &Envelope::body(1.into()),
             CallOptions::timeout(Duration::from_secs(30)),
@@ -32,7 +32,7 @@ async fn no_responders_and_timeouts_are_distinct_errors() {
     // A subscriber that never answers: the call times out instead.
     let _silent = client.subscribe(Echo::subject()).await.unwrap();
     client.flush().await.unwrap();
-    match caller
+    match requester
         .call::<Echo>(
             &Envelope::body(1.into()),
             CallOptions::timeout(Duration::from_millis(50)),
@@ -48,7 +48,7 @@ async fn no_responders_and_timeouts_are_distinct_errors() {
 async fn many_timed_out_calls_leave_nothing_pending() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let requester = Requester::new(client.clone()).await.unwrap();
     let _silent = client.subscribe("blackhole").await.unwrap();
     client.flush().await.unwrap();
 
@@ -58,7 +58,7 @@ async fn many_timed_out_calls_leave_nothing_pending() {
         .load(std::sync::atomic::Ordering::Relaxed);
     for round in 0..5 {
         let results = futures::future::join_all((0..2_000).map(|_| {
-            caller.request(
+            requester.request(
                 "blackhole",
                 "x".into(),
                 CallOptions::timeout(Duration::from_millis(20)),
@@ -73,7 +73,7 @@ async fn many_timed_out_calls_leave_nothing_pending() {
         );
         // The point of the test: 10,000 timeouts, and no reply slot is kept for any of them.
         assert_eq!(
-            caller.pending(),
+            requester.pending(),
             0,
             "round {round}: timed-out calls left state behind"
         );
@@ -87,7 +87,7 @@ async fn many_timed_out_calls_leave_nothing_pending() {
     // Cancelled calls (the caller gave up, e.g. an HTTP client disconnected) clean up too.
     let cancelled = tokio::time::timeout(
         Duration::from_millis(20),
-        caller.request(
+        requester.request(
             "blackhole",
             "x".into(),
             CallOptions::timeout(Duration::from_secs(60)),
@@ -95,14 +95,14 @@ async fn many_timed_out_calls_leave_nothing_pending() {
     )
     .await;
     assert!(cancelled.is_err());
-    assert_eq!(caller.pending(), 0);
+    assert_eq!(requester.pending(), 0);
 }
 
 #[tokio::test]
 async fn an_undecodable_reply_is_a_decode_error() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let requester = Requester::new(client.clone()).await.unwrap();
     let mut sub = client.subscribe(Echo::subject()).await.unwrap();
     client.flush().await.unwrap();
     let responder = tokio::spawn({
@@ -115,7 +115,7 @@ async fn an_undecodable_reply_is_a_decode_error() {
                 .unwrap();
         }
     });
-    match ops::echo_one(&caller).await {
+    match ops::echo_one(&requester).await {
         Err(CallError::Decode { subject, .. }) => assert_eq!(subject, Echo::subject()),
         other => panic!("expected a decode error, got {other:?}"),
     }
@@ -132,16 +132,16 @@ async fn a_request_over_the_server_limit_is_refused_before_sending() {
     .unwrap();
     let client = nats.client().await;
     let running = ops::start(&client, State::new("a")).await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let requester = Requester::new(client.clone()).await.unwrap();
     let big = serde_json::Value::String("x".repeat(2048));
-    match caller
+    match requester
         .call::<Echo>(&Envelope::body(big), CallOptions::default())
         .await
     {
         Err(CallError::PayloadTooLarge { max, .. }) => assert_eq!(max, 1024),
         other => panic!("expected payload too large, got {other:?}"),
     }
-    assert_eq!(ops::echo_one(&caller).await.unwrap(), 1);
+    assert_eq!(ops::echo_one(&requester).await.unwrap(), 1);
     running.stop().await;
 }
 

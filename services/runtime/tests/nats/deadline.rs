@@ -21,14 +21,14 @@ async fn setup() -> (
     let client = nats.client().await;
     let state = State::new("a");
     let running = ops::start(&client, state.clone()).await;
-    let caller = Requester::new(client.clone()).await.unwrap();
-    (nats, client, state, running, caller)
+    let requester = Requester::new(client.clone()).await.unwrap();
+    (nats, client, state, running, requester)
 }
 
 /// Calls `Slow` with a deadline of `ms`, which passes.
-async fn call_slow(caller: &Requester, ms: u64) {
+async fn call_slow(requester: &Requester, ms: u64) {
     let options = CallOptions::timeout(Duration::from_millis(ms));
-    let result = caller.call::<Slow>(&Envelope::default(), options).await;
+    let result = requester.call::<Slow>(&Envelope::default(), options).await;
     assert!(
         matches!(result, Err(CallError::TimedOut { .. })),
         "{result:?}"
@@ -47,7 +47,7 @@ async fn wait_cancelled(state: &State) {
 
 #[tokio::test]
 async fn a_request_that_arrives_expired_does_no_work() {
-    let (_nats, client, state, running, caller) = setup().await;
+    let (_nats, client, state, running, requester) = setup().await;
 
     // Published with no time left, as a caller whose deadline passed on the way would.
     let mut expired = async_nats::HeaderMap::new();
@@ -58,7 +58,7 @@ async fn a_request_that_arrives_expired_does_no_work() {
         .unwrap();
     // Then one with time left: it starts, and the service takes requests in order, so the
     // expired one has been taken before this one starts.
-    call_slow(&caller, 300).await;
+    call_slow(&requester, 300).await;
     wait_cancelled(&state).await;
     assert_eq!(
         state.slow_started(),
@@ -70,10 +70,10 @@ async fn a_request_that_arrives_expired_does_no_work() {
 
 #[tokio::test]
 async fn a_handler_is_cancelled_at_the_deadline() {
-    let (_nats, _client, state, running, caller) = setup().await;
+    let (_nats, _client, state, running, requester) = setup().await;
 
     let sent = std::time::Instant::now();
-    call_slow(&caller, 400).await;
+    call_slow(&requester, 400).await;
     // The handler sleeps a minute; it is dropped at the caller's deadline instead, and the
     // drain on stop has nothing left to wait for.
     wait_cancelled(&state).await;
@@ -94,10 +94,10 @@ async fn a_handler_is_cancelled_at_the_deadline() {
 
 #[tokio::test]
 async fn calls_carry_and_inherit_the_remaining_deadline() {
-    let (_nats, _client, _state, running, caller) = setup().await;
+    let (_nats, _client, _state, running, requester) = setup().await;
 
     // A plain call sends its own timeout, and the handler sees that much time left.
-    let (header, left) = caller
+    let (header, left) = requester
         .call::<Remaining>(
             &Envelope::default(),
             CallOptions::timeout(Duration::from_secs(3)),
@@ -112,7 +112,7 @@ async fn calls_carry_and_inherit_the_remaining_deadline() {
     // timeout it asks for.
     let scope = tokio::time::Instant::now() + Duration::from_millis(800);
     let (header, _) = deadline::scope(Some(scope), async {
-        caller
+        requester
             .call::<Remaining>(
                 &Envelope::default(),
                 CallOptions::timeout(Duration::from_secs(30)),
@@ -126,7 +126,7 @@ async fn calls_carry_and_inherit_the_remaining_deadline() {
 
     // With the time already gone it does not send at all.
     let gone = deadline::scope(Some(tokio::time::Instant::now()), async {
-        caller
+        requester
             .call::<Remaining>(&Envelope::default(), CallOptions::default())
             .await
     })

@@ -55,8 +55,8 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
     let (status, body) = get(addr, "/readyz").await;
     assert_eq!(status, 200, "{body}");
 
-    let caller = Requester::new(client.clone()).await.unwrap();
-    ops::echo_one(&caller).await.unwrap();
+    let requester = Requester::new(client.clone()).await.unwrap();
+    ops::echo_one(&requester).await.unwrap();
     assert_eq!(metrics.count("echo", 200), 1);
     let (status, text) = get(addr, "/metrics").await;
     assert_eq!(status, 200);
@@ -86,7 +86,7 @@ async fn readiness_follows_nats_and_flags_and_metrics_count_requests() {
         "the service serves after the reconnect",
         Duration::from_secs(20),
         || async {
-            caller
+            requester
                 .call::<Echo>(
                     &Envelope::body(2.into()),
                     CallOptions::timeout(Duration::from_millis(500)),

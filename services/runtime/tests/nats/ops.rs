@@ -116,8 +116,8 @@ impl State {
 
 /// Calls [`Echo`] with the body `1` and the default options: the call that shows whether the
 /// test service serves.
-pub async fn echo_one(caller: &Requester) -> Result<serde_json::Value, CallError> {
-    caller
+pub async fn echo_one(requester: &Requester) -> Result<serde_json::Value, CallError> {
+    requester
         .call::<Echo>(&Envelope::body(1.into()), CallOptions::default())
         .await
 }

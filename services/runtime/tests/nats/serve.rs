@@ -14,23 +14,23 @@ use super::ops::{self, AdminOnly, Echo, Fail, Gated, Panic, State, Whoami};
 async fn setup() -> (NatsServer, async_nats::Client, Requester) {
     let nats = NatsServer::start().await.expect("nats-server starts");
     let client = nats.client().await;
-    let caller = Requester::new(client.clone()).await.unwrap();
-    (nats, client, caller)
+    let requester = Requester::new(client.clone()).await.unwrap();
+    (nats, client, requester)
 }
 
 /// Sends `count` [`Gated`] requests, each on a task of its own, and returns once `in_flight`
 /// of them are being handled (waiting at the gate).
 async fn gated_calls(
-    caller: &Requester,
+    requester: &Requester,
     state: &State,
     count: usize,
     in_flight: usize,
 ) -> Vec<JoinHandle<Result<String, CallError>>> {
     let calls = (0..count)
         .map(|_| {
-            let caller = caller.clone();
+            let requester = requester.clone();
             tokio::spawn(async move {
-                caller
+                requester
                     .call::<Gated>(
                         &Envelope::default(),
                         CallOptions::timeout(Duration::from_secs(20)),
@@ -50,10 +50,10 @@ async fn gated_calls(
 
 #[tokio::test]
 async fn echoes_a_typed_request() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let running = ops::start(&client, State::new("a")).await;
     let body = serde_json::json!({"name": "Chai", "tags": ["tea"]});
-    let reply = caller
+    let reply = requester
         .call::<Echo>(&Envelope::body(body.clone()), CallOptions::default())
         .await
         .unwrap();
@@ -63,7 +63,7 @@ async fn echoes_a_typed_request() {
 
 #[tokio::test]
 async fn slow_requests_run_concurrently_up_to_the_bound() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let state = State::new("a");
     let service = ops::builder(state.clone())
         .max_in_flight(8)
@@ -75,7 +75,7 @@ async fn slow_requests_run_concurrently_up_to_the_bound() {
 
     // 20 requests that all block until the gate opens: served one at a time, only one would
     // ever be in flight; with spawning, exactly the bound (8) are.
-    let calls = gated_calls(&caller, &state, 20, 8).await;
+    let calls = gated_calls(&requester, &state, 20, 8).await;
     state.open_gate();
     for call in calls {
         assert_eq!(call.await.unwrap().unwrap(), "a");
@@ -86,7 +86,7 @@ async fn slow_requests_run_concurrently_up_to_the_bound() {
 
 #[tokio::test]
 async fn two_instances_share_the_load_and_handle_each_request_once() {
-    let (nats, client, caller) = setup().await;
+    let (nats, client, requester) = setup().await;
     let (a, b) = (State::new("a"), State::new("b"));
     let client_b = nats.client().await;
     let running_a = ops::start(&client, a.clone()).await;
@@ -94,10 +94,12 @@ async fn two_instances_share_the_load_and_handle_each_request_once() {
 
     let mut per_instance = std::collections::HashMap::new();
     let replies = futures::future::join_all((0..200u64).map(|seq| {
-        let caller = caller.clone();
+        let requester = requester.clone();
         async move {
             let options = CallOptions::default().header(headers::USER_ID, "u-1");
-            caller.call::<Whoami>(&Envelope::body(seq), options).await
+            requester
+                .call::<Whoami>(&Envelope::body(seq), options)
+                .await
         }
     }))
     .await;
@@ -125,13 +127,13 @@ async fn two_instances_share_the_load_and_handle_each_request_once() {
 
 #[tokio::test]
 async fn errors_carry_headers_and_a_json_body() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let running = ops::start(&client, State::new("a")).await;
     for status in [400u16, 401, 403, 404, 409, 422, 429, 500, 503] {
         let body =
             serde_json::json!({"status": status, "message": format!("failed with {status}")});
         // Raw: the Services API headers and the JSON body are both there.
-        let reply = caller
+        let reply = requester
             .request(
                 &Fail::subject(),
                 serde_json::to_vec(&serde_json::json!({"body": body}))
@@ -159,7 +161,7 @@ async fn errors_carry_headers_and_a_json_body() {
         assert_eq!(parsed.status(), status);
 
         // Typed: the call maps it to CallError::Service with the same error.
-        let typed = caller
+        let typed = requester
             .call::<Fail>(
                 &Envelope::body(ops::FailBody {
                     status,
@@ -186,7 +188,7 @@ async fn errors_carry_headers_and_a_json_body() {
 
 #[tokio::test]
 async fn a_bad_envelope_is_a_400_naming_the_field() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let running = ops::start(&client, State::new("a")).await;
     for (payload, field) in [
         (r#"{"body":{"status":"x","message":"m"}}"#, "body.status"),
@@ -194,7 +196,7 @@ async fn a_bad_envelope_is_a_400_naming_the_field() {
         (r#"{"params":{"id":"1"}}"#, "params"),
         (r#"not json"#, ""),
     ] {
-        let reply = caller
+        let reply = requester
             .request(
                 &Fail::subject(),
                 payload.as_bytes().to_vec().into(),
@@ -221,9 +223,9 @@ async fn a_bad_envelope_is_a_400_naming_the_field() {
 
 #[tokio::test]
 async fn a_panicking_handler_answers_500_and_the_service_survives() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let running = ops::start(&client, State::new("a")).await;
-    match caller
+    match requester
         .call::<Panic>(&Envelope::default(), CallOptions::default())
         .await
     {
@@ -236,19 +238,19 @@ async fn a_panicking_handler_answers_500_and_the_service_survives() {
         }
         other => panic!("expected 500, got {other:?}"),
     }
-    assert_eq!(ops::echo_one(&caller).await.unwrap(), 1);
+    assert_eq!(ops::echo_one(&requester).await.unwrap(), 1);
     running.stop().await;
 }
 
 #[tokio::test]
 async fn request_id_and_caller_reach_the_handler() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let running = ops::start(&client, State::new("a")).await;
     let options = CallOptions::default()
         .header(headers::REQUEST_ID, "req-42")
         .header(headers::USER_ID, "u-1")
         .header(headers::ROLES, "user,admin");
-    let me = caller
+    let me = requester
         .call::<Whoami>(&Envelope::body(1), options)
         .await
         .unwrap();
@@ -260,7 +262,7 @@ async fn request_id_and_caller_reach_the_handler() {
 
 #[tokio::test]
 async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let running = ops::start(&client, State::new("a")).await;
     let status = |result: Result<_, CallError>| match result {
         Ok(_) => 200,
@@ -280,7 +282,7 @@ async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
     // `user` level: a caller is needed, any caller will do.
     assert_eq!(
         status(
-            caller
+            requester
                 .call::<Whoami>(&Envelope::body(1), CallOptions::default())
                 .await
                 .map(drop)
@@ -289,7 +291,7 @@ async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
     );
     assert_eq!(
         status(
-            caller
+            requester
                 .call::<Whoami>(&Envelope::body(1), user())
                 .await
                 .map(drop)
@@ -299,35 +301,39 @@ async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
     // `admin` level: the role is needed.
     assert_eq!(
         status(
-            caller
+            requester
                 .call::<AdminOnly>(&Envelope::default(), CallOptions::default())
                 .await
         ),
         401
     );
     assert_eq!(
-        status(caller.call::<AdminOnly>(&Envelope::default(), user()).await),
+        status(
+            requester
+                .call::<AdminOnly>(&Envelope::default(), user())
+                .await
+        ),
         403
     );
     assert_eq!(
         status(
-            caller
+            requester
                 .call::<AdminOnly>(&Envelope::default(), admin())
                 .await
         ),
         200
     );
     // `public` level: nobody is needed.
-    assert_eq!(status(ops::echo_one(&caller).await.map(drop)), 200);
+    assert_eq!(status(ops::echo_one(&requester).await.map(drop)), 200);
     running.stop().await;
 }
 
 #[tokio::test]
 async fn shutdown_drains_in_flight_requests_then_stops_serving() {
-    let (_nats, client, caller) = setup().await;
+    let (_nats, client, requester) = setup().await;
     let state = State::new("a");
     let mut running = ops::start(&client, state.clone()).await;
-    let calls = gated_calls(&caller, &state, 5, 5).await;
+    let calls = gated_calls(&requester, &state, 5, 5).await;
     let _ = running.shutdown.take().unwrap().send(());
     // The service is draining: the in-flight requests are still waiting at the gate.
     assert!(!running.task.is_finished());
@@ -341,7 +347,7 @@ async fn shutdown_drains_in_flight_requests_then_stops_serving() {
     }
     running.task.await.unwrap().unwrap();
     // Unsubscribed: nobody listens any more.
-    match ops::echo_one(&caller).await {
+    match ops::echo_one(&requester).await {
         Err(CallError::NoResponders { .. }) => {}
         other => panic!("expected no responders after shutdown, got {other:?}"),
     }
@@ -349,7 +355,7 @@ async fn shutdown_drains_in_flight_requests_then_stops_serving() {
 
 #[tokio::test]
 async fn a_service_cannot_register_foreign_or_duplicate_operations() {
-    let (_nats, client, _caller) = setup().await;
+    let (_nats, client, _requester) = setup().await;
     let foreign = runtime::ServiceBuilder::new("other", "1.0.0", "x", State::new("a"))
         .endpoint::<Echo, _>(
             |_: State, _, req: contract::RequestOf<Echo>| async move { Ok(req.body) },

@@ -15,14 +15,14 @@ async fn the_handler_span_joins_the_callers_trace() {
     let nats = NatsServer::start().await.unwrap();
     let client = nats.client().await;
     let running = ops::start(&client, State::new("a")).await;
-    let caller = Requester::new(client.clone()).await.unwrap();
+    let requester = Requester::new(client.clone()).await.unwrap();
 
     let span = tracing::info_span!("client.call");
     let trace_id = {
         use tracing_opentelemetry::OpenTelemetrySpanExt;
         span.context().span().span_context().trace_id()
     };
-    ops::echo_one(&caller).instrument(span).await.unwrap();
+    ops::echo_one(&requester).instrument(span).await.unwrap();
     running.stop().await;
 
     let spans = capture.spans();
