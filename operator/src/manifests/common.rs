@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, PodSecurityContext, Probe, ResourceRequirements, SeccompProfile,
+    ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, ResourceRequirements, SeccompProfile,
     SecretKeySelector, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
@@ -315,6 +315,22 @@ pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
             }),
             ..EnvVarSource::default()
         }),
+    }
+}
+
+/// A pod of the stack: `containers` and `volumes` under the restricted Pod Security Standard
+/// as user `uid`, with no service-account token and no Service environment variables (the
+/// stack's programs find each other by DNS and need no API access). Callers add the rest with
+/// struct update syntax.
+#[must_use]
+pub fn locked_down_pod(uid: i64, containers: Vec<Container>, volumes: Vec<Volume>) -> PodSpec {
+    PodSpec {
+        containers,
+        security_context: Some(pod_security(uid)),
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        volumes: Some(volumes),
+        ..PodSpec::default()
     }
 }
 

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    Ctx, config_hash, container_security, pod_security, resources_or, scratch, secret_parts,
+    Ctx, config_hash, container_security, locked_down_pod, resources_or, scratch, secret_parts,
 };
 use super::pods::customize;
 use super::{Child, SecretData};
@@ -196,13 +196,8 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
             template: PodTemplateSpec {
                 metadata: Some(ctx.pod_metadata(component, hash)),
                 spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(pod_security(server.uid)),
                     termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
-                    enable_service_links: Some(false),
-                    automount_service_account_token: Some(false),
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
+                    ..locked_down_pod(server.uid, vec![container], volumes)
                 }),
             },
             ..StatefulSetSpec::default()

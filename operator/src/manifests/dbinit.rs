@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::SecretData;
 use super::common::{
-    Ctx, config_hash, container_security, env, env_secret, pod_security, resources_or, scratch,
+    Ctx, config_hash, container_security, env, env_secret, locked_down_pod, resources_or, scratch,
     secret_parts,
 };
 use super::pods::customize;
@@ -216,6 +216,16 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
         volumes.push(volume);
         mounts.push(mount);
     }
+    let container = Container {
+        name: "provision".into(),
+        image: Some(image),
+        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        env: Some(container_env),
+        resources: Some(job_resources(ctx)),
+        security_context: Some(container_security()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
     let mut template = PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(ctx.labels(&component)),
@@ -223,21 +233,7 @@ fn job(ctx: &Ctx<'_>, service: &ServiceSpec, secrets: &SecretData) -> Result<Job
         }),
         spec: Some(PodSpec {
             restart_policy: Some("OnFailure".into()),
-            security_context: Some(pod_security(uid)),
-            automount_service_account_token: Some(false),
-            enable_service_links: Some(false),
-            containers: vec![Container {
-                name: "provision".into(),
-                image: Some(image),
-                command: Some(vec!["sh".into(), "-c".into(), script.into()]),
-                env: Some(container_env),
-                resources: Some(job_resources(ctx)),
-                security_context: Some(container_security()),
-                volume_mounts: Some(mounts),
-                ..Container::default()
-            }],
-            volumes: Some(volumes),
-            ..PodSpec::default()
+            ..locked_down_pod(uid, vec![container], volumes)
         }),
     };
     customize(ctx, PodsOf::Jobs, &mut template);

@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
-    Ctx, config_hash, container_security, env, env_secret, memory_bytes, pod_security,
+    Ctx, config_hash, container_security, env, env_secret, locked_down_pod, memory_bytes,
     resources_or, scratch, secret_parts, with_health_probes,
 };
 use super::pods::customize;
@@ -271,13 +271,8 @@ pub fn deployment(ctx: &Ctx<'_>, app: App) -> Deployment {
             template: PodTemplateSpec {
                 metadata: Some(ctx.pod_metadata(&app.component, app.hash)),
                 spec: Some(PodSpec {
-                    containers: vec![container],
                     topology_spread_constraints: Some(vec![ctx.spread(&app.component)]),
-                    security_context: Some(pod_security(APP_UID)),
-                    automount_service_account_token: Some(false),
-                    enable_service_links: Some(false),
-                    volumes: Some(volumes),
-                    ..PodSpec::default()
+                    ..locked_down_pod(APP_UID, vec![container], volumes)
                 }),
             },
             ..DeploymentSpec::default()

@@ -23,7 +23,7 @@ use super::{
 };
 use crate::crd::PodsOf;
 use crate::manifests::common::{
-    Ctx, config_hash, container_security, env_field, http_probe, pod_security, resources_or,
+    Ctx, config_hash, container_security, env_field, http_probe, locked_down_pod, resources_or,
     scratch,
 };
 use crate::manifests::monitoring;
@@ -87,6 +87,9 @@ pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
 
 /// The reloader's script: when the checksum of the mounted config (and certificate) changes,
 /// signal the server to reload; a failed signal (server not up yet) is retried next round.
+/// The first round always signals: the server and the reloader start side by side, so a file
+/// that changed after the server read it but before the reloader's first checksum would
+/// otherwise never be loaded (one reload of an unchanged config is harmless).
 #[must_use]
 pub fn reload_script(tls: bool) -> String {
     let mut files = format!("{CONFIG_DIR}/*.conf {SECRET_DIR}/*.conf");
@@ -96,7 +99,7 @@ pub fn reload_script(tls: bool) -> String {
     format!(
         "trap 'exit 0' TERM INT\n\
          sum() {{ cat {files} 2>/dev/null | md5sum; }}\n\
-         last=$(sum)\n\
+         last=\n\
          while :; do\n\
          \x20 sleep {RELOAD_POLL_SECS} & wait $!\n\
          \x20 now=$(sum)\n\
@@ -215,6 +218,10 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
         volume_mounts: Some(mounts),
         ..Container::default()
     };
+    let containers = std::iter::once(server)
+        .chain([reloader])
+        .chain(monitoring::nats_sidecar(ctx))
+        .collect();
     let mut workload = StatefulSet {
         metadata: ctx.meta(&ctx.child(COMPONENT), COMPONENT),
         spec: Some(StatefulSetSpec {
@@ -229,18 +236,10 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
             template: PodTemplateSpec {
                 metadata: Some(ctx.pod_metadata(COMPONENT, hash)),
                 spec: Some(PodSpec {
-                    containers: std::iter::once(server)
-                        .chain([reloader])
-                        .chain(monitoring::nats_sidecar(ctx))
-                        .collect(),
                     // The reloader signals the server through the shared pid namespace.
                     share_process_namespace: Some(true),
-                    security_context: Some(pod_security(1000)),
-                    enable_service_links: Some(false),
-                    automount_service_account_token: Some(false),
                     termination_grace_period_seconds: (nats.replicas > 1)
                         .then_some(TERMINATION_GRACE_SECS),
-                    volumes: Some(volumes),
                     // Servers of a cluster on different nodes where possible (a StatefulSet
                     // has no pod-template-hash: count every server).
                     topology_spread_constraints: Some(vec![
@@ -249,7 +248,7 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
                             ..ctx.spread(COMPONENT)
                         },
                     ]),
-                    ..PodSpec::default()
+                    ..locked_down_pod(1000, containers, volumes)
                 }),
             },
             ..StatefulSetSpec::default()

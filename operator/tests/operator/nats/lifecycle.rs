@@ -123,15 +123,17 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
         &format!("secret/{USERS_FILE}"),
         &after.secret_file(USERS_FILE),
     );
-    wait_until("the server reloaded", Duration::from_secs(20), || async {
-        server.log().contains("Reloaded server configuration")
-    })
+    wait_until(
+        "the reloaded server lets orders in",
+        Duration::from_secs(20),
+        || async {
+            errors_for(server.ports.client, as_orders, "")
+                .await
+                .is_empty()
+        },
+    )
     .await;
-    assert!(
-        errors_for(server.ports.client, as_orders, "")
-            .await
-            .is_empty()
-    );
+    assert!(server.log().contains("Reloaded server configuration"));
 
     // Same process, same connection, and the gateway's connection got its new permission.
     assert!(server.running());
@@ -162,6 +164,49 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
             .load(std::sync::atomic::Ordering::Relaxed),
         1
     );
+}
+
+#[tokio::test]
+async fn a_change_made_before_the_reloaders_first_look_is_loaded() {
+    // The server reads its files, the Secret changes, and only then does the reloader (a
+    // container started beside the server) take its first checksum: it must still reload.
+    let before = Rendered::new(common::load("minimal"));
+    let mut stack = before.stack.clone();
+    stack.spec.services.push(
+        serde_json::from_value(serde_json::json!({"name": "orders"})).expect("a service spec"),
+    );
+    let after = Rendered::new(stack);
+    let server = Server::rendered(&before, "demo-nats-0", Ports::free(), &[]).await;
+    let args = after.nats_args("orders", &server.url());
+    let password = args
+        .nats_password
+        .as_ref()
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let as_orders = Some((args.nats_user.as_deref().unwrap(), password.as_str()));
+    server.replace_file(
+        &format!("secret/{USERS_FILE}"),
+        &after.secret_file(USERS_FILE),
+    );
+    assert_eq!(
+        errors_for(server.ports.client, as_orders, "").await,
+        ["-ERR 'Authorization Violation'"],
+        "the server has not read the new users yet"
+    );
+    let pid = server.pid();
+    let _reloader = Reloader::start(&before, &server);
+    wait_until(
+        "the server lets orders in",
+        Duration::from_secs(20),
+        || async {
+            errors_for(server.ports.client, as_orders, "")
+                .await
+                .is_empty()
+        },
+    )
+    .await;
+    assert_eq!(server.pid(), pid, "reloaded, not restarted");
 }
 
 #[test]
