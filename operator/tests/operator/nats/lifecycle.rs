@@ -12,7 +12,7 @@ use operator::manifests::nats::{
     LAME_DUCK_GRACE_SECS, LAME_DUCK_SECS, RELOAD_POLL_SECS, USERS_FILE,
 };
 use runtime::CallOptions;
-use runtime::config::ExposeSecret;
+use runtime::config::{ExposeSecret, NatsArgs};
 use runtime::serve::{RequestContext, ServiceBuilder};
 use runtime::test_support::{nats_server_bin, wait_for_instance, wait_until};
 
@@ -71,14 +71,36 @@ impl Drop for Reloader {
     }
 }
 
-#[tokio::test]
-async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
+/// The minimal stack as rendered, and as rendered with a service `orders` added.
+fn minimal_and_with_orders() -> (Rendered, Rendered) {
     let before = Rendered::new(common::load("minimal"));
     let mut stack = before.stack.clone();
     let orders: ServiceSpec =
         serde_json::from_value(serde_json::json!({"name": "orders"})).expect("a service spec");
     stack.spec.services.push(orders);
-    let after = Rendered::new(stack);
+    (before, Rendered::new(stack))
+}
+
+/// The NATS user and password in `args`.
+fn login_of(args: &NatsArgs) -> (String, String) {
+    let password = args.nats_password.as_ref().unwrap().expose_secret();
+    (args.nats_user.clone().unwrap(), password.to_owned())
+}
+
+/// Waits until `server` lets `login` in, as a reload of the new users does.
+async fn wait_let_in(server: &Server, login: &(String, String)) {
+    let user = Some((login.0.as_str(), login.1.as_str()));
+    wait_until(
+        "the server lets the user in",
+        Duration::from_secs(20),
+        || async { errors_for(server.ports.client, user, "").await.is_empty() },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
+    let (before, after) = minimal_and_with_orders();
 
     // The service list changes the users, not what rolls the pods.
     assert_ne!(
@@ -98,15 +120,7 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
     let _reloader = Reloader::start(&before, &server);
     let gateway = before.connect("gateway", &server.url()).await;
     let orders_args = after.nats_args("orders", &server.url());
-    let orders_login = (
-        orders_args.nats_user.clone().unwrap(),
-        orders_args
-            .nats_password
-            .as_ref()
-            .unwrap()
-            .expose_secret()
-            .to_owned(),
-    );
+    let orders_login = login_of(&orders_args);
     let as_orders = Some((orders_login.0.as_str(), orders_login.1.as_str()));
     assert_eq!(
         errors_for(server.ports.client, as_orders, "").await,
@@ -123,16 +137,7 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
         &format!("secret/{USERS_FILE}"),
         &after.secret_file(USERS_FILE),
     );
-    wait_until(
-        "the reloaded server lets orders in",
-        Duration::from_secs(20),
-        || async {
-            errors_for(server.ports.client, as_orders, "")
-                .await
-                .is_empty()
-        },
-    )
-    .await;
+    wait_let_in(&server, &orders_login).await;
     assert!(server.log().contains("Reloaded server configuration"));
 
     // Same process, same connection, and the gateway's connection got its new permission.
@@ -170,21 +175,10 @@ async fn a_new_service_is_let_in_by_a_reload_without_a_restart() {
 async fn a_change_made_before_the_reloaders_first_look_is_loaded() {
     // The server reads its files, the Secret changes, and only then does the reloader (a
     // container started beside the server) take its first checksum: it must still reload.
-    let before = Rendered::new(common::load("minimal"));
-    let mut stack = before.stack.clone();
-    stack.spec.services.push(
-        serde_json::from_value(serde_json::json!({"name": "orders"})).expect("a service spec"),
-    );
-    let after = Rendered::new(stack);
+    let (before, after) = minimal_and_with_orders();
     let server = Server::rendered(&before, "demo-nats-0", Ports::free(), &[]).await;
-    let args = after.nats_args("orders", &server.url());
-    let password = args
-        .nats_password
-        .as_ref()
-        .unwrap()
-        .expose_secret()
-        .to_owned();
-    let as_orders = Some((args.nats_user.as_deref().unwrap(), password.as_str()));
+    let login = login_of(&after.nats_args("orders", &server.url()));
+    let as_orders = Some((login.0.as_str(), login.1.as_str()));
     server.replace_file(
         &format!("secret/{USERS_FILE}"),
         &after.secret_file(USERS_FILE),
@@ -196,16 +190,7 @@ async fn a_change_made_before_the_reloaders_first_look_is_loaded() {
     );
     let pid = server.pid();
     let _reloader = Reloader::start(&before, &server);
-    wait_until(
-        "the server lets orders in",
-        Duration::from_secs(20),
-        || async {
-            errors_for(server.ports.client, as_orders, "")
-                .await
-                .is_empty()
-        },
-    )
-    .await;
+    wait_let_in(&server, &login).await;
     assert_eq!(server.pid(), pid, "reloaded, not restarted");
 }
 
