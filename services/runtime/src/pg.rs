@@ -147,8 +147,8 @@ mod broken {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
-    /// Microseconds since [`origin`] of the last break, plus one; 0: never.
-    static LAST: AtomicU64 = AtomicU64::new(0);
+    /// The process's record, which the pool and the error mapping share.
+    static BREAKS: Breaks = Breaks::new();
 
     fn origin() -> Instant {
         static ORIGIN: OnceLock<Instant> = OnceLock::new();
@@ -161,17 +161,40 @@ mod broken {
 
     /// Records that a connection was found broken now.
     pub(super) fn record() {
-        LAST.fetch_max(now().saturating_add(1), Ordering::Relaxed);
+        BREAKS.record();
     }
 
     /// Whether a connection of this age was opened before the last recorded break.
     pub(super) fn opened_before_last_break(age: Duration) -> bool {
-        let last = LAST.load(Ordering::Relaxed);
-        if last == 0 {
-            return false;
+        BREAKS.opened_before_last(age)
+    }
+
+    /// One record of the last break (a type, so a test can have one of its own).
+    pub(super) struct Breaks {
+        /// Microseconds since [`origin`] of the last break, plus one; 0: never.
+        last: AtomicU64,
+    }
+
+    impl Breaks {
+        pub(super) const fn new() -> Self {
+            Self {
+                last: AtomicU64::new(0),
+            }
         }
-        let age = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
-        now().saturating_sub(age) < last
+
+        pub(super) fn record(&self) {
+            self.last
+                .fetch_max(now().saturating_add(1), Ordering::Relaxed);
+        }
+
+        pub(super) fn opened_before_last(&self, age: Duration) -> bool {
+            let last = self.last.load(Ordering::Relaxed);
+            if last == 0 {
+                return false;
+            }
+            let age = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+            now().saturating_sub(age) < last
+        }
     }
 }
 
@@ -455,14 +478,16 @@ mod tests {
 
     #[test]
     fn connections_opened_before_a_break_are_not_used_again() {
+        // A record of its own: other tests of this process record breaks in the shared one.
+        let breaks = broken::Breaks::new();
         let old = Duration::from_secs(3600);
-        assert!(!broken::opened_before_last_break(old), "no break yet");
-        broken::record();
-        assert!(broken::opened_before_last_break(old));
+        assert!(!breaks.opened_before_last(old), "no break yet");
+        breaks.record();
+        assert!(breaks.opened_before_last(old));
         // The clock must move past the break (microseconds) for "opened since" to exist.
         std::thread::sleep(Duration::from_millis(2));
         assert!(
-            !broken::opened_before_last_break(Duration::ZERO),
+            !breaks.opened_before_last(Duration::ZERO),
             "a connection opened since is fine"
         );
         let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
