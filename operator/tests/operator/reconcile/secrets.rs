@@ -121,13 +121,16 @@ async fn the_controller_watches_only_the_operators_own_secrets() {
     ));
     // Long enough for every watcher to make its first list (and the reconcile to start).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let owned_watch = |log: &[Call]| {
+    let watched = |log: &[Call], resource: &str| {
         log.iter()
-            .any(|c| c.resource() == "secrets" && c.name.is_none() && c.method == "GET")
+            .any(|c| c.resource() == resource && c.name.is_none() && c.method == "GET")
     };
-    while !owned_watch(&fake.log()) && std::time::Instant::now() < deadline {
+    let both = |log: &[Call]| watched(log, "secrets") && watched(log, "networkpolicies");
+    while !both(&fake.log()) && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // A while longer, so that a watcher listing Secrets without the label, had one started
+    // later, would be seen.
     tokio::time::sleep(Duration::from_millis(500)).await;
     controller.abort();
     let log = fake.log();
