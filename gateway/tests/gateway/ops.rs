@@ -294,17 +294,20 @@ async fn operational_endpoints_can_open_to_the_admin_role() {
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Captured {
-    /// Sends this process's logs at `gateway=info`, as deployed, to a new buffer. For this
-    /// test's process only: nextest runs each test in its own.
-    fn install() -> Self {
+    /// Sends the test thread's logs at `gateway=info`, as deployed, to a new buffer until the
+    /// guard is dropped. The thread's, not the process's: under `cargo test` other tests share
+    /// the process, and the test's runtime (a `#[tokio::test]` is current-thread) runs the
+    /// gateway's tasks on this thread.
+    fn install() -> (Self, tracing::subscriber::DefaultGuard) {
         let captured = Self::default();
         let writer = captured.clone();
-        tracing_subscriber::fmt()
+        let subscriber = tracing_subscriber::fmt()
             .with_env_filter("gateway=info")
             .with_ansi(false)
             .with_writer(move || writer.clone())
-            .init();
-        captured
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (captured, guard)
     }
 
     /// What was logged so far.
@@ -325,7 +328,7 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
-    let captured = Captured::install();
+    let (captured, _logging) = Captured::install();
     let world = World::start().await;
     for _ in 0..50 {
         assert_eq!(world.http().get("/widgets/7").await.status, 401);
@@ -349,7 +352,7 @@ async fn a_flood_of_refusals_is_one_log_line_with_its_count() {
 #[tokio::test]
 async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
     // At `info` the request's span is a DEBUG span, so the id must be on the lines themselves.
-    let captured = Captured::install();
+    let (captured, _logging) = Captured::install();
     let world = World::start().await;
     let _garbage = super::support::start_garbage(&world.client).await;
     world.gateway.wait_routed("garbage.get").await;
@@ -382,7 +385,7 @@ async fn a_failed_request_is_logged_with_its_request_id_at_the_default_level() {
 /// with its request id, the others summed into at most one line a second with their count.
 #[tokio::test]
 async fn a_burst_of_server_errors_is_summed_in_the_log() {
-    let captured = Captured::install();
+    let (captured, _logging) = Captured::install();
     let world = World::start().await;
     let failing = serde_json::json!({"status": 503, "message": "down"});
     let started = std::time::Instant::now();
