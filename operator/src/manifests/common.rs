@@ -336,7 +336,7 @@ pub fn locked_down_pod(uid: i64, containers: Vec<Container>, volumes: Vec<Volume
 
 /// The restricted Pod Security Standard at pod level (non-root, RuntimeDefault seccomp).
 #[must_use]
-pub fn pod_security(uid: i64) -> PodSecurityContext {
+fn pod_security(uid: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(uid),
