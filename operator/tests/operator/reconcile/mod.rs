@@ -92,18 +92,6 @@ fn events(log: &[Call]) -> Vec<Value> {
         .collect()
 }
 
-fn condition(stack: &MicroserviceStack, kind: &str) -> (String, String) {
-    let c = stack
-        .status
-        .as_ref()
-        .unwrap()
-        .conditions
-        .iter()
-        .find(|c| c.type_ == kind)
-        .unwrap();
-    (c.status.clone(), c.reason.clone())
-}
-
 #[tokio::test]
 async fn first_apply_creates_everything_in_dependency_order() {
     let (fake, ctx, stack) = setup("minimal");
@@ -172,12 +160,9 @@ async fn first_apply_creates_everything_in_dependency_order() {
     assert!(writes.iter().all(|c| c.method != "DELETE"));
     assert_eq!(status_patches(&log).len(), 1);
     let stored = stored_stack(&fake, "demo");
-    assert_eq!(
-        condition(&stored, "Ready"),
-        ("False".into(), "ComponentsNotReady".into())
-    );
-    assert_eq!(condition(&stored, "Progressing").0, "True");
-    assert_eq!(condition(&stored, "Degraded").0, "False");
+    common::assert_condition(&stored, "Ready", "False", "ComponentsNotReady");
+    assert_eq!(common::condition(&stored, "Progressing").0, "True");
+    assert_eq!(common::condition(&stored, "Degraded").0, "False");
     let status = stored.status.unwrap();
     assert_eq!(status.observed_generation, None, "applied, not yet running");
     assert_eq!(status.ready_components.as_deref(), Some("0/7"));
@@ -221,10 +206,7 @@ async fn workload_readiness_makes_the_stack_ready() {
     fake.clear_log();
     run(&ctx, &stored_stack(&fake, "demo")).await.unwrap();
     let stored = stored_stack(&fake, "demo");
-    assert_eq!(
-        condition(&stored, "Ready"),
-        ("True".into(), "AllComponentsReady".into())
-    );
+    common::assert_condition(&stored, "Ready", "True", "AllComponentsReady");
     assert_eq!(
         stored.status.unwrap().ready_components.as_deref(),
         Some("7/7")
@@ -347,10 +329,7 @@ async fn invalid_stack_is_degraded_with_an_event_and_no_writes() {
     let log = fake.log();
     assert!(child_writes(&log).is_empty());
     let stored = stored_stack(&fake, "two");
-    assert_eq!(
-        condition(&stored, "Degraded"),
-        ("True".into(), "InvalidSpec".into())
-    );
+    common::assert_condition(&stored, "Degraded", "True", "InvalidSpec");
     let events = events(&log);
     let invalid = events
         .iter()
@@ -373,10 +352,7 @@ async fn invalid_gateway_limits_are_degraded_naming_the_field() {
     assert_eq!(run(&ctx, &stack).await.unwrap(), Action::await_change());
     assert!(child_writes(&fake.log()).is_empty());
     let stored = stored_stack(&fake, "lim");
-    assert_eq!(
-        condition(&stored, "Degraded"),
-        ("True".into(), "InvalidSpec".into())
-    );
+    common::assert_condition(&stored, "Degraded", "True", "InvalidSpec");
     let events = events(&fake.log());
     let note = events
         .iter()
@@ -438,9 +414,11 @@ async fn paused_stack_changes_nothing() {
     assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(RESYNC));
     let log = fake.log();
     assert!(child_writes(&log).is_empty(), "{:?}", child_writes(&log));
-    assert_eq!(
-        condition(&stored_stack(&fake, "frozen"), "Progressing"),
-        ("False".into(), "Paused".into())
+    common::assert_condition(
+        &stored_stack(&fake, "frozen"),
+        "Progressing",
+        "False",
+        "Paused",
     );
 }
 
@@ -460,10 +438,7 @@ async fn api_errors_back_off_exponentially_and_reset_on_success() {
     let secs = |s| Action::requeue(Duration::from_secs(s));
     assert_eq!(delays, [secs(1), secs(2), secs(4), secs(8)]);
     let stored = stored_stack(&fake, "demo");
-    assert_eq!(
-        condition(&stored, "Degraded"),
-        ("True".into(), "ApiError".into())
-    );
+    common::assert_condition(&stored, "Degraded", "True", "ApiError");
     assert!(
         events(&fake.log())
             .iter()
@@ -551,7 +526,7 @@ async fn a_failed_provisioning_job_is_reported_then_run_again() {
         message.contains(&job) && message.contains("BackoffLimitExceeded"),
         "{message}"
     );
-    assert!(condition(&stored, "Ready").0 == "False");
+    assert!(common::condition(&stored, "Ready").0 == "False");
 
     // Failed long enough: deleted, so that the next reconcile creates it afresh.
     fail_job(&fake, &job, 120);

@@ -41,21 +41,25 @@ async fn a_missing_or_broken_user_secret_is_waited_for_and_the_stack_recovers_wi
     let (fake, ctx, stack) = setup("external-databases");
     let retry = Action::requeue(operator::controller::SECRET_RETRY_AFTER);
     assert_eq!(run(&ctx, &stack).await.unwrap(), retry);
-    assert_eq!(
-        condition(&stored_stack(&fake, "ext"), "Degraded"),
-        ("True".into(), "MissingSecret".into())
+    common::assert_condition(
+        &stored_stack(&fake, "ext"),
+        "Degraded",
+        "True",
+        "MissingSecret",
     );
     let referenced = manifests::secrets::referenced(&stack.spec);
     insert_user_secrets(&fake, &stack, Some(&referenced[0]));
     assert_eq!(run(&ctx, &stack).await.unwrap(), retry, "a key is missing");
-    assert_eq!(
-        condition(&stored_stack(&fake, "ext"), "Degraded"),
-        ("True".into(), "MissingSecret".into())
+    common::assert_condition(
+        &stored_stack(&fake, "ext"),
+        "Degraded",
+        "True",
+        "MissingSecret",
     );
     insert_user_secrets(&fake, &stack, None);
     assert_eq!(run(&ctx, &stack).await.unwrap(), Action::requeue(NOT_READY));
     assert_eq!(
-        condition(&stored_stack(&fake, "ext"), "Degraded").0,
+        common::condition(&stored_stack(&fake, "ext"), "Degraded").0,
         "False",
         "the same generation recovers once the Secret is right"
     );
