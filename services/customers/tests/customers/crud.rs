@@ -7,7 +7,7 @@ use contract::customers::{
 use contract::{Envelope, ServiceError};
 use runtime::test_support::ServiceApp;
 
-use crate::support::start;
+use crate::support::{assert_status, start};
 
 fn new_customer(id: &str, name: &str) -> NewCustomer {
     NewCustomer {
@@ -64,10 +64,8 @@ async fn round_trip_conflict_and_missing() {
     assert_eq!(got, created);
 
     // Duplicate id (in either case) → 409.
-    let err = create(&env, "NEWCO", "Again").await.unwrap_err();
-    assert_eq!(err.status(), 409, "{err:?}");
-    let err = create(&env, "ALFKI", "Again").await.unwrap_err();
-    assert_eq!(err.status(), 409, "{err:?}");
+    assert_status(create(&env, "NEWCO", "Again").await, 409);
+    assert_status(create(&env, "ALFKI", "Again").await, 409);
 
     // Partial update: absent fields stay, null clears, values set.
     let patch = CustomerPatch {
@@ -91,13 +89,8 @@ async fn round_trip_conflict_and_missing() {
 
     // Delete needs admin; then the row is gone and a second delete is 404.
     let params = || Envelope::params(CustomerIdParams::new("NEWCO"));
-    let err = env.call::<DeleteCustomer>(params()).await.unwrap_err();
-    assert_eq!(err.status(), 403);
-    let err = env
-        .call_as::<DeleteCustomer>(None, params())
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), 401);
+    assert_status(env.call::<DeleteCustomer>(params()).await, 403);
+    assert_status(env.call_as::<DeleteCustomer>(None, params()).await, 401);
     env.admin::<DeleteCustomer>(params()).await.unwrap();
     for err in [
         env.call::<GetCustomer>(params()).await.unwrap_err(),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use runtime::pg;
-use runtime::test_support::{READY, ServiceApp, wait_until};
+use runtime::test_support::{READY, ServiceApp, assert_status, wait_until};
 
 use crate::notes::{self, add_note, total};
 
@@ -18,8 +18,7 @@ async fn restart_keeps_rows_and_does_not_rerun_migrations() {
         app.wait_ready().await;
     }
     assert_eq!(total(&app).await, 1);
-    let again = add_note(&app, "kept").await.unwrap_err();
-    assert_eq!(again.status(), 409, "{again:?}");
+    assert_status(add_note(&app, "kept").await, 409);
     let applied = notes::psql(&stack, "SELECT count(*) FROM _sqlx_migrations").await;
     assert_eq!(applied, "1");
 }
@@ -74,8 +73,7 @@ async fn two_instances_share_writes_without_duplicates() {
 async fn database_outage_is_503_and_recovers() {
     let (mut stack, app) = notes::start().await;
     stack.pg.stop();
-    let err = add_note(&app, "during").await.unwrap_err();
-    assert_eq!(err.status(), 503, "{err:?}");
+    let err = assert_status(add_note(&app, "during").await, 503);
     assert_eq!(err.message, "database unavailable");
     app.wait_unready().await;
     stack.pg.restart().await.unwrap();
