@@ -87,9 +87,14 @@ pub(super) fn service(ctx: &Ctx<'_>, headless: bool) -> Service {
 
 /// The reloader's script: when the checksum of the mounted config (and certificate) changes,
 /// signal the server to reload; a failed signal (server not up yet) is retried next round.
-/// The first round always signals: the server and the reloader start side by side, so a file
-/// that changed after the server read it but before the reloader's first checksum would
-/// otherwise never be loaded (one reload of an unchanged config is harmless).
+///
+/// The server and the reloader start side by side, so a file can change after the server read
+/// it but before the reloader's first checksum; the checksum alone would never see that
+/// change. So once the server's pid file exists (it writes it just after reading its files),
+/// the first look also reloads if a file is newer than the pid file. It reloads only then:
+/// a reload re-reads the users and accounts, and a request in flight at that moment can be
+/// lost, so an unchanged config is never reloaded. A change in the milliseconds between the
+/// server's read and its pid file is not seen until the next change.
 #[must_use]
 pub fn reload_script(tls: bool) -> String {
     let mut files = format!("{CONFIG_DIR}/*.conf {SECRET_DIR}/*.conf");
@@ -99,10 +104,15 @@ pub fn reload_script(tls: bool) -> String {
     format!(
         "trap 'exit 0' TERM INT\n\
          sum() {{ cat {files} 2>/dev/null | md5sum; }}\n\
-         last=\n\
+         last=$(sum)\n\
+         first=1\n\
          while :; do\n\
          \x20 sleep {RELOAD_POLL_SECS} & wait $!\n\
          \x20 now=$(sum)\n\
+         \x20 if [ -n \"$first\" ] && [ -f {PID_FILE} ]; then\n\
+         \x20   first=\n\
+         \x20   for f in {files}; do if [ \"$f\" -nt {PID_FILE} ]; then last=; fi; done\n\
+         \x20 fi\n\
          \x20 if [ \"$now\" != \"$last\" ] && nats-server --signal reload={PID_FILE}; then last=$now; fi\n\
          done\n"
     )

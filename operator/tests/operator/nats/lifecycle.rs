@@ -35,8 +35,12 @@ async fn ping(
 }
 
 /// Runs the rendered reloader container's command with the pod's paths moved under the
-/// server's folder and a 0.1 s poll instead of the rendered one; stopped on drop.
-struct Reloader(std::process::Child);
+/// server's folder and a 0.1 s poll instead of the rendered one; each round it has looked is
+/// a line of the file `rounds`. Stopped on drop.
+struct Reloader {
+    child: std::process::Child,
+    rounds: std::path::PathBuf,
+}
 
 impl Reloader {
     fn start(rendered: &Rendered, server: &Server) -> Self {
@@ -47,8 +51,14 @@ impl Reloader {
             format!("sleep {RELOAD_POLL_SECS} "),
             "sleep 0.1 ".to_owned(),
         ));
+        let rounds = server.dir.path().join("rounds");
+        substitutions.push((
+            "now=$(sum)".to_owned(),
+            format!("now=$(sum); echo round >> {}", rounds.display()),
+        ));
         let script = substitute(&command[2], &substitutions);
         assert!(script.contains("sleep 0.1 "), "{script}");
+        assert!(script.contains("echo round"), "{script}");
         let bin_dir = nats_server_bin().unwrap().parent().unwrap().to_owned();
         let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
             &std::env::var_os("PATH").unwrap_or_default(),
@@ -60,14 +70,19 @@ impl Reloader {
             .env("PATH", path)
             .spawn()
             .expect("sh runs");
-        Self(child)
+        Self { child, rounds }
+    }
+
+    /// Rounds the reloader has looked at the files so far.
+    fn rounds(&self) -> usize {
+        std::fs::read_to_string(&self.rounds).map_or(0, |r| r.lines().count())
     }
 }
 
 impl Drop for Reloader {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -192,6 +207,26 @@ async fn a_change_made_before_the_reloaders_first_look_is_loaded() {
     let _reloader = Reloader::start(&before, &server);
     wait_let_in(&server, &login).await;
     assert_eq!(server.pid(), pid, "reloaded, not restarted");
+}
+
+#[tokio::test]
+async fn an_unchanged_config_is_never_reloaded() {
+    // A reload re-reads the users and accounts, and a request in flight then can be lost: the
+    // reloader's first look, and every one after, leaves an unchanged config alone.
+    let (before, _) = minimal_and_with_orders();
+    let server = Server::rendered(&before, "demo-nats-0", Ports::free(), &[]).await;
+    let reloader = Reloader::start(&before, &server);
+    wait_until(
+        "the reloader has looked five times",
+        Duration::from_secs(20),
+        || async { reloader.rounds() >= 5 },
+    )
+    .await;
+    assert!(
+        !server.log().contains("Reloaded"),
+        "an unchanged config was reloaded:\n{}",
+        server.log()
+    );
 }
 
 #[test]
