@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
-    ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
+    ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext,
+    PodSpec, Probe, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext,
+    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -402,6 +403,35 @@ pub fn with_health_probes(container: Container) -> Container {
         liveness_probe: Some(http_probe(deploy::LIVEZ_PATH, deploy::HEALTH_PORT, 10)),
         readiness_probe: Some(http_probe(deploy::READYZ_PATH, deploy::HEALTH_PORT, 5)),
         ..container
+    }
+}
+
+/// A StatefulSet's volume claim template `name`: one `ReadWriteOnce` volume of `storage` per
+/// pod of `component`, of `storage_class` (the cluster's default class when `None`).
+#[must_use]
+pub fn volume_claim(
+    ctx: &Ctx<'_>,
+    name: &str,
+    component: &str,
+    storage: String,
+    storage_class: Option<String>,
+) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(ctx.selector(component)),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: storage_class,
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".into(), Quantity(storage))])),
+                limits: None,
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
     }
 }
 

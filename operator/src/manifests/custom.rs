@@ -7,10 +7,11 @@
 /// T`, the `status` it reads back); `apiVersion` and `kind` are written on serialization and
 /// not stored, and `status` is never written (the owning operator writes it).
 ///
-/// Arguments: docs, the type name, its spec type, its plural, then the `group`, `version` and
-/// `group/version` constants of its API group, and optionally `status = T`.
+/// Arguments: docs, the type name, its spec type, its plural, and optionally `status = T`. The
+/// group and version are the invoking module's `GROUP`, `VERSION` and `API_VERSION`, which
+/// [`api_group!`] declares.
 macro_rules! kind {
-    ($(#[$doc:meta])* $name:ident, $spec:ty, $plural:literal, $group:expr, $version:expr, $api_version:expr) => {
+    ($(#[$doc:meta])* $name:ident, $spec:ty, $plural:literal) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
         pub struct $name {
@@ -20,9 +21,9 @@ macro_rules! kind {
             pub spec: $spec,
         }
 
-        $crate::manifests::custom::kind!(@traits $name, $plural, $group, $version, $api_version);
+        $crate::manifests::custom::kind!(@traits $name, $plural);
     };
-    ($(#[$doc:meta])* $name:ident, $spec:ty, $plural:literal, $group:expr, $version:expr, $api_version:expr, status = $status:ty) => {
+    ($(#[$doc:meta])* $name:ident, $spec:ty, $plural:literal, status = $status:ty) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
         pub struct $name {
@@ -35,14 +36,14 @@ macro_rules! kind {
             pub status: Option<$status>,
         }
 
-        $crate::manifests::custom::kind!(@traits $name, $plural, $group, $version, $api_version);
+        $crate::manifests::custom::kind!(@traits $name, $plural);
     };
-    (@traits $name:ident, $plural:literal, $group:expr, $version:expr, $api_version:expr) => {
+    (@traits $name:ident, $plural:literal) => {
         impl k8s_openapi::Resource for $name {
-            const API_VERSION: &'static str = $api_version;
-            const GROUP: &'static str = $group;
+            const API_VERSION: &'static str = API_VERSION;
+            const GROUP: &'static str = GROUP;
             const KIND: &'static str = stringify!($name);
-            const VERSION: &'static str = $version;
+            const VERSION: &'static str = VERSION;
             const URL_PATH_SEGMENT: &'static str = $plural;
             type Scope = k8s_openapi::NamespaceResourceScope;
         }
@@ -61,7 +62,7 @@ macro_rules! kind {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeStruct as _;
                 let mut state = serializer.serialize_struct(stringify!($name), 4)?;
-                state.serialize_field("apiVersion", $api_version)?;
+                state.serialize_field("apiVersion", API_VERSION)?;
                 state.serialize_field("kind", stringify!($name))?;
                 state.serialize_field("metadata", &self.metadata)?;
                 state.serialize_field("spec", &self.spec)?;
@@ -71,4 +72,18 @@ macro_rules! kind {
     };
 }
 
-pub(crate) use kind;
+/// Declares an API group's constants in the invoking module, where [`kind!`] reads them:
+/// `GROUP` (with the docs given), `VERSION`, and `API_VERSION` (`group/version`) spelled from
+/// the two.
+macro_rules! api_group {
+    ($(#[$doc:meta])* $group:literal, $version:literal) => {
+        $(#[$doc])*
+        pub const GROUP: &str = $group;
+        /// The version rendered.
+        pub const VERSION: &str = $version;
+        /// `group/version`, as discovery and `apiVersion` spell it.
+        pub const API_VERSION: &str = concat!($group, "/", $version);
+    };
+}
+
+pub(crate) use {api_group, kind};

@@ -1,26 +1,24 @@
 //! The shape shared by the managed PostgreSQL and MongoDB servers: a single-replica
 //! StatefulSet with a volume, and its Service.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
-    PodTemplateSpec, Probe, ResourceRequirements, Service, ServicePort, ServiceSpec, VolumeMount,
-    VolumeResourceRequirements,
+    Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
+    Service, ServicePort, ServiceSpec, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{
     Ctx, config_hash, container_security, locked_down_pod, resources_or, scratch, secret_parts,
+    volume_claim,
 };
 use super::pods::customize;
+use super::secrets::{admin_secret, database, database_image};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseSpec, PodsOf};
+use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
 
 /// Seconds a database server has to shut down cleanly once stopped (PostgreSQL's fast
 /// shutdown writes a checkpoint first, mongod flushes its journal): Kubernetes' default 30 s
@@ -42,17 +40,10 @@ pub fn data_claim(ctx: &Ctx<'_>, component: &str) -> String {
     format!("{DATA_CLAIM}-{}-0", ctx.child(component))
 }
 
-/// A managed database server's workload: what differs between PostgreSQL and MongoDB.
+/// What a managed database server's engine brings to its workload: all that differs between
+/// PostgreSQL and MongoDB.
 #[derive(Clone, Debug)]
-pub struct Workload<'a> {
-    /// Component name (`postgres` or `mongodb`).
-    pub component: &'static str,
-    /// Whose `podOverrides` apply.
-    pub pods: PodsOf<'static>,
-    /// The spec of the server.
-    pub spec: &'a DatabaseSpec,
-    /// Server image.
-    pub image: String,
+pub struct Engine {
     /// Port it listens on.
     pub port: i32,
     /// User and group id of the image's database user.
@@ -68,8 +59,21 @@ pub struct Workload<'a> {
     /// Liveness and readiness probe; also the startup probe, with room for a slow first start
     /// (initialising the volume) or a long recovery, before liveness may restart the pod.
     pub probe: Probe,
+}
+
+/// A managed database server's workload: its engine, and what the stack says of it.
+struct Workload<'a> {
+    /// Component name (`postgres` or `mongodb`).
+    component: &'static str,
+    /// Whose `podOverrides` apply.
+    pods: PodsOf<'static>,
+    /// The spec of the server.
+    spec: &'a DatabaseSpec,
+    /// Server image.
+    image: String,
     /// The admin Secret, whose data is part of the config hash.
-    pub admin_secret: String,
+    admin_secret: String,
+    engine: Engine,
 }
 
 /// Default memory request and limit of a managed database server.
@@ -88,9 +92,33 @@ pub fn memory_limit_bytes(spec: &DatabaseSpec) -> Option<u64> {
     super::common::memory_bytes(limits.get("memory")?)
 }
 
-/// StatefulSet and Service of a managed database server.
+/// StatefulSet and Service of the stack's own server of `kind`; nothing when the stack has
+/// none (disabled, or an external server). `engine` gets the server's spec and the name of its
+/// admin Secret.
 #[must_use]
-pub fn children(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> Vec<Child> {
+pub fn managed(
+    ctx: &Ctx<'_>,
+    secrets: &SecretData,
+    kind: DatabaseKind,
+    engine: impl FnOnce(&DatabaseSpec, &str) -> Engine,
+) -> Vec<Child> {
+    let (spec, component) = database(ctx, kind);
+    if !spec.is_managed() {
+        return Vec::new();
+    }
+    let admin_secret = admin_secret(ctx, kind);
+    let server = Workload {
+        component,
+        pods: if kind == DatabaseKind::Mongodb {
+            PodsOf::Mongodb
+        } else {
+            PodsOf::Postgres
+        },
+        spec,
+        image: database_image(ctx, kind),
+        engine: engine(spec, &admin_secret),
+        admin_secret,
+    };
     vec![
         Child::Service(service(ctx, &server)),
         Child::StatefulSet(stateful_set(ctx, server, secrets)),
@@ -104,8 +132,8 @@ fn service(ctx: &Ctx<'_>, server: &Workload<'_>) -> Service {
             selector: Some(ctx.selector(server.component)),
             ports: Some(vec![ServicePort {
                 name: Some(server.component.to_owned()),
-                port: server.port,
-                target_port: Some(IntOrString::Int(server.port)),
+                port: server.engine.port,
+                target_port: Some(IntOrString::Int(server.engine.port)),
                 protocol: Some("TCP".into()),
                 ..ServicePort::default()
             }]),
@@ -124,11 +152,11 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
     ));
     let mut mounts = vec![VolumeMount {
         name: "data".into(),
-        mount_path: server.data_path.into(),
+        mount_path: server.engine.data_path.into(),
         ..VolumeMount::default()
     }];
     let mut volumes = Vec::new();
-    for (i, path) in server.scratch.iter().enumerate() {
+    for (i, path) in server.engine.scratch.iter().enumerate() {
         let (volume, mount) = scratch(&format!("scratch-{i}"), path);
         volumes.push(volume);
         mounts.push(mount);
@@ -138,44 +166,31 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
         image: Some(server.image.clone()),
         ports: Some(vec![ContainerPort {
             name: Some(component.into()),
-            container_port: server.port,
+            container_port: server.engine.port,
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
-        env: Some(server.env),
-        args: Some(server.args),
+        env: Some(server.engine.env),
+        args: Some(server.engine.args),
         startup_probe: Some(Probe {
             period_seconds: Some(5),
             failure_threshold: Some(STARTUP_SECONDS / 5),
-            ..server.probe.clone()
+            ..server.engine.probe.clone()
         }),
-        liveness_probe: Some(server.probe.clone()),
-        readiness_probe: Some(server.probe),
+        liveness_probe: Some(server.engine.probe.clone()),
+        readiness_probe: Some(server.engine.probe),
         resources: Some(resources(server.spec)),
         security_context: Some(container_security()),
         volume_mounts: Some(mounts),
         ..Container::default()
     };
-    let claim = PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some(DATA_CLAIM.into()),
-            labels: Some(ctx.selector(component)),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: server.spec.storage_class_name.clone(),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".into(),
-                    Quantity(server.spec.storage.clone()),
-                )])),
-                limits: None,
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
-        status: None,
-    };
+    let claim = volume_claim(
+        ctx,
+        DATA_CLAIM,
+        component,
+        server.spec.storage.clone(),
+        server.spec.storage_class_name.clone(),
+    );
     let pods = server.pods;
     let mut workload = StatefulSet {
         metadata: ctx.meta(&ctx.child(component), component),
@@ -197,7 +212,7 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
                 metadata: Some(ctx.pod_metadata(component, hash)),
                 spec: Some(PodSpec {
                     termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
-                    ..locked_down_pod(server.uid, vec![container], volumes)
+                    ..locked_down_pod(server.engine.uid, vec![container], volumes)
                 }),
             },
             ..StatefulSetSpec::default()

@@ -5,10 +5,9 @@ use k8s_openapi::api::core::v1::{Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, env_secret};
-use super::database::{self, Workload};
-use super::secrets::{admin_secret, database_image};
+use super::database::{self, Engine};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
+use crate::crd::{DatabaseKind, DatabaseSpec};
 use crate::error::Error;
 
 /// The smallest WiredTiger cache mongod accepts, in GB.
@@ -47,43 +46,37 @@ pub fn cache_gb(limit_bytes: u64) -> f64 {
 /// # Errors
 /// Never today; kept fallible like the other builders.
 pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error> {
-    let spec = &ctx.spec.mongodb;
-    if !spec.is_managed() {
-        return Ok(Vec::new());
-    }
-    let admin = admin_secret(ctx, DatabaseKind::Mongodb);
-    let server = Workload {
-        component: "mongodb",
-        pods: PodsOf::Mongodb,
-        spec,
-        image: database_image(ctx, DatabaseKind::Mongodb),
-        port: deploy::MONGODB_PORT.into(),
-        uid: 999,
-        data_path: "/data/db",
-        scratch: &["/data/configdb", "/tmp"],
-        env: vec![
-            env_secret(
-                deploy::env::images::MONGO_INITDB_ROOT_USERNAME,
-                &admin,
-                "username",
-            ),
-            env_secret(
-                deploy::env::images::MONGO_INITDB_ROOT_PASSWORD,
-                &admin,
-                "password",
-            ),
-        ],
-        args: args(spec),
-        probe: Probe {
-            tcp_socket: Some(TCPSocketAction {
-                port: IntOrString::Int(deploy::MONGODB_PORT.into()),
-                host: None,
-            }),
-            period_seconds: Some(10),
-            timeout_seconds: Some(5),
-            ..Probe::default()
+    Ok(database::managed(
+        ctx,
+        secrets,
+        DatabaseKind::Mongodb,
+        |spec, admin| Engine {
+            port: deploy::MONGODB_PORT.into(),
+            uid: 999,
+            data_path: "/data/db",
+            scratch: &["/data/configdb", "/tmp"],
+            env: vec![
+                env_secret(
+                    deploy::env::images::MONGO_INITDB_ROOT_USERNAME,
+                    admin,
+                    "username",
+                ),
+                env_secret(
+                    deploy::env::images::MONGO_INITDB_ROOT_PASSWORD,
+                    admin,
+                    "password",
+                ),
+            ],
+            args: args(spec),
+            probe: Probe {
+                tcp_socket: Some(TCPSocketAction {
+                    port: IntOrString::Int(deploy::MONGODB_PORT.into()),
+                    host: None,
+                }),
+                period_seconds: Some(10),
+                timeout_seconds: Some(5),
+                ..Probe::default()
+            },
         },
-        admin_secret: admin,
-    };
-    Ok(database::children(ctx, server, secrets))
+    ))
 }

@@ -5,10 +5,9 @@ use k8s_openapi::api::core::v1::{ExecAction, Probe};
 
 use super::autoscaling::most_pods;
 use super::common::{Ctx, env, env_secret};
-use super::database::{self, Workload};
-use super::secrets::{admin_secret, database_image};
+use super::database::{self, Engine};
 use super::{Child, SecretData};
-use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
+use crate::crd::{DatabaseKind, DatabaseSpec};
 use crate::error::Error;
 
 /// PostgreSQL's own default `max_connections`, assumed when the spec gives none.
@@ -49,45 +48,39 @@ pub fn pool_size(ctx: &Ctx<'_>) -> i32 {
 /// # Errors
 /// Never today; kept fallible like the other builders.
 pub fn children(ctx: &Ctx<'_>, secrets: &SecretData) -> Result<Vec<Child>, Error> {
-    let spec = &ctx.spec.postgres;
-    if !spec.is_managed() {
-        return Ok(Vec::new());
-    }
-    let admin = admin_secret(ctx, DatabaseKind::Postgres);
-    let server = Workload {
-        component: "postgres",
-        pods: PodsOf::Postgres,
-        spec,
-        image: database_image(ctx, DatabaseKind::Postgres),
-        port: deploy::POSTGRES_PORT.into(),
-        uid: 70,
-        data_path: "/var/lib/postgresql/data",
-        scratch: &["/var/run/postgresql", "/tmp"],
-        env: vec![
-            env_secret(deploy::env::images::POSTGRES_USER, &admin, "username"),
-            env_secret(deploy::env::images::POSTGRES_PASSWORD, &admin, "password"),
-            env("PGDATA", "/var/lib/postgresql/data/pgdata"),
-        ],
-        args: vec![
-            "postgres".into(),
-            "-c".into(),
-            format!("max_connections={}", max_connections(spec)),
-        ],
-        probe: Probe {
-            exec: Some(ExecAction {
-                command: Some(vec![
-                    "pg_isready".into(),
-                    "-h".into(),
-                    "127.0.0.1".into(),
-                    "-U".into(),
-                    "postgres".into(),
-                ]),
-            }),
-            period_seconds: Some(10),
-            timeout_seconds: Some(5),
-            ..Probe::default()
+    Ok(database::managed(
+        ctx,
+        secrets,
+        DatabaseKind::Postgres,
+        |spec, admin| Engine {
+            port: deploy::POSTGRES_PORT.into(),
+            uid: 70,
+            data_path: "/var/lib/postgresql/data",
+            scratch: &["/var/run/postgresql", "/tmp"],
+            env: vec![
+                env_secret(deploy::env::images::POSTGRES_USER, admin, "username"),
+                env_secret(deploy::env::images::POSTGRES_PASSWORD, admin, "password"),
+                env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+            ],
+            args: vec![
+                "postgres".into(),
+                "-c".into(),
+                format!("max_connections={}", max_connections(spec)),
+            ],
+            probe: Probe {
+                exec: Some(ExecAction {
+                    command: Some(vec![
+                        "pg_isready".into(),
+                        "-h".into(),
+                        "127.0.0.1".into(),
+                        "-U".into(),
+                        "postgres".into(),
+                    ]),
+                }),
+                period_seconds: Some(10),
+                timeout_seconds: Some(5),
+                ..Probe::default()
+            },
         },
-        admin_secret: admin,
-    };
-    Ok(database::children(ctx, server, secrets))
+    ))
 }

@@ -11,60 +11,92 @@ use crate::crd::ComponentStatus;
 /// Readiness of a Deployment from its own status.
 #[must_use]
 pub fn deployment_component(name: &str, d: &Deployment) -> ComponentStatus {
-    let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let generation = d.metadata.generation;
     let status = d.status.clone().unwrap_or_default();
-    let ready = status.ready_replicas.unwrap_or(0);
-    let updated = status.updated_replicas.unwrap_or(0);
+    let rollout = Rollout::new(
+        d.metadata.generation,
+        d.spec.as_ref().and_then(|s| s.replicas),
+        status.observed_generation,
+        status.ready_replicas,
+        status.updated_replicas,
+    );
     let available = status.available_replicas.unwrap_or(0);
     // Pods of the previous template still running (as `kubectl rollout status` reads it): a
     // new template whose pods cannot start leaves the old ones serving, ready and available,
     // so the counts above alone would call the rollout done.
-    let old_pods_left = status.replicas.unwrap_or(0) > updated;
-    let observed = generation.is_none() || status.observed_generation >= generation;
-    let is_ready = observed
-        && !old_pods_left
-        && ready >= desired
-        && updated >= desired
-        && available >= desired;
-    component(name, "Deployment", desired, ready, is_ready, observed)
+    let old_pods_left = status.replicas.unwrap_or(0) > rollout.updated;
+    rollout.component(
+        name,
+        "Deployment",
+        !old_pods_left && available >= rollout.desired,
+    )
 }
 
 /// Readiness of a StatefulSet from its own status.
 #[must_use]
 pub fn stateful_set_component(name: &str, s: &StatefulSet) -> ComponentStatus {
-    let desired = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let generation = s.metadata.generation;
     let status = s.status.clone().unwrap_or_default();
-    let ready = status.ready_replicas.unwrap_or(0);
-    let updated = status.updated_replicas.unwrap_or(0);
-    let observed = generation.is_none() || status.observed_generation >= generation;
-    let is_ready = observed && ready >= desired && updated >= desired;
-    component(name, "StatefulSet", desired, ready, is_ready, observed)
+    Rollout::new(
+        s.metadata.generation,
+        s.spec.as_ref().and_then(|s| s.replicas),
+        status.observed_generation,
+        status.ready_replicas,
+        status.updated_replicas,
+    )
+    .component(name, "StatefulSet", true)
 }
 
-fn component(
-    name: &str,
-    kind: &str,
+/// The counts a Deployment's and a StatefulSet's rollout are both judged by.
+#[derive(Clone, Copy)]
+struct Rollout {
+    /// Replicas asked for (1 when unset, as Kubernetes defaults it).
     desired: i32,
     ready: i32,
-    is_ready: bool,
+    updated: i32,
+    /// Whether the controller has seen the current template.
     observed: bool,
-) -> ComponentStatus {
-    let message = (!is_ready).then(|| {
-        if observed {
-            format!("{ready}/{desired} replicas ready")
-        } else {
-            "rollout not yet observed".to_owned()
+}
+
+impl Rollout {
+    fn new(
+        generation: Option<i64>,
+        desired: Option<i32>,
+        observed_generation: Option<i64>,
+        ready: Option<i32>,
+        updated: Option<i32>,
+    ) -> Self {
+        Self {
+            desired: desired.unwrap_or(1),
+            ready: ready.unwrap_or(0),
+            updated: updated.unwrap_or(0),
+            observed: generation.is_none() || observed_generation >= generation,
         }
-    });
-    ComponentStatus {
-        name: name.to_owned(),
-        kind: kind.to_owned(),
-        ready: is_ready,
-        ready_replicas: ready,
-        replicas: desired,
-        message,
+    }
+
+    /// The component, ready when the rollout is observed and done and `also` (what the kind
+    /// adds to "done") holds.
+    fn component(self, name: &str, kind: &str, also: bool) -> ComponentStatus {
+        let Self {
+            desired,
+            ready,
+            updated,
+            observed,
+        } = self;
+        let is_ready = observed && ready >= desired && updated >= desired && also;
+        let message = (!is_ready).then(|| {
+            if observed {
+                format!("{ready}/{desired} replicas ready")
+            } else {
+                "rollout not yet observed".to_owned()
+            }
+        });
+        ComponentStatus {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            ready: is_ready,
+            ready_replicas: ready,
+            replicas: desired,
+            message,
+        }
     }
 }
 

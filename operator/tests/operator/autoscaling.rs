@@ -17,12 +17,9 @@ use operator::manifests::{Child, Children};
 use operator::metrics::Metrics;
 use serde_json::json;
 
+use crate::common::paths::{DEPLOYMENTS, HPAS, STACKS};
 use crate::fake::{Call, Fake};
 use common::{container, env_map, find};
-
-const STACKS: &str = "/apis/natstack.dev/v1alpha1/namespaces/shop/microservicestacks";
-const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
-const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
 
 fn hpa<'a>(
     children: &'a Children,

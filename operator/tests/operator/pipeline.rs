@@ -4,7 +4,6 @@
 //! message is a new Event.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams};
@@ -16,15 +15,9 @@ use operator::metrics::Metrics;
 use serde_json::{Value, json};
 
 use crate::common;
+use crate::common::paths::{CLAIMS, DEPLOYMENTS, PODS, RESYNC, SECRETS, STACKS};
 use crate::fake::Fake;
 use crate::fake::reject::Rejections;
-
-const STACKS: &str = "/apis/natstack.dev/v1alpha1/namespaces/shop/microservicestacks";
-const SECRETS: &str = "/api/v1/namespaces/shop/secrets";
-const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
-const PODS: &str = "/api/v1/namespaces/shop/pods";
-const CLAIMS: &str = "/api/v1/namespaces/shop/persistentvolumeclaims";
-const RESYNC: Duration = Duration::from_secs(300);
 
 fn context(fake: &Fake, client: kube::Client, fixture: &str) -> (Arc<Context>, MicroserviceStack) {
     let stack = common::load(fixture);

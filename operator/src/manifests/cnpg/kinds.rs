@@ -8,14 +8,13 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use serde::{Deserialize, Serialize};
 
-use crate::manifests::custom::kind;
+use crate::manifests::custom::{api_group, kind};
 
-/// API group of CloudNativePG's kinds.
-pub const GROUP: &str = "postgresql.cnpg.io";
-/// The version rendered.
-pub const VERSION: &str = "v1";
-/// `group/version`, as discovery and `apiVersion` spell it.
-pub const API_VERSION: &str = "postgresql.cnpg.io/v1";
+api_group!(
+    /// API group of CloudNativePG's kinds.
+    "postgresql.cnpg.io",
+    "v1"
+);
 /// The CloudNativePG release whose CRDs the rendered objects are checked against, and which
 /// the docs tell users to install.
 pub const CNPG_RELEASE: &str = "1.27.1";
@@ -27,28 +26,19 @@ kind!(
     Cluster,
     ClusterSpec,
     "clusters",
-    GROUP,
-    VERSION,
-    API_VERSION,
     status = ClusterStatus
 );
 kind!(
     /// A database inside a Cluster, owned by one role.
     Database,
     DatabaseSpec,
-    "databases",
-    GROUP,
-    VERSION,
-    API_VERSION
+    "databases"
 );
 kind!(
     /// Base backups of a Cluster on a schedule.
     ScheduledBackup,
     ScheduledBackupSpec,
-    "scheduledbackups",
-    GROUP,
-    VERSION,
-    API_VERSION
+    "scheduledbackups"
 );
 
 /// The desired state of a [`Cluster`].

@@ -5,14 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifests::custom::kind;
+use crate::manifests::custom::{api_group, kind};
 
-/// API group of the MongoDB community operator's kind.
-pub const GROUP: &str = "mongodbcommunity.mongodb.com";
-/// The version rendered.
-pub const VERSION: &str = "v1";
-/// `group/version`, as discovery and `apiVersion` spell it.
-pub const API_VERSION: &str = "mongodbcommunity.mongodb.com/v1";
+api_group!(
+    /// API group of the MongoDB community operator's kind.
+    "mongodbcommunity.mongodb.com",
+    "v1"
+);
 /// The operator release whose CRD the rendered objects are checked against.
 pub const OPERATOR_RELEASE: &str = "0.13.0";
 /// How to install it (the Helm chart of that release, CRD included).
@@ -23,9 +22,6 @@ kind!(
     MongoDBCommunity,
     MongoDBCommunitySpec,
     "mongodbcommunity",
-    GROUP,
-    VERSION,
-    API_VERSION,
     status = MongoDBCommunityStatus
 );
 

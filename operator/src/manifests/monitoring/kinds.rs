@@ -8,41 +8,31 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::{Deserialize, Serialize};
 
-use crate::manifests::custom::kind;
+use crate::manifests::custom::{api_group, kind};
 
-/// API group of the prometheus-operator's kinds.
-pub const GROUP: &str = "monitoring.coreos.com";
-/// The version rendered.
-pub const VERSION: &str = "v1";
-/// `group/version`, as discovery and `apiVersion` spell it.
-pub const API_VERSION: &str = "monitoring.coreos.com/v1";
+api_group!(
+    /// API group of the prometheus-operator's kinds.
+    "monitoring.coreos.com",
+    "v1"
+);
 
 kind!(
     /// Scrape targets from the endpoints of the Services it selects.
     ServiceMonitor,
     ServiceMonitorSpec,
-    "servicemonitors",
-    GROUP,
-    VERSION,
-    API_VERSION
+    "servicemonitors"
 );
 kind!(
     /// Scrape targets from the pods it selects.
     PodMonitor,
     PodMonitorSpec,
-    "podmonitors",
-    GROUP,
-    VERSION,
-    API_VERSION
+    "podmonitors"
 );
 kind!(
     /// Alerting and recording rules loaded by the Prometheus servers that select it.
     PrometheusRule,
     PrometheusRuleSpec,
-    "prometheusrules",
-    GROUP,
-    VERSION,
-    API_VERSION
+    "prometheusrules"
 );
 
 /// What a [`ServiceMonitor`] scrapes.

@@ -1,20 +1,16 @@
 //! The NATS pods and Services: the StatefulSet (server, reloader sidecar, lame-duck preStop),
 //! the client Service and the headless Service.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use contract::deploy;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, ExecAction, Lifecycle, LifecycleHandler,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaim, PodSpec, PodTemplateSpec, ResourceRequirements, SecretVolumeSource,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
@@ -24,7 +20,7 @@ use super::{
 use crate::crd::PodsOf;
 use crate::manifests::common::{
     Ctx, config_hash, container_security, env_field, http_probe, locked_down_pod, resources_or,
-    scratch,
+    scratch, volume_claim,
 };
 use crate::manifests::monitoring;
 use crate::manifests::pods::customize;
@@ -273,23 +269,11 @@ pub(super) fn stateful_set(ctx: &Ctx<'_>, routes: &str) -> StatefulSet {
 
 /// Each server's volume: JetStream's store, sized to hold the stream ([`store_bytes`]).
 fn data_claim(ctx: &Ctx<'_>) -> PersistentVolumeClaim {
-    PersistentVolumeClaim {
-        metadata: ObjectMeta {
-            name: Some(DATA_CLAIM.into()),
-            labels: Some(ctx.selector(COMPONENT)),
-            ..ObjectMeta::default()
-        },
-        spec: Some(PersistentVolumeClaimSpec {
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".into(),
-                    Quantity(store_bytes(ctx).to_string()),
-                )])),
-                limits: None,
-            }),
-            ..PersistentVolumeClaimSpec::default()
-        }),
-        status: None,
-    }
+    volume_claim(
+        ctx,
+        DATA_CLAIM,
+        COMPONENT,
+        store_bytes(ctx).to_string(),
+        None,
+    )
 }

@@ -2,6 +2,8 @@
 //! Secret data.
 #![allow(dead_code)]
 
+pub mod paths;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -5,7 +5,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use operator::manifests::common::LABEL_RETAIN;
 use serde_json::{Value, json};
 
-use super::{DEPLOYMENTS, PVCS, SECRETS, STACKS, World};
+use super::{CLAIMS, DEPLOYMENTS, SECRETS, STACKS, World};
 
 /// `resource/name` of every stored object owned by `uid`.
 fn owned_by(world: &World, uid: &str) -> Vec<String> {
@@ -39,7 +39,7 @@ fn retained(world: &World) -> Vec<String> {
     kept.extend(
         world
             .fake
-            .names(PVCS)
+            .names(CLAIMS)
             .into_iter()
             .map(|n| format!("persistentvolumeclaims/{n}")),
     );

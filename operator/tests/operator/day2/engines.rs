@@ -8,16 +8,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::{DEPLOYMENTS, JOBS, STATEFUL_SETS, World};
+use super::World;
 use crate::common;
+use crate::common::paths::{
+    BACKUPS, CLUSTERS, DATABASES, DEPLOYMENTS, JOBS, REPLICA_SETS, STATEFUL_SETS,
+};
 use crate::fake::Call;
 
 const CNPG: &str = "postgresql.cnpg.io/v1";
 const MONGODB: &str = "mongodbcommunity.mongodb.com/v1";
-const CLUSTERS: &str = "/apis/postgresql.cnpg.io/v1/namespaces/shop/clusters";
-const DATABASES: &str = "/apis/postgresql.cnpg.io/v1/namespaces/shop/databases";
-const BACKUPS: &str = "/apis/postgresql.cnpg.io/v1/namespaces/shop/scheduledbackups";
-const REPLICA_SETS: &str = "/apis/mongodbcommunity.mongodb.com/v1/namespaces/shop/mongodbcommunity";
 
 /// Reconciles once and says whether it asked to look again soon.
 async fn reconcile_soon(world: &World) -> bool {

@@ -34,18 +34,9 @@ use operator::crd::MicroserviceStack;
 use operator::metrics::Metrics;
 use serde_json::{Value, json};
 
+use crate::common::paths::{CLAIMS, DEPLOYMENTS, JOBS, NS, RESYNC, SECRETS, STACKS, STATEFUL_SETS};
 use crate::common::{self, base64};
 use crate::fake::{Call, Fake};
-
-/// The namespace of every scenario.
-const NS: &str = "shop";
-const STACKS: &str = "/apis/natstack.dev/v1alpha1/namespaces/shop/microservicestacks";
-const SECRETS: &str = "/api/v1/namespaces/shop/secrets";
-const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
-const STATEFUL_SETS: &str = "/apis/apps/v1/namespaces/shop/statefulsets";
-const JOBS: &str = "/apis/batch/v1/namespaces/shop/jobs";
-const PVCS: &str = "/api/v1/namespaces/shop/persistentvolumeclaims";
-const RESYNC: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// A cluster with one stack in it.
 struct World {

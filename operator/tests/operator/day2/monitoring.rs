@@ -3,9 +3,7 @@
 //! Event instead of a failed reconcile.
 
 use super::World;
-
-const MONITORING: &str = "/apis/monitoring.coreos.com/v1/namespaces/shop";
-const CONFIG_MAPS: &str = "/api/v1/namespaces/shop/configmaps";
+use crate::common::paths::{CONFIG_MAPS, MONITORING};
 
 fn service_monitors() -> String {
     format!("{MONITORING}/servicemonitors")

@@ -8,9 +8,8 @@ use operator::crd::Autoscaling;
 use operator::manifests::common::FIELD_MANAGER;
 use serde_json::json;
 
-use super::{DEPLOYMENTS, World};
-
-const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
+use super::World;
+use crate::common::paths::{DEPLOYMENTS, HPAS};
 
 /// Sets `deployment`'s replicas through its scale subresource as field manager `manager`
 /// (`kubectl scale`, an autoscaler).

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{PVCS, STATEFUL_SETS, World};
+use super::{CLAIMS, STATEFUL_SETS, World};
 use crate::common;
 use crate::fake::STORAGE_CLASSES;
 use operator::reconcile::volumes::DATA_IMAGE_ANNOTATION;
@@ -27,7 +27,7 @@ async fn a_major_version_change_under_existing_data_is_refused() {
     // The claim remembers which image wrote the data.
     world.reconcile().await;
     assert_eq!(
-        world.fake.get(PVCS, &claim).unwrap()["metadata"]["annotations"][DATA_IMAGE_ANNOTATION],
+        world.fake.get(CLAIMS, &claim).unwrap()["metadata"]["annotations"][DATA_IMAGE_ANNOTATION],
         running.as_str()
     );
 
@@ -72,7 +72,7 @@ async fn growing_storage_resizes_the_claims_where_the_class_allows() {
     let message = world.assert_condition("Degraded", "True", "StorageNotExpandable");
     common::assert_mentions(&message, &[&claim, "allowVolumeExpansion"]);
     let requested = |world: &World| {
-        world.fake.get(PVCS, &claim).unwrap()["spec"]["resources"]["requests"]["storage"].clone()
+        world.fake.get(CLAIMS, &claim).unwrap()["spec"]["resources"]["requests"]["storage"].clone()
     };
     assert_eq!(requested(&world), "1Gi");
 

@@ -20,14 +20,10 @@ use operator::manifests::{self, SecretData};
 use operator::metrics::Metrics;
 use serde_json::{Value, json};
 
+use crate::common::paths::{DEPLOYMENTS, JOBS, RESYNC, SECRETS, STACKS};
 use crate::fake::{Call, Fake};
 
 const NS: &str = "/namespaces/shop/";
-const STACKS: &str = "/apis/natstack.dev/v1alpha1/namespaces/shop/microservicestacks";
-const SECRETS: &str = "/api/v1/namespaces/shop/secrets";
-const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/shop/deployments";
-const JOBS: &str = "/apis/batch/v1/namespaces/shop/jobs";
-const RESYNC: Duration = Duration::from_secs(300);
 /// Nothing is ready on the fake (no kubelet): looked at again sooner than the resync period.
 const NOT_READY: Duration = operator::controller::NOT_READY_RETRY_AFTER;
 
