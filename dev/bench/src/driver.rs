@@ -26,6 +26,7 @@ use crate::cpu::CpuMeter;
 use crate::load::{self, Call, Target};
 use crate::memory::{Kind, Tracked};
 use crate::system::System;
+use crate::table::Table;
 
 /// The name `--only` selects this scenario by.
 pub const SELECTOR: &str = "driver";
@@ -43,7 +44,41 @@ const SELECT_PRODUCT: &str = "SELECT p.product_id, p.product_name, p.supplier_id
      FROM products p LEFT JOIN categories c ON c.category_id = p.category_id \
      LEFT JOIN suppliers s ON s.supplier_id = p.supplier_id WHERE p.product_id = $1";
 
-runtime::row! {
+/// Declares a row both drivers read by position, in the declared order: sqlx through
+/// `runtime::row!`, tokio-postgres through `from_tokio`. One field list serves both, so the
+/// two readings cannot disagree on a column.
+macro_rules! row_for_both_drivers {
+    (
+        $(#[$meta:meta])*
+        struct $name:ident {
+            $($field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        runtime::row! {
+            $(#[$meta])*
+            struct $name {
+                $($field: $ty,)*
+            }
+        }
+
+        impl $name {
+            /// The same row read by tokio-postgres, by position.
+            fn from_tokio(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
+                let mut position = 0_usize;
+                let mut next = || {
+                    position += 1;
+                    position - 1
+                };
+                // Struct fields are evaluated in the order written: the declared order.
+                Ok(Self {
+                    $($field: row.try_get(next())?,)*
+                })
+            }
+        }
+    };
+}
+
+row_for_both_drivers! {
     /// The products service's row, as sqlx reads it there.
     #[derive(Debug)]
     struct Row {
@@ -59,26 +94,6 @@ runtime::row! {
         units_on_order: Option<i16>,
         reorder_level: Option<i16>,
         discontinued: bool,
-    }
-}
-
-impl Row {
-    /// The same row read by tokio-postgres, by position.
-    fn from_tokio(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self {
-            product_id: row.try_get(0)?,
-            product_name: row.try_get(1)?,
-            supplier_id: row.try_get(2)?,
-            supplier_name: row.try_get(3)?,
-            category_id: row.try_get(4)?,
-            category_name: row.try_get(5)?,
-            quantity_per_unit: row.try_get(6)?,
-            unit_price: row.try_get(7)?,
-            units_in_stock: row.try_get(8)?,
-            units_on_order: row.try_get(9)?,
-            reorder_level: row.try_get(10)?,
-            discontinued: row.try_get(11)?,
-        })
     }
 }
 
@@ -171,22 +186,64 @@ pub async fn measure(system: &System, options: &Options) -> anyhow::Result<Strin
 }
 
 fn render(names: &[&str], sums: &[Sum]) -> String {
+    let table = Table::new()
+        .left("driver", 27)
+        .right("queries/s", 10)
+        .right("p99 ms", 8)
+        .right("client µs", 10)
+        .right("postgres µs", 12)
+        .right("errors", 7);
     let mut out = format!(
         "\nthe PostgreSQL driver: the products read from this process, ×{CONCURRENCY}, \
-         {ROUNDS} alternating runs each (CPU µs per query):\n\
-         {:<27} {:>10} {:>8} {:>10} {:>12} {:>7}\n",
-        "driver", "queries/s", "p99 ms", "client µs", "postgres µs", "errors"
+         {ROUNDS} alternating runs each (CPU µs per query):\n{}\n",
+        table.header()
     );
     for (name, sum) in names.iter().zip(sums) {
         let per = |us: f64| us / sum.queries.max(1) as f64;
-        out.push_str(&format!(
-            "{name:<27} {:>10.0} {:>8.2} {:>10.1} {:>12.1} {:>7}\n",
-            sum.queries as f64 / sum.seconds.max(f64::EPSILON),
-            sum.p99_ms,
-            per(sum.client_us),
-            per(sum.postgres_us),
-            sum.errors
-        ));
+        let cells = [
+            (*name).to_owned(),
+            format!("{:.0}", sum.queries as f64 / sum.seconds.max(f64::EPSILON)),
+            format!("{:.2}", sum.p99_ms),
+            format!("{:.1}", per(sum.client_us)),
+            format!("{:.1}", per(sum.postgres_us)),
+            sum.errors.to_string(),
+        ];
+        out.push_str(&table.row(cells));
+        out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one field list, read by position, gives the same row through either driver.
+    #[tokio::test]
+    async fn both_drivers_read_the_same_row() {
+        let pg = testbed::PgServer::start().await.expect("postgres starts");
+        let url = pg.create_database("driver").await.expect("database");
+        let select = "SELECT 7::int8 AS product_id, 'Chai'::text AS product_name, \
+             1::int2 AS supplier_id, NULL::text AS supplier_name, 2::int2 AS category_id, \
+             'Beverages'::text AS category_name, '10 boxes'::text AS quantity_per_unit, \
+             18.25::numeric AS unit_price, 39::int2 AS units_in_stock, 0::int2 AS units_on_order, \
+             NULL::int2 AS reorder_level, false AS discontinued";
+        let pool = sqlx::PgPool::connect(&url).await.expect("sqlx pool");
+        let by_sqlx: Row = sqlx::query_as(select)
+            .fetch_one(&pool)
+            .await
+            .expect("sqlx row");
+        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("tokio-postgres connects");
+        tokio::spawn(connection);
+        let row = client
+            .query_one(select, &[])
+            .await
+            .expect("tokio-postgres row");
+        let by_tokio = Row::from_tokio(&row).expect("read by position");
+        assert_eq!(format!("{by_tokio:?}"), format!("{by_sqlx:?}"));
+        assert_eq!(by_tokio.unit_price, Some(Decimal::new(1825, 2)));
+        assert_eq!(by_tokio.reorder_level, None);
+    }
 }

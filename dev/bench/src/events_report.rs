@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::events::{DeliveryRecord, WRITE_OUTBOX, WRITE_PLAIN};
 use crate::report::{Report, RunRecord};
+use crate::table::Table;
 
 /// The processes that do a write's work and its event's: the service (either instance),
 /// PostgreSQL and nats-server.
@@ -33,11 +34,19 @@ pub fn render(report: &Report, out: &mut String) {
     if with.is_empty() && report.delivery.is_none() {
         return;
     }
+    let table = Table::new()
+        .right("conns", 5)
+        .space(1)
+        .right("outbox p50 / p99 ms", 22)
+        .space(1)
+        .right("no outbox p50 / p99 ms", 22)
+        .space(1)
+        .right("CPU µs/write", 16);
     let _ = writeln!(
         out,
         "\nDomain events: the outbox's cost on POST /products through the gateway (CPU µs per \
-         write of products, PostgreSQL and nats-server)\n{:>5}  {:>22}  {:>22}  {:>16}",
-        "conns", "outbox p50 / p99 ms", "no outbox p50 / p99 ms", "CPU µs/write"
+         write of products, PostgreSQL and nats-server)\n{}",
+        table.header()
     );
     for w in with {
         let Some(p) = report
@@ -47,14 +56,13 @@ pub fn render(report: &Report, out: &mut String) {
         else {
             continue;
         };
-        let _ = writeln!(
-            out,
-            "{:>5}  {:>22}  {:>22}  {:>16}",
-            w.concurrency,
+        let cells = [
+            w.concurrency.to_string(),
             format!("{:.2} / {:.2}", w.p50_ms, w.p99_ms),
             format!("{:.2} / {:.2}", p.p50_ms, p.p99_ms),
             format!("{:.0} vs {:.0}", write_cpu(w), write_cpu(p)),
-        );
+        ];
+        let _ = writeln!(out, "{}", table.row(cells));
     }
     if let Some(d) = &report.delivery {
         let _ = writeln!(out, "{}", delivery_line(d));

@@ -50,6 +50,7 @@ mod startup;
 mod startup_report;
 mod stock;
 mod system;
+mod table;
 mod targets;
 mod topology;
 

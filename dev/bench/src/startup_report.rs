@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::report::Report;
+use crate::table::Table;
 use crate::targets::Verdict;
 
 /// Exec to ready, each binary.
@@ -44,10 +45,11 @@ impl Samples {
         self.ms.iter().copied().max_by(f64::total_cmp)
     }
 
-    fn show(&self) -> String {
+    /// The median and max cells of the start-up table.
+    fn cells(&self) -> [String; 2] {
         match (self.median(), self.max()) {
-            (Some(median), Some(max)) => format!("{median:>8.0} {max:>8.0}"),
-            _ => format!("{:>8} {:>8}", "–", "–"),
+            (Some(median), Some(max)) => [format!("{median:.0}"), format!("{max:.0}")],
+            _ => ["–".to_owned(), "–".to_owned()],
         }
     }
 }
@@ -204,23 +206,32 @@ pub fn render(report: &Report, out: &mut String) {
                 "could not be dropped (cold = fresh database only)"
             }
         );
-        let _ = writeln!(
-            out,
-            "{:<10} {:>8} {:>8}   {:>8} {:>8}   {:>8} {:>8}   samples",
-            "binary", "cold p50", "max", "warm p50", "max", "rout p50", "max"
-        );
+        let table = Table::new()
+            .left("binary", 10)
+            .right("cold p50", 8)
+            .right("max", 8)
+            .space(2)
+            .right("warm p50", 8)
+            .right("max", 8)
+            .space(2)
+            .right("rout p50", 8)
+            .right("max", 8)
+            .space(2)
+            .left("samples", 0);
+        let _ = writeln!(out, "{}", table.header());
         for r in &startup.binaries {
-            let _ = writeln!(
-                out,
-                "{:<10} {}   {}   {}   {}/{}/{}",
-                r.binary,
-                r.cold.show(),
-                r.warm.show(),
-                r.routed.show(),
+            let counts = format!(
+                "{}/{}/{}",
                 r.cold.ms.len(),
                 r.warm.ms.len(),
                 r.routed.ms.len()
             );
+            let cells = std::iter::once(r.binary.clone())
+                .chain(r.cold.cells())
+                .chain(r.warm.cells())
+                .chain(r.routed.cells())
+                .chain([counts]);
+            let _ = writeln!(out, "{}", table.row(cells));
         }
     }
     if !report.defaults.is_empty() {
@@ -230,30 +241,29 @@ pub fn render(report: &Report, out: &mut String) {
              stack's defaults (rate limits on, JSON logs at info):",
             report.settings.rust_log
         );
-        let _ = writeln!(
-            out,
-            "{:<26} {:>5} {:>12} {:>12} {:>7} {:>12} {:>12}",
-            "operation",
-            "conns",
-            "stripped µs",
-            "defaults µs",
-            "ratio",
-            "stripped r/s",
-            "defaults r/s"
-        );
+        let table = Table::new()
+            .left("operation", 26)
+            .right("conns", 5)
+            .right("stripped µs", 12)
+            .right("defaults µs", 12)
+            .right("ratio", 7)
+            .right("stripped r/s", 12)
+            .right("defaults r/s", 12);
+        let _ = writeln!(out, "{}", table.header());
         for r in &report.defaults {
-            let _ = writeln!(
-                out,
-                "{:<26} {:>5} {:>12.1} {:>12.1} {:>7} {:>12.0} {:>12.0}",
-                r.operation,
-                r.concurrency,
-                r.stripped_us,
-                r.stock_us,
-                r.ratio()
-                    .map_or_else(|| "–".to_owned(), |x| format!("{x:.2}")),
-                r.stripped_rps,
-                r.stock_rps
-            );
+            let ratio = r
+                .ratio()
+                .map_or_else(|| "–".to_owned(), |x| format!("{x:.2}"));
+            let cells = [
+                r.operation.clone(),
+                r.concurrency.to_string(),
+                format!("{:.1}", r.stripped_us),
+                format!("{:.1}", r.stock_us),
+                ratio,
+                format!("{:.0}", r.stripped_rps),
+                format!("{:.0}", r.stock_rps),
+            ];
+            let _ = writeln!(out, "{}", table.row(cells));
         }
     }
 }

@@ -30,17 +30,9 @@ async fn list(http: &Http, forwarded_for: &str) -> Reply {
         .await
 }
 
-/// A stand-in auth service whose login refuses everyone.
+/// A stand-in auth service whose login refuses everyone (the recording one, its record unread).
 async fn start_login(world: &World) -> Running {
-    let service = ServiceBuilder::new("auth", "1.0.0", "refuses logins", ()).endpoint::<Login, _>(
-        |(), _: RequestContext, _: RequestOf<Login>| async move {
-            Err::<<Login as Operation>::Response, _>(ServiceError::new(
-                contract::ErrorCode::Unauthenticated,
-                "wrong password",
-            ))
-        },
-    );
-    world.serve(service, &Login::subject()).await
+    start_recording_login(world).await.0
 }
 
 #[tokio::test]
@@ -153,7 +145,8 @@ async fn requests_beyond_the_in_flight_budget_are_shed() {
     world.stop().await;
 }
 
-/// A stand-in auth service whose login records the client address the gateway forwards.
+/// A stand-in auth service whose login refuses everyone and records the client address the
+/// gateway forwards.
 async fn start_recording_login(
     world: &World,
 ) -> (Running, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::{FLOOR, Report, RunRecord, Via};
 use crate::memory::Kind;
+use crate::table::{Table, thousands};
 
 impl Report {
     /// The tables, the targets and any errors, as text; with ratios to `baseline` if given.
@@ -58,32 +59,24 @@ impl Report {
                     .filter(|p| !self.memory.iter().any(|m| m.process == *p)),
             )
             .collect();
-        let _ = write!(
-            out,
-            "\nCPU µs per request (user + system, measured window)\n{:<24} {:<8} {:>5}",
-            "operation", "via", "conns"
-        );
+        let mut table = run_columns();
         for p in &order {
-            let _ = write!(out, " {:>w$}", p, w = p.len().max(6));
+            table = table.right(*p, p.len().max(6));
         }
-        out.push('\n');
+        let _ = writeln!(
+            out,
+            "\nCPU µs per request (user + system, measured window)\n{}",
+            table.header()
+        );
         for run in &self.runs {
-            let _ = write!(
-                out,
-                "{:<24} {:<8} {:>5}",
-                run.operation,
-                run.via.label(),
-                run.concurrency
-            );
-            for p in &order {
-                let value = run
-                    .cpu_us_per_request
+            let values = order.iter().map(|p| {
+                run.cpu_us_per_request
                     .get(*p)
                     .filter(|us| **us >= 0.05)
-                    .map_or_else(|| "·".to_owned(), |us| format!("{us:.1}"));
-                let _ = write!(out, " {:>w$}", value, w = p.len().max(6));
-            }
-            out.push('\n');
+                    .map_or_else(|| "·".to_owned(), |us| format!("{us:.1}"))
+            });
+            let cells = run_cells(run).into_iter().chain(values);
+            let _ = writeln!(out, "{}", table.row(cells));
         }
     }
 
@@ -149,24 +142,18 @@ impl Report {
     }
 
     fn render_runs(&self, out: &mut String, baseline: Option<&Self>) {
-        let _ = write!(
-            out,
-            "{:<24} {:<8} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>9}",
-            "operation",
-            "via",
-            "conns",
-            "req/s",
-            "p50 ms",
-            "p90 ms",
-            "p99 ms",
-            "max ms",
-            "errors",
-            "gw/direct"
-        );
+        let mut table = run_columns()
+            .right("req/s", 9)
+            .right("p50 ms", 8)
+            .right("p90 ms", 8)
+            .right("p99 ms", 8)
+            .right("max ms", 8)
+            .right("errors", 6)
+            .right("gw/direct", 9);
         if baseline.is_some() {
-            let _ = write!(out, " {:>9}", "vs base");
+            table = table.right("vs base", 9);
         }
-        out.push('\n');
+        let _ = writeln!(out, "{}", table.header());
         let mut last_operation = "";
         for run in &self.runs {
             if run.operation != last_operation && !last_operation.is_empty() {
@@ -176,39 +163,37 @@ impl Report {
             let ratio = run
                 .gateway_over_direct
                 .map_or_else(String::new, |r| format!("{r:.2}"));
-            let _ = write!(
-                out,
-                "{:<24} {:<8} {:>5} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6} {:>9}",
-                run.operation,
-                run.via.label(),
-                run.concurrency,
+            let figures = [
                 thousands(run.rps),
-                run.p50_ms,
-                run.p90_ms,
-                run.p99_ms,
-                run.max_ms,
-                run.errors,
-                ratio
-            );
-            if let Some(base) = baseline {
-                let vs = base
-                    .runs
+                format!("{:.2}", run.p50_ms),
+                format!("{:.2}", run.p90_ms),
+                format!("{:.2}", run.p99_ms),
+                format!("{:.2}", run.max_ms),
+                run.errors.to_string(),
+                ratio,
+            ];
+            let vs = baseline.map(|base| {
+                base.runs
                     .iter()
                     .find(|b| b.same_run(run))
                     .filter(|b| b.rps > 0.0)
-                    .map_or_else(|| "–".to_owned(), |b| format!("{:.2}", run.rps / b.rps));
-                let _ = write!(out, " {vs:>9}");
-            }
-            out.push('\n');
+                    .map_or_else(|| "–".to_owned(), |b| format!("{:.2}", run.rps / b.rps))
+            });
+            let cells = run_cells(run).into_iter().chain(figures).chain(vs);
+            let _ = writeln!(out, "{}", table.row(cells));
         }
     }
 
     fn render_memory(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "\n{:<12} {:<14} {:>9} {:>9} {:>9}  peak during",
-            "process", "kind", "rest MiB", "peak MiB", "after MiB"
-        );
+        let table = Table::new()
+            .left("process", 12)
+            .left("kind", 14)
+            .right("rest MiB", 9)
+            .right("peak MiB", 9)
+            .right("after MiB", 9)
+            .space(1)
+            .left("peak during", 0);
+        let _ = writeln!(out, "\n{}", table.header());
         for p in &self.memory {
             let kind = match p.kind {
                 Kind::Ours => "natstack",
@@ -218,13 +203,15 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "{:<12} {:<14} {:>9.1} {:>9.1} {:>9.1}  {}",
-                p.process,
-                kind,
-                mib(p.at_rest_kib),
-                mib(p.peak_kib),
-                mib(p.after_kib),
-                p.peak_during
+                "{}",
+                table.row([
+                    p.process.clone(),
+                    kind.to_owned(),
+                    format!("{:.1}", mib(p.at_rest_kib)),
+                    format!("{:.1}", mib(p.peak_kib)),
+                    format!("{:.1}", mib(p.after_kib)),
+                    p.peak_during.clone(),
+                ])
             );
         }
     }
@@ -256,28 +243,19 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// `12345.6` as `12,346`.
-fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+/// The columns every per-run table starts with: what was run, how, and at what concurrency.
+fn run_columns() -> Table {
+    Table::new()
+        .left("operation", 24)
+        .left("via", 8)
+        .right("conns", 5)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0.4), "0");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(thousands(12_345.6), "12,346");
-        assert_eq!(thousands(1_234_567.0), "1,234,567");
-    }
+/// The cells of [`run_columns`] for `run`.
+fn run_cells(run: &RunRecord) -> [String; 3] {
+    [
+        run.operation.clone(),
+        run.via.label().to_owned(),
+        run.concurrency.to_string(),
+    ]
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::model;
 use crate::report::RunRecord;
+use crate::table::{Table, thousands};
 
 /// Components in the order the table lists them; others follow by name.
 const ORDER: [&str; 9] = [
@@ -176,19 +177,6 @@ fn us_cell(us: f64) -> String {
     }
 }
 
-fn rps_cell(rps: f64) -> String {
-    let whole = rps.round() as u64;
-    let digits = whole.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 impl TopologyReport {
     /// The printed form.
     pub fn render(&self, cores: usize) -> String {
@@ -207,57 +195,58 @@ impl TopologyReport {
             instances.join(", ")
         );
         let columns = components(&self.rows);
-        let _ = write!(
-            out,
-            "{:<24} {:>5} {:<12} {:>9} {:>8} {:>6}",
-            "operation", "conns", "topology", "req/s", "p99 ms", "errors"
-        );
+        let mut table = Table::new()
+            .left("operation", 24)
+            .right("conns", 5)
+            .left("topology", 12)
+            .right("req/s", 9)
+            .right("p99 ms", 8)
+            .right("errors", 6);
         for c in &columns {
-            let _ = write!(out, " {c:>11}");
+            table = table.right(c.as_str(), 11);
         }
-        let _ = writeln!(out, " {:>8}   (CPU µs per request)", "total");
+        let table = table.right("total", 8);
+        let _ = writeln!(out, "{}   (CPU µs per request)", table.header());
         for row in &self.rows {
             let line = |out: &mut String, label: &str, side: &Side| {
-                let _ = write!(
-                    out,
-                    "{:<24} {:>5} {:<12} {:>9} {:>8.2} {:>6}",
-                    row.operation,
-                    row.concurrency,
-                    label,
-                    rps_cell(side.rps),
-                    side.p99_ms,
-                    side.errors
-                );
-                for c in &columns {
-                    let _ = write!(out, " {:>11}", us_cell(side.us(c)));
-                }
-                let _ = writeln!(out, " {:>8.1}", side.total_us());
+                let cells = [
+                    row.operation.clone(),
+                    row.concurrency.to_string(),
+                    label.to_owned(),
+                    thousands(side.rps),
+                    format!("{:.2}", side.p99_ms),
+                    side.errors.to_string(),
+                ]
+                .into_iter()
+                .chain(columns.iter().map(|c| us_cell(side.us(c))))
+                .chain([format!("{:.1}", side.total_us())]);
+                let _ = writeln!(out, "{}", table.row(cells));
             };
             if let Some(single) = &row.single {
                 line(&mut out, "single", single);
             }
             line(&mut out, "full", &row.full);
             if let Some(single) = &row.single {
-                let _ = write!(
-                    out,
-                    "{:<24} {:>5} {:<12} {:>9} {:>8} {:>6}",
-                    row.operation,
-                    row.concurrency,
-                    "full−single",
-                    format!("{:+.0}%", model::off_by(row.full.rps, single.rps) * 100.0),
-                    "",
-                    ""
-                );
-                for c in &columns {
+                let differences = columns.iter().map(|c| {
                     let d = row.full.us(c) - single.us(c);
-                    let cell = if d.abs() < SHOWN {
+                    if d.abs() < SHOWN {
                         "·".to_owned()
                     } else {
                         format!("{d:+.1}")
-                    };
-                    let _ = write!(out, " {cell:>11}");
-                }
-                let _ = writeln!(out, " {:>+8.1}", row.full.total_us() - single.total_us());
+                    }
+                });
+                let cells = [
+                    row.operation.clone(),
+                    row.concurrency.to_string(),
+                    "full−single".to_owned(),
+                    format!("{:+.0}%", model::off_by(row.full.rps, single.rps) * 100.0),
+                    String::new(),
+                    String::new(),
+                ]
+                .into_iter()
+                .chain(differences)
+                .chain([format!("{:+.1}", row.full.total_us() - single.total_us())]);
+                let _ = writeln!(out, "{}", table.row(cells));
             }
         }
 
@@ -287,22 +276,28 @@ impl TopologyReport {
             .iter()
             .filter(|c| c.as_str() != super::instances::HARNESS)
             .collect();
-        let _ = write!(out, "  {:<24} {:>5}", "operation", "conns");
+        let mut rule = Table::new()
+            .space(2)
+            .left("operation", 24)
+            .right("conns", 5);
         for c in &rule_columns {
-            let _ = write!(out, " {c:>11}");
+            rule = rule.right(c.as_str(), 11);
         }
-        let _ = writeln!(out, " {:>8} {:>10}", "total", "req/s");
+        let rule = rule.right("total", 8).right("req/s", 10);
+        let _ = writeln!(out, "{}", rule.header());
         for row in &self.rows {
-            let _ = write!(out, "  {:<24} {:>5}", row.operation, row.concurrency);
-            for c in &rule_columns {
-                let _ = write!(out, " {:>11.4}", model::cores_per_thousand(row.full.us(c)));
-            }
-            let _ = writeln!(
-                out,
-                " {:>8.4} {:>10}",
-                model::cores_per_thousand(row.full.total_us()),
-                rps_cell(model::throughput(cores as f64 * 1e6, row.full.total_us()))
-            );
+            let total_us = row.full.total_us();
+            let per_component = rule_columns
+                .iter()
+                .map(|c| format!("{:.4}", model::cores_per_thousand(row.full.us(c))));
+            let cells = [row.operation.clone(), row.concurrency.to_string()]
+                .into_iter()
+                .chain(per_component)
+                .chain([
+                    format!("{:.4}", model::cores_per_thousand(total_us)),
+                    thousands(model::throughput(cores as f64 * 1e6, total_us)),
+                ]);
+            let _ = writeln!(out, "{}", rule.row(cells));
         }
         let _ = writeln!(
             out,
@@ -335,10 +330,10 @@ impl TopologyReport {
                 out,
                 "  prediction vs measured: predicted {} req/s, measured {} req/s, off by {:+.1}% \
                  (with cores × 10⁶: predicted {} req/s, off by {:+.1}%)",
-                rps_cell(check.predicted_rps),
-                rps_cell(check.measured_rps),
+                thousands(check.predicted_rps),
+                thousands(check.measured_rps),
                 check.off_by * 100.0,
-                rps_cell(check.predicted_rps_cores),
+                thousands(check.predicted_rps_cores),
                 check.off_by_cores * 100.0
             );
         }
@@ -456,12 +451,5 @@ mod tests {
                 .unwrap()
                 .contains("\"off_by\":-0.05")
         );
-    }
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(rps_cell(0.4), "0");
-        assert_eq!(rps_cell(999.6), "1,000");
-        assert_eq!(rps_cell(1_234_567.0), "1,234,567");
     }
 }
