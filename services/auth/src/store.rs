@@ -22,10 +22,11 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use mongodb::bson::{DateTime, doc};
+use mongodb::bson::{DateTime, Document, doc};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::{info, instrument, warn};
 
@@ -74,6 +75,27 @@ fn is_duplicate(error: &mongodb::error::Error) -> bool {
             .any(|e| e.code == DUPLICATE_KEY),
         _ => false,
     }
+}
+
+/// Inserts `doc` into `collection`; false, and nothing written, when a unique index already
+/// holds its key.
+async fn insert_unique<T>(collection: &Collection<T>, doc: &T) -> Result<bool, StoreError>
+where
+    T: Serialize + Send + Sync,
+{
+    match collection.insert_one(doc).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_duplicate(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `collection` holds a document matching `filter`.
+async fn exists<T>(collection: &Collection<T>, filter: Document) -> Result<bool, StoreError>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    Ok(collection.find_one(filter).await?.is_some())
 }
 
 /// A user as stored.
@@ -333,10 +355,10 @@ impl Store {
     /// Inserts a user; [`StoreError::Duplicate`] when the email or the username is taken.
     #[instrument(skip_all)]
     pub async fn insert_user(&self, user: &UserDoc) -> Result<(), StoreError> {
-        match self.users.insert_one(user).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate(&e) => Err(StoreError::Duplicate),
-            Err(e) => Err(e.into()),
+        if insert_unique(&self.users, user).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Duplicate)
         }
     }
 
@@ -349,11 +371,7 @@ impl Store {
     /// Whether an account has this `username_key`.
     #[instrument(skip_all)]
     pub async fn username_taken(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .users
-            .find_one(doc! {"username_key": key})
-            .await?
-            .is_some())
+        exists(&self.users, doc! {"username_key": key}).await
     }
 
     /// The user with this id.
@@ -380,11 +398,7 @@ impl Store {
             revoked_at: DateTime::now(),
             expires_at: until,
         };
-        match self.revoked.insert_one(&doc).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        insert_unique(&self.revoked, &doc).await.map(drop)
     }
 
     /// The revoked users whose revocation has not lapsed (decided here, not by the TTL index).
@@ -449,11 +463,7 @@ impl Store {
             revoked_at: DateTime::now(),
             expires_at: until,
         };
-        match self.families.insert_one(&tombstone).await {
-            Ok(_) => {}
-            Err(e) if is_duplicate(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
+        insert_unique(&self.families, &tombstone).await?;
         self.tokens
             .update_many(
                 doc! {"family": family, "used_at": null},
@@ -466,11 +476,7 @@ impl Store {
     /// Whether the family was revoked.
     #[instrument(skip_all)]
     pub async fn family_revoked(&self, family: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .families
-            .find_one(doc! {"_id": family})
-            .await?
-            .is_some())
+        exists(&self.families, doc! {"_id": family}).await
     }
 }
 

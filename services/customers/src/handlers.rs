@@ -153,10 +153,15 @@ async fn create(
         phone: new.phone,
         fax: new.fax,
     };
-    idempotency
-        .once(&pool, move |conn| {
+    outbox::created(
+        idempotency,
+        &pool,
+        &ctx,
+        EventType::CustomerCreated,
+        |created: &Customer| created.customer_id.clone(),
+        move |conn| {
             Box::pin(async move {
-                let created = db::insert(conn, &customer).await.map_err(|e| {
+                db::insert(conn, &customer).await.map_err(|e| {
                     let err = reply_error(e);
                     if err.status() == 409 {
                         ServiceError::conflict(format!(
@@ -167,12 +172,11 @@ async fn create(
                     } else {
                         err
                     }
-                })?;
-                let id = created.customer_id.clone();
-                outbox::recorded(conn, &ctx, EventType::CustomerCreated, &id, created).await
+                })
             })
-        })
-        .await
+        },
+    )
+    .await
 }
 
 async fn update(
@@ -213,9 +217,15 @@ async fn update(
     if changes.is_empty() {
         return found(db::get(&pool, &id).await, || not_found(&id));
     }
-    let mut tx = pool.begin().await.map_err(reply_error)?;
-    let updated = found(db::update(&mut tx, &id, changes).await, || not_found(&id))?;
-    outbox::commit(tx, &ctx, EventType::CustomerUpdated, &id, updated).await
+    outbox::changed(
+        &pool,
+        &ctx,
+        EventType::CustomerUpdated,
+        &id,
+        async |db| db::update(db, &id, changes).await,
+        || not_found(&id),
+    )
+    .await
 }
 
 async fn delete(
@@ -224,9 +234,14 @@ async fn delete(
     req: RequestOf<DeleteCustomer>,
 ) -> Result<(), ServiceError> {
     let id = customer_id(&req.params)?;
-    let mut tx = pool.begin().await.map_err(reply_error)?;
-    let deleted = found(db::delete(&mut tx, &id).await, || not_found(&id))?;
-    outbox::commit(tx, &ctx, EventType::CustomerDeleted, &id, deleted)
-        .await
-        .map(drop)
+    outbox::changed(
+        &pool,
+        &ctx,
+        EventType::CustomerDeleted,
+        &id,
+        async |db| db::delete(db, &id).await,
+        || not_found(&id),
+    )
+    .await
+    .map(drop)
 }

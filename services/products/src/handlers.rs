@@ -138,15 +138,15 @@ async fn create(
     };
     errors.finish()?;
     // A category or supplier that does not exist is a foreign-key violation: 422 on its field.
-    idempotency
-        .once(&pool, move |conn| {
-            Box::pin(async move {
-                let created = db::insert(conn, row).await.map_err(reply_error)?;
-                let id = created.product_id.to_string();
-                outbox::recorded(conn, &ctx, EventType::ProductCreated, &id, created).await
-            })
-        })
-        .await
+    outbox::created(
+        idempotency,
+        &pool,
+        &ctx,
+        EventType::ProductCreated,
+        |created: &Product| created.product_id.to_string(),
+        move |conn| Box::pin(async move { db::insert(conn, row).await.map_err(reply_error) }),
+    )
+    .await
 }
 
 async fn update(
@@ -213,14 +213,13 @@ async fn update(
     if changes.is_empty() {
         return found(db::get(&pool, id).await, || not_found(id));
     }
-    let mut tx = pool.begin().await.map_err(reply_error)?;
-    let updated = found(db::update(&mut tx, id, changes).await, || not_found(id))?;
-    outbox::commit(
-        tx,
+    outbox::changed(
+        &pool,
         &ctx,
         EventType::ProductUpdated,
         &id.to_string(),
-        updated,
+        async |db| db::update(db, id, changes).await,
+        || not_found(id),
     )
     .await
 }
@@ -231,14 +230,13 @@ async fn delete(
     req: RequestOf<DeleteProduct>,
 ) -> Result<(), ServiceError> {
     let id = product_id(req.params.id)?;
-    let mut tx = pool.begin().await.map_err(reply_error)?;
-    let deleted = found(db::delete(&mut tx, id).await, || not_found(id))?;
-    outbox::commit(
-        tx,
+    outbox::changed(
+        &pool,
         &ctx,
         EventType::ProductDeleted,
         &id.to_string(),
-        deleted,
+        async |db| db::delete(db, id).await,
+        || not_found(id),
     )
     .await
     .map(drop)

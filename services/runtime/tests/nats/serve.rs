@@ -280,49 +280,24 @@ async fn declared_auth_levels_are_enforced_on_the_forwarded_caller() {
             .header(headers::ROLES, "user,admin")
     };
     // `user` level: a caller is needed, any caller will do.
-    assert_eq!(
-        status(
-            requester
-                .call::<Whoami>(&Envelope::body(1), CallOptions::default())
-                .await
-                .map(drop)
-        ),
-        401
-    );
-    assert_eq!(
-        status(
-            requester
-                .call::<Whoami>(&Envelope::body(1), user())
-                .await
-                .map(drop)
-        ),
-        200
-    );
+    for (caller, options, want) in [
+        ("nobody", CallOptions::default(), 401),
+        ("user", user(), 200),
+    ] {
+        let result = requester.call::<Whoami>(&Envelope::body(1), options).await;
+        assert_eq!(status(result.map(drop)), want, "{caller}");
+    }
     // `admin` level: the role is needed.
-    assert_eq!(
-        status(
-            requester
-                .call::<AdminOnly>(&Envelope::default(), CallOptions::default())
-                .await
-        ),
-        401
-    );
-    assert_eq!(
-        status(
-            requester
-                .call::<AdminOnly>(&Envelope::default(), user())
-                .await
-        ),
-        403
-    );
-    assert_eq!(
-        status(
-            requester
-                .call::<AdminOnly>(&Envelope::default(), admin())
-                .await
-        ),
-        200
-    );
+    for (caller, options, want) in [
+        ("nobody", CallOptions::default(), 401),
+        ("user", user(), 403),
+        ("admin", admin(), 200),
+    ] {
+        let result = requester
+            .call::<AdminOnly>(&Envelope::default(), options)
+            .await;
+        assert_eq!(status(result), want, "{caller}");
+    }
     // `public` level: nobody is needed.
     assert_eq!(status(ops::echo_one(&requester).await.map(drop)), 200);
     running.stop().await;
