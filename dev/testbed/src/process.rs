@@ -16,6 +16,7 @@
 //! never from `spawn_blocking`, whose idle threads exit.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -294,9 +295,61 @@ pub async fn accepts(port: u16) -> bool {
         .is_ok()
 }
 
-/// The last `lines` lines of `log`.
+/// The last `lines` lines of `log`, without a backtrace at its end ([`tail`]).
 pub fn log_tail(log: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+    tail(&std::fs::read_to_string(log).unwrap_or_default(), lines)
+}
+
+/// The last `lines` lines of a log's `text`. A Rust backtrace that ends the log (a panic's, or
+/// the error `main` returned, printed when `RUST_BACKTRACE` is set) is left out and named in
+/// one line: its frames would otherwise fill the tail and push out the message that says why
+/// the process stopped.
+pub fn tail(text: &str, lines: usize) -> String {
+    let mut all: Vec<&str> = text.lines().collect();
+    let mut omitted = None;
+    if let Some(at) = all
+        .iter()
+        .rposition(|l| l.trim().eq_ignore_ascii_case("stack backtrace:"))
+    {
+        // Only a backtrace that runs to the end: its frames are indented, then a `note:`.
+        let frames = &all[at + 1..];
+        if frames
+            .iter()
+            .all(|l| l.starts_with(' ') || l.starts_with("note:"))
+        {
+            omitted = Some(frames.len());
+            all.truncate(at);
+        }
+    }
+    let mut out = all[all.len().saturating_sub(lines)..].join("\n");
+    if let Some(frames) = omitted {
+        let _ = write!(out, "\n(a backtrace of {frames} lines follows in the log)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn the_tail_keeps_the_error_and_names_a_backtrace_at_the_end() {
+        let log = "starting\nError: cannot bind 127.0.0.1:4000\n\nCaused by:\n    \
+                   Address already in use (os error 98)\n\nStack backtrace:\n   0: main\n      \
+                     at src/main.rs:1:1\nnote: Some details are omitted";
+        let tail = tail(log, 3);
+        assert!(tail.contains("Address already in use"), "{tail}");
+        assert!(!tail.contains("src/main.rs"), "{tail}");
+        assert!(
+            tail.ends_with("(a backtrace of 3 lines follows in the log)"),
+            "{tail}"
+        );
+    }
+
+    #[test]
+    fn lines_after_a_backtrace_keep_it_in_the_tail() {
+        let log = "thread 'x' panicked\nstack backtrace:\n   0: f\nrecovered, still running";
+        assert_eq!(tail(log, 2), "   0: f\nrecovered, still running");
+        assert_eq!(tail("a\nb\nc", 2), "b\nc");
+    }
 }

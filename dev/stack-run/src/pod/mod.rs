@@ -136,17 +136,16 @@ impl Pod {
             .unwrap_or(Phase::Running)
     }
 
-    /// The last `lines` lines of each container's log.
+    /// The last `lines` lines of each container's log (a backtrace at its end left out, as
+    /// [`testbed::process::log_tail`] does).
     #[must_use]
     pub fn log_tail(&self, lines: usize) -> String {
         let mut out = String::new();
         for log in &self.logs {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
-            let all: Vec<&str> = text.lines().collect();
-            let start = all.len().saturating_sub(lines);
             out.push_str(&format!("--- {} ---\n", log.display()));
-            for line in &all[start..] {
-                out.push_str(line);
+            let tail = testbed::process::log_tail(log, lines);
+            if !tail.is_empty() {
+                out.push_str(&tail);
                 out.push('\n');
             }
         }
