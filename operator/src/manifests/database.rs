@@ -73,6 +73,7 @@ struct Workload<'a> {
     image: String,
     /// The admin Secret, whose data is part of the config hash.
     admin_secret: String,
+    /// What its engine brings.
     engine: Engine,
 }
 
@@ -109,10 +110,9 @@ pub fn managed(
     let admin_secret = admin_secret(ctx, kind);
     let server = Workload {
         component,
-        pods: if kind == DatabaseKind::Mongodb {
-            PodsOf::Mongodb
-        } else {
-            PodsOf::Postgres
+        pods: match kind {
+            DatabaseKind::Mongodb => PodsOf::Mongodb,
+            DatabaseKind::Postgres | DatabaseKind::None => PodsOf::Postgres,
         },
         spec,
         image: database_image(ctx, kind),
@@ -151,7 +151,7 @@ fn stateful_set(ctx: &Ctx<'_>, server: Workload<'_>, secrets: &SecretData) -> St
         std::slice::from_ref(&server.admin_secret),
     ));
     let mut mounts = vec![VolumeMount {
-        name: "data".into(),
+        name: DATA_CLAIM.into(),
         mount_path: server.engine.data_path.into(),
         ..VolumeMount::default()
     }];
