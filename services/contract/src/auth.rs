@@ -1,8 +1,8 @@
 //! The auth service's operations and DTOs: accounts, token pairs, access-token claims and the
 //! JWKS the gateway verifies access tokens with.
 //!
-//! Request DTOs that carry a secret (a password, a refresh token) redact it in `Debug`, so a
-//! stray `?request` in a log line cannot leak it.
+//! DTOs that carry a secret (a password, a token) leave it out of `Debug` (`#[debug(skip)]`
+//! shows `..` in its place), so a stray `?request` in a log line cannot leak it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,7 @@ pub struct User {
 }
 
 /// Body of `POST /auth/register`.
-#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Default, derive_more::Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The display name (3–32 characters: letters, digits, `_`, `-`, `.`).
@@ -109,74 +109,43 @@ pub struct RegisterRequest {
     pub email: String,
     /// The password (8–128 characters, not all whitespace).
     #[schemars(length(min = 8, max = 128), regex(pattern = crate::schema::NOT_BLANK))]
+    #[debug(skip)]
     pub password: String,
 }
 
-impl std::fmt::Debug for RegisterRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegisterRequest")
-            .field("username", &self.username)
-            .field("email", &self.email)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
 /// Body of `POST /auth/login`.
-#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Default, derive_more::Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The email the account was registered with (case and surrounding space do not matter).
     pub email: String,
     /// The password.
+    #[debug(skip)]
     pub password: String,
 }
 
-impl std::fmt::Debug for LoginRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("email", &self.email)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
 /// Body of `POST /auth/refresh` and `POST /auth/logout`.
-#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Default, derive_more::Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
+    #[debug(skip)]
     pub refresh_token: String,
 }
 
-impl std::fmt::Debug for RefreshRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RefreshRequest")
-            .field("refresh_token", &"<redacted>")
-            .finish()
-    }
-}
-
 /// An access token and the refresh token that renews it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, derive_more::Debug, Serialize, Deserialize, JsonSchema)]
 pub struct TokenPair {
     /// The access token (a JWT) for `Authorization: Bearer`.
+    #[debug(skip)]
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
     /// The opaque, single-use refresh token.
+    #[debug(skip)]
     pub refresh_token: String,
-}
-
-impl std::fmt::Debug for TokenPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenPair")
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Path parameters of `/auth/users/{id}`.
@@ -276,7 +245,25 @@ mod tests {
         let refresh = RefreshRequest {
             refresh_token: "RT".into(),
         };
-        let all = format!("{login:?} {pair:?} {refresh:?}");
+        let register = RegisterRequest {
+            username: "ada".into(),
+            email: "a@b.c".into(),
+            password: "hunter22".into(),
+        };
+        let all = format!("{login:?} {pair:?} {refresh:?} {register:?}");
         assert!(!all.contains("hunter22") && !all.contains("AT") && !all.contains("RT"));
+        assert_eq!(
+            format!("{login:?}"),
+            r#"LoginRequest { email: "a@b.c", .. }"#
+        );
+        assert_eq!(
+            format!("{pair:?}"),
+            r#"TokenPair { token_type: "Bearer", expires_in: 1, .. }"#
+        );
+        assert_eq!(format!("{refresh:?}"), "RefreshRequest { .. }");
+        assert_eq!(
+            format!("{register:?}"),
+            r#"RegisterRequest { username: "ada", email: "a@b.c", .. }"#
+        );
     }
 }
