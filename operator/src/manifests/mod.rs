@@ -79,6 +79,32 @@ pub enum Child {
     MongoDBCommunity(MongoDBCommunity),
 }
 
+/// `$body` with `$o` bound to the object of whichever kind `$child` holds: for what every kind
+/// does alike, such as reading its metadata or sending it to the API server.
+macro_rules! each_child {
+    ($child:expr, $o:ident => $body:expr) => {
+        match $child {
+            $crate::manifests::Child::Secret($o) => $body,
+            $crate::manifests::Child::ConfigMap($o) => $body,
+            $crate::manifests::Child::NetworkPolicy($o) => $body,
+            $crate::manifests::Child::StatefulSet($o) => $body,
+            $crate::manifests::Child::Service($o) => $body,
+            $crate::manifests::Child::Pdb($o) => $body,
+            $crate::manifests::Child::Job($o) => $body,
+            $crate::manifests::Child::Deployment($o) => $body,
+            $crate::manifests::Child::Hpa($o) => $body,
+            $crate::manifests::Child::ServiceMonitor($o) => $body,
+            $crate::manifests::Child::PodMonitor($o) => $body,
+            $crate::manifests::Child::PrometheusRule($o) => $body,
+            $crate::manifests::Child::Cluster($o) => $body,
+            $crate::manifests::Child::CnpgDatabase($o) => $body,
+            $crate::manifests::Child::ScheduledBackup($o) => $body,
+            $crate::manifests::Child::MongoDBCommunity($o) => $body,
+        }
+    };
+}
+pub(crate) use each_child;
+
 impl Child {
     /// The object's `kind`.
     #[must_use]
@@ -129,24 +155,7 @@ impl Child {
     /// The object's metadata.
     #[must_use]
     pub fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-        match self {
-            Self::Secret(o) => &o.metadata,
-            Self::ConfigMap(o) => &o.metadata,
-            Self::NetworkPolicy(o) => &o.metadata,
-            Self::StatefulSet(o) => &o.metadata,
-            Self::Service(o) => &o.metadata,
-            Self::Pdb(o) => &o.metadata,
-            Self::Job(o) => &o.metadata,
-            Self::Deployment(o) => &o.metadata,
-            Self::Hpa(o) => &o.metadata,
-            Self::ServiceMonitor(o) => &o.metadata,
-            Self::PodMonitor(o) => &o.metadata,
-            Self::PrometheusRule(o) => &o.metadata,
-            Self::Cluster(o) => &o.metadata,
-            Self::CnpgDatabase(o) => &o.metadata,
-            Self::ScheduledBackup(o) => &o.metadata,
-            Self::MongoDBCommunity(o) => &o.metadata,
-        }
+        each_child!(self, o => &o.metadata)
     }
 
     /// The object's name.
@@ -172,24 +181,7 @@ impl Child {
         fn json(o: &impl Serialize) -> serde_json::Value {
             serde_json::to_value(o).unwrap_or_default()
         }
-        match self {
-            Self::Secret(o) => json(o),
-            Self::ConfigMap(o) => json(o),
-            Self::NetworkPolicy(o) => json(o),
-            Self::StatefulSet(o) => json(o),
-            Self::Service(o) => json(o),
-            Self::Pdb(o) => json(o),
-            Self::Job(o) => json(o),
-            Self::Deployment(o) => json(o),
-            Self::Hpa(o) => json(o),
-            Self::ServiceMonitor(o) => json(o),
-            Self::PodMonitor(o) => json(o),
-            Self::PrometheusRule(o) => json(o),
-            Self::Cluster(o) => json(o),
-            Self::CnpgDatabase(o) => json(o),
-            Self::ScheduledBackup(o) => json(o),
-            Self::MongoDBCommunity(o) => json(o),
-        }
+        each_child!(self, o => json(o))
     }
 }
 

@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::Error;
 use crate::manifests::common::FIELD_MANAGER;
-use crate::manifests::{Child, Children};
+use crate::manifests::{Child, Children, each_child};
 use crate::status::{self, Fault};
 
 /// Objects returned by the API server after applying, with their current status, and the
@@ -170,19 +170,19 @@ async fn apply_child(
     child: &Child,
     applied: &mut Applied,
 ) -> Result<(), Error> {
+    // The object the API server stored, after applying `$o`.
+    macro_rules! stored {
+        ($o:expr) => {
+            apply_one(client, namespace, $o).await?
+        };
+    }
     match child {
-        Child::Secret(o) => drop(apply_one(client, namespace, o).await?),
-        Child::ConfigMap(o) => drop(apply_one(client, namespace, o).await?),
-        Child::NetworkPolicy(o) => drop(apply_one(client, namespace, o).await?),
-        Child::StatefulSet(o) => applied
-            .stateful_sets
-            .push(apply_one(client, namespace, o).await?),
-        Child::Service(o) => applied
-            .services
-            .push(apply_one(client, namespace, o).await?),
-        Child::Pdb(o) => drop(apply_one(client, namespace, o).await?),
+        Child::StatefulSet(o) => applied.stateful_sets.push(stored!(o)),
+        Child::Service(o) => applied.services.push(stored!(o)),
+        Child::Cluster(o) => applied.clusters.push(stored!(o)),
+        Child::MongoDBCommunity(o) => applied.replica_sets.push(stored!(o)),
         Child::Job(o) => {
-            let stored = apply_one(client, namespace, o).await?;
+            let stored = stored!(o);
             if status::job_due_for_retry(&stored, &Timestamp::now()) {
                 let api: Api<Job> = Api::namespaced(client.clone(), namespace);
                 api.delete(&o.name_any(), &DeleteParams::background())
@@ -194,22 +194,10 @@ async fn apply_child(
         }
         Child::Deployment(o) => {
             super::handoff::keep_replicas(client, namespace, o).await?;
-            applied
-                .deployments
-                .push(apply_one(client, namespace, o).await?);
+            applied.deployments.push(stored!(o));
         }
-        Child::Hpa(o) => drop(apply_one(client, namespace, o).await?),
-        Child::ServiceMonitor(o) => drop(apply_one(client, namespace, o).await?),
-        Child::PodMonitor(o) => drop(apply_one(client, namespace, o).await?),
-        Child::PrometheusRule(o) => drop(apply_one(client, namespace, o).await?),
-        Child::Cluster(o) => applied
-            .clusters
-            .push(apply_one(client, namespace, o).await?),
-        Child::CnpgDatabase(o) => drop(apply_one(client, namespace, o).await?),
-        Child::ScheduledBackup(o) => drop(apply_one(client, namespace, o).await?),
-        Child::MongoDBCommunity(o) => applied
-            .replica_sets
-            .push(apply_one(client, namespace, o).await?),
+        // What the API server stored of the other kinds is not read.
+        other => each_child!(other, o => drop(stored!(o))),
     }
     Ok(())
 }

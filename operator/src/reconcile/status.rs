@@ -3,8 +3,6 @@
 //! ([`events::Reason::of_change`]). An unchanged status is not written, so the write does not
 //! re-trigger the controller.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -43,36 +41,11 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied, stuck: Vec<String>) -> Outcome 
             message: lines.join("; "),
         };
     }
-    let component_of =
-        |labels: &BTreeMap<String, String>| labels.get(LABEL_NAME).cloned().unwrap_or_default();
-    let components: Vec<ComponentStatus> = applied
-        .stateful_sets
-        .iter()
-        .map(|s| status::stateful_set_component(&component_of(s.labels()), s))
-        .chain(
-            applied
-                .deployments
-                .iter()
-                .map(|d| status::deployment_component(&component_of(d.labels()), d)),
-        )
-        .chain(
-            applied
-                .clusters
-                .iter()
-                .map(|c| status::cluster_component(&component_of(c.labels()), c)),
-        )
-        .chain(
-            applied
-                .replica_sets
-                .iter()
-                .map(|r| status::replica_set_component(&component_of(r.labels()), r)),
-        )
-        .chain(
-            applied
-                .jobs
-                .iter()
-                .filter_map(|j| status::failed_job_component(&component_of(j.labels()), j)),
-        )
+    let components: Vec<ComponentStatus> = components(&applied.stateful_sets)
+        .chain(components(&applied.deployments))
+        .chain(components(&applied.clusters))
+        .chain(components(&applied.replica_sets))
+        .chain(components(&applied.jobs))
         .collect();
     let gateway_address = applied
         .services
@@ -90,6 +63,16 @@ pub fn outcome(ctx: &Ctx<'_>, applied: &Applied, stuck: Vec<String>) -> Outcome 
         gateway_address,
         stuck,
     }
+}
+
+/// The components `objects` report, each named by its `app.kubernetes.io/name` label.
+fn components<T: status::Component + Resource>(
+    objects: &[T],
+) -> impl Iterator<Item = ComponentStatus> + '_ {
+    objects.iter().filter_map(|o| {
+        let name = o.labels().get(LABEL_NAME).map_or("", String::as_str);
+        o.component(name)
+    })
 }
 
 /// Computes the new status; publishes the Events its changes call for, then writes it.

@@ -6,7 +6,14 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::Component;
 use crate::crd::ComponentStatus;
+
+impl Component for Job {
+    fn component(&self, name: &str) -> Option<ComponentStatus> {
+        failed_job_component(name, self)
+    }
+}
 
 /// Readiness of a Deployment from its own status.
 #[must_use]

@@ -12,6 +12,7 @@ pub mod engines;
 pub mod fault;
 pub mod rollout;
 
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub use components::{
@@ -23,6 +24,34 @@ pub use engines::{cluster_component, replica_set_component};
 pub use fault::Fault;
 
 use crate::crd::{ComponentStatus, MicroserviceStackStatus};
+use crate::manifests::cnpg::Cluster;
+use crate::manifests::mongodb_community::MongoDBCommunity;
+
+/// A kind of child whose stored object tells a component's readiness.
+pub trait Component {
+    /// The component `name` as this object reports it; `None` when the object is not a
+    /// component in its present state (a Job that has not failed).
+    fn component(&self, name: &str) -> Option<ComponentStatus>;
+}
+
+/// Implements [`Component`] for kinds whose object is always a component, by the function
+/// that reads its readiness.
+macro_rules! always_components {
+    ($($kind:ty => $read:path),* $(,)?) => {$(
+        impl Component for $kind {
+            fn component(&self, name: &str) -> Option<ComponentStatus> {
+                Some($read(name, self))
+            }
+        }
+    )*};
+}
+
+always_components!(
+    Deployment => deployment_component,
+    StatefulSet => stateful_set_component,
+    Cluster => cluster_component,
+    MongoDBCommunity => replica_set_component,
+);
 
 /// What a reconcile achieved.
 #[derive(Clone, Debug, PartialEq)]
