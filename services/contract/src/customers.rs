@@ -15,8 +15,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::contact::Contact;
 use crate::operation;
-use crate::page::{DEFAULT_LIMIT, MAX_FILTER_CHARS, MAX_LIMIT, Page, SortKey};
+use crate::page::{MAX_FILTER_CHARS, Page, SortKey, list_query};
 use crate::schema::{NOT_BLANK, sort_schema};
 
 /// The column lengths of the `customers` table, in characters; longer values are refused
@@ -53,24 +54,9 @@ pub struct Customer {
     pub customer_id: String,
     /// Company name (always present).
     pub company_name: String,
-    /// Contact person.
-    pub contact_name: Option<String>,
-    /// Contact person's title.
-    pub contact_title: Option<String>,
-    /// Street address.
-    pub address: Option<String>,
-    /// City.
-    pub city: Option<String>,
-    /// Region or state.
-    pub region: Option<String>,
-    /// Postal code.
-    pub postal_code: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Fax number.
-    pub fax: Option<String>,
+    /// Contact person, address and numbers.
+    #[serde(flatten)]
+    pub contact: Contact,
 }
 
 /// What a customer id looks like: five ASCII letters, in either case.
@@ -127,36 +113,30 @@ impl SortKey for CustomerSort {
     }
 }
 
-/// Query of [`ListCustomers`]. Every filter is optional and they combine with AND.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListCustomersQuery {
-    /// Case-insensitive substring of the company or contact name (`%` and `_` match
-    /// literally).
-    #[serde(default)]
-    #[schemars(length(max = MAX_FILTER_CHARS))]
-    pub q: Option<String>,
-    /// Exact country, case-insensitive.
-    #[serde(default)]
-    #[schemars(length(max = MAX_FILTER_CHARS))]
-    pub country: Option<String>,
-    /// Exact city, case-insensitive.
-    #[serde(default)]
-    #[schemars(length(max = MAX_FILTER_CHARS))]
-    pub city: Option<String>,
-    /// A [`CustomerSort`] name, `-` prefixed for descending (default `customer_id`).
-    #[serde(default)]
-    #[schemars(schema_with = "sort_schema::<CustomerSort>")]
-    pub sort: Option<String>,
-    /// Page number from 1 (see [`crate::page`]).
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    #[schemars(range(min = 1), extend("default" = 1))]
-    pub page: Option<u32>,
-    /// Page size, at most [`crate::page::MAX_LIMIT`].
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    #[schemars(range(min = 1, max = MAX_LIMIT), extend("default" = DEFAULT_LIMIT))]
-    pub limit: Option<u32>,
+list_query! {
+    /// Query of [`ListCustomers`]. Every filter is optional and they combine with AND.
+    #[serde_with::skip_serializing_none]
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ListCustomersQuery {
+        /// Case-insensitive substring of the company or contact name (`%` and `_` match
+        /// literally).
+        #[serde(default)]
+        #[schemars(length(max = MAX_FILTER_CHARS))]
+        pub q: Option<String>,
+        /// Exact country, case-insensitive.
+        #[serde(default)]
+        #[schemars(length(max = MAX_FILTER_CHARS))]
+        pub country: Option<String>,
+        /// Exact city, case-insensitive.
+        #[serde(default)]
+        #[schemars(length(max = MAX_FILTER_CHARS))]
+        pub city: Option<String>,
+        /// A [`CustomerSort`] name, `-` prefixed for descending (default `customer_id`).
+        #[serde(default)]
+        #[schemars(schema_with = "sort_schema::<CustomerSort>")]
+        pub sort: Option<String>,
+    }
 }
 
 /// Body of [`CreateCustomer`]. `customer_id` and `company_name` are required (422 when

@@ -32,6 +32,7 @@
 
 pub mod auth;
 pub mod caller;
+pub mod contact;
 pub mod customers;
 pub mod de;
 pub mod deploy;

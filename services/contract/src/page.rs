@@ -57,20 +57,38 @@ impl<T> Page<T> {
     }
 }
 
-/// The `page` and `limit` of a list query, as received; also the whole query of a list that
-/// has no filters. Numbers may arrive as strings (`"2"`), as the gateway sends them.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PageQuery {
-    /// Requested page, from 1.
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    #[schemars(range(min = 1), extend("default" = 1))]
-    pub page: Option<u32>,
-    /// Requested page size.
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    #[schemars(range(min = 1, max = MAX_LIMIT), extend("default" = DEFAULT_LIMIT))]
-    pub limit: Option<u32>,
+/// Declares a list operation's query: the struct as written, with the `page` and `limit`
+/// every list takes appended, so the paging fields, their bounds and defaults are declared
+/// once. (`#[serde(flatten)]` cannot share them: list queries refuse unknown fields, and serde
+/// does not combine `deny_unknown_fields` with `flatten`.)
+macro_rules! list_query {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($fields)*
+            /// Page number, from 1.
+            #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+            #[schemars(range(min = 1), extend("default" = 1))]
+            pub page: Option<u32>,
+            /// Rows per page.
+            #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+            #[schemars(
+                range(min = 1, max = crate::page::MAX_LIMIT),
+                extend("default" = crate::page::DEFAULT_LIMIT)
+            )]
+            pub limit: Option<u32>,
+        }
+    };
+}
+pub(crate) use list_query;
+
+list_query! {
+    /// The `page` and `limit` of a list query, as received; also the whole query of a list that
+    /// has no filters. Numbers may arrive as strings (`"2"`), as the gateway sends them.
+    #[serde_with::skip_serializing_none]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct PageQuery {}
 }
 
 /// A validated page request.

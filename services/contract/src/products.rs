@@ -21,8 +21,9 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::contact::Contact;
 use crate::operation;
-use crate::page::{DEFAULT_LIMIT, MAX_FILTER_CHARS, MAX_LIMIT, Page, PageQuery, SortKey};
+use crate::page::{MAX_FILTER_CHARS, Page, PageQuery, SortKey, list_query};
 use crate::schema::{NOT_BLANK, sort_schema};
 
 /// Limits of the `products` columns; values outside them are refused with 422.
@@ -189,24 +190,9 @@ pub struct Supplier {
     pub supplier_id: i16,
     /// Company name.
     pub company_name: String,
-    /// Contact person.
-    pub contact_name: Option<String>,
-    /// Contact person's title.
-    pub contact_title: Option<String>,
-    /// Street address.
-    pub address: Option<String>,
-    /// City.
-    pub city: Option<String>,
-    /// Region or state.
-    pub region: Option<String>,
-    /// Postal code.
-    pub postal_code: Option<String>,
-    /// Country.
-    pub country: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Fax number.
-    pub fax: Option<String>,
+    /// Contact person, address and numbers.
+    #[serde(flatten)]
+    pub contact: Contact,
     /// Home page (Northwind's `#text#URL#` hyperlink notation).
     pub homepage: Option<String>,
 }
@@ -268,47 +254,41 @@ impl SortKey for ProductSort {
     }
 }
 
-/// Query of [`ListProducts`]. Every filter is optional and they combine with AND. Numbers and
-/// booleans may arrive as strings (`"true"`), as the gateway sends them.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListProductsQuery {
-    /// Case-insensitive substring of the product name (`%` and `_` match literally).
-    #[serde(default)]
-    #[schemars(length(max = MAX_FILTER_CHARS))]
-    pub q: Option<String>,
-    /// Only this category.
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    pub category_id: Option<i64>,
-    /// Only this supplier.
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    pub supplier_id: Option<i64>,
-    /// Only discontinued (`true`) or only current (`false`) products.
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    pub discontinued: Option<bool>,
-    /// Unit price at least this (inclusive).
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    pub min_price: Option<Price>,
-    /// Unit price at most this (inclusive).
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    pub max_price: Option<Price>,
-    /// Only products with stock (`true`: `units_in_stock > 0`) or without (`false`: zero or
-    /// unknown).
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    pub in_stock: Option<bool>,
-    /// A [`ProductSort`] name, `-` prefixed for descending (default `product_id`).
-    #[serde(default)]
-    #[schemars(schema_with = "sort_schema::<ProductSort>")]
-    pub sort: Option<String>,
-    /// Page number from 1 (see [`crate::page`]).
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    #[schemars(range(min = 1), extend("default" = 1))]
-    pub page: Option<u32>,
-    /// Page size, at most [`crate::page::MAX_LIMIT`].
-    #[serde(default, deserialize_with = "crate::de::opt_from_str")]
-    #[schemars(range(min = 1, max = MAX_LIMIT), extend("default" = DEFAULT_LIMIT))]
-    pub limit: Option<u32>,
+list_query! {
+    /// Query of [`ListProducts`]. Every filter is optional and they combine with AND. Numbers and
+    /// booleans may arrive as strings (`"true"`), as the gateway sends them.
+    #[serde_with::skip_serializing_none]
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub struct ListProductsQuery {
+        /// Case-insensitive substring of the product name (`%` and `_` match literally).
+        #[serde(default)]
+        #[schemars(length(max = MAX_FILTER_CHARS))]
+        pub q: Option<String>,
+        /// Only this category.
+        #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+        pub category_id: Option<i64>,
+        /// Only this supplier.
+        #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+        pub supplier_id: Option<i64>,
+        /// Only discontinued (`true`) or only current (`false`) products.
+        #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+        pub discontinued: Option<bool>,
+        /// Unit price at least this (inclusive).
+        #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+        pub min_price: Option<Price>,
+        /// Unit price at most this (inclusive).
+        #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+        pub max_price: Option<Price>,
+        /// Only products with stock (`true`: `units_in_stock > 0`) or without (`false`: zero or
+        /// unknown).
+        #[serde(default, deserialize_with = "crate::de::opt_from_str")]
+        pub in_stock: Option<bool>,
+        /// A [`ProductSort`] name, `-` prefixed for descending (default `product_id`).
+        #[serde(default)]
+        #[schemars(schema_with = "sort_schema::<ProductSort>")]
+        pub sort: Option<String>,
+    }
 }
 
 /// Body of [`CreateProduct`]. `product_name` is required (422 when missing); the id is

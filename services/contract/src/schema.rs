@@ -216,10 +216,7 @@ mod tests {
         let sorts = props["sort"]["enum"].as_array().unwrap();
         assert!(sorts.contains(&"-company_name".into()), "{sorts:?}");
         assert_eq!(query["additionalProperties"], false);
-        assert_eq!(
-            props["limit"]["description"],
-            "Page size, at most `crate::page::MAX_LIMIT`."
-        );
+        assert_eq!(props["limit"]["description"], "Rows per page.");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The customers SQL. Every value travels as a bind parameter; the only SQL text chosen at
 //! run time is a column name picked from a fixed list by [`CustomerSort`].
 
+use contract::contact::Contact;
 use contract::customers::{Customer, CustomerSort};
 use contract::page::{Page, PageSpec, Sort};
 use runtime::pg::list::{Listing, Order, contains_pattern};
@@ -38,15 +39,17 @@ impl From<Row> for Customer {
         Self {
             customer_id: r.customer_id,
             company_name: r.company_name,
-            contact_name: r.contact_name,
-            contact_title: r.contact_title,
-            address: r.address,
-            city: r.city,
-            region: r.region,
-            postal_code: r.postal_code,
-            country: r.country,
-            phone: r.phone,
-            fax: r.fax,
+            contact: Contact {
+                contact_name: r.contact_name,
+                contact_title: r.contact_title,
+                address: r.address,
+                city: r.city,
+                region: r.region,
+                postal_code: r.postal_code,
+                country: r.country,
+                phone: r.phone,
+                fax: r.fax,
+            },
         }
     }
 }
@@ -139,15 +142,15 @@ pub async fn insert(db: &mut PgConnection, c: &Customer) -> Result<Customer, sql
     ))
     .bind(&c.customer_id)
     .bind(&c.company_name)
-    .bind(&c.contact_name)
-    .bind(&c.contact_title)
-    .bind(&c.address)
-    .bind(&c.city)
-    .bind(&c.region)
-    .bind(&c.postal_code)
-    .bind(&c.country)
-    .bind(&c.phone)
-    .bind(&c.fax)
+    .bind(&c.contact.contact_name)
+    .bind(&c.contact.contact_title)
+    .bind(&c.contact.address)
+    .bind(&c.contact.city)
+    .bind(&c.contact.region)
+    .bind(&c.contact.postal_code)
+    .bind(&c.contact.country)
+    .bind(&c.contact.phone)
+    .bind(&c.contact.fax)
     .fetch_one(db)
     .await?;
     Ok(row.into())

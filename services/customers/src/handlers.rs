@@ -6,6 +6,7 @@
 //! (`customers.created|updated|deleted`) in the same transaction ([`runtime::outbox`]); a
 //! patch that changes nothing has none.
 
+use contract::contact::Contact;
 use contract::customers::{
     CreateCustomer, Customer, CustomerIdParams, CustomerPatch, CustomerSort, DeleteCustomer,
     GetCustomer, ListCustomers, UpdateCustomer, limits,
@@ -143,15 +144,17 @@ async fn create(
     let customer = Customer {
         customer_id: id.unwrap_or_default(),
         company_name: new.company_name.unwrap_or_default(),
-        contact_name: new.contact_name,
-        contact_title: new.contact_title,
-        address: new.address,
-        city: new.city,
-        region: new.region,
-        postal_code: new.postal_code,
-        country: new.country,
-        phone: new.phone,
-        fax: new.fax,
+        contact: Contact {
+            contact_name: new.contact_name,
+            contact_title: new.contact_title,
+            address: new.address,
+            city: new.city,
+            region: new.region,
+            postal_code: new.postal_code,
+            country: new.country,
+            phone: new.phone,
+            fax: new.fax,
+        },
     };
     outbox::created(
         idempotency,

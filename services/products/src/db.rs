@@ -1,6 +1,7 @@
 //! The products SQL. Every value travels as a bind parameter; the only SQL text chosen at run
 //! time is a column name picked from a fixed list by [`ProductSort`] or by the handler.
 
+use contract::contact::Contact;
 use contract::page::{Page, PageSpec, Sort};
 use contract::products::{Category, Price, Product, ProductSort, Supplier};
 use runtime::pg::list::{Listing, Order, contains_pattern};
@@ -309,15 +310,17 @@ impl From<SupplierRow> for Supplier {
         Self {
             supplier_id: r.supplier_id,
             company_name: r.company_name,
-            contact_name: r.contact_name,
-            contact_title: r.contact_title,
-            address: r.address,
-            city: r.city,
-            region: r.region,
-            postal_code: r.postal_code,
-            country: r.country,
-            phone: r.phone,
-            fax: r.fax,
+            contact: Contact {
+                contact_name: r.contact_name,
+                contact_title: r.contact_title,
+                address: r.address,
+                city: r.city,
+                region: r.region,
+                postal_code: r.postal_code,
+                country: r.country,
+                phone: r.phone,
+                fax: r.fax,
+            },
             homepage: r.homepage,
         }
     }

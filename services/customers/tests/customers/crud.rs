@@ -57,8 +57,8 @@ async fn round_trip_conflict_and_missing() {
     let (_stack, env) = start().await;
     let created = create(&env, "newco", "New Co").await.unwrap();
     assert_eq!(created.customer_id, "NEWCO", "ids are stored upper-cased");
-    assert_eq!(created.city.as_deref(), Some("Oslo"));
-    assert_eq!(created.fax, None);
+    assert_eq!(created.contact.city.as_deref(), Some("Oslo"));
+    assert_eq!(created.contact.fax, None);
 
     let got = get(&env, "NEWCO").await.unwrap();
     assert_eq!(got, created);
@@ -76,9 +76,9 @@ async fn round_trip_conflict_and_missing() {
     };
     let updated = update(&env, "newco", patch).await.unwrap();
     assert_eq!(updated.company_name, "New Co AS");
-    assert_eq!(updated.city, None);
-    assert_eq!(updated.country.as_deref(), Some("Norway"));
-    assert_eq!(updated.phone.as_deref(), Some("+47 1234"));
+    assert_eq!(updated.contact.city, None);
+    assert_eq!(updated.contact.country.as_deref(), Some("Norway"));
+    assert_eq!(updated.contact.phone.as_deref(), Some("+47 1234"));
     let got = get(&env, "NEWCO").await.unwrap();
     assert_eq!(got, updated);
     // An empty patch changes nothing.
@@ -120,8 +120,8 @@ async fn hostile_text_is_stored_and_returned_literally() {
     assert_eq!(created.company_name, evil);
     let got = get(&env, "BOBBY").await.unwrap();
     assert_eq!(got.company_name, evil);
-    assert_eq!(got.contact_name.as_deref(), Some("%_\\' OR 1=1 --"));
-    assert_eq!(got.region.as_deref(), Some("😀 Ünïcødé"));
+    assert_eq!(got.contact.contact_name.as_deref(), Some("%_\\' OR 1=1 --"));
+    assert_eq!(got.contact.region.as_deref(), Some("😀 Ünïcødé"));
     // Searching for the hostile text finds exactly that row.
     for text in ["'); DROP", "%_\\"] {
         assert_eq!(count(&env, Some(text)).await, 1, "{text}");

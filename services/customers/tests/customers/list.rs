@@ -102,7 +102,11 @@ async fn search_filters_and_sort() {
 
     let uk = list(&env, |q| q.country = Some("uk".into())).await.unwrap();
     assert_eq!(uk.total, 7);
-    assert!(uk.data.iter().all(|c| c.country.as_deref() == Some("UK")));
+    assert!(
+        uk.data
+            .iter()
+            .all(|c| c.contact.country.as_deref() == Some("UK"))
+    );
     let london = list(&env, |q| {
         q.country = Some("UK".into());
         q.city = Some("London".into());

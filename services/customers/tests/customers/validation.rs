@@ -39,7 +39,7 @@ async fn invalid_values_are_422_with_the_field() {
     let ok = create(valid_with(|c| c.city = Some("é".repeat(15))))
         .await
         .unwrap();
-    assert_eq!(ok.city.unwrap().chars().count(), 15);
+    assert_eq!(ok.contact.city.unwrap().chars().count(), 15);
     // One character over each column's limit, blank and missing required text, a NUL byte.
     let over = |len: usize| Some("x".repeat(len));
     for (field, body) in [
