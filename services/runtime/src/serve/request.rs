@@ -187,10 +187,22 @@ fn decode<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, ServiceEr
     let de = &mut serde_json::Deserializer::from_slice(payload);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
-        let message = e.into_inner().to_string();
+        let message = without_position(&e.into_inner());
         ServiceError::bad_request(format!("invalid request: {field}: {message}"))
             .with_details(serde_json::json!({ "fields": [{ "field": field, "message": message }] }))
     })
+}
+
+/// The decoding error's message without serde_json's " at line L column C": that position is
+/// in the envelope the gateway built, not in anything the client sent (a query string has no
+/// lines, and a body sits at another offset inside the envelope), so the path names the place.
+fn without_position(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let position = format!(" at line {} column {}", e.line(), e.column());
+    match message.strip_suffix(&position) {
+        Some(bare) => bare.to_owned(),
+        None => message,
+    }
 }
 
 /// Handles one delivered request in its own span and replies; holds `_permit` until done.
