@@ -106,27 +106,13 @@ macro_rules! each_child {
 pub(crate) use each_child;
 
 impl Child {
-    /// The object's `kind`.
+    /// The object's `kind`, as its type declares it.
     #[must_use]
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Secret(_) => "Secret",
-            Self::ConfigMap(_) => "ConfigMap",
-            Self::NetworkPolicy(_) => "NetworkPolicy",
-            Self::StatefulSet(_) => "StatefulSet",
-            Self::Service(_) => "Service",
-            Self::Pdb(_) => "PodDisruptionBudget",
-            Self::Job(_) => "Job",
-            Self::Deployment(_) => "Deployment",
-            Self::Hpa(_) => "HorizontalPodAutoscaler",
-            Self::ServiceMonitor(_) => "ServiceMonitor",
-            Self::PodMonitor(_) => "PodMonitor",
-            Self::PrometheusRule(_) => "PrometheusRule",
-            Self::Cluster(_) => "Cluster",
-            Self::CnpgDatabase(_) => "Database",
-            Self::ScheduledBackup(_) => "ScheduledBackup",
-            Self::MongoDBCommunity(_) => "MongoDBCommunity",
+        fn kind_of<K: k8s_openapi::Resource>(_: &K) -> &'static str {
+            K::KIND
         }
+        each_child!(self, o => kind_of(o))
     }
 
     /// Whether the object is of a prometheus-operator kind, whose CRDs a cluster may lack.
