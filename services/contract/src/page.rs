@@ -59,8 +59,9 @@ impl<T> Page<T> {
 
 /// Declares a list operation's query: the struct as written, with the `page` and `limit`
 /// every list takes appended, so the paging fields, their bounds and defaults are declared
-/// once. (`#[serde(flatten)]` cannot share them: list queries refuse unknown fields, and serde
-/// does not combine `deny_unknown_fields` with `flatten`.)
+/// once, and `paging()` hands them to [`FieldErrors::page`]. (`#[serde(flatten)]` cannot share
+/// them: list queries refuse unknown fields, and serde does not combine `deny_unknown_fields`
+/// with `flatten`.)
 macro_rules! list_query {
     ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
         $(#[$meta])*
@@ -77,6 +78,17 @@ macro_rules! list_query {
                 extend("default" = crate::page::DEFAULT_LIMIT)
             )]
             pub limit: Option<u32>,
+        }
+
+        impl $name {
+            /// The query's `page` and `limit`, as received.
+            #[must_use]
+            pub fn paging(&self) -> crate::page::PageQuery {
+                crate::page::PageQuery {
+                    page: self.page,
+                    limit: self.limit,
+                }
+            }
         }
     };
 }

@@ -12,7 +12,7 @@ use contract::customers::{
     GetCustomer, ListCustomers, UpdateCustomer, limits,
 };
 use contract::events::EventType;
-use contract::page::{Page, PageQuery, Sort};
+use contract::page::{Page, Sort};
 use contract::{FieldErrors, RequestOf, ServiceError};
 use runtime::idempotency::Idempotency;
 use runtime::outbox;
@@ -65,10 +65,7 @@ async fn list(
         query.sort.as_deref(),
         Sort::ascending(CustomerSort::CustomerId),
     );
-    let page = errors.page(PageQuery {
-        page: query.page,
-        limit: query.limit,
-    });
+    let page = errors.page(query.paging());
     errors.finish()?;
     fn non_empty(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|s| !s.is_empty())

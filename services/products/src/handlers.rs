@@ -79,10 +79,7 @@ async fn list(
         query.sort.as_deref(),
         Sort::ascending(ProductSort::ProductId),
     );
-    let page = errors.page(PageQuery {
-        page: query.page,
-        limit: query.limit,
-    });
+    let page = errors.page(query.paging());
     errors.finish()?;
     let filter = db::Filter {
         q: query.q.as_deref().filter(|q| !q.is_empty()),
