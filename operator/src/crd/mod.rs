@@ -4,14 +4,14 @@
 //! rules declared with `x_kube`) into `crds/microservicestacks.yaml`, and the controller reads
 //! them. Every field's doc comment becomes its `description` in the CRD.
 //!
-//! The stack-wide types are here; the gateway's in [`gateway`], the pod-level ones in [`pods`],
-//! monitoring and tracing in [`observe`], database providers and backups in [`data`], domain
-//! events in [`events`]. All are re-exported here.
+//! The stack-wide types are here; NATS in [`nats`], the databases (servers, providers,
+//! backups) in [`data`], the gateway's in [`gateway`], the pod-level ones in [`pods`],
+//! monitoring and tracing in [`observe`], domain events in [`events`], the observed state in
+//! [`status`]. All are re-exported here.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ResourceRequirements;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,19 +19,22 @@ use serde::{Deserialize, Serialize};
 pub mod data;
 pub mod events;
 pub mod gateway;
+pub mod nats;
 pub mod observe;
 pub mod pods;
+pub mod status;
 
 pub use data::{
-    BackupSpec, CNPG_FIELDS_RULE, DEFAULT_REPLICAS, DatabaseProvider, EXISTING_SECRET_RULE,
-    MAX_CONNECTIONS_RULE, MEMBERS_RULE, MONGODB_PROVIDER_RULE, POSTGRES_PROVIDER_RULE,
-    PROVIDER_FIXED_MESSAGE, PROVIDER_FIXED_RULE,
+    BackupSpec, CNPG_FIELDS_RULE, DEFAULT_REPLICAS, DatabaseKind, DatabaseProvider, DatabaseSpec,
+    EXISTING_SECRET_RULE, MAX_CONNECTIONS_RULE, MEMBERS_RULE, MONGODB_PROVIDER_RULE,
+    POSTGRES_PROVIDER_RULE, PROVIDER_FIXED_MESSAGE, PROVIDER_FIXED_RULE,
 };
 pub use events::{EventsSpec, RetentionSpec};
 pub use gateway::{
     GatewaySpec, OpsEndpoints, RATE_LIMITS_MAX_LEN, RATE_LIMITS_RULE, ServiceType,
     TRUSTED_PROXIES_RULE,
 };
+pub use nats::{NatsSpec, NatsTlsSpec};
 pub use observe::{
     INTERVAL_RULE, MonitoringSpec, SAMPLING_RULE, Selector, SelectorOperator, SelectorRequirement,
     TelemetrySpec,
@@ -40,6 +43,7 @@ pub use pods::{
     AUTOSCALING_CPU_MESSAGE, AUTOSCALING_CPU_RULE, Autoscaling, JobsSpec, PULL_SECRET_RULE,
     PodOverrides, PodOverridesSpec, PodsOf,
 };
+pub use status::{ComponentStatus, MicroserviceStackStatus};
 
 /// API group of the CRD.
 pub const GROUP: &str = "natstack.dev";
@@ -186,189 +190,6 @@ impl LogFormat {
     }
 }
 
-/// NATS server settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NatsSpec {
-    /// Number of NATS servers: 1, or 3 for a clustered deployment with routes.
-    #[serde(default = "one")]
-    #[x_kube(validation = Rule::new("self == 1 || self == 3").message("nats replicas must be 1 or 3"))]
-    pub replicas: i32,
-    /// NATS server image. It must have a POSIX shell (the `-alpine` variants do): the config
-    /// reloader sidecar runs in it.
-    #[serde(default = "default_nats_image")]
-    pub image: String,
-    /// Gives every component its own NATS user, limited to the subjects it needs.
-    #[serde(default = "yes")]
-    pub auth: bool,
-    /// TLS on client connections; plain TCP when unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<NatsTlsSpec>,
-    /// Compute resources of each NATS server. The memory default grows with
-    /// `gateway.maxBodyBytes` (the largest message NATS carries).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourceRequirements>,
-    /// Compute resources of the config reloader sidecar next to each NATS server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reloader_resources: Option<ResourceRequirements>,
-}
-
-/// TLS of NATS client connections.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NatsTlsSpec {
-    /// Secret in the stack's namespace with the servers' certificate `tls.crt`, its key
-    /// `tls.key`, and the CA `ca.crt` the clients trust (the layout cert-manager writes). The
-    /// certificate must name `<stack>-nats.<namespace>.svc`. The servers reload a renewed
-    /// certificate without a restart.
-    #[schemars(length(min = 1, max = 253))]
-    pub secret_name: String,
-}
-
-impl Default for NatsSpec {
-    fn default() -> Self {
-        Self {
-            replicas: 1,
-            image: default_nats_image(),
-            auth: true,
-            tls: None,
-            resources: None,
-            reloader_resources: None,
-        }
-    }
-}
-
-/// A database server: the operator's own (a StatefulSet), one run by an engine's operator
-/// (`provider`), or external (`existingSecret`).
-///
-/// Adding or removing `storageClassName` is checked here, on the parent: the API server skips a
-/// transition rule on a field absent from the old or the new object, so the field's own
-/// `self == oldSelf` sees only changes of a value that was and stays set.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName)").message("storageClassName cannot be added or removed after creation"))]
-#[x_kube(validation = Rule::new(EXISTING_SECRET_RULE).message("existingSecret names an external server: provider must be managed (the default)"))]
-#[x_kube(validation = Rule::new(CNPG_FIELDS_RULE).message("instances and backup are CloudNativePG settings: they need provider cnpg"))]
-#[x_kube(validation = Rule::new(MEMBERS_RULE).message("members is a MongoDB community operator setting: it needs provider community-operator"))]
-pub struct DatabaseSpec {
-    /// Runs a server for the stack (the operator's own, or through `provider`). Ignored when
-    /// `existingSecret` is set.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Who runs the server: `managed` (a single-pod StatefulSet of the operator's own, for
-    /// development), `cnpg` (PostgreSQL through CloudNativePG) or `community-operator`
-    /// (MongoDB through the MongoDB community operator). Fixed once created.
-    #[serde(default)]
-    #[x_kube(validation = Rule::new(PROVIDER_FIXED_RULE).message(PROVIDER_FIXED_MESSAGE))]
-    pub provider: DatabaseProvider,
-    /// PostgreSQL with provider `cnpg`: instances of the Cluster, one primary and the rest
-    /// streaming replicas (3 when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 9))]
-    pub instances: Option<i32>,
-    /// MongoDB with provider `community-operator`: members of the replica set (3 when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 7))]
-    pub members: Option<i32>,
-    /// PostgreSQL with provider `cnpg`: continuous WAL archiving and scheduled base backups
-    /// to an object store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup: Option<BackupSpec>,
-    /// Server image of the managed server (`postgres:17-alpine` or `mongo:8.0` when unset).
-    /// With `cnpg`, the CloudNativePG operand image (CNPG's default when unset); with
-    /// `community-operator`, its tag (a full `x.y.z`) is the MongoDB version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    /// Size of the managed server's volume. It may grow (the operator resizes the volume claims
-    /// where the StorageClass sets `allowVolumeExpansion`), never shrink.
-    #[serde(default = "default_storage")]
-    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage can only grow: volumes cannot shrink"))]
-    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"))]
-    pub storage: String,
-    /// StorageClass of the managed server's volume; the cluster default when unset. Fixed once created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("storageClassName cannot change after creation"))]
-    pub storage_class_name: Option<String>,
-    /// Compute resources of the managed server. MongoDB's WiredTiger cache is sized from the
-    /// memory limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourceRequirements>,
-    /// PostgreSQL only: connections the server accepts (100 when unset). The managed server is
-    /// started with it; for an external server, give the share this stack may use. Every
-    /// service pod's pool (`DATABASE_MAX_CONNECTIONS`) is sized so that all of them fit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 20, max = 10_000))]
-    pub max_connections: Option<i32>,
-    /// Uses an external server instead. The Secret (same namespace) holds `host`, optional
-    /// `port`, and `username` and `password` of an account that may create databases and roles
-    /// (PostgreSQL: `CREATEDB CREATEROLE` is enough). TLS: PostgreSQL `sslmode` (`disable`,
-    /// `allow`, `prefer`, `require`, `verify-ca`, `verify-full`; unset means `prefer`);
-    /// MongoDB `tls` (`true`), `srv` (`true`: `mongodb+srv://` seed list) and `options` (extra
-    /// connection-string options); both `ca.crt`, the CA certificate that signed the server's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub existing_secret: Option<String>,
-}
-
-impl DatabaseSpec {
-    /// Default settings of the managed PostgreSQL.
-    #[must_use]
-    pub fn postgres() -> Self {
-        Self::managed()
-    }
-
-    /// Default settings of the managed MongoDB.
-    #[must_use]
-    pub fn mongodb() -> Self {
-        Self::managed()
-    }
-
-    fn managed() -> Self {
-        Self {
-            enabled: true,
-            provider: DatabaseProvider::Managed,
-            instances: None,
-            members: None,
-            backup: None,
-            image: None,
-            storage: default_storage(),
-            storage_class_name: None,
-            resources: None,
-            max_connections: None,
-            existing_secret: None,
-        }
-    }
-
-    /// The server image, or `default` when unset.
-    #[must_use]
-    pub fn image_or(&self, default: &str) -> String {
-        self.image.clone().unwrap_or_else(|| default.to_owned())
-    }
-
-    /// Whether the operator runs this server itself (its own StatefulSet).
-    #[must_use]
-    pub fn is_managed(&self) -> bool {
-        self.provided_by() == Some(DatabaseProvider::Managed)
-    }
-
-    /// Who runs the stack's server; `None` when the stack has none (disabled or external).
-    #[must_use]
-    pub fn provided_by(&self) -> Option<DatabaseProvider> {
-        (self.enabled && self.existing_secret.is_none()).then_some(self.provider)
-    }
-
-    /// Instances of a CNPG Cluster, or members of a MongoDB replica set.
-    #[must_use]
-    pub fn replicas(&self) -> i32 {
-        self.instances.or(self.members).unwrap_or(DEFAULT_REPLICAS)
-    }
-
-    /// Whether services can use this database (managed or external).
-    #[must_use]
-    pub fn is_available(&self) -> bool {
-        self.enabled || self.existing_secret.is_some()
-    }
-}
-
 /// Settings of the auth service.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -398,19 +219,6 @@ impl Default for AuthSpec {
             admin_password_secret: None,
         }
     }
-}
-
-/// Which database a service gets.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DatabaseKind {
-    /// No database.
-    #[default]
-    None,
-    /// Its own PostgreSQL database and role (`DATABASE_URL`).
-    Postgres,
-    /// Its own MongoDB database (`MONGODB_URL`).
-    Mongodb,
 }
 
 /// One backend service: a Deployment answering on NATS subjects `<name>.<operation>`.
@@ -484,58 +292,6 @@ impl ServiceSpec {
     }
 }
 
-/// Observed state of a stack.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MicroserviceStackStatus {
-    /// The last `metadata.generation` applied in full and rolled out (the stack was Ready at
-    /// it); behind `metadata.generation` while an edit is rolling out, stuck or refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// `Ready`, `Progressing` and `Degraded`.
-    #[serde(default)]
-    #[schemars(schema_with = "conditions_schema")]
-    pub conditions: Vec<Condition>,
-    /// Readiness of every component, e.g. `nats`, `postgres`, `auth`, `gateway`.
-    #[serde(default)]
-    pub components: Vec<ComponentStatus>,
-    /// Ready and total components, e.g. `5/7`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ready_components: Option<String>,
-    /// Where the gateway answers (in-cluster DNS name, node port or load balancer address).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway_address: Option<String>,
-}
-
-/// Readiness of one component, read from its workload's own status.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ComponentStatus {
-    /// Component name.
-    pub name: String,
-    /// Workload kind (`Deployment` or `StatefulSet`).
-    pub kind: String,
-    /// Whether every desired replica is updated and ready.
-    pub ready: bool,
-    /// Ready replicas.
-    pub ready_replicas: i32,
-    /// Desired replicas.
-    pub replicas: i32,
-    /// Why it is not ready, when it is not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-fn conditions_schema(generator: &mut schemars::generate::SchemaGenerator) -> schemars::Schema {
-    let item = generator.subschema_for::<Condition>();
-    schemars::json_schema!({
-        "type": "array",
-        "items": item,
-        "x-kubernetes-list-type": "map",
-        "x-kubernetes-list-map-keys": ["type"],
-    })
-}
-
 fn default_services() -> Vec<ServiceSpec> {
     BUILTIN_SERVICES
         .iter()
@@ -549,14 +305,6 @@ fn default_registry() -> String {
 
 fn default_log_level() -> String {
     "info".to_owned()
-}
-
-fn default_nats_image() -> String {
-    "nats:2.11-alpine".to_owned()
-}
-
-fn default_storage() -> String {
-    "1Gi".to_owned()
 }
 
 fn default_issuer() -> String {
@@ -583,10 +331,10 @@ fn default_rate_limits() -> String {
     contract::deploy::DEFAULT_RATE_LIMITS.into()
 }
 
-fn one() -> i32 {
+pub(crate) fn one() -> i32 {
     1
 }
 
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
