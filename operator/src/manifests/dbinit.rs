@@ -17,10 +17,9 @@ use super::common::{
     Ctx, config_hash, container_security, env, env_secret, locked_down_pod, resources_or, scratch,
     secret_parts,
 };
+use super::connection::endpoint;
 use super::pods::customize;
-use super::secrets::{
-    OWNER_KEY, admin_secret, database_image, endpoint, engine_provided, service_db_secret,
-};
+use super::secrets::{OWNER_KEY, admin_secret, database_image, engine_provided, service_db_secret};
 use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
 use crate::error::Error;
 

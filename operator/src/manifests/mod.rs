@@ -9,6 +9,7 @@
 pub mod autoscaling;
 pub mod cnpg;
 pub mod common;
+pub mod connection;
 pub mod custom;
 pub mod database;
 pub mod dbinit;
@@ -257,7 +258,7 @@ impl Children {
 /// [`Error::MissingObjectKey`] when the stack has no name, namespace or uid.
 pub fn build(stack: &MicroserviceStack, secrets: &SecretData) -> Result<Children, Error> {
     let ctx = common::Ctx::new(stack)?;
-    let mut config = secrets::derived(&ctx, secrets)?;
+    let mut config = connection::derived(&ctx, secrets)?;
     let mut data = Vec::new();
     let mut apps = Vec::new();
     config.push(Child::ConfigMap(nats::config_map(&ctx)));

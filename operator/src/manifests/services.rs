@@ -15,10 +15,9 @@ use super::common::{
     Ctx, config_hash, container_security, env, env_secret, locked_down_pod, memory_bytes,
     resources_or, scratch, secret_parts, with_health_probes,
 };
+use super::connection::{endpoint, service_url};
 use super::pods::customize;
-use super::secrets::{
-    JWT_KEY, admin_password_secret, endpoint, service_db_secret, service_url, service_url_secret,
-};
+use super::secrets::{JWT_KEY, admin_password_secret, service_db_secret, service_url_secret};
 use super::{Child, SecretData};
 use super::{autoscaling, mongodb_community, postgres};
 use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};

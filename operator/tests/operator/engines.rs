@@ -7,8 +7,9 @@ use operator::crd::{DatabaseKind, ServiceSpec};
 use operator::manifests::Child;
 use operator::manifests::cnpg::{self, Cluster};
 use operator::manifests::common::CONFIG_HASH;
+use operator::manifests::connection::DB_CA_DIR;
 use operator::manifests::mongodb_community::{self, MongoDBCommunity};
-use operator::manifests::secrets::{BASIC_AUTH, DB_CA_DIR};
+use operator::manifests::secrets::BASIC_AUTH;
 
 use crate::common;
 
@@ -168,7 +169,7 @@ fn postgres_services_connect_to_the_rw_service_verifying_cnpgs_ca() {
         .iter()
         .find(|s| s.name == "customers")
         .unwrap();
-    let url = operator::manifests::secrets::service_url(&ctx, service, &data).unwrap();
+    let url = operator::manifests::connection::service_url(&ctx, service, &data).unwrap();
     assert!(
         url.starts_with("postgres://customers:")
             && url.contains("@demo-postgres-rw.shop.svc:5432/customers?")
@@ -337,7 +338,7 @@ fn the_production_example_hands_both_databases_to_their_engines() {
         .iter()
         .filter(|s| s.database == DatabaseKind::Postgres)
     {
-        let url = operator::manifests::secrets::service_url(&ctx, service, &data).unwrap();
+        let url = operator::manifests::connection::service_url(&ctx, service, &data).unwrap();
         assert!(
             url.contains("@production-postgres-rw.examples.svc:5432/"),
             "{}: {url}",

@@ -16,7 +16,8 @@ use super::{
 use crate::error::Error;
 use crate::manifests::SecretData;
 use crate::manifests::common::{Ctx, secret_value};
-use crate::manifests::secrets::{encode, nats_users};
+use crate::manifests::connection::encode;
+use crate::manifests::secrets::nats_users;
 
 use contract::nats_users::quote;
 pub use contract::nats_users::{Permissions, inbox_prefix};

@@ -225,7 +225,7 @@ fn external_tls_settings_reach_urls_jobs_and_mounts() {
             ("options", "replicaSet=rs0"),
         ],
     );
-    let ca = format!("{}/ca.crt", secrets::DB_CA_DIR);
+    let ca = format!("{}/ca.crt", connection::DB_CA_DIR);
     assert_eq!(
         url(&children, "ext-customers-db-url"),
         format!(
@@ -260,7 +260,7 @@ fn external_tls_settings_reach_urls_jobs_and_mounts() {
             .flatten()
             .find(|m| m.name == "db-ca")
             .unwrap();
-        assert_eq!(mount.mount_path, secrets::DB_CA_DIR);
+        assert_eq!(mount.mount_path, connection::DB_CA_DIR);
         assert_eq!(mount.read_only, Some(true));
     }
     let env = env_map(&pod(job(&children, "ext-customers-db-")).unwrap().containers[0]);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::EnvVar;
 use operator::manifests::common::{CONFIG_HASH, Ctx};
-use operator::manifests::{Child, Children, secrets};
+use operator::manifests::{Child, Children, connection, secrets};
 
 use common::{container, env_map, find, pod};
 
