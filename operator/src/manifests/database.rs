@@ -11,11 +11,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::common::{
-    Ctx, config_hash, container_security, locked_down_pod, resources_or, scratch, secret_parts,
-    volume_claim,
-};
+use super::common::{Ctx, config_hash, secret_parts};
 use super::pods::customize;
+use super::pods::{container_security, locked_down_pod, resources_or, scratch, volume_claim};
 use super::secrets::{admin_secret, database, database_image};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};
@@ -90,7 +88,7 @@ pub fn resources(spec: &DatabaseSpec) -> ResourceRequirements {
 #[must_use]
 pub fn memory_limit_bytes(spec: &DatabaseSpec) -> Option<u64> {
     let limits = resources(spec).limits?;
-    super::common::memory_bytes(limits.get("memory")?)
+    super::pods::memory_bytes(limits.get("memory")?)
 }
 
 /// StatefulSet and Service of the stack's own server of `kind`; nothing when the stack has

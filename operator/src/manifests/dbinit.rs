@@ -13,12 +13,10 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::SecretData;
-use super::common::{
-    Ctx, config_hash, container_security, env, env_secret, locked_down_pod, resources_or, scratch,
-    secret_parts,
-};
+use super::common::{Ctx, config_hash, env, env_secret, secret_parts};
 use super::connection::endpoint;
 use super::pods::customize;
+use super::pods::{container_security, locked_down_pod, resources_or, scratch};
 use super::secrets::{OWNER_KEY, admin_secret, database_image, engine_provided, service_db_secret};
 use crate::crd::{DatabaseKind, PodsOf, ServiceSpec};
 use crate::error::Error;

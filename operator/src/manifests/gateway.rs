@@ -15,8 +15,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::autoscaling;
-use super::common::{Ctx, env, memory_bytes, resources_or};
+use super::common::{Ctx, env};
 use super::pods::customize;
+use super::pods::{memory_bytes, resources_or};
 use super::services::{App, deployment, hash, health_service};
 use super::{Child, SecretData};
 use crate::crd::PodsOf;

@@ -1,4 +1,4 @@
-//! Step 3: every child object, built by the pure [`manifests`](crate::manifests) from the
+//! Step 3: every child object, built by the pure [`manifests`] from the
 //! spec and the Secret data the dereference step read.
 
 use crate::crd::MicroserviceStack;

@@ -42,7 +42,8 @@ use tracing::info;
 
 use super::apply::Rejection;
 use crate::error::Error;
-use crate::manifests::common::{LABEL_NAME, memory_bytes};
+use crate::manifests::common::LABEL_NAME;
+use crate::manifests::pods::memory_bytes;
 use crate::manifests::{Child, Children};
 use crate::status::Fault;
 

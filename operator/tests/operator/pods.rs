@@ -8,7 +8,8 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::core::cel::validate_cel;
 use operator::crd::MicroserviceStack;
-use operator::manifests::common::{CONFIG_HASH, LABEL_NAME, memory_bytes};
+use operator::manifests::common::{CONFIG_HASH, LABEL_NAME};
+use operator::manifests::pods::memory_bytes;
 use operator::manifests::{Child, Children};
 
 use common::{find, pod};

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use operator::crd::{MicroserviceStack, OPERATOR_VERSION};
-use operator::manifests::common::memory_bytes;
+use operator::manifests::pods::memory_bytes;
 use operator::manifests::services::argon2_slots;
 use operator::manifests::{Child, Children};
 

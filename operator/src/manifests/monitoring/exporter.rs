@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::crd::{MonitoringSpec, Selector};
-use crate::manifests::common::{container_security, http_probe, resources_or};
+use crate::manifests::pods::{container_security, http_probe, resources_or};
 
 /// The exporter's image, pinned (the tag the NATS Helm chart ships).
 pub const EXPORTER_IMAGE: &str = "natsio/prometheus-nats-exporter:0.17.3";

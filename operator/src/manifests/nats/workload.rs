@@ -18,12 +18,12 @@ use super::{
     ROUTES_FILE, SECRET_DIR, TERMINATION_GRACE_SECS, TLS_DIR, config, read_only_mount, store_bytes,
 };
 use crate::crd::PodsOf;
-use crate::manifests::common::{
-    Ctx, config_hash, container_security, env_field, http_probe, locked_down_pod, resources_or,
-    scratch, volume_claim,
-};
+use crate::manifests::common::{Ctx, config_hash, env_field};
 use crate::manifests::monitoring;
 use crate::manifests::pods::customize;
+use crate::manifests::pods::{
+    container_security, http_probe, locked_down_pod, resources_or, scratch, volume_claim,
+};
 
 /// The NATS server's resources: the spec's, or defaults whose memory follows the largest
 /// message ([`super::default_memory`]).

@@ -174,7 +174,7 @@ pub(super) fn resize(
     }
     let bytes = |v: &Value| {
         v.pointer(REQUEST).and_then(Value::as_str).and_then(|q| {
-            operator::manifests::common::memory_bytes(
+            operator::manifests::pods::memory_bytes(
                 &k8s_openapi::apimachinery::pkg::api::resource::Quantity(q.to_owned()),
             )
         })
