@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use operator::manifests::common::LABEL_NAME;
 use operator::manifests::{Child, SecretData};
 use operator::render::Rendered;
@@ -73,36 +75,12 @@ impl Cluster {
     pub async fn start(rendered: Rendered, options: Options) -> Result<Self, HarnessError> {
         let namespace = rendered.namespace();
         let mut subnet = Subnet::random();
-        let mut names = Names::default();
-        let mut services = BTreeMap::new();
-        let mut pod_ips: BTreeMap<String, Ipv4Addr> = BTreeMap::new();
-        let mut config_maps = ConfigMaps::new();
-        for child in rendered.children.iter() {
-            match child {
-                Child::Service(svc) if !is_headless(svc) => {
-                    let ip = subnet.service();
-                    names.add(&format!("{}.{namespace}.svc", child.name()), ip);
-                    services.insert(child.name().to_owned(), ip);
-                }
-                Child::StatefulSet(sts) => {
-                    let spec = sts.spec.as_ref();
-                    let headless = spec
-                        .and_then(|s| s.service_name.clone())
-                        .unwrap_or_default();
-                    for i in 0..spec.and_then(|s| s.replicas).unwrap_or(1) {
-                        let pod = format!("{}-{i}", child.name());
-                        let ip = subnet.pod();
-                        names.add(&format!("{pod}.{headless}.{namespace}.svc"), ip);
-                        pod_ips.insert(pod, ip);
-                    }
-                }
-                Child::ConfigMap(cm) => {
-                    config_maps
-                        .insert(child.name().to_owned(), cm.data.clone().unwrap_or_default());
-                }
-                _ => {}
-            }
-        }
+        let Layout {
+            mut names,
+            services,
+            pod_ips,
+            config_maps,
+        } = Layout::of(&rendered, &namespace, &mut subnet);
         let mut secrets: SecretData = rendered.secret_data();
         let engines = Engines::prepare(
             &rendered,
@@ -111,38 +89,14 @@ impl Cluster {
             &mut names,
             &mut secrets,
         )?;
-        let mut mongo_hosts = options.mongo_without_users.clone();
-        mongo_hosts.extend(engines.mongo_hosts());
-        for child in rendered.children.iter() {
-            if let Child::Service(svc) = child {
-                let selects_mongo = svc
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.selector.as_ref())
-                    .and_then(|s| s.get(LABEL_NAME))
-                    .is_some_and(|component| component == "mongodb");
-                if let (true, Some(ip)) = (selects_mongo, services.get(child.name())) {
-                    mongo_hosts.push(ip.to_string());
-                }
-            }
-        }
-        let pods: Pods = Arc::new(RwLock::new(Vec::new()));
+        let mongo_hosts = mongo_hosts(&rendered, &services, &engines, &options);
         let mut cluster = Self {
             rendered: rendered.clone(),
-            pods: pods.clone(),
+            pods: Arc::new(RwLock::new(Vec::new())),
             proxies: Vec::new(),
             services,
             names: names.clone(),
-            notes: vec![if options.images.uses_containers() {
-                "containers mode: the project's workloads run from their images with their \
-                 securityContext; NATS and the databases are stand-in processes; resource \
-                 limits are not enforced"
-                    .to_owned()
-            } else {
-                "process mode: securityContext (user, read-only root, capabilities) and \
-                 resource limits are not enforced; pods share this machine's file system"
-                    .to_owned()
-            }],
+            notes: vec![mode_note(&options.images).to_owned()],
             postgres: Vec::new(),
         };
         cluster.notes.extend(engines.notes());
@@ -154,8 +108,6 @@ impl Cluster {
             images: &options.images,
             mongo_without_users: &mongo_hosts,
         };
-        let claims_dir = options.root.join("volumes");
-        let pods_dir = options.root.join("pods");
         // The engines' operators run their databases before anything of the stack that
         // needs them: the data stage, ahead of the provisioning Jobs and the services.
         for (plan, addresses, certs) in engines.postgres {
@@ -176,72 +128,28 @@ impl Cluster {
             cluster.postgres.push(started);
         }
         for (plan, ip) in &engines.mongo {
-            let def = plan.pod();
-            let dir = pods_dir.join(&def.name);
-            let started = pod::start(def, *ip, &dir, &claims_dir, &env)?;
-            pods.write().expect("pods lock").push(started);
+            cluster.launch(plan.pod(), *ip, &env, &options)?;
             cluster
                 .wait_ready("MongoDBCommunity", &plan.name, &options)
                 .await?;
         }
         for stage in &rendered.children.stages {
-            let mut waiting = Vec::new();
             // Jobs first: the workloads of their stage need what they provision.
             let (jobs, rest): (Vec<&Child>, Vec<&Child>) = stage
                 .objects
                 .iter()
                 .partition(|c| matches!(c, Child::Job(_)));
             for child in jobs {
-                let Child::Job(job) = child else { continue };
-                let spec = job.spec.as_ref();
-                let template = spec.map(|s| s.template.clone()).unwrap_or_default();
-                let def = def(
-                    child.name(),
-                    &template,
-                    Vec::new(),
-                    Restart::OnFailure {
-                        backoff_limit: spec
-                            .and_then(|s| s.backoff_limit)
-                            .unwrap_or(6)
-                            .unsigned_abs(),
-                    },
-                );
-                cluster.say(&options, &format!("Job {} starting", child.name()));
-                let ip = subnet.pod();
-                let started = pod::start(def, ip, &pods_dir.join(child.name()), &claims_dir, &env)?;
-                pods.write().expect("pods lock").push(started);
-                cluster.wait_job(child.name(), &options).await?;
+                if let Child::Job(job) = child {
+                    cluster
+                        .run_job(child.name(), job, subnet.pod(), &env, &options)
+                        .await?;
+                }
             }
+            let mut waiting = Vec::new();
             for child in rest {
                 match child {
-                    Child::Service(svc) => {
-                        let Some(ip) = cluster.services.get(child.name()).copied() else {
-                            continue;
-                        };
-                        let spec = svc.spec.clone().unwrap_or_default();
-                        let ports = spec
-                            .ports
-                            .unwrap_or_default()
-                            .into_iter()
-                            .filter_map(|p| {
-                                Some(Port {
-                                    port: u16::try_from(p.port).ok()?,
-                                    target: p.target_port.unwrap_or(
-                                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(p.port),
-                                    ),
-                                })
-                            })
-                            .collect();
-                        cluster.proxies.extend(
-                            proxy::serve(
-                                ip,
-                                ports,
-                                spec.selector.unwrap_or_default(),
-                                pods.clone(),
-                            )
-                            .await?,
-                        );
-                    }
+                    Child::Service(svc) => cluster.serve(child.name(), svc).await?,
                     Child::StatefulSet(sts) => {
                         let spec = sts.spec.clone().unwrap_or_default();
                         let claims: Vec<String> = spec
@@ -254,29 +162,24 @@ impl Cluster {
                             let name = format!("{}-{i}", child.name());
                             let ip = pod_ips[&name];
                             let def = def(&name, &spec.template, claims.clone(), Restart::Always);
-                            let started =
-                                pod::start(def, ip, &pods_dir.join(&name), &claims_dir, &env)?;
-                            pods.write().expect("pods lock").push(started);
+                            cluster.launch(def, ip, &env, &options)?;
                         }
-                        waiting.push(("StatefulSet", child.name().to_owned()));
+                        waiting.push(("StatefulSet", child.name()));
                     }
                     Child::Deployment(deployment) => {
                         let spec = deployment.spec.clone().unwrap_or_default();
                         for i in 0..spec.replicas.unwrap_or(1) {
                             let name = format!("{}-{i}", child.name());
                             let def = def(&name, &spec.template, Vec::new(), Restart::Always);
-                            let ip = subnet.pod();
-                            let started =
-                                pod::start(def, ip, &pods_dir.join(&name), &claims_dir, &env)?;
-                            pods.write().expect("pods lock").push(started);
+                            cluster.launch(def, subnet.pod(), &env, &options)?;
                         }
-                        waiting.push(("Deployment", child.name().to_owned()));
+                        waiting.push(("Deployment", child.name()));
                     }
                     _ => {}
                 }
             }
             for (kind, name) in waiting {
-                cluster.wait_ready(kind, &name, &options).await?;
+                cluster.wait_ready(kind, name, &options).await?;
             }
         }
         cluster.notes.extend(unhonoured(&rendered));
@@ -287,12 +190,76 @@ impl Cluster {
                 mongo_hosts.join(", ")
             ));
         }
-        for pod in pods.read().expect("pods lock").iter() {
+        for pod in cluster.pods.read().expect("pods lock").iter() {
             if let Phase::Skipped(reason) = pod.phase() {
                 cluster.notes.push(format!("{}: {reason}", pod.name));
             }
         }
         Ok(cluster)
+    }
+
+    /// Starts the pod `def` at `ip`, its files under `pods/<name>` of the root.
+    fn launch(
+        &self,
+        def: PodDef,
+        ip: Ipv4Addr,
+        env: &pod::Env<'_>,
+        options: &Options,
+    ) -> Result<(), HarnessError> {
+        let dir = options.root.join("pods").join(&def.name);
+        let started = pod::start(def, ip, &dir, &options.root.join("volumes"), env)?;
+        self.pods.write().expect("pods lock").push(started);
+        Ok(())
+    }
+
+    /// Runs the Job `name` at `ip` to completion (or its backoff limit).
+    async fn run_job(
+        &self,
+        name: &str,
+        job: &Job,
+        ip: Ipv4Addr,
+        env: &pod::Env<'_>,
+        options: &Options,
+    ) -> Result<(), HarnessError> {
+        let spec = job.spec.as_ref();
+        let template = spec.map(|s| s.template.clone()).unwrap_or_default();
+        let backoff_limit = spec
+            .and_then(|s| s.backoff_limit)
+            .unwrap_or(6)
+            .unsigned_abs();
+        let def = def(
+            name,
+            &template,
+            Vec::new(),
+            Restart::OnFailure { backoff_limit },
+        );
+        self.say(options, &format!("Job {name} starting"));
+        self.launch(def, ip, env, options)?;
+        self.wait_job(name, options).await
+    }
+
+    /// Serves the Service `name` on its address: a proxy per port to the ready pods its
+    /// selector picks. A headless Service has no address and nothing to serve.
+    async fn serve(&mut self, name: &str, svc: &Service) -> Result<(), HarnessError> {
+        let Some(ip) = self.services.get(name).copied() else {
+            return Ok(());
+        };
+        let spec = svc.spec.clone().unwrap_or_default();
+        let ports = spec
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Port {
+                    port: u16::try_from(p.port).ok()?,
+                    target: p.target_port.unwrap_or(IntOrString::Int(p.port)),
+                })
+            })
+            .collect();
+        let selector = spec.selector.unwrap_or_default();
+        self.proxies
+            .extend(proxy::serve(ip, ports, selector, self.pods.clone()).await?);
+        Ok(())
     }
 
     fn say(&self, options: &Options, line: &str) {
@@ -487,6 +454,97 @@ impl Cluster {
         for postgres in self.postgres.drain(..) {
             postgres.stop().await;
         }
+    }
+}
+
+/// The stack's addresses and configuration, read off the rendered objects before anything
+/// starts: an address per Service that has one and per StatefulSet pod (their DNS names
+/// included), and the ConfigMaps' data.
+struct Layout {
+    names: Names,
+    services: BTreeMap<String, Ipv4Addr>,
+    pod_ips: BTreeMap<String, Ipv4Addr>,
+    config_maps: ConfigMaps,
+}
+
+impl Layout {
+    fn of(rendered: &Rendered, namespace: &str, subnet: &mut Subnet) -> Self {
+        let mut layout = Self {
+            names: Names::default(),
+            services: BTreeMap::new(),
+            pod_ips: BTreeMap::new(),
+            config_maps: ConfigMaps::new(),
+        };
+        for child in rendered.children.iter() {
+            match child {
+                Child::Service(svc) if !is_headless(svc) => {
+                    let ip = subnet.service();
+                    layout
+                        .names
+                        .add(&format!("{}.{namespace}.svc", child.name()), ip);
+                    layout.services.insert(child.name().to_owned(), ip);
+                }
+                Child::StatefulSet(sts) => {
+                    let spec = sts.spec.as_ref();
+                    let headless = spec
+                        .and_then(|s| s.service_name.clone())
+                        .unwrap_or_default();
+                    for i in 0..spec.and_then(|s| s.replicas).unwrap_or(1) {
+                        let pod = format!("{}-{i}", child.name());
+                        let ip = subnet.pod();
+                        layout
+                            .names
+                            .add(&format!("{pod}.{headless}.{namespace}.svc"), ip);
+                        layout.pod_ips.insert(pod, ip);
+                    }
+                }
+                Child::ConfigMap(cm) => {
+                    layout
+                        .config_maps
+                        .insert(child.name().to_owned(), cm.data.clone().unwrap_or_default());
+                }
+                _ => {}
+            }
+        }
+        layout
+    }
+}
+
+/// The addresses of MongoDB stand-ins, which have no users: the options' external ones, the
+/// engines' replica sets, and every Service that selects the stack's own `mongodb` pods.
+fn mongo_hosts(
+    rendered: &Rendered,
+    services: &BTreeMap<String, Ipv4Addr>,
+    engines: &Engines,
+    options: &Options,
+) -> Vec<String> {
+    let mut hosts = options.mongo_without_users.clone();
+    hosts.extend(engines.mongo_hosts());
+    for child in rendered.children.iter() {
+        if let Child::Service(svc) = child {
+            let selects_mongo = svc
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .and_then(|s| s.get(LABEL_NAME))
+                .is_some_and(|component| component == "mongodb");
+            if let (true, Some(ip)) = (selects_mongo, services.get(child.name())) {
+                hosts.push(ip.to_string());
+            }
+        }
+    }
+    hosts
+}
+
+/// What the mode the workloads run in does not honour.
+fn mode_note(images: &Images) -> &'static str {
+    if images.uses_containers() {
+        "containers mode: the project's workloads run from their images with their \
+         securityContext; NATS and the databases are stand-in processes; resource limits are \
+         not enforced"
+    } else {
+        "process mode: securityContext (user, read-only root, capabilities) and resource \
+         limits are not enforced; pods share this machine's file system"
     }
 }
 
