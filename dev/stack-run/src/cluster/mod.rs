@@ -12,15 +12,19 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use operator::manifests::common::LABEL_NAME;
 use operator::manifests::{Child, SecretData};
 use operator::render::Rendered;
 
+mod layout;
+mod notes;
+
+use self::layout::{Layout, mongo_hosts};
+use self::notes::{mode_note, unhonoured};
 use crate::HarnessError;
 use crate::cnpg::{PgCluster, Switchover};
 use crate::engines::Engines;
 use crate::net::{Names, Subnet};
-use crate::pod::{self, ConfigMaps, Phase, PodDef, Restart};
+use crate::pod::{self, Phase, PodDef, Restart};
 use crate::program::Images;
 use crate::proxy::{self, Pods, Port};
 
@@ -455,145 +459,6 @@ impl Cluster {
             postgres.stop().await;
         }
     }
-}
-
-/// The stack's addresses and configuration, read off the rendered objects before anything
-/// starts: an address per Service that has one and per StatefulSet pod (their DNS names
-/// included), and the ConfigMaps' data.
-struct Layout {
-    names: Names,
-    services: BTreeMap<String, Ipv4Addr>,
-    pod_ips: BTreeMap<String, Ipv4Addr>,
-    config_maps: ConfigMaps,
-}
-
-impl Layout {
-    fn of(rendered: &Rendered, namespace: &str, subnet: &mut Subnet) -> Self {
-        let mut layout = Self {
-            names: Names::default(),
-            services: BTreeMap::new(),
-            pod_ips: BTreeMap::new(),
-            config_maps: ConfigMaps::new(),
-        };
-        for child in rendered.children.iter() {
-            match child {
-                Child::Service(svc) if !is_headless(svc) => {
-                    let ip = subnet.service();
-                    layout
-                        .names
-                        .add(&format!("{}.{namespace}.svc", child.name()), ip);
-                    layout.services.insert(child.name().to_owned(), ip);
-                }
-                Child::StatefulSet(sts) => {
-                    let spec = sts.spec.as_ref();
-                    let headless = spec
-                        .and_then(|s| s.service_name.clone())
-                        .unwrap_or_default();
-                    for i in 0..spec.and_then(|s| s.replicas).unwrap_or(1) {
-                        let pod = format!("{}-{i}", child.name());
-                        let ip = subnet.pod();
-                        layout
-                            .names
-                            .add(&format!("{pod}.{headless}.{namespace}.svc"), ip);
-                        layout.pod_ips.insert(pod, ip);
-                    }
-                }
-                Child::ConfigMap(cm) => {
-                    layout
-                        .config_maps
-                        .insert(child.name().to_owned(), cm.data.clone().unwrap_or_default());
-                }
-                _ => {}
-            }
-        }
-        layout
-    }
-}
-
-/// The addresses of MongoDB stand-ins, which have no users: the options' external ones, the
-/// engines' replica sets, and every Service that selects the stack's own `mongodb` pods.
-fn mongo_hosts(
-    rendered: &Rendered,
-    services: &BTreeMap<String, Ipv4Addr>,
-    engines: &Engines,
-    options: &Options,
-) -> Vec<String> {
-    let mut hosts = options.mongo_without_users.clone();
-    hosts.extend(engines.mongo_hosts());
-    for child in rendered.children.iter() {
-        if let Child::Service(svc) = child {
-            let selects_mongo = svc
-                .spec
-                .as_ref()
-                .and_then(|s| s.selector.as_ref())
-                .and_then(|s| s.get(LABEL_NAME))
-                .is_some_and(|component| component == "mongodb");
-            if let (true, Some(ip)) = (selects_mongo, services.get(child.name())) {
-                hosts.push(ip.to_string());
-            }
-        }
-    }
-    hosts
-}
-
-/// What the mode the workloads run in does not honour.
-fn mode_note(images: &Images) -> &'static str {
-    if images.uses_containers() {
-        "containers mode: the project's workloads run from their images with their \
-         securityContext; NATS and the databases are stand-in processes; resource limits are \
-         not enforced"
-    } else {
-        "process mode: securityContext (user, read-only root, capabilities) and resource \
-         limits are not enforced; pods share this machine's file system"
-    }
-}
-
-/// Notes on the objects of `rendered` that one machine does not honour, each with how many
-/// the stack has (none when it has none).
-fn unhonoured(rendered: &Rendered) -> Vec<String> {
-    let count = |is: fn(&Child) -> bool| rendered.children.iter().filter(|c| is(c)).count();
-    let kinds = [
-        (
-            count(|c| matches!(c, Child::NetworkPolicy(_))),
-            "NetworkPolicies are not enforced: every loopback address reaches every other \
-             (their builders are tested in the operator's policy tests)",
-        ),
-        (
-            count(|c| matches!(c, Child::Hpa(_))),
-            "HorizontalPodAutoscalers are not run: an autoscaled Deployment runs one pod (the \
-             autoscaler's hand-off is tested in the operator's tests)",
-        ),
-        (
-            count(is_placed),
-            "pod templates carry imagePullSecrets or scheduling settings (podOverrides): they \
-             have no meaning on this machine and are ignored",
-        ),
-    ];
-    kinds
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}"))
-        .collect()
-}
-
-/// Whether `child`'s pod template carries scheduling or registry settings, which mean nothing
-/// on one machine.
-fn is_placed(child: &Child) -> bool {
-    child
-        .pod_template()
-        .and_then(|t| t.spec.as_ref())
-        .is_some_and(|p| {
-            p.image_pull_secrets.is_some()
-                || p.node_selector.is_some()
-                || p.tolerations.is_some()
-                || p.affinity.is_some()
-                || p.priority_class_name.is_some()
-                || p.service_account_name.is_some()
-        })
-}
-
-fn is_headless(svc: &Service) -> bool {
-    svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()) == Some("None")
 }
 
 fn def(name: &str, template: &PodTemplateSpec, claims: Vec<String>, restart: Restart) -> PodDef {
