@@ -12,8 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, config_hash, secret_parts};
-use super::pods::customize;
-use super::pods::{container_security, locked_down_pod, resources_or, scratch, volume_claim};
+use super::pods::{
+    container_security, customize, locked_down_pod, resources_or, scratch, volume_claim,
+};
 use super::secrets::{admin_secret, database, database_image};
 use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, DatabaseSpec, PodsOf};

@@ -16,8 +16,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::autoscaling;
 use super::common::{Ctx, env};
-use super::pods::customize;
-use super::pods::{memory_bytes, resources_or};
+use super::pods::{customize, memory_bytes, resources_or};
 use super::services::{App, deployment, hash, health_service};
 use super::{Child, SecretData};
 use crate::crd::PodsOf;

@@ -13,9 +13,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::common::{Ctx, config_hash, env, env_secret, secret_parts};
 use super::connection::{endpoint, service_url};
-use super::pods::customize;
 use super::pods::{
-    container_security, locked_down_pod, memory_bytes, resources_or, scratch, with_health_probes,
+    container_security, customize, locked_down_pod, memory_bytes, resources_or, scratch,
+    with_health_probes,
 };
 use super::secrets::{JWT_KEY, admin_password_secret, service_db_secret, service_url_secret};
 use super::{Child, SecretData};

@@ -18,6 +18,7 @@ use crate::pod::ConfigMaps;
 /// The stack's addresses and configuration, read off the rendered objects before anything
 /// starts: an address per Service that has one and per StatefulSet pod (their DNS names
 /// included), and the ConfigMaps' data.
+#[derive(Default)]
 pub(super) struct Layout {
     pub(super) names: Names,
     pub(super) services: BTreeMap<String, Ipv4Addr>,
@@ -27,12 +28,7 @@ pub(super) struct Layout {
 
 impl Layout {
     pub(super) fn of(rendered: &Rendered, namespace: &str, subnet: &mut Subnet) -> Self {
-        let mut layout = Self {
-            names: Names::default(),
-            services: BTreeMap::new(),
-            pod_ips: BTreeMap::new(),
-            config_maps: ConfigMaps::new(),
-        };
+        let mut layout = Self::default();
         for child in rendered.children.iter() {
             match child {
                 Child::Service(svc) if !is_headless(svc) => {

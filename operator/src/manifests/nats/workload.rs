@@ -20,9 +20,8 @@ use super::{
 use crate::crd::PodsOf;
 use crate::manifests::common::{Ctx, config_hash, env_field};
 use crate::manifests::monitoring;
-use crate::manifests::pods::customize;
 use crate::manifests::pods::{
-    container_security, http_probe, locked_down_pod, resources_or, scratch, volume_claim,
+    container_security, customize, http_probe, locked_down_pod, resources_or, scratch, volume_claim,
 };
 
 /// The NATS server's resources: the spec's, or defaults whose memory follows the largest
