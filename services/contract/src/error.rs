@@ -212,6 +212,19 @@ impl FieldErrors {
         }
     }
 
+    /// A patch's value for a column that cannot hold NULL: `None` when the patch leaves the
+    /// column alone, the value when it sets one. An explicit `null` is recorded as an error on
+    /// `field` and gives `None`, so the caller has nothing to apply.
+    pub fn not_null<T>(&mut self, field: &str, value: Option<Option<T>>) -> Option<T> {
+        match value {
+            Some(None) => {
+                self.add(field, "must not be null");
+                None
+            }
+            set => set.flatten(),
+        }
+    }
+
     /// `Ok` when nothing was recorded, else the 422.
     pub fn finish(self) -> Result<(), ServiceError> {
         if self.0.is_empty() {
@@ -381,6 +394,22 @@ mod tests {
                 "must not be blank",
                 "is required"
             ]
+        );
+    }
+
+    #[test]
+    fn not_null_refuses_only_an_explicit_null() {
+        let mut errors = FieldErrors::default();
+        assert_eq!(errors.not_null::<bool>("discontinued", None), None);
+        assert_eq!(
+            errors.not_null("discontinued", Some(Some(true))),
+            Some(true)
+        );
+        assert!(errors.0.is_empty());
+        assert_eq!(errors.not_null::<bool>("discontinued", Some(None)), None);
+        assert_eq!(
+            errors.0,
+            [FieldError::new("discontinued", "must not be null")]
         );
     }
 

@@ -187,13 +187,9 @@ async fn update(
     let patch: CustomerPatch = req.body;
     let mut errors = FieldErrors::default();
     let mut changes = Vec::new();
-    match patch.company_name {
-        None => {}
-        Some(None) => errors.add("company_name", "must not be null"),
-        Some(Some(name)) => {
-            errors.required_text("company_name", Some(&name), limits::COMPANY_NAME);
-            changes.push(("company_name", Some(name)));
-        }
+    if let Some(name) = errors.not_null("company_name", patch.company_name) {
+        errors.required_text("company_name", Some(&name), limits::COMPANY_NAME);
+        changes.push(("company_name", Some(name)));
     }
     let nullable = [
         ("contact_name", patch.contact_name, limits::CONTACT_NAME),

@@ -164,13 +164,9 @@ async fn update(
     } = req.body;
     let mut errors = FieldErrors::default();
     let mut changes = Vec::new();
-    match product_name {
-        None => {}
-        Some(None) => errors.add("product_name", "must not be null"),
-        Some(Some(name)) => {
-            errors.required_text("product_name", Some(&name), limits::PRODUCT_NAME);
-            changes.push(("product_name", Value::Text(Some(name))));
-        }
+    if let Some(name) = errors.not_null("product_name", product_name) {
+        errors.required_text("product_name", Some(&name), limits::PRODUCT_NAME);
+        changes.push(("product_name", Value::Text(Some(name))));
     }
     if let Some(quantity) = quantity_per_unit {
         errors.text(
@@ -200,10 +196,8 @@ async fn update(
         let price = validate::price(&mut errors, "unit_price", price.as_ref());
         changes.push(("unit_price", Value::Money(price)));
     }
-    match discontinued {
-        None => {}
-        Some(None) => errors.add("discontinued", "must not be null"),
-        Some(Some(flag)) => changes.push(("discontinued", Value::Flag(flag))),
+    if let Some(flag) = errors.not_null("discontinued", discontinued) {
+        changes.push(("discontinued", Value::Flag(flag)));
     }
     errors.finish()?;
     let id = product_id(req.params.id)?;
