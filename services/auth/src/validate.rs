@@ -1,5 +1,5 @@
 //! Input rules for accounts: email normalisation and shape, usernames, and (via
-//! [`password::check_policy`](crate::password::check_policy)) passwords. Every failing field
+//! [`password::check_policy`]) passwords. Every failing field
 //! is reported at once, as a 422 with `details.fields`.
 
 use contract::FieldError;
