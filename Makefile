@@ -13,7 +13,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 VENV ?= .venv
 
-.PHONY: help setup build fmt fmt-check clippy deps-check docs-test rules-test nextest doctest test ci run stack-run render bench chaos chaos-fast observability-test crds manifests-test clean distclean
+.PHONY: help setup build fmt fmt-check clippy deps-check docs-test rules-test nextest doctest doc-check test ci run stack-run render bench chaos chaos-fast observability-test crds manifests-test clean distclean
 
 ## help: list the targets
 help:
@@ -43,6 +43,10 @@ nextest:
 doctest:
 	$(CARGO) test --workspace --all-features --doc
 
+## doc-check: build every crate's documentation with rustdoc's warnings as errors (broken links, links from public docs to private items)
+doc-check:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --all-features
+
 ## deps-check: fail on a declared dependency no code uses (cargo-machete), or on test-only code in a shipped binary
 deps-check:
 	$(CARGO) machete
@@ -57,8 +61,8 @@ docs-test: setup
 rules-test: setup
 	dev/scripts/monitoring/rules-test.sh
 
-## test: format check, clippy -D warnings, unused dependencies, alert rule tests, all tests and doctests, the quick resilience scenarios, the observability test against a real Prometheus, chart and manifest checks, API page, images
-test: setup fmt-check clippy deps-check rules-test nextest doctest chaos-fast observability-test chart-test manifests-test docs-test image-test
+## test: format check, clippy -D warnings, unused dependencies, alert rule tests, all tests and doctests, rustdoc warnings, the quick resilience scenarios, the observability test against a real Prometheus, chart and manifest checks, API page, images
+test: setup fmt-check clippy deps-check rules-test nextest doctest doc-check chaos-fast observability-test chart-test manifests-test docs-test image-test
 
 ## ci: what .ci/run runs (the same as test)
 ci: test

@@ -95,7 +95,8 @@ async fn ops_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), Respon
     }
 }
 
-/// `/metrics` on the API port (see [`ops_allowed`]).
+/// `/metrics` on the API port: 404 unless `OPS_ENDPOINTS` is `admin`, then only for a token
+/// with the admin role.
 pub async fn metrics_on_api(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match ops_allowed(&state, &headers).await {
         Ok(()) => state.health.metrics_response(),
@@ -103,7 +104,8 @@ pub async fn metrics_on_api(State(state): State<AppState>, headers: HeaderMap) -
     }
 }
 
-/// `/services` on the API port (see [`ops_allowed`]).
+/// `/services` on the API port: 404 unless `OPS_ENDPOINTS` is `admin`, then only for a token
+/// with the admin role.
 pub async fn services_on_api(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match ops_allowed(&state, &headers).await {
         Ok(()) => services(State(state)).await,

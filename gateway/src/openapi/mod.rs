@@ -9,14 +9,14 @@
 //! - path and query parameters with their schemas (types, enums, bounds, defaults);
 //! - the request body, required, with its schema, when the operation takes one;
 //! - the success status with its body (none for 204 or an operation without a response);
-//! - each error status the route can answer ([`operation`]), with the shared error schema;
+//! - each error status the route can answer (`operation.rs`), with the shared error schema;
 //! - bearer (JWT) security on `user` and `admin` routes only.
 //!
-//! The gateway's own `GET /events` is listed too ([`events`]).
+//! The gateway's own `GET /events` is listed too (`events.rs`).
 //!
 //! Every service's `$defs` are hoisted into `components/schemas` and their `$ref`s rewritten;
 //! a name two services define differently is kept apart by prefixing the service's name
-//! ([`components`]). An operation whose service publishes no schema is still listed, with its
+//! (`components.rs`). An operation whose service publishes no schema is still listed, with its
 //! bodies unspecified (`{}`).
 //!
 //! Discovery builds an [`ApiDocument`] when the routes or the schema documents change and

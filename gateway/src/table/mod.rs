@@ -16,7 +16,7 @@
 //! - endpoints with no HTTP mapping are internal and not routed; endpoints with an invalid
 //!   mapping are reported.
 //!
-//! [`claims`] resolves the claims, [`matcher`] matches request paths, [`route`] holds the
+//! `claims.rs` resolves the claims, `matcher.rs` matches request paths, `route.rs` holds the
 //! types both report.
 
 mod claims;
