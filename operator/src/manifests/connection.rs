@@ -19,7 +19,9 @@ use crate::error::Error;
 /// Where a database server's CA certificate (`ca.crt` of an external server's Secret) is
 /// mounted in the pods that connect to it.
 pub const DB_CA_DIR: &str = "/var/run/secrets/natstack/db-ca";
-/// Key of an external server's Secret holding the CA certificate to verify the server with.
+/// Key of the CA certificate to verify a database server with, in the Secret the CA volume
+/// mounts: an external server's Secret, or CNPG's CA Secret (`<cluster>-ca`), which keeps the
+/// certificate that signed its servers' under this key too.
 pub const CA_KEY: &str = "ca.crt";
 /// The PostgreSQL `sslmode` values an external server's Secret may give.
 pub const SSL_MODES: [&str; 6] = [

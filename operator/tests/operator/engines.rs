@@ -182,7 +182,8 @@ fn postgres_services_connect_to_the_rw_service_verifying_cnpgs_ca() {
     let volume = common::volume(pod, "db-ca");
     let secret = volume.secret.as_ref().unwrap();
     assert_eq!(secret.secret_name.as_deref(), Some("demo-postgres-ca"));
-    assert_eq!(secret.items.as_ref().unwrap()[0].key, cnpg::CA_KEY);
+    // The key CNPG writes its CA certificate under.
+    assert_eq!(secret.items.as_ref().unwrap()[0].key, "ca.crt");
 }
 
 #[test]

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use operator::manifests::SecretData;
-use operator::manifests::cnpg::CA_KEY;
+use operator::manifests::connection::CA_KEY;
 
 use crate::HarnessError;
 use crate::switch::Switch;

@@ -11,7 +11,7 @@
 //! | Cluster | `<stack>-postgres` ([`cluster_name`]) | `status.instances`, `status.readyInstances`, `status.phase` |
 //! | Service | `<stack>-postgres-rw` ([`rw_service`]) | port 5432, the primary; every service's `DATABASE_URL` host (`<stack>-postgres-rw.<ns>.svc`, `sslmode=verify-full`) |
 //! | Services | `<stack>-postgres-ro`, `<stack>-postgres-r` | replicas, any instance (not used by the services) |
-//! | Secret | `<stack>-postgres-ca` ([`ca_secret`]) | key `ca.crt` ([`CA_KEY`]), mounted at `DB_CA_DIR` in the PostgreSQL services |
+//! | Secret | `<stack>-postgres-ca` ([`ca_secret`]) | key `ca.crt` ([`CA_KEY`](super::connection::CA_KEY)), mounted at `DB_CA_DIR` in the PostgreSQL services |
 //! | Pods | label `cnpg.io/cluster: <stack>-postgres` ([`CLUSTER_LABEL`]) | the NetworkPolicy selects them |
 //!
 //! Each PostgreSQL service's role is a `managed.roles` entry named like the `username` of its
@@ -46,8 +46,6 @@ pub const COMPONENT: &str = "postgres";
 pub const CLUSTER_LABEL: &str = "cnpg.io/cluster";
 /// The label that makes CNPG reload a role's password when its Secret changes.
 pub const RELOAD_LABEL: &str = "cnpg.io/reload";
-/// Key of CNPG's CA Secret holding the certificate that signed the server's.
-pub const CA_KEY: &str = "ca.crt";
 /// Key of the backup credentials Secret holding the object store's access key id.
 pub const ACCESS_KEY_ID: &str = "ACCESS_KEY_ID";
 /// Key of the backup credentials Secret holding the object store's secret access key.
