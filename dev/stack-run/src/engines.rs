@@ -50,8 +50,7 @@ impl Engines {
             for (suffix, ip) in &addresses.services {
                 names.add(&plan.service_host(suffix), *ip);
             }
-            let (certs, generated) =
-                cnpg::PgCluster::secrets(&plan, &root.join("cnpg").join(&plan.name), &addresses)?;
+            let (certs, generated) = cnpg::PgCluster::secrets(&plan, &plan.dir(root), &addresses)?;
             secrets.extend(generated);
             out.postgres.push((plan, addresses, certs));
         }

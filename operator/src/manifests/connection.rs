@@ -16,8 +16,8 @@ use super::{Child, SecretData};
 use crate::crd::{DatabaseKind, ServiceSpec};
 use crate::error::Error;
 
-/// Where a database server's CA certificate (`ca.crt` of an external server's Secret) is
-/// mounted in the pods that connect to it.
+/// Where a database server's CA certificate ([`CA_KEY`] of the Secret the CA volume mounts)
+/// is mounted in the pods that connect to it.
 pub const DB_CA_DIR: &str = "/var/run/secrets/natstack/db-ca";
 /// Key of the CA certificate to verify a database server with, in the Secret the CA volume
 /// mounts: an external server's Secret, or CNPG's CA Secret (`<cluster>-ca`), which keeps the

@@ -119,7 +119,7 @@ impl Cluster {
                 &options,
                 &format!("CloudNativePG Cluster {} starting", plan.name),
             );
-            let dir = options.root.join("cnpg").join(&plan.name);
+            let dir = plan.dir(&options.root);
             let started = PgCluster::start(plan, dir, &addresses, certs, &secrets).await?;
             cluster.say(
                 &options,

@@ -2,6 +2,7 @@
 //! objects naming it, the names derived from it, and what of it is not honoured.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use super::INSTANCES_RUN;
 
@@ -47,6 +48,13 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Where the harness keeps this Cluster's files (certificates, instances' data) under its
+    /// state directory `root`.
+    #[must_use]
+    pub fn dir(&self, root: &Path) -> PathBuf {
+        root.join("cnpg").join(&self.name)
+    }
+
     /// The name of one of its Services (`rw`, `ro`, `r`).
     #[must_use]
     pub fn service(&self, suffix: &str) -> String {
