@@ -13,17 +13,17 @@ use contract::auth::{
     RevokedUser, RevokedUsers, TOKEN_TYPE, TokenPair, User,
 };
 use contract::caller::ROLE_USER;
-use contract::{FieldError, RequestOf, ServiceError};
+use contract::{RequestOf, ServiceError};
 use mongodb::bson::DateTime;
 use runtime::RequestContext;
 use tracing::{error, info, warn};
 
 use crate::metrics::{AuthMetrics, LoginFailure};
-use crate::password::{MAX_PASSWORD_CHARS, Passwords};
+use crate::password::Passwords;
 use crate::store::{Claim, RefreshDoc, Store, StoreError, UserDoc};
 use crate::throttle::{Attempt, Refusal, Throttle};
 use crate::tokens::{self, Issuer, Subject};
-use crate::validate::{self, MAX_EMAIL_LEN};
+use crate::validate;
 
 /// The one answer to a bad email or password.
 pub const BAD_CREDENTIALS: &str = "invalid email or password";
@@ -33,13 +33,13 @@ pub const BAD_REFRESH_TOKEN: &str = "invalid or expired refresh token";
 pub const EMAIL_TAKEN: &str = "an account with this email already exists";
 /// The 409 of a registration whose username is taken.
 pub const USERNAME_TAKEN: &str = "this username is taken (usernames are unique regardless of case)";
+/// The 403 an administrator gets for deleting their own account.
+pub const DELETING_SELF: &str = "you cannot delete your own account; another administrator can";
 /// How long a deleted account stays revoked beyond the access-token lifetime: more than the
 /// gateway's clock leeway on `exp`.
 const REVOCATION_MARGIN: Duration = Duration::from_secs(60);
 /// Longest user id looked up (ids are UUIDs).
 const MAX_USER_ID_LEN: usize = 64;
-/// Longest refresh token accepted before it is even looked at.
-const MAX_REFRESH_TOKEN_LEN: usize = 256;
 /// Longest client address accepted from the gateway header.
 const MAX_CLIENT_ADDR_LEN: usize = 64;
 
@@ -153,28 +153,12 @@ pub async fn login(
     ctx: RequestContext,
     req: RequestOf<Login>,
 ) -> Result<TokenPair, ServiceError> {
-    let email = validate::normalize_email(&req.body.email);
-    let password = req.body.password;
-    let mut fields = Vec::new();
-    if email.is_empty() {
-        fields.push(FieldError::new("email", "must not be empty"));
-    } else if email.len() > MAX_EMAIL_LEN {
-        fields.push(FieldError::new(
-            "email",
-            format!("must be at most {MAX_EMAIL_LEN} characters"),
-        ));
-    }
-    if password.is_empty() {
-        fields.push(FieldError::new("password", "must not be empty"));
-    } else if password.chars().count() > MAX_PASSWORD_CHARS {
-        fields.push(FieldError::new(
-            "password",
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
-        ));
-    }
+    let fields = validate::check_login(&req.body);
     if !fields.is_empty() {
         return Err(ServiceError::validation(fields));
     }
+    let email = validate::normalize_email(&req.body.email);
+    let password = req.body.password;
 
     let addr = ctx
         .headers
@@ -267,19 +251,10 @@ async fn issue(state: &Auth, user: &UserDoc, family: String) -> Result<TokenPair
 
 /// The refresh token of a request, or why it is refused outright.
 fn presented(body: &RefreshRequest) -> Result<&str, ServiceError> {
+    if let Some(field) = validate::check_refresh_token(body) {
+        return Err(ServiceError::validation(vec![field]));
+    }
     let token = body.refresh_token.trim();
-    if token.is_empty() {
-        return Err(ServiceError::validation(vec![FieldError::new(
-            "refresh_token",
-            "must not be empty",
-        )]));
-    }
-    if token.len() > MAX_REFRESH_TOKEN_LEN {
-        return Err(ServiceError::validation(vec![FieldError::new(
-            "refresh_token",
-            format!("must be at most {MAX_REFRESH_TOKEN_LEN} characters"),
-        )]));
-    }
     if !tokens::is_well_formed(token) {
         return Err(ServiceError::unauthenticated(BAD_REFRESH_TOKEN));
     }
@@ -386,6 +361,10 @@ pub async fn jwks(
 
 /// `auth.delete_user` (admin): deletes an account and its refresh tokens, and lists it as
 /// revoked for one access-token lifetime so the gateway refuses its access tokens.
+///
+/// An administrator's own account is refused ([`DELETING_SELF`]): the token that asked would
+/// be revoked with it, and the last administrator would leave nobody able to administer, short
+/// of a restart with `ADMIN_EMAIL`. Another administrator can delete it.
 pub async fn delete_user(
     state: Auth,
     ctx: RequestContext,
@@ -393,6 +372,9 @@ pub async fn delete_user(
 ) -> Result<(), ServiceError> {
     let caller = ctx.require_caller()?;
     let id = req.params.id.as_str();
+    if id == caller.user_id {
+        return Err(ServiceError::forbidden(DELETING_SELF));
+    }
     let not_found = || ServiceError::not_found("user not found");
     if id.len() > MAX_USER_ID_LEN {
         return Err(not_found());

@@ -22,15 +22,11 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use contract::FieldError;
+pub use contract::auth::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Semaphore;
 
 use crate::config::Argon2Args;
-
-/// Shortest accepted password, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest accepted password, in characters (bounds the hashing work one request can cause).
-pub const MAX_PASSWORD_CHARS: usize = 128;
 
 /// Why hashing failed.
 #[derive(Debug, thiserror::Error)]

@@ -3,14 +3,15 @@
 //! is reported at once, as a 422 with `details.fields`.
 
 use contract::FieldError;
-use contract::auth::RegisterRequest;
+use contract::auth::{
+    LoginRequest, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_REFRESH_TOKEN_CHARS, MAX_USERNAME_CHARS,
+    MIN_USERNAME_CHARS, RefreshRequest, RegisterRequest,
+};
 
 use crate::password;
 
-/// Longest accepted email (RFC 5321's path limit).
-pub const MAX_EMAIL_LEN: usize = 254;
 /// Username length bounds, in characters.
-pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = 3..=32;
+pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = MIN_USERNAME_CHARS..=MAX_USERNAME_CHARS;
 
 /// The canonical form of an email: trimmed and lower-cased.
 pub fn normalize_email(email: &str) -> String {
@@ -23,10 +24,10 @@ pub fn check_email(email: &str) -> Option<FieldError> {
     if email.is_empty() {
         return Some(FieldError::new(field, "must not be empty"));
     }
-    if email.len() > MAX_EMAIL_LEN {
+    if email.chars().count() > MAX_EMAIL_CHARS {
         return Some(FieldError::new(
             field,
-            format!("must be at most {MAX_EMAIL_LEN} characters"),
+            format!("must be at most {MAX_EMAIL_CHARS} characters"),
         ));
     }
     let valid = match email.split_once('@') {
@@ -79,6 +80,44 @@ pub fn check_registration(request: &RegisterRequest) -> Vec<FieldError> {
     .collect()
 }
 
+/// Every field of a login that is refused before any lookup: exactly what the body's schema
+/// states (a non-blank email, a non-empty password, lengths in characters as sent), so a body
+/// the published schema allows is never a 422, and wrong credentials are a 401.
+pub fn check_login(request: &LoginRequest) -> Vec<FieldError> {
+    [
+        presence("email", &request.email, request.email.trim().is_empty())
+            .or_else(|| too_long("email", &request.email, MAX_EMAIL_CHARS)),
+        presence("password", &request.password, request.password.is_empty())
+            .or_else(|| too_long("password", &request.password, MAX_PASSWORD_CHARS)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Why a presented refresh token is refused before any lookup, as its schema states it (not
+/// blank, lengths in characters as sent). An ill-formed token is not a 422 but a 401: it is
+/// opaque to the client.
+pub fn check_refresh_token(request: &RefreshRequest) -> Option<FieldError> {
+    let token = &request.refresh_token;
+    presence("refresh_token", token, token.trim().is_empty())
+        .or_else(|| too_long("refresh_token", token, MAX_REFRESH_TOKEN_CHARS))
+}
+
+/// The error of a missing value (`missing`): "blank" where the text has characters.
+fn presence(field: &str, value: &str, missing: bool) -> Option<FieldError> {
+    missing.then(|| {
+        let what = if value.is_empty() { "empty" } else { "blank" };
+        FieldError::new(field, format!("must not be {what}"))
+    })
+}
+
+/// The error of a value over `max` characters.
+fn too_long(field: &str, value: &str, max: usize) -> Option<FieldError> {
+    (value.chars().count() > max)
+        .then(|| FieldError::new(field, format!("must be at most {max} characters")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +161,60 @@ mod tests {
         });
         let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(names, ["username", "email", "password"]);
+    }
+
+    /// `(field, message)` of each error.
+    fn said(fields: &[FieldError]) -> Vec<(&str, &str)> {
+        fields
+            .iter()
+            .map(|f| (f.field.as_str(), f.message.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn logins_are_refused_only_where_their_schema_refuses() {
+        let login = |email: &str, password: &str| {
+            check_login(&LoginRequest {
+                email: email.into(),
+                password: password.into(),
+            })
+        };
+        assert_eq!(
+            said(&login("", "")),
+            [
+                ("email", "must not be empty"),
+                ("password", "must not be empty")
+            ]
+        );
+        assert_eq!(said(&login(" \t", "x")), [("email", "must not be blank")]);
+        // Lengths are characters as sent: 254 two-byte characters (508 bytes) are within
+        // the schema's `maxLength`, one more is not.
+        assert!(login(&"é".repeat(254), &"é".repeat(128)).is_empty());
+        assert_eq!(
+            said(&login(&"é".repeat(255), &"é".repeat(129))),
+            [
+                ("email", "must be at most 254 characters"),
+                ("password", "must be at most 128 characters")
+            ]
+        );
+        // A password may be all spaces at login: only new passwords have the policy.
+        assert!(login("a@b.co", "   ").is_empty());
+    }
+
+    #[test]
+    fn refresh_tokens_are_refused_only_where_their_schema_refuses() {
+        let token = |t: &str| {
+            check_refresh_token(&RefreshRequest {
+                refresh_token: t.into(),
+            })
+            .map(|f| f.message)
+        };
+        assert_eq!(token("").as_deref(), Some("must not be empty"));
+        assert_eq!(token("  ").as_deref(), Some("must not be blank"));
+        assert_eq!(token(&"é".repeat(256)), None);
+        assert_eq!(
+            token(&"é".repeat(257)).as_deref(),
+            Some("must be at most 256 characters")
+        );
     }
 }

@@ -15,6 +15,19 @@ pub const TOKEN_TYPE: &str = "Bearer";
 /// proxy header, clients' copies stripped); the auth service throttles failed logins per value.
 pub const CLIENT_ADDR_HEADER: &str = "natstack-client-addr";
 
+/// Longest email, in characters (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// Shortest username, in characters.
+pub const MIN_USERNAME_CHARS: usize = 3;
+/// Longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 32;
+/// Shortest password a new account may have, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password, in characters (bounds the hashing work one request can cause).
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// Longest refresh token looked at, in characters (issued ones are far shorter).
+pub const MAX_REFRESH_TOKEN_CHARS: usize = 256;
+
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -102,13 +115,19 @@ pub struct User {
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The display name (3–32 characters: letters, digits, `_`, `-`, `.`).
-    #[schemars(length(min = 3, max = 32), regex(pattern = r"^[A-Za-z0-9_.-]+$"))]
+    #[schemars(
+        length(min = MIN_USERNAME_CHARS, max = MAX_USERNAME_CHARS),
+        regex(pattern = r"^[A-Za-z0-9_.-]+$")
+    )]
     pub username: String,
     /// The email; trimmed and lower-cased before use.
-    #[schemars(email, length(max = 254))]
+    #[schemars(email, length(max = MAX_EMAIL_CHARS))]
     pub email: String,
     /// The password (8–128 characters, not all whitespace).
-    #[schemars(length(min = 8, max = 128), regex(pattern = crate::schema::NOT_BLANK))]
+    #[schemars(
+        length(min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_CHARS),
+        regex(pattern = crate::schema::NOT_BLANK)
+    )]
     #[debug(skip)]
     pub password: String,
 }
@@ -118,8 +137,13 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The email the account was registered with (case and surrounding space do not matter).
+    #[schemars(
+        length(min = 1, max = MAX_EMAIL_CHARS),
+        regex(pattern = crate::schema::NOT_BLANK)
+    )]
     pub email: String,
     /// The password.
+    #[schemars(length(min = 1, max = MAX_PASSWORD_CHARS))]
     #[debug(skip)]
     pub password: String,
 }
@@ -129,6 +153,10 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
+    #[schemars(
+        length(min = 1, max = MAX_REFRESH_TOKEN_CHARS),
+        regex(pattern = crate::schema::NOT_BLANK)
+    )]
     #[debug(skip)]
     pub refresh_token: String,
 }
@@ -198,7 +226,7 @@ operation! {
     pub GetJwks: "auth"."jwks", GET "/.well-known/jwks.json", auth Public, status 200,
         params Empty, query Empty, body (), response Jwks;
 
-    /// Delete an account and end its sessions
+    /// Delete an account and end its sessions (not the caller's own: 403)
     pub DeleteUser: "auth"."delete_user", DELETE "/auth/users/{id}", auth Admin, status 204,
         params UserIdParams, query Empty, body (), response ();
 

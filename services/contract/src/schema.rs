@@ -178,13 +178,43 @@ pub fn sort_schema<K: crate::page::SortKey>(_: &mut SchemaGenerator) -> schemars
     })
 }
 
-/// Regex of a text that is not blank: at least one character that is not whitespace.
-pub const NOT_BLANK: &str = r"\S";
+/// Regex of a text that is not blank: at least one character that is not whitespace, as
+/// the services' `str::trim` sees it. A schema's `pattern` is an ECMA-262 regex, whose `\s`
+/// lacks one character Rust counts as whitespace (U+0085, NEXT LINE): without it, a text of
+/// only that would pass the schema and still be refused as blank.
+pub const NOT_BLANK: &str = r"[^\s\u0085]";
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{auth, customers, products};
+
+    /// What ECMA-262's `\s` matches: WhiteSpace (TAB, VT, FF, ZWNBSP and the Zs category)
+    /// and LineTerminator (LF, CR, LS, PS).
+    fn ecma_space(c: char) -> bool {
+        matches!(
+            c,
+            '\t' | '\u{b}' | '\u{c}' | '\u{feff}' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\n'
+                    | '\r'
+                    | '\u{2028}'
+                    | '\u{2029}'
+        )
+    }
+
+    #[test]
+    fn not_blank_excludes_every_character_trim_removes() {
+        assert_eq!(NOT_BLANK, r"[^\s\u0085]");
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            if c.is_whitespace() {
+                assert!(ecma_space(c) || c == '\u{85}', "{:#x}", u32::from(c));
+            }
+        }
+    }
 
     fn customers() -> SchemaDocument {
         let mut set = SchemaSet::new();

@@ -1,13 +1,14 @@
 //! Accounts: usernames unique regardless of case (older accounts backfilled), and deletion,
-//! which revokes the account's tokens.
+//! which revokes the account's tokens and is refused for the caller's own account.
 
 use std::time::Duration;
 
-use auth::handlers::{EMAIL_TAKEN, USERNAME_TAKEN};
+use auth::handlers::{DELETING_SELF, EMAIL_TAKEN, USERNAME_TAKEN};
 use auth::store::UserDoc;
-use contract::auth::{DeleteUser, GetRevoked, UserIdParams};
-use contract::{Empty, Envelope, ErrorCode};
+use contract::auth::{DeleteUser, GetRevoked, Me, UserIdParams};
+use contract::{Empty, Envelope, ErrorCode, headers};
 use mongodb::bson::DateTime;
+use runtime::CallOptions;
 
 use super::helpers::{AuthApp, Servers, logs, spawn, start};
 
@@ -92,15 +93,30 @@ fn delete(id: &str) -> Envelope<UserIdParams, Empty, ()> {
 }
 
 #[tokio::test]
-async fn an_admin_deletes_an_account_its_sessions_end_and_it_is_listed_as_revoked() {
+async fn an_admin_deletes_another_account_its_sessions_end_and_it_is_listed_as_revoked() {
     let (_servers, app) = start().await;
     let pair = app
         .sign_up("doomed", "doomed@example.com", "password123")
         .await;
     let id = app.claims(&pair.access_token).await.sub;
-    // Only an admin may.
+    // Only an admin may, and not their own account: nothing happens, its token still works.
     let e = app.call::<DeleteUser>(delete(&id)).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Forbidden);
+    let as_self = || {
+        CallOptions::default()
+            .header(headers::USER_ID, id.clone())
+            .header(headers::ROLES, "user,admin")
+    };
+    let e = app
+        .call_with::<DeleteUser>(&delete(&id), as_self())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (ErrorCode::Forbidden, DELETING_SELF)
+    );
+    let me = app.call_with::<Me>(&Envelope::default(), as_self()).await;
+    assert_eq!(me.unwrap().id, id);
     let before = app.admin::<GetRevoked>(Envelope::default()).await.unwrap();
     assert!(before.users.is_empty());
 

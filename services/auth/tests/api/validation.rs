@@ -88,6 +88,12 @@ async fn every_kind_of_bad_input_gets_a_clear_error() {
     assert_eq!(fields(&e), ["password"]);
     let e = app.login(&long, "password123").await.unwrap_err();
     assert_eq!(fields(&e), ["email"]);
+    // What the published schema allows is looked up, not refused: 254 characters of 2 bytes.
+    let e = app
+        .login(&"é".repeat(254), &"é".repeat(128))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unauthenticated);
 
     // Refresh and logout: empty / over-long tokens are 422, ill-formed ones 401.
     for subject in ["auth.refresh", "auth.logout"] {
@@ -103,6 +109,9 @@ async fn every_kind_of_bad_input_gets_a_clear_error() {
             .raw(subject, r#"{"body":{"refresh_token":"not a token"}}"#)
             .await
             .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unauthenticated, "{subject}");
+        let payload = serde_json::json!({"body": {"refresh_token": "é".repeat(256)}}).to_string();
+        let e = app.raw(subject, &payload).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::Unauthenticated, "{subject}");
     }
     let e = app
