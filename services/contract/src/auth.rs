@@ -114,7 +114,7 @@ pub struct User {
 #[derive(Clone, Default, derive_more::Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// The display name (3–32 characters: letters, digits, `_`, `-`, `.`).
+    /// The display name: letters, digits, `_`, `-` and `.`.
     #[schemars(
         length(min = MIN_USERNAME_CHARS, max = MAX_USERNAME_CHARS),
         regex(pattern = r"^[A-Za-z0-9_.-]+$")
@@ -123,7 +123,7 @@ pub struct RegisterRequest {
     /// The email; trimmed and lower-cased before use.
     #[schemars(email, length(max = MAX_EMAIL_CHARS))]
     pub email: String,
-    /// The password (8–128 characters, not all whitespace).
+    /// The password; not all whitespace.
     #[schemars(
         length(min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_CHARS),
         regex(pattern = crate::schema::NOT_BLANK)
