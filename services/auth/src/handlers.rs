@@ -33,8 +33,6 @@ pub const BAD_REFRESH_TOKEN: &str = "invalid or expired refresh token";
 pub const EMAIL_TAKEN: &str = "an account with this email already exists";
 /// The 409 of a registration whose username is taken.
 pub const USERNAME_TAKEN: &str = "this username is taken (usernames are unique regardless of case)";
-/// The 403 an administrator gets for deleting their own account.
-pub const DELETING_SELF: &str = "you cannot delete your own account; another administrator can";
 /// How long a deleted account stays revoked beyond the access-token lifetime: more than the
 /// gateway's clock leeway on `exp`.
 const REVOCATION_MARGIN: Duration = Duration::from_secs(60);
@@ -358,6 +356,9 @@ pub async fn jwks(
 ) -> Result<Jwks, ServiceError> {
     Ok(state.issuer.keys.jwks().clone())
 }
+
+/// The 403 an administrator gets for deleting their own account.
+pub const DELETING_SELF: &str = "you cannot delete your own account; another administrator can";
 
 /// `auth.delete_user` (admin): deletes an account and its refresh tokens, and lists it as
 /// revoked for one access-token lifetime so the gateway refuses its access tokens.

@@ -22,7 +22,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use contract::FieldError;
-pub use contract::auth::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use contract::auth::PASSWORD_CHARS;
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Semaphore;
 
@@ -217,15 +217,15 @@ impl Passwords {
 /// The password policy: length bounds and not all whitespace.
 pub fn check_policy(password: &str, field: &str) -> Option<FieldError> {
     let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
+    if chars < *PASSWORD_CHARS.start() {
         Some(FieldError::new(
             field,
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+            format!("must be at least {} characters", PASSWORD_CHARS.start()),
         ))
-    } else if chars > MAX_PASSWORD_CHARS {
+    } else if chars > *PASSWORD_CHARS.end() {
         Some(FieldError::new(
             field,
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+            format!("must be at most {} characters", PASSWORD_CHARS.end()),
         ))
     } else if password.trim().is_empty() {
         Some(FieldError::new(field, "must not be only whitespace"))

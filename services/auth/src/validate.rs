@@ -4,14 +4,11 @@
 
 use contract::FieldError;
 use contract::auth::{
-    LoginRequest, MAX_EMAIL_CHARS, MAX_PASSWORD_CHARS, MAX_REFRESH_TOKEN_CHARS, MAX_USERNAME_CHARS,
-    MIN_USERNAME_CHARS, RefreshRequest, RegisterRequest,
+    LoginRequest, MAX_EMAIL_CHARS, MAX_REFRESH_TOKEN_CHARS, PASSWORD_CHARS, RefreshRequest,
+    RegisterRequest, USERNAME_CHARS,
 };
 
 use crate::password;
-
-/// Username length bounds, in characters.
-pub const USERNAME_CHARS: std::ops::RangeInclusive<usize> = MIN_USERNAME_CHARS..=MAX_USERNAME_CHARS;
 
 /// The canonical form of an email: trimmed and lower-cased.
 pub fn normalize_email(email: &str) -> String {
@@ -88,7 +85,7 @@ pub fn check_login(request: &LoginRequest) -> Vec<FieldError> {
         presence("email", &request.email, request.email.trim().is_empty())
             .or_else(|| too_long("email", &request.email, MAX_EMAIL_CHARS)),
         presence("password", &request.password, request.password.is_empty())
-            .or_else(|| too_long("password", &request.password, MAX_PASSWORD_CHARS)),
+            .or_else(|| too_long("password", &request.password, *PASSWORD_CHARS.end())),
     ]
     .into_iter()
     .flatten()

@@ -4,9 +4,12 @@
 //! DTOs that carry a secret (a password, a token) leave it out of `Debug` (`#[debug(skip)]`
 //! shows `..` in its place), so a stray `?request` in a log line cannot leak it.
 
+use std::ops::RangeInclusive;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::schema::NOT_BLANK;
 use crate::{Empty, operation};
 
 /// The only `token_type` the auth service issues.
@@ -14,19 +17,6 @@ pub const TOKEN_TYPE: &str = "Bearer";
 /// Header carrying the end client's address (set by the gateway from the TCP peer or a trusted
 /// proxy header, clients' copies stripped); the auth service throttles failed logins per value.
 pub const CLIENT_ADDR_HEADER: &str = "natstack-client-addr";
-
-/// Longest email, in characters (RFC 5321's path limit).
-pub const MAX_EMAIL_CHARS: usize = 254;
-/// Shortest username, in characters.
-pub const MIN_USERNAME_CHARS: usize = 3;
-/// Longest username, in characters.
-pub const MAX_USERNAME_CHARS: usize = 32;
-/// Shortest password a new account may have, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest password, in characters (bounds the hashing work one request can cause).
-pub const MAX_PASSWORD_CHARS: usize = 128;
-/// Longest refresh token looked at, in characters (issued ones are far shorter).
-pub const MAX_REFRESH_TOKEN_CHARS: usize = 256;
 
 /// The claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,13 +100,26 @@ pub struct User {
     pub created_at: String,
 }
 
+// The bounds of the request bodies below, in characters: their schemas state them and the auth
+// service checks them, so a body the schema allows is never refused as invalid.
+
+/// Longest email (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// The length of a username.
+pub const USERNAME_CHARS: RangeInclusive<usize> = 3..=32;
+/// The length of a new account's password; the longest bounds the hashing work one request
+/// can cause, at login too.
+pub const PASSWORD_CHARS: RangeInclusive<usize> = 8..=128;
+/// Longest refresh token looked at (issued ones are far shorter).
+pub const MAX_REFRESH_TOKEN_CHARS: usize = 256;
+
 /// Body of `POST /auth/register`.
 #[derive(Clone, Default, derive_more::Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The display name: letters, digits, `_`, `-` and `.`.
     #[schemars(
-        length(min = MIN_USERNAME_CHARS, max = MAX_USERNAME_CHARS),
+        length(min = *USERNAME_CHARS.start(), max = *USERNAME_CHARS.end()),
         regex(pattern = r"^[A-Za-z0-9_.-]+$")
     )]
     pub username: String,
@@ -125,8 +128,8 @@ pub struct RegisterRequest {
     pub email: String,
     /// The password; not all whitespace.
     #[schemars(
-        length(min = MIN_PASSWORD_CHARS, max = MAX_PASSWORD_CHARS),
-        regex(pattern = crate::schema::NOT_BLANK)
+        length(min = *PASSWORD_CHARS.start(), max = *PASSWORD_CHARS.end()),
+        regex(pattern = NOT_BLANK)
     )]
     #[debug(skip)]
     pub password: String,
@@ -137,13 +140,10 @@ pub struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The email the account was registered with (case and surrounding space do not matter).
-    #[schemars(
-        length(min = 1, max = MAX_EMAIL_CHARS),
-        regex(pattern = crate::schema::NOT_BLANK)
-    )]
+    #[schemars(length(min = 1, max = MAX_EMAIL_CHARS), regex(pattern = NOT_BLANK))]
     pub email: String,
     /// The password.
-    #[schemars(length(min = 1, max = MAX_PASSWORD_CHARS))]
+    #[schemars(length(min = 1, max = *PASSWORD_CHARS.end()))]
     #[debug(skip)]
     pub password: String,
 }
@@ -153,10 +153,7 @@ pub struct LoginRequest {
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
-    #[schemars(
-        length(min = 1, max = MAX_REFRESH_TOKEN_CHARS),
-        regex(pattern = crate::schema::NOT_BLANK)
-    )]
+    #[schemars(length(min = 1, max = MAX_REFRESH_TOKEN_CHARS), regex(pattern = NOT_BLANK))]
     #[debug(skip)]
     pub refresh_token: String,
 }
@@ -256,6 +253,37 @@ mod tests {
         assert_eq!(DeleteUser::meta().path_params(), ["id"]);
         const { assert!(GetRevoked::INTERNAL && !DeleteUser::INTERNAL) };
         assert_eq!(GetRevoked::subject(), "auth.revoked");
+    }
+
+    /// `(minLength, maxLength)` of each property of `T`'s schema.
+    fn lengths<T: JsonSchema>() -> serde_json::Value {
+        let schema = schemars::schema_for!(T).to_value();
+        let props = schema["properties"].as_object().unwrap();
+        props
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    serde_json::json!([p["minLength"], p["maxLength"]]),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_bodies_schemas_state_the_bounds() {
+        assert_eq!(
+            lengths::<RegisterRequest>(),
+            serde_json::json!({"username": [3, 32], "email": [null, 254], "password": [8, 128]})
+        );
+        assert_eq!(
+            lengths::<LoginRequest>(),
+            serde_json::json!({"email": [1, 254], "password": [1, 128]})
+        );
+        assert_eq!(
+            lengths::<RefreshRequest>(),
+            serde_json::json!({"refresh_token": [1, 256]})
+        );
     }
 
     #[test]
