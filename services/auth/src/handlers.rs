@@ -13,7 +13,7 @@ use contract::auth::{
     RevokedUser, RevokedUsers, TOKEN_TYPE, TokenPair, User,
 };
 use contract::caller::ROLE_USER;
-use contract::{RequestOf, ServiceError};
+use contract::{FieldErrors, RequestOf, ServiceError};
 use mongodb::bson::DateTime;
 use runtime::RequestContext;
 use tracing::{error, info, warn};
@@ -100,10 +100,7 @@ pub async fn register(
     req: RequestOf<Register>,
 ) -> Result<User, ServiceError> {
     let body = req.body;
-    let fields = validate::check_registration(&body);
-    if !fields.is_empty() {
-        return Err(ServiceError::validation(fields));
-    }
+    FieldErrors(validate::check_registration(&body)).finish()?;
     let password_hash = state.passwords.hash(body.password).await.map_err(|e| {
         error!(error = %e, "password hashing failed");
         ServiceError::internal()
@@ -151,10 +148,7 @@ pub async fn login(
     ctx: RequestContext,
     req: RequestOf<Login>,
 ) -> Result<TokenPair, ServiceError> {
-    let fields = validate::check_login(&req.body);
-    if !fields.is_empty() {
-        return Err(ServiceError::validation(fields));
-    }
+    FieldErrors(validate::check_login(&req.body)).finish()?;
     let email = validate::normalize_email(&req.body.email);
     let password = req.body.password;
 

@@ -223,10 +223,7 @@ pub fn check_policy(password: &str, field: &str) -> Option<FieldError> {
             format!("must be at least {} characters", PASSWORD_CHARS.start()),
         ))
     } else if chars > *PASSWORD_CHARS.end() {
-        Some(FieldError::new(
-            field,
-            format!("must be at most {} characters", PASSWORD_CHARS.end()),
-        ))
+        Some(FieldError::too_long(field, *PASSWORD_CHARS.end()))
     } else if password.trim().is_empty() {
         Some(FieldError::new(field, "must not be only whitespace"))
     } else {

@@ -22,10 +22,7 @@ pub fn check_email(email: &str) -> Option<FieldError> {
         return Some(FieldError::new(field, "must not be empty"));
     }
     if email.chars().count() > MAX_EMAIL_CHARS {
-        return Some(FieldError::new(
-            field,
-            format!("must be at most {MAX_EMAIL_CHARS} characters"),
-        ));
+        return Some(FieldError::too_long(field, MAX_EMAIL_CHARS));
     }
     let valid = match email.split_once('@') {
         Some((local, domain)) => {
@@ -111,8 +108,7 @@ fn presence(field: &str, value: &str, missing: bool) -> Option<FieldError> {
 
 /// The error of a value over `max` characters.
 fn too_long(field: &str, value: &str, max: usize) -> Option<FieldError> {
-    (value.chars().count() > max)
-        .then(|| FieldError::new(field, format!("must be at most {max} characters")))
+    (value.chars().count() > max).then(|| FieldError::too_long(field, max))
 }
 
 #[cfg(test)]

@@ -180,6 +180,11 @@ impl FieldError {
             message: message.into(),
         }
     }
+
+    /// The error of a text longer than `max` characters.
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        Self::new(field, format!("must be at most {max} characters"))
+    }
 }
 
 /// Collects field errors, so a client learns every problem with its input at once.
@@ -197,7 +202,7 @@ impl FieldErrors {
     pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) {
         let Some(value) = value else { return };
         if value.chars().count() > max {
-            self.add(field, format!("must be at most {max} characters"));
+            self.0.push(FieldError::too_long(field, max));
         } else if value.contains('\0') {
             self.add(field, "must not contain NUL characters");
         }
